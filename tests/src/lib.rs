@@ -1,0 +1,4 @@
+//! Workspace-level tests of mip6: cross-checks of the wire layer against scapy and
+//! tshark, and (with the engines) pcap replay, deterministic simulation and the
+//! namespace lab. The tests live in `tests/tests/`; this library holds their helpers.
+#![forbid(unsafe_code)]
