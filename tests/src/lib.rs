@@ -2,3 +2,6 @@
 //! tshark, and (with the engines) pcap replay, deterministic simulation and the
 //! namespace lab. The tests live in `tests/tests/`; this library holds their helpers.
 #![forbid(unsafe_code)]
+
+pub mod fuzz_checks;
+pub mod prerequisites;
