@@ -516,6 +516,34 @@ mod tests {
     }
 
     #[test]
+    fn inner_too_long_for_outer() {
+        // Inner packet of 40 + 65535 octets: one more than an outer payload holds.
+        let mut buf = vec![0u8; HEADROOM + HEADER_LEN + 65535];
+        buf[HEADROOM..HEADROOM + HEADER_LEN].copy_from_slice(&inner()[..HEADER_LEN]);
+        buf[HEADROOM + 4..HEADROOM + 6].copy_from_slice(&[0xFF, 0xFF]);
+        let before = buf[HEADROOM + 7];
+        assert_eq!(
+            tunnel()
+                .encapsulate_in_place(&mut buf, InnerOrigin::Forwarded)
+                .unwrap_err(),
+            Error::TooLong { length: 65575 }
+        );
+        assert_eq!(buf[HEADROOM + 7], before, "hop limit untouched on error");
+    }
+
+    #[test]
+    fn errors_explain_themselves() {
+        let mut p = expected();
+        p[4..6].copy_from_slice(&10u16.to_be_bytes());
+        let e = decapsulate(&p).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "inner packet: IPv6 header at offset 40: needs 40 octets, only 10 present"
+        );
+        assert_eq!((e.layer(), e.offset()), (Layer::Ipv6, 40));
+    }
+
+    #[test]
     fn esp_tunnel_mode_helpers() {
         // Opened ESP payload: inner packet then 4 octets of TFC padding.
         let mut payload = inner();
