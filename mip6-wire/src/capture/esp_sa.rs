@@ -108,7 +108,10 @@ impl fmt::Debug for EspSaRecord {
             .field("src", &self.src)
             .field("dst", &self.dst)
             .field("spi", &format_args!("{:#010x}", self.spi))
-            .field("key_and_salt", &format_args!("<{} octets>", self.key_and_salt.len()))
+            .field(
+                "key_and_salt",
+                &format_args!("<{} octets>", self.key_and_salt.len()),
+            )
             .finish()
     }
 }
@@ -227,8 +230,8 @@ mod tests {
 
     #[test]
     fn record_line_is_wiresharks_uat_syntax() {
-        let r = EspSaRecord::new(AddrMatch::Any, AddrMatch::Exact(HA), SPI_MN2HA, &key128())
-            .unwrap();
+        let r =
+            EspSaRecord::new(AddrMatch::Any, AddrMatch::Exact(HA), SPI_MN2HA, &key128()).unwrap();
         assert_eq!(
             r.uat_record().as_str(),
             "\"IPv6\",\"*\",\"2001:db8:1::1\",\"0x00001001\",\
@@ -256,11 +259,17 @@ mod tests {
     fn home_registration_records_put_hoa_then_wildcard_on_mn_side() {
         let [a, b] =
             home_registration_records(HOA, HA, SPI_MN2HA, Direction::MnToHa, &key128()).unwrap();
-        assert_eq!((a.src, a.dst), (AddrMatch::Exact(HOA), AddrMatch::Exact(HA)));
+        assert_eq!(
+            (a.src, a.dst),
+            (AddrMatch::Exact(HOA), AddrMatch::Exact(HA))
+        );
         assert_eq!((b.src, b.dst), (AddrMatch::Any, AddrMatch::Exact(HA)));
         let [c, d] =
             home_registration_records(HOA, HA, SPI_HA2MN, Direction::HaToMn, &key256()).unwrap();
-        assert_eq!((c.src, c.dst), (AddrMatch::Exact(HA), AddrMatch::Exact(HOA)));
+        assert_eq!(
+            (c.src, c.dst),
+            (AddrMatch::Exact(HA), AddrMatch::Exact(HOA))
+        );
         assert_eq!((d.src, d.dst), (AddrMatch::Exact(HA), AddrMatch::Any));
         assert_eq!(d.spi, SPI_HA2MN);
         assert_eq!(&d.key_and_salt[..], &key256()[..]);
@@ -268,8 +277,8 @@ mod tests {
 
     #[test]
     fn args_and_file() {
-        let r = EspSaRecord::new(AddrMatch::Exact(HA), AddrMatch::Any, 0xdead_beef, &key128())
-            .unwrap();
+        let r =
+            EspSaRecord::new(AddrMatch::Exact(HA), AddrMatch::Any, 0xdead_beef, &key128()).unwrap();
         let args = tshark_esp_args([&r]);
         assert_eq!(args.len(), 6);
         assert_eq!(args[1], "esp.enable_encryption_decode:TRUE");
@@ -343,12 +352,20 @@ mod tests {
         let mut aad = spi.to_be_bytes().to_vec();
         aad.extend_from_slice(&seq.to_be_bytes());
         let sealed = match key.len() {
-            16 => aes_gcm::Aes128Gcm::new_from_slice(key)
-                .unwrap()
-                .encrypt((&nonce).into(), Payload { msg: &plain, aad: &aad }),
-            32 => aes_gcm::Aes256Gcm::new_from_slice(key)
-                .unwrap()
-                .encrypt((&nonce).into(), Payload { msg: &plain, aad: &aad }),
+            16 => aes_gcm::Aes128Gcm::new_from_slice(key).unwrap().encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            ),
+            32 => aes_gcm::Aes256Gcm::new_from_slice(key).unwrap().encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            ),
             _ => unreachable!(),
         }
         .unwrap();
@@ -450,18 +467,26 @@ mod tests {
         };
         let (k1, k2) = (key128(), key256());
         let mut records = Vec::new();
-        records.extend(
-            home_registration_records(HOA, HA, SPI_MN2HA, Direction::MnToHa, &k1).unwrap(),
-        );
-        records.extend(
-            home_registration_records(HOA, HA, SPI_HA2MN, Direction::HaToMn, &k2).unwrap(),
-        );
+        records
+            .extend(home_registration_records(HOA, HA, SPI_MN2HA, Direction::MnToHa, &k1).unwrap());
+        records
+            .extend(home_registration_records(HOA, HA, SPI_HA2MN, Direction::HaToMn, &k2).unwrap());
         let frames = [bu_packet(&k1, 5), ba_packet(&k2, 9), tunnel_packet(&k1, 6)];
-        let rows = tshark_fields(&tshark, "esp.pcapng", &frames, &tshark_esp_args(&records), None);
+        let rows = tshark_fields(
+            &tshark,
+            "esp.pcapng",
+            &frames,
+            &tshark_esp_args(&records),
+            None,
+        );
         assert_eq!(rows.len(), 3, "{rows:?}");
         let (bu, ba, tun) = (&rows[0], &rows[1], &rows[2]);
         // BU: SPI, seq, ICV good, next header 135, seq 7, A, H, lifetime 100.
-        assert_eq!(bu[..9], ["0x00001001", "5", "1", "0", "0x87", "7", "1", "1", "100"], "{bu:?}");
+        assert_eq!(
+            bu[..9],
+            ["0x00001001", "5", "1", "0", "0x87", "7", "1", "1", "100"],
+            "{bu:?}"
+        );
         // BA: ICV good (AES-256), status 0, seq 7, lifetime 100.
         assert_eq!(ba[..5], ["0x00002002", "9", "1", "0", "0x87"], "{ba:?}");
         assert_eq!(ba[9..12], ["0", "7", "100"], "{ba:?}");
@@ -472,9 +497,15 @@ mod tests {
         // A wrong key: tshark says the ICV is bad and decodes no MH.
         let mut wrong = k1.clone();
         wrong[0] ^= 1;
-        let bad = EspSaRecord::new(AddrMatch::Any, AddrMatch::Exact(HA), SPI_MN2HA, &wrong)
-            .unwrap();
-        let rows = tshark_fields(&tshark, "esp-bad.pcapng", &frames[..1], &tshark_esp_args([&bad]), None);
+        let bad =
+            EspSaRecord::new(AddrMatch::Any, AddrMatch::Exact(HA), SPI_MN2HA, &wrong).unwrap();
+        let rows = tshark_fields(
+            &tshark,
+            "esp-bad.pcapng",
+            &frames[..1],
+            &tshark_esp_args([&bad]),
+            None,
+        );
         assert_eq!(rows[0][2..4], ["0", "1"], "{rows:?}");
         assert_eq!(rows[0][5], "", "{rows:?}");
     }
@@ -492,11 +523,23 @@ mod tests {
         };
         let frames = [bu_packet(&k1, 1), ba_packet(&k1, 1), tunnel_packet(&k1, 2)];
         let by_hoa = [exact(HOA, HA, SPI_MN2HA), exact(HA, HOA, SPI_HA2MN)];
-        let rows = tshark_fields(&tshark, "hoa.pcapng", &frames, &tshark_esp_args(&by_hoa), None);
+        let rows = tshark_fields(
+            &tshark,
+            "hoa.pcapng",
+            &frames,
+            &tshark_esp_args(&by_hoa),
+            None,
+        );
         let good: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
         assert_eq!(good, ["1", "1", ""], "{rows:?}");
         let by_coa = [exact(COA, HA, SPI_MN2HA), exact(HA, COA, SPI_HA2MN)];
-        let rows = tshark_fields(&tshark, "coa.pcapng", &frames, &tshark_esp_args(&by_coa), None);
+        let rows = tshark_fields(
+            &tshark,
+            "coa.pcapng",
+            &frames,
+            &tshark_esp_args(&by_coa),
+            None,
+        );
         let good: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
         assert_eq!(good, ["", "", "1"], "{rows:?}");
     }
@@ -525,6 +568,10 @@ mod tests {
             Some(("WIRESHARK_CONFIG_DIR", &dir)),
         );
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(rows[0][..6], ["0x00001001", "3", "1", "0", "0x87", "7"], "{rows:?}");
+        assert_eq!(
+            rows[0][..6],
+            ["0x00001001", "3", "1", "0", "0x87", "7"],
+            "{rows:?}"
+        );
     }
 }

@@ -160,8 +160,8 @@ impl<W: Write> PcapngWriter<W> {
         frame: &[u8],
         comment: Option<&str>,
     ) -> Result<(), PcapngError> {
-        let original_len =
-            u32::try_from(frame.len()).map_err(|_| PcapngError::FrameTooLong { len: frame.len() })?;
+        let original_len = u32::try_from(frame.len())
+            .map_err(|_| PcapngError::FrameTooLong { len: frame.len() })?;
         let options = match comment {
             Some(c) => vec![EnhancedPacketOption::Comment(Cow::Borrowed(c))],
             None => Vec::new(),
@@ -334,7 +334,11 @@ mod tests {
         out
     }
 
-    const TIMES: [u64; 3] = [1_700_000_000_000_001, 1_700_000_000_500_000, 1_700_000_001_999_999];
+    const TIMES: [u64; 3] = [
+        1_700_000_000_000_001,
+        1_700_000_000_500_000,
+        1_700_000_001_999_999,
+    ];
 
     fn write_three() -> Vec<u8> {
         let mut w = PcapngWriter::new(Vec::new()).unwrap();
@@ -435,7 +439,10 @@ mod tests {
         file[36] = 1; // IDB link type 229 -> 1 (Ethernet)
         let mut r = PcapngReader::new(&file[..]).unwrap();
         match r.next() {
-            Some(Err(PcapngError::LinkType { block: 2, linktype: 1 })) => {}
+            Some(Err(PcapngError::LinkType {
+                block: 2,
+                linktype: 1,
+            })) => {}
             other => panic!("{other:?}"),
         }
         assert!(r.next().is_none(), "iteration stops after an error");
@@ -449,7 +456,10 @@ mod tests {
         assert_eq!(raw_to_micros(1 << 20, 0x80 | 20, 0).unwrap(), 1_000_000);
         assert!(matches!(
             raw_to_micros(1, 20, 7),
-            Err(PcapngError::TsResolution { block: 7, tsresol: 20 })
+            Err(PcapngError::TsResolution {
+                block: 7,
+                tsresol: 20
+            })
         ));
         assert!(matches!(
             raw_to_micros(u64::MAX, 0, 1),
@@ -489,5 +499,44 @@ mod tests {
         }
         assert_eq!(lines[0][2], "1700000000.000001000", "{out}");
         assert_eq!(lines[1][3], "BU from 2001:db8:2::100", "{out}");
+    }
+
+    proptest::proptest! {
+        /// Any frames and timestamps written read back equal.
+        #[test]
+        fn round_trip(
+            packets in proptest::collection::vec(
+                (proptest::num::u64::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..300)),
+                0..8,
+            )
+        ) {
+            let mut w = PcapngWriter::new(Vec::new()).unwrap();
+            for (i, (ts, data)) in packets.iter().enumerate() {
+                if i % 2 == 0 {
+                    w.write_packet(*ts, data).unwrap();
+                } else {
+                    w.write_packet_with_comment(*ts, data, "c").unwrap();
+                }
+            }
+            let file = w.into_inner();
+            let got: Vec<CapturedFrame> =
+                PcapngReader::new(&file[..]).unwrap().collect::<Result<_, _>>().unwrap();
+            proptest::prop_assert_eq!(got.len(), packets.len());
+            for (i, (g, (ts, data))) in got.iter().zip(&packets).enumerate() {
+                proptest::prop_assert_eq!(g.timestamp_us, *ts);
+                proptest::prop_assert_eq!(&g.data, data);
+                proptest::prop_assert_eq!(g.comment.is_some(), i % 2 == 1);
+            }
+        }
+
+        /// Arbitrary bytes after a valid header never panic the reader.
+        #[test]
+        fn garbage_never_panics(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut file = PcapngWriter::new(Vec::new()).unwrap().into_inner();
+            file.extend_from_slice(&tail);
+            if let Ok(r) = PcapngReader::new(&file[..]) {
+                for _ in r {}
+            }
+        }
     }
 }
