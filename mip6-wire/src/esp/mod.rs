@@ -45,7 +45,7 @@ pub use aead::NullAead;
 pub use aead::{AeadError, AesGcmAead, EspAead, SaKey, Suite};
 pub use packet::{Packet, Repr, Spi};
 pub use replay::ReplayWindow;
-pub use sa::{sealed_len, trailer_len, InboundSa, Opened, OutboundSa};
+pub use sa::{padding_len, sealed_len, trailer_len, InboundSa, Opened, OutboundSa};
 
 use crate::LenError;
 
