@@ -1,13 +1,10 @@
 //! The AEAD behind ESP (RFC 4106): cipher suites, SA key material, the [`EspAead`]
 //! trait and its default RustCrypto AES-GCM implementation.
 //!
-//! **Zeroization.** [`SaKey`] (the raw key ‖ salt, RFC 4106 §8.1) is wiped on drop. The
-//! expanded cipher state inside [`AesGcmAead`] (AES round keys, the GHASH key H) is
-//! *not*: `aes-gcm` 0.10 wipes it only when the `aes` and `polyval` crates are built
-//! with their `zeroize` features, which this workspace does not enable. Enabling them
-//! (`aes = { version = "0.8", features = ["zeroize"] }`, `polyval = { version = "0.6",
-//! features = ["zeroize"] }` as extra dependencies) would make it so without code
-//! changes here.
+//! **Zeroization.** [`SaKey`] (the raw key ‖ salt, RFC 4106 §8.1) is wiped on drop, and
+//! so is the expanded cipher state inside [`AesGcmAead`] (AES round keys, the GHASH key
+//! H): the workspace builds the `aes` and `polyval` crates with their `zeroize` features,
+//! which make `aes-gcm` 0.10 wipe them when the cipher is dropped.
 //!
 //! Not supported: ICVs of 8 or 12 octets (RFC 4106 §8.1 defines them; DESIGN.md uses 16),
 //! AES-192.
