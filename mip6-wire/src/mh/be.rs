@@ -69,7 +69,10 @@ mod tests {
     fn known_bytes_and_reserved_cleared() {
         let r = BindingErrorRepr::parse(&BE);
         assert_eq!(r.status, BeStatus::UnrecognizedMhType);
-        assert_eq!(r.home_address, "2001:db8:1::100".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            r.home_address,
+            "2001:db8:1::100".parse::<Ipv6Addr>().unwrap()
+        );
         let mut out = [0xFF; BE_LEN];
         r.emit(&mut out);
         assert_eq!(out, BE);

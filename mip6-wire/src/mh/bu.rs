@@ -169,12 +169,19 @@ mod tests {
     fn other_flag_bits_survive() {
         let bytes = [0, 1, 0x0F, 0xFF, 0, 1];
         let r = BindingUpdateRepr::parse(&bytes);
-        assert!(r.flags.contains(BuFlags::M | BuFlags::R | BuFlags::P | BuFlags::D));
+        assert!(r
+            .flags
+            .contains(BuFlags::M | BuFlags::R | BuFlags::P | BuFlags::D));
         assert_eq!(r.flags.bits() & 0x000F, 0x000F);
         let mut out = [0; BU_LEN];
         r.emit(&mut out);
         assert_eq!(out, bytes);
-        assert_eq!(BuFlags::empty().with(BuFlags::A, true).with(BuFlags::A, false), BuFlags(0));
+        assert_eq!(
+            BuFlags::empty()
+                .with(BuFlags::A, true)
+                .with(BuFlags::A, false),
+            BuFlags(0)
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub enum Error {
     Len(LenError),
     /// Payload Proto is not IPPROTO_NONE (59); RFC 6275 §9.2 says discard and send ICMP
     /// Parameter Problem code 0 pointing at `offset`.
-    #[error("Mobility Header at offset {offset}: Payload Proto {value}, must be 59 (RFC 6275 §9.2)")]
+    #[error(
+        "Mobility Header at offset {offset}: Payload Proto {value}, must be 59 (RFC 6275 §9.2)"
+    )]
     PayloadProto {
         /// Offset of the Payload Proto field.
         offset: usize,
@@ -44,7 +46,9 @@ pub enum Error {
     },
     /// The checksum does not match the pseudo-header the caller gave (RFC 6275 §6.1.1;
     /// §9.2: silently discard).
-    #[error("Mobility Header: checksum at offset {offset} is {found:#06x}, should be {expected:#06x}")]
+    #[error(
+        "Mobility Header: checksum at offset {offset} is {found:#06x}, should be {expected:#06x}"
+    )]
     Checksum {
         /// Offset of the Checksum field.
         offset: usize,
@@ -136,7 +140,9 @@ pub enum OptionError {
     },
     /// The option does not sit at its alignment (RFC 6275 §6.2); only reported by
     /// [`Options::check_alignment`](super::Options::check_alignment), parsing accepts it.
-    #[error("mobility option {option_type:?} at offset {offset} is not at {multiple}n+{remainder}")]
+    #[error(
+        "mobility option {option_type:?} at offset {offset} is not at {multiple}n+{remainder}"
+    )]
     Misaligned {
         /// The option's type.
         option_type: OptionType,

@@ -363,7 +363,11 @@ pub(crate) mod tests {
                     generation: n[0],
                     spi_mn_to_ha: n[1],
                     spi_ha_to_mn: n[2],
-                    suite: if s { Suite::Aes256Gcm } else { Suite::Aes128Gcm },
+                    suite: if s {
+                        Suite::Aes256Gcm
+                    } else {
+                        Suite::Aes128Gcm
+                    },
                     lifetime_secs: n[3],
                     secret: Secret32::new(secret),
                 })
@@ -408,7 +412,10 @@ pub(crate) mod tests {
 
     pub(crate) fn key_distribution() -> KeyOption {
         let mut secret = [0u8; 32];
-        secret.iter_mut().enumerate().for_each(|(i, s)| *s = i as u8);
+        secret
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, s)| *s = i as u8);
         KeyOption::KeyDistribution(KeyDistribution {
             generation: 5,
             spi_mn_to_ha: 0x1005,
@@ -457,7 +464,10 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(k, key_distribution());
-        assert_eq!(emit(&k.encode().to_option(DEFAULT_VENDOR_ID)), key_distribution_bytes());
+        assert_eq!(
+            emit(&k.encode().to_option(DEFAULT_VENDOR_ID)),
+            key_distribution_bytes()
+        );
     }
 
     #[test]
@@ -539,7 +549,10 @@ pub(crate) mod tests {
             KeyOption::from_vendor_specific(&vso, 0x0102_0304),
             Ok(Some(KeyOption::KeyUpdateRequest))
         );
-        assert_eq!(KeyOption::from_vendor_specific(&vso, DEFAULT_VENDOR_ID), Ok(None));
+        assert_eq!(
+            KeyOption::from_vendor_specific(&vso, DEFAULT_VENDOR_ID),
+            Ok(None)
+        );
         assert!(!format!("{:?}", key_distribution().encode()).contains("31"));
         assert_eq!(Suite::from_code(1).map(Suite::key_len), Some(16));
         assert_eq!(Suite::from_code(0), None);

@@ -50,3 +50,25 @@ macro_rules! open_enum {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    open_enum! {
+        /// Test enum.
+        pub enum Demo(u8) {
+            /// One.
+            One = 1,
+            /// Three.
+            Three = 3,
+        }
+    }
+
+    #[test]
+    fn named_and_unknown_values_round_trip() {
+        assert_eq!(Demo::from(1), Demo::One);
+        assert_eq!(Demo::from(2), Demo::Unknown(2));
+        assert_eq!(u8::from(Demo::Three), 3);
+        assert_eq!(u8::from(Demo::Unknown(200)), 200);
+        assert_eq!(Demo::NAMED, &[1, 3]);
+    }
+}

@@ -51,9 +51,7 @@ mod status;
 
 pub use ba::{BaFlags, BindingAckRepr, BA_LEN};
 pub use be::{BindingErrorRepr, BE_LEN};
-pub use bu::{
-    lifetime_secs_to_units, lifetime_units_to_secs, BindingUpdateRepr, BuFlags, BU_LEN,
-};
+pub use bu::{lifetime_secs_to_units, lifetime_units_to_secs, BindingUpdateRepr, BuFlags, BU_LEN};
 pub use checksum::{compute_checksum, verify_checksum, MH_NEXT_HEADER};
 pub use error::{Error, KeyError, OptionError};
 pub use key::{

@@ -303,7 +303,10 @@ impl<'a> MobilityOption<'a> {
     /// When `buf` is shorter than `buffer_len()`, or Option Data would exceed 255 octets.
     pub fn emit(&self, buf: &mut [u8]) {
         let len = self.data_len();
-        assert!(len <= MAX_OPTION_DATA, "mobility option data over 255 octets");
+        assert!(
+            len <= MAX_OPTION_DATA,
+            "mobility option data over 255 octets"
+        );
         let buf = &mut buf[..self.buffer_len()];
         buf[field::TYPE] = self.option_type().into();
         if let MobilityOption::Pad1 = self {
@@ -361,7 +364,9 @@ pub(crate) mod tests {
         prop_oneof![
             Just(MobilityOption::Pad1),
             any::<u8>().prop_map(MobilityOption::PadN),
-            any::<u16>().prop_map(|r| MobilityOption::BindingRefreshAdvice { refresh_interval: r }),
+            any::<u16>().prop_map(|r| MobilityOption::BindingRefreshAdvice {
+                refresh_interval: r
+            }),
             any::<[u8; 16]>().prop_map(|a| MobilityOption::AlternateCareOfAddress(a.into())),
             (any::<u16>(), any::<u16>()).prop_map(|(h, c)| MobilityOption::NonceIndices {
                 home_nonce_index: h,
@@ -369,13 +374,18 @@ pub(crate) mod tests {
             }),
             proptest::collection::vec(any::<u8>(), 0..=255)
                 .prop_map(|v| MobilityOption::BindingAuthorizationData(leak(v))),
-            (any::<u32>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..=250)).prop_map(
-                |(vendor_id, sub_type, v)| MobilityOption::VendorSpecific(VendorSpecific {
-                    vendor_id,
-                    sub_type,
-                    data: leak(v)
-                })
-            ),
+            (
+                any::<u32>(),
+                any::<u8>(),
+                proptest::collection::vec(any::<u8>(), 0..=250)
+            )
+                .prop_map(|(vendor_id, sub_type, v)| MobilityOption::VendorSpecific(
+                    VendorSpecific {
+                        vendor_id,
+                        sub_type,
+                        data: leak(v)
+                    }
+                )),
             (
                 any::<u8>().prop_filter("unnamed", |t| !OptionType::NAMED.contains(t)),
                 proptest::collection::vec(any::<u8>(), 0..=255)
@@ -442,7 +452,10 @@ pub(crate) mod tests {
             assert_eq!(out[bytes.len()], 0xFF, "wrote past the option");
         }
         assert_eq!(
-            MobilityOption::BindingRefreshAdvice { refresh_interval: 300 }.refresh_interval_secs(),
+            MobilityOption::BindingRefreshAdvice {
+                refresh_interval: 300
+            }
+            .refresh_interval_secs(),
             Some(1200)
         );
     }
@@ -459,10 +472,18 @@ pub(crate) mod tests {
     #[test]
     fn wrong_fixed_lengths_rejected_with_offset() {
         for (bytes, t, expected) in [
-            (&[2u8, 3, 0, 0, 0][..], OptionType::BindingRefreshAdvice, "2"),
+            (
+                &[2u8, 3, 0, 0, 0][..],
+                OptionType::BindingRefreshAdvice,
+                "2",
+            ),
             (&[3, 2, 0, 0][..], OptionType::AlternateCareOfAddress, "16"),
             (&[4, 2, 0, 0][..], OptionType::NonceIndices, "4"),
-            (&[19, 4, 0, 0, 0, 1][..], OptionType::VendorSpecific, "at least 5"),
+            (
+                &[19, 4, 0, 0, 0, 1][..],
+                OptionType::VendorSpecific,
+                "at least 5",
+            ),
         ] {
             assert_eq!(
                 MobilityOption::parse(bytes, 20),
@@ -478,7 +499,9 @@ pub(crate) mod tests {
 
     #[test]
     fn truncation_at_every_length() {
-        let full = [3u8, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+        let full = [
+            3u8, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+        ];
         for len in 0..full.len() {
             let e = MobilityOption::parse(&full[..len], 14).unwrap_err();
             let expected = match len {

@@ -222,14 +222,21 @@ mod tests {
         assert_eq!(it.next(), None);
         // A lone non-Pad1 octet at the end: its length octet is missing.
         let e = Options::new(&[0, 0, 5], 6).validate().unwrap_err();
-        assert_eq!(e, OptionError::Len(LenError::fixed(Layer::MobilityOption, 8, 2, 1)));
+        assert_eq!(
+            e,
+            OptionError::Len(LenError::fixed(Layer::MobilityOption, 8, 2, 1))
+        );
         // Overlong Alternate CoA (Option Length 17) inside the header.
         let mut long = [0u8; 19];
         long[0] = 3;
         long[1] = 17;
         assert!(matches!(
             Options::new(&long, 14).validate(),
-            Err(OptionError::BadLength { offset: 14, length: 17, .. })
+            Err(OptionError::BadLength {
+                offset: 14,
+                length: 17,
+                ..
+            })
         ));
         assert!(Options::new(&[], 8).iter().next().is_none());
     }

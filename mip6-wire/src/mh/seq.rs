@@ -64,7 +64,10 @@ mod tests {
         assert!(!s(65535).is_newer_than(s(0)));
         assert!(s(32767).is_newer_than(s(0)));
         assert!(!s(32768).is_newer_than(s(0)), "distance 32768 is not newer");
-        assert!(s(0).is_newer_than(s(32769)), "distance 32767 after wrap is newer");
+        assert!(
+            s(0).is_newer_than(s(32769)),
+            "distance 32767 after wrap is newer"
+        );
         assert!(!s(7).is_newer_than(s(7)), "equal is not newer");
         assert_eq!(s(65535).next(), s(0));
         assert_eq!(s(65530).wrapping_add(10), s(4));
