@@ -27,6 +27,7 @@ pub mod capture;
 pub mod error;
 pub mod esp;
 pub mod ext;
+pub mod frames;
 pub mod keys;
 pub mod mh;
 pub mod secret;

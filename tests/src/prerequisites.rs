@@ -15,7 +15,9 @@ pub fn missing(test: &str, what: &str) -> bool {
     if under_ci() {
         panic!("{test}: {what} is missing, and under CI=true a skip is a failure");
     }
-    eprintln!("\n!!!! SKIPPED {test}: {what} is missing (run scripts/test as root to install it) !!!!\n");
+    eprintln!(
+        "\n!!!! SKIPPED {test}: {what} is missing (run scripts/test as root to install it) !!!!\n"
+    );
     false
 }
 

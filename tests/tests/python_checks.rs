@@ -13,10 +13,7 @@ fn run_python(script: &str) {
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{stdout}\n{stderr}"
-    );
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
     let last = stdout.lines().last().unwrap_or_default();
     assert!(
         last.ends_with(" 0 failed") && !last.starts_with("0 passed"),
@@ -34,7 +31,9 @@ fn scapy_catalogue_builds_and_reparses_its_own_cases() {
 
 #[test]
 fn lua_dissector_names_key_option_fields_under_tshark() {
-    if !require_python_modules("lua_dissector", &["scapy"]) || !require_tool("lua_dissector", "tshark") {
+    if !require_python_modules("lua_dissector", &["scapy"])
+        || !require_tool("lua_dissector", "tshark")
+    {
         return;
     }
     run_python("tests/scapy/lua_dissector_test.py");

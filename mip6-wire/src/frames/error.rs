@@ -42,6 +42,15 @@ pub enum FrameError {
         /// The limit, [`MAX_EXTRA_OPTIONS`](super::MAX_EXTRA_OPTIONS).
         max: usize,
     },
+    /// The inner packet's own length (40 + Payload Length) differs from the length the
+    /// caller gave.
+    #[error("inner packet of {given} octets declares {declared}")]
+    InnerLength {
+        /// Octets the caller said the inner packet has.
+        given: usize,
+        /// Octets its IPv6 header declares.
+        declared: usize,
+    },
     /// The frame would exceed the largest Mobility Header or IPv6 payload.
     #[error("frame of {length} octets is too long")]
     TooLong {

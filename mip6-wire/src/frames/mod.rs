@@ -34,3 +34,6 @@ pub use signalling::{BindingAckFrame, BindingUpdateFrame, MAX_EXTRA_OPTIONS};
 /// Hop limit of the frames we originate unless the caller says otherwise (the usual
 /// Linux default, `net.ipv6.conf.*.hop_limit`).
 pub const DEFAULT_HOP_LIMIT: u8 = 64;
+
+#[cfg(test)]
+mod tests;

@@ -84,41 +84,8 @@ mod field {
 /// Largest body of any sub-type (Key Distribution).
 pub const KEY_BODY_MAX: usize = field::DISTRIBUTION_LEN;
 
-/// ESP cipher suite of a generation (DESIGN.md; also the key schedule's suite octet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Suite {
-    /// 1: AES-128-GCM with a 16-octet ICV (RFC 4106).
-    Aes128Gcm,
-    /// 2: AES-256-GCM with a 16-octet ICV (RFC 4106).
-    Aes256Gcm,
-}
-
-impl Suite {
-    /// The suite octet.
-    pub const fn code(self) -> u8 {
-        match self {
-            Suite::Aes128Gcm => 1,
-            Suite::Aes256Gcm => 2,
-        }
-    }
-
-    /// The suite for an octet, `None` for anything but 1 and 2.
-    pub const fn from_code(code: u8) -> Option<Self> {
-        match code {
-            1 => Some(Suite::Aes128Gcm),
-            2 => Some(Suite::Aes256Gcm),
-            _ => None,
-        }
-    }
-
-    /// AES key length in octets (16 or 32).
-    pub const fn key_len(self) -> usize {
-        match self {
-            Suite::Aes128Gcm => 16,
-            Suite::Aes256Gcm => 32,
-        }
-    }
-}
+/// The cipher suite a Key Distribution names: the same type ESP and the key schedule use.
+pub use crate::esp::Suite;
 
 /// A Key Distribution (sub-type 4), sent by the HA in a BA (always ESP-encrypted).
 #[derive(Debug, Clone, PartialEq, Eq)]
