@@ -12,6 +12,8 @@
 //! | [`esp`] | ESP with AES-GCM, sealed and opened in place, anti-replay window | RFC 4303, RFC 4106 |
 //! | [`keys`] | HKDF key schedule and the two-generation SA table | RFC 5869, DESIGN.md |
 //! | [`capture`] | pcapng read/write and Wireshark `esp_sa` export | |
+//! | [`frames`] | builders for the BU, BA and data frames, and the inbound opener | RFC 6275, RFC 3776 |
+//! | [`time`] | the engines' notion of time, NTP timestamps | RFC 5905 §6 |
 //!
 //! Each wire type follows the same two levels (as smoltcp's `wire` module does): a
 //! checked zero-copy view `Packet<T: AsRef<[u8]>>` whose accessors never panic
@@ -31,7 +33,9 @@ pub mod frames;
 pub mod keys;
 pub mod mh;
 pub mod secret;
+pub mod time;
 pub mod tunnel;
 
 pub use error::{Layer, LenError};
 pub use secret::Secret32;
+pub use time::Time;

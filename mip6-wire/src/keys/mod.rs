@@ -14,3 +14,16 @@ pub mod schedule;
 
 pub use sa::{Dropped, Generation, GenerationId, KeyTable, KeyTableError, Role, Slot, SpiPair};
 pub use schedule::{derive_sa_key, Direction, KeySchedule, KDF_SALT};
+
+/// How a mobile node asks for keys (DESIGN.md "Two request modes"; patent (1)–(6) and
+/// (7)–(11)). Both ends must be configured alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RequestMode {
+    /// The BU carries a key-management option: Key Initialization, Update or
+    /// Resending Request.
+    #[default]
+    Explicit,
+    /// No option: the home agent reads the request from the SPI that sealed the BU
+    /// (init SPI: initialize; anterior SPI: resend; newest SPI: normal).
+    Implicit,
+}
