@@ -818,30 +818,4 @@ mod tests {
             let _ = Repr::parse_checked(&Packet::new_unchecked(&bytes[..]), &hoa(), &ha());
         }
     }
-
-    /// Throughput of BU parse + checksum verify (parse walks the options once); run with
-    /// `cargo test --release -p mip6-wire --lib mh::repr::tests::bu_parse_verify_rate -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn bu_parse_verify_rate() {
-        let n = 20_000_000u32;
-        let (src, dst) = (hoa(), ha());
-        let time = |f: &dyn Fn(&[u8]) -> bool| {
-            let start = std::time::Instant::now();
-            let mut ok = 0u32;
-            for _ in 0..n {
-                ok += u32::from(f(std::hint::black_box(&BU[..])));
-            }
-            assert_eq!(ok, n);
-            f64::from(n) / start.elapsed().as_secs_f64() / 1e6
-        };
-        let verify = time(&|b| verify_checksum_for_bench(b, &src, &dst));
-        let parse = time(&|b| Repr::parse(&Packet::new_unchecked(b)).is_ok());
-        let both = time(&|b| Repr::parse_checked(&Packet::new_unchecked(b), &src, &dst).is_ok());
-        println!("BU verify {verify:.1} M/s, parse {parse:.1} M/s, parse_checked {both:.1} M/s");
-    }
-
-    fn verify_checksum_for_bench(b: &[u8], src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
-        crate::mh::verify_checksum(src, dst, b)
-    }
 }
