@@ -54,9 +54,40 @@ impl<'a> Options<'a> {
         }
     }
 
-    /// Walks every option; the first error, if any.
+    /// Walks every option; the first error, if any (the same error the iterator
+    /// yields).
+    ///
+    /// This is the check [`Repr::parse`](super::Repr::parse) runs on every received
+    /// Mobility Header, so it only reads types and lengths: options that look well
+    /// formed are stepped over without being built, and only a suspect one goes
+    /// through [`MobilityOption::parse`] to produce the precise error.
     pub fn validate(&self) -> Result<(), OptionError> {
-        self.iter().try_for_each(|r| r.map(|_| ()))
+        let bytes = self.bytes;
+        let mut pos = 0;
+        while let Some(&kind) = bytes.get(pos) {
+            if kind == 0 {
+                pos += 1;
+                continue;
+            }
+            let total = bytes.get(pos + 1).map(|&len| 2 + usize::from(len));
+            let plausible = match (kind, total) {
+                (_, None) => false,
+                (2, Some(t)) => t == 4,
+                (3, Some(t)) => t == 18,
+                (4, Some(t)) => t == 6,
+                (19, Some(t)) => t >= 7,
+                (_, Some(_)) => true,
+            };
+            match total {
+                Some(t) if plausible && pos + t <= bytes.len() => pos += t,
+                _ => {
+                    let rest = bytes.get(pos..).unwrap_or_default();
+                    let (_, used) = MobilityOption::parse(rest, self.start + pos)?;
+                    pos += used;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The first option not at its RFC 6275 §6.2 alignment, as
@@ -239,5 +270,26 @@ mod tests {
             })
         ));
         assert!(Options::new(&[], 8).iter().next().is_none());
+    }
+
+    proptest::proptest! {
+        /// The fast validation agrees with the iterator: same first error, or none.
+        #[test]
+        fn validate_agrees_with_the_iterator(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just(0u8), proptest::prelude::Just(1u8),
+                    proptest::prelude::Just(2u8), proptest::prelude::Just(3u8),
+                    proptest::prelude::Just(4u8), proptest::prelude::Just(5u8),
+                    proptest::prelude::Just(19u8), 0u8..=255
+                ],
+                0..64,
+            ),
+            start in 0usize..64,
+        ) {
+            let o = Options::new(&bytes, start);
+            let first_error = o.iter().find_map(Result::err);
+            proptest::prop_assert_eq!(o.validate().err(), first_error);
+        }
     }
 }
