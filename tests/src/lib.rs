@@ -3,5 +3,6 @@
 //! namespace lab. The tests live in `tests/tests/`; this library holds their helpers.
 #![forbid(unsafe_code)]
 
+pub mod catalogue;
 pub mod fuzz_checks;
 pub mod prerequisites;
