@@ -63,6 +63,8 @@ from scapy.layers.inet6 import (  # noqa: E402
     ICMPv6EchoRequest,
     IPv6,
     IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
     MIP6MH_BA,
     MIP6MH_BE,
@@ -374,8 +376,12 @@ def parse_one(item):
                                      crypt_key=key + salt, auth_algo="NULL")
             # decrypt raises on a bad ICV; re-dissect the plaintext packet.
             pkt = IPv6(bytes(sa.decrypt(pkt)))
+            # After transport-mode decryption the ESP Next Header is the nh of the
+            # last header of the outer chain (IPv6 or its extension headers); in
+            # tunnel mode what follows is the inner IPv6 packet.
             layer = pkt
-            while layer.payload and not isinstance(layer.payload, MH_CLASSES):
+            while isinstance(layer.payload, (IPv6ExtHdrDestOpt, IPv6ExtHdrRouting,
+                                             IPv6ExtHdrHopByHop, IPv6ExtHdrFragment)):
                 layer = layer.payload
             f["esp_next_header"] = layer.nh
     hoa = rh = None
