@@ -271,8 +271,10 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         self.mn(home_address).map(MobileNode::record)
     }
 
-    /// Approximate heap and inline bytes of the engine's state: per-MN state, both
-    /// indexes and the timer heap (for the bytes-per-MN bench).
+    /// Approximate bytes of the engine's state: per-MN state, both indexes and the
+    /// timer heap (for the bytes-per-MN bench). Not counted: the boxed AES-GCM cipher
+    /// state mip6-wire allocates once per SA (two per filled key slot; measure it with
+    /// a counting allocator) and the queued transmits/events.
     pub fn approx_state_bytes(&self) -> usize {
         use core::mem::size_of;
         let entry = |k: usize, v: usize| k + v + 8; // key, value, hashbrown control + slack

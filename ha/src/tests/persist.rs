@@ -146,3 +146,15 @@ fn durable_minimum_restart_forces_reinitialization_without_nonce_reuse() {
     );
     assert_eq!(ba.distribution.unwrap().generation, 1);
 }
+
+#[test]
+fn state_size_is_reported() {
+    let ha = ha(RequestMode::Explicit);
+    let per_mn = Ha::mn_state_bytes();
+    assert!(per_mn > 0);
+    assert!(ha.approx_state_bytes() >= 2 * per_mn);
+    println!(
+        "per-MN state: {per_mn} B; engine with 2 MNs: {} B",
+        ha.approx_state_bytes()
+    );
+}
