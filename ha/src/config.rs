@@ -1,0 +1,81 @@
+//! Configuration of the home agent engine: the HA's own address, the key protocol's
+//! knobs (docs/key-protocol.md) and the mobile nodes it serves, each with its
+//! pre-shared initialization key (DESIGN.md "Key schedule").
+//!
+//! Not supported: dynamic home agent address discovery (RFC 6275 §10.5) and mobile
+//! nodes added at run time (the daemon restarts the engine with a new configuration).
+
+use core::time::Duration;
+use std::net::Ipv6Addr;
+
+use mip6_wire::esp::Suite;
+use mip6_wire::keys::{RequestMode, SpiPair};
+use mip6_wire::mh::DEFAULT_VENDOR_ID;
+use mip6_wire::Secret32;
+
+/// One mobile node the home agent serves (RFC 6275 §10.3.1: the HA is configured with
+/// the home addresses it may register) and its initialization key.
+#[derive(Debug, Clone)]
+pub struct MnConfig {
+    /// The mobile node's home address.
+    pub home_address: Ipv6Addr,
+    /// The pre-shared initialization secret (DESIGN.md "Key schedule").
+    pub init_secret: Secret32,
+    /// The init SPIs (MN→HA and HA→MN), configured on both ends.
+    pub init_spis: SpiPair,
+    /// Suite of the init SAs.
+    pub init_suite: Suite,
+}
+
+/// The home agent engine's configuration.
+#[derive(Debug, Clone)]
+pub struct HaConfig {
+    /// The home agent's own address: the source of its frames, the destination of BUs.
+    pub address: Ipv6Addr,
+    /// How the mobile nodes ask for keys; both ends are configured alike.
+    pub mode: RequestMode,
+    /// Vendor ID of the key-management options (DESIGN.md: 32473 unless configured).
+    pub vendor_id: u32,
+    /// Suite of the generations the HA draws.
+    pub suite: Suite,
+    /// Longest binding lifetime granted (RFC 6275 §10.3.1: the HA MAY shorten it).
+    pub max_binding_lifetime: Duration,
+    /// Binding Refresh Advice at this percentage of the granted lifetime
+    /// (RFC 6275 §6.2.4, §10.3.1). **(choice: 80 %)**
+    pub refresh_percent: u8,
+    /// The HA's per-MN key update timer (patent (6), (9)); also the lifetime carried in
+    /// the Key Distribution option.
+    pub key_update_interval: Duration,
+    /// How far a Key Initialization Request's timestamp may be from the HA's clock
+    /// (RFC 4285 §6 rule, DESIGN.md).
+    pub init_timestamp_skew: Duration,
+    /// An update is due when the HA's transmit SA or the MN's newest SA has fewer
+    /// sequence numbers left than this (docs/key-protocol.md, default 2^20).
+    pub rekey_sequence_margin: u64,
+    /// Outbound sequence numbers reserved per `Persist` event (engine contract, 1024).
+    pub sequence_block: u64,
+    /// The mobile nodes served.
+    pub mobile_nodes: Vec<MnConfig>,
+}
+
+impl HaConfig {
+    /// A configuration with the defaults of docs/key-protocol.md and the engine
+    /// contract: explicit mode, AES-128-GCM generations, bindings of at most 3600 s
+    /// refreshed at 80 %, a key update every 3600 s, 30 s of timestamp skew, a rekey
+    /// margin of 2^20 and sequence blocks of 1024.
+    pub fn new(address: Ipv6Addr, mobile_nodes: Vec<MnConfig>) -> Self {
+        HaConfig {
+            address,
+            mode: RequestMode::Explicit,
+            vendor_id: DEFAULT_VENDOR_ID,
+            suite: Suite::Aes128Gcm,
+            max_binding_lifetime: Duration::from_secs(3600),
+            refresh_percent: 80,
+            key_update_interval: Duration::from_secs(3600),
+            init_timestamp_skew: Duration::from_secs(30),
+            rekey_sequence_margin: 1 << 20,
+            sequence_block: 1024,
+            mobile_nodes,
+        }
+    }
+}

@@ -1,0 +1,660 @@
+//! Receiving frames and processing Binding Updates (RFC 6275 §10.3.1, §9.5.1) with
+//! the key protocol of docs/key-protocol.md (patent (1)–(11), HA side).
+//!
+//! Order of a received frame: find the MN by SPI (O(1)), open under its SA (a frame
+//! that does not open is dropped silently and counted), mark newest as confirmed if
+//! it opened under newest, then classify: a BU is checked (each failure is a
+//! [`Refusal`] answered with its BA status; no key or binding moves), then the
+//! binding is updated and the slot that opened the BU decides the key action:
+//!
+//! | opened under | HA does | BA sealed with |
+//! | --- | --- | --- |
+//! | any, with a Key Initialization Request (timestamp newer than the last, within skew) | initialize (patent (1), (2), (5)) | init |
+//! | init, explicit mode, no valid request | refuse, 145 | init |
+//! | init, implicit mode | initialize (patent (7), (8), (11)) | init |
+//! | newest, update due (request, timer, sequence margin) | update: seal first, then install (patent (3), (6), (9)) | transmit before the update |
+//! | anterior, newest unconfirmed | resend newest (patent (4), (10)) | transmit |
+//! | otherwise | plain BA | transmit |
+//!
+//! Refusals to a BU that opened under init are sealed with init (the MN may hold
+//! nothing else); all others with the transmit key.
+//!
+//! A Key Initialization Request under newest or anterior (patent (2), the MN asking
+//! for a fresh start while it still holds keys) initializes too **(choice: patent (2)
+//! allows it; docs/key-protocol.md only names init)**.
+
+use std::net::Ipv6Addr;
+
+use mip6_wire::esp::{self, sa::SEQUENCE_END};
+use mip6_wire::ext::Chain;
+use mip6_wire::frames::{self, BindingAckFrame, Payload};
+use mip6_wire::keys::{Generation, GenerationId, RequestMode, Role, Slot, SpiPair};
+use mip6_wire::mh::{
+    lifetime_secs_to_units, BaFlags, BaStatus, BindingAckRepr, BindingUpdateRepr, BuFlags,
+    KeyDistribution, KeyOption, Message, MobilityOption, OptionListIter,
+};
+use mip6_wire::{Secret32, Time};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::binding::{is_valid_care_of, BindingView};
+use crate::counters::DropReason;
+use crate::engine::{HomeAgent, MnIndex};
+use crate::events::{
+    BindingChange, Event, KeyChange, KeyChangeKind, Received, RemovalCause, RouteChange, Transmit,
+};
+use crate::mobile_node::{Proof, UpdateTimer};
+use crate::refusal::Refusal;
+use crate::timers::TimerKind;
+
+/// What an authenticated BU asked for, read from its header chain and options.
+#[derive(Debug)]
+struct BuRequest {
+    /// The slot whose SA opened it.
+    slot: Slot,
+    /// Its ESP sequence number (authenticated).
+    esp_seq: u32,
+    /// The unprotected IPv6 source.
+    source: Ipv6Addr,
+    /// The Home Address option.
+    home_address: Option<Ipv6Addr>,
+    update: BindingUpdateRepr,
+    /// The first Alternate Care-of Address option.
+    alt_coa: Option<Ipv6Addr>,
+    /// The first key-management option of our vendor.
+    key: Option<KeyOption>,
+    /// A key-management option of our vendor failed to parse.
+    key_malformed: bool,
+}
+
+impl BuRequest {
+    fn init_timestamp(&self) -> Option<u64> {
+        match self.key {
+            Some(KeyOption::KeyInitialization { timestamp }) => Some(timestamp),
+            _ => None,
+        }
+    }
+
+    /// Where the BA goes: the Alternate CoA if it is usable, else the IPv6 source.
+    fn reply_to(&self, ha: &Ipv6Addr) -> Ipv6Addr {
+        self.alt_coa
+            .filter(|a| is_valid_care_of(a, ha))
+            .unwrap_or(self.source)
+    }
+}
+
+/// The key action an accepted BU leads to.
+#[derive(Debug)]
+enum KeyAction {
+    Initialize(Generation),
+    Update(Generation),
+    Resend,
+    Nothing,
+}
+
+/// What an accepted BU does to the binding.
+#[derive(Debug, Clone, Copy)]
+enum BindingAction {
+    Register {
+        care_of_address: Ipv6Addr,
+        lifetime_secs: u32,
+    },
+    Deregister,
+}
+
+/// The ESP-layer reason a frame did not open.
+fn esp_drop(e: &frames::FrameError) -> DropReason {
+    match e {
+        frames::FrameError::Esp(esp) => match esp {
+            esp::Error::UnknownSpi { .. } | esp::Error::ReservedSpi { .. } => {
+                DropReason::UnknownSpi
+            }
+            esp::Error::Replayed { .. } | esp::Error::TooOld { .. } | esp::Error::SequenceZero => {
+                DropReason::Replayed
+            }
+            esp::Error::BadIcv { .. } => DropReason::BadIcv,
+            esp::Error::BadPadLength { .. } | esp::Error::BadPadding { .. } => {
+                DropReason::BadEspTrailer
+            }
+            _ => DropReason::Malformed,
+        },
+        _ => DropReason::Malformed,
+    }
+}
+
+impl<R: RngCore + CryptoRng> HomeAgent<R> {
+    /// Handles a frame received for the HA (a BU or a tunnelled packet), decrypting it
+    /// in place. BAs are queued for [`poll_transmit`](Self::poll_transmit).
+    pub fn handle(&mut self, now: Time, frame: &mut [u8]) -> Received {
+        let received = self.handle_inner(now, frame);
+        if let Received::Dropped(reason) = received {
+            self.counters.drop(reason);
+            tracing::debug!(%reason, "frame dropped");
+        }
+        self.prune_timers();
+        received
+    }
+
+    fn handle_inner(&mut self, now: Time, frame: &mut [u8]) -> Received {
+        let esp_frame = match frames::inspect(frame) {
+            Ok(f) => f,
+            Err(_) => return Received::Dropped(DropReason::Malformed),
+        };
+        let Some(&index) = self.by_spi.get(&esp_frame.spi) else {
+            return Received::Dropped(DropReason::UnknownSpi);
+        };
+        let Some(esp_area) = frame.get_mut(esp_frame.esp.clone()) else {
+            return Received::Dropped(DropReason::Malformed);
+        };
+        let mn = &mut self.mns[index as usize];
+        let Some(slot) = mn.keys.table.lookup_inbound(esp_frame.spi) else {
+            return Received::Dropped(DropReason::UnknownSpi);
+        };
+        let seq = match esp::Packet::new_checked(&*esp_area) {
+            Ok(p) => p.sequence_number(),
+            Err(_) => return Received::Dropped(DropReason::Malformed),
+        };
+        if seq <= *mn.keys.floors.get(slot) {
+            return Received::Dropped(DropReason::Replayed);
+        }
+        let opened = match mn.keys.table.open_inbound(esp_area) {
+            Ok((_, opened)) => opened,
+            Err(e) => return Received::Dropped(esp_drop(&frames::FrameError::Esp(e))),
+        };
+        match slot {
+            Slot::Newest if mn.keys.proof == Proof::Unconfirmed => {
+                tracing::debug!(hoa = %mn.home_address, "newest key confirmed");
+                mn.keys.proof = Proof::Confirmed;
+                mn.dirty = true;
+            }
+            // The init SA's replay top is persisted on every frame it opens.
+            Slot::Init => mn.dirty = true,
+            _ => {}
+        }
+        let received = match frames::inbound::classify(frame, &esp_frame, &opened) {
+            Err(_) => Received::Dropped(DropReason::MalformedPayload),
+            Ok(Payload::Signalling(mh)) => match mh.message {
+                Message::BindingUpdate(update) => {
+                    let request = read_request(
+                        slot,
+                        seq,
+                        &esp_frame.chain,
+                        update,
+                        mh.options(),
+                        self.config.vendor_id,
+                    );
+                    self.process_bu(now, index, request)
+                }
+                _ => Received::Dropped(DropReason::UnexpectedMessage),
+            },
+            Ok(Payload::Tunnelled { header, packet }) => {
+                self.receive_data(now, index, &esp_frame.chain, header.src_addr, packet)
+            }
+            Ok(Payload::Dummy) => Received::Dropped(DropReason::Dummy),
+            Ok(Payload::Other { .. }) => Received::Dropped(DropReason::UnexpectedPayload),
+        };
+        self.flush_persist(index);
+        received
+    }
+
+    fn process_bu(&mut self, now: Time, index: MnIndex, request: BuRequest) -> Received {
+        let binding = match self.check_bu(now, index, &request) {
+            Ok(action) => action,
+            Err(refusal) => {
+                self.refuse(index, &request, refusal);
+                return Received::Consumed;
+            }
+        };
+        let key_action = match self.key_action(index, &request) {
+            Ok(action) => action,
+            Err(refusal) => {
+                self.refuse(index, &request, refusal);
+                return Received::Consumed;
+            }
+        };
+        self.counters.bu_accepted += 1;
+        let granted = self.apply_binding(now, index, &request, binding);
+        self.answer(now, index, &request, granted, key_action);
+        Received::Consumed
+    }
+
+    /// The RFC 6275 §10.3.1 checks and the init timestamp rule; no state moves.
+    fn check_bu(
+        &mut self,
+        now: Time,
+        index: MnIndex,
+        request: &BuRequest,
+    ) -> Result<BindingAction, Refusal> {
+        let mn = &self.mns[index as usize];
+        let Some(hoa) = request.home_address else {
+            return Err(Refusal::MissingHomeAddress);
+        };
+        if hoa != mn.home_address {
+            self.counters.attacks += 1;
+            tracing::warn!(sa_hoa = %mn.home_address, claimed = %hoa, "BU names another mobile node's home address");
+            return Err(Refusal::HomeAddressOfAnotherMn);
+        }
+        let flags = request.update.flags;
+        if !flags.contains(BuFlags::H) {
+            return Err(Refusal::NotHomeRegistration);
+        }
+        if !flags.contains(BuFlags::A) {
+            return Err(Refusal::AckNotRequested);
+        }
+        if request.key_malformed {
+            return Err(Refusal::MalformedKeyOption);
+        }
+        match request.init_timestamp() {
+            Some(ts) => {
+                let newer = mn.keys.last_init_timestamp.is_none_or(|last| ts > last);
+                let at = Time::from_ntp(ts);
+                let skew = self.config.init_timestamp_skew;
+                let within = at <= now + skew && now.saturating_since(at) <= skew;
+                if !(newer && within) {
+                    return Err(Refusal::InitTimestamp);
+                }
+            }
+            None if request.slot == Slot::Init && self.config.mode == RequestMode::Explicit => {
+                return Err(Refusal::InitTimestamp);
+            }
+            None => {}
+        }
+        let Some(coa) = request.alt_coa else {
+            return Err(Refusal::MissingAlternateCareOf);
+        };
+        let deregister = request.update.lifetime == 0 || coa == mn.home_address;
+        if !deregister && !is_valid_care_of(&coa, &self.config.address) {
+            return Err(Refusal::InvalidCareOf);
+        }
+        if let Some(b) = mn.binding {
+            if !request.update.sequence.is_newer_than(b.sequence) {
+                return Err(Refusal::SequenceOutOfWindow);
+            }
+        }
+        if deregister {
+            return Ok(BindingAction::Deregister);
+        }
+        let max = u32::try_from(self.config.max_binding_lifetime.as_secs()).unwrap_or(u32::MAX);
+        Ok(BindingAction::Register {
+            care_of_address: coa,
+            lifetime_secs: request.update.lifetime_secs().min(max),
+        })
+    }
+
+    /// Decides the key action of an accepted BU (docs/key-protocol.md table) and draws
+    /// the new generation if one is needed.
+    fn key_action(&mut self, index: MnIndex, request: &BuRequest) -> Result<KeyAction, Refusal> {
+        let keys = &self.mns[index as usize].keys;
+        if request.init_timestamp().is_some() || request.slot == Slot::Init {
+            return self.draw(index, 1).map(KeyAction::Initialize);
+        }
+        match request.slot {
+            Slot::Newest => {
+                let margin = self.config.rekey_sequence_margin;
+                let requested = matches!(request.key, Some(KeyOption::KeyUpdateRequest));
+                let timer = keys.update == UpdateTimer::Due;
+                let ours = keys.table.transmit().outbound().seq_remaining() < margin;
+                let theirs = SEQUENCE_END - u64::from(request.esp_seq) < margin;
+                if requested || timer || ours || theirs {
+                    let next = keys
+                        .number(Slot::Newest)
+                        .unwrap_or(0)
+                        .wrapping_add(1)
+                        .max(1);
+                    self.draw(index, next).map(KeyAction::Update)
+                } else {
+                    Ok(KeyAction::Nothing)
+                }
+            }
+            Slot::Anterior if keys.proof == Proof::Unconfirmed => Ok(KeyAction::Resend),
+            _ => Ok(KeyAction::Nothing),
+        }
+    }
+
+    /// Draws generation `number` for an MN: a 32-octet secret and two SPIs from the
+    /// RNG, the MN→HA SPI unique across all MNs, neither reserved (0..=255), an init
+    /// SPI, or one of this MN's SPIs (re-drawn on collision).
+    fn draw(&mut self, index: MnIndex, number: u32) -> Result<Generation, Refusal> {
+        let table = &self.mns[index as usize].keys.table;
+        let mut taken: Vec<u32> = table
+            .accepted_slots()
+            .filter_map(|s| table.get(s))
+            .flat_map(|g| [g.spis().mn_to_ha.get(), g.spis().ha_to_mn.get()])
+            .collect();
+        let mut spis = [0u32; 2];
+        for spi in &mut spis {
+            let drawn = (0..64).map(|_| self.rng.next_u32()).find(|s| {
+                *s > esp::Spi::MAX_RESERVED
+                    && !self.by_spi.contains_key(s)
+                    && !self.init_spis.contains(s)
+                    && !taken.contains(s)
+            });
+            let Some(drawn) = drawn else {
+                return Err(Refusal::InsufficientResources);
+            };
+            taken.push(drawn);
+            *spi = drawn;
+        }
+        let (Ok(mn_to_ha), Ok(ha_to_mn)) = (esp::Spi::new(spis[0]), esp::Spi::new(spis[1])) else {
+            return Err(Refusal::InsufficientResources);
+        };
+        let mut secret = [0u8; 32];
+        self.rng.fill_bytes(&mut secret);
+        let hoa = self.mns[index as usize].home_address;
+        Ok(Generation::derive(
+            Role::HomeAgent,
+            GenerationId::Number(number),
+            Secret32::new(secret),
+            &hoa,
+            SpiPair { mn_to_ha, ha_to_mn },
+            self.config.suite,
+        ))
+    }
+
+    /// Moves the binding; returns the lifetime granted (0 for a deregistration).
+    fn apply_binding(
+        &mut self,
+        now: Time,
+        index: MnIndex,
+        request: &BuRequest,
+        action: BindingAction,
+    ) -> u32 {
+        match action {
+            BindingAction::Deregister => {
+                self.remove_binding(index, RemovalCause::Deregistered);
+                0
+            }
+            BindingAction::Register {
+                care_of_address,
+                lifetime_secs,
+            } => {
+                let mn = &mut self.mns[index as usize];
+                let expires_at = now + core::time::Duration::from_secs(lifetime_secs.into());
+                let binding = BindingView {
+                    care_of_address,
+                    sequence: request.update.sequence,
+                    lifetime_secs,
+                    expires_at,
+                };
+                let previous = mn.binding.replace(binding);
+                mn.dirty = true;
+                let home_address = mn.home_address;
+                self.timers
+                    .push(expires_at, index, TimerKind::BindingExpiry);
+                if previous.is_none_or(|p| p.care_of_address != care_of_address) {
+                    self.events.push_back(Event::Route(RouteChange::Install {
+                        home_address,
+                        care_of_address,
+                    }));
+                }
+                let change = if previous.is_some() {
+                    BindingChange::Updated(binding)
+                } else {
+                    BindingChange::Added(binding)
+                };
+                self.events.push_back(Event::Binding {
+                    home_address,
+                    change,
+                });
+                lifetime_secs
+            }
+        }
+    }
+
+    /// Acts on the keys and sends the BA (status 0) of an accepted BU.
+    fn answer(
+        &mut self,
+        now: Time,
+        index: MnIndex,
+        request: &BuRequest,
+        granted: u32,
+        action: KeyAction,
+    ) {
+        let lifetime_units = lifetime_secs_to_units(granted);
+        let ack = BindingAckRepr {
+            status: BaStatus::Accepted,
+            flags: BaFlags::empty(),
+            sequence: request.update.sequence,
+            lifetime: lifetime_units,
+        };
+        let refresh = (granted > 0).then(|| {
+            let secs = u64::from(granted) * u64::from(self.config.refresh_percent) / 100;
+            lifetime_secs_to_units(u32::try_from(secs).unwrap_or(u32::MAX)).max(1)
+        });
+        let to = request.reply_to(&self.config.address);
+        let echo = request
+            .init_timestamp()
+            .map(|timestamp| KeyOption::KeyInitialization { timestamp });
+        let interval = self.config.key_update_interval;
+        let hoa = self.mns[index as usize].home_address;
+        match action {
+            KeyAction::Initialize(generation) => {
+                let distribution = self.distribution(&generation);
+                let number = distribution_number(&distribution);
+                let mn = &mut self.mns[index as usize];
+                let new_spi = generation.spis().mn_to_ha.get();
+                match mn.keys.initialize(generation) {
+                    Ok(dropped) => {
+                        for spi in dropped {
+                            self.by_spi.remove(&spi);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(%hoa, error = %e, "initialization refused by the key table");
+                        return;
+                    }
+                }
+                self.by_spi.insert(new_spi, index);
+                if let Some(ts) = request.init_timestamp() {
+                    mn.keys.last_init_timestamp = Some(ts);
+                }
+                mn.dirty = true;
+                self.restart_update_timer(now, index, interval);
+                self.counters.key_initializations += 1;
+                self.key_event(hoa, KeyChangeKind::Initialization, number);
+                let mut options = vec![distribution];
+                options.extend(echo);
+                self.send_ba(index, Slot::Init, to, ack, &options, refresh);
+            }
+            KeyAction::Update(generation) => {
+                let distribution = self.distribution(&generation);
+                let number = distribution_number(&distribution);
+                let new_spi = generation.spis().mn_to_ha.get();
+                // Seal with the transmit key *before* the update (patent S221).
+                let slot = self.mns[index as usize].keys.table.transmit_slot();
+                self.send_ba(index, slot, to, ack, &[distribution], refresh);
+                let mn = &mut self.mns[index as usize];
+                match mn.keys.install(generation) {
+                    Ok(dropped) => {
+                        if let Some(spi) = dropped {
+                            self.by_spi.remove(&spi);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(%hoa, error = %e, "update refused by the key table");
+                        return;
+                    }
+                }
+                self.by_spi.insert(new_spi, index);
+                mn.dirty = true;
+                self.restart_update_timer(now, index, interval);
+                self.counters.key_updates += 1;
+                self.key_event(hoa, KeyChangeKind::Update, number);
+            }
+            KeyAction::Resend => {
+                let newest = self.mns[index as usize].keys.table.newest();
+                let Some(distribution) = newest.map(|g| self.distribution(g)) else {
+                    return;
+                };
+                let number = distribution_number(&distribution);
+                self.counters.key_resends += 1;
+                self.key_event(hoa, KeyChangeKind::Resend, number);
+                let slot = self.mns[index as usize].keys.table.transmit_slot();
+                self.send_ba(index, slot, to, ack, &[distribution], refresh);
+            }
+            KeyAction::Nothing => {
+                let slot = self.mns[index as usize].keys.table.transmit_slot();
+                let options: Vec<KeyOption> = echo.into_iter().collect();
+                self.send_ba(index, slot, to, ack, &options, refresh);
+            }
+        }
+    }
+
+    fn restart_update_timer(&mut self, now: Time, index: MnIndex, interval: core::time::Duration) {
+        let at = now + interval;
+        self.mns[index as usize].keys.update = UpdateTimer::Running(at);
+        self.timers.push(at, index, TimerKind::KeyUpdate);
+    }
+
+    fn key_event(&mut self, home_address: Ipv6Addr, kind: KeyChangeKind, generation: u32) {
+        tracing::debug!(hoa = %home_address, %kind, generation, "keys");
+        self.events.push_back(Event::Keys(KeyChange {
+            home_address,
+            kind,
+            generation,
+        }));
+    }
+
+    /// The Key Distribution option for a generation (DESIGN.md sub-type 4).
+    fn distribution(&self, g: &Generation) -> KeyOption {
+        let generation = match g.id() {
+            GenerationId::Number(n) => n,
+            GenerationId::Init => 0,
+        };
+        KeyOption::KeyDistribution(KeyDistribution {
+            generation,
+            spi_mn_to_ha: g.spis().mn_to_ha.get(),
+            spi_ha_to_mn: g.spis().ha_to_mn.get(),
+            suite: g.suite(),
+            lifetime_secs: u32::try_from(self.config.key_update_interval.as_secs())
+                .unwrap_or(u32::MAX),
+            secret: g.secret().clone(),
+        })
+    }
+
+    /// Answers a refused BU with the refusal's status (RFC 6275 §10.3.1): sealed with
+    /// init if the BU came under init, else with the transmit key; 135 carries the
+    /// binding's sequence number.
+    fn refuse(&mut self, index: MnIndex, request: &BuRequest, refusal: Refusal) {
+        self.counters.refuse(refusal);
+        let mn = &self.mns[index as usize];
+        tracing::debug!(hoa = %mn.home_address, %refusal, "BU refused");
+        let sequence = match (refusal, mn.binding) {
+            (Refusal::SequenceOutOfWindow, Some(b)) => b.sequence,
+            _ => request.update.sequence,
+        };
+        let ack = BindingAckRepr {
+            status: refusal.status(),
+            flags: BaFlags::empty(),
+            sequence,
+            lifetime: 0,
+        };
+        let slot = if request.slot == Slot::Init {
+            Slot::Init
+        } else {
+            mn.keys.table.transmit_slot()
+        };
+        let echo: Vec<KeyOption> = request
+            .init_timestamp()
+            .map(|timestamp| KeyOption::KeyInitialization { timestamp })
+            .into_iter()
+            .collect();
+        let to = request.reply_to(&self.config.address);
+        self.send_ba(index, slot, to, ack, &echo, None);
+    }
+
+    /// Builds and seals a BA with the key in `slot`, reserving sequence numbers first,
+    /// and queues it.
+    fn send_ba(
+        &mut self,
+        index: MnIndex,
+        slot: Slot,
+        to: Ipv6Addr,
+        ack: BindingAckRepr,
+        keys: &[KeyOption],
+        refresh: Option<u16>,
+    ) {
+        let vendor = self.config.vendor_id;
+        let bodies: Vec<_> = keys.iter().map(KeyOption::encode).collect();
+        let mut options: Vec<MobilityOption<'_>> =
+            bodies.iter().map(|b| b.to_option(vendor)).collect();
+        if let Some(refresh_interval) = refresh {
+            options.push(MobilityOption::BindingRefreshAdvice { refresh_interval });
+        }
+        let block = self.config.sequence_block;
+        let ha = self.config.address;
+        let mn = &mut self.mns[index as usize];
+        let frame = BindingAckFrame::new(ha, to, mn.home_address, ack, &options);
+        let len = match frame.buffer_len() {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::error!(error = %e, "BA could not be laid out");
+                self.counters.drop(DropReason::SealFailed);
+                return;
+            }
+        };
+        if mn.keys.reserve(slot, block) {
+            mn.dirty = true;
+        }
+        let mut buf = vec![0u8; len];
+        let Some(sa) = mn.keys.table.get_mut(slot).map(Generation::outbound_mut) else {
+            return;
+        };
+        match frame.seal(sa, &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                self.counters.ba_sent += 1;
+                self.transmits.push_back(Transmit {
+                    destination: to,
+                    frame: buf,
+                });
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "BA could not be sealed");
+                self.counters.drop(DropReason::SealFailed);
+            }
+        }
+    }
+}
+
+fn distribution_number(option: &KeyOption) -> u32 {
+    match option {
+        KeyOption::KeyDistribution(d) => d.generation,
+        _ => 0,
+    }
+}
+
+/// Reads what the BU asks for from its header chain and mobility options.
+fn read_request(
+    slot: Slot,
+    esp_seq: u32,
+    chain: &Chain,
+    update: BindingUpdateRepr,
+    options: OptionListIter<'_>,
+    vendor_id: u32,
+) -> BuRequest {
+    let mut request = BuRequest {
+        slot,
+        esp_seq,
+        source: chain.ipv6.src_addr,
+        home_address: chain.home_address,
+        update,
+        alt_coa: None,
+        key: None,
+        key_malformed: false,
+    };
+    // After a successful parse the iterator yields no error; stop at one anyway.
+    for option in options.map_while(Result::ok) {
+        match option {
+            MobilityOption::AlternateCareOfAddress(a) if request.alt_coa.is_none() => {
+                request.alt_coa = Some(a);
+            }
+            MobilityOption::VendorSpecific(_) => match KeyOption::from_option(&option, vendor_id) {
+                Ok(Some(k)) if request.key.is_none() => request.key = Some(k),
+                Ok(_) => {}
+                Err(_) => request.key_malformed = true,
+            },
+            _ => {}
+        }
+    }
+    request
+}

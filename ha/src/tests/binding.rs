@@ -1,0 +1,299 @@
+//! Binding cache behaviour (RFC 6275 §9.5.1, §10.3.1–10.3.2) and every refusal.
+
+use mip6_wire::keys::{RequestMode, Slot};
+use mip6_wire::mh::{BaStatus, BindingUpdateRepr, BuFlags, KeyOption, SequenceNumber};
+
+use super::harness::*;
+use crate::{BindingChange, DropReason, Event, Received, Refusal, RemovalCause, RouteChange};
+
+fn registered() -> (Ha, Mn) {
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
+    drain(&mut ha);
+    (ha, mn)
+}
+
+/// Sends a BU built from `update`, returns the BA.
+fn send(ha: &mut Ha, mn: &mut Mn, update: BindingUpdateRepr, coa: std::net::Ipv6Addr) -> Ba {
+    let mut frame = mn.seal_bu(None, update, coa, HOA, &[]);
+    assert_eq!(ha.handle(T0 + secs(1), &mut frame), Received::Consumed);
+    mn.open_ba(one_transmit(ha))
+}
+
+#[test]
+fn refusals_answer_with_their_status_and_move_nothing() {
+    let (mut ha, mut mn) = registered();
+    let binding = ha.binding(&HOA).unwrap();
+    let keys = ha.keys(&HOA).unwrap();
+    let cases: [(BindingUpdateRepr, std::net::Ipv6Addr, Refusal); 5] = [
+        (
+            BindingUpdateRepr {
+                flags: BuFlags::A,
+                ..mn.update()
+            },
+            COA2,
+            Refusal::NotHomeRegistration,
+        ),
+        (
+            BindingUpdateRepr {
+                flags: BuFlags::H,
+                ..mn.update()
+            },
+            COA2,
+            Refusal::AckNotRequested,
+        ),
+        (
+            mn.update(),
+            "fe80::1".parse().unwrap(),
+            Refusal::InvalidCareOf,
+        ),
+        (mn.update(), HA, Refusal::InvalidCareOf),
+        (
+            mn.update(),
+            "ff02::1".parse().unwrap(),
+            Refusal::InvalidCareOf,
+        ),
+    ];
+    for (update, coa, refusal) in cases {
+        let ba = send(&mut ha, &mut mn, update, coa);
+        assert_eq!(ba.status, refusal.status(), "{refusal}");
+        assert_eq!(ba.sequence, update.sequence.0);
+        assert_eq!(ba.lifetime_units, 0);
+        assert!(ha.counters().refused(refusal) > 0, "{refusal} counted");
+    }
+    assert_eq!(ha.binding(&HOA), Some(binding));
+    assert_eq!(ha.keys(&HOA).unwrap().newest, keys.newest);
+    assert_eq!(u8::from(Refusal::NotHomeRegistration.status()), 131);
+    assert_eq!(u8::from(Refusal::AckNotRequested.status()), 128);
+    assert_eq!(u8::from(Refusal::InvalidCareOf.status()), 174);
+}
+
+#[test]
+fn malformed_key_option_is_128() {
+    let (mut ha, mut mn) = registered();
+    // A Key Update Request body with a stray octet: "overlong" for sub-type 2.
+    let update = mn.update();
+    let body = [0u8; 1];
+    let vso = mip6_wire::mh::MobilityOption::VendorSpecific(mip6_wire::mh::VendorSpecific {
+        vendor_id: mip6_wire::mh::DEFAULT_VENDOR_ID,
+        sub_type: 2,
+        data: &body,
+    });
+    let options = [vso];
+    let frame = mip6_wire::frames::BindingUpdateFrame::new(COA, HA, HOA, update, &options);
+    let mut buf = vec![0; frame.buffer_len().unwrap()];
+    let slot = mn.keys.transmit_slot();
+    frame
+        .seal(mn.keys.get_mut(slot).unwrap().outbound_mut(), &mut buf)
+        .unwrap();
+    ha.handle(T0 + secs(1), &mut buf);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.status, BaStatus::ReasonUnspecified);
+    assert_eq!(ha.counters().refused(Refusal::MalformedKeyOption), 1);
+}
+
+#[test]
+fn stale_sequence_is_135_with_the_last_accepted_number() {
+    let (mut ha, mut mn) = registered();
+    let last = ha.binding(&HOA).unwrap().sequence;
+    let update = BindingUpdateRepr {
+        sequence: last,
+        ..mn.update()
+    };
+    let ba = send(&mut ha, &mut mn, update, COA2);
+    assert_eq!(ba.status, BaStatus::SequenceNumberOutOfWindow);
+    assert_eq!(
+        ba.sequence, last.0,
+        "135 carries the last accepted sequence number"
+    );
+    assert_eq!(ha.binding(&HOA).unwrap().care_of_address, COA);
+    let older = BindingUpdateRepr {
+        sequence: SequenceNumber(last.0.wrapping_sub(100)),
+        ..mn.update()
+    };
+    assert_eq!(
+        send(&mut ha, &mut mn, older, COA2).status,
+        BaStatus::SequenceNumberOutOfWindow
+    );
+}
+
+#[test]
+fn sequence_numbers_wrap_modulo_2_16() {
+    let (mut ha, mut mn) = registered();
+    let at = |s: u16, mn: &mut Mn| BindingUpdateRepr {
+        sequence: SequenceNumber(s),
+        ..mn.update()
+    };
+    // 1 → 30000 → 60000 → 65535 → 0: each within 2^15 after the last, so newer.
+    for s in [30000u16, 60000, 65535, 0] {
+        let u = at(s, &mut mn);
+        let ba = send(&mut ha, &mut mn, u, COA2);
+        assert_eq!(ba.status, BaStatus::Accepted, "seq {s}");
+        assert_eq!(ha.binding(&HOA).unwrap().sequence, SequenceNumber(s));
+    }
+    let u = at(65535, &mut mn);
+    assert_eq!(
+        send(&mut ha, &mut mn, u, COA2).status,
+        BaStatus::SequenceNumberOutOfWindow
+    );
+}
+
+#[test]
+fn moving_updates_the_binding_and_the_route() {
+    let (mut ha, mut mn) = registered();
+    let u = mn.update();
+    let ba = send(&mut ha, &mut mn, u, COA2);
+    assert_eq!(ba.status, BaStatus::Accepted);
+    let events = drain(&mut ha);
+    assert!(events.contains(&Event::Route(RouteChange::Install {
+        home_address: HOA,
+        care_of_address: COA2
+    })));
+    assert!(events.iter().any(|e| matches!(e, Event::Binding { change: BindingChange::Updated(b), .. } if b.care_of_address == COA2)));
+    // A refresh from the same CoA emits no new route.
+    let u = mn.update();
+    send(&mut ha, &mut mn, u, COA2);
+    let events = drain(&mut ha);
+    assert!(!events.iter().any(|e| matches!(e, Event::Route(_))));
+}
+
+#[test]
+fn lifetime_is_capped_and_the_binding_expires() {
+    let (mut ha, mut mn) = registered();
+    let u = BindingUpdateRepr {
+        lifetime: u16::MAX,
+        ..mn.update()
+    };
+    let ba = send(&mut ha, &mut mn, u, COA);
+    assert_eq!(ba.lifetime_units, 900, "capped at 3600 s");
+    assert_eq!(ba.refresh_units, Some(720), "80 % of 3600 s");
+    let b = ha.binding(&HOA).unwrap();
+    assert_eq!(b.lifetime_secs, 3600);
+    assert_eq!(b.expires_at, T0 + secs(3601));
+    drain(&mut ha);
+    assert_eq!(ha.poll_timeout(), Some(T0 + secs(3600)), "key timer first");
+    ha.handle_timeout(T0 + secs(3600));
+    assert_eq!(ha.poll_timeout(), Some(T0 + secs(3601)));
+    ha.handle_timeout(T0 + secs(3601));
+    assert_eq!(ha.binding(&HOA), None);
+    let events = drain(&mut ha);
+    assert!(events.contains(&Event::Route(RouteChange::Remove { home_address: HOA })));
+    assert!(events.contains(&Event::Binding {
+        home_address: HOA,
+        change: BindingChange::Removed(RemovalCause::Expired)
+    }));
+    assert!(last_records(&events)[0].binding.is_none());
+    assert_eq!(ha.counters().bindings_expired, 1);
+    // A stale expiry entry (binding refreshed) does nothing.
+    assert_eq!(ha.poll_timeout(), None);
+}
+
+#[test]
+fn refreshed_binding_does_not_expire_at_the_old_deadline() {
+    let (mut ha, mut mn) = registered();
+    let u = mn.update();
+    send(&mut ha, &mut mn, u, COA); // expires T0 + 601
+    ha.handle_timeout(T0 + secs(600));
+    assert!(ha.binding(&HOA).is_some());
+    assert_eq!(ha.poll_timeout(), Some(T0 + secs(601)));
+}
+
+#[test]
+fn deregistration_by_lifetime_zero_or_home_address_as_coa() {
+    for coa in [COA, HOA] {
+        let (mut ha, mut mn) = registered();
+        let u = BindingUpdateRepr {
+            lifetime: if coa == HOA { 150 } else { 0 },
+            ..mn.update()
+        };
+        let ba = send(&mut ha, &mut mn, u, coa);
+        assert_eq!(ba.status, BaStatus::Accepted);
+        assert_eq!(ba.lifetime_units, 0);
+        assert_eq!(ba.refresh_units, None);
+        assert_eq!(ha.binding(&HOA), None);
+        let events = drain(&mut ha);
+        assert!(events.contains(&Event::Binding {
+            home_address: HOA,
+            change: BindingChange::Removed(RemovalCause::Deregistered)
+        }));
+        assert!(events.contains(&Event::Route(RouteChange::Remove { home_address: HOA })));
+    }
+}
+
+#[test]
+fn replayed_bu_gets_no_answer_and_moves_nothing() {
+    let (mut ha, mut mn) = registered();
+    let u = mn.update();
+    let frame = mn.seal_bu(None, u, COA2, HOA, &[KeyOption::KeyUpdateRequest]);
+    assert_eq!(
+        ha.handle(T0 + secs(1), &mut frame.clone()),
+        Received::Consumed
+    );
+    one_transmit(&mut ha);
+    drain(&mut ha);
+    let keys = ha.keys(&HOA).unwrap();
+    let binding = ha.binding(&HOA);
+    assert_eq!(
+        ha.handle(T0 + secs(2), &mut frame.clone()),
+        Received::Dropped(DropReason::Replayed)
+    );
+    assert!(ha.poll_transmit().is_none());
+    assert!(drain(&mut ha).is_empty());
+    assert_eq!(ha.keys(&HOA).unwrap(), keys);
+    assert_eq!(ha.binding(&HOA), binding);
+    // A corrupted fresh BU: bad ICV, silently dropped too.
+    let u = mn.update();
+    let mut bad = mn.seal_bu(None, u, COA2, HOA, &[]);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        ha.handle(T0 + secs(2), &mut bad),
+        Received::Dropped(DropReason::BadIcv)
+    );
+    assert_eq!(ha.counters().dropped(DropReason::Replayed), 1);
+    assert_eq!(ha.counters().dropped(DropReason::BadIcv), 1);
+}
+
+#[test]
+fn bu_under_another_mns_spi_or_an_unknown_spi_is_dropped_silently() {
+    let (mut ha, mut mn) = registered();
+    let mut frame = mn.bu(&[]);
+    // Rewrite the SPI (after IPv6 40 + DestOpts 24) to MN 2's init SPI: wrong key.
+    frame[64..68].copy_from_slice(&0x1002u32.to_be_bytes());
+    assert_eq!(
+        ha.handle(T0 + secs(1), &mut frame.clone()),
+        Received::Dropped(DropReason::BadIcv)
+    );
+    frame[64..68].copy_from_slice(&0x7777_7777u32.to_be_bytes());
+    assert_eq!(
+        ha.handle(T0 + secs(1), &mut frame),
+        Received::Dropped(DropReason::UnknownSpi)
+    );
+    assert!(ha.poll_transmit().is_none());
+    assert_eq!(ha.binding(&HOA2), None);
+    assert_eq!(ha.keys(&HOA2).unwrap().newest, None);
+}
+
+#[test]
+fn home_address_of_another_mn_is_refused_with_133_and_counted() {
+    let (mut ha, mut mn) = registered();
+    let u = mn.update();
+    let mut frame = mn.seal_bu(Some(Slot::Newest), u, COA2, HOA2, &[]);
+    assert_eq!(ha.handle(T0 + secs(1), &mut frame), Received::Consumed);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.status, BaStatus::NotHomeAgentForThisMobileNode);
+    assert_eq!(ha.counters().attacks, 1);
+    assert_eq!(ha.binding(&HOA2), None);
+    assert_eq!(ha.binding(&HOA).unwrap().care_of_address, COA);
+}
+
+#[test]
+fn garbage_is_dropped_as_malformed() {
+    let mut ha = ha(RequestMode::Explicit);
+    for len in [0usize, 1, 39, 40, 60, 80] {
+        let mut junk = vec![0x60; len];
+        assert!(matches!(ha.handle(T0, &mut junk), Received::Dropped(_)));
+    }
+    assert!(ha.counters().dropped(DropReason::Malformed) > 0);
+}

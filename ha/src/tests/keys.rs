@@ -1,0 +1,337 @@
+//! The patent's sequences (1)–(11), HA side, both request modes; KeyView after each step.
+
+use mip6_wire::keys::{GenerationId, RequestMode, Slot};
+use mip6_wire::mh::{BaStatus, KeyOption};
+
+use super::harness::*;
+use crate::{DropReason, Event, KeyChangeKind, KeyView, Received, Refusal};
+
+fn g(n: u32) -> GenerationId {
+    GenerationId::Number(n)
+}
+
+fn view(ha: &Ha) -> KeyView {
+    ha.keys(&HOA).unwrap()
+}
+
+fn assert_keys(ha: &Ha, transmit: GenerationId, accepted: &[GenerationId], confirmed: bool) {
+    let v = view(ha);
+    assert_eq!(v.transmit, transmit, "{v:?}");
+    assert_eq!(v.accepted, accepted, "{v:?}");
+    assert_eq!(v.newest_confirmed, confirmed, "{v:?}");
+}
+
+fn key_events(events: &[Event]) -> Vec<(KeyChangeKind, u32)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Keys(k) => Some((k.kind, k.generation)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn explicit_initialization_echoes_the_nonce_and_distributes_generation_1() {
+    // Patent (1): BU with a Key Initialization Request under the init key.
+    let mut ha = ha(RequestMode::Explicit);
+    assert_keys(&ha, GenerationId::Init, &[GenerationId::Init], false);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut frame = mn.bu(&[kir(T0)]);
+    assert_eq!(ha.handle(T0, &mut frame), Received::Consumed);
+    let events = drain(&mut ha);
+    let ba_frame = one_transmit(&mut ha);
+    assert_eq!(
+        ba_esp(&ba_frame).0,
+        0x2001,
+        "BA sealed with the init HA→MN SPI"
+    );
+    let ba = mn.open_ba(ba_frame);
+    assert_eq!(ba.status, BaStatus::Accepted);
+    assert_eq!(ba.slot, Slot::Init);
+    assert_eq!(ba.echo, Some(T0.to_ntp()), "nonce echoed");
+    assert_eq!(ba.sequence, 1);
+    assert_eq!(ba.lifetime_units, 150);
+    assert_eq!(
+        ba.refresh_units,
+        Some(120),
+        "refresh advice at 80 % of 600 s"
+    );
+    let d = ba.distribution.as_ref().unwrap();
+    assert_eq!(d.generation, 1);
+    assert!(d.spi_mn_to_ha > 255 && d.spi_ha_to_mn > 255);
+    assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], false);
+    let v = view(&ha);
+    assert_eq!((v.newest, v.anterior), (Some(1), None));
+    assert_eq!(key_events(&events), [(KeyChangeKind::Initialization, 1)]);
+    let persisted = last_records(&events);
+    assert_eq!(persisted.len(), 1);
+    assert_eq!(persisted[0].newest.as_ref().unwrap().generation, 1);
+    assert_eq!(persisted[0].last_init_timestamp, Some(T0.to_ntp()));
+    assert_eq!(ha.binding(&HOA).unwrap().care_of_address, COA);
+
+    // The MN now transmits with gen 1; a BU under it confirms gen 1, plain BA under init.
+    mn.install(&ba);
+    let mut frame = mn.bu(&[]);
+    assert_eq!(ha.handle(T0 + secs(1), &mut frame), Received::Consumed);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.status, BaStatus::Accepted);
+    assert_eq!(ba.slot, Slot::Init);
+    assert!(ba.distribution.is_none());
+    assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], true);
+}
+
+#[test]
+fn implicit_initialization_by_the_init_spi() {
+    // Patent (7), (8): a plain BU sealed with the init SPI.
+    let mut ha = ha(RequestMode::Implicit);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let ba = initialize(&mut ha, &mut mn, T0, RequestMode::Implicit);
+    assert_eq!(ba.echo, None);
+    assert_eq!(ba.distribution.as_ref().unwrap().generation, 1);
+    assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], false);
+}
+
+#[test]
+fn explicit_init_without_request_or_with_stale_or_skewed_timestamp_is_145() {
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    // No request under init.
+    let mut frame = mn.bu(&[]);
+    ha.handle(T0, &mut frame);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(u8::from(ba.status), 145);
+    assert_eq!(ba.slot, Slot::Init);
+    assert_eq!(ha.binding(&HOA), None, "no binding moves");
+    // Skewed: one hour ahead.
+    let mut frame = mn.bu(&[kir(T0 + secs(3600))]);
+    ha.handle(T0, &mut frame);
+    assert_eq!(u8::from(mn.open_ba(one_transmit(&mut ha)).status), 145);
+    // Accepted once at T0 + 1 …
+    initialize(&mut ha, &mut mn, T0 + secs(1), RequestMode::Explicit);
+    let before = view(&ha);
+    // … then the same timestamp again (a replayed or stale init) is refused.
+    mn.keys.drop_dynamic();
+    let mut frame = mn.bu_under(Slot::Init, &[kir(T0 + secs(1))]);
+    ha.handle(T0 + secs(2), &mut frame);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.status, Refusal::InitTimestamp.status());
+    assert_eq!(ba.echo, Some((T0 + secs(1)).to_ntp()));
+    assert!(ba.distribution.is_none());
+    assert_eq!(view(&ha), before, "no key moves");
+    assert_eq!(ha.counters().refused(Refusal::InitTimestamp), 3);
+}
+
+#[test]
+fn update_on_request_then_next_update_sealed_with_anterior() {
+    // Patent (3).
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
+    drain(&mut ha);
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(T0 + secs(10), &mut frame);
+    let events = drain(&mut ha);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(
+        ba.slot,
+        Slot::Init,
+        "sealed with the transmit key before the update"
+    );
+    assert_eq!(ba.distribution.as_ref().unwrap().generation, 2);
+    assert_eq!(key_events(&events), [(KeyChangeKind::Update, 2)]);
+    let rec = last_records(&events).pop().unwrap();
+    assert_eq!(
+        rec.newest.as_ref().unwrap().generation,
+        2,
+        "persisted before the BA leaves"
+    );
+    assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
+    mn.install(&ba);
+
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(T0 + secs(20), &mut frame);
+    let ba_frame = one_transmit(&mut ha);
+    let gen1_ha_to_mn = mn.keys.get(Slot::Anterior).unwrap().spis().ha_to_mn.get();
+    assert_eq!(ba_esp(&ba_frame).0, gen1_ha_to_mn, "sealed with N−1");
+    let ba = mn.open_ba(ba_frame);
+    assert_eq!(ba.slot, Slot::Anterior);
+    assert_eq!(ba.distribution.as_ref().unwrap().generation, 3);
+    assert_keys(&ha, g(2), &[g(3), g(2), GenerationId::Init], false);
+    let v = view(&ha);
+    assert_eq!((v.newest, v.anterior), (Some(3), Some(2)));
+    assert_eq!(ha.counters().key_updates, 2);
+}
+
+/// Brings HA and MN to: HA newest 2 (unconfirmed, distribution lost), MN newest 1.
+fn lost_distribution(mode: RequestMode) -> (Ha, Mn) {
+    let mut ha = ha(mode);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    initialize(&mut ha, &mut mn, T0, mode);
+    ha.handle_timeout(T0 + secs(3600));
+    assert!(view(&ha).update_due);
+    let mut frame = mn.bu(&[]);
+    ha.handle(T0 + secs(3600), &mut frame);
+    let lost = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(lost.distribution.as_ref().unwrap().generation, 2);
+    assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
+    drain(&mut ha);
+    (ha, mn)
+}
+
+#[test]
+fn resend_not_generate_when_the_distribution_was_lost() {
+    // Patent (4): Key Resending Request under N (the HA's anterior).
+    let (mut ha, mut mn) = lost_distribution(RequestMode::Explicit);
+    let secret_before = ha.record(&HOA).unwrap().newest.unwrap().secret;
+    let mut frame = mn.bu(&[KeyOption::KeyResendingRequest]);
+    ha.handle(T0 + secs(3601), &mut frame);
+    let events = drain(&mut ha);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(
+        ba.slot,
+        Slot::Newest,
+        "MN's newest = HA's anterior, the transmit key"
+    );
+    let d = ba.distribution.clone().unwrap();
+    assert_eq!(d.generation, 2);
+    assert_eq!(
+        d.secret, secret_before,
+        "the same generation, not a new one"
+    );
+    assert_eq!(key_events(&events), [(KeyChangeKind::Resend, 2)]);
+    assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
+    // An update request under the anterior key also only resends.
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(T0 + secs(3602), &mut frame);
+    let again = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(again.distribution.unwrap().generation, 2);
+    assert_eq!(ha.counters().key_resends, 2);
+    assert_eq!(ha.counters().key_updates, 1);
+    // The MN installs 2; its BU under 2 confirms it, and a plain BA follows.
+    mn.install(&ba);
+    let mut frame = mn.bu(&[]);
+    ha.handle(T0 + secs(3603), &mut frame);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert!(ba.distribution.is_none());
+    assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], true);
+}
+
+#[test]
+fn implicit_resend_on_a_plain_bu_under_the_anterior_key() {
+    // Patent (10).
+    let (mut ha, mut mn) = lost_distribution(RequestMode::Implicit);
+    let mut frame = mn.bu(&[]);
+    ha.handle(T0 + secs(3601), &mut frame);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.distribution.as_ref().unwrap().generation, 2);
+    assert_eq!(ha.counters().key_resends, 1);
+    mn.install(&ba);
+    assert_eq!(mn.keys.transmit().id(), g(2));
+    let accepted = view(&ha).accepted;
+    assert!(accepted.contains(&mn.keys.transmit().id()), "invariant 1");
+}
+
+#[test]
+fn ha_timer_only_sets_a_flag_acted_on_at_the_next_bu_under_newest() {
+    // Patent (6) explicit, (9) implicit.
+    for mode in [RequestMode::Explicit, RequestMode::Implicit] {
+        let mut ha = ha(mode);
+        let mut mn = Mn::new(&mn_config(HOA, 1));
+        initialize(&mut ha, &mut mn, T0, mode);
+        // Confirm gen 1 first (a BU under it, before the timer).
+        let mut frame = mn.bu(&[]);
+        ha.handle(T0 + secs(1), &mut frame);
+        assert!(mn.open_ba(one_transmit(&mut ha)).distribution.is_none());
+        // The binding expiry (600 s) comes before the key timer (3600 s): keep it alive.
+        assert_eq!(ha.poll_timeout(), Some(T0 + secs(601)));
+        let mut t = T0 + secs(1);
+        while t < T0 + secs(3600) {
+            t = t + secs(500);
+            let mut frame = mn.bu(&[]);
+            ha.handle(t, &mut frame);
+            assert!(mn.open_ba(one_transmit(&mut ha)).distribution.is_none());
+        }
+        ha.handle_timeout(T0 + secs(3600));
+        assert!(view(&ha).update_due, "{mode:?}");
+        assert!(
+            ha.poll_transmit().is_none(),
+            "the timer sends nothing itself"
+        );
+        assert_eq!(view(&ha).newest, Some(1));
+        let mut frame = mn.bu(&[]);
+        ha.handle(T0 + secs(3601), &mut frame);
+        let ba = mn.open_ba(one_transmit(&mut ha));
+        assert_eq!(ba.distribution.unwrap().generation, 2, "{mode:?}");
+        let v = view(&ha);
+        assert!(!v.update_due, "flag cleared when the new key is sent");
+        assert_eq!((v.newest, v.anterior), (Some(2), Some(1)));
+    }
+}
+
+#[test]
+fn no_new_generation_while_newest_is_unconfirmed() {
+    let (mut ha, mut mn) = lost_distribution(RequestMode::Explicit);
+    // Timer fires again; the MN still sends under gen 1 (HA's anterior): resend, no gen 3.
+    ha.handle_timeout(T0 + secs(7200));
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(T0 + secs(7200), &mut frame);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.distribution.unwrap().generation, 2);
+    assert_eq!(view(&ha).newest, Some(2));
+    assert_eq!(ha.counters().key_updates, 1);
+}
+
+#[test]
+fn reinitialization_drops_both_generations_and_their_spis() {
+    // Patent (5), (11): the MN gives up on its dynamic keys.
+    for mode in [RequestMode::Explicit, RequestMode::Implicit] {
+        let mut ha = ha(mode);
+        let mut mn = Mn::new(&mn_config(HOA, 1));
+        initialize(&mut ha, &mut mn, T0, mode);
+        let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+        ha.handle(T0 + secs(1), &mut frame);
+        let ba = mn.open_ba(one_transmit(&mut ha));
+        mn.install(&ba);
+        assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
+        let old_frame = mn.bu(&[]);
+        let ba = initialize(&mut ha, &mut mn, T0 + secs(2), mode);
+        assert_eq!(ba.distribution.unwrap().generation, 1);
+        assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], false);
+        // A frame under the dropped generation 2 no longer finds an SA.
+        let mut old = old_frame;
+        assert_eq!(
+            ha.handle(T0 + secs(3), &mut old),
+            Received::Dropped(DropReason::UnknownSpi)
+        );
+        assert_eq!(ha.counters().key_initializations, 2);
+    }
+}
+
+#[test]
+fn initialization_request_under_newest_initializes() {
+    // Patent (2): Key Initialization Request sealed with the Nth key; BA under init.
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
+    let mut frame = mn.bu(&[kir(T0 + secs(5))]);
+    ha.handle(T0 + secs(5), &mut frame);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.slot, Slot::Init);
+    assert_eq!(ba.echo, Some((T0 + secs(5)).to_ntp()));
+    assert_eq!(ba.distribution.unwrap().generation, 1);
+    assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], false);
+}
+
+#[test]
+fn sequence_margin_makes_an_update_due() {
+    let mut cfg = config(RequestMode::Implicit);
+    cfg.rekey_sequence_margin = u64::from(u32::MAX); // every SA is "near exhaustion"
+    let mut ha = ha_with(cfg, 3, Vec::new());
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    initialize(&mut ha, &mut mn, T0, RequestMode::Implicit);
+    let mut frame = mn.bu(&[]);
+    ha.handle(T0 + secs(1), &mut frame);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    assert_eq!(ba.distribution.unwrap().generation, 2);
+}
