@@ -267,3 +267,43 @@ pub fn register(mn: &mut MobileNode, ha: &mut Ha, now: Time) -> SeenBu {
     assert_eq!(mn.keys().newest, Some(1));
     bu
 }
+
+impl Ha {
+    /// A Binding Refresh Request HA → CoA (RFC 6275 §6.1.2), laid out like a BA:
+    /// `IPv6 | RH2(HoA) | ESP | MH(BRR)`, sealed with the HA's transmit key.
+    pub fn brr(&mut self, to: Ipv6Addr) -> Vec<u8> {
+        use mip6_wire::ext::{ChainRepr, NextHeader};
+        use mip6_wire::mh::{self, MH_NEXT_HEADER};
+        let mh = mh::Repr::new(Message::BindingRefreshRequest, &[]);
+        let mh_len = mh.buffer_len();
+        let esp_len = esp::sealed_len(mh_len);
+        let chain = ChainRepr {
+            src_addr: HA,
+            dst_addr: to,
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+            rh2: Some(HOA),
+            home_address: None,
+            next_header: NextHeader::ESP,
+            payload_len: esp_len,
+        };
+        let header_len = chain.buffer_len();
+        let mut buf = vec![0; header_len + esp_len];
+        chain.emit(&mut buf).unwrap();
+        let esp_area = &mut buf[header_len..];
+        mh.emit_into(
+            &mut esp_area[esp::PAYLOAD_OFFSET..esp::PAYLOAD_OFFSET + mh_len],
+            &HA,
+            &HOA,
+        );
+        let slot = self.table.transmit_slot();
+        self.table
+            .get_mut(slot)
+            .unwrap()
+            .outbound_mut()
+            .seal(esp_area, mh_len, MH_NEXT_HEADER)
+            .unwrap();
+        buf
+    }
+}

@@ -461,3 +461,37 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
         record.newest.unwrap().outbound_mark
     );
 }
+
+#[test]
+fn an_update_request_answered_without_a_key_is_asked_again_later() {
+    let mut mn = node(RequestMode::Explicit);
+    let mut ha = Ha::new();
+    register(&mut mn, &mut ha, T0);
+    // Refresh until the key timer is next, then let it fire.
+    let due = T0 + secs(3600.0);
+    while mn.poll_timeout() != Some(due) {
+        let now = mn.poll_timeout().unwrap();
+        mn.handle_timeout(now);
+        let bu = ha.open_bu(&one_bu(&mut mn));
+        let mut ba = ha.ba(&bu, &[]);
+        mn.handle(now, &mut ba);
+    }
+    mn.handle_timeout(due);
+    let bu = ha.open_bu(&one_bu(&mut mn));
+    assert_eq!(bu.key, Some(KeyOption::KeyUpdateRequest));
+    let mut ba = ha.ba(&bu, &[]);
+    assert_eq!(mn.handle(due, &mut ba), Received::Consumed);
+    assert_eq!(
+        mn.keys(),
+        view(
+            Number(1),
+            &[Number(1), Init],
+            UpdateTimer::At(due + secs(32.0))
+        ),
+        "not granted: asked again after MAX_BINDACK_TIMEOUT, not in a loop"
+    );
+    assert!(drain(&mut mn).1.is_empty());
+    mn.handle_timeout(due + secs(32.0));
+    let bu = ha.open_bu(&one_bu(&mut mn));
+    assert_eq!(bu.key, Some(KeyOption::KeyUpdateRequest));
+}

@@ -264,3 +264,17 @@ fn at_home_right_after_a_start_nothing_is_sent() {
     assert_eq!(mn.registration().state, Registration::AtHome);
     assert_eq!(mn.registration().last_sequence, None);
 }
+
+#[test]
+fn a_binding_refresh_request_is_answered_with_a_bu() {
+    let mut mn = node(RequestMode::Implicit);
+    let mut ha = Ha::new();
+    let first = register(&mut mn, &mut ha, T0);
+    drain(&mut mn);
+    let mut brr = ha.brr(COA);
+    assert_eq!(mn.handle(T0 + secs(5.0), &mut brr), Received::Consumed);
+    let bu = ha.open_bu(&one_bu(&mut mn));
+    assert_eq!(bu.update.sequence, first.update.sequence.next());
+    assert_eq!(bu.alt_coa, Some(COA));
+    assert_eq!(mn.counters().brr_received, 1);
+}

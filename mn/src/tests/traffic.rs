@@ -99,3 +99,53 @@ fn junk_and_foreign_frames_are_dropped_and_counted() {
     );
     assert_eq!(mn.counters().dropped_total(), 3);
 }
+
+mod robustness {
+    use super::*;
+    use mip6_wire::mh::KeyOption;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary bytes never panic and never move keys or the registration.
+        #[test]
+        fn arbitrary_frames_are_dropped(mut bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut mn = node(RequestMode::Explicit);
+            mn.set_care_of_address(T0, Some(COA));
+            let before = (mn.keys(), mn.registration());
+            let r = mn.handle(T0, &mut bytes);
+            prop_assert!(matches!(r, Received::Dropped(_)));
+            prop_assert_eq!((mn.keys(), mn.registration()), before);
+        }
+
+        /// A valid BA with one octet flipped anywhere never panics and, unless the
+        /// flip is outside what ESP and the MH checksum protect and changes nothing
+        /// that matters, is dropped without moving keys.
+        #[test]
+        fn flipped_bas_move_nothing(at in 0usize..400, bit in 0u8..8) {
+            let mut mn = node(RequestMode::Explicit);
+            let mut ha = Ha::new();
+            mn.set_care_of_address(T0, Some(COA));
+            let bu = ha.open_bu(&one_bu(&mut mn));
+            let kd = ha.initialize(1);
+            let mut ba = ha.ba(&bu, &[KeyOption::KeyDistribution(kd), bu.key.clone().unwrap()]);
+            let at = at % ba.len();
+            ba[at] ^= 1 << bit;
+            match mn.handle(T0, &mut ba) {
+                Received::Consumed => {
+                    // Only octets outside ESP's and the MH checksum's protection that
+                    // the MN does not check may flip harmlessly: version/traffic
+                    // class/flow label/hop limit, the outer destination (the BA may
+                    // reach an older care-of address; RH2 carries the HoA), and the
+                    // RH2's Reserved field (ignored on receipt, RFC 6275 §6.4.1).
+                    let harmless = at < 8 || (24..40).contains(&at) || (44..48).contains(&at);
+                    prop_assert!(harmless, "flip at {} accepted", at);
+                    prop_assert_eq!(mn.keys().newest, Some(1));
+                }
+                Received::Dropped(_) => prop_assert_eq!(mn.keys().newest, None),
+                Received::Delivered { .. } => prop_assert!(false, "a BA delivered data"),
+            }
+        }
+    }
+}
