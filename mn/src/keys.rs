@@ -1,0 +1,275 @@
+//! The mobile node's keys for its home agent (docs/key-protocol.md, patent FIG. 1):
+//! a [`KeyTable`] of role [`Role::MobileNode`] — transmit with newest (init when there
+//! is none), accept newest, anterior and init — plus the outbound sequence marks
+//! ([`crate::persist`]) and the node's own key-update timer (explicit mode, patent (3)).
+
+use core::net::Ipv6Addr;
+
+use mip6_wire::esp::{OutboundSa, Spi};
+use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot, SpiPair};
+use mip6_wire::mh::KeyDistribution;
+use mip6_wire::Time;
+
+use crate::config::{MnConfig, RestorePolicy};
+use crate::counters::DropReason;
+use crate::persist::{GenerationRecord, MnRecord};
+
+/// The node's key-update timer (explicit mode; patent (3)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateTimer {
+    /// Not running: no dynamic keys, implicit mode, or no interval configured.
+    Off,
+    /// A Key Update Request becomes due at this time.
+    At(Time),
+    /// Due, waiting for the outstanding BU to be answered before asking.
+    Due,
+    /// A BU carrying a Key Update Request is outstanding.
+    Requested,
+}
+
+/// Whether an installed generation came from an initialization or an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyInstallKind {
+    /// The node held no dynamic key: the answer to an initialization (patent (1), (7)).
+    Initialization,
+    /// A newer generation replaced the newest, which became anterior (patent (3), (6)).
+    Update,
+}
+
+/// Which key the node transmits with and which it accepts, for tests and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyView {
+    /// The key the node seals with.
+    pub transmit: GenerationId,
+    /// The keys the node opens with, newest first.
+    pub accepted: Vec<GenerationId>,
+    /// Newest generation number (N).
+    pub newest: Option<u32>,
+    /// Anterior generation number (N−1).
+    pub anterior: Option<u32>,
+    /// The key-update timer.
+    pub update: UpdateTimer,
+}
+
+/// Outbound sequence marks per slot (see [`crate::persist`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Marks {
+    init: u64,
+    anterior: u64,
+    newest: u64,
+}
+
+/// What a Key Distribution did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Installed {
+    /// Installed as newest.
+    New {
+        generation: u32,
+        kind: KeyInstallKind,
+    },
+    /// Not newer than the newest: ignored (a duplicate or late BA).
+    Ignored,
+}
+
+/// The node's key table and its bookkeeping.
+#[derive(Debug)]
+pub(crate) struct MnKeys {
+    table: KeyTable,
+    marks: Marks,
+    pub(crate) update: UpdateTimer,
+}
+
+/// A persisted generation, its outbound SA resuming at the persisted mark.
+fn restored_generation(hoa: &Ipv6Addr, record: &GenerationRecord) -> Generation {
+    let mut g = Generation::derive(
+        Role::MobileNode,
+        GenerationId::Number(record.generation),
+        record.secret.clone(),
+        hoa,
+        record.spis,
+        record.suite,
+    );
+    resume(g.outbound_mut(), record.outbound_mark);
+    g
+}
+
+fn resume(sa: &mut OutboundSa, mark: u64) {
+    *sa = sa.clone().with_next_sequence(mark);
+}
+
+impl MnKeys {
+    /// The init key only, or what `record` gives back under the configured policy.
+    pub(crate) fn new(config: &MnConfig, record: Option<&MnRecord>) -> Self {
+        let mut init = Generation::derive(
+            Role::MobileNode,
+            GenerationId::Init,
+            config.init_secret.clone(),
+            &config.home_address,
+            config.init_spis,
+            config.suite,
+        );
+        let mut marks = Marks {
+            init: 1,
+            anterior: 1,
+            newest: 1,
+        };
+        if let Some(r) = record {
+            resume(init.outbound_mut(), r.init_outbound_mark);
+            marks.init = init.outbound().next_sequence();
+        }
+        let mut table = KeyTable::new(Role::MobileNode, init);
+        if let (Some(r), RestorePolicy::ResumeKeys) = (record, config.restore) {
+            for gr in [&r.anterior, &r.newest].into_iter().flatten() {
+                let g = restored_generation(&config.home_address, gr);
+                let mark = g.outbound().next_sequence();
+                if table.install_newest(g).is_ok() {
+                    marks.anterior = marks.newest;
+                    marks.newest = mark;
+                } else {
+                    tracing::debug!(
+                        generation = gr.generation,
+                        "persisted generation not restored: SPI clash"
+                    );
+                }
+            }
+        }
+        MnKeys {
+            table,
+            marks,
+            update: UpdateTimer::Off,
+        }
+    }
+
+    /// The key table (for `inbound::open`).
+    pub(crate) fn table_mut(&mut self) -> &mut KeyTable {
+        &mut self.table
+    }
+
+    /// True when the node holds a dynamic generation (so it transmits with newest).
+    pub(crate) fn has_dynamic(&self) -> bool {
+        self.table.newest().is_some()
+    }
+
+    /// Newest generation number.
+    pub(crate) fn newest_generation(&self) -> Option<u32> {
+        number(self.table.newest())
+    }
+
+    /// Makes sure the transmit SA's next sequence number is below its persisted mark;
+    /// returns true when the mark moved (the caller emits a Persist event first).
+    pub(crate) fn reserve_transmit(&mut self, block: u64) -> bool {
+        let slot = self.table.transmit_slot();
+        let next = self
+            .table
+            .get(slot)
+            .map_or(0, |g| g.outbound().next_sequence());
+        let mark = match slot {
+            Slot::Init => &mut self.marks.init,
+            Slot::Anterior => &mut self.marks.anterior,
+            Slot::Newest => &mut self.marks.newest,
+        };
+        if next >= *mark {
+            *mark = next.saturating_add(block.max(1));
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The SA the node seals with (newest, init when there is none).
+    pub(crate) fn transmit_sa(&mut self) -> &mut OutboundSa {
+        let slot = self.table.transmit_slot();
+        // The transmit slot is always filled (init is, newest is when it is chosen).
+        match self.table.get_mut(slot) {
+            Some(g) => g.outbound_mut(),
+            None => unreachable!("transmit slot {slot:?} is filled by construction"),
+        }
+    }
+
+    /// Installs a Key Distribution as newest if its generation is newer than the
+    /// newest (any generation when there is none) — never moving keys backwards.
+    pub(crate) fn install(
+        &mut self,
+        hoa: &Ipv6Addr,
+        kd: &KeyDistribution,
+    ) -> Result<Installed, DropReason> {
+        let kind = match self.newest_generation() {
+            Some(n) if kd.generation <= n => return Ok(Installed::Ignored),
+            Some(_) => KeyInstallKind::Update,
+            None => KeyInstallKind::Initialization,
+        };
+        let (Ok(mn_to_ha), Ok(ha_to_mn)) = (Spi::new(kd.spi_mn_to_ha), Spi::new(kd.spi_ha_to_mn))
+        else {
+            return Err(DropReason::BadKeyDistribution);
+        };
+        let generation = Generation::derive(
+            Role::MobileNode,
+            GenerationId::Number(kd.generation),
+            kd.secret.clone(),
+            hoa,
+            SpiPair { mn_to_ha, ha_to_mn },
+            kd.suite,
+        );
+        self.table
+            .install_newest(generation)
+            .map_err(|_| DropReason::BadKeyDistribution)?;
+        self.marks.anterior = self.marks.newest;
+        self.marks.newest = 1;
+        Ok(Installed::New {
+            generation: kd.generation,
+            kind,
+        })
+    }
+
+    /// Drops both dynamic generations (patent (5), (11)): init transmits again.
+    pub(crate) fn drop_dynamic(&mut self) {
+        let _ = self.table.drop_dynamic();
+        self.marks.anterior = 1;
+        self.marks.newest = 1;
+        self.update = UpdateTimer::Off;
+    }
+
+    /// The view tests assert on.
+    pub(crate) fn view(&self) -> KeyView {
+        KeyView {
+            transmit: self.table.transmit().id(),
+            accepted: self
+                .table
+                .accepted_slots()
+                .filter_map(|s| self.table.get(s).map(Generation::id))
+                .collect(),
+            newest: number(self.table.newest()),
+            anterior: number(self.table.anterior()),
+            update: self.update,
+        }
+    }
+
+    /// The persisted form.
+    pub(crate) fn record(&self, bu_sequence_mark: mip6_wire::mh::SequenceNumber) -> MnRecord {
+        let gen_record = |g: Option<&Generation>, mark: u64| {
+            g.and_then(|g| match g.id() {
+                GenerationId::Number(generation) => Some(GenerationRecord {
+                    generation,
+                    secret: g.secret().clone(),
+                    spis: g.spis(),
+                    suite: g.suite(),
+                    outbound_mark: mark,
+                }),
+                GenerationId::Init => None,
+            })
+        };
+        MnRecord {
+            init_outbound_mark: self.marks.init,
+            newest: gen_record(self.table.newest(), self.marks.newest),
+            anterior: gen_record(self.table.anterior(), self.marks.anterior),
+            bu_sequence_mark,
+        }
+    }
+}
+
+fn number(g: Option<&Generation>) -> Option<u32> {
+    match g?.id() {
+        GenerationId::Number(n) => Some(n),
+        GenerationId::Init => None,
+    }
+}
