@@ -48,9 +48,12 @@ use mip6_wire::mh::{
 use mip6_wire::tunnel::{self, InnerOrigin, Tunnel, HEADROOM};
 use mip6_wire::LenError;
 
+/// A fuzz target body.
+pub type Target = fn(&[u8]);
+
 /// Every target: its name (the `fuzz/fuzz_targets/<name>.rs` file and the
 /// `fuzz/corpus/<name>/` directory) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("ext_chain", ext_chain),
     ("dest_opts_hoa", dest_opts_hoa),
     ("routing_type2", routing_type2),
