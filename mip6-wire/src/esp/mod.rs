@@ -47,7 +47,7 @@ pub use packet::{Packet, Repr, Spi};
 pub use replay::ReplayWindow;
 pub use sa::{padding_len, sealed_len, trailer_len, InboundSa, Opened, OutboundSa};
 
-use crate::LenError;
+use crate::{Layer, LenError};
 
 /// Length of the ESP header: SPI and Sequence Number (RFC 4303 §2).
 pub const HEADER_LEN: usize = 8;
@@ -148,4 +148,33 @@ pub enum Error {
     /// The AEAD refused to seal (only for inputs longer than AES-GCM allows).
     #[error("ESP at offset 0: the AEAD refused to seal")]
     SealFailed,
+}
+
+impl Error {
+    /// The layer at fault: always [`Layer::Esp`].
+    pub const fn layer(&self) -> Layer {
+        match self {
+            Error::Truncated(e) => e.layer,
+            _ => Layer::Esp,
+        }
+    }
+
+    /// Offset, from the ESP header's first octet, of the field the error is about: the
+    /// SPI (0), the Sequence Number (4), the ICV, Pad Length or padding octet; 0 for
+    /// errors of sealing, which concern the whole buffer.
+    pub const fn offset(&self) -> usize {
+        match self {
+            Error::Truncated(e) => e.offset,
+            Error::BadIcv { offset, .. }
+            | Error::BadPadLength { offset, .. }
+            | Error::BadPadding { offset } => *offset,
+            Error::SequenceZero | Error::Replayed { .. } | Error::TooOld { .. } => 4,
+            Error::NoRoom { .. }
+            | Error::ReservedSpi { .. }
+            | Error::WrongSpi { .. }
+            | Error::UnknownSpi { .. }
+            | Error::SequenceExhausted
+            | Error::SealFailed => 0,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Errors of building and opening frames: each names the layer that refused.
 
-use crate::{esp, ext, mh, tunnel};
+use crate::{esp, ext, mh, tunnel, Layer};
 
 /// Why a frame could not be built or opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,4 +57,39 @@ pub enum FrameError {
         /// Octets it would need.
         length: usize,
     },
+}
+
+impl FrameError {
+    /// The layer that refused the frame; `None` for errors of building (buffer,
+    /// option count, length), which concern no received octet.
+    pub fn layer(&self) -> Option<Layer> {
+        match self {
+            FrameError::Headers(e) => Some(e.layer()),
+            FrameError::Esp(e) => Some(e.layer()),
+            FrameError::Mobility(e) => Some(e.layer()),
+            FrameError::Tunnel(e) => Some(e.layer()),
+            FrameError::NotEsp { .. } => Some(Layer::ExtensionHeader),
+            FrameError::InnerLength { .. } => Some(Layer::Tunnel),
+            FrameError::NoRoom { .. }
+            | FrameError::TooManyOptions { .. }
+            | FrameError::TooLong { .. } => None,
+        }
+    }
+
+    /// Offset of the octet the error is about, where one is known. Header-chain,
+    /// Mobility Header and tunnel errors count from the frame's first octet; ESP errors
+    /// from the ESP header's first octet (located by [`EspFrame::esp`](super::EspFrame)).
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            FrameError::Headers(e) => Some(e.offset()),
+            FrameError::Esp(e) => Some(e.offset()),
+            FrameError::Mobility(e) => Some(e.offset()),
+            FrameError::Tunnel(e) => Some(e.offset()),
+            FrameError::NotEsp { offset, .. } => Some(*offset),
+            FrameError::InnerLength { .. }
+            | FrameError::NoRoom { .. }
+            | FrameError::TooManyOptions { .. }
+            | FrameError::TooLong { .. } => None,
+        }
+    }
 }

@@ -56,20 +56,12 @@ pub fn inspect(packet: &[u8]) -> Result<EspFrame, FrameError> {
     }
     let esp = chain.payload_range();
     let bytes = packet.get(esp.clone()).unwrap_or_default();
-    let esp_packet = crate::esp::Packet::new_checked(bytes)
-        .map_err(|e| FrameError::Esp(shift_esp(e, esp.start)))?;
+    let esp_packet = crate::esp::Packet::new_checked(bytes)?;
     Ok(EspFrame {
         spi: esp_packet.spi(),
         chain,
         esp,
     })
-}
-
-fn shift_esp(e: crate::esp::Error, by: usize) -> crate::esp::Error {
-    match e {
-        crate::esp::Error::Truncated(len) => crate::esp::Error::Truncated(len.shifted(by)),
-        other => other,
-    }
 }
 
 /// What a decrypted ESP payload carries.

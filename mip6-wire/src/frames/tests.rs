@@ -326,10 +326,13 @@ fn inspect_refuses_frames_without_esp() {
             next_header: 17
         })
     ));
-    // Truncated ESP: the error names the offset in the frame.
+    // Truncated ESP: the error names the layer; ESP offsets count from its header.
     bare[6] = 50;
     match inspect(&bare) {
-        Err(FrameError::Esp(esp::Error::Truncated(e))) => assert_eq!(e.offset, 40),
+        Err(e @ FrameError::Esp(esp::Error::Truncated(_))) => {
+            assert_eq!(e.layer(), Some(crate::Layer::Esp));
+            assert_eq!(e.offset(), Some(0));
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -8,7 +8,7 @@
 
 use super::mh_type::MhType;
 use super::option::OptionType;
-use crate::error::LenError;
+use crate::error::{Layer, LenError};
 
 /// An error parsing a Mobility Header (RFC 6275 §6.1, §9.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +103,17 @@ impl Error {
         }
     }
 
+    /// The layer at fault: the Mobility Header, or one of its options.
+    pub const fn layer(&self) -> Layer {
+        match self {
+            Error::Len(e) => e.layer,
+            Error::Option(e) => e.layer(),
+            Error::PayloadProto { .. } | Error::MessageTooShort { .. } | Error::Checksum { .. } => {
+                Layer::MobilityHeader
+            }
+        }
+    }
+
     /// Offset (from the Mobility Header start, unless shifted) of the octet the error is
     /// about, e.g. for an ICMP Parameter Problem pointer.
     pub const fn offset(&self) -> usize {
@@ -192,6 +203,14 @@ impl OptionError {
         }
     }
 
+    /// The layer at fault (a mobility option).
+    pub const fn layer(&self) -> Layer {
+        match self {
+            OptionError::Len(e) => e.layer,
+            OptionError::BadLength { .. } | OptionError::Misaligned { .. } => Layer::MobilityOption,
+        }
+    }
+
     /// Offset of the offending option's first octet.
     pub const fn offset(&self) -> usize {
         match self {
@@ -249,6 +268,25 @@ impl From<LenError> for KeyError {
 }
 
 impl KeyError {
+    /// The layer at fault (a key-management option).
+    pub const fn layer(&self) -> Layer {
+        match self {
+            KeyError::Len(e) => e.layer,
+            _ => Layer::KeyOption,
+        }
+    }
+
+    /// Offset of the octet the error is about (from the Vendor-Specific option's first
+    /// octet, unless shifted).
+    pub const fn offset(&self) -> usize {
+        match self {
+            KeyError::Len(e) => e.offset,
+            KeyError::Overlong { offset, .. }
+            | KeyError::UnknownSubType { offset, .. }
+            | KeyError::UnknownSuite { offset, .. } => *offset,
+        }
+    }
+
     /// The same error with its offset moved `by` octets further (e.g. by the option's
     /// offset in the Mobility Header).
     #[must_use]

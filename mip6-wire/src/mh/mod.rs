@@ -13,7 +13,7 @@
 //! | `seq` | [`SequenceNumber`], modulo-2^16 "newer than" |
 //! | `checksum` | [`compute_checksum`], [`verify_checksum`] over the pseudo-header the caller picks |
 //! | `option` | [`MobilityOption`], [`OptionType`], [`Alignment`], [`VendorSpecific`] |
-//! | `option_iter` | [`Options`], [`OptionIter`]: zero-alloc option walk; misaligned options accepted |
+//! | `option_iter` | [`Options`], [`OptionIter`]: zero-alloc option walk; misaligned options rejected by `validate` |
 //! | `option_emit` | [`emit_options`], [`options_buffer_len`]: alignment and padding on emit |
 //! | `key` | [`KeyOption`] sub-types 1–4 in a Vendor-Specific option of a configurable vendor ID |
 //! | `error` | [`Error`] (MH), [`OptionError`], [`KeyError`] |

@@ -7,13 +7,15 @@
 //! the start of the Mobility Header. It yields Pad1 and PadN too, so the list is
 //! complete; use [`MobilityOption::option_type`] to skip them. Nothing allocates.
 //!
-//! **Alignment on receipt: accepted.** RFC 6275 §6.2 states alignment requirements for
-//! senders; this crate's parser does not reject a misaligned option (the data is read
-//! octet-wise, so alignment costs nothing to ignore). [`Options::check_alignment`] is
-//! there for a caller, test or lint that wants to insist.
+//! **Alignment on receipt: enforced.** RFC 6275 §6.2 gives each option an alignment
+//! (xn+y from the start of the Mobility Header); a Mobility Header whose options break
+//! it was not built by a conforming sender, so [`Options::validate`] (and with it
+//! [`Repr::parse`](super::Repr::parse)) rejects it with [`OptionError::Misaligned`] at
+//! the option's offset. The iterator itself reads options wherever they are, so a
+//! caller holding unchecked octets can still look at them.
 
 use super::error::OptionError;
-use super::option::MobilityOption;
+use super::option::{MobilityOption, OptionType};
 
 /// The mobility options of one Mobility Header: the octets after the message's fixed
 /// part up to the end Header Len gives (padding included), and their offset in the MH.
@@ -54,8 +56,9 @@ impl<'a> Options<'a> {
         }
     }
 
-    /// Walks every option; the first error, if any (the same error the iterator
-    /// yields).
+    /// Walks every option; the first error, if any: the error the iterator yields, or
+    /// an option off its RFC 6275 §6.2 alignment (the same answer as
+    /// [`check_alignment`](Self::check_alignment)).
     ///
     /// This is the check [`Repr::parse`](super::Repr::parse) runs on every received
     /// Mobility Header, so it only reads types and lengths: options that look well
@@ -79,10 +82,14 @@ impl<'a> Options<'a> {
                 (_, Some(_)) => true,
             };
             match total {
-                Some(t) if plausible && pos + t <= bytes.len() => pos += t,
+                Some(t) if plausible && pos + t <= bytes.len() => {
+                    check_aligned(kind, self.start + pos)?;
+                    pos += t;
+                }
                 _ => {
                     let rest = bytes.get(pos..).unwrap_or_default();
-                    let (_, used) = MobilityOption::parse(rest, self.start + pos)?;
+                    let (option, used) = MobilityOption::parse(rest, self.start + pos)?;
+                    check_aligned(option.option_type().into(), self.start + pos)?;
                     pos += used;
                 }
             }
@@ -106,6 +113,27 @@ impl<'a> Options<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// The RFC 6275 §6.2 alignment of the option type `kind` at `offset` in the MH.
+fn check_aligned(kind: u8, offset: usize) -> Result<(), OptionError> {
+    let (multiple, remainder) = match kind {
+        2 | 4 => (2, 0),
+        3 => (8, 6),
+        5 => (8, 2),
+        19 => (4, 2),
+        _ => return Ok(()),
+    };
+    if offset % multiple == remainder {
+        Ok(())
+    } else {
+        Err(OptionError::Misaligned {
+            option_type: OptionType::from(kind),
+            offset,
+            multiple,
+            remainder,
+        })
     }
 }
 
@@ -219,8 +247,8 @@ mod tests {
                 (22, MobilityOption::PadN(1)),
             ]
         );
-        assert!(o.validate().is_ok());
-        // Nonce Indices at 13 is not at 2n.
+        // Nonce Indices at 13 is not at 2n: the iterator reads it, validation refuses.
+        assert_eq!(o.validate(), o.check_alignment());
         assert_eq!(
             o.check_alignment(),
             Err(OptionError::Misaligned {
@@ -231,6 +259,7 @@ mod tests {
             })
         );
         assert!(Options::new(&bytes[1..], 12).check_alignment().is_ok());
+        assert!(Options::new(&bytes[1..], 12).validate().is_ok());
     }
 
     #[test]
@@ -273,7 +302,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The fast validation agrees with the iterator: same first error, or none.
+        /// The fast validation agrees with the iterator plus the alignment check:
+        /// same first error, or none.
         #[test]
         fn validate_agrees_with_the_iterator(
             bytes in proptest::collection::vec(
@@ -288,8 +318,7 @@ mod tests {
             start in 0usize..64,
         ) {
             let o = Options::new(&bytes, start);
-            let first_error = o.iter().find_map(Result::err);
-            proptest::prop_assert_eq!(o.validate().err(), first_error);
+            proptest::prop_assert_eq!(o.validate(), o.check_alignment());
         }
     }
 }
