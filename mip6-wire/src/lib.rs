@@ -22,6 +22,28 @@
 //!
 //! Errors are one enum per layer; every length error is a [`LenError`] naming the
 //! layer, the offset, the octets needed and the length field that asked for them.
+//!
+//! ## Choices where the RFCs leave room
+//!
+//! - **Mobility options** (RFC 6275 §6.2): unknown option types are kept and re-emitted
+//!   unchanged; options off their alignment are refused on parse
+//!   ([`mh::OptionError::Misaligned`]), Pad1/PadN are inserted on emit. An unknown
+//!   key-management sub-type or cipher suite is an error, not an unknown value.
+//! - **BA status**: every code 0–178 that RFC 6275, 4285 and 5648 (and the other IANA
+//!   entries in that range) name has a variant; anything else is `Unknown(u8)`.
+//! - **Destination options** (RFC 8200 §4.2): an unknown option whose action bits are
+//!   00 is skipped; any other is reported with its action, for the driver to answer.
+//! - **ESP** (RFC 4303): SPIs 0–255 are refused on both sides; the outbound counter
+//!   stops at 2^32 − 1 with [`esp::Error::SequenceExhausted`] (no ESN, never a wrap);
+//!   the anti-replay window is 64–4096 packets in steps of 64, default 1024, checked
+//!   before decryption and moved only after the ICV verifies.
+//! - **IPv6-in-IPv6** (RFC 2473 §3.1): a forwarded inner packet's hop limit is
+//!   decremented at the entry point and refused at 1 or 0; decapsulation leaves it.
+//! - **pcapng**: link type 229 (`LINKTYPE_IPV6`), microsecond timestamps, little
+//!   endian, so files are byte-identical on every host.
+//! - **Wireshark `esp_sa`**: two records per SA, the exact home address first and `*`
+//!   for the mobile node's side second, so BU/BA (looked up by HoA) and tunnel
+//!   packets (looked up by CoA) both decrypt.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
