@@ -65,6 +65,8 @@ pub const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
 pub const COA2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 0x100);
 /// A correspondent (2001:db8:4::/64).
 pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
+/// Octets of a UDP header.
+const UDP_HEADER: usize = 8;
 /// Start of every run: 2026-01-01T00:00:00Z.
 pub const T0: Time = Time::from_secs(1_767_225_600);
 /// The pre-shared initialization secret of [`HOA`].
@@ -484,7 +486,13 @@ impl Pair {
             config,
         };
         for m in pair.config.ha.mobile_nodes.clone() {
-            pair.learn(m.home_address, GenerationId::Init, &m.init_secret, m.init_spis, m.init_suite);
+            pair.learn(
+                m.home_address,
+                GenerationId::Init,
+                &m.init_secret,
+                m.init_spis,
+                m.init_suite,
+            );
         }
         pair.pump();
         pair
@@ -547,7 +555,11 @@ impl Pair {
         assert_eq!(v.transmit, transmit, "HA transmit key: {v:?}");
         assert_eq!(v.accepted, accepted, "HA accepted keys: {v:?}");
         let (newest, anterior) = dynamic_numbers(accepted);
-        assert_eq!((v.newest, v.anterior), (newest, anterior), "HA slots: {v:?}");
+        assert_eq!(
+            (v.newest, v.anterior),
+            (newest, anterior),
+            "HA slots: {v:?}"
+        );
         assert_eq!(
             v.transmit_spi,
             self.ha_spis().of(transmit).ha_to_mn.get(),
@@ -562,7 +574,11 @@ impl Pair {
         assert_eq!(v.transmit, transmit, "MN transmit key: {v:?}");
         assert_eq!(v.accepted, accepted, "MN accepted keys: {v:?}");
         let (newest, anterior) = dynamic_numbers(accepted);
-        assert_eq!((v.newest, v.anterior), (newest, anterior), "MN slots: {v:?}");
+        assert_eq!(
+            (v.newest, v.anterior),
+            (newest, anterior),
+            "MN slots: {v:?}"
+        );
     }
 
     /// DESIGN.md invariant 1 on the state, by SPI: the key each side transmits with
@@ -825,15 +841,47 @@ impl Pair {
 
     // ----- data -----------------------------------------------------------------
 
-    /// An IPv6/UDP-ish packet `src` → `dst` with hop limit 64.
+    /// An IPv6/UDP packet `src`:5000 → `dst`:5001 with hop limit 64 carrying
+    /// `payload` (UDP checksum computed, so Wireshark shows it clean).
     pub fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Vec<u8> {
+        let udp_len = u16::try_from(UDP_HEADER + payload.len()).expect("short payload");
         let mut p = vec![0x60, 0, 0, 0];
-        p.extend_from_slice(&u16::try_from(payload.len()).expect("short payload").to_be_bytes());
+        p.extend_from_slice(&udp_len.to_be_bytes());
         p.extend_from_slice(&[17, 64]);
         p.extend_from_slice(&src.octets());
         p.extend_from_slice(&dst.octets());
+        p.extend_from_slice(&5000u16.to_be_bytes());
+        p.extend_from_slice(&5001u16.to_be_bytes());
+        p.extend_from_slice(&udp_len.to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
         p.extend_from_slice(payload);
+        // RFC 8200 §8.1: the checksum covers the pseudo-header and the datagram.
+        let mut sum: u32 = 0;
+        let mut add = |bytes: &[u8]| {
+            for chunk in bytes.chunks(2) {
+                let hi = u32::from(chunk[0]) << 8;
+                sum += hi | chunk.get(1).map_or(0, |&b| u32::from(b));
+            }
+        };
+        add(&src.octets());
+        add(&dst.octets());
+        add(&u32::from(udp_len).to_be_bytes());
+        add(&[0, 0, 0, 17]);
+        add(&p[40..]);
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let checksum = match !(sum as u16) {
+            0 => 0xffff,
+            c => c,
+        };
+        p[46..48].copy_from_slice(&checksum.to_be_bytes());
         p
+    }
+
+    /// The UDP payload of an inner packet built by [`inner_packet`](Self::inner_packet).
+    pub fn inner_payload(packet: &[u8]) -> &[u8] {
+        packet.get(40 + UDP_HEADER..).unwrap_or_default()
     }
 
     fn data_buffer(inner: &[u8]) -> Vec<u8> {
@@ -907,7 +955,11 @@ impl Pair {
             "MN→HA data under {mn_sealed_with:?} not delivered: {r:?}; {self:?}"
         );
         let forwarded = self.ha_forwarded.last().expect("forwarded");
-        assert_eq!(&forwarded[40..], payload.as_slice(), "MN→HA payload intact");
+        assert_eq!(
+            Self::inner_payload(forwarded),
+            payload.as_slice(),
+            "MN→HA payload intact"
+        );
         let down = self.ha_seal_data(&payload).expect("the HA seals data");
         let ha_sealed_with = self.sealed_with_bytes(&down);
         let (r, _) = self.handle_at_mn(down);
@@ -916,7 +968,11 @@ impl Pair {
             "HA→MN data under {ha_sealed_with:?} not delivered: {r:?}; {self:?}"
         );
         let received = self.mn_received.last().expect("received");
-        assert_eq!(&received[40..], payload.as_slice(), "HA→MN payload intact");
+        assert_eq!(
+            Self::inner_payload(received),
+            payload.as_slice(),
+            "HA→MN payload intact"
+        );
         DataFlow {
             mn_sealed_with,
             ha_sealed_with,
@@ -925,7 +981,8 @@ impl Pair {
 
     fn sealed_with_bytes(&self, frame: &[u8]) -> GenerationId {
         let spi = esp_header(frame).0;
-        self.sa_of(spi).map_or_else(|| panic!("unknown SPI {spi:#x}"), |s| s.id)
+        self.sa_of(spi)
+            .map_or_else(|| panic!("unknown SPI {spi:#x}"), |s| s.id)
     }
 
     // ----- crashes ----------------------------------------------------------------
@@ -1216,7 +1273,13 @@ impl Forger {
     /// with `slot`, naming `home_address` in its Home Address option.
     pub fn bu(&mut self, slot: Slot, home_address: Ipv6Addr, key: Option<KeyOption>) -> Vec<u8> {
         self.bu_sequence = self.bu_sequence.wrapping_add(1);
-        self.bu_with(slot, home_address, SequenceNumber(self.bu_sequence), 150, key)
+        self.bu_with(
+            slot,
+            home_address,
+            SequenceNumber(self.bu_sequence),
+            150,
+            key,
+        )
     }
 
     /// A BU with every field given.
@@ -1236,7 +1299,8 @@ impl Forger {
             flags: BuFlags::A | BuFlags::H,
             lifetime: lifetime_units,
         };
-        let frame = BindingUpdateFrame::new(self.care_of_address, HA, home_address, update, &options);
+        let frame =
+            BindingUpdateFrame::new(self.care_of_address, HA, home_address, update, &options);
         let mut buf = vec![0; frame.buffer_len().expect("BU layout")];
         let sa = self.keys.get_mut(slot).expect("slot filled").outbound_mut();
         let n = frame.seal(sa, &mut buf).expect("seal");
@@ -1245,7 +1309,13 @@ impl Forger {
     }
 
     /// A tunnelled packet `inner_src` → CN from `outer_src`, sealed with `slot`.
-    pub fn data(&mut self, slot: Slot, outer_src: Ipv6Addr, inner_src: Ipv6Addr, payload: &[u8]) -> Vec<u8> {
+    pub fn data(
+        &mut self,
+        slot: Slot,
+        outer_src: Ipv6Addr,
+        inner_src: Ipv6Addr,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let inner = Pair::inner_packet(inner_src, CN, payload);
         let mut buf = Pair::data_buffer(&inner);
         let sa = self.keys.get_mut(slot).expect("slot filled").outbound_mut();
@@ -1269,7 +1339,9 @@ impl Forger {
         let mut distribution = None;
         let mut echo = None;
         for option in mh.options() {
-            match KeyOption::from_option(&option.expect("option"), self.vendor_id).expect("key option") {
+            match KeyOption::from_option(&option.expect("option"), self.vendor_id)
+                .expect("key option")
+            {
                 Some(KeyOption::KeyDistribution(d)) => distribution = Some(d),
                 Some(KeyOption::KeyInitialization { timestamp }) => echo = Some(timestamp),
                 _ => {}

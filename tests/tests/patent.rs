@@ -154,7 +154,10 @@ fn initialization_from_start(p: &mut Pair, explicit: bool) {
     assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
     assert_steady(p, 1);
     data_under(p, g(1), INIT);
-    assert!(p.ha_keys().newest_confirmed, "a frame under N proves the MN has it");
+    assert!(
+        p.ha_keys().newest_confirmed,
+        "a frame under N proves the MN has it"
+    );
     assert_eq!(p.binding().map(|b| b.care_of_address), Some(COA));
     assert!(p.to_ha.is_empty() && p.to_mn.is_empty());
 }
@@ -226,7 +229,11 @@ fn ha_timer_update(p: &mut Pair, n: u32) {
     let bu = p.peek_to_ha().clone();
     let d = p.decode(&bu.frame);
     assert_eq!(d.sealed_with, g(n));
-    assert_eq!(d.bu_key(), None, "the BU contains none of the predetermined messages");
+    assert_eq!(
+        d.bu_key(),
+        None,
+        "the BU contains none of the predetermined messages"
+    );
     assert!(p.ha_keys().update_due);
 
     // S402–S404 (S602–S605, S613–S617): BU under N with the flag on: N+1 drawn, N
@@ -388,9 +395,16 @@ fn patent_4_lost_key_distribution_is_resent() {
     assert_eq!(p.ha_spis(), ha_before, "nothing drawn");
     assert_eq!(p.ha_counters().key_updates, counters.key_updates);
     assert_eq!(p.ha_counters().key_resends, counters.key_resends + 1);
-    assert_eq!(p.ha_key_events().last(), Some(&(KeyChangeKind::Resend, n + 1)));
+    assert_eq!(
+        p.ha_key_events().last(),
+        Some(&(KeyChangeKind::Resend, n + 1))
+    );
     let ba = p.peek_to_mn().clone();
-    assert_eq!(ba.spi(), ha_before.of(g(n)).ha_to_mn.get(), "S317: the Nth key");
+    assert_eq!(
+        ba.spi(),
+        ha_before.of(g(n)).ha_to_mn.get(),
+        "S317: the Nth key"
+    );
     let d = p.decode(&ba.frame);
     assert_eq!(d.sealed_with, g(n));
     let Content::Ba { distribution, .. } = &d.content else {
@@ -445,10 +459,7 @@ fn patent_5_ha_fault_mn_falls_back_to_init_key() {
         p.handle_at_ha(up).0,
         ha::Received::Dropped(ha::DropReason::UnknownSpi)
     );
-    assert_eq!(
-        p.ha_seal_data(b"x"),
-        Err(ha::DataError::NotBound(HOA))
-    );
+    assert_eq!(p.ha_seal_data(b"x"), Err(ha::DataError::NotBound(HOA)));
     for resend in 1..=2 {
         p.advance_to_next_deadline();
         let d = p.decode(&p.peek_to_ha().frame);
