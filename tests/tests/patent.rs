@@ -691,3 +691,64 @@ fn patent_11_ha_fault_implicit_mode_reinitializes() {
     assert_steady(&p, 1);
     data_under(&mut p, g(1), INIT);
 }
+
+/// Beyond the patent: the HA crashes right after drawing N+1 (its BA lost) and
+/// restarts from its full records; the restored HA still knows N+1 is unconfirmed,
+/// so the MN's next BU under N gets it resent (patent (4)/(10) across a restart),
+/// and no nonce is reused (checked by the harness on every frame).
+#[test]
+fn ha_full_restart_mid_update_still_resends() {
+    for (mode, name) in [
+        (RequestMode::Explicit, "restart_ha_mid_update_explicit"),
+        (RequestMode::Implicit, "restart_ha_mid_update_implicit"),
+    ] {
+        let mut p = pair(mode, name, ha_timer);
+        p.establish();
+        reach(&mut p, 2);
+        while !p.ha_keys().update_due {
+            p.advance_to_next_deadline();
+        }
+        p.advance_to_next_deadline();
+        assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+        let lost = p.drop_next_to_mn();
+        assert_eq!(p.decode(&lost.frame).distributed(), Some(3));
+        p.restart_ha(HaRestore::Full);
+        p.assert_ha_keys(g(2), &[g(3), g(2), INIT]);
+        assert!(!p.ha_keys().newest_confirmed);
+        p.assert_mn_keys(g(2), &accepted(2));
+        data_under(&mut p, g(2), g(2));
+        // The retransmitted BU under N: a resend, sealed with N.
+        p.advance_to_next_deadline();
+        assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+        assert_eq!(p.ha_key_events().last(), Some(&(KeyChangeKind::Resend, 3)));
+        assert_eq!(p.sealed_with(p.peek_to_mn()), g(2));
+        assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+        assert_steady(&p, 3);
+        data_under(&mut p, g(3), g(2));
+    }
+}
+
+/// Beyond the patent: an MN restarted with `ResumeKeys` goes on with its newest key,
+/// and HA restarts from full records keep the keys; data flows after each restart
+/// and no (key, sequence number) is sealed twice.
+#[test]
+fn restarts_from_full_records_keep_keys_and_fresh_nonces() {
+    let mut p = pair(RequestMode::Explicit, "restarts_full", mn_timer);
+    p.establish();
+    reach(&mut p, 3);
+    for _ in 0..5 {
+        p.assert_data_flows();
+    }
+    p.restart_mn(RestorePolicy::ResumeKeys);
+    assert_steady(&p, 3);
+    p.move_to(Some(COA));
+    p.deliver_all();
+    assert_steady(&p, 3);
+    data_under(&mut p, g(3), g(2));
+    for _ in 0..2 {
+        p.restart_ha(HaRestore::Full);
+        assert_steady(&p, 3);
+        data_under(&mut p, g(3), g(2));
+    }
+    mn_requested_update(&mut p, 3);
+}
