@@ -142,6 +142,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let Some(&index) = self.by_spi.get(&esp_frame.spi) else {
             return Received::Dropped(DropReason::UnknownSpi);
         };
+        let implicit = self.config.mode == RequestMode::Implicit;
         let Some(esp_area) = frame.get_mut(esp_frame.esp.clone()) else {
             return Received::Dropped(DropReason::Malformed);
         };
@@ -167,7 +168,18 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 mn.dirty = true;
             }
             // The init SA's replay top is persisted on every frame it opens.
-            Slot::Init => mn.dirty = true,
+            Slot::Init => {
+                mn.dirty = true;
+                // In the implicit mode any BU under the init SPI is an initialization
+                // and carries no timestamp, so the replay window is its only guard: a
+                // BU captured earlier but never delivered would still sit inside the
+                // window and re-initialize a node that has since deregistered. Init
+                // frames must therefore arrive in increasing order (a window of one);
+                // initializations are rare and every retransmission takes a new number.
+                if implicit {
+                    *mn.keys.floors.get_mut(Slot::Init) = seq.max(mn.keys.floors.init);
+                }
+            }
             _ => {}
         }
         let received = match frames::inbound::classify(frame, &esp_frame, &opened) {

@@ -676,3 +676,31 @@ fn old_ba_replayed_to_the_mn_moves_no_key_backwards() {
     p.assert_mn_keys(g(1), &[g(1), INIT]);
     p.assert_data_flows();
 }
+
+/// Implicit mode: a BU under the init SPI means "initialize" and carries no timestamp,
+/// so only the init SA's replay state guards it. A first BU captured and never
+/// delivered, replayed after the node deregistered, must not re-create the binding nor
+/// draw a new generation (found by this suite; fixed by making init-SA frames arrive
+/// in increasing order in the implicit mode).
+#[test]
+fn implicit_mode_undelivered_init_bu_replayed_after_deregistration_moves_nothing() {
+    let mut p = Pair::new(RequestMode::Implicit);
+    p.start(COA);
+    let intercepted = p.drop_next_to_ha();
+    p.advance_to_next_deadline();
+    p.deliver_all();
+    assert!(p.binding().is_some(), "the retransmitted BU registered");
+    p.advance_by(core::time::Duration::from_secs(10));
+    p.move_to(None);
+    p.deliver_all();
+    assert_eq!(p.binding(), None, "deregistered");
+    let before = snap(&p);
+    let replays_before = p.ha.counters().dropped(ha::DropReason::Replayed);
+    let (outcome, _) = p.handle_at_ha(intercepted.frame);
+    assert_eq!(outcome, ha::Received::Dropped(ha::DropReason::Replayed));
+    assert_eq!(
+        p.ha.counters().dropped(ha::DropReason::Replayed),
+        replays_before + 1
+    );
+    assert_eq!(snap(&p), before, "nothing moved");
+}
