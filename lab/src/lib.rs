@@ -2,4 +2,31 @@
 //!
 //! Builds DESIGN.md's network-namespace topology, runs the home agent, the mobile node
 //! and a correspondent in it, moves the mobile node and reports (issue 4).
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`topology`] | [`Lab`]: the namespaces, veths, addresses and routes; MN movement; processes in namespaces; cleanup |
+//! | [`prereq`] | root and tools a lab needs; the skip rule for tests |
+//! | [`error`] | [`LabError`] |
+//!
+//! ```no_run
+//! use mip6_lab::{Lab, Link, Node, HA_ADDR};
+//! # fn main() -> Result<(), mip6_lab::LabError> {
+//! let mut lab = Lab::new()?;
+//! lab.move_mn(Link::Foreign1)?;
+//! assert!(lab.ping(Node::Mn, Link::Foreign1.mn_addr(), HA_ADDR)?);
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cmd;
+pub mod error;
+pub mod prereq;
+pub mod topology;
+
+pub use error::LabError;
+pub use topology::{
+    cleanup_orphans, cleanup_stale, list_namespaces, Lab, Link, Node, ProcId, CN_ADDR, HA_ADDR,
+    HOME_PREFIX, MN_HOA,
+};
