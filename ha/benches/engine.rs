@@ -10,6 +10,8 @@
 //!   one bound MN among the N (copy-in of the inner packet included, ~30 ns).
 //! - `ha/data_open_1420`: [`HomeAgent::handle`] of a tunnelled frame (1420-octet inner
 //!   packet) from that MN → `Received::Delivered`.
+//! - `ha/aes128gcm_from_key`: building one SA's boxed AES-128-GCM state from its key,
+//!   the price of expanding ciphers on demand instead of keeping one per SA.
 //!
 //! Printed before criterion runs: setup times (configuration, `HomeAgent::new`, the N
 //! registrations) and memory per MN. Memory is the process's resident set
@@ -41,7 +43,9 @@ use std::time::Instant;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use mip6_ha::{Event, HaConfig, HomeAgent, MnConfig, Received};
-use mip6_wire::esp::{self, AesGcmAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Spi, Suite};
+use mip6_wire::esp::{
+    self, AesGcmAead, EspAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Spi, Suite,
+};
 use mip6_wire::frames::{self, BindingUpdateFrame, Payload, TunnelEndpoints, DATA_HEADROOM};
 use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot, SpiPair};
 use mip6_wire::mh::{
@@ -236,13 +240,13 @@ fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr, total: usize) -> Vec<u8> {
 fn print_type_sizes() {
     use core::mem::size_of;
     let key = SaKey::new(Suite::Aes128Gcm, &[7; 16], [1, 2, 3, 4]).unwrap();
-    let aead = <AesGcmAead as mip6_wire::esp::EspAead>::from_key(&key);
+    let aead = <AesGcmAead as EspAead>::from_key(&key);
     let boxed = match &aead {
         AesGcmAead::Aes128(b) => core::mem::size_of_val(&**b),
         AesGcmAead::Aes256(b) => core::mem::size_of_val(&**b),
     };
     let key256 = SaKey::new(Suite::Aes256Gcm, &[7; 32], [1, 2, 3, 4]).unwrap();
-    let boxed256 = match <AesGcmAead as mip6_wire::esp::EspAead>::from_key(&key256) {
+    let boxed256 = match <AesGcmAead as EspAead>::from_key(&key256) {
         AesGcmAead::Aes128(b) => core::mem::size_of_val(&*b),
         AesGcmAead::Aes256(b) => core::mem::size_of_val(&*b),
     };
@@ -574,6 +578,13 @@ fn bench(c: &mut Criterion) {
     let delivered = s.ha.counters().data_received - received_before;
     println!("data_open_1420: {opened} frames handled, {delivered} delivered");
     assert_eq!(delivered, opened, "every tunnelled frame delivered");
+
+    // What expanding an SA's AES-GCM state on demand would cost (the memory proposal
+    // in BENCHMARKS.md): AES-128 key schedule + GHASH key, boxed, as each SA does now.
+    let key = SaKey::new(Suite::Aes128Gcm, &[7; 16], [1, 2, 3, 4]).unwrap();
+    group.bench_function("aes128gcm_from_key", |b| {
+        b.iter(|| black_box(<AesGcmAead as EspAead>::from_key(black_box(&key))));
+    });
     group.finish();
     println!("resident set at the end: {:.1} MiB", mib(rss()));
 }
