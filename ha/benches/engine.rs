@@ -1,0 +1,643 @@
+//! The home agent engine at scale (issue 3): N configured mobile nodes, all registered,
+//! then
+//!
+//! - `ha/bu_ba`: steady-state binding refresh: one valid refresh BU (next BU sequence
+//!   number, next ESP sequence number, sealed under the MN's newest key) from a random
+//!   MN among the N → [`HomeAgent::handle`] + draining `poll_event` / `poll_transmit`
+//!   (one `Persist`, one `Binding` event, one BA sealed with the init key). Target
+//!   ≥ 500 k/s on one core with N = 1 M.
+//! - `ha/data_seal_1420`: [`HomeAgent::seal_data`] of a 1420-octet inner packet toward
+//!   one bound MN among the N (copy-in of the inner packet included, ~30 ns).
+//! - `ha/data_open_1420`: [`HomeAgent::handle`] of a tunnelled frame (1420-octet inner
+//!   packet) from that MN → `Received::Delivered`.
+//! - `ha/aes128gcm_from_key`: building one SA's boxed AES-128-GCM state from its key,
+//!   the price of expanding ciphers on demand instead of keeping one per SA.
+//!
+//! Times are the bench thread's on-CPU time (`/proc/thread-self/schedstat`, returned to
+//! criterion through `iter_custom`, ten flat samples so that each spans many scheduler
+//! ticks), not wall-clock time: the machine the figures were
+//! taken on is shared, and wall-clock time there counts other jobs' slices.
+//!
+//! Printed before criterion runs: setup times (configuration, `HomeAgent::new`, the N
+//! registrations) and memory per MN. Memory is the process's resident set
+//! (`/proc/self/statm`) before and after, since a counting `#[global_allocator]` needs
+//! `unsafe impl GlobalAlloc`, which the package's `unsafe_code = "forbid"` refuses in
+//! every target; next to it, `HomeAgent::approx_state_bytes()` and the sizes of the
+//! types a binding holds, with the boxed AES-GCM state measured with `size_of_val`.
+//!
+//! The mobile nodes are played by hand with mip6-wire (as `ha/src/tests/harness.rs`
+//! does): registration BUs carry a Key Initialization Request and are sealed under each
+//! MN's init key; the refresh BUs are sealed under the generation the HA distributed,
+//! rebuilt with the MN role from the HA's `Persist` record of each sampled MN (the
+//! record holds the same secret and SPIs as the Key Distribution in the BA; one BA is
+//! opened and checked at the MN before the runs). Nothing is asserted about speed; the
+//! run panics only if the engine refuses what the bench feeds it (the figures would
+//! be meaningless).
+//!
+//! Run (N defaults to 1 000 000; `MIP6_BENCH_MNS` overrides it):
+//!
+//! ```sh
+//! MIP6_BENCH_MNS=10000 CARGO_TARGET_DIR=target cargo bench -p mip6-ha --bench engine -- \
+//!     --warm-up-time 1 --measurement-time 3
+//! ```
+#![allow(missing_docs)]
+
+use core::time::Duration;
+use std::net::Ipv6Addr;
+use std::time::Instant;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use mip6_ha::{Event, HaConfig, HomeAgent, MnConfig, Received};
+use mip6_wire::esp::{
+    self, AesGcmAead, EspAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Spi, Suite,
+};
+use mip6_wire::frames::{self, BindingUpdateFrame, Payload, TunnelEndpoints, DATA_HEADROOM};
+use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot, SpiPair};
+use mip6_wire::mh::{
+    BaStatus, BindingUpdateRepr, BuFlags, KeyBody, KeyOption, Message, MobilityOption,
+    SequenceNumber, DEFAULT_VENDOR_ID,
+};
+use mip6_wire::tunnel::InnerOrigin;
+use mip6_wire::{Secret32, Time};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
+const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
+/// 2026-01-01T00:00:00Z.
+const T0: Time = Time::from_secs(1_767_225_600);
+/// Inner packet size of the data benches.
+const INNER: usize = 1420;
+/// Mobile nodes whose refresh BUs the steady-state bench sends (spread over all N).
+const SAMPLED: usize = 65_536;
+/// Tunnelled frames sealed ahead per refill of the data-open pool.
+const DATA_POOL: usize = 16_384;
+
+type Ha = HomeAgent<ChaCha20Rng>;
+
+fn mns_from_env() -> usize {
+    std::env::var("MIP6_BENCH_MNS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Home address of MN `i`: 2001:db8:1::/64 with `i` in the interface identifier.
+fn hoa(i: u32) -> Ipv6Addr {
+    Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        1,
+        0,
+        0,
+        1,
+        (i >> 16) as u16,
+        (i & 0xffff) as u16,
+    )
+}
+
+fn mn_config(i: u32) -> MnConfig {
+    let mut secret = [0x5a; 32];
+    secret[..4].copy_from_slice(&i.to_be_bytes());
+    MnConfig {
+        home_address: hoa(i),
+        init_secret: Secret32::new(secret),
+        init_spis: SpiPair {
+            mn_to_ha: Spi::new(0x1000_0000 + i).unwrap(),
+            ha_to_mn: Spi::new(0x2000_0000 + i).unwrap(),
+        },
+        init_suite: Suite::Aes128Gcm,
+    }
+}
+
+fn init_generation(c: &MnConfig) -> Generation {
+    Generation::derive(
+        Role::MobileNode,
+        GenerationId::Init,
+        c.init_secret.clone(),
+        &c.home_address,
+        c.init_spis,
+        c.init_suite,
+    )
+}
+
+/// On-CPU time of this thread (`/proc/thread-self/schedstat`, ns; the kernel brings it
+/// up to date at scheduler ticks and switches, so only spans of many ms are exact),
+/// so that figures hold on a shared, loaded machine; wall-clock time if unreadable.
+fn cpu_time() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or_else(|| WALL.with(|w| w.elapsed()), Duration::from_nanos)
+}
+
+thread_local! {
+    static WALL: Instant = Instant::now();
+}
+
+/// Runs `f` `iters` times, returns the on-CPU time it took.
+fn cpu_iters(iters: u64, mut f: impl FnMut()) -> Duration {
+    let start = cpu_time();
+    for _ in 0..iters {
+        f();
+    }
+    cpu_time() - start
+}
+
+/// Resident set size of this process in octets (Linux `/proc/self/statm`, 4 KiB pages).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// A home registration BU from `coa`, sealed with `sa`, into `buf` (cleared first).
+fn seal_bu(
+    sa: &mut OutboundSa,
+    hoa: Ipv6Addr,
+    seq: u16,
+    keys: &[KeyOption],
+    buf: &mut Vec<u8>,
+) -> usize {
+    let bodies: Vec<KeyBody> = keys.iter().map(KeyOption::encode).collect();
+    let options: Vec<MobilityOption<'_>> = bodies
+        .iter()
+        .map(|b| b.to_option(DEFAULT_VENDOR_ID))
+        .collect();
+    let update = BindingUpdateRepr {
+        sequence: SequenceNumber(seq),
+        flags: BuFlags::A | BuFlags::H,
+        lifetime: 150,
+    };
+    let frame = BindingUpdateFrame::new(COA, HA, hoa, update, &options);
+    buf.clear();
+    buf.resize(frame.buffer_len().unwrap(), 0);
+    frame.seal(sa, buf).unwrap()
+}
+
+/// The MN side of a sampled mobile node: its newest generation and BU sequence number.
+struct Sampled {
+    index: u32,
+    newest: Generation,
+    seq: u16,
+}
+
+/// Pre-sealed refresh BUs, all of one length, in one flat buffer.
+struct BuPool {
+    frames: Vec<u8>,
+    len: usize,
+    next: usize,
+    count: usize,
+}
+
+impl BuPool {
+    /// One refresh BU per sampled MN, in a fresh random order.
+    fn refill(&mut self, mns: &mut [Sampled], rng: &mut ChaCha20Rng) {
+        shuffle(mns, rng);
+        self.frames.clear();
+        let mut buf = Vec::new();
+        for mn in mns.iter_mut() {
+            mn.seq = mn.seq.wrapping_add(1);
+            let n = seal_bu(
+                mn.newest.outbound_mut(),
+                hoa(mn.index),
+                mn.seq,
+                &[],
+                &mut buf,
+            );
+            assert!(self.len == 0 || self.len == n, "BU frames differ in length");
+            self.len = n;
+            self.frames.extend_from_slice(&buf[..n]);
+        }
+        self.count = mns.len();
+        self.next = 0;
+    }
+
+    fn remaining(&self) -> usize {
+        self.count - self.next
+    }
+
+    fn take(&mut self) -> &mut [u8] {
+        let at = self.next * self.len;
+        self.next += 1;
+        &mut self.frames[at..at + self.len]
+    }
+}
+
+fn shuffle<T>(v: &mut [T], rng: &mut ChaCha20Rng) {
+    for i in (1..v.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+/// Drains the HA after a call: events first (a driver would persist the records),
+/// then the transmits. Returns the number of frames to send.
+fn drain(ha: &mut Ha) -> usize {
+    while let Some(e) = ha.poll_event() {
+        black_box(e);
+    }
+    let mut sent = 0;
+    while let Some(t) = ha.poll_transmit() {
+        black_box(t);
+        sent += 1;
+    }
+    sent
+}
+
+/// An IPv6 packet of `total` octets src → dst (UDP next header, zero payload).
+fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr, total: usize) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&((total - 40) as u16).to_be_bytes());
+    p.extend_from_slice(&[17, 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.resize(total, 0xA5);
+    p
+}
+
+/// Sizes of what one binding holds (std::mem::size_of) and of the boxed AES-GCM state.
+fn print_type_sizes() {
+    use core::mem::size_of;
+    let key = SaKey::new(Suite::Aes128Gcm, &[7; 16], [1, 2, 3, 4]).unwrap();
+    let aead = <AesGcmAead as EspAead>::from_key(&key);
+    let boxed = match &aead {
+        AesGcmAead::Aes128(b) => core::mem::size_of_val(&**b),
+        AesGcmAead::Aes256(b) => core::mem::size_of_val(&**b),
+    };
+    let key256 = SaKey::new(Suite::Aes256Gcm, &[7; 32], [1, 2, 3, 4]).unwrap();
+    let boxed256 = match <AesGcmAead as EspAead>::from_key(&key256) {
+        AesGcmAead::Aes128(b) => core::mem::size_of_val(&*b),
+        AesGcmAead::Aes256(b) => core::mem::size_of_val(&*b),
+    };
+    println!("type sizes (std::mem::size_of, octets):");
+    println!(
+        "  HomeAgent::mn_state_bytes() (per-MN struct)  {}",
+        Ha::mn_state_bytes()
+    );
+    println!("  KeyTable                    {}", size_of::<KeyTable>());
+    println!("  Generation                  {}", size_of::<Generation>());
+    println!(
+        "  Option<Generation>          {}",
+        size_of::<Option<Generation>>()
+    );
+    println!("  OutboundSa                  {}", size_of::<OutboundSa>());
+    println!("  InboundSa                   {}", size_of::<InboundSa>());
+    println!(
+        "  ReplayWindow                {}",
+        size_of::<ReplayWindow>()
+    );
+    println!("  SaKey                       {}", size_of::<SaKey>());
+    println!("  Secret32                    {}", size_of::<Secret32>());
+    println!("  AesGcmAead (enum of Box)    {}", size_of::<AesGcmAead>());
+    println!("  *Box<Aes128Gcm> (heap)      {boxed}");
+    println!("  *Box<Aes256Gcm> (heap)      {boxed256}");
+    println!("  MnConfig (in HaConfig)      {}", size_of::<MnConfig>());
+    println!(
+        "  mip6_ha::MnRecord           {}",
+        size_of::<mip6_ha::MnRecord>()
+    );
+}
+
+/// Everything the benches share: the HA with N registered MNs and the sampled MNs.
+struct Setup {
+    ha: Ha,
+    now: Time,
+    sampled: Vec<Sampled>,
+    rng: ChaCha20Rng,
+}
+
+fn setup() -> Setup {
+    let n = mns_from_env();
+    let n32 = u32::try_from(n).expect("N fits in u32");
+    println!("== mip6-ha engine bench: N = {n} mobile nodes ==");
+    print_type_sizes();
+    let mut rng = ChaCha20Rng::seed_from_u64(0xbe4c);
+
+    // Which MNs the steady-state bench refreshes, spread over all N; their records
+    // are kept in a buffer allocated before the first memory reading.
+    let k = SAMPLED.min(n);
+    let mut chosen: Vec<u32> = (0..n32).collect();
+    shuffle(&mut chosen, &mut rng);
+    chosen.truncate(k);
+    let mut is_sampled = vec![u32::MAX; n];
+    for (slot, &i) in chosen.iter().enumerate() {
+        is_sampled[i as usize] = slot as u32;
+    }
+    let mut records: Vec<Option<mip6_ha::GenerationRecord>> = vec![None; k];
+    // The registration BUs are sealed (MN side) into one flat buffer, faulted in
+    // before the first memory reading, so that the HA's handling is timed alone.
+    let now = T0 + Duration::from_secs(1);
+    let kir = [KeyOption::KeyInitialization {
+        timestamp: now.to_ntp(),
+    }];
+    let mut buf = Vec::with_capacity(256);
+    let bu_len = seal_bu(
+        init_generation(&mn_config(0)).outbound_mut(),
+        hoa(0),
+        1,
+        &kir,
+        &mut buf,
+    );
+    let mut bus = vec![0u8; n * bu_len];
+    bus.fill(1);
+
+    let rss0 = rss();
+    let (t, c) = (Instant::now(), cpu_time());
+    let mobile_nodes: Vec<MnConfig> = (0..n32).map(mn_config).collect();
+    let config = HaConfig::new(HA, mobile_nodes);
+    let (t_config, c_config) = (t.elapsed(), cpu_time() - c);
+    let rss1 = rss();
+    let (t, c) = (Instant::now(), cpu_time());
+    let mut ha = HomeAgent::new(config, ChaCha20Rng::seed_from_u64(7), T0, Vec::new()).unwrap();
+    let (t_new, c_new) = (t.elapsed(), cpu_time() - c);
+    let rss2 = rss();
+
+    // Register every MN: BU with a Key Initialization Request under its init key.
+    let (t, c) = (Instant::now(), cpu_time());
+    for (i, frame) in (0..n32).zip(bus.chunks_exact_mut(bu_len)) {
+        let config = mn_config(i);
+        let mut init = init_generation(&config);
+        let len = seal_bu(init.outbound_mut(), config.home_address, 1, &kir, &mut buf);
+        assert_eq!(len, bu_len, "registration BUs differ in length");
+        frame.copy_from_slice(&buf[..len]);
+    }
+    let (t_seal, c_seal) = (t.elapsed(), cpu_time() - c);
+    let (t, c) = (Instant::now(), cpu_time());
+    for (i, frame) in (0..n32).zip(bus.chunks_exact_mut(bu_len)) {
+        let received = ha.handle(now, frame);
+        let mut sent = 0;
+        while let Some(e) = ha.poll_event() {
+            if let Event::Persist(r) = &e {
+                let slot = is_sampled[i as usize];
+                if slot != u32::MAX {
+                    records[slot as usize] = r.newest.clone();
+                }
+            }
+        }
+        while let Some(tx) = ha.poll_transmit() {
+            black_box(tx);
+            sent += 1;
+        }
+        assert!(
+            received == Received::Consumed && sent == 1,
+            "registration of MN {i} failed: {received:?}"
+        );
+    }
+    let (t_register, c_register) = (t.elapsed(), cpu_time() - c);
+    let rss3 = rss();
+    drop(bus);
+    let c = ha.counters();
+    assert_eq!(c.bu_accepted, n as u64, "every registration accepted");
+    assert_eq!(c.key_initializations, n as u64);
+    let approx = ha.approx_state_bytes();
+
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    println!("setup (on-CPU time of the bench thread; wall clock in brackets):");
+    println!(
+        "  config of N MNs         {:>8.3} s [{:.3} s] = {:.3} µs/MN",
+        c_config.as_secs_f64(),
+        t_config.as_secs_f64(),
+        per(c_config)
+    );
+    println!(
+        "  HomeAgent::new          {:>8.3} s [{:.3} s] = {:.3} µs/MN (init key schedule, 2 AES-GCM)",
+        c_new.as_secs_f64(),
+        t_new.as_secs_f64(),
+        per(c_new)
+    );
+    println!(
+        "  N registration BUs      {:>8.3} s [{:.3} s] = {:.3} µs/MN (MN side: init key, seal)",
+        c_seal.as_secs_f64(),
+        t_seal.as_secs_f64(),
+        per(c_seal)
+    );
+    println!(
+        "  N registrations at HA   {:>8.3} s [{:.3} s] = {:.3} µs/MN = {:.0} k/s (handle + drain)",
+        c_register.as_secs_f64(),
+        t_register.as_secs_f64(),
+        per(c_register),
+        n as f64 / c_register.as_secs_f64() / 1e3
+    );
+    println!("memory (resident set, /proc/self/statm):");
+    println!(
+        "  config (Vec<MnConfig>)  {:>9.1} MiB = {:.0} B/MN",
+        mib(rss1 - rss0),
+        (rss1 - rss0) as f64 / n as f64
+    );
+    println!(
+        "  HomeAgent::new          {:>9.1} MiB = {:.0} B/MN (init SAs, indexes)",
+        mib(rss2.saturating_sub(rss1)),
+        rss2.saturating_sub(rss1) as f64 / n as f64
+    );
+    println!(
+        "  N registrations         {:>9.1} MiB = {:.0} B/MN (generation 1, binding, timers)",
+        mib(rss3.saturating_sub(rss2)),
+        rss3.saturating_sub(rss2) as f64 / n as f64
+    );
+    println!(
+        "  total per registered MN {:>9.1} MiB = {:.0} B/MN (target ≤ 512)",
+        mib(rss3.saturating_sub(rss0)),
+        rss3.saturating_sub(rss0) as f64 / n as f64
+    );
+    println!(
+        "  approx_state_bytes()    {:>9.1} MiB = {:.0} B/MN (no AES-GCM boxes, no config)",
+        mib(approx as u64),
+        approx as f64 / n as f64
+    );
+
+    // The MN side of the sampled MNs, from the HA's records.
+    let sampled: Vec<Sampled> = chosen
+        .iter()
+        .zip(records)
+        .map(|(&index, record)| {
+            let r = record.expect("a record with generation 1 for every sampled MN");
+            let newest = Generation::derive(
+                Role::MobileNode,
+                GenerationId::Number(r.generation),
+                r.secret,
+                &hoa(index),
+                r.spis,
+                r.suite,
+            );
+            // The registration BU was sealed under init: newest starts at sequence 1.
+            Sampled {
+                index,
+                newest,
+                seq: 1,
+            }
+        })
+        .collect();
+    let mut s = Setup {
+        ha,
+        now: now + Duration::from_secs(1),
+        sampled,
+        rng,
+    };
+    check_one_ba(&mut s);
+    s
+}
+
+/// One refresh of the first sampled MN, whose BA is opened at a hand-played MN key
+/// table (init + the generation from the record): status 0, under init.
+fn check_one_ba(s: &mut Setup) {
+    let mn = &mut s.sampled[0];
+    let config = mn_config(mn.index);
+    let mut table = KeyTable::new(Role::MobileNode, init_generation(&config));
+    mn.seq = mn.seq.wrapping_add(1);
+    let mut buf = Vec::new();
+    let len = seal_bu(
+        mn.newest.outbound_mut(),
+        config.home_address,
+        mn.seq,
+        &[],
+        &mut buf,
+    );
+    assert_eq!(s.ha.handle(s.now, &mut buf[..len]), Received::Consumed);
+    while s.ha.poll_event().is_some() {}
+    let mut ba = s.ha.poll_transmit().expect("a BA").frame;
+    let opened = frames::open(&mut ba, &mut table).expect("the BA opens at the MN");
+    assert_eq!(opened.slot, Slot::Init);
+    let Payload::Signalling(mh) = opened.payload else {
+        panic!("not signalling")
+    };
+    let Message::BindingAck(ack) = mh.message else {
+        panic!("not a BA")
+    };
+    assert_eq!(ack.status, BaStatus::Accepted);
+    assert_eq!(ack.sequence, SequenceNumber(mn.seq));
+}
+
+fn bench(c: &mut Criterion) {
+    let mut s = setup();
+    let mut group = c.benchmark_group("ha");
+    group.throughput(Throughput::Elements(1));
+    // CPU time is read at scheduler-tick granularity: ten equal samples of
+    // measurement-time / 10 each keep that error near 1 %.
+    group.sampling_mode(SamplingMode::Flat).sample_size(10);
+
+    // Steady-state BU → BA.
+    let mut pool = BuPool {
+        frames: Vec::new(),
+        len: 0,
+        next: 0,
+        count: 0,
+    };
+    let accepted_before = s.ha.counters().bu_accepted;
+    let mut handled = 0u64;
+    group.bench_function("bu_ba", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                if pool.remaining() == 0 {
+                    pool.refill(&mut s.sampled, &mut s.rng);
+                }
+                let batch = left.min(pool.remaining() as u64);
+                total += cpu_iters(batch, || {
+                    let frame = pool.take();
+                    black_box(s.ha.handle(s.now, frame));
+                    black_box(drain(&mut s.ha));
+                });
+                left -= batch;
+                handled += batch;
+            }
+            total
+        });
+    });
+    let accepted = s.ha.counters().bu_accepted - accepted_before;
+    println!(
+        "bu_ba: {handled} refresh BUs handled, {accepted} accepted, {} BAs sent in all",
+        s.ha.counters().ba_sent
+    );
+    assert_eq!(accepted, handled, "every refresh BU accepted");
+
+    // Data toward and from one bound MN among the N.
+    let mn_index = s.sampled[0].index;
+    let home = hoa(mn_index);
+    let toward = inner_packet(CN, home, INNER);
+    let mut buf = vec![0u8; DATA_HEADROOM + INNER + esp::trailer_len(INNER)];
+    group.bench_function("data_seal_1420", |b| {
+        b.iter_custom(|iters| {
+            cpu_iters(iters, || {
+                buf[DATA_HEADROOM..DATA_HEADROOM + INNER].copy_from_slice(&toward);
+                let sealed = s.ha.seal_data(s.now, &mut buf, INNER).unwrap();
+                while let Some(e) = s.ha.poll_event() {
+                    black_box(e);
+                }
+                black_box(sealed);
+            })
+        });
+    });
+
+    let from = inner_packet(home, CN, INNER);
+    let frame_len = DATA_HEADROOM + INNER + esp::trailer_len(INNER);
+    let mut data = vec![0u8; frame_len * DATA_POOL];
+    let mut data_next = DATA_POOL;
+    let received_before = s.ha.counters().data_received;
+    let mut opened = 0u64;
+    let mn = &mut s.sampled[0];
+    let ep = TunnelEndpoints::new(COA, HA);
+    group.bench_function("data_open_1420", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                if data_next == DATA_POOL {
+                    for f in data.chunks_exact_mut(frame_len) {
+                        f[DATA_HEADROOM..DATA_HEADROOM + INNER].copy_from_slice(&from);
+                        let n = frames::seal_data_in_place(
+                            &ep,
+                            mn.newest.outbound_mut(),
+                            f,
+                            INNER,
+                            InnerOrigin::Local,
+                        )
+                        .unwrap();
+                        assert_eq!(n, frame_len);
+                    }
+                    data_next = 0;
+                }
+                let batch = left.min((DATA_POOL - data_next) as u64);
+                total += cpu_iters(batch, || {
+                    let at = data_next * frame_len;
+                    data_next += 1;
+                    black_box(s.ha.handle(s.now, &mut data[at..at + frame_len]));
+                    while let Some(e) = s.ha.poll_event() {
+                        black_box(e);
+                    }
+                });
+                left -= batch;
+                opened += batch;
+            }
+            total
+        });
+    });
+    let delivered = s.ha.counters().data_received - received_before;
+    println!("data_open_1420: {opened} frames handled, {delivered} delivered");
+    assert_eq!(delivered, opened, "every tunnelled frame delivered");
+
+    // What expanding an SA's AES-GCM state on demand would cost (the memory proposal
+    // in BENCHMARKS.md): AES-128 key schedule + GHASH key, boxed, as each SA does now.
+    let key = SaKey::new(Suite::Aes128Gcm, &[7; 16], [1, 2, 3, 4]).unwrap();
+    group.bench_function("aes128gcm_from_key", |b| {
+        b.iter_custom(|iters| {
+            cpu_iters(iters, || {
+                black_box(<AesGcmAead as EspAead>::from_key(black_box(&key)));
+            })
+        });
+    });
+    group.finish();
+    println!("resident set at the end: {:.1} MiB", mib(rss()));
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
