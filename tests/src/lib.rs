@@ -6,3 +6,4 @@
 pub mod catalogue;
 pub mod fuzz_checks;
 pub mod prerequisites;
+pub mod sim;
