@@ -7,3 +7,4 @@ pub mod catalogue;
 pub mod fuzz_checks;
 pub mod pair;
 pub mod prerequisites;
+pub mod sim;

@@ -1,0 +1,451 @@
+//! Deterministic simulation of one home agent and a few mobile nodes over a faulty
+//! network (DESIGN.md "Invariants the tests must check"), in simulated time.
+//!
+//! Everything a run does comes from its seed, through one `ChaCha20Rng`: the
+//! parameters ([`Params::from_seed`]: request mode, HA persistence, MN restore
+//! policy, loss 0–50 %, duplication 0–20 %, reordering or not, delays, when the HA
+//! crashes and for how long, when MNs restart and move, when BUs are replayed or
+//! forged, data rates) and every draw during the run. The engines are driven as their
+//! driver contract says: after each call, events are drained first (every `Persist`
+//! is written to the simulated disk) and only then are frames sent.
+//!
+//! A run has a **fault phase** (30–70 s) and then a **quiet phase**: from
+//! [`Params::fault_ms`] on, the network loses, duplicates and reorders nothing, and no
+//! crash, restart, move or injection happens. The run ends 8 s after
+//! every MN has converged, and fails if that takes longer than [`Params::bound`].
+//!
+//! ## What "both ends hold state for each other" means
+//!
+//! For MN *i* the pair holds state unless
+//! - the HA is down (between a crash and its restart), or
+//! - the HA restarted from [`mip6_ha::MnRecord::durable_minimum`] while it held
+//!   generations for *i* (it forgot them), or
+//! - MN *i* lost its dynamic keys: it restarted with
+//!   [`RestorePolicy::Reinitialize`] while holding generations, or it dropped them
+//!   itself after unanswered resends (`Event::KeysDropped`, patent (5), (11)),
+//!
+//! and the HA has not initialized MN *i* since (an `Event::Keys` of kind
+//! `Initialization` for its home address ends the window: from then on the HA
+//! transmits with init, which every MN accepts, and accepts init and the new
+//! generation). An HA restarted from full records and an MN resumed with
+//! [`RestorePolicy::ResumeKeys`] lose nothing, so they open no window: the run checks
+//! that their restored keys (and the HA's bindings) equal those before the crash.
+//! Each time a window opens, the pair's *epoch* is bumped; a data frame counts as
+//! "failed for want of a key" only if it was sealed and received in the same epoch
+//! with the pair holding state at both moments.
+//!
+//! ## Invariants checked after every step
+//!
+//! After every step, for each MN whose state the step touched (the one a frame,
+//! timer or script action concerns; every MN after an HA timeout, crash, restart or
+//! injection, and every MN at every step of the quiet phase until convergence):
+//!
+//! 1. Whenever the pair holds state, the HA's transmit key (anterior, or init) is
+//!    among the MN's accepted keys (newest, anterior, init) and the MN's transmit key
+//!    (newest, or init) among the HA's — keys compared by SPIs and secret, from the
+//!    records both engines expose, cross-checked against their `KeyView`s. On the
+//!    frames: a data frame dropped with `UnknownSpi` while the pair holds state fails
+//!    the run when the seed does not reorder, and is counted when it does.
+//! 2. No (key, explicit IV) is sealed twice over the whole run, across every crash
+//!    and restart ([`ledger::Ledger`]). Also the persistence contract: the records on
+//!    the simulated disk name the engines' keys, bindings and replay state, with
+//!    outbound marks at or above the engines'.
+//! 3. After the faults stop, every MN is registered at its care-of address, the HA
+//!    binds it there, and both hold the same newest key, within [`Params::bound`];
+//!    then data is delivered both ways for every MN.
+//! 4. Replays of BUs the HA has already been handed, BUs with flipped octets, BUs
+//!    sealed under a guessed key, and garbage, injected during the fault phase, leave
+//!    every MN's binding, key view and persisted replay state unchanged.
+
+pub mod ledger;
+pub mod net;
+mod world;
+
+use core::time::Duration;
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+
+use mip6_mn::config::MAX_BINDACK_TIMEOUT;
+use mip6_mn::RestorePolicy;
+use mip6_wire::keys::RequestMode;
+use mip6_wire::Time;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+pub use world::mode_name;
+
+use net::Faults;
+
+/// The home agent's address.
+pub const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+/// Start of simulated time: 2026-01-01T00:00:00Z (NTP timestamps need a real date).
+pub const T0: Time = Time::from_secs(1_767_225_600);
+
+/// Binding lifetime the MNs ask for (short, so refreshes happen in a run).
+const LIFETIME: Duration = Duration::from_secs(40);
+/// The MN refreshes at this percentage of the lifetime (`MnConfig` default).
+const MN_REFRESH_PERCENT: u32 = 75;
+/// `MnConfig` default: resends under dynamic keys before the MN re-initializes.
+const MAX_KEY_RESENDS: u32 = 2;
+
+/// The convergence bound after the faults stop (invariant 3), from the timers:
+///
+/// - an MN registered under keys the HA forgot sends its next BU at the latest at
+///   its refresh (75 % of the 40 s lifetime = 30 s);
+/// - a BU that is not answered is retransmitted at most every MAX_BINDACK_TIMEOUT
+///   (32 s); after a refusal the MN waits 32 s, then resends `max_key_resends` (2)
+///   times under its keys before it drops them and initializes: at most
+///   (2 + 2) × 32 s = 128 s from the last BU before the faults stopped;
+/// - plus 2 s for round trips.
+///
+/// Summed (the cases do not chain, but the sum is safe): 30 + 128 + 2 = 160 s.
+pub fn convergence_bound() -> Duration {
+    LIFETIME * MN_REFRESH_PERCENT / 100
+        + MAX_BINDACK_TIMEOUT * (MAX_KEY_RESENDS + 2)
+        + Duration::from_secs(2)
+}
+
+/// Everything a seed decides before the run.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// The seed.
+    pub seed: u64,
+    /// Mobile nodes (2 or 3).
+    pub mns: usize,
+    /// Request mode of every node (even seeds explicit, odd implicit).
+    pub mode: RequestMode,
+    /// Whether the HA restarts from its full records (else from the durable minimum).
+    pub ha_persistence: bool,
+    /// What a restarted MN takes back from its record.
+    pub mn_restore: RestorePolicy,
+    /// Network faults during the fault phase.
+    pub faults: Faults,
+    /// End of the fault phase, ms after T0.
+    pub fault_ms: u64,
+    /// HA crashes: (at ms, down for ms).
+    pub ha_crashes: Vec<(u64, u64)>,
+    /// MN restarts: (at ms, MN).
+    pub mn_restarts: Vec<(u64, usize)>,
+    /// MN moves to its other care-of address: (at ms, MN).
+    pub moves: Vec<(u64, usize)>,
+    /// Replays of captured BUs, at ms.
+    pub replays: Vec<u64>,
+    /// Forgeries, at ms.
+    pub forgeries: Vec<u64>,
+    /// Per MN: ms between its data packets to the CN.
+    pub data_up_ms: Vec<u64>,
+    /// Per MN: ms between the CN's data packets to it.
+    pub data_down_ms: Vec<u64>,
+    /// The HA's per-MN key update timer.
+    pub ha_key_update: Duration,
+    /// The MNs' key update timer (explicit mode).
+    pub mn_key_update: Duration,
+    /// Binding lifetime asked for.
+    pub lifetime: Duration,
+    /// Outbound sequence numbers reserved per Persist (small, so marks move often).
+    pub sequence_block: u64,
+    /// Convergence bound (invariant 3).
+    pub bound: Duration,
+}
+
+impl Params {
+    /// The parameters of `seed`, drawn from `rng` (which the run then goes on using).
+    pub fn draw(seed: u64, rng: &mut ChaCha20Rng) -> Self {
+        let mns = rng.gen_range(2..=3);
+        let fault_ms = rng.gen_range(30_000..=70_000);
+        let reorder = rng.gen_bool(0.5);
+        let faults = Faults {
+            loss: rng.gen_range(0.0..=0.5),
+            duplicate: rng.gen_range(0.0..=0.2),
+            reorder,
+            base_delay_us: rng.gen_range(2_000..30_000),
+            jitter_us: if reorder {
+                rng.gen_range(50_000..400_000)
+            } else {
+                rng.gen_range(0..20_000)
+            },
+        };
+        let when = |rng: &mut ChaCha20Rng| rng.gen_range(2_000..fault_ms - 1_000);
+        let mut ha_crashes = Vec::new();
+        for _ in 0..rng.gen_range(0..=2) {
+            let t = rng.gen_range(5_000..fault_ms - 10_000);
+            let down = rng.gen_range(0..8_000);
+            ha_crashes.push((t, down));
+        }
+        let mut mn_restarts = Vec::new();
+        let mut moves = Vec::new();
+        for i in 0..mns {
+            for _ in 0..rng.gen_range(0..=2) {
+                mn_restarts.push((when(rng), i));
+            }
+            for _ in 0..rng.gen_range(0..=3) {
+                moves.push((when(rng), i));
+            }
+        }
+        let replays = (0..rng.gen_range(0..=8)).map(|_| when(rng)).collect();
+        let forgeries = (0..rng.gen_range(0..=8)).map(|_| when(rng)).collect();
+        let data_up_ms = (0..mns).map(|_| rng.gen_range(1000..=3000)).collect();
+        let data_down_ms = (0..mns).map(|_| rng.gen_range(1000..=3000)).collect();
+        Params {
+            seed,
+            mns,
+            mode: if seed % 2 == 0 {
+                RequestMode::Explicit
+            } else {
+                RequestMode::Implicit
+            },
+            ha_persistence: (seed / 2) % 2 == 0,
+            mn_restore: if rng.gen_bool(0.5) {
+                RestorePolicy::Reinitialize
+            } else {
+                RestorePolicy::ResumeKeys
+            },
+            faults,
+            fault_ms,
+            ha_crashes,
+            mn_restarts,
+            moves,
+            replays,
+            forgeries,
+            data_up_ms,
+            data_down_ms,
+            ha_key_update: Duration::from_secs(12),
+            mn_key_update: Duration::from_secs(8),
+            lifetime: LIFETIME,
+            sequence_block: 8,
+            bound: convergence_bound(),
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Steps taken.
+    pub steps: u64,
+    /// BUs sent.
+    pub bus: u64,
+    /// Data MN → CN: sealed, delivered by the HA, not sealable (at home / no CoA).
+    pub up_sent: u64,
+    /// See `up_sent`.
+    pub up_delivered: u64,
+    /// See `up_sent`.
+    pub up_unsent: u64,
+    /// Data CN → MN: sealed by the HA, delivered by the MN, refused by the HA (not
+    /// bound, or HA down).
+    pub down_sent: u64,
+    /// See `down_sent`.
+    pub down_delivered: u64,
+    /// See `down_sent`.
+    pub down_unsent: u64,
+    /// Frames that reached a crashed HA.
+    pub to_dead_ha: u64,
+    /// Frames that reached a care-of address the MN had left.
+    pub to_old_coa: u64,
+    /// Data frames that found no key while the pair held state (invariant 1).
+    pub key_failures: u64,
+    /// Data frames that found no key while (or sealed before) one end had lost state.
+    pub key_misses_exempt: u64,
+    /// `key_misses_exempt` by which end had lost state.
+    pub exempt_causes: BTreeMap<String, u64>,
+    /// Per-MN state checks skipped because one end had lost state.
+    pub exempt_checks: u64,
+    /// HA key initializations, updates and resends.
+    pub initializations: u64,
+    /// See `initializations`.
+    pub updates: u64,
+    /// See `initializations`.
+    pub resends: u64,
+    /// MNs dropping their keys after unanswered resends.
+    pub mn_keys_dropped: u64,
+    /// Faults injected.
+    pub ha_crashes: u64,
+    /// See `ha_crashes`.
+    pub mn_restarts: u64,
+    /// See `ha_crashes`.
+    pub moves: u64,
+    /// Injections by kind and outcome.
+    pub injections: BTreeMap<String, u64>,
+    /// HA drops by reason.
+    pub ha_drops: BTreeMap<String, u64>,
+    /// MN drops by reason.
+    pub mn_drops: BTreeMap<String, u64>,
+    /// Frames sealed (all in the nonce ledger).
+    pub sealed: u64,
+    /// SPIs seen again with another secret.
+    pub rebinds: u64,
+    /// Time from the end of the faults to convergence.
+    pub convergence: Option<Duration>,
+}
+
+/// A run's parameters and what it did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The parameters.
+    pub params: Params,
+    /// The counters.
+    pub stats: Stats,
+}
+
+/// Runs one seed; with `trace`, prints every step. `Err` says which invariant broke.
+pub fn run_seed(seed: u64, trace: bool) -> Result<Outcome, String> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let params = Params::draw(seed, &mut rng);
+    let mut w = world::World::new(params.clone(), rng, trace);
+    let result = w.run();
+    let mut stats = w.stats.clone();
+    let (sealed, rebinds) = w.ledger_counts();
+    stats.sealed = sealed;
+    stats.rebinds = rebinds;
+    result.map(|()| Outcome { params, stats })
+}
+
+/// Totals over many seeds.
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Seeds run.
+    pub seeds: u64,
+    /// (seed, what broke).
+    pub failures: Vec<(u64, String)>,
+    /// Seeds per (mode, persistence, reorder).
+    pub kinds: BTreeMap<String, u64>,
+    /// Longest convergence and its seed.
+    pub max_convergence: (Duration, u64),
+    /// Sum of convergence times (for the mean).
+    pub sum_convergence: Duration,
+    /// Key failures on reordering seeds (sum) and the seeds with any.
+    pub reorder_key_failures: u64,
+    /// See `reorder_key_failures`.
+    pub reorder_seeds_with_failures: u64,
+    /// Reordering seeds, and their data frames sent both ways.
+    pub reorder_seeds: u64,
+    /// See `reorder_seeds`.
+    pub reorder_data_frames: u64,
+    /// Summed counters.
+    pub sum: Stats,
+}
+
+impl Totals {
+    /// Adds a run.
+    pub fn add(&mut self, seed: u64, r: Result<Outcome, String>) {
+        self.seeds += 1;
+        let o = match r {
+            Ok(o) => o,
+            Err(e) => {
+                self.failures.push((seed, e));
+                return;
+            }
+        };
+        let p = &o.params;
+        let s = &o.stats;
+        *self
+            .kinds
+            .entry(format!(
+                "{} persistence={} reorder={}",
+                mode_name(p.mode),
+                p.ha_persistence,
+                p.faults.reorder
+            ))
+            .or_default() += 1;
+        if let Some(c) = s.convergence {
+            self.sum_convergence += c;
+            if c > self.max_convergence.0 {
+                self.max_convergence = (c, seed);
+            }
+        }
+        if p.faults.reorder {
+            self.reorder_seeds += 1;
+            self.reorder_data_frames += s.up_sent + s.down_sent;
+            self.reorder_key_failures += s.key_failures;
+            self.reorder_seeds_with_failures += u64::from(s.key_failures > 0);
+        }
+        let t = &mut self.sum;
+        t.steps += s.steps;
+        t.bus += s.bus;
+        t.up_sent += s.up_sent;
+        t.up_delivered += s.up_delivered;
+        t.down_sent += s.down_sent;
+        t.down_delivered += s.down_delivered;
+        t.key_failures += s.key_failures;
+        t.key_misses_exempt += s.key_misses_exempt;
+        t.exempt_checks += s.exempt_checks;
+        t.initializations += s.initializations;
+        t.updates += s.updates;
+        t.resends += s.resends;
+        t.mn_keys_dropped += s.mn_keys_dropped;
+        t.ha_crashes += s.ha_crashes;
+        t.mn_restarts += s.mn_restarts;
+        t.moves += s.moves;
+        t.sealed += s.sealed;
+        t.rebinds += s.rebinds;
+        for (k, v) in &s.injections {
+            *t.injections.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &s.exempt_causes {
+            *t.exempt_causes.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// A human-readable summary.
+    pub fn report(&self) -> String {
+        let mean = if self.seeds > 0 {
+            self.sum_convergence / u32::try_from(self.seeds).unwrap_or(u32::MAX)
+        } else {
+            Duration::ZERO
+        };
+        let s = &self.sum;
+        let mut out = format!(
+            "seeds {} failures {}\nconvergence: max {:?} (seed {}), mean {:?}, bound {:?}\n\
+             reordering: {} seeds, {} data frames, {} failed for want of a key ({} seeds)\n\
+             steps {} sealed {} BUs {} data up {}/{} down {}/{}\n\
+             keys: {} initializations, {} updates, {} resends, {} MN key drops, {} rebinds\n\
+             faults: {} HA crashes, {} MN restarts, {} moves; exempt checks {}, exempt key misses {}\n",
+            self.seeds,
+            self.failures.len(),
+            self.max_convergence.0,
+            self.max_convergence.1,
+            mean,
+            convergence_bound(),
+            self.reorder_seeds,
+            self.reorder_data_frames,
+            self.reorder_key_failures,
+            self.reorder_seeds_with_failures,
+            s.steps,
+            s.sealed,
+            s.bus,
+            s.up_delivered,
+            s.up_sent,
+            s.down_delivered,
+            s.down_sent,
+            s.initializations,
+            s.updates,
+            s.resends,
+            s.mn_keys_dropped,
+            s.rebinds,
+            s.ha_crashes,
+            s.mn_restarts,
+            s.moves,
+            s.exempt_checks,
+            s.key_misses_exempt,
+        );
+        for (k, v) in &self.kinds {
+            out += &format!("  {k}: {v}\n");
+        }
+        for (k, v) in &s.injections {
+            out += &format!("  injected {k}: {v}\n");
+        }
+        for (k, v) in &s.exempt_causes {
+            out += &format!("  data frames without a key, exempt, {k}: {v}\n");
+        }
+        out
+    }
+}
+
+/// Runs `seeds` and returns the totals.
+pub fn run_seeds(seeds: impl IntoIterator<Item = u64>) -> Totals {
+    let mut t = Totals::default();
+    for seed in seeds {
+        t.add(seed, run_seed(seed, false));
+    }
+    t
+}

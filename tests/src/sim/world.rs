@@ -1,0 +1,1134 @@
+//! One simulated run: the home agent, the mobile nodes, the network and the script
+//! of faults, driven step by step in simulated time, with the invariants checked
+//! after every step (see the module docs of [`crate::sim`]).
+
+use core::time::Duration;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::Ipv6Addr;
+
+use mip6_ha::{HaConfig, HomeAgent, KeyChangeKind};
+use mip6_mn::{MobileNode, Registration, RestorePolicy};
+use mip6_wire::esp::{self, Spi, Suite};
+use mip6_wire::frames::{BindingUpdateFrame, DATA_HEADROOM};
+use mip6_wire::keys::{Generation, GenerationId, RequestMode, Role, SpiPair};
+use mip6_wire::mh::{BindingUpdateRepr, BuFlags, KeyOption, SequenceNumber, DEFAULT_VENDOR_ID};
+use mip6_wire::{Secret32, Time};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::ledger::{Dir, KeyId, KeySet, Ledger};
+use super::net::{Dest, Kind, Network, Packet};
+use super::{Params, Stats, HA, T0};
+
+/// The correspondent node's address (inner source/destination of data).
+const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
+/// Where forged BUs claim the MN is.
+const ATTACKER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x66, 0, 0, 0, 0, 1);
+/// How long data must flow after convergence before a run ends.
+const TAIL: Duration = Duration::from_secs(8);
+/// BUs kept per MN for replays.
+const CAPTURED: usize = 16;
+
+type Ha = HomeAgent<ChaCha20Rng>;
+
+/// Something the script does at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Action {
+    MnData(usize),
+    HaData(usize),
+    HaCrash,
+    HaRestart(u64),
+    MnRestart(usize),
+    Move(usize),
+    Replay,
+    Forge,
+    Heal,
+    Deadline,
+    Finish,
+}
+
+/// One mobile node and the simulation's bookkeeping about it.
+struct Mn {
+    hoa: Ipv6Addr,
+    coas: [Ipv6Addr; 2],
+    at: usize,
+    cfg: mip6_mn::MnConfig,
+    node: MobileNode,
+    disk: Option<mip6_mn::MnRecord>,
+    /// The MN dropped its dynamic keys (restart under `Reinitialize`, or
+    /// `KeysDropped`) and the HA has not initialized it since.
+    mn_lost: bool,
+    /// The HA forgot this MN's generations (restart from the durable minimum) and
+    /// has not initialized it since.
+    ha_lost: bool,
+    /// Bumped whenever one end loses state: a frame sealed in another epoch may
+    /// legitimately find no key.
+    epoch: u64,
+    up_seq: u32,
+    down_seq: u32,
+    up_after: u64,
+    down_after: u64,
+    captured: Vec<Vec<u8>>,
+}
+
+impl Mn {
+    fn coa(&self) -> Ipv6Addr {
+        self.coas[self.at]
+    }
+}
+
+/// What an injection may not move: the binding, the key view and the persisted
+/// fields other than outbound marks (replay tops included), for every MN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Digest(
+    Vec<(
+        Option<mip6_ha::BindingView>,
+        Option<mip6_ha::KeyView>,
+        Option<mip6_ha::MnRecord>,
+    )>,
+);
+
+/// The simulated world of one seed.
+pub struct World {
+    p: Params,
+    rng: ChaCha20Rng,
+    now: Time,
+    trace: bool,
+    ha_cfg: HaConfig,
+    ha: Option<Ha>,
+    ha_disk: HashMap<Ipv6Addr, mip6_ha::MnRecord>,
+    crash_id: u64,
+    before_crash: Vec<(Option<mip6_ha::KeyView>, Option<mip6_ha::BindingView>)>,
+    mns: Vec<Mn>,
+    coa_owner: HashMap<Ipv6Addr, usize>,
+    net: Network,
+    ledger: Ledger,
+    actions: BinaryHeap<Reverse<(Time, u64, Action)>>,
+    order: u64,
+    healed_at: Option<Time>,
+    converged_at: Option<Time>,
+    /// Bit i: the step touched MN i's state at either end (what [`World::check`]
+    /// looks at).
+    touched: u64,
+    /// What happened.
+    pub stats: Stats,
+}
+
+fn at(ms: u64) -> Time {
+    T0 + Duration::from_millis(ms)
+}
+
+fn secs(t: Time) -> f64 {
+    t.saturating_since(T0).as_secs_f64()
+}
+
+/// An inner IPv6 packet src → dst carrying (tag, MN, sequence number).
+fn inner(src: Ipv6Addr, dst: Ipv6Addr, tag: u8, mn: usize, seq: u32) -> Vec<u8> {
+    let mut payload = vec![tag, u8::try_from(mn).unwrap_or(u8::MAX), 0, 0];
+    payload.extend_from_slice(&seq.to_be_bytes());
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&u16::try_from(payload.len()).unwrap_or(0).to_be_bytes());
+    p.extend_from_slice(&[17, 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&payload);
+    p
+}
+
+/// (tag, MN, sequence number) of a delivered inner packet.
+fn read_inner(inner: &[u8]) -> Option<(u8, usize, u32)> {
+    let p = inner.get(40..48)?;
+    Some((
+        p[0],
+        usize::from(p[1]),
+        u32::from_be_bytes([p[4], p[5], p[6], p[7]]),
+    ))
+}
+
+macro_rules! tr {
+    ($w:expr, $($arg:tt)*) => {
+        if $w.trace {
+            println!("{:>10.6} {}", secs($w.now), format_args!($($arg)*));
+        }
+    };
+}
+
+impl World {
+    /// Builds the world of `p`: engines started, the script scheduled.
+    pub fn new(p: Params, mut rng: ChaCha20Rng, trace: bool) -> Self {
+        let mut ha_mns = Vec::new();
+        let mut mns = Vec::new();
+        let mut coa_owner = HashMap::new();
+        for i in 0..p.mns {
+            let n = u16::try_from(i).unwrap_or(0) + 1;
+            let hoa = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100 + n);
+            let coas = [
+                Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100 + n),
+                Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 0x100 + n),
+            ];
+            let secret = Secret32::new([u8::try_from(n).unwrap_or(0); 32]);
+            let spis = SpiPair {
+                mn_to_ha: Spi::new(0x1000 + u32::from(n)).expect("non-reserved"),
+                ha_to_mn: Spi::new(0x2000 + u32::from(n)).expect("non-reserved"),
+            };
+            ha_mns.push(mip6_ha::MnConfig {
+                home_address: hoa,
+                init_secret: secret.clone(),
+                init_spis: spis,
+                init_suite: Suite::Aes128Gcm,
+            });
+            let mut cfg = mip6_mn::MnConfig::new(HA, hoa, secret, spis);
+            cfg.request_mode = p.mode;
+            cfg.key_update_interval = Some(p.mn_key_update);
+            cfg.requested_lifetime = p.lifetime;
+            cfg.sequence_block = p.sequence_block;
+            cfg.restore = p.mn_restore;
+            let node = MobileNode::new(cfg.clone(), &mut rng, T0, None);
+            coa_owner.insert(coas[0], i);
+            coa_owner.insert(coas[1], i);
+            mns.push(Mn {
+                hoa,
+                coas,
+                at: 0,
+                cfg,
+                node,
+                disk: None,
+                mn_lost: false,
+                ha_lost: false,
+                epoch: 0,
+                up_seq: 0,
+                down_seq: 0,
+                up_after: 0,
+                down_after: 0,
+                captured: Vec::new(),
+            });
+        }
+        let mut ha_cfg = HaConfig::new(HA, ha_mns);
+        ha_cfg.mode = p.mode;
+        ha_cfg.key_update_interval = p.ha_key_update;
+        ha_cfg.sequence_block = p.sequence_block;
+        let ha = HomeAgent::new(
+            ha_cfg.clone(),
+            ChaCha20Rng::seed_from_u64(rng.next_u64()),
+            T0,
+            Vec::new(),
+        )
+        .expect("valid configuration");
+        let mut ledger = Ledger::default();
+        for m in &ha_cfg.mobile_nodes {
+            let s = m.init_secret.expose();
+            ledger.learn(Dir::MnToHa, m.init_spis.mn_to_ha.get(), s);
+            ledger.learn(Dir::HaToMn, m.init_spis.ha_to_mn.get(), s);
+        }
+        let net = Network::new(p.faults);
+        let mut w = World {
+            rng,
+            now: T0,
+            trace,
+            ha_cfg,
+            ha: Some(ha),
+            ha_disk: HashMap::new(),
+            crash_id: 0,
+            before_crash: Vec::new(),
+            mns,
+            coa_owner,
+            net,
+            ledger,
+            actions: BinaryHeap::new(),
+            order: 0,
+            healed_at: None,
+            converged_at: None,
+            touched: u64::MAX,
+            stats: Stats::default(),
+            p,
+        };
+        w.script();
+        w
+    }
+
+    /// Frames sealed and SPI rebinds seen by the nonce ledger.
+    pub fn ledger_counts(&self) -> (u64, u64) {
+        (self.ledger.frames, self.ledger.rebinds)
+    }
+
+    fn schedule(&mut self, t: Time, a: Action) {
+        self.order += 1;
+        self.actions.push(Reverse((t, self.order, a)));
+    }
+
+    fn script(&mut self) {
+        let p = self.p.clone();
+        for i in 0..p.mns {
+            let up = self.rng.gen_range(0..p.data_up_ms[i]);
+            let down = self.rng.gen_range(0..p.data_down_ms[i]);
+            self.schedule(at(1000 + up), Action::MnData(i));
+            self.schedule(at(1000 + down), Action::HaData(i));
+        }
+        for &(t, _) in &p.ha_crashes {
+            self.schedule(at(t), Action::HaCrash);
+        }
+        for &(t, i) in &p.mn_restarts {
+            self.schedule(at(t), Action::MnRestart(i));
+        }
+        for &(t, i) in &p.moves {
+            self.schedule(at(t), Action::Move(i));
+        }
+        for &t in &p.replays {
+            self.schedule(at(t), Action::Replay);
+        }
+        for &t in &p.forgeries {
+            self.schedule(at(t), Action::Forge);
+        }
+        self.schedule(at(p.fault_ms), Action::Heal);
+    }
+
+    /// Runs to the end; `Err` names the first invariant broken.
+    pub fn run(&mut self) -> Result<(), String> {
+        tr!(self, "params {:?}", self.p);
+        for i in 0..self.mns.len() {
+            let coa = self.mns[i].coa();
+            self.mns[i].node.set_care_of_address(self.now, Some(coa));
+            self.after_mn(i)?;
+        }
+        let mut same_time_steps = 0u32;
+        loop {
+            let next = self.next_time();
+            if next <= self.now {
+                same_time_steps += 1;
+                if same_time_steps > 100_000 {
+                    return Err("livelock: 100000 steps without time advancing".into());
+                }
+            } else {
+                same_time_steps = 0;
+                self.now = next;
+            }
+            if self.step()? {
+                return Ok(());
+            }
+            self.stats.steps += 1;
+            self.check()?;
+        }
+    }
+
+    fn next_time(&self) -> Time {
+        let mut t = Time::from_micros(u64::MAX);
+        let mut consider = |c: Option<Time>| {
+            if let Some(c) = c {
+                t = t.min(c);
+            }
+        };
+        consider(self.net.peek());
+        consider(self.ha.as_ref().and_then(Ha::poll_timeout));
+        for m in &self.mns {
+            consider(m.node.poll_timeout());
+        }
+        consider(self.actions.peek().map(|r| r.0 .0));
+        t.max(self.now)
+    }
+
+    fn touch(&mut self, i: usize) {
+        self.touched |= 1 << i;
+    }
+
+    /// Does one thing due at `now`. True when the run is over.
+    fn step(&mut self) -> Result<bool, String> {
+        let now = self.now;
+        self.touched = 0;
+        if let Some(p) = self.net.pop_due(now) {
+            self.touch(p.mn);
+            self.deliver(p)?;
+            return Ok(false);
+        }
+        if let Some(ha) = self.ha.as_mut() {
+            if ha.poll_timeout().is_some_and(|t| t <= now) {
+                ha.handle_timeout(now);
+                self.touched = u64::MAX;
+                tr!(self, "HA timeout");
+                self.after_ha()?;
+                return Ok(false);
+            }
+        }
+        for i in 0..self.mns.len() {
+            if self.mns[i].node.poll_timeout().is_some_and(|t| t <= now) {
+                self.mns[i].node.handle_timeout(now);
+                self.touch(i);
+                tr!(self, "MN{i} timeout");
+                self.after_mn(i)?;
+                return Ok(false);
+            }
+        }
+        let Some(Reverse((t, _, action))) = self.actions.pop() else {
+            return Err("nothing left to do before the run ended".into());
+        };
+        debug_assert!(t <= now);
+        match action {
+            Action::MnData(i) | Action::HaData(i) | Action::MnRestart(i) | Action::Move(i) => {
+                self.touch(i);
+            }
+            _ => self.touched = u64::MAX,
+        }
+        self.act(action)
+    }
+
+    fn act(&mut self, action: Action) -> Result<bool, String> {
+        let now = self.now;
+        match action {
+            Action::MnData(i) => {
+                self.mn_data(i)?;
+                let next = now + Duration::from_millis(self.p.data_up_ms[i]);
+                self.schedule(next, Action::MnData(i));
+            }
+            Action::HaData(i) => {
+                self.ha_data(i)?;
+                let next = now + Duration::from_millis(self.p.data_down_ms[i]);
+                self.schedule(next, Action::HaData(i));
+            }
+            Action::HaCrash => self.ha_crash(),
+            Action::HaRestart(id) => self.ha_restart(id)?,
+            Action::MnRestart(i) => self.mn_restart(i)?,
+            Action::Move(i) => {
+                let m = &mut self.mns[i];
+                m.at = 1 - m.at;
+                let coa = m.coa();
+                m.node.set_care_of_address(now, Some(coa));
+                self.stats.moves += 1;
+                tr!(self, "MN{i} moves to {coa}");
+                self.after_mn(i)?;
+            }
+            Action::Replay => self.replay()?,
+            Action::Forge => self.forge()?,
+            Action::Heal => {
+                self.net.heal();
+                self.healed_at = Some(now);
+                tr!(self, "faults stop");
+                self.schedule(now + self.p.bound, Action::Deadline);
+            }
+            Action::Deadline => {
+                if self.converged_at.is_none() {
+                    return Err(format!(
+                        "no common newest key and registration {:?} after the faults stopped\n{}",
+                        self.p.bound,
+                        self.state_dump()
+                    ));
+                }
+            }
+            Action::Finish => {
+                for (i, m) in self.mns.iter().enumerate() {
+                    if m.up_after == 0 || m.down_after == 0 {
+                        return Err(format!(
+                            "MN{i}: no data delivered in {TAIL:?} after convergence (up {}, down {})",
+                            m.up_after, m.down_after
+                        ));
+                    }
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether both ends hold state for each other (see the module docs).
+    fn holds_state(&self, i: usize) -> bool {
+        let m = &self.mns[i];
+        self.ha.is_some() && !m.mn_lost && !m.ha_lost
+    }
+
+    fn pair_epoch(&self, i: usize) -> Option<u64> {
+        self.holds_state(i).then_some(self.mns[i].epoch)
+    }
+
+    fn lose(&mut self, i: usize, ha_side: bool) {
+        let m = &mut self.mns[i];
+        if ha_side {
+            m.ha_lost = true;
+        } else {
+            m.mn_lost = true;
+        }
+        m.epoch += 1;
+    }
+
+    fn deliver(&mut self, mut p: Packet) -> Result<(), String> {
+        let now = self.now;
+        let mut bytes = std::mem::take(&mut p.bytes);
+        match p.dest {
+            Dest::Ha => {
+                let Some(ha) = self.ha.as_mut() else {
+                    self.stats.to_dead_ha += 1;
+                    return Ok(());
+                };
+                if p.kind == Kind::Bu {
+                    let c = &mut self.mns[p.mn].captured;
+                    if c.len() >= CAPTURED {
+                        c.remove(0);
+                    }
+                    c.push(bytes.clone());
+                }
+                let r = ha.handle(now, &mut bytes);
+                tr!(self, "HA <- MN{} {:?}: {:?}", p.mn, p.kind, r);
+                match r {
+                    mip6_ha::Received::Delivered { inner } => {
+                        if let Some((b'U', i, _)) = bytes.get(inner).and_then(read_inner) {
+                            self.stats.up_delivered += 1;
+                            if self.converged_at.is_some() {
+                                if let Some(m) = self.mns.get_mut(i) {
+                                    m.up_after += 1;
+                                }
+                            }
+                        }
+                    }
+                    mip6_ha::Received::Consumed => {}
+                    mip6_ha::Received::Dropped(reason) => {
+                        *self
+                            .stats
+                            .ha_drops
+                            .entry(format!("{reason:?}"))
+                            .or_default() += 1;
+                        if p.kind == Kind::Data && reason == mip6_ha::DropReason::UnknownSpi {
+                            self.missing_key(&p)?;
+                        }
+                    }
+                }
+                self.after_ha()
+            }
+            Dest::Coa(addr) => {
+                let Some(&i) = self.coa_owner.get(&addr) else {
+                    return Err(format!("frame to {addr}, no MN's address"));
+                };
+                if self.mns[i].coa() != addr {
+                    self.stats.to_old_coa += 1;
+                    return Ok(());
+                }
+                let r = self.mns[i].node.handle(now, &mut bytes);
+                tr!(self, "MN{i} <- HA {:?}: {:?}", p.kind, r);
+                match r {
+                    mip6_mn::Received::Delivered { inner } => {
+                        if let Some((b'D', _, _)) = bytes.get(inner).and_then(read_inner) {
+                            self.stats.down_delivered += 1;
+                            if self.converged_at.is_some() {
+                                self.mns[i].down_after += 1;
+                            }
+                        }
+                    }
+                    mip6_mn::Received::Consumed => {}
+                    mip6_mn::Received::Dropped(reason) => {
+                        *self
+                            .stats
+                            .mn_drops
+                            .entry(format!("{reason:?}"))
+                            .or_default() += 1;
+                        if p.kind == Kind::Data && reason == mip6_mn::DropReason::UnknownSpi {
+                            self.missing_key(&p)?;
+                        }
+                    }
+                }
+                self.after_mn(i)
+            }
+        }
+    }
+
+    /// A data frame found no key at its receiver (invariant 1 on the frames).
+    fn missing_key(&mut self, p: &Packet) -> Result<(), String> {
+        if p.epoch.is_some() && p.epoch == self.pair_epoch(p.mn) {
+            self.stats.key_failures += 1;
+            if !self.p.faults.reorder {
+                return Err(format!(
+                    "invariant 1: a data frame for MN{} ({:?}) found no key at its receiver \
+                     on a network that keeps order, both ends holding state",
+                    p.mn, p.dest
+                ));
+            }
+        } else {
+            self.stats.key_misses_exempt += 1;
+            let m = &self.mns[p.mn];
+            let cause = if m.ha_lost {
+                "HA forgot the MN's keys"
+            } else if m.mn_lost {
+                "MN dropped its keys"
+            } else {
+                "sealed before a loss of state"
+            };
+            *self.stats.exempt_causes.entry(cause.into()).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Drains the HA after a call: events (persist first), then its frames.
+    fn after_ha(&mut self) -> Result<(), String> {
+        let Some(ha) = self.ha.as_mut() else {
+            return Ok(());
+        };
+        while let Some(e) = ha.poll_event() {
+            match e {
+                mip6_ha::Event::Persist(r) => {
+                    self.ledger.learn_ha(&r);
+                    self.ha_disk.insert(r.home_address, r);
+                }
+                mip6_ha::Event::Keys(k) => {
+                    match k.kind {
+                        KeyChangeKind::Initialization => {
+                            self.stats.initializations += 1;
+                            if let Some(m) = self.mns.iter_mut().find(|m| m.hoa == k.home_address) {
+                                m.mn_lost = false;
+                                m.ha_lost = false;
+                            }
+                        }
+                        KeyChangeKind::Update => self.stats.updates += 1,
+                        KeyChangeKind::Resend => self.stats.resends += 1,
+                    }
+                    if self.trace {
+                        println!("{:>10.6} HA keys {:?}", secs(self.now), k);
+                    }
+                }
+                other => {
+                    if self.trace {
+                        println!("{:>10.6} HA event {:?}", secs(self.now), other);
+                    }
+                }
+            }
+        }
+        for (i, m) in self.mns.iter().enumerate() {
+            if self.touched & (1 << i) != 0 {
+                if let Some(r) = ha.record(&m.hoa) {
+                    self.ledger.learn_ha(&r);
+                }
+            }
+        }
+        let mut frames = Vec::new();
+        while let Some(t) = ha.poll_transmit() {
+            frames.push(t);
+        }
+        for t in frames {
+            let Some(&i) = self.coa_owner.get(&t.destination) else {
+                return Err(format!(
+                    "HA sent a frame to {}, no MN's address",
+                    t.destination
+                ));
+            };
+            self.ledger
+                .sealed(Dir::HaToMn, &t.frame)
+                .map_err(|e| format!("invariant 2: HA BA: {e:?}"))?;
+            let packet = Packet {
+                dest: Dest::Coa(t.destination),
+                mn: i,
+                kind: Kind::Ba,
+                epoch: self.pair_epoch(i),
+                bytes: t.frame,
+            };
+            self.net.send(self.now, packet, &mut self.rng);
+        }
+        Ok(())
+    }
+
+    /// Drains MN `i` after a call: events (persist first), then its BUs.
+    fn after_mn(&mut self, i: usize) -> Result<(), String> {
+        while let Some(e) = self.mns[i].node.poll_event() {
+            match e {
+                mip6_mn::Event::Persist(r) => {
+                    self.ledger.learn_mn(&r);
+                    self.mns[i].disk = Some(r);
+                }
+                mip6_mn::Event::KeysDropped => {
+                    self.stats.mn_keys_dropped += 1;
+                    tr!(self, "MN{i} dropped its keys");
+                    self.lose(i, false);
+                }
+                other => {
+                    tr!(self, "MN{i} event {other:?}");
+                }
+            }
+        }
+        let r = self.mns[i].node.record();
+        self.ledger.learn_mn(&r);
+        while let Some(t) = self.mns[i].node.poll_transmit() {
+            self.ledger
+                .sealed(Dir::MnToHa, &t.frame)
+                .map_err(|e| format!("invariant 2: MN{i} BU: {e:?}"))?;
+            self.stats.bus += 1;
+            let packet = Packet {
+                dest: Dest::Ha,
+                mn: i,
+                kind: Kind::Bu,
+                epoch: self.pair_epoch(i),
+                bytes: t.frame,
+            };
+            self.net.send(self.now, packet, &mut self.rng);
+        }
+        Ok(())
+    }
+
+    fn mn_data(&mut self, i: usize) -> Result<(), String> {
+        let m = &mut self.mns[i];
+        m.up_seq += 1;
+        let pkt = inner(m.hoa, CN, b'U', i, m.up_seq);
+        let mut buf = vec![0; DATA_HEADROOM + pkt.len() + esp::trailer_len(pkt.len())];
+        buf[DATA_HEADROOM..DATA_HEADROOM + pkt.len()].copy_from_slice(&pkt);
+        match m.node.seal_data(self.now, &mut buf, pkt.len()) {
+            Ok(df) => {
+                self.after_mn(i)?;
+                buf.truncate(df.len);
+                self.ledger
+                    .sealed(Dir::MnToHa, &buf)
+                    .map_err(|e| format!("invariant 2: MN{i} data: {e:?}"))?;
+                self.stats.up_sent += 1;
+                let packet = Packet {
+                    dest: Dest::Ha,
+                    mn: i,
+                    kind: Kind::Data,
+                    epoch: self.pair_epoch(i),
+                    bytes: buf,
+                };
+                self.net.send(self.now, packet, &mut self.rng);
+            }
+            Err(e) => {
+                self.stats.up_unsent += 1;
+                tr!(self, "MN{i} data not sealed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    fn ha_data(&mut self, i: usize) -> Result<(), String> {
+        let Some(ha) = self.ha.as_mut() else {
+            self.stats.down_unsent += 1;
+            return Ok(());
+        };
+        let m = &mut self.mns[i];
+        m.down_seq += 1;
+        let pkt = inner(CN, m.hoa, b'D', i, m.down_seq);
+        let mut buf = vec![0; DATA_HEADROOM + pkt.len() + esp::trailer_len(pkt.len())];
+        buf[DATA_HEADROOM..DATA_HEADROOM + pkt.len()].copy_from_slice(&pkt);
+        match ha.seal_data(self.now, &mut buf, pkt.len()) {
+            Ok(df) => {
+                self.after_ha()?;
+                buf.truncate(df.len);
+                self.ledger
+                    .sealed(Dir::HaToMn, &buf)
+                    .map_err(|e| format!("invariant 2: HA data for MN{i}: {e:?}"))?;
+                self.stats.down_sent += 1;
+                let packet = Packet {
+                    dest: Dest::Coa(df.destination),
+                    mn: i,
+                    kind: Kind::Data,
+                    epoch: self.pair_epoch(i),
+                    bytes: buf,
+                };
+                self.net.send(self.now, packet, &mut self.rng);
+            }
+            Err(e) => {
+                self.stats.down_unsent += 1;
+                tr!(self, "HA data for MN{i} not sealed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    fn ha_crash(&mut self) {
+        let Some(ha) = self.ha.take() else {
+            return;
+        };
+        self.before_crash = self
+            .mns
+            .iter()
+            .map(|m| (ha.keys(&m.hoa), ha.binding(&m.hoa)))
+            .collect();
+        self.crash_id += 1;
+        self.stats.ha_crashes += 1;
+        let down = self
+            .p
+            .ha_crashes
+            .iter()
+            .find(|(t, _)| at(*t) == self.now)
+            .map_or(0, |&(_, d)| d);
+        tr!(self, "HA crashes for {down} ms");
+        self.schedule(
+            self.now + Duration::from_millis(down),
+            Action::HaRestart(self.crash_id),
+        );
+    }
+
+    fn ha_restart(&mut self, id: u64) -> Result<(), String> {
+        if self.ha.is_some() || id != self.crash_id {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        for i in 0..self.mns.len() {
+            let hoa = self.mns[i].hoa;
+            let Some(r) = self.ha_disk.get(&hoa).cloned() else {
+                continue;
+            };
+            let r = if self.p.ha_persistence {
+                r
+            } else {
+                if r.newest.is_some() || r.anterior.is_some() {
+                    self.lose(i, true);
+                }
+                r.durable_minimum()
+            };
+            self.ha_disk.insert(hoa, r.clone());
+            records.push(r);
+        }
+        let rng = ChaCha20Rng::seed_from_u64(self.rng.next_u64());
+        let ha = HomeAgent::new(self.ha_cfg.clone(), rng, self.now, records)
+            .map_err(|e| format!("HA restart refused: {e}"))?;
+        if self.p.ha_persistence {
+            for (i, m) in self.mns.iter().enumerate() {
+                let (keys, binding) = &self.before_crash[i];
+                let (k, b) = (ha.keys(&m.hoa), ha.binding(&m.hoa));
+                let strip = |v: &Option<mip6_ha::KeyView>| {
+                    v.clone().map(|v| mip6_ha::KeyView {
+                        update_due: false,
+                        ..v
+                    })
+                };
+                if strip(keys) != strip(&k) || *binding != b {
+                    return Err(format!(
+                        "HA restored from its records differs for MN{i}: before {keys:?} {binding:?}, after {k:?} {b:?}"
+                    ));
+                }
+            }
+        }
+        tr!(self, "HA restarts (persistence {})", self.p.ha_persistence);
+        self.ha = Some(ha);
+        self.after_ha()
+    }
+
+    fn mn_restart(&mut self, i: usize) -> Result<(), String> {
+        let now = self.now;
+        let m = &mut self.mns[i];
+        let before = KeySet::of_mn(&m.node.record());
+        m.node = MobileNode::new(m.cfg.clone(), &mut self.rng, now, m.disk.clone());
+        let after = KeySet::of_mn(&m.node.record());
+        self.stats.mn_restarts += 1;
+        match self.p.mn_restore {
+            RestorePolicy::ResumeKeys if before != after => {
+                return Err(format!(
+                    "MN{i} resumed from its record with other keys: {} vs {}",
+                    before.short(),
+                    after.short()
+                ));
+            }
+            RestorePolicy::Reinitialize if before.newest.is_some() => self.lose(i, false),
+            _ => {}
+        }
+        let m = &mut self.mns[i];
+        let coa = m.coa();
+        m.node.set_care_of_address(now, Some(coa));
+        tr!(self, "MN{i} restarts ({:?})", self.p.mn_restore);
+        self.after_mn(i)
+    }
+
+    fn digest(&self) -> Digest {
+        let ha = self.ha.as_ref();
+        Digest(
+            self.mns
+                .iter()
+                .map(|m| {
+                    let record = ha.and_then(|h| h.record(&m.hoa)).map(|mut r| {
+                        r.init_outbound_mark = 0;
+                        for g in [&mut r.newest, &mut r.anterior].into_iter().flatten() {
+                            g.outbound_mark = 0;
+                        }
+                        r
+                    });
+                    (
+                        ha.and_then(|h| h.binding(&m.hoa)),
+                        ha.and_then(|h| h.keys(&m.hoa)),
+                        record,
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// Hands an injected frame to the HA and checks it moved nothing (invariant 4).
+    fn inject(&mut self, what: &str, mut frame: Vec<u8>) -> Result<(), String> {
+        let before = self.digest();
+        let Some(ha) = self.ha.as_mut() else {
+            return Ok(());
+        };
+        let r = ha.handle(self.now, &mut frame);
+        tr!(self, "inject {what}: {r:?}");
+        *self
+            .stats
+            .injections
+            .entry(format!("{what}: {r:?}"))
+            .or_default() += 1;
+        self.after_ha()?;
+        let after = self.digest();
+        if before != after {
+            return Err(format!(
+                "invariant 4: injected {what} ({r:?}) moved state:\nbefore {before:?}\nafter  {after:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn replay(&mut self) -> Result<(), String> {
+        let i = self.rng.gen_range(0..self.mns.len());
+        let c = &self.mns[i].captured;
+        if c.is_empty() || self.ha.is_none() {
+            return Ok(());
+        }
+        let frame = c[self.rng.gen_range(0..c.len())].clone();
+        self.inject("replayed BU", frame)
+    }
+
+    fn forge(&mut self) -> Result<(), String> {
+        if self.ha.is_none() {
+            return Ok(());
+        }
+        let i = self.rng.gen_range(0..self.mns.len());
+        match self.rng.gen_range(0..3) {
+            0 => {
+                let c = &self.mns[i].captured;
+                if c.is_empty() {
+                    return Ok(());
+                }
+                let mut frame = c[self.rng.gen_range(0..c.len())].clone();
+                for _ in 0..self.rng.gen_range(1..=3) {
+                    let at = self.rng.gen_range(0..frame.len());
+                    frame[at] ^= self.rng.gen_range(1..=255u8);
+                }
+                self.inject("altered BU", frame)
+            }
+            1 => {
+                let frame = self.forged_bu(i);
+                self.inject("BU under a guessed key", frame)
+            }
+            _ => {
+                let len = self.rng.gen_range(0..160);
+                let mut frame = vec![0u8; len];
+                self.rng.fill_bytes(&mut frame);
+                // Half of them keep a real BU's headers, to get past the parser.
+                if let Some(c) = self.mns[i].captured.first() {
+                    if self.rng.gen_bool(0.5) {
+                        let n = 48.min(len).min(c.len());
+                        frame[..n].copy_from_slice(&c[..n]);
+                    }
+                }
+                self.inject("garbage", frame)
+            }
+        }
+    }
+
+    /// A well-formed BU for MN `i`, claiming the attacker's care-of address, sealed
+    /// under a random secret with the MN's init SPI, its newest SPI or a random one.
+    fn forged_bu(&mut self, i: usize) -> Vec<u8> {
+        let m = &self.mns[i];
+        let rec = m.node.record();
+        let spi = match self.rng.gen_range(0..3) {
+            0 => m.cfg.init_spis.mn_to_ha.get(),
+            1 => rec
+                .newest
+                .as_ref()
+                .map_or(m.cfg.init_spis.mn_to_ha.get(), |g| g.spis.mn_to_ha.get()),
+            _ => self.rng.gen_range(256..u32::MAX),
+        };
+        let mut secret = [0u8; 32];
+        self.rng.fill_bytes(&mut secret);
+        let spis = SpiPair {
+            mn_to_ha: Spi::new(spi).expect("above the reserved range"),
+            ha_to_mn: Spi::new(self.rng.gen_range(256..u32::MAX))
+                .expect("above the reserved range"),
+        };
+        let g: Generation = Generation::derive(
+            Role::MobileNode,
+            GenerationId::Number(1),
+            Secret32::new(secret),
+            &m.hoa,
+            spis,
+            Suite::Aes128Gcm,
+        );
+        let mut sa = g
+            .outbound()
+            .clone()
+            .with_next_sequence(self.rng.gen_range(1..1 << 20));
+        let key = match self.rng.gen_range(0..4) {
+            0 => Some(KeyOption::KeyInitialization {
+                timestamp: self.now.to_ntp(),
+            }),
+            1 => Some(KeyOption::KeyUpdateRequest),
+            2 => Some(KeyOption::KeyResendingRequest),
+            _ => None,
+        };
+        let body = key.as_ref().map(KeyOption::encode);
+        let options: Vec<_> = body
+            .iter()
+            .map(|b| b.to_option(DEFAULT_VENDOR_ID))
+            .collect();
+        let update = BindingUpdateRepr {
+            sequence: SequenceNumber(self.rng.gen()),
+            flags: BuFlags::A | BuFlags::H,
+            lifetime: 10,
+        };
+        let frame = BindingUpdateFrame::new(ATTACKER, HA, m.hoa, update, &options);
+        let mut buf = vec![0; frame.buffer_len().expect("a BU fits")];
+        let n = frame.seal(&mut sa, &mut buf).expect("a BU seals");
+        buf.truncate(n);
+        buf
+    }
+
+    /// The invariants after a step.
+    fn check(&mut self) -> Result<(), String> {
+        let Some(ha) = self.ha.as_ref() else {
+            return Ok(());
+        };
+        let mut all_converged = self.healed_at.is_some() && self.converged_at.is_none();
+        for i in 0..self.mns.len() {
+            if !all_converged && self.touched & (1 << i) == 0 {
+                continue;
+            }
+            let m = &self.mns[i];
+            let hr = ha.record(&m.hoa).ok_or("HA lost an MN")?;
+            let mr = m.node.record();
+            let hs = KeySet::of_ha(&hr);
+            let ms = KeySet::of_mn(&mr);
+            // The views agree with the records the sets are computed from.
+            let hv = ha.keys(&m.hoa).ok_or("HA lost an MN")?;
+            let mv = m.node.keys();
+            if hv.newest != hr.newest.as_ref().map(|g| g.generation)
+                || (hv.transmit == GenerationId::Init) != hs.anterior.is_none()
+                || mv.newest != mr.newest.as_ref().map(|g| g.generation)
+                || (mv.transmit == GenerationId::Init) != ms.newest.is_none()
+            {
+                return Err(format!(
+                    "MN{i}: key views disagree with records: {hv:?} {mv:?}"
+                ));
+            }
+            self.check_persisted(i, &hr, &mr)?;
+            // Invariant 1 on the state.
+            if self.holds_state(i) {
+                if !hs.accepts(&ms.transmit) {
+                    return Err(format!(
+                        "invariant 1: MN{i} transmits with {} which the HA does not accept (HA {}, MN {})",
+                        ms.transmit.short(),
+                        hs.short(),
+                        ms.short()
+                    ));
+                }
+                if !ms.accepts(&hs.transmit) {
+                    return Err(format!(
+                        "invariant 1: HA transmits to MN{i} with {} which the MN does not accept (HA {}, MN {})",
+                        hs.transmit.short(),
+                        hs.short(),
+                        ms.short()
+                    ));
+                }
+            } else {
+                self.stats.exempt_checks += 1;
+            }
+            if all_converged {
+                let coa = m.coa();
+                let bound = ha
+                    .binding(&m.hoa)
+                    .is_some_and(|b| b.care_of_address == coa && b.expires_at > self.now);
+                let registered = matches!(
+                    m.node.registration().state,
+                    Registration::Registered(r) if r.coa == coa
+                );
+                let common = hs.newest.is_some() && hs.newest == ms.newest;
+                all_converged = bound && registered && common;
+            }
+        }
+        if all_converged {
+            let healed = self.healed_at.unwrap_or(self.now);
+            self.converged_at = Some(self.now);
+            self.stats.convergence = Some(self.now.saturating_since(healed));
+            tr!(self, "converged after {:?}", self.stats.convergence);
+            self.schedule(self.now + TAIL, Action::Finish);
+        }
+        Ok(())
+    }
+
+    /// The engines' persistence contract: what is on disk names the same keys,
+    /// binding and replay state as the engine, and its outbound marks are at or
+    /// above the engine's (so a restart never reuses a sequence number).
+    fn check_persisted(
+        &self,
+        i: usize,
+        hr: &mip6_ha::MnRecord,
+        mr: &mip6_mn::MnRecord,
+    ) -> Result<(), String> {
+        let m = &self.mns[i];
+        match self.ha_disk.get(&m.hoa) {
+            Some(d) => {
+                let gens = |r: &mip6_ha::MnRecord| {
+                    (
+                        r.newest.as_ref().map(KeyId::from_ha),
+                        r.anterior.as_ref().map(KeyId::from_ha),
+                    )
+                };
+                let marks_ok = d.init_outbound_mark >= hr.init_outbound_mark
+                    && [(&d.newest, &hr.newest), (&d.anterior, &hr.anterior)]
+                        .iter()
+                        .all(|(d, h)| match (d, h) {
+                            (Some(d), Some(h)) => d.outbound_mark >= h.outbound_mark,
+                            _ => true,
+                        });
+                if gens(d) != gens(hr)
+                    || d.binding != hr.binding
+                    || d.newest_confirmed != hr.newest_confirmed
+                    || d.last_init_timestamp != hr.last_init_timestamp
+                    || d.init_inbound_top != hr.init_inbound_top
+                    || !marks_ok
+                {
+                    return Err(format!(
+                        "HA persistence for MN{i}: on disk {d:?}\nengine {hr:?}"
+                    ));
+                }
+            }
+            None if hr.newest.is_some() || hr.binding.is_some() => {
+                return Err(format!("HA state for MN{i} never persisted: {hr:?}"));
+            }
+            None => {}
+        }
+        match &m.disk {
+            Some(d) => {
+                let same = KeySet::of_mn(d) == KeySet::of_mn(mr)
+                    && d.bu_sequence_mark == mr.bu_sequence_mark
+                    && d.init_outbound_mark >= mr.init_outbound_mark
+                    && [(&d.newest, &mr.newest), (&d.anterior, &mr.anterior)]
+                        .iter()
+                        .all(|(d, h)| match (d, h) {
+                            (Some(d), Some(h)) => d.outbound_mark >= h.outbound_mark,
+                            _ => true,
+                        });
+                if !same {
+                    return Err(format!("MN{i} persistence: on disk {d:?}\nengine {mr:?}"));
+                }
+            }
+            None if mr.newest.is_some() => {
+                return Err(format!("MN{i} keys never persisted"));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn state_dump(&self) -> String {
+        let mut s = String::new();
+        for (i, m) in self.mns.iter().enumerate() {
+            let ha = self.ha.as_ref();
+            s += &format!(
+                "MN{i} at {} lost(mn {}, ha {}) reg {:?}\n  MN keys {}\n  HA keys {:?} binding {:?}\n",
+                m.coa(),
+                m.mn_lost,
+                m.ha_lost,
+                m.node.registration().state,
+                KeySet::of_mn(&m.node.record()).short(),
+                ha.and_then(|h| h.record(&m.hoa)).map(|r| KeySet::of_ha(&r).short()),
+                ha.and_then(|h| h.binding(&m.hoa)),
+            );
+        }
+        s
+    }
+}
+
+/// Whether the mode name is explicit, for reports.
+pub fn mode_name(m: RequestMode) -> &'static str {
+    match m {
+        RequestMode::Explicit => "explicit",
+        RequestMode::Implicit => "implicit",
+    }
+}
