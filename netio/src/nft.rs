@@ -23,15 +23,18 @@
 //! Installation is one `nft -f -` transaction that first creates and deletes the table, so
 //! it is idempotent (a leftover table of a crashed daemon is replaced) and atomic. The
 //! [`NftGuard`] deletes the table when dropped. The `nft` binary is the standard
-//! interface to nftables; it runs in the caller's network namespace (a child inherits the
-//! namespace of the thread that spawns it).
+//! interface to nftables. The guard remembers the network namespace of the thread that
+//! installed it and runs every later `nft` (update, removal, drop) in that namespace, so
+//! dropping it on another thread cannot leave the table behind.
 //!
 //! Not supported: restricting by interface; IPv4.
 
 use std::io::Write;
 use std::net::Ipv6Addr;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
+use crate::sys::NetnsFd;
 use crate::Error;
 
 /// The installed rules; dropping the guard deletes the table.
@@ -39,6 +42,7 @@ use crate::Error;
 pub struct NftGuard {
     table: String,
     installed: bool,
+    netns: NetnsFd,
 }
 
 impl NftGuard {
@@ -46,9 +50,15 @@ impl NftGuard {
     /// addressed to any of `addresses` (the HA's address; the MN's care-of addresses).
     pub fn install(name: &str, addresses: &[Ipv6Addr]) -> Result<Self, Error> {
         let table = table_name(name)?;
+        let netns = NetnsFd::current().map_err(|e| Error::Nft {
+            action: "install",
+            table: format!("inet {table}"),
+            detail: format!("cannot open /proc/thread-self/ns/net: {e}"),
+        })?;
         let mut guard = NftGuard {
             table,
             installed: false,
+            netns,
         };
         guard.update(addresses)?;
         Ok(guard)
@@ -58,7 +68,7 @@ impl NftGuard {
     /// one transaction.
     pub fn update(&mut self, addresses: &[Ipv6Addr]) -> Result<(), Error> {
         let script = ruleset(&self.table, addresses)?;
-        run_nft(&script, "install", &self.table)?;
+        run_nft(&self.netns, &script, "install", &self.table)?;
         self.installed = true;
         Ok(())
     }
@@ -71,14 +81,24 @@ impl NftGuard {
     /// Deletes the table now, reporting failure (drop does the same but can only log).
     pub fn remove(mut self) -> Result<(), Error> {
         self.installed = false;
-        run_nft(&delete_script(&self.table), "remove", &self.table)
+        run_nft(
+            &self.netns,
+            &delete_script(&self.table),
+            "remove",
+            &self.table,
+        )
     }
 }
 
 impl Drop for NftGuard {
     fn drop(&mut self) {
         if self.installed {
-            if let Err(e) = run_nft(&delete_script(&self.table), "remove", &self.table) {
+            if let Err(e) = run_nft(
+                &self.netns,
+                &delete_script(&self.table),
+                "remove",
+                &self.table,
+            ) {
                 tracing::warn!("mip6-netio: could not remove nftables table: {e}");
             }
         }
@@ -125,13 +145,26 @@ fn delete_script(table: &str) -> String {
     format!("table inet {table}\ndelete table inet {table}\n")
 }
 
-fn run_nft(script: &str, action: &'static str, table: &str) -> Result<(), Error> {
+fn run_nft(netns: &NetnsFd, script: &str, action: &'static str, table: &str) -> Result<(), Error> {
     let fail = |detail: String| Error::Nft {
         action,
         table: format!("inet {table}"),
         detail,
     };
-    let mut child = Command::new("nft")
+    let ns = netns.raw();
+    let mut cmd = Command::new("nft");
+    // SAFETY: the hook runs in the forked child before exec and calls only setns(2), a
+    // plain system call that is async-signal-safe and allocates nothing; `ns` is a
+    // descriptor the parent keeps open (it is inherited across fork).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(ns, libc::CLONE_NEWNET) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -149,7 +182,9 @@ fn run_nft(script: &str, action: &'static str, table: &str) -> Result<(), Error>
     if out.status.success() {
         Ok(())
     } else {
-        Err(fail(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        Err(fail(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
     }
 }
 
@@ -162,7 +197,10 @@ mod tests {
         assert_eq!(table_name("ha").unwrap(), "mip6_ha");
         assert_eq!(table_name("mn_1").unwrap(), "mip6_mn_1");
         for bad in ["", "HA", "a b", "x;flush ruleset", "a-b", &"a".repeat(25)] {
-            assert!(matches!(table_name(bad), Err(Error::InvalidName(_))), "{bad:?}");
+            assert!(
+                matches!(table_name(bad), Err(Error::InvalidName(_))),
+                "{bad:?}"
+            );
         }
     }
 

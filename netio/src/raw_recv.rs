@@ -85,7 +85,8 @@ impl RawReceiver {
             (libc::IPV6_RECVHOPLIMIT, "setsockopt(IPV6_RECVHOPLIMIT)"),
             (libc::IPV6_RECVTCLASS, "setsockopt(IPV6_RECVTCLASS)"),
         ] {
-            setsockopt(&sock, libc::IPPROTO_IPV6, opt, 1 as libc::c_int).map_err(Error::sys(what))?;
+            setsockopt(&sock, libc::IPPROTO_IPV6, opt, 1 as libc::c_int)
+                .map_err(Error::sys(what))?;
         }
         if let Some(dev) = bind_device {
             crate::sys::if_index(dev)?;

@@ -138,8 +138,14 @@ mod tests {
     fn destination_is_octets_24_to_40_and_short_packets_are_refused() {
         let mut p = [0u8; 48];
         p[24..40].copy_from_slice(&"2001:db8::7".parse::<Ipv6Addr>().unwrap().octets());
-        assert_eq!(destination(&p).unwrap(), "2001:db8::7".parse::<Ipv6Addr>().unwrap());
-        assert_eq!(destination(&p[..40]).unwrap(), "2001:db8::7".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            destination(&p).unwrap(),
+            "2001:db8::7".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            destination(&p[..40]).unwrap(),
+            "2001:db8::7".parse::<Ipv6Addr>().unwrap()
+        );
         for len in 0..40 {
             assert_eq!(
                 destination(&p[..len]).unwrap_err().kind(),

@@ -13,11 +13,16 @@
 //! order (sysctls restored to the value read before). If the value is dropped without
 //! `cleanup`, `Drop` undoes the same on a helper thread with a fresh netlink connection
 //! and a private tokio runtime, so it works inside or outside the daemon's runtime; the
-//! helper thread inherits the dropping thread's network namespace.
+//! helper thread first enters the network namespace [`NetConfig::new`] was called in.
 //!
 //! Adds are idempotent: routes and neighbour entries are added with `NLM_F_REPLACE`; a rule
 //! that already exists (`EEXIST`) is left alone and not recorded. Deletes of entries that
 //! are already gone (`ENOENT`, `ESRCH`) succeed.
+//!
+//! Sysctls are files under `/proc/sys/net`, which the kernel resolves in the network
+//! namespace of the thread that opens them: call [`NetConfig::sysctl`] and
+//! [`NetConfig::cleanup`] from a thread in the namespace `new` ran in (any thread of a
+//! daemon that never calls `setns`).
 //!
 //! Needs a tokio runtime ([`NetConfig::new`] spawns the netlink connection task on it),
 //! and `CAP_NET_ADMIN`.
@@ -31,6 +36,7 @@ use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::packet_route::rule::RuleMessage;
 use rtnetlink::{Handle, RouteMessageBuilder};
 
+use crate::sys::NetnsFd;
 use crate::Error;
 
 /// One thing [`NetConfig`] changed and must undo.
@@ -66,11 +72,14 @@ pub const TABLE_MAIN: u32 = 254;
 pub struct NetConfig {
     handle: Handle,
     undo: Vec<Undo>,
+    netns: std::sync::Arc<NetnsFd>,
 }
 
 impl std::fmt::Debug for NetConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NetConfig").field("undo", &self.undo).finish()
+        f.debug_struct("NetConfig")
+            .field("undo", &self.undo)
+            .finish()
     }
 }
 
@@ -81,33 +90,69 @@ impl NetConfig {
         let rt = tokio::runtime::Handle::try_current().map_err(Error::NoRuntime)?;
         let (conn, handle, _) =
             rtnetlink::new_connection().map_err(Error::sys("socket(AF_NETLINK, NETLINK_ROUTE)"))?;
+        let netns = NetnsFd::current().map_err(Error::sys("open /proc/thread-self/ns/net"))?;
         rt.spawn(conn);
         Ok(NetConfig {
             handle,
             undo: Vec::new(),
+            netns: std::sync::Arc::new(netns),
         })
     }
 
     /// `ip -6 route replace <dst>/128 dev <ifindex> table <table>`: the HA's route for a
     /// bound HoA toward its TUN ([`TABLE_MAIN`] for the main table).
-    pub async fn add_host_route(&mut self, dst: Ipv6Addr, ifindex: u32, table: u32) -> Result<(), Error> {
-        self.add_route(RouteKey { dst, prefix: 128, ifindex, table }).await
+    pub async fn add_host_route(
+        &mut self,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        table: u32,
+    ) -> Result<(), Error> {
+        self.add_route(RouteKey {
+            dst,
+            prefix: 128,
+            ifindex,
+            table,
+        })
+        .await
     }
 
     /// Removes a route added by [`add_host_route`](Self::add_host_route) (binding deleted).
-    pub async fn remove_host_route(&mut self, dst: Ipv6Addr, ifindex: u32, table: u32) -> Result<(), Error> {
-        self.remove_route(RouteKey { dst, prefix: 128, ifindex, table }).await
+    pub async fn remove_host_route(
+        &mut self,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        table: u32,
+    ) -> Result<(), Error> {
+        self.remove_route(RouteKey {
+            dst,
+            prefix: 128,
+            ifindex,
+            table,
+        })
+        .await
     }
 
     /// `ip -6 route replace default dev <ifindex> table <table>`: the MN's reverse-tunnel
     /// table.
     pub async fn add_default_route(&mut self, ifindex: u32, table: u32) -> Result<(), Error> {
-        self.add_route(RouteKey { dst: Ipv6Addr::UNSPECIFIED, prefix: 0, ifindex, table }).await
+        self.add_route(RouteKey {
+            dst: Ipv6Addr::UNSPECIFIED,
+            prefix: 0,
+            ifindex,
+            table,
+        })
+        .await
     }
 
     /// Removes a route added by [`add_default_route`](Self::add_default_route).
     pub async fn remove_default_route(&mut self, ifindex: u32, table: u32) -> Result<(), Error> {
-        self.remove_route(RouteKey { dst: Ipv6Addr::UNSPECIFIED, prefix: 0, ifindex, table }).await
+        self.remove_route(RouteKey {
+            dst: Ipv6Addr::UNSPECIFIED,
+            prefix: 0,
+            ifindex,
+            table,
+        })
+        .await
     }
 
     /// `ip -6 neigh replace proxy <addr> dev <ifindex>`: answer neighbour solicitations for
@@ -128,8 +173,17 @@ impl NetConfig {
 
     /// `ip -6 rule add from <src>/128 lookup <table> priority <priority>`: the MN's source
     /// rule for its HoA. An identical existing rule is left as it is and not recorded.
-    pub async fn add_source_rule(&mut self, src: Ipv6Addr, table: u32, priority: u32) -> Result<(), Error> {
-        let key = RuleKey { src, table, priority };
+    pub async fn add_source_rule(
+        &mut self,
+        src: Ipv6Addr,
+        table: u32,
+        priority: u32,
+    ) -> Result<(), Error> {
+        let key = RuleKey {
+            src,
+            table,
+            priority,
+        };
         let req = self
             .handle
             .rule()
@@ -145,13 +199,25 @@ impl NetConfig {
                 Ok(())
             }
             Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
-            Err(source) => Err(Error::Netlink { op: format!("add rule from {src} lookup {table}"), source }),
+            Err(source) => Err(Error::Netlink {
+                op: format!("add rule from {src} lookup {table}"),
+                source,
+            }),
         }
     }
 
     /// Removes a rule added by [`add_source_rule`](Self::add_source_rule).
-    pub async fn remove_source_rule(&mut self, src: Ipv6Addr, table: u32, priority: u32) -> Result<(), Error> {
-        let key = RuleKey { src, table, priority };
+    pub async fn remove_source_rule(
+        &mut self,
+        src: Ipv6Addr,
+        table: u32,
+        priority: u32,
+    ) -> Result<(), Error> {
+        let key = RuleKey {
+            src,
+            table,
+            priority,
+        };
         rule_del(&self.handle, key).await?;
         self.forget(&Undo::Rule(key));
         Ok(())
@@ -163,23 +229,38 @@ impl NetConfig {
         self.sysctl("all", "forwarding", if on { "1" } else { "0" })
     }
 
-    /// Sets `proxy_ndp` 1 and `proxy_delay` 0 on the home link `ifname`.
+    /// Sets `net.ipv6.conf.<ifname>.proxy_ndp` 1 and `net.ipv6.neigh.<ifname>.proxy_delay`
+    /// 0 on the home link `ifname` (the delay is a neighbour-table parameter, in units of
+    /// USER_HZ; its default 80 delays the first answer by up to 0.8 s).
     pub fn prepare_proxy_link(&mut self, ifname: &str) -> Result<(), Error> {
         self.sysctl(ifname, "proxy_ndp", "1")?;
-        self.sysctl(ifname, "proxy_delay", "0")
+        self.write_sysctl(sysctl_path("neigh", ifname, "proxy_delay")?, "0")
     }
 
     /// Writes `/proc/sys/net/ipv6/conf/<ifname>/<key>` = `value`, recording the old value
     /// for cleanup. `ifname` may be `all` or `default`; `/` and `..` are refused.
     pub fn sysctl(&mut self, ifname: &str, key: &str, value: &str) -> Result<(), Error> {
-        let path = conf_path(ifname, key)?;
+        self.write_sysctl(sysctl_path("conf", ifname, key)?, value)
+    }
+
+    fn write_sysctl(&mut self, path: PathBuf, value: &str) -> Result<(), Error> {
         let old = std::fs::read_to_string(&path)
-            .map_err(|source| Error::Sysctl { path: path.clone(), source })?
+            .map_err(|source| Error::Sysctl {
+                path: path.clone(),
+                source,
+            })?
             .trim()
             .to_string();
-        std::fs::write(&path, value).map_err(|source| Error::Sysctl { path: path.clone(), source })?;
+        std::fs::write(&path, value).map_err(|source| Error::Sysctl {
+            path: path.clone(),
+            source,
+        })?;
         // Only the first write to a path records: cleanup restores the value before us.
-        if !self.undo.iter().any(|u| matches!(u, Undo::Sysctl { path: p, .. } if *p == path)) {
+        if !self
+            .undo
+            .iter()
+            .any(|u| matches!(u, Undo::Sysctl { path: p, .. } if *p == path))
+        {
             self.undo.push(Undo::Sysctl { path, old });
         }
         Ok(())
@@ -199,7 +280,10 @@ impl NetConfig {
             .replace()
             .execute()
             .await
-            .map_err(|source| Error::Netlink { op: format!("add route {}/{}", key.dst, key.prefix), source })?;
+            .map_err(|source| Error::Netlink {
+                op: format!("add route {}/{}", key.dst, key.prefix),
+                source,
+            })?;
         self.record(Undo::Route(key));
         Ok(())
     }
@@ -228,8 +312,12 @@ impl Drop for NetConfig {
             return;
         }
         // A thread of its own: Drop may run inside the daemon's runtime, where block_on
-        // is not allowed. The thread shares this thread's network namespace.
+        // is not allowed; and it can enter the namespace without moving this thread.
+        let netns = self.netns.clone();
         let joined = std::thread::spawn(move || -> Result<(), Error> {
+            netns
+                .enter()
+                .map_err(Error::sys("setns(CLONE_NEWNET) for netlink cleanup"))?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
                 .build()
@@ -277,10 +365,9 @@ fn route_message(k: RouteKey) -> RouteMessage {
 }
 
 async fn route_del(handle: &Handle, k: RouteKey) -> Result<(), Error> {
-    gone_is_ok(
-        handle.route().del(route_message(k)).execute().await,
-        || format!("delete route {}/{}", k.dst, k.prefix),
-    )
+    gone_is_ok(handle.route().del(route_message(k)).execute().await, || {
+        format!("delete route {}/{}", k.dst, k.prefix)
+    })
 }
 
 async fn proxy_add(handle: &Handle, ifindex: u32, addr: Ipv6Addr) -> Result<(), Error> {
@@ -291,7 +378,10 @@ async fn proxy_add(handle: &Handle, ifindex: u32, addr: Ipv6Addr) -> Result<(), 
         .replace()
         .execute()
         .await
-        .map_err(|source| Error::Netlink { op: format!("add proxy neighbour {addr}"), source })
+        .map_err(|source| Error::Netlink {
+            op: format!("add proxy neighbour {addr}"),
+            source,
+        })
 }
 
 async fn proxy_del(handle: &Handle, ifindex: u32, addr: Ipv6Addr) -> Result<(), Error> {
@@ -338,27 +428,30 @@ fn errno(e: &rtnetlink::Error) -> Option<i32> {
     }
 }
 
-fn conf_path(ifname: &str, key: &str) -> Result<PathBuf, Error> {
+fn sysctl_path(dir: &str, ifname: &str, key: &str) -> Result<PathBuf, Error> {
     let bad = |s: &str| s.is_empty() || s.contains('/') || s == "." || s == "..";
     if bad(ifname) || bad(key) {
-        return Err(Error::NoSuchInterface { name: format!("{ifname}/{key}") });
+        return Err(Error::NoSuchInterface {
+            name: format!("{ifname}/{key}"),
+        });
     }
-    Ok(PathBuf::from(format!("/proc/sys/net/ipv6/conf/{ifname}/{key}")))
+    Ok(PathBuf::from(format!(
+        "/proc/sys/net/ipv6/{dir}/{ifname}/{key}"
+    )))
 }
 
 /// Lists the IPv6 routes of `table` as `(destination, prefix, output ifindex)` — for
 /// checks and diagnostics, not the packet path.
-pub async fn list_routes(handle_of: &NetConfig, table: u32) -> Result<Vec<(Ipv6Addr, u8, u32)>, Error> {
+pub async fn list_routes(nc: &NetConfig, table: u32) -> Result<Vec<(Ipv6Addr, u8, u32)>, Error> {
     use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
     let mut filter = RouteMessageBuilder::<Ipv6Addr>::new().build();
     filter.header.table = 0;
-    let mut s = handle_of.handle.route().get(filter).execute();
+    let mut s = nc.handle.route().get(filter).execute();
     let mut out = Vec::new();
-    while let Some(m) = s
-        .try_next()
-        .await
-        .map_err(|source| Error::Netlink { op: "dump routes".into(), source })?
-    {
+    while let Some(m) = s.try_next().await.map_err(|source| Error::Netlink {
+        op: "dump routes".into(),
+        source,
+    })? {
         let mut t = m.header.table as u32;
         let mut dst = Ipv6Addr::UNSPECIFIED;
         let mut oif = 0;
@@ -384,11 +477,17 @@ mod tests {
     #[test]
     fn sysctl_paths_refuse_traversal() {
         assert_eq!(
-            conf_path("eth0", "proxy_delay").unwrap(),
-            PathBuf::from("/proc/sys/net/ipv6/conf/eth0/proxy_delay")
+            sysctl_path("neigh", "eth0", "proxy_delay").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv6/neigh/eth0/proxy_delay")
         );
-        for (i, k) in [("..", "x"), ("a/b", "x"), ("eth0", "../../x"), ("", "x"), ("eth0", "")] {
-            assert!(conf_path(i, k).is_err(), "{i}/{k}");
+        for (i, k) in [
+            ("..", "x"),
+            ("a/b", "x"),
+            ("eth0", "../../x"),
+            ("", "x"),
+            ("eth0", ""),
+        ] {
+            assert!(sysctl_path("conf", i, k).is_err(), "{i}/{k}");
         }
     }
 
@@ -403,8 +502,12 @@ mod tests {
         });
         assert_eq!(m.header.destination_prefix_length, 128);
         assert!(m.attributes.contains(&RouteAttribute::Oif(7)));
-        assert!(m.attributes.iter().any(|a| matches!(a, RouteAttribute::Table(100)))
-            || m.header.table == 100);
+        assert!(
+            m.attributes
+                .iter()
+                .any(|a| matches!(a, RouteAttribute::Table(100)))
+                || m.header.table == 100
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::io;
 use std::mem;
 use std::net::Ipv6Addr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::Error;
 
@@ -96,7 +96,8 @@ pub(crate) unsafe fn for_each_cmsg(hdr: &libc::msghdr, mut f: impl FnMut(Cmsg)) 
             match ty {
                 libc::IPV6_PKTINFO => {
                     // SAFETY: IPV6_PKTINFO carries one in6_pktinfo; read unaligned.
-                    let pi: libc::in6_pktinfo = unsafe { data.cast::<libc::in6_pktinfo>().read_unaligned() };
+                    let pi: libc::in6_pktinfo =
+                        unsafe { data.cast::<libc::in6_pktinfo>().read_unaligned() };
                     f(Cmsg::PktInfo {
                         dst: Ipv6Addr::from(pi.ipi6_addr.s6_addr),
                         ifindex: pi.ipi6_ifindex,
@@ -117,6 +118,29 @@ pub(crate) unsafe fn for_each_cmsg(hdr: &libc::msghdr, mut f: impl FnMut(Cmsg)) 
         }
         // SAFETY: `hdr` and `c` are as above; CMSG_NXTHDR returns null past the end.
         c = unsafe { libc::CMSG_NXTHDR(hdr, c) };
+    }
+}
+
+/// The network namespace of the thread that made it (`/proc/thread-self/ns/net`,
+/// namespaces(7)), so a guard undoes its changes in that namespace whichever thread drops it.
+#[derive(Debug)]
+pub(crate) struct NetnsFd(OwnedFd);
+
+impl NetnsFd {
+    /// Opens the calling thread's network namespace.
+    pub(crate) fn current() -> io::Result<Self> {
+        std::fs::File::open("/proc/thread-self/ns/net").map(|f| NetnsFd(f.into()))
+    }
+
+    /// Moves the calling thread into the namespace (`setns(2)`).
+    pub(crate) fn enter(&self) -> io::Result<()> {
+        // SAFETY: the descriptor is an open namespace file owned by `self`.
+        cvt(unsafe { libc::setns(self.0.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
+    }
+
+    /// The raw descriptor, for a `pre_exec` hook that calls `setns` in a child.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
     }
 }
 

@@ -60,11 +60,14 @@ impl Tun {
         for &(addr, prefix) in &cfg.addresses {
             b = b.ipv6(addr, prefix);
         }
-        let dev = b
-            .build_sync()
-            .map_err(|source| Error::Tun { op: "create", source })?;
-        dev.set_nonblocking(true)
-            .map_err(|source| Error::Tun { op: "set non-blocking", source })?;
+        let dev = b.build_sync().map_err(|source| Error::Tun {
+            op: "create",
+            source,
+        })?;
+        dev.set_nonblocking(true).map_err(|source| Error::Tun {
+            op: "set non-blocking",
+            source,
+        })?;
         let ifindex = if_index(&cfg.name)?;
         Ok(Tun {
             dev,
