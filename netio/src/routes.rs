@@ -156,8 +156,8 @@ impl NetConfig {
     }
 
     /// `ip -6 neigh replace proxy <addr> dev <ifindex>`: answer neighbour solicitations for
-    /// a HoA on the home link (RFC 6275 §10.4.1). Needs [`prepare_proxy_link`]
-    /// (Self::prepare_proxy_link) on that link and [`set_forwarding`](Self::set_forwarding).
+    /// a HoA on the home link (RFC 6275 §10.4.1). Needs
+    /// [`prepare_proxy_link`](Self::prepare_proxy_link) on that link and [`set_forwarding`](Self::set_forwarding).
     pub async fn add_proxy_ndp(&mut self, ifindex: u32, addr: Ipv6Addr) -> Result<(), Error> {
         proxy_add(&self.handle, ifindex, addr).await?;
         self.record(Undo::ProxyNdp { ifindex, addr });
