@@ -1,0 +1,300 @@
+//! The classic BPF program (`SO_ATTACH_FILTER`, Linux `Documentation/networking/filter.rst`)
+//! that lets a [`PacketSocket`](crate::PacketSocket) see only Mobile IPv6 signalling for
+//! one local address.
+//!
+//! It passes an IPv6 packet when, and only when:
+//! - the version nibble is 6;
+//! - the destination address is the given local address;
+//! - the first extension header (the IPv6 next header field) is a Destination Options
+//!   header (60: the BU's Home Address option, RFC 6275 §6.3) or a Routing header (43)
+//!   whose routing type is 2 (the BA's type 2 routing header, RFC 6275 §6.4).
+//!
+//! What follows that header (ESP in DESIGN.md's BU/BA, RFC 3776) is not checked: the
+//! engine rejects what it cannot open, and a BPF program cannot walk an option list. The
+//! socket is `SOCK_DGRAM`, so offset 0 is the first octet of the IPv6 header (packet(7));
+//! a load beyond the end of the frame makes the kernel return 0, i.e. drop, so short
+//! frames never pass.
+//!
+//! Program, instruction by instruction (`A` is the accumulator; jumps are relative):
+//!
+//! | # | instruction | meaning |
+//! | --- | --- | --- |
+//! | 0 | `ldb [0]` | A = first octet: version ‖ high traffic-class bits (RFC 8200 §3) |
+//! | 1 | `and #0xf0` | keep the version nibble |
+//! | 2 | `jeq #0x60, 0, drop` | not IPv6 → drop |
+//! | 3 | `ld [24]` | A = destination address, octets 24..28 |
+//! | 4 | `jeq #dst0, 0, drop` | first word differs → drop |
+//! | 5 | `ld [28]` | octets 28..32 |
+//! | 6 | `jeq #dst1, 0, drop` | |
+//! | 7 | `ld [32]` | octets 32..36 |
+//! | 8 | `jeq #dst2, 0, drop` | |
+//! | 9 | `ld [36]` | octets 36..40 |
+//! | 10 | `jeq #dst3, 0, drop` | last word differs → drop |
+//! | 11 | `ldb [6]` | A = next header |
+//! | 12 | `jeq #60, accept, 0` | Destination Options first → accept |
+//! | 13 | `jeq #43, 0, drop` | neither DestOpts nor Routing → drop |
+//! | 14 | `ldb [42]` | A = routing type (octet 2 of the routing header at 40, RFC 8200 §4.4) |
+//! | 15 | `jeq #2, accept, drop` | type 2 → accept, else drop |
+//! | 16 | `ret #-1` | accept: keep the whole frame |
+//! | 17 | `ret #0` | drop |
+
+use std::net::Ipv6Addr;
+
+/// One classic BPF instruction (`struct sock_filter`, linux/filter.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Insn {
+    /// Opcode: class | size | mode, or class | op | source.
+    pub code: u16,
+    /// Instructions to skip after this one when a jump is taken.
+    pub jt: u8,
+    /// Instructions to skip after this one when a jump is not taken.
+    pub jf: u8,
+    /// The constant operand.
+    pub k: u32,
+}
+
+/// Opcode parts from linux/bpf_common.h.
+pub mod op {
+    /// Load into A.
+    pub const LD: u16 = 0x00;
+    /// Arithmetic on A.
+    pub const ALU: u16 = 0x04;
+    /// Jump.
+    pub const JMP: u16 = 0x05;
+    /// Return.
+    pub const RET: u16 = 0x06;
+    /// 32-bit word (network order).
+    pub const W: u16 = 0x00;
+    /// 16-bit half word.
+    pub const H: u16 = 0x08;
+    /// Octet.
+    pub const B: u16 = 0x10;
+    /// Absolute offset into the frame.
+    pub const ABS: u16 = 0x20;
+    /// Bitwise and.
+    pub const AND: u16 = 0x50;
+    /// Jump if equal.
+    pub const JEQ: u16 = 0x10;
+    /// The operand is the constant `k`.
+    pub const K: u16 = 0x00;
+}
+
+/// Next header value of a Destination Options header (IANA protocol numbers).
+pub const NH_DEST_OPTS: u8 = 60;
+/// Next header value of a Routing header.
+pub const NH_ROUTING: u8 = 43;
+/// Routing type of the Mobile IPv6 type 2 routing header (RFC 6275 §6.4).
+pub const RH_TYPE_2: u8 = 2;
+
+/// Number of instructions in [`signalling_filter`].
+pub const PROGRAM_LEN: usize = 18;
+const ACCEPT: u8 = 16;
+const DROP: u8 = 17;
+
+const fn stmt(code: u16, k: u32) -> Insn {
+    Insn {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// A `jeq #k` at index `at` with absolute targets (`None` = fall through).
+const fn jeq(at: u8, k: u32, t: Option<u8>, f: Option<u8>) -> Insn {
+    let next = at + 1;
+    let jt = match t {
+        Some(t) => t - next,
+        None => 0,
+    };
+    let jf = match f {
+        Some(f) => f - next,
+        None => 0,
+    };
+    Insn {
+        code: op::JMP | op::JEQ | op::K,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// The signalling filter for `local` (see the module doc for the program, line by line).
+pub fn signalling_filter(local: Ipv6Addr) -> [Insn; PROGRAM_LEN] {
+    let o = local.octets();
+    let w = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+    let ldb = |k| stmt(op::LD | op::B | op::ABS, k);
+    let ld = |k| stmt(op::LD | op::W | op::ABS, k);
+    [
+        ldb(0),
+        stmt(op::ALU | op::AND | op::K, 0xf0),
+        jeq(2, 0x60, None, Some(DROP)),
+        ld(24),
+        jeq(4, w(0), None, Some(DROP)),
+        ld(28),
+        jeq(6, w(4), None, Some(DROP)),
+        ld(32),
+        jeq(8, w(8), None, Some(DROP)),
+        ld(36),
+        jeq(10, w(12), None, Some(DROP)),
+        ldb(6),
+        jeq(12, NH_DEST_OPTS as u32, Some(ACCEPT), None),
+        jeq(13, NH_ROUTING as u32, None, Some(DROP)),
+        ldb(42),
+        jeq(15, RH_TYPE_2 as u32, Some(ACCEPT), Some(DROP)),
+        stmt(op::RET | op::K, u32::MAX),
+        stmt(op::RET | op::K, 0),
+    ]
+}
+
+/// The program in the form socket2 attaches.
+pub(crate) fn to_socket2(prog: &[Insn]) -> Vec<socket2::SockFilter> {
+    prog.iter()
+        .map(|i| socket2::SockFilter::new(i.code, i.jt, i.jf, i.k))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic-BPF interpreter for the opcodes the program uses, with the kernel's rule
+    /// that an out-of-range load returns 0 (drop). Returns the accepted length.
+    fn run(prog: &[Insn], pkt: &[u8]) -> u32 {
+        let mut a: u32 = 0;
+        let mut pc = 0usize;
+        for _ in 0..64 {
+            let i = prog[pc];
+            match i.code {
+                c if c == op::LD | op::B | op::ABS => match pkt.get(i.k as usize) {
+                    Some(&b) => a = b as u32,
+                    None => return 0,
+                },
+                c if c == op::LD | op::W | op::ABS => {
+                    let k = i.k as usize;
+                    match pkt.get(k..k + 4) {
+                        Some(s) => a = u32::from_be_bytes([s[0], s[1], s[2], s[3]]),
+                        None => return 0,
+                    }
+                }
+                c if c == op::ALU | op::AND | op::K => a &= i.k,
+                c if c == op::JMP | op::JEQ | op::K => {
+                    pc += if a == i.k { i.jt } else { i.jf } as usize;
+                }
+                c if c == op::RET | op::K => return i.k.min(pkt.len() as u32),
+                other => panic!("opcode {other:#x} not modelled"),
+            }
+            pc += 1;
+        }
+        panic!("program did not return");
+    }
+
+    const LOCAL: &str = "2001:db8:1::1";
+
+    /// IPv6 header (RFC 8200 §3) with next header `nh`, src 2001:db8:2::2, dst `dst`,
+    /// followed by `rest`.
+    fn ipv6(nh: u8, dst: &str, rest: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+        p.extend_from_slice(&[nh, 64]);
+        p.extend_from_slice(&"2001:db8:2::2".parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(rest);
+        p
+    }
+
+    /// DestOpts (next 50 = ESP, len 2) with PadN(4) and a Home Address option (type 0xC9,
+    /// length 16, RFC 6275 §6.3, alignment 8n+6), then an 8-octet ESP stub (SPI, seq).
+    fn bu() -> Vec<u8> {
+        let mut e = vec![50, 2, 1, 2, 0, 0, 0xc9, 16];
+        e.extend_from_slice(&"2001:db8:1::100".parse::<Ipv6Addr>().unwrap().octets());
+        e.extend_from_slice(&[0, 0, 0x10, 0x01, 0, 0, 0, 1]);
+        ipv6(60, LOCAL, &e)
+    }
+
+    /// RH2 (next 50, len 2, type 2, segments left 1, reserved, HoA, RFC 6275 §6.4) + ESP stub.
+    fn ba(rtype: u8) -> Vec<u8> {
+        let mut e = vec![50, 2, rtype, 1, 0, 0, 0, 0];
+        e.extend_from_slice(&"2001:db8:1::100".parse::<Ipv6Addr>().unwrap().octets());
+        e.extend_from_slice(&[0, 0, 0x10, 0x02, 0, 0, 0, 1]);
+        ipv6(43, LOCAL, &e)
+    }
+
+    fn prog() -> [Insn; PROGRAM_LEN] {
+        signalling_filter(LOCAL.parse().unwrap())
+    }
+
+    #[test]
+    fn passes_bu_and_ba_whole() {
+        let p = prog();
+        let bu = bu();
+        assert_eq!(run(&p, &bu), bu.len() as u32);
+        let ba = ba(2);
+        assert_eq!(run(&p, &ba), ba.len() as u32);
+    }
+
+    #[test]
+    fn drops_plain_traffic_other_routing_types_and_other_destinations() {
+        let p = prog();
+        // UDP 8-octet header, ICMPv6 echo request, bare ESP (tunnel frames go to raw_recv).
+        assert_eq!(run(&p, &ipv6(17, LOCAL, &[0, 1, 0, 2, 0, 8, 0, 0])), 0);
+        assert_eq!(run(&p, &ipv6(58, LOCAL, &[128, 0, 0, 0, 0, 1, 0, 1])), 0);
+        assert_eq!(run(&p, &ipv6(50, LOCAL, &[0, 0, 0x10, 1, 0, 0, 0, 1])), 0);
+        // Routing header type 0 and type 3 (RPL): not ours.
+        assert_eq!(run(&p, &ba(0)), 0);
+        assert_eq!(run(&p, &ba(3)), 0);
+        // Same BU to another address, each word of the address differing in turn.
+        for other in [
+            "2001:db9:1::1",
+            "2001:db8:1:1::1",
+            "2001:db8:1::1:0:1",
+            "2001:db8:1::2",
+        ] {
+            let mut f = bu();
+            f[24..40].copy_from_slice(&other.parse::<Ipv6Addr>().unwrap().octets());
+            assert_eq!(run(&p, &f), 0, "{other}");
+        }
+        // Version 4 in the first nibble.
+        let mut f = bu();
+        f[0] = 0x45;
+        assert_eq!(run(&p, &f), 0);
+    }
+
+    #[test]
+    fn traffic_class_bits_do_not_matter() {
+        let mut f = bu();
+        f[0] = 0x6f;
+        f[1] = 0xff;
+        assert_eq!(run(&prog(), &f), f.len() as u32);
+    }
+
+    #[test]
+    fn every_truncation_is_dropped_before_the_deciding_octet() {
+        let p = prog();
+        let bu = bu();
+        // A DestOpts frame is decided at octet 39 (the last destination octet).
+        for len in 0..40 {
+            assert_eq!(run(&p, &bu[..len]), 0, "bu truncated to {len}");
+        }
+        assert_eq!(run(&p, &bu[..40]), 40);
+        // An RH frame needs octet 42 (routing type).
+        let ba = ba(2);
+        for len in 0..43 {
+            assert_eq!(run(&p, &ba[..len]), 0, "ba truncated to {len}");
+        }
+        assert_eq!(run(&p, &ba[..43]), 43);
+    }
+
+    #[test]
+    fn jumps_stay_inside_the_program() {
+        for (i, insn) in prog().iter().enumerate() {
+            if insn.code == op::JMP | op::JEQ | op::K {
+                assert!(i + 1 + (insn.jt as usize) < PROGRAM_LEN, "jt at {i}");
+                assert!(i + 1 + (insn.jf as usize) < PROGRAM_LEN, "jf at {i}");
+            }
+        }
+        assert_eq!(prog()[ACCEPT as usize].k, u32::MAX);
+        assert_eq!(prog()[DROP as usize].k, 0);
+        assert_eq!(to_socket2(&prog()).len(), PROGRAM_LEN);
+    }
+}

@@ -1,0 +1,41 @@
+//! The OS layer the `mip6-ha` and `mip6-mn` daemons share: it moves bytes between the
+//! sans-IO engines and Linux, and parses no protocol beyond what a BPF filter looks at.
+//!
+//! | module | what | why this way |
+//! | --- | --- | --- |
+//! | [`packet_socket`] | `AF_PACKET`/`SOCK_DGRAM` receive of BU/BA frames, BPF-filtered, `recvmmsg` batches | the kernel drops (and answers) packets with a Home Address option or a type 2 routing header, so signalling must be taken before the IPv6 stack sees it |
+//! | [`raw_send`] | `AF_INET6`/`SOCK_RAW`/`IPPROTO_RAW` send of fully built packets, `sendmmsg` batches | the kernel refuses to build an RH2 and checksums a HoA packet over the wrong source; with `IPPROTO_RAW` it sends our bytes as they are |
+//! | [`raw_recv`] | raw proto 50 (ESP) and 41 (IPv6-in-IPv6) receive, rebuilt into full IPv6 packets | tunnel frames carry no extension header, so the stack delivers them; a synthetic IPv6 header gives the engines the packet shape they take |
+//! | [`tun`] | the TUN device (tun-rs): MTU, address, up, read/write | user-side end of the data path |
+//! | [`nft`] | an nftables table of our own dropping HoA/RH2 packets at prerouting | keeps the kernel from sending ICMPv6 Parameter Problem for our signalling; `AF_PACKET` taps run before netfilter, so capture still works |
+//! | [`routes`] | /128 routes, proxy NDP, source rules over rtnetlink; forwarding and proxy sysctls | home-link presence of the HoA and the MN's reverse-tunnel routing |
+//!
+//! Linux only. The packet path is non-blocking file descriptors (`AsRawFd`/`AsFd` on every
+//! socket and the TUN) so a daemon registers them with its own reactor (tokio's `AsyncFd`);
+//! per-packet calls return [`std::io::Result`] so `ErrorKind::WouldBlock` reaches the
+//! reactor unchanged. Set-up calls return the typed [`Error`]. Only [`routes`] needs a tokio
+//! runtime (rtnetlink is tokio based).
+//!
+//! Facts this crate rests on are in `DESIGN.md`, "Facts measured on this kind of machine".
+//! Not done here (later optimisations): `IFF_VNET_HDR`/offload and multiqueue on the TUN,
+//! `PACKET_MMAP` rings, `UDP_GRO`-style coalescing.
+
+#![cfg(target_os = "linux")]
+#![warn(missing_docs)]
+
+pub mod bpf;
+mod error;
+pub mod nft;
+pub mod packet_socket;
+pub mod raw_recv;
+pub mod raw_send;
+pub mod routes;
+mod sys;
+pub mod tun;
+
+pub use error::Error;
+pub use packet_socket::{PacketSocket, RecvMeta};
+pub use raw_recv::{RawReceiver, TunnelProto};
+pub use raw_send::RawSender;
+pub use sys::{if_index, MAX_BATCH};
+pub use tun::{Tun, TunConfig};

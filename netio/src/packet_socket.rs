@@ -1,0 +1,173 @@
+//! Receiving BU/BA signalling from an `AF_PACKET` socket (packet(7)), before the kernel's
+//! IPv6 stack drops it.
+//!
+//! A kernel without `CONFIG_IPV6_MIP6` discards packets with a Home Address option or a
+//! type 2 routing header (and answers with ICMPv6 Parameter Problem, which [`crate::nft`]
+//! suppresses), so raw IPv6 sockets never see a BU or a BA. A `SOCK_DGRAM`/`ETH_P_IPV6`
+//! packet socket sees every frame with its link-layer header removed; the classic BPF
+//! program of [`crate::bpf`] keeps only signalling for our address, so the daemon wakes for
+//! nothing else.
+//!
+//! Why not pnet (the card's choice for packet I/O): pnet's datalink channel neither attaches
+//! a BPF filter nor batches receives with `recvmmsg(2)`, and it reads whole Ethernet frames;
+//! socket2 (which attaches the filter) plus libc (`bind`, `recvmmsg`) do both in a few lines.
+//!
+//! The socket is non-blocking: [`PacketSocket::recv_batch`] returns
+//! `ErrorKind::WouldBlock` when nothing is queued, so a reactor can wait on
+//! [`AsRawFd::as_raw_fd`]. Frames we send ourselves are not looped back
+//! (`PACKET_IGNORE_OUTGOING`, Linux 4.20).
+//!
+//! Not supported: `PACKET_MMAP` rings, VLAN tags, several local addresses in one filter
+//! (open one socket per address, or call [`PacketSocket::set_local_address`] when the MN's
+//! care-of address changes).
+
+use std::io;
+use std::mem;
+use std::net::Ipv6Addr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::bpf;
+use crate::sys::{cvt, if_index, raw, setsockopt, MAX_BATCH};
+use crate::Error;
+
+/// `PACKET_IGNORE_OUTGOING` from linux/if_packet.h (not in the libc crate).
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+/// What one received frame was (filled by the `recv_batch` calls of this crate).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// Octets written into the caller's buffer.
+    pub len: usize,
+    /// True when the frame was longer than the buffer and its tail was cut (`MSG_TRUNC`).
+    /// The engine must drop such a frame: its lengths will not add up.
+    pub truncated: bool,
+    /// The interface it arrived on (0 when the kernel did not say).
+    pub ifindex: u32,
+}
+
+/// An `AF_PACKET`/`SOCK_DGRAM` socket receiving IPv6 signalling for one local address.
+#[derive(Debug)]
+pub struct PacketSocket {
+    sock: Socket,
+    ifindex: u32,
+}
+
+impl PacketSocket {
+    /// Opens a packet socket on interface `ifname` (`None`: every interface of this
+    /// network namespace) passing only frames [`bpf::signalling_filter`] accepts for
+    /// `local`.
+    ///
+    /// The socket is created with protocol 0 (it receives nothing), the filter is
+    /// attached, and only then is it bound to `ETH_P_IPV6` and the interface, so not one
+    /// unfiltered frame is ever queued (packet(7), "bind").
+    pub fn open(ifname: Option<&str>, local: Ipv6Addr) -> Result<Self, Error> {
+        let ifindex = match ifname {
+            Some(n) => if_index(n)?,
+            None => 0,
+        };
+        let sock = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(0)))
+            .map_err(Error::sys("socket(AF_PACKET, SOCK_DGRAM)"))?;
+        let this = PacketSocket { sock, ifindex };
+        this.set_local_address(local)?;
+        setsockopt(
+            &this.sock,
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            1 as libc::c_int,
+        )
+        .map_err(Error::sys("setsockopt(PACKET_IGNORE_OUTGOING)"))?;
+
+        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_IPV6 as u16).to_be();
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: `sll` is a valid sockaddr_ll for the duration of the call and the length
+        // passed is its size.
+        cvt(unsafe {
+            libc::bind(
+                raw(&this.sock),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })
+        .map_err(Error::sys("bind(AF_PACKET, ETH_P_IPV6)"))?;
+        this.sock
+            .set_nonblocking(true)
+            .map_err(Error::sys("fcntl(O_NONBLOCK) on packet socket"))?;
+        Ok(this)
+    }
+
+    /// Replaces the filter with one for `local` (the MN calls this when its care-of address
+    /// changes). Attaching is atomic: frames are judged by the old program or the new.
+    pub fn set_local_address(&self, local: Ipv6Addr) -> Result<(), Error> {
+        let prog = bpf::to_socket2(&bpf::signalling_filter(local));
+        self.sock
+            .attach_filter(&prog)
+            .map_err(Error::sys("setsockopt(SO_ATTACH_FILTER)"))
+    }
+
+    /// The interface index the socket is bound to (0: all).
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Receives up to `min(bufs.len(), meta.len(), MAX_BATCH)` frames with one
+    /// `recvmmsg(2)`, each into its own buffer starting at the IPv6 header; `meta[i]` says
+    /// what `bufs[i]` got. Returns how many were received; `ErrorKind::WouldBlock` when
+    /// none is queued. Buffers of 65 535 + 40 octets never truncate.
+    pub fn recv_batch(&self, bufs: &mut [&mut [u8]], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        let n = bufs.len().min(meta.len()).min(MAX_BATCH);
+        if n == 0 {
+            return Ok(0);
+        }
+        // SAFETY: iovec, sockaddr_ll and mmsghdr are plain old data; all-zero is valid.
+        let mut iov: [libc::iovec; MAX_BATCH] = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let mut names: [libc::sockaddr_ll; MAX_BATCH] = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { mem::zeroed() };
+        for i in 0..n {
+            iov[i].iov_base = bufs[i].as_mut_ptr().cast();
+            iov[i].iov_len = bufs[i].len();
+            hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+            hdrs[i].msg_hdr.msg_iovlen = 1;
+            hdrs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_ll).cast();
+            hdrs[i].msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        }
+        // SAFETY: `hdrs[..n]` point at `iov`/`names` entries and caller buffers that all
+        // outlive the call, with their true lengths; a null timeout is allowed.
+        let got = cvt(unsafe {
+            libc::recvmmsg(
+                raw(&self.sock),
+                hdrs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        })? as usize;
+        for i in 0..got {
+            let h = &hdrs[i];
+            meta[i] = RecvMeta {
+                len: (h.msg_len as usize).min(bufs[i].len()),
+                truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+                ifindex: names[i].sll_ifindex.max(0) as u32,
+            };
+        }
+        Ok(got)
+    }
+}
+
+impl AsRawFd for PacketSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl AsFd for PacketSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}

@@ -1,0 +1,517 @@
+//! Routes, proxy NDP and source rules over rtnetlink (rtnetlink(7)), and the IPv6 sysctls
+//! the HA and MN need (`Documentation/networking/ip-sysctl.rst`), each undone on cleanup.
+//!
+//! - HA: a /128 route for each bound HoA toward the TUN, so the kernel hands packets for
+//!   the HoA to the daemon; a proxy neighbour entry for the HoA on the home link so the HA
+//!   answers neighbour solicitations for it (RFC 6275 §10.4.1); `forwarding` on (proxy NDP
+//!   answers only with forwarding on) and `proxy_ndp` 1 with `proxy_delay` 0 on the home
+//!   link, or the first packet to a HoA waits up to 0.8 s (DESIGN.md, measured facts).
+//! - MN: a source rule `from <HoA> lookup <table>` and a default route in that table toward
+//!   its TUN, so traffic sourced from the HoA is reverse-tunnelled (RFC 6275 §11.3.1).
+//!
+//! Everything [`NetConfig`] adds it records, and [`NetConfig::cleanup`] undoes in reverse
+//! order (sysctls restored to the value read before). If the value is dropped without
+//! `cleanup`, `Drop` undoes the same on a helper thread with a fresh netlink connection
+//! and a private tokio runtime, so it works inside or outside the daemon's runtime; the
+//! helper thread first enters the network namespace [`NetConfig::new`] was called in.
+//!
+//! Adds are idempotent: routes and neighbour entries are added with `NLM_F_REPLACE`; a rule
+//! that already exists (`EEXIST`) is left alone and not recorded. Deletes of entries that
+//! are already gone (`ENOENT`, `ESRCH`) succeed.
+//!
+//! Sysctls are files under `/proc/sys/net`, which the kernel resolves in the network
+//! namespace of the thread that opens them: call [`NetConfig::sysctl`] and
+//! [`NetConfig::cleanup`] from a thread in the namespace `new` ran in (any thread of a
+//! daemon that never calls `setns`).
+//!
+//! Needs a tokio runtime ([`NetConfig::new`] spawns the netlink connection task on it),
+//! and `CAP_NET_ADMIN`.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::PathBuf;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::neighbour::NeighbourFlags;
+use rtnetlink::packet_route::route::RouteMessage;
+use rtnetlink::packet_route::rule::RuleMessage;
+use rtnetlink::{Handle, RouteMessageBuilder};
+
+use crate::sys::NetnsFd;
+use crate::Error;
+
+/// One thing [`NetConfig`] changed and must undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Undo {
+    Route(RouteKey),
+    ProxyNdp { ifindex: u32, addr: Ipv6Addr },
+    Rule(RuleKey),
+    Sysctl { path: PathBuf, old: String },
+}
+
+/// A route this crate adds: `dst/prefix dev ifindex table table`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RouteKey {
+    dst: Ipv6Addr,
+    prefix: u8,
+    ifindex: u32,
+    table: u32,
+}
+
+/// A rule this crate adds: `from src/128 lookup table priority priority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RuleKey {
+    src: Ipv6Addr,
+    table: u32,
+    priority: u32,
+}
+
+/// The main routing table (`RT_TABLE_MAIN`).
+pub const TABLE_MAIN: u32 = 254;
+
+/// An rtnetlink handle plus the list of changes to undo.
+pub struct NetConfig {
+    handle: Handle,
+    undo: Vec<Undo>,
+    netns: std::sync::Arc<NetnsFd>,
+}
+
+impl std::fmt::Debug for NetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetConfig")
+            .field("undo", &self.undo)
+            .finish()
+    }
+}
+
+impl NetConfig {
+    /// Opens a netlink connection in the calling thread's network namespace and spawns its
+    /// task on the current tokio runtime.
+    pub fn new() -> Result<Self, Error> {
+        let rt = tokio::runtime::Handle::try_current().map_err(Error::NoRuntime)?;
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(Error::sys("socket(AF_NETLINK, NETLINK_ROUTE)"))?;
+        let netns = NetnsFd::current().map_err(Error::sys("open /proc/thread-self/ns/net"))?;
+        rt.spawn(conn);
+        Ok(NetConfig {
+            handle,
+            undo: Vec::new(),
+            netns: std::sync::Arc::new(netns),
+        })
+    }
+
+    /// `ip -6 route replace <dst>/128 dev <ifindex> table <table>`: the HA's route for a
+    /// bound HoA toward its TUN ([`TABLE_MAIN`] for the main table).
+    pub async fn add_host_route(
+        &mut self,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        table: u32,
+    ) -> Result<(), Error> {
+        self.add_route(RouteKey {
+            dst,
+            prefix: 128,
+            ifindex,
+            table,
+        })
+        .await
+    }
+
+    /// Removes a route added by [`add_host_route`](Self::add_host_route) (binding deleted).
+    pub async fn remove_host_route(
+        &mut self,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        table: u32,
+    ) -> Result<(), Error> {
+        self.remove_route(RouteKey {
+            dst,
+            prefix: 128,
+            ifindex,
+            table,
+        })
+        .await
+    }
+
+    /// `ip -6 route replace default dev <ifindex> table <table>`: the MN's reverse-tunnel
+    /// table.
+    pub async fn add_default_route(&mut self, ifindex: u32, table: u32) -> Result<(), Error> {
+        self.add_route(RouteKey {
+            dst: Ipv6Addr::UNSPECIFIED,
+            prefix: 0,
+            ifindex,
+            table,
+        })
+        .await
+    }
+
+    /// Removes a route added by [`add_default_route`](Self::add_default_route).
+    pub async fn remove_default_route(&mut self, ifindex: u32, table: u32) -> Result<(), Error> {
+        self.remove_route(RouteKey {
+            dst: Ipv6Addr::UNSPECIFIED,
+            prefix: 0,
+            ifindex,
+            table,
+        })
+        .await
+    }
+
+    /// `ip -6 neigh replace proxy <addr> dev <ifindex>`: answer neighbour solicitations for
+    /// a HoA on the home link (RFC 6275 §10.4.1). Needs
+    /// [`prepare_proxy_link`](Self::prepare_proxy_link) on that link and [`set_forwarding`](Self::set_forwarding).
+    pub async fn add_proxy_ndp(&mut self, ifindex: u32, addr: Ipv6Addr) -> Result<(), Error> {
+        proxy_add(&self.handle, ifindex, addr).await?;
+        self.record(Undo::ProxyNdp { ifindex, addr });
+        Ok(())
+    }
+
+    /// Removes a proxy entry added by [`add_proxy_ndp`](Self::add_proxy_ndp).
+    pub async fn remove_proxy_ndp(&mut self, ifindex: u32, addr: Ipv6Addr) -> Result<(), Error> {
+        proxy_del(&self.handle, ifindex, addr).await?;
+        self.forget(&Undo::ProxyNdp { ifindex, addr });
+        Ok(())
+    }
+
+    /// `ip -6 rule add from <src>/128 lookup <table> priority <priority>`: the MN's source
+    /// rule for its HoA. An identical existing rule is left as it is and not recorded.
+    pub async fn add_source_rule(
+        &mut self,
+        src: Ipv6Addr,
+        table: u32,
+        priority: u32,
+    ) -> Result<(), Error> {
+        let key = RuleKey {
+            src,
+            table,
+            priority,
+        };
+        let req = self
+            .handle
+            .rule()
+            .add()
+            .v6()
+            .source_prefix(src, 128)
+            .table_id(table)
+            .priority(priority)
+            .action(rtnetlink::packet_route::rule::RuleAction::ToTable);
+        match req.execute().await {
+            Ok(()) => {
+                self.record(Undo::Rule(key));
+                Ok(())
+            }
+            Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+            Err(source) => Err(Error::Netlink {
+                op: format!("add rule from {src} lookup {table}"),
+                source,
+            }),
+        }
+    }
+
+    /// Removes a rule added by [`add_source_rule`](Self::add_source_rule).
+    pub async fn remove_source_rule(
+        &mut self,
+        src: Ipv6Addr,
+        table: u32,
+        priority: u32,
+    ) -> Result<(), Error> {
+        let key = RuleKey {
+            src,
+            table,
+            priority,
+        };
+        rule_del(&self.handle, key).await?;
+        self.forget(&Undo::Rule(key));
+        Ok(())
+    }
+
+    /// Sets `net.ipv6.conf.all.forwarding` (the HA forwards between home link and TUN;
+    /// proxy NDP needs it).
+    pub fn set_forwarding(&mut self, on: bool) -> Result<(), Error> {
+        self.sysctl("all", "forwarding", if on { "1" } else { "0" })
+    }
+
+    /// Sets `net.ipv6.conf.<ifname>.proxy_ndp` 1 and `net.ipv6.neigh.<ifname>.proxy_delay`
+    /// 0 on the home link `ifname` (the delay is a neighbour-table parameter, in units of
+    /// USER_HZ; its default 80 delays the first answer by up to 0.8 s).
+    pub fn prepare_proxy_link(&mut self, ifname: &str) -> Result<(), Error> {
+        self.sysctl(ifname, "proxy_ndp", "1")?;
+        self.write_sysctl(sysctl_path("neigh", ifname, "proxy_delay")?, "0")
+    }
+
+    /// Writes `/proc/sys/net/ipv6/conf/<ifname>/<key>` = `value`, recording the old value
+    /// for cleanup. `ifname` may be `all` or `default`; `/` and `..` are refused.
+    pub fn sysctl(&mut self, ifname: &str, key: &str, value: &str) -> Result<(), Error> {
+        self.write_sysctl(sysctl_path("conf", ifname, key)?, value)
+    }
+
+    fn write_sysctl(&mut self, path: PathBuf, value: &str) -> Result<(), Error> {
+        let old = std::fs::read_to_string(&path)
+            .map_err(|source| Error::Sysctl {
+                path: path.clone(),
+                source,
+            })?
+            .trim()
+            .to_string();
+        std::fs::write(&path, value).map_err(|source| Error::Sysctl {
+            path: path.clone(),
+            source,
+        })?;
+        // Only the first write to a path records: cleanup restores the value before us.
+        if !self
+            .undo
+            .iter()
+            .any(|u| matches!(u, Undo::Sysctl { path: p, .. } if *p == path))
+        {
+            self.undo.push(Undo::Sysctl { path, old });
+        }
+        Ok(())
+    }
+
+    /// Undoes every recorded change, newest first. Goes on after a failure and returns the
+    /// first error.
+    pub async fn cleanup(mut self) -> Result<(), Error> {
+        let undo = std::mem::take(&mut self.undo);
+        undo_all(&self.handle, undo).await
+    }
+
+    async fn add_route(&mut self, key: RouteKey) -> Result<(), Error> {
+        self.handle
+            .route()
+            .add(route_message(key))
+            .replace()
+            .execute()
+            .await
+            .map_err(|source| Error::Netlink {
+                op: format!("add route {}/{}", key.dst, key.prefix),
+                source,
+            })?;
+        self.record(Undo::Route(key));
+        Ok(())
+    }
+
+    async fn remove_route(&mut self, key: RouteKey) -> Result<(), Error> {
+        route_del(&self.handle, key).await?;
+        self.forget(&Undo::Route(key));
+        Ok(())
+    }
+
+    fn record(&mut self, u: Undo) {
+        if !self.undo.contains(&u) {
+            self.undo.push(u);
+        }
+    }
+
+    fn forget(&mut self, u: &Undo) {
+        self.undo.retain(|x| x != u);
+    }
+}
+
+impl Drop for NetConfig {
+    fn drop(&mut self) {
+        let undo = std::mem::take(&mut self.undo);
+        if undo.is_empty() {
+            return;
+        }
+        // A thread of its own: Drop may run inside the daemon's runtime, where block_on
+        // is not allowed; and it can enter the namespace without moving this thread.
+        let netns = self.netns.clone();
+        let joined = std::thread::spawn(move || -> Result<(), Error> {
+            netns
+                .enter()
+                .map_err(Error::sys("setns(CLONE_NEWNET) for netlink cleanup"))?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .map_err(Error::sys("tokio runtime for netlink cleanup"))?;
+            rt.block_on(async move {
+                let (conn, handle, _) = rtnetlink::new_connection()
+                    .map_err(Error::sys("socket(AF_NETLINK, NETLINK_ROUTE)"))?;
+                tokio::spawn(conn);
+                undo_all(&handle, undo).await
+            })
+        })
+        .join();
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("mip6-netio: network cleanup incomplete: {e}"),
+            Err(_) => tracing::warn!("mip6-netio: network cleanup thread panicked"),
+        }
+    }
+}
+
+async fn undo_all(handle: &Handle, undo: Vec<Undo>) -> Result<(), Error> {
+    let mut first = None;
+    for u in undo.into_iter().rev() {
+        let r = match u {
+            Undo::Route(k) => route_del(handle, k).await,
+            Undo::ProxyNdp { ifindex, addr } => proxy_del(handle, ifindex, addr).await,
+            Undo::Rule(k) => rule_del(handle, k).await,
+            Undo::Sysctl { path, old } => {
+                std::fs::write(&path, old).map_err(|source| Error::Sysctl { path, source })
+            }
+        };
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+fn route_message(k: RouteKey) -> RouteMessage {
+    RouteMessageBuilder::<Ipv6Addr>::new()
+        .destination_prefix(k.dst, k.prefix)
+        .output_interface(k.ifindex)
+        .table_id(k.table)
+        .build()
+}
+
+async fn route_del(handle: &Handle, k: RouteKey) -> Result<(), Error> {
+    gone_is_ok(handle.route().del(route_message(k)).execute().await, || {
+        format!("delete route {}/{}", k.dst, k.prefix)
+    })
+}
+
+async fn proxy_add(handle: &Handle, ifindex: u32, addr: Ipv6Addr) -> Result<(), Error> {
+    handle
+        .neighbours()
+        .add(ifindex, IpAddr::V6(addr))
+        .flags(NeighbourFlags::Proxy)
+        .replace()
+        .execute()
+        .await
+        .map_err(|source| Error::Netlink {
+            op: format!("add proxy neighbour {addr}"),
+            source,
+        })
+}
+
+async fn proxy_del(handle: &Handle, ifindex: u32, addr: Ipv6Addr) -> Result<(), Error> {
+    // The delete request is built from the add request's message: same family, ifindex,
+    // destination and NTF_PROXY flag, which is what the kernel matches on.
+    let mut req = handle
+        .neighbours()
+        .add(ifindex, IpAddr::V6(addr))
+        .flags(NeighbourFlags::Proxy);
+    let msg = req.message_mut().clone();
+    gone_is_ok(handle.neighbours().del(msg).execute().await, || {
+        format!("delete proxy neighbour {addr}")
+    })
+}
+
+async fn rule_del(handle: &Handle, k: RuleKey) -> Result<(), Error> {
+    let mut req = handle
+        .rule()
+        .add()
+        .v6()
+        .source_prefix(k.src, 128)
+        .table_id(k.table)
+        .priority(k.priority)
+        .action(rtnetlink::packet_route::rule::RuleAction::ToTable);
+    let msg: RuleMessage = req.message_mut().clone();
+    gone_is_ok(handle.rule().del(msg).execute().await, || {
+        format!("delete rule from {} lookup {}", k.src, k.table)
+    })
+}
+
+fn gone_is_ok(r: Result<(), rtnetlink::Error>, op: impl FnOnce() -> String) -> Result<(), Error> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(errno(&e), Some(libc::ENOENT | libc::ESRCH)) => Ok(()),
+        Err(source) => Err(Error::Netlink { op: op(), source }),
+    }
+}
+
+/// The positive errno of a kernel netlink error.
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(m.raw_code().abs()),
+        _ => None,
+    }
+}
+
+fn sysctl_path(dir: &str, ifname: &str, key: &str) -> Result<PathBuf, Error> {
+    let bad = |s: &str| s.is_empty() || s.contains('/') || s == "." || s == "..";
+    if bad(ifname) || bad(key) {
+        return Err(Error::NoSuchInterface {
+            name: format!("{ifname}/{key}"),
+        });
+    }
+    Ok(PathBuf::from(format!(
+        "/proc/sys/net/ipv6/{dir}/{ifname}/{key}"
+    )))
+}
+
+/// Lists the IPv6 routes of `table` as `(destination, prefix, output ifindex)` — for
+/// checks and diagnostics, not the packet path.
+pub async fn list_routes(nc: &NetConfig, table: u32) -> Result<Vec<(Ipv6Addr, u8, u32)>, Error> {
+    use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+    let mut filter = RouteMessageBuilder::<Ipv6Addr>::new().build();
+    filter.header.table = 0;
+    let mut s = nc.handle.route().get(filter).execute();
+    let mut out = Vec::new();
+    while let Some(m) = s.try_next().await.map_err(|source| Error::Netlink {
+        op: "dump routes".into(),
+        source,
+    })? {
+        let mut t = m.header.table as u32;
+        let mut dst = Ipv6Addr::UNSPECIFIED;
+        let mut oif = 0;
+        for a in &m.attributes {
+            match a {
+                RouteAttribute::Table(x) => t = *x,
+                RouteAttribute::Destination(RouteAddress::Inet6(d)) => dst = *d,
+                RouteAttribute::Oif(i) => oif = *i,
+                _ => {}
+            }
+        }
+        if t == table {
+            out.push((dst, m.header.destination_prefix_length, oif));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysctl_paths_refuse_traversal() {
+        assert_eq!(
+            sysctl_path("neigh", "eth0", "proxy_delay").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv6/neigh/eth0/proxy_delay")
+        );
+        for (i, k) in [
+            ("..", "x"),
+            ("a/b", "x"),
+            ("eth0", "../../x"),
+            ("", "x"),
+            ("eth0", ""),
+        ] {
+            assert!(sysctl_path("conf", i, k).is_err(), "{i}/{k}");
+        }
+    }
+
+    #[test]
+    fn route_message_carries_prefix_interface_and_table() {
+        use rtnetlink::packet_route::route::RouteAttribute;
+        let m = route_message(RouteKey {
+            dst: "2001:db8:1::100".parse().unwrap(),
+            prefix: 128,
+            ifindex: 7,
+            table: 100,
+        });
+        assert_eq!(m.header.destination_prefix_length, 128);
+        assert!(m.attributes.contains(&RouteAttribute::Oif(7)));
+        assert!(
+            m.attributes
+                .iter()
+                .any(|a| matches!(a, RouteAttribute::Table(100)))
+                || m.header.table == 100
+        );
+    }
+
+    #[test]
+    fn new_outside_a_runtime_is_an_error_not_a_panic() {
+        assert!(matches!(NetConfig::new(), Err(Error::NoRuntime(_))));
+    }
+}

@@ -1,0 +1,177 @@
+//! The few libc helpers the sockets share: interface lookup, `sockaddr_in6` conversion,
+//! `setsockopt` and a typed control-message walk (cmsg(3)), in the manner of quinn-udp's
+//! `cmsg` module: every raw pointer use is here or beside a `// SAFETY:` line.
+
+use std::ffi::CString;
+use std::io;
+use std::mem;
+use std::net::Ipv6Addr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use crate::Error;
+
+/// Most frames one `recvmmsg(2)`/`sendmmsg(2)` call moves. The message headers live on the
+/// stack, so a batch costs no allocation; larger caller slices are served in parts.
+pub const MAX_BATCH: usize = 32;
+
+/// The index of interface `name` in the calling thread's network namespace
+/// (`if_nametoindex(3)`).
+pub fn if_index(name: &str) -> Result<u32, Error> {
+    let c = CString::new(name).map_err(|_| Error::NoSuchInterface { name: name.into() })?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if idx == 0 {
+        return Err(Error::NoSuchInterface { name: name.into() });
+    }
+    Ok(idx)
+}
+
+/// Turns a libc `-1` return into the thread's `errno`.
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `setsockopt(2)` with a plain-old-data value.
+pub(crate) fn setsockopt<T: Copy>(
+    fd: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: T,
+) -> io::Result<()> {
+    // SAFETY: `value` is a live `T` for the call and the length passed is its size; the
+    // kernel copies it before returning.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// A `sockaddr_in6` for `addr`, port 0, no scope (ipv6(7)).
+pub(crate) fn sockaddr_in6(addr: Ipv6Addr) -> libc::sockaddr_in6 {
+    // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_in6 = unsafe { mem::zeroed() };
+    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sa.sin6_addr.s6_addr = addr.octets();
+    sa
+}
+
+/// A received control message this crate asks for (ipv6(7) `IPV6_RECV*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmsg {
+    /// `IPV6_PKTINFO`: the packet's destination address and arrival interface.
+    PktInfo { dst: Ipv6Addr, ifindex: u32 },
+    /// `IPV6_HOPLIMIT`: the hop limit from the IPv6 header.
+    HopLimit(u8),
+    /// `IPV6_TCLASS`: the traffic class from the IPv6 header.
+    TrafficClass(u8),
+}
+
+/// Walks the control messages of a received `msghdr` (cmsg(3)), yielding those this crate
+/// knows and skipping the rest.
+///
+/// # Safety
+/// `hdr.msg_control`/`msg_controllen` must describe a buffer that is alive, that the kernel
+/// filled in the `recvmsg`/`recvmmsg` call that returned `hdr`.
+pub(crate) unsafe fn for_each_cmsg(hdr: &libc::msghdr, mut f: impl FnMut(Cmsg)) {
+    // SAFETY: guaranteed by the caller: the control buffer is valid and kernel-written, so
+    // CMSG_FIRSTHDR/CMSG_NXTHDR stay inside it and each header's length is the kernel's.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(hdr) };
+    while !c.is_null() {
+        // SAFETY: `c` is non-null and points at a complete cmsghdr inside the buffer.
+        let (level, ty) = unsafe { ((*c).cmsg_level, (*c).cmsg_type) };
+        // SAFETY: CMSG_DATA of a kernel-written header points at its payload, which the
+        // kernel sized for the type (checked by the type match before each read).
+        let data = unsafe { libc::CMSG_DATA(c) };
+        if level == libc::IPPROTO_IPV6 {
+            match ty {
+                libc::IPV6_PKTINFO => {
+                    // SAFETY: IPV6_PKTINFO carries one in6_pktinfo; read unaligned.
+                    let pi: libc::in6_pktinfo =
+                        unsafe { data.cast::<libc::in6_pktinfo>().read_unaligned() };
+                    f(Cmsg::PktInfo {
+                        dst: Ipv6Addr::from(pi.ipi6_addr.s6_addr),
+                        ifindex: pi.ipi6_ifindex,
+                    });
+                }
+                libc::IPV6_HOPLIMIT => {
+                    // SAFETY: IPV6_HOPLIMIT carries one int.
+                    let v: libc::c_int = unsafe { data.cast::<libc::c_int>().read_unaligned() };
+                    f(Cmsg::HopLimit(v.clamp(0, 255) as u8));
+                }
+                libc::IPV6_TCLASS => {
+                    // SAFETY: IPV6_TCLASS carries one int.
+                    let v: libc::c_int = unsafe { data.cast::<libc::c_int>().read_unaligned() };
+                    f(Cmsg::TrafficClass(v.clamp(0, 255) as u8));
+                }
+                _ => {}
+            }
+        }
+        // SAFETY: `hdr` and `c` are as above; CMSG_NXTHDR returns null past the end.
+        c = unsafe { libc::CMSG_NXTHDR(hdr, c) };
+    }
+}
+
+/// The network namespace of the thread that made it (`/proc/thread-self/ns/net`,
+/// namespaces(7)), so a guard undoes its changes in that namespace whichever thread drops it.
+#[derive(Debug)]
+pub(crate) struct NetnsFd(OwnedFd);
+
+impl NetnsFd {
+    /// Opens the calling thread's network namespace.
+    pub(crate) fn current() -> io::Result<Self> {
+        std::fs::File::open("/proc/thread-self/ns/net").map(|f| NetnsFd(f.into()))
+    }
+
+    /// Moves the calling thread into the namespace (`setns(2)`).
+    pub(crate) fn enter(&self) -> io::Result<()> {
+        // SAFETY: the descriptor is an open namespace file owned by `self`.
+        cvt(unsafe { libc::setns(self.0.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
+    }
+
+    /// The raw descriptor, for a `pre_exec` hook that calls `setns` in a child.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// The raw descriptor of anything that has one, for the `libc` calls.
+pub(crate) fn raw(fd: &impl AsRawFd) -> RawFd {
+    fd.as_raw_fd()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_has_an_index_and_nonsense_has_none() {
+        assert!(if_index("lo").unwrap() > 0);
+        assert!(matches!(
+            if_index("mip6-no-such-if"),
+            Err(Error::NoSuchInterface { .. })
+        ));
+        assert!(matches!(
+            if_index("nul\0inside"),
+            Err(Error::NoSuchInterface { .. })
+        ));
+    }
+
+    #[test]
+    fn sockaddr_carries_the_address() {
+        let a: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let sa = sockaddr_in6(a);
+        assert_eq!(sa.sin6_family, libc::AF_INET6 as libc::sa_family_t);
+        assert_eq!(sa.sin6_addr.s6_addr, a.octets());
+        assert_eq!(sa.sin6_port, 0);
+    }
+}

@@ -1,0 +1,388 @@
+//! Root-only tests in throw-away network namespaces (see `support/mod.rs` for the lab and
+//! the skip rule). Every test is bounded: a handful of packets, waits of at most 2 s.
+
+mod support;
+
+use std::io;
+use std::time::Duration;
+
+use mip6_netio::nft::NftGuard;
+use mip6_netio::routes::{NetConfig, TABLE_MAIN};
+use mip6_netio::{PacketSocket, RawReceiver, RawSender, RecvMeta, Tun, TunConfig, TunnelProto};
+use support::*;
+
+const WAIT: Duration = Duration::from_millis(1500);
+const QUIET: Duration = Duration::from_millis(700);
+
+/// Drains a packet socket into owned frames (one recvmmsg batch per call).
+fn drain(ps: &PacketSocket) -> Vec<Vec<u8>> {
+    let mut store = vec![vec![0u8; 2048]; 8];
+    let mut bufs: Vec<&mut [u8]> = store.iter_mut().map(|b| b.as_mut_slice()).collect();
+    let mut meta = [RecvMeta::default(); 8];
+    match ps.recv_batch(&mut bufs, &mut meta) {
+        Ok(n) => (0..n)
+            .map(|i| {
+                assert!(!meta[i].truncated);
+                bufs[i][..meta[i].len].to_vec()
+            })
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+        Err(e) => panic!("recv_batch: {e}"),
+    }
+}
+
+#[test]
+fn packet_socket_passes_bu_and_ba_and_drops_plain_traffic() {
+    if !require_root("packet_socket_passes_bu_and_ba_and_drops_plain_traffic") {
+        return;
+    }
+    let lab = Lab::pair("bpf");
+    let ps = lab.run("b", || PacketSocket::open(Some("vb"), ip6(B)).unwrap());
+    let tx = lab.run("a", || RawSender::open(None).unwrap());
+    let bu = bu_frame(0, 0, 64, A, B, 1);
+    let ba = ba_frame(A, B, 2);
+    let bu_elsewhere = bu_frame(0, 0, 64, A, "2001:db8:1::3", 3);
+    let plain = [udp_frame(A, B), echo_request(A, B, 7, 1, b"ping")];
+    tx.send(&plain[0]).unwrap();
+    tx.send(&plain[1]).unwrap();
+    tx.send(&bu).unwrap();
+    tx.send(&plain[0]).unwrap();
+    tx.send(&bu_elsewhere).unwrap();
+    tx.send(&ba).unwrap();
+    let got = collect(&ps, WAIT, 10, || drain(&ps));
+    assert_eq!(
+        got,
+        vec![bu, ba],
+        "exactly the BU and the BA, byte for byte, in order"
+    );
+    // Nothing else trickles in (the echo reply, NDP, the UDP).
+    assert!(collect(&ps, QUIET, 10, || drain(&ps)).is_empty());
+}
+
+#[test]
+fn ipproto_raw_sends_hand_built_packets_byte_for_byte_in_batches() {
+    if !require_root("ipproto_raw_sends_hand_built_packets_byte_for_byte_in_batches") {
+        return;
+    }
+    let lab = Lab::pair("raw");
+    let ps = lab.run("b", || PacketSocket::open(Some("vb"), ip6(B)).unwrap());
+    let tx = lab.run("a", || RawSender::open(Some("va")).unwrap());
+    // Odd traffic class, flow label and hop limit: the kernel must leave all of them.
+    let frames: Vec<Vec<u8>> = (0..3)
+        .map(|i| bu_frame(0xa5, 0xbcdef, 7 + i as u8, A, B, 100 + i))
+        .collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    assert_eq!(tx.send_batch(&refs).unwrap(), 3);
+    let got = collect(&ps, WAIT, 3, || drain(&ps));
+    assert_eq!(got, frames);
+    // A packet shorter than an IPv6 header is refused before anything is sent.
+    assert_eq!(
+        tx.send_batch(&[&frames[0], &frames[0][..39]])
+            .unwrap_err()
+            .kind(),
+        io::ErrorKind::InvalidInput
+    );
+    assert!(collect(&ps, QUIET, 3, || drain(&ps)).is_empty());
+}
+
+/// ICMPv6 messages of `type_` that reach an ICMPv6 raw socket.
+fn icmp_types(sock: &socket2::Socket) -> Vec<u8> {
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    match sock.recv(&mut buf) {
+        // SAFETY: recv initialised the first n octets.
+        Ok(n) if n > 0 => vec![unsafe { buf[0].assume_init() }],
+        Ok(_) => Vec::new(),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+        Err(e) => panic!("icmp recv: {e}"),
+    }
+}
+
+#[test]
+fn nft_guard_silences_parameter_problem_and_leaves_nothing_behind() {
+    if !require_root("nft_guard_silences_parameter_problem_and_leaves_nothing_behind") {
+        return;
+    }
+    let lab = Lab::pair("nft");
+    // No ICMPv6 rate limit in b, so every probe gets its answer.
+    lab.sh("b", &["sysctl", "-qw", "net.ipv6.icmp.ratelimit=0"]);
+    let (tx, icmp) = lab.run("a", || {
+        let s = socket2::Socket::new(
+            socket2::Domain::IPV6,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::ICMPV6),
+        )
+        .unwrap();
+        s.set_nonblocking(true).unwrap();
+        (RawSender::open(None).unwrap(), s)
+    });
+    let param_problems = |within| {
+        collect(&icmp, within, 20, || icmp_types(&icmp))
+            .into_iter()
+            .filter(|&t| t == 4)
+            .count()
+    };
+
+    // Without the rules the kernel answers a HoA option with Parameter Problem (type 4):
+    // this is what the test would see if the guard did nothing.
+    tx.send(&bu_frame(0, 0, 64, A, B, 1)).unwrap();
+    assert_eq!(param_problems(WAIT), 1, "kernel answers the HoA option");
+    tx.send(&ba_frame(A, B, 1)).unwrap();
+    assert_eq!(param_problems(WAIT), 1, "kernel answers the RH2");
+
+    let (guard, ps) = lab.run("b", || {
+        let mut g = NftGuard::install("t", &[ip6(B)]).unwrap();
+        g.update(&[ip6(B), ip6("2001:db8:1::22")]).unwrap(); // idempotent re-install
+        (g, PacketSocket::open(Some("vb"), ip6(B)).unwrap())
+    });
+    let tables = lab.sh("b", &["nft", "list", "tables"]);
+    assert_eq!(tables.matches("mip6_t").count(), 1, "{tables}");
+    tx.send(&bu_frame(0, 0, 64, A, B, 2)).unwrap();
+    tx.send(&ba_frame(A, B, 2)).unwrap();
+    assert_eq!(param_problems(WAIT), 0, "rules stop the kernel's answer");
+    // The packet socket still sees both (it taps before netfilter).
+    assert_eq!(collect(&ps, WAIT, 2, || drain(&ps)).len(), 2);
+
+    // Dropped here, on the test thread, outside b: the guard runs nft in b all the same.
+    drop(guard);
+    let tables = lab.sh("b", &["nft", "list", "tables"]);
+    assert!(!tables.contains("mip6_t"), "{tables}");
+    tx.send(&bu_frame(0, 0, 64, A, B, 3)).unwrap();
+    assert_eq!(
+        param_problems(WAIT),
+        1,
+        "kernel answers again once the table is gone"
+    );
+}
+
+#[test]
+fn raw_recv_rebuilds_esp_and_ipv6_in_ipv6_frames() {
+    if !require_root("raw_recv_rebuilds_esp_and_ipv6_in_ipv6_frames") {
+        return;
+    }
+    let lab = Lab::pair("rr");
+    let (esp, v6v6) = lab.run("b", || {
+        (
+            RawReceiver::open(TunnelProto::Esp, None).unwrap(),
+            RawReceiver::open(TunnelProto::Ipv6InIpv6, Some("vb")).unwrap(),
+        )
+    });
+    let tx = lab.run("a", || RawSender::open(None).unwrap());
+    // Flow label 0: the one field the rebuilt header cannot carry.
+    let esp_frame = ipv6(0x28, 0, 50, 9, A, B, &esp_stub(0x3003, 42));
+    let inner = echo_request(HOA, "2001:db8:4::4", 1, 1, b"inner");
+    let tunnelled = ipv6(0, 0, 41, 33, A, B, &inner);
+    tx.send_batch(&[&esp_frame, &tunnelled]).unwrap();
+
+    let recv = |r: &RawReceiver| {
+        let mut store = vec![vec![0u8; 2048]; 4];
+        let mut bufs: Vec<&mut [u8]> = store.iter_mut().map(|b| b.as_mut_slice()).collect();
+        let mut meta = [RecvMeta::default(); 4];
+        match r.recv_batch(&mut bufs, &mut meta) {
+            Ok(n) => (0..n)
+                .map(|i| (bufs[i][..meta[i].len].to_vec(), meta[i]))
+                .collect(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let got = collect(&esp, WAIT, 1, || recv(&esp));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, esp_frame, "ESP frame rebuilt byte for byte");
+    assert!(got[0].1.ifindex > 0);
+    let got = collect(&v6v6, WAIT, 1, || recv(&v6v6));
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].0, tunnelled,
+        "IPv6-in-IPv6 frame rebuilt byte for byte"
+    );
+    // Neither socket got the other's protocol.
+    assert!(collect(&esp, QUIET, 2, || recv(&esp)).is_empty());
+    // Buffers too small for the synthetic header are refused.
+    let mut small = [0u8; 40];
+    assert_eq!(
+        esp.recv_batch(&mut [&mut small[..]], &mut [RecvMeta::default()])
+            .unwrap_err()
+            .kind(),
+        io::ErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn tun_round_trip_through_the_kernel() {
+    if !require_root("tun_round_trip_through_the_kernel") {
+        return;
+    }
+    let lab = Lab::new("tun", &["a"]);
+    let tun = lab.run("a", || {
+        Tun::open(&TunConfig {
+            name: "mip6tun0".into(),
+            mtu: 1400,
+            addresses: vec![(ip6("2001:db8:9::1"), 64)],
+        })
+        .unwrap()
+    });
+    let link = lab.sh("a", &["ip", "-o", "link", "show", "mip6tun0"]);
+    assert!(link.contains("mtu 1400") && link.contains(",UP"), "{link}");
+    let addr = lab.sh("a", &["ip", "-o", "-6", "addr", "show", "dev", "mip6tun0"]);
+    assert!(addr.contains("2001:db8:9::1/64"), "{addr}");
+
+    // Write an echo request "arriving" on the TUN; the kernel's reply is routed back out
+    // of it (on-link /64), and we read it.
+    let req = echo_request("2001:db8:9::2", "2001:db8:9::1", 0x77, 5, b"round trip");
+    assert_eq!(tun.send(&req).unwrap(), req.len());
+    let mut buf = [0u8; 1500];
+    let replies = collect(&tun, WAIT, 20, || match tun.recv(&mut buf) {
+        // Skip what else the kernel sends on a new link (MLD reports, RS).
+        Ok(n) if n > 40 && buf[6] == 58 && buf[40] == 129 => vec![buf[..n].to_vec()],
+        Ok(_) => Vec::new(),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+        Err(e) => panic!("{e}"),
+    });
+    assert_eq!(replies.len(), 1, "one echo reply");
+    let r = &replies[0];
+    assert_eq!(r[8..24], ip6("2001:db8:9::1").octets());
+    assert_eq!(r[24..40], ip6("2001:db8:9::2").octets());
+    assert_eq!(
+        &r[44..48],
+        &[0, 0x77, 0, 5],
+        "identifier and sequence echoed"
+    );
+    assert_eq!(&r[48..], b"round trip");
+    drop(tun);
+    // The TUN is not persistent: closing it removes the interface.
+    assert!(!lab.sh("a", &["ip", "-o", "link"]).contains("mip6tun0"));
+}
+
+#[test]
+fn routes_proxy_and_rules_appear_and_vanish() {
+    if !require_root("routes_proxy_and_rules_appear_and_vanish") {
+        return;
+    }
+    let lab = Lab::pair("rt");
+    let hoa = ip6("2001:db8:1::100");
+    let show = |args: &[&str]| {
+        let mut v = vec!["ip", "-6"];
+        v.extend_from_slice(args);
+        lab.sh("a", &v)
+    };
+    let before_fwd = lab.sh("a", &["sysctl", "-n", "net.ipv6.conf.all.forwarding"]);
+    let before_delay = lab.sh("a", &["sysctl", "-n", "net.ipv6.neigh.va.proxy_delay"]);
+    assert_ne!(
+        before_delay.trim(),
+        "0",
+        "the test must be able to see the change"
+    );
+
+    let tun = lab.run("a", || {
+        let tun = Tun::open(&TunConfig {
+            name: "mip6tun1".into(),
+            mtu: 1400,
+            addresses: vec![],
+        })
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let va = mip6_netio::if_index("va").unwrap();
+            let mut nc = NetConfig::new().unwrap();
+            nc.add_host_route(hoa, tun.ifindex(), TABLE_MAIN)
+                .await
+                .unwrap();
+            nc.add_host_route(hoa, tun.ifindex(), TABLE_MAIN)
+                .await
+                .unwrap(); // idempotent
+            nc.set_forwarding(true).unwrap();
+            nc.prepare_proxy_link("va").unwrap();
+            nc.add_proxy_ndp(va, hoa).await.unwrap();
+            nc.add_source_rule(hoa, 100, 1000).await.unwrap();
+            nc.add_source_rule(hoa, 100, 1000).await.unwrap(); // EEXIST is fine
+            nc.add_default_route(tun.ifindex(), 100).await.unwrap();
+            let listed = mip6_netio::routes::list_routes(&nc, TABLE_MAIN)
+                .await
+                .unwrap();
+            assert!(listed.contains(&(hoa, 128, tun.ifindex())), "{listed:?}");
+
+            let r = show(&["route", "show"]);
+            assert!(r.contains("2001:db8:1::100 dev mip6tun1"), "{r}");
+            let r = show(&["route", "show", "table", "100"]);
+            assert!(r.contains("default dev mip6tun1"), "{r}");
+            let n = show(&["neigh", "show", "proxy"]);
+            assert!(n.contains("2001:db8:1::100 dev va proxy"), "{n}");
+            let ru = show(&["rule", "show"]);
+            assert_eq!(
+                ru.matches("from 2001:db8:1::100 lookup 100").count(),
+                1,
+                "{ru}"
+            );
+            assert_eq!(
+                lab.sh("a", &["sysctl", "-n", "net.ipv6.conf.all.forwarding"])
+                    .trim(),
+                "1"
+            );
+            assert_eq!(
+                lab.sh("a", &["sysctl", "-n", "net.ipv6.neigh.va.proxy_delay"])
+                    .trim(),
+                "0"
+            );
+            assert_eq!(
+                lab.sh("a", &["sysctl", "-n", "net.ipv6.conf.va.proxy_ndp"])
+                    .trim(),
+                "1"
+            );
+
+            // Proxy NDP works: b resolves the HoA to a's link-layer address. (The ping
+            // itself gets no answer: a forwards it into the TUN, which nobody reads.)
+            let _ = std::process::Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    lab.name("b"),
+                    "ping",
+                    "-6",
+                    "-c",
+                    "1",
+                    "-W",
+                    "1",
+                ])
+                .arg("2001:db8:1::100")
+                .output();
+            let link = lab.sh("a", &["ip", "-o", "link", "show", "va"]);
+            let mac = link
+                .split("link/ether ")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .unwrap();
+            let neigh = lab.sh("b", &["ip", "-6", "neigh", "show", "2001:db8:1::100"]);
+            assert!(neigh.contains(&format!("lladdr {mac}")), "{neigh} / {mac}");
+
+            nc.cleanup().await.unwrap();
+            assert!(!show(&["route", "show"]).contains("2001:db8:1::100"));
+            assert!(!show(&["route", "show", "table", "100"]).contains("default"));
+            assert!(!show(&["neigh", "show", "proxy"]).contains("2001:db8:1::100"));
+            assert!(!show(&["rule", "show"]).contains("2001:db8:1::100"));
+
+            // Dropped without cleanup, inside the runtime: Drop undoes it too.
+            let mut nc = NetConfig::new().unwrap();
+            nc.add_host_route(hoa, tun.ifindex(), TABLE_MAIN)
+                .await
+                .unwrap();
+            nc.add_source_rule(hoa, 100, 1000).await.unwrap();
+            assert!(show(&["route", "show"]).contains("2001:db8:1::100 dev mip6tun1"));
+            drop(nc);
+            assert!(!show(&["route", "show"]).contains("2001:db8:1::100"));
+            assert!(!show(&["rule", "show"]).contains("2001:db8:1::100"));
+        });
+        tun
+    });
+    assert_eq!(
+        lab.sh("a", &["sysctl", "-n", "net.ipv6.conf.all.forwarding"]),
+        before_fwd
+    );
+    assert_eq!(
+        lab.sh("a", &["sysctl", "-n", "net.ipv6.neigh.va.proxy_delay"]),
+        before_delay
+    );
+    drop(tun);
+}
