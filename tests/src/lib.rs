@@ -5,4 +5,5 @@
 
 pub mod catalogue;
 pub mod fuzz_checks;
+pub mod model;
 pub mod prerequisites;
