@@ -546,6 +546,14 @@ impl World {
         });
     }
 
+    /// Puts `bytes` on the network as if `to`'s peer had sealed and sent them: the
+    /// nonce checks run on it. For tests of the checker itself (a replayed frame is a
+    /// sender sealing the same (SPI, sequence) twice).
+    pub fn inject(&mut self, to: Side, bytes: Vec<u8>) {
+        let label = self.label("injected", &bytes);
+        self.sent(to, bytes, label);
+    }
+
     /// Driver contract after an HA call: events first (store Persist), then send.
     fn after_ha(&mut self) {
         while let Some(e) = self.ha.poll_event() {
