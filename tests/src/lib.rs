@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod fuzz_checks;
+pub mod model;
 pub mod pair;
 pub mod prerequisites;
 pub mod sim;
