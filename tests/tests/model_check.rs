@@ -10,7 +10,7 @@ use mip6_tests::model::{explore, Bounds, ModelConfig, Report};
 use mip6_wire::keys::RequestMode;
 
 /// Depth run in the suite: exhaustive to this many actions from the start.
-const DEPTH: usize = 6;
+const DEPTH: usize = 7;
 /// Heal runs must converge within this many actions (deliveries and ticks).
 const HEAL_STEPS: usize = 40;
 
