@@ -175,6 +175,19 @@ impl<'a> OptionIter<'a> {
             return None;
         }
         let offset = self.next_offset();
+        // Padding is most of a typical option area (RFC 6275 §6.2.2–6.2.3): step over
+        // it without the general parse.
+        match *rest {
+            [0, ..] => {
+                self.pos += 1;
+                return Some(Ok((offset, MobilityOption::Pad1)));
+            }
+            [1, len, ..] if rest.len() >= 2 + usize::from(len) => {
+                self.pos += 2 + usize::from(len);
+                return Some(Ok((offset, MobilityOption::PadN(len))));
+            }
+            _ => {}
+        }
         match MobilityOption::parse(rest, offset) {
             Ok((option, used)) => {
                 self.pos += used;
