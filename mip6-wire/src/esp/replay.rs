@@ -1,9 +1,11 @@
 //! The ESP anti-replay window (RFC 4303 §3.4.3 and Appendix A).
 //!
 //! A bitmap of the last `size` sequence numbers below and including the highest one
-//! received, kept as a ring of 64-bit words in a fixed array (RFC 6479's layout, one
-//! word larger than the window so all `size` positions are usable): no allocation,
-//! O(1) check, update in O(words cleared).
+//! received, kept as a ring of 64-bit words (RFC 6479's layout, one word larger than
+//! the window so all `size` positions are usable), allocated once when the SA is made
+//! and sized to its window (a home agent keeps three inbound SAs per mobile node, so a
+//! fixed 4096-packet array would cost 520 octets each): no allocation per packet, O(1)
+//! check, update in O(words cleared).
 //!
 //! [`ReplayWindow::check`] runs before the ICV is verified and does not change
 //! anything; [`ReplayWindow::update`] is called only once the ICV verified
@@ -15,15 +17,13 @@
 
 use super::Error;
 
-/// Words in the ring: room for the largest window plus one (RFC 6479 §2).
-const WORDS: usize = ReplayWindow::MAX_SIZE as usize / 64 + 1;
-
 /// The receiver's anti-replay state of one inbound SA (RFC 4303 §3.4.3).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReplayWindow {
     size: u32,
     top: u32,
-    bitmap: [u64; WORDS],
+    /// `size / 64 + 1` words (RFC 6479 §2).
+    bitmap: Box<[u64]>,
 }
 
 impl core::fmt::Debug for ReplayWindow {
@@ -52,14 +52,14 @@ impl ReplayWindow {
 
     /// A window of `size` sequence numbers; `None` unless `size` is a multiple of 64
     /// in 64..=4096.
-    pub const fn new(size: u32) -> Option<ReplayWindow> {
-        if size < Self::MIN_SIZE || size > Self::MAX_SIZE || size % 64 != 0 {
+    pub fn new(size: u32) -> Option<ReplayWindow> {
+        if !(Self::MIN_SIZE..=Self::MAX_SIZE).contains(&size) || size % 64 != 0 {
             return None;
         }
         Some(ReplayWindow {
             size,
             top: 0,
-            bitmap: [0; WORDS],
+            bitmap: vec![0; size as usize / 64 + 1].into_boxed_slice(),
         })
     }
 
@@ -74,7 +74,7 @@ impl ReplayWindow {
     }
 
     fn words(&self) -> usize {
-        self.size as usize / 64 + 1
+        self.bitmap.len()
     }
 
     fn position(&self, seq: u32) -> (usize, u64) {
@@ -114,7 +114,7 @@ impl ReplayWindow {
             let old_block = self.top as usize / 64;
             let new_block = seq as usize / 64;
             if new_block - old_block >= words {
-                self.bitmap = [0; WORDS];
+                self.bitmap.fill(0);
             } else {
                 for block in old_block + 1..=new_block {
                     self.bitmap[block % words] = 0;
