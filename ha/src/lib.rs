@@ -52,6 +52,7 @@ mod mobile_node;
 pub mod persist;
 pub mod refusal;
 mod signalling;
+pub mod store;
 mod timers;
 
 pub use binding::BindingView;

@@ -57,6 +57,7 @@ pub mod event;
 pub mod keys;
 pub mod persist;
 pub mod registration;
+pub mod store;
 
 pub use config::{MnConfig, RestorePolicy, RetransmitConfig};
 pub use counters::{Counters, DropReason};
