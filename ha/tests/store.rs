@@ -85,7 +85,7 @@ fn first_key_record(n: u16) -> MnRecord {
 #[test]
 fn round_trip_through_the_database_and_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let records = vec![
+    let records = [
         full_record(1),
         first_key_record(2),
         MnRecord::empty(hoa(3)),

@@ -144,9 +144,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// redb failed (open, transaction, table, storage or commit).
+    /// redb failed (open, transaction, table, storage or commit); boxed, as redb's
+    /// error is large.
     #[error("state store database: {0}")]
-    Database(#[from] redb::Error),
+    Database(#[source] Box<redb::Error>),
     /// A stored record is corrupt or of an unknown version.
     #[error("state store: {0}")]
     Decode(#[from] DecodeError),
@@ -154,7 +155,7 @@ pub enum StoreError {
 
 /// Maps any redb error into [`StoreError::Database`].
 fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
-    StoreError::Database(e.into())
+    StoreError::Database(Box::new(e.into()))
 }
 
 /// The mobile node's durable record store (see the module docs).
