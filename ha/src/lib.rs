@@ -35,6 +35,7 @@
 //! | [`counters`] | drop reasons and counters |
 //! | [`refusal`] | refusal reasons and their BA status |
 //! | [`persist`] | persistence records |
+//! | [`store`] | the durable redb store of those records |
 //! | [`events`] | transmits, events, results |
 //!
 //! Not supported: route optimisation, DHAAD (§10.5), prefix discovery (§10.6), proxy
@@ -52,6 +53,7 @@ mod mobile_node;
 pub mod persist;
 pub mod refusal;
 mod signalling;
+pub mod store;
 mod timers;
 
 pub use binding::BindingView;

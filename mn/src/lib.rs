@@ -13,6 +13,7 @@
 //! | [`registration`] | the registration states ([`Registration`]) |
 //! | [`keys`] | [`KeyView`], the key-update timer |
 //! | [`persist`] | [`MnRecord`]: what survives a restart, sequence marks |
+//! | [`store`] | the durable redb store of that record |
 //! | [`counters`] | [`DropReason`], [`Counters`] |
 //! | [`event`] | [`Event`], [`Transmit`], [`Received`], [`DataFrame`], [`DataError`] |
 //!
@@ -57,6 +58,7 @@ pub mod event;
 pub mod keys;
 pub mod persist;
 pub mod registration;
+pub mod store;
 
 pub use config::{MnConfig, RestorePolicy, RetransmitConfig};
 pub use counters::{Counters, DropReason};

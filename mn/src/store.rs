@@ -1,0 +1,448 @@
+//! The mobile node's state store: the [`MnRecord`] of [`crate::Event::Persist`] kept
+//! in a [redb](https://docs.rs/redb) database, `<dir>/mip6-mn.redb`, as its single
+//! row, so a restarted node resumes its outbound sequence marks and never seals the
+//! same (key, sequence number) twice (DESIGN.md invariant 2).
+//!
+//! **Durability.** Every [`StateStore::put`] / [`StateStore::put_many`] is one write
+//! transaction committed with [`redb::Durability::Immediate`]: when it returns `Ok`
+//! the record is on stable storage, so the driver may send what the engine queued
+//! after the Persist event (the crate's driver contract).
+//!
+//! **Secrets.** In [`Persistence::Full`] mode the database holds key material (the
+//! generation secrets). The file is created with mode 0600, and its mode is set to
+//! 0600 again on every open. In [`Persistence::DurableMinimum`] mode only
+//! [`durable_minimum`] of the record is stored: the init SA's mark and the Binding
+//! Update mark, no generation, hence no secret (the node restarts as with
+//! [`RestorePolicy::Reinitialize`](crate::RestorePolicy::Reinitialize)).
+//!
+//! ## Record encoding, version 1
+//!
+//! The row's value is written by hand (the engine types carry no serde). All
+//! integers in network order; every record has the same length, [`RECORD_LEN`];
+//! an absent `Option` is a presence byte 0 followed by its field, all zero.
+//!
+//! ```text
+//! offset len  field
+//!   0     1   version = 1
+//!   1     8   init_outbound_mark
+//!   9     1   newest present (0/1)
+//!  10    53     generation record (below)
+//!  63     1   anterior present (0/1)
+//!  64    53     generation record
+//! 117     2   bu_sequence_mark
+//! 119         end
+//!
+//! generation record (53 octets):
+//!   0     4   generation
+//!   4    32   secret
+//!  36     4   SPI MN→HA   (> 255, RFC 4303 §2.1)
+//!  40     4   SPI HA→MN   (> 255)
+//!  44     1   suite code point (1 = AES-128-GCM, 2 = AES-256-GCM)
+//!  45     8   outbound_mark
+//! ```
+//!
+//! [`decode_record`] never panics: any other length, version, presence byte, suite,
+//! SPI or non-zero filler of an absent field is a [`DecodeError`].
+//!
+//! Not supported: migrating other versions (an unknown version is an error), sharing
+//! the file between processes (redb locks it).
+
+use std::fs::{OpenOptions, Permissions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use mip6_wire::esp::{Spi, Suite};
+use mip6_wire::keys::SpiPair;
+use mip6_wire::mh::SequenceNumber;
+use mip6_wire::Secret32;
+use redb::{Database, Durability, TableDefinition};
+
+use crate::persist::{GenerationRecord, MnRecord};
+
+/// The database file's name inside the state directory.
+pub const FILE_NAME: &str = "mip6-mn.redb";
+/// The encoding version this module writes and reads.
+pub const VERSION: u8 = 1;
+/// Length of an encoded generation record.
+const GENERATION_LEN: usize = 53;
+/// Length of every encoded [`MnRecord`], version 1.
+pub const RECORD_LEN: usize = 119;
+
+/// [`KEY`] → the encoded [`MnRecord`].
+const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("mn_record");
+/// The single row's key.
+const KEY: &str = "record";
+
+/// What the store keeps of each record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// The whole record: bindings and generations (with their secrets) survive.
+    Full,
+    /// Only [`durable_minimum`]: the node re-initializes after a restart; no secret
+    /// reaches the disk.
+    DurableMinimum,
+}
+
+/// Why a stored record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The record is empty: not even a version byte.
+    #[error("store record: empty")]
+    Empty,
+    /// The version byte is not one this build reads.
+    #[error("store record: unknown version {0}")]
+    UnknownVersion(u8),
+    /// The record's length is not [`RECORD_LEN`].
+    #[error("store record: length {actual}, expected {expected}")]
+    Length {
+        /// Length required by the version.
+        expected: usize,
+        /// Length found.
+        actual: usize,
+    },
+    /// A presence byte or flag other than 0 or 1.
+    #[error("store record: byte {value} at offset {offset} is neither 0 nor 1")]
+    BadFlag {
+        /// Offset of the byte in the record.
+        offset: usize,
+        /// Its value.
+        value: u8,
+    },
+    /// An absent field whose filler is not all zero.
+    #[error("store record: absent field at offset {offset} is not zero-filled")]
+    NonZeroFiller {
+        /// Offset of the field in the record.
+        offset: usize,
+    },
+    /// A suite code point that is not a [`Suite`].
+    #[error("store record: unknown suite {code} at offset {offset}")]
+    UnknownSuite {
+        /// Offset of the code point.
+        offset: usize,
+        /// The code point.
+        code: u8,
+    },
+    /// A reserved SPI (0..=255, RFC 4303 §2.1).
+    #[error("store record: reserved SPI {spi} at offset {offset}")]
+    ReservedSpi {
+        /// Offset of the SPI.
+        offset: usize,
+        /// The SPI.
+        spi: u32,
+    },
+}
+
+/// Errors of [`StateStore`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Creating the file or setting its mode failed.
+    #[error("state store {path}: {source}")]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// redb failed (open, transaction, table, storage or commit); boxed, as redb's
+    /// error is large.
+    #[error("state store database: {0}")]
+    Database(#[source] Box<redb::Error>),
+    /// A stored record is corrupt or of an unknown version.
+    #[error("state store: {0}")]
+    Decode(#[from] DecodeError),
+}
+
+/// Maps any redb error into [`StoreError::Database`].
+fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
+    StoreError::Database(Box::new(e.into()))
+}
+
+/// The mobile node's durable record store (see the module docs).
+pub struct StateStore {
+    db: Database,
+    mode: Persistence,
+}
+
+impl core::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateStore {
+    /// Opens (creating if needed) `<dir>/mip6-mn.redb` with mode 0600. `dir` must
+    /// exist. A database left by a crashed process is repaired by redb on open.
+    pub fn open(dir: &Path, mode: Persistence) -> Result<Self, StoreError> {
+        let path = dir.join(FILE_NAME);
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        // Create the file ourselves so it is never world-readable, even briefly.
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io)?;
+        std::fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(io)?;
+        let db = Database::create(&path).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(TABLE).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(StateStore { db, mode })
+    }
+
+    /// The store's mode.
+    pub fn mode(&self) -> Persistence {
+        self.mode
+    }
+
+    /// Stores `record`, replacing the previous one, durably:
+    /// one transaction committed with [`Durability::Immediate`].
+    pub fn put(&self, record: &MnRecord) -> Result<(), StoreError> {
+        self.put_many(core::slice::from_ref(record))
+    }
+
+    /// Stores the records of `records` in turn, in one durable transaction (all or
+    /// none): the last one is what [`StateStore::load`] returns.
+    pub fn put_many(&self, records: &[MnRecord]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(Durability::Immediate);
+        {
+            let mut table = txn.open_table(TABLE).map_err(db_err)?;
+            for record in records {
+                let encoded = match self.mode {
+                    Persistence::Full => encode_record(record),
+                    Persistence::DurableMinimum => encode_record(&durable_minimum(record)),
+                };
+                table.insert(KEY, &encoded[..]).map_err(db_err)?;
+            }
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    /// Removes the record, durably; whether there was one.
+    pub fn remove(&self) -> Result<bool, StoreError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(Durability::Immediate);
+        let removed = {
+            let mut table = txn.open_table(TABLE).map_err(db_err)?;
+            let old = table.remove(KEY).map_err(db_err)?;
+            old.is_some()
+        };
+        txn.commit().map_err(db_err)?;
+        Ok(removed)
+    }
+
+    /// The stored record, if any, for [`crate::MobileNode::new`].
+    pub fn load(&self) -> Result<Option<MnRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(TABLE).map_err(db_err)?;
+        let Some(value) = table.get(KEY).map_err(db_err)? else {
+            return Ok(None);
+        };
+        Ok(Some(decode_record(value.value())?))
+    }
+}
+
+/// What [`Persistence::DurableMinimum`] keeps of `record`: the init SA's outbound
+/// mark (the init key survives every restart, so its nonces must not repeat) and the
+/// Binding Update mark; the generations, and their secrets, are dropped.
+pub fn durable_minimum(record: &MnRecord) -> MnRecord {
+    MnRecord {
+        init_outbound_mark: record.init_outbound_mark,
+        newest: None,
+        anterior: None,
+        bu_sequence_mark: record.bu_sequence_mark,
+    }
+}
+
+/// Field offsets of the version-1 layout (module docs).
+mod field {
+    pub const VERSION: usize = 0;
+    pub const INIT_OUTBOUND_MARK: usize = 1;
+    pub const NEWEST: usize = 9;
+    pub const ANTERIOR: usize = 63;
+    pub const BU_SEQUENCE_MARK: usize = 117;
+}
+
+/// Appends big-endian fields to a fixed buffer.
+struct Writer {
+    buf: [u8; RECORD_LEN],
+    pos: usize,
+}
+
+impl Writer {
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+
+    fn flag(&mut self, value: bool) {
+        self.put(&[u8::from(value)]);
+    }
+
+    fn skip(&mut self, len: usize) {
+        self.pos += len;
+    }
+}
+
+/// Encodes `record` in the version-1 layout (module docs).
+pub fn encode_record(record: &MnRecord) -> [u8; RECORD_LEN] {
+    let mut w = Writer {
+        buf: [0; RECORD_LEN],
+        pos: 0,
+    };
+    w.put(&[VERSION]);
+    w.put(&record.init_outbound_mark.to_be_bytes());
+    for generation in [&record.newest, &record.anterior] {
+        w.flag(generation.is_some());
+        match generation {
+            Some(g) => {
+                w.put(&g.generation.to_be_bytes());
+                w.put(g.secret.expose());
+                w.put(&g.spis.mn_to_ha.to_be_bytes());
+                w.put(&g.spis.ha_to_mn.to_be_bytes());
+                w.put(&[g.suite.code()]);
+                w.put(&g.outbound_mark.to_be_bytes());
+            }
+            None => w.skip(GENERATION_LEN),
+        }
+    }
+    w.put(&record.bu_sequence_mark.0.to_be_bytes());
+    debug_assert_eq!(w.pos, RECORD_LEN);
+    w.buf
+}
+
+/// Reads big-endian fields from a record already checked to be [`RECORD_LEN`] long;
+/// every read is bounds-checked all the same.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let bytes = self
+            .buf
+            .get(self.pos..self.pos.saturating_add(N))
+            .and_then(|s| <[u8; N]>::try_from(s).ok())
+            .ok_or(DecodeError::Length {
+                expected: RECORD_LEN,
+                actual: self.buf.len(),
+            })?;
+        self.pos += N;
+        Ok(bytes)
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(self.take()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.take()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.take()?))
+    }
+
+    fn flag(&mut self) -> Result<bool, DecodeError> {
+        let offset = self.pos;
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            value => Err(DecodeError::BadFlag { offset, value }),
+        }
+    }
+
+    fn spi(&mut self) -> Result<Spi, DecodeError> {
+        let offset = self.pos;
+        let spi = self.u32()?;
+        Spi::new(spi).map_err(|_| DecodeError::ReservedSpi { offset, spi })
+    }
+
+    fn suite(&mut self) -> Result<Suite, DecodeError> {
+        let offset = self.pos;
+        let code = self.u8()?;
+        Suite::from_code(code).ok_or(DecodeError::UnknownSuite { offset, code })
+    }
+
+    /// Reads an `Option`: the presence byte, then `read` or `len` zero octets.
+    fn option<T>(
+        &mut self,
+        len: usize,
+        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Option<T>, DecodeError> {
+        if self.flag()? {
+            return read(self).map(Some);
+        }
+        let offset = self.pos;
+        let filler =
+            self.buf
+                .get(offset..offset.saturating_add(len))
+                .ok_or(DecodeError::Length {
+                    expected: RECORD_LEN,
+                    actual: self.buf.len(),
+                })?;
+        if filler.iter().any(|&b| b != 0) {
+            return Err(DecodeError::NonZeroFiller { offset });
+        }
+        self.pos += len;
+        Ok(None)
+    }
+
+    fn generation(&mut self) -> Result<GenerationRecord, DecodeError> {
+        Ok(GenerationRecord {
+            generation: self.u32()?,
+            secret: Secret32::new(self.take()?),
+            spis: SpiPair {
+                mn_to_ha: self.spi()?,
+                ha_to_mn: self.spi()?,
+            },
+            suite: self.suite()?,
+            outbound_mark: self.u64()?,
+        })
+    }
+}
+
+/// Decodes a version-1 record (module docs). Never panics.
+pub fn decode_record(bytes: &[u8]) -> Result<MnRecord, DecodeError> {
+    let version = *bytes.get(field::VERSION).ok_or(DecodeError::Empty)?;
+    if version != VERSION {
+        return Err(DecodeError::UnknownVersion(version));
+    }
+    if bytes.len() != RECORD_LEN {
+        return Err(DecodeError::Length {
+            expected: RECORD_LEN,
+            actual: bytes.len(),
+        });
+    }
+    let mut r = Reader {
+        buf: bytes,
+        pos: field::INIT_OUTBOUND_MARK,
+    };
+    let init_outbound_mark = r.u64()?;
+    debug_assert_eq!(r.pos, field::NEWEST);
+    let newest = r.option(GENERATION_LEN, Reader::generation)?;
+    debug_assert_eq!(r.pos, field::ANTERIOR);
+    let anterior = r.option(GENERATION_LEN, Reader::generation)?;
+    debug_assert_eq!(r.pos, field::BU_SEQUENCE_MARK);
+    let bu_sequence_mark = SequenceNumber(r.u16()?);
+    Ok(MnRecord {
+        init_outbound_mark,
+        newest,
+        anterior,
+        bu_sequence_mark,
+    })
+}
