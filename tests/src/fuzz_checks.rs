@@ -882,7 +882,10 @@ pub fn mh_options(data: &[u8]) {
     let aligned = options.check_alignment();
     assert_eq!(options.validate(), aligned);
     if let Some(e) = failed {
-        assert!(aligned.is_err(), "the iterator failed with {e:?}, validation did not");
+        assert!(
+            aligned.is_err(),
+            "the iterator failed with {e:?}, validation did not"
+        );
         return;
     }
     assert_eq!(next, end, "options do not cover the area");
