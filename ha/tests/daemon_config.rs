@@ -96,6 +96,14 @@ fn unknown_field_inside_mobile_node() {
 }
 
 #[test]
+fn missing_field_in_mobile_node_is_named() {
+    let text = base().replace("init_spi_ha_to_mn = 0x1002\n", "");
+    let e = syntax_error(&text);
+    assert_eq!(e.field, "init_spi_ha_to_mn", "{e}");
+    assert_eq!(e.position.map(|p| p.line), Some(5), "{e}");
+}
+
+#[test]
 fn syntax_error_has_line_and_column() {
     let text = base().replace("address = \"2001:db8:1::1\"", "address = ");
     let e = syntax_error(&text);

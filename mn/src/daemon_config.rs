@@ -551,11 +551,20 @@ pub fn parse(text: &str) -> Result<DaemonConfig, ConfigError> {
         Err(e) => {
             let span = e.span();
             let position = span.as_ref().map(|s| Position::at(text, s.start));
-            let field = span.map_or_else(String::new, |s| key_at(text, s.start));
+            let message = e.message().trim();
+            // A missing field's span is its table's: name the missing key, not the
+            // first key of that table.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_owned());
+            let field = missing
+                .or_else(|| span.map(|s| key_at(text, s.start)))
+                .unwrap_or_default();
             Err(ConfigError::new(
                 position,
                 &field,
-                ConfigErrorKind::Syntax(e.message().trim().to_owned()),
+                ConfigErrorKind::Syntax(message.to_owned()),
             ))
         }
     }

@@ -73,7 +73,11 @@ fn unknown_field_is_named_with_its_position() {
 fn missing_field_is_named() {
     let text = base().replace("init_spi_ha_to_mn = 0x1002\n", "");
     let e = syntax_error(&text);
-    assert!(e.to_string().contains("init_spi_ha_to_mn"), "{e}");
+    assert_eq!(e.field, "init_spi_ha_to_mn", "{e}");
+    assert!(
+        e.to_string().contains("missing field `init_spi_ha_to_mn`"),
+        "{e}"
+    );
 }
 
 #[test]
