@@ -46,6 +46,7 @@
 pub mod binding;
 pub mod config;
 pub mod counters;
+pub mod daemon_config;
 mod data;
 mod engine;
 pub mod events;

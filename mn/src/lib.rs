@@ -52,6 +52,7 @@
 mod ack;
 pub mod config;
 pub mod counters;
+pub mod daemon_config;
 mod data;
 mod engine;
 pub mod event;

@@ -1,0 +1,814 @@
+//! The `mip6-ha` daemon's configuration file (TOML): what [`DaemonConfig`] holds, how
+//! [`parse`] reports syntax errors with line and column, the semantic checks of
+//! [`DaemonConfig::validate`], and the conversion to the engine's [`HaConfig`].
+//!
+//! Steps: [`load`] (or [`parse`]) → [`DaemonConfig::validate`] → [`DaemonConfig::to_engine`].
+//! Nothing here panics on any input; every problem is a [`ConfigError`] whose
+//! `Display` reads `FILE:LINE:COLUMN: FIELD: MESSAGE`.
+//!
+//! Values: durations are `"30s"`, `"5m"`, `"1h"` or an integer number of seconds; SPIs
+//! are TOML integers (`0x1001` is one) or hex strings `"0x1001"`; secrets are 64 hex
+//! digits (32 octets, DESIGN.md "Key schedule"); the home prefix is `ADDRESS/LEN` with
+//! no host bits set.
+//!
+//! Not supported: mobile nodes added without a restart, more than one home prefix,
+//! include files, environment overrides.
+
+use core::fmt;
+use core::ops::Range;
+use core::time::Duration;
+use std::collections::HashMap;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use mip6_wire::esp::{Spi, Suite};
+use mip6_wire::keys::{RequestMode, SpiPair};
+use mip6_wire::mh::DEFAULT_VENDOR_ID;
+use mip6_wire::Secret32;
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+use zeroize::Zeroizing;
+
+use crate::config::{HaConfig, MnConfig};
+
+/// Longest binding lifetime RFC 6275 §6.1.7 can carry: 65535 units of 4 seconds.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(65535 * 4);
+
+/// Shortest binding lifetime that is not 0 on the wire (4-second units, RFC 6275 §6.1.7);
+/// a lifetime of 0 means deregistration.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(4);
+
+/// Octets of an initialization secret (DESIGN.md "Key schedule").
+pub const SECRET_OCTETS: usize = 32;
+
+/// A 1-based line and column (in characters) in the configuration text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 1.
+    pub column: usize,
+}
+
+impl Position {
+    /// The position of byte `offset` in `text` (clamped to the text; an offset inside a
+    /// multi-byte character counts from that character's start).
+    pub fn at(text: &str, offset: usize) -> Position {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Position {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// What is wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Io(#[source] std::io::Error),
+    /// TOML syntax, a wrong type, a bad value or an unknown field (toml's own message).
+    #[error("{0}")]
+    Syntax(String),
+    /// A secret that is not hex.
+    #[error("secret is not hex: {0}")]
+    SecretNotHex(String),
+    /// A secret of the wrong length.
+    #[error("bad secret length: {octets} octets, need 32")]
+    BadSecretLength {
+        /// Octets given (odd digit counts round down).
+        octets: usize,
+    },
+    /// An SPI in 0..=255 (RFC 4303 §2.1).
+    #[error("SPI {spi:#x} is reserved (0..=255, RFC 4303 §2.1)")]
+    ReservedSpi {
+        /// The SPI.
+        spi: u32,
+    },
+    /// The same SPI configured twice, for any mobile node and direction.
+    #[error("SPI {spi:#x} is already used at line {first}")]
+    DuplicateSpi {
+        /// The SPI.
+        spi: u32,
+        /// Where it was first configured.
+        first: Position,
+    },
+    /// Two mobile nodes with one home address.
+    #[error("home address {address} is already configured at line {first}")]
+    DuplicateHomeAddress {
+        /// The home address.
+        address: Ipv6Addr,
+        /// Where it was first configured.
+        first: Position,
+    },
+    /// An address outside the home prefix: an MN the HA cannot serve, or an HA address
+    /// off the home link (RFC 6275 §10.3.1).
+    #[error("{address} is not inside the home prefix {prefix}")]
+    OutsideHomePrefix {
+        /// The address.
+        address: Ipv6Addr,
+        /// The configured home prefix.
+        prefix: Prefix,
+    },
+    /// A mobile node whose home address is the HA's own address.
+    #[error("home address {0} is the home agent's own address")]
+    HomeAddressIsAgent(Ipv6Addr),
+    /// No `[[mobile_node]]` entry.
+    #[error("no [[mobile_node]] entry: the home agent would serve nobody")]
+    NoMobileNode,
+    /// An interface the system does not have.
+    #[error("unknown interface {0:?}")]
+    UnknownInterface(String),
+    /// A metrics listener not on a loopback address.
+    #[error("metrics address {0} is not loopback")]
+    MetricsNotLoopback(SocketAddr),
+    /// A duration of zero.
+    #[error("duration must not be zero")]
+    ZeroDuration,
+    /// A binding lifetime outside 4 s..=262140 s (RFC 6275 §6.1.7: 4-second units,
+    /// 16 bits; below 4 s it is 0, a deregistration).
+    #[error("lifetime {secs} s is outside 4..=262140 s (RFC 6275 §6.1.7)")]
+    LifetimeOutOfRange {
+        /// The configured lifetime in seconds.
+        secs: u64,
+    },
+}
+
+/// A configuration error: where (file, line, column), which field, and what.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ConfigError {
+    /// The file, when the text came from [`load`].
+    pub origin: Option<PathBuf>,
+    /// Line and column of the offending item, where known.
+    pub position: Option<Position>,
+    /// The field (TOML key) at fault; empty when none applies.
+    pub field: String,
+    /// What is wrong.
+    #[source]
+    pub kind: ConfigErrorKind,
+}
+
+impl ConfigError {
+    fn new(position: Option<Position>, field: &str, kind: ConfigErrorKind) -> ConfigError {
+        ConfigError {
+            origin: None,
+            position,
+            field: field.to_owned(),
+            kind,
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        if let Some(origin) = &self.origin {
+            out.push_str(&origin.display().to_string());
+            out.push(':');
+        }
+        if let Some(position) = self.position {
+            out.push_str(&format!("{position}:"));
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if !self.field.is_empty() {
+            out.push_str(&self.field);
+            out.push_str(": ");
+        }
+        out.push_str(&self.kind.to_string());
+        out
+    }
+}
+
+/// An IPv6 prefix, `ADDRESS/LEN`, with no bits set past `LEN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    /// The prefix's address (host bits zero).
+    pub address: Ipv6Addr,
+    /// The prefix length, 0..=128.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// Parses `ADDRESS/LEN`; host bits must be zero.
+    pub fn parse(text: &str) -> Result<Prefix, String> {
+        let (address, len) = text
+            .split_once('/')
+            .ok_or_else(|| format!("prefix {text:?} has no /LENGTH"))?;
+        let address: Ipv6Addr = address
+            .parse()
+            .map_err(|_| format!("{address:?} is not an IPv6 address"))?;
+        let len: u8 = len
+            .parse()
+            .ok()
+            .filter(|l| *l <= 128)
+            .ok_or_else(|| format!("prefix length {len:?} is not 0..=128"))?;
+        let prefix = Prefix { address, len };
+        if prefix.mask() & u128::from(address) != u128::from(address) {
+            return Err(format!("prefix {text} has bits set past /{len}"));
+        }
+        Ok(prefix)
+    }
+
+    fn mask(&self) -> u128 {
+        u128::MAX
+            .checked_shl(128 - u32::from(self.len))
+            .unwrap_or(0)
+    }
+
+    /// Whether `address` lies inside the prefix.
+    pub fn contains(&self, address: Ipv6Addr) -> bool {
+        u128::from(address) & self.mask() == u128::from(self.address)
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.len)
+    }
+}
+
+impl<'de> Deserialize<'de> for Prefix {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Prefix::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A duration in whole seconds: `"30s"`, `"5m"`, `"1h"`, `"90"` or the integer `90`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigDuration(pub Duration);
+
+impl ConfigDuration {
+    /// Parses a number of seconds with an optional `s`, `m` or `h` suffix.
+    pub fn parse(text: &str) -> Result<ConfigDuration, String> {
+        let text = text.trim();
+        let (digits, unit) = match text.char_indices().last() {
+            Some((i, 's')) => (&text[..i], 1),
+            Some((i, 'm')) => (&text[..i], 60),
+            Some((i, 'h')) => (&text[..i], 3600),
+            _ => (text, 1),
+        };
+        let bad = || format!("bad duration {text:?}: want e.g. \"30s\", \"5m\", \"1h\" or seconds");
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let secs = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .ok_or_else(bad)?;
+        Ok(ConfigDuration(Duration::from_secs(secs)))
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfigDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => u64::try_from(n)
+                .map(|s| ConfigDuration(Duration::from_secs(s)))
+                .map_err(|_| serde::de::Error::custom(format!("negative duration {n}"))),
+            Raw::Text(t) => ConfigDuration::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A 32-bit SPI as written: a TOML integer or a hex string `"0x1001"`. Reserved values
+/// are rejected by [`DaemonConfig::validate`], not here, so the error names the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigSpi(pub u32);
+
+impl<'de> Deserialize<'de> for ConfigSpi {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Text(String),
+        }
+        let bad = |what: &dyn fmt::Display| {
+            serde::de::Error::custom(format!(
+                "bad SPI {what}: want a 32-bit integer or a hex string \"0x1001\""
+            ))
+        };
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => u32::try_from(n).map(ConfigSpi).map_err(|_| bad(&n)),
+            Raw::Text(t) => t
+                .strip_prefix("0x")
+                .or_else(|| t.strip_prefix("0X"))
+                .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .map(ConfigSpi)
+                .ok_or_else(|| bad(&format_args!("{t:?}"))),
+        }
+    }
+}
+
+/// A secret as written: hex digits, kept in memory that is zeroed on drop and never
+/// printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretHex(Zeroizing<String>);
+
+impl SecretHex {
+    /// Decodes the 64 hex digits into a [`Secret32`] (DESIGN.md "Key schedule").
+    pub fn decode(&self) -> Result<Secret32, ConfigErrorKind> {
+        let text = self.0.trim();
+        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigErrorKind::SecretNotHex(
+                "only 0-9, a-f, A-F allowed".into(),
+            ));
+        }
+        if text.len() != 2 * SECRET_OCTETS {
+            return Err(ConfigErrorKind::BadSecretLength {
+                octets: text.len() / 2,
+            });
+        }
+        let mut octets = Zeroizing::new([0u8; SECRET_OCTETS]);
+        hex::decode_to_slice(text, &mut octets[..])
+            .map_err(|e| ConfigErrorKind::SecretNotHex(e.to_string()))?;
+        Ok(Secret32::new(*octets))
+    }
+}
+
+impl fmt::Debug for SecretHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHex(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretHex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| SecretHex(Zeroizing::new(s)))
+    }
+}
+
+/// How mobile nodes ask for keys (`"explicit"` or `"implicit"`, docs/key-protocol.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigRequestMode {
+    /// Key-management options in the BU.
+    #[default]
+    Explicit,
+    /// The request is read from the SPI that sealed the BU.
+    Implicit,
+}
+
+impl From<ConfigRequestMode> for RequestMode {
+    fn from(mode: ConfigRequestMode) -> RequestMode {
+        match mode {
+            ConfigRequestMode::Explicit => RequestMode::Explicit,
+            ConfigRequestMode::Implicit => RequestMode::Implicit,
+        }
+    }
+}
+
+/// ESP suite (`"aes-128-gcm"` or `"aes-256-gcm"`, RFC 4106).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum ConfigSuite {
+    /// AES-128-GCM, 16-octet ICV.
+    #[default]
+    #[serde(rename = "aes-128-gcm")]
+    Aes128Gcm,
+    /// AES-256-GCM, 16-octet ICV.
+    #[serde(rename = "aes-256-gcm")]
+    Aes256Gcm,
+}
+
+impl From<ConfigSuite> for Suite {
+    fn from(suite: ConfigSuite) -> Suite {
+        match suite {
+            ConfigSuite::Aes128Gcm => Suite::Aes128Gcm,
+            ConfigSuite::Aes256Gcm => Suite::Aes256Gcm,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Least severe log level written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// Informational and up.
+    #[default]
+    Info,
+    /// Debugging and up.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// The `[log]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `"text"` (default) or `"json"`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// `"error"`, `"warn"`, `"info"` (default), `"debug"` or `"trace"`.
+    #[serde(default)]
+    pub level: LogLevel,
+}
+
+/// One `[[mobile_node]]` entry (RFC 6275 §10.3.1: the home addresses the HA serves).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobileNodeEntry {
+    /// The mobile node's home address, inside `home_prefix`.
+    pub home_address: Spanned<Ipv6Addr>,
+    /// The pre-shared initialization secret: 64 hex digits.
+    pub init_secret: Spanned<SecretHex>,
+    /// SPI of the MN→HA init SA; unique across all entries and directions.
+    pub init_spi_mn_to_ha: Spanned<ConfigSpi>,
+    /// SPI of the HA→MN init SA; unique across all entries and directions.
+    pub init_spi_ha_to_mn: Spanned<ConfigSpi>,
+    /// Suite of the init SAs (default `"aes-128-gcm"`).
+    #[serde(default)]
+    pub init_suite: ConfigSuite,
+}
+
+/// The `mip6-ha` configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// The file this came from ([`load`]); prefixes every error.
+    #[serde(skip)]
+    pub origin: Option<PathBuf>,
+    /// The home link's interface: proxy Neighbor Discovery for the home addresses.
+    pub home_interface: Spanned<String>,
+    /// Further interfaces the HA receives signalling and tunnel traffic on.
+    #[serde(default)]
+    pub interfaces: Vec<Spanned<String>>,
+    /// The home prefix (RFC 6275 §10.3.1), e.g. `"2001:db8:1::/64"`.
+    pub home_prefix: Spanned<Prefix>,
+    /// The HA's own address, inside the home prefix.
+    pub address: Spanned<Ipv6Addr>,
+    /// Directory of the persisted key records.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Whether key records are persisted (default true); false: a "stateless" HA.
+    #[serde(default = "default_true")]
+    pub persistence: bool,
+    /// How the mobile nodes ask for keys (default explicit).
+    #[serde(default)]
+    pub request_mode: ConfigRequestMode,
+    /// The per-MN key update timer (default 1 h).
+    pub key_update_interval: Option<Spanned<ConfigDuration>>,
+    /// Longest binding lifetime granted (default 1 h; at most 262140 s).
+    pub max_binding_lifetime: Option<Spanned<ConfigDuration>>,
+    /// Vendor ID of the key-management options (default 32473).
+    #[serde(default = "default_vendor_id")]
+    pub vendor_id: u32,
+    /// Suite of the generations the HA draws (default `"aes-128-gcm"`).
+    #[serde(default)]
+    pub suite: ConfigSuite,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Where metrics are served (loopback only); none if absent.
+    pub metrics: Option<Spanned<SocketAddr>>,
+    /// The control socket's path.
+    #[serde(default = "default_control_socket")]
+    pub control_socket: PathBuf,
+    /// The mobile nodes served.
+    #[serde(default)]
+    pub mobile_node: Vec<MobileNodeEntry>,
+    /// The text parsed, to turn spans into lines and columns.
+    #[serde(skip)]
+    text: SourceText,
+}
+
+/// The configuration text (it holds secrets): zeroed on drop, not shown by `Debug`.
+#[derive(Clone, Default)]
+struct SourceText(Zeroizing<String>);
+
+impl fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} octets of text>", self.0.len())
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/mip6-ha")
+}
+
+fn default_control_socket() -> PathBuf {
+    PathBuf::from("/run/mip6-ha.sock")
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_vendor_id() -> u32 {
+    DEFAULT_VENDOR_ID
+}
+
+/// Default key update interval and binding lifetime: one hour.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The key whose `key = value` line holds byte `offset`, or `""`.
+fn key_at(text: &str, offset: usize) -> String {
+    let Some(before) = text.get(..offset.min(text.len())) else {
+        return String::new();
+    };
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let trimmed = line.trim_start();
+    let key: String = trimmed.chars().take_while(|c| key_char(*c)).collect();
+    if !key.is_empty() && trimmed[key.len()..].trim_start().starts_with('=') {
+        key
+    } else if trimmed.starts_with('[') {
+        trimmed
+            .trim_matches(|c| c == '[' || c == ']' || c == ' ')
+            .to_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Parses a configuration; syntax errors, wrong types, bad values and unknown fields
+/// come back with their line and column and the field they concern. No semantic
+/// checks: see [`DaemonConfig::validate`].
+pub fn parse(text: &str) -> Result<DaemonConfig, ConfigError> {
+    match toml::from_str::<DaemonConfig>(text) {
+        Ok(mut config) => {
+            config.text = SourceText(Zeroizing::new(text.to_owned()));
+            Ok(config)
+        }
+        Err(e) => {
+            let span = e.span();
+            let position = span.as_ref().map(|s| Position::at(text, s.start));
+            let message = e.message().trim();
+            // A missing field's span is its table's: name the missing key, not the
+            // first key of that table.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name.to_owned());
+            let field = missing
+                .or_else(|| span.map(|s| key_at(text, s.start)))
+                .unwrap_or_default();
+            Err(ConfigError::new(
+                position,
+                &field,
+                ConfigErrorKind::Syntax(message.to_owned()),
+            ))
+        }
+    }
+}
+
+/// Reads and [`parse`]s the file at `path`; errors name the file.
+pub fn load(path: &Path) -> Result<DaemonConfig, ConfigError> {
+    let with_origin = |mut e: ConfigError| {
+        e.origin = Some(path.to_owned());
+        e
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| with_origin(ConfigError::new(None, "", ConfigErrorKind::Io(e))))?;
+    let mut config = parse(&text).map_err(with_origin)?;
+    config.origin = Some(path.to_owned());
+    Ok(config)
+}
+
+impl DaemonConfig {
+    fn error(&self, span: Option<Range<usize>>, field: &str, kind: ConfigErrorKind) -> ConfigError {
+        ConfigError {
+            origin: self.origin.clone(),
+            position: span.map(|s| Position::at(&self.text.0, s.start)),
+            field: field.to_owned(),
+            kind,
+        }
+    }
+
+    fn position(&self, span: Range<usize>) -> Position {
+        Position::at(&self.text.0, span.start)
+    }
+
+    /// The key update interval, with its default.
+    pub fn key_update_interval(&self) -> Duration {
+        self.key_update_interval
+            .as_ref()
+            .map_or(DEFAULT_INTERVAL, |d| d.get_ref().0)
+    }
+
+    /// The longest binding lifetime granted, with its default.
+    pub fn max_binding_lifetime(&self) -> Duration {
+        self.max_binding_lifetime
+            .as_ref()
+            .map_or(DEFAULT_INTERVAL, |d| d.get_ref().0)
+    }
+
+    /// All interfaces the daemon uses: the home interface first, then `interfaces`.
+    pub fn all_interfaces(&self) -> impl Iterator<Item = &str> {
+        core::iter::once(self.home_interface.get_ref().as_str())
+            .chain(self.interfaces.iter().map(|i| i.get_ref().as_str()))
+    }
+
+    /// Semantic checks, all errors collected in file order of discovery: secrets of
+    /// 32 hex octets, SPIs not reserved (RFC 4303 §2.1) and not configured twice,
+    /// home addresses unique, inside the home prefix and not the HA's, the HA address
+    /// inside the home prefix, every interface known to `interface_exists`, metrics on
+    /// loopback, non-zero durations, lifetimes within RFC 6275 §6.1.7.
+    pub fn validate(
+        &self,
+        interface_exists: &dyn Fn(&str) -> bool,
+    ) -> Result<(), Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let prefix = *self.home_prefix.get_ref();
+        let ha = *self.address.get_ref();
+
+        for (field, iface) in core::iter::once(("home_interface", &self.home_interface))
+            .chain(self.interfaces.iter().map(|i| ("interfaces", i)))
+        {
+            if !interface_exists(iface.get_ref()) {
+                errors.push(self.error(
+                    Some(iface.span()),
+                    field,
+                    ConfigErrorKind::UnknownInterface(iface.get_ref().clone()),
+                ));
+            }
+        }
+        if !prefix.contains(ha) {
+            errors.push(self.error(
+                Some(self.address.span()),
+                "address",
+                ConfigErrorKind::OutsideHomePrefix {
+                    address: ha,
+                    prefix,
+                },
+            ));
+        }
+        if let Some(key) = &self.key_update_interval {
+            if key.get_ref().0.is_zero() {
+                errors.push(self.error(
+                    Some(key.span()),
+                    "key_update_interval",
+                    ConfigErrorKind::ZeroDuration,
+                ));
+            }
+        }
+        if let Some(lifetime) = &self.max_binding_lifetime {
+            let d = lifetime.get_ref().0;
+            if d < MIN_LIFETIME || d > MAX_LIFETIME {
+                errors.push(self.error(
+                    Some(lifetime.span()),
+                    "max_binding_lifetime",
+                    ConfigErrorKind::LifetimeOutOfRange { secs: d.as_secs() },
+                ));
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            if !metrics.get_ref().ip().is_loopback() {
+                errors.push(self.error(
+                    Some(metrics.span()),
+                    "metrics",
+                    ConfigErrorKind::MetricsNotLoopback(*metrics.get_ref()),
+                ));
+            }
+        }
+        if self.mobile_node.is_empty() {
+            errors.push(self.error(None, "mobile_node", ConfigErrorKind::NoMobileNode));
+        }
+
+        let mut spis: HashMap<u32, Position> = HashMap::new();
+        let mut hoas: HashMap<Ipv6Addr, Position> = HashMap::new();
+        for mn in &self.mobile_node {
+            let hoa = *mn.home_address.get_ref();
+            let hoa_span = mn.home_address.span();
+            if let Some(first) = hoas.get(&hoa) {
+                errors.push(self.error(
+                    Some(hoa_span.clone()),
+                    "home_address",
+                    ConfigErrorKind::DuplicateHomeAddress {
+                        address: hoa,
+                        first: *first,
+                    },
+                ));
+            } else {
+                hoas.insert(hoa, self.position(hoa_span.clone()));
+            }
+            if !prefix.contains(hoa) {
+                errors.push(self.error(
+                    Some(hoa_span.clone()),
+                    "home_address",
+                    ConfigErrorKind::OutsideHomePrefix {
+                        address: hoa,
+                        prefix,
+                    },
+                ));
+            } else if hoa == ha {
+                errors.push(self.error(
+                    Some(hoa_span),
+                    "home_address",
+                    ConfigErrorKind::HomeAddressIsAgent(hoa),
+                ));
+            }
+            if let Err(kind) = mn.init_secret.get_ref().decode() {
+                errors.push(self.error(Some(mn.init_secret.span()), "init_secret", kind));
+            }
+            for (field, spi) in [
+                ("init_spi_mn_to_ha", &mn.init_spi_mn_to_ha),
+                ("init_spi_ha_to_mn", &mn.init_spi_ha_to_mn),
+            ] {
+                let value = spi.get_ref().0;
+                if Spi::new(value).is_err() {
+                    errors.push(self.error(
+                        Some(spi.span()),
+                        field,
+                        ConfigErrorKind::ReservedSpi { spi: value },
+                    ));
+                } else if let Some(first) = spis.get(&value) {
+                    errors.push(self.error(
+                        Some(spi.span()),
+                        field,
+                        ConfigErrorKind::DuplicateSpi {
+                            spi: value,
+                            first: *first,
+                        },
+                    ));
+                } else {
+                    spis.insert(value, self.position(spi.span()));
+                }
+            }
+        }
+
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The engine's configuration. Runs [`validate`](Self::validate) without the
+    /// interface check first (the engine has no interfaces), so it never panics and
+    /// returns the same errors for a configuration that is not valid.
+    pub fn to_engine(&self) -> Result<HaConfig, Vec<ConfigError>> {
+        self.validate(&|_| true)?;
+        let mut mobile_nodes = Vec::with_capacity(self.mobile_node.len());
+        for mn in &self.mobile_node {
+            let spi = |s: &Spanned<ConfigSpi>, field: &str| {
+                Spi::new(s.get_ref().0).map_err(|_| {
+                    vec![self.error(
+                        Some(s.span()),
+                        field,
+                        ConfigErrorKind::ReservedSpi { spi: s.get_ref().0 },
+                    )]
+                })
+            };
+            mobile_nodes.push(MnConfig {
+                home_address: *mn.home_address.get_ref(),
+                init_secret: mn
+                    .init_secret
+                    .get_ref()
+                    .decode()
+                    .map_err(|k| vec![self.error(Some(mn.init_secret.span()), "init_secret", k)])?,
+                init_spis: SpiPair {
+                    mn_to_ha: spi(&mn.init_spi_mn_to_ha, "init_spi_mn_to_ha")?,
+                    ha_to_mn: spi(&mn.init_spi_ha_to_mn, "init_spi_ha_to_mn")?,
+                },
+                init_suite: mn.init_suite.into(),
+            });
+        }
+        let mut config = HaConfig::new(*self.address.get_ref(), mobile_nodes);
+        config.mode = self.request_mode.into();
+        config.vendor_id = self.vendor_id;
+        config.suite = self.suite.into();
+        config.max_binding_lifetime = self.max_binding_lifetime();
+        config.key_update_interval = self.key_update_interval();
+        Ok(config)
+    }
+}
