@@ -5,8 +5,9 @@
 //! [`HaStepper`] and [`MnStepper`] are the reference for what one input does and in
 //! which order its outputs come (the order the capture module documents: `tun-out`
 //! of a delivered packet, then the `net-out` of a sealed data frame, then every
-//! `poll_transmit` frame). The daemons follow the same order; the replay tests of
-//! `pcaps/` hold them to it.
+//! `poll_transmit` frame). The network and TUN streams are compared apart, each in
+//! order, so a daemon may handle inputs in batches; the replay tests of `pcaps/`
+//! hold the daemons to this.
 
 use std::net::Ipv6Addr;
 
@@ -209,7 +210,7 @@ pub fn record(
 /// Where a replay first differed from its capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    /// Index of the output (among outputs only).
+    /// Index of the output within its stream (network frames, or TUN packets).
     pub output_index: usize,
     /// Index of the capture record it belongs to.
     pub record_index: usize,
@@ -239,51 +240,48 @@ fn split(inputs: &[CapturedInput]) -> Result<(Time, &[CapturedInput]), String> {
 }
 
 /// Replays a capture through `step` and compares outputs; `step` is called for each
-/// input record with (time, kind, data).
+/// input record with (time, kind, data). The network and TUN outputs are compared as
+/// two separate streams, each in order: a daemon that handles a batch of inputs
+/// records their TUN writes and their frames in two runs, which interleaves the
+/// streams differently from one input at a time, but never reorders either.
 fn compare(
     records: &[CapturedInput],
     mut step: impl FnMut(Time, InputKind, &[u8]) -> Vec<Output>,
 ) -> Result<ReplaySummary, Box<Mismatch>> {
-    let mut expected: Vec<(usize, Output)> = Vec::new();
-    let mut produced: Vec<(usize, Output)> = Vec::new();
+    // (record index, output) per stream: [net, tun].
+    let mut expected: [Vec<(usize, Output)>; 2] = [Vec::new(), Vec::new()];
+    let mut produced: [Vec<(usize, Output)>; 2] = [Vec::new(), Vec::new()];
+    let stream = |o: &Output| usize::from(matches!(o, Output::TunOut(_)));
     let mut inputs = 0;
     for (i, r) in records.iter().enumerate() {
         match r.kind {
-            InputKind::NetOut => expected.push((i, Output::NetOut(r.data.clone()))),
-            InputKind::TunOut => expected.push((i, Output::TunOut(r.data.clone()))),
+            InputKind::NetOut => expected[0].push((i, Output::NetOut(r.data.clone()))),
+            InputKind::TunOut => expected[1].push((i, Output::TunOut(r.data.clone()))),
             InputKind::Start | InputKind::Restart => break,
             kind => {
                 inputs += 1;
                 for o in step(r.time, kind, &r.data) {
-                    produced.push((i, o));
+                    produced[stream(&o)].push((i, o));
                 }
             }
         }
-        // Compare as we go so the first difference is reported where it happened.
-        let n = expected.len().min(produced.len());
-        for k in 0..n {
-            if expected[k].1 != produced[k].1 {
-                return Err(Box::new(Mismatch {
-                    output_index: k,
-                    record_index: expected[k].0,
-                    captured: Some(expected[k].1.clone()),
-                    replayed: Some(produced[k].1.clone()),
-                }));
-            }
-        }
     }
-    if expected.len() != produced.len() {
-        let k = expected.len().min(produced.len());
-        return Err(Box::new(Mismatch {
-            output_index: k,
-            record_index: expected.get(k).or(produced.get(k)).map_or(0, |e| e.0),
-            captured: expected.get(k).map(|e| e.1.clone()),
-            replayed: produced.get(k).map(|e| e.1.clone()),
-        }));
+    for s in 0..2 {
+        let (e, p) = (&expected[s], &produced[s]);
+        let first_difference =
+            (0..e.len().max(p.len())).find(|&k| e.get(k).map(|x| &x.1) != p.get(k).map(|x| &x.1));
+        if let Some(k) = first_difference {
+            return Err(Box::new(Mismatch {
+                output_index: k,
+                record_index: e.get(k).or(p.get(k)).map_or(0, |x| x.0),
+                captured: e.get(k).map(|x| x.1.clone()),
+                replayed: p.get(k).map(|x| x.1.clone()),
+            }));
+        }
     }
     Ok(ReplaySummary {
         inputs,
-        outputs: expected.len(),
+        outputs: expected[0].len() + expected[1].len(),
     })
 }
 
