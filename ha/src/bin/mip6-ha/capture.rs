@@ -11,7 +11,9 @@ use std::path::Path;
 use mip6_daemon::capture::{CaptureError, EngineCapture};
 use mip6_ha::persist::MnRecord;
 use mip6_ha::HaConfig;
-use mip6_wire::capture::esp_sa::{home_registration_records, Direction as SaDirection, EspSaRecord};
+use mip6_wire::capture::esp_sa::{
+    home_registration_records, Direction as SaDirection, EspSaRecord,
+};
 use mip6_wire::esp::Suite;
 use mip6_wire::keys::{Direction, KeySchedule, SpiPair};
 use mip6_wire::Secret32;
@@ -65,7 +67,12 @@ impl Capture {
             logged: HashSet::new(),
         };
         for mn in &config.mobile_nodes {
-            capture.add(mn.home_address, &mn.init_secret, mn.init_spis, mn.init_suite);
+            capture.add(
+                mn.home_address,
+                &mn.init_secret,
+                mn.init_spis,
+                mn.init_suite,
+            );
         }
         Ok(capture)
     }
@@ -104,7 +111,9 @@ mod tests {
         let lines: Vec<String> = records.iter().map(|r| r.uat_record().to_string()).collect();
         assert_eq!(lines.len(), 4);
         // DESIGN.md's known answer, suite 1: mn->ha key ‖ salt, then ha->mn.
-        assert!(lines[0].starts_with("\"IPv6\",\"2001:db8:1::100\",\"2001:db8:1::1\",\"0x00001001\""));
+        assert!(
+            lines[0].starts_with("\"IPv6\",\"2001:db8:1::100\",\"2001:db8:1::1\",\"0x00001001\"")
+        );
         assert!(lines[0].contains("0x48231ff0950aa7d4089c033abc0acfe4e0cd599b"));
         assert!(lines[1].starts_with("\"IPv6\",\"*\",\"2001:db8:1::1\""));
         assert!(lines[2].starts_with("\"IPv6\",\"2001:db8:1::1\",\"2001:db8:1::100\""));

@@ -54,7 +54,12 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
     /// Find the control socket in this configuration file.
-    #[arg(short = 'c', long = "config", value_name = "FILE", conflicts_with = "socket")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        conflicts_with = "socket"
+    )]
     pub config: Option<PathBuf>,
     /// The control socket's path (default: the configuration's default,
     /// /run/mip6-ha.sock).

@@ -106,8 +106,10 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
         .collect();
 
     // The store and the engine.
-    std::fs::create_dir_all(&config.state_dir)
-        .map_err(fail(format!("state directory {}", config.state_dir.display())))?;
+    std::fs::create_dir_all(&config.state_dir).map_err(fail(format!(
+        "state directory {}",
+        config.state_dir.display()
+    )))?;
     let mode = if config.persistence {
         Persistence::Full
     } else {
@@ -160,9 +162,9 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
     driver.settle(now).await.map_err(fail("restoring"))?;
 
     // Control and metrics.
-    let (control_server, mut control_rx) = control::serve(&config.control_socket).map_err(
-        fail(format!("control socket {}", config.control_socket.display())),
-    )?;
+    let (control_server, mut control_rx) = control::serve(&config.control_socket).map_err(fail(
+        format!("control socket {}", config.control_socket.display()),
+    ))?;
     let (metrics_server, mut metrics_rx) = match &config.metrics {
         Some(addr) => {
             let (server, rx) = metrics::serve(*addr.get_ref())

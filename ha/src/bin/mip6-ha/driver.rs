@@ -125,11 +125,7 @@ impl Driver {
             .stats
             .keys
             .iter()
-            .filter(|(hoa, _)| {
-                self.engine
-                    .binding(hoa)
-                    .is_some_and(|b| b.expires_at > now)
-            })
+            .filter(|(hoa, _)| self.engine.binding(hoa).is_some_and(|b| b.expires_at > now))
             .count();
         crate::metrics::render(bindings, self.engine.counters(), &self.stats)
     }

@@ -70,7 +70,8 @@ impl Io {
             let sock = PacketSocket::open(Some(ifname), address)
                 .map_err(open_err(format!("packet socket on {ifname}")))?;
             signalling.push(
-                register(sock).map_err(open_err(format!("registering packet socket on {ifname}")))?,
+                register(sock)
+                    .map_err(open_err(format!("registering packet socket on {ifname}")))?,
             );
         }
         let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(open_err("raw ESP socket"))?;

@@ -257,7 +257,10 @@ mod tests {
         assert_eq!(keys.anterior.unwrap().generation, 1);
         assert_eq!(keys.newest.unwrap().since, Time::from_secs(120));
         // A record for an unknown home address changes nothing.
-        stats.note_record(&MnRecord::empty("2001:db8:1::200".parse().unwrap()), Time::from_secs(130));
+        stats.note_record(
+            &MnRecord::empty("2001:db8:1::200".parse().unwrap()),
+            Time::from_secs(130),
+        );
         assert_eq!(stats.keys.len(), 1);
     }
 }

@@ -94,10 +94,7 @@ pub struct StatusInput<'a, R> {
 /// The status JSON.
 pub fn status_json<R: RngCore + CryptoRng>(input: &StatusInput<'_, R>) -> Value {
     let StatusInput {
-        engine,
-        stats,
-        now,
-        ..
+        engine, stats, now, ..
     } = input;
     let now = *now;
     let mut bindings = Vec::new();
@@ -226,7 +223,13 @@ pub fn render_text(status: &Value) -> String {
         let _ = writeln!(
             out,
             "    {:<9} {:>10} {:>12} {:>12} {:>9} {:>10} {:>11}",
-            "slot", "generation", "SPI mn->ha", "SPI ha->mn", "age (s)", "packets in", "packets out"
+            "slot",
+            "generation",
+            "SPI mn->ha",
+            "SPI ha->mn",
+            "age (s)",
+            "packets in",
+            "packets out"
         );
         for g in k["generations"].as_array().into_iter().flatten() {
             let hex = |v: &Value| v.as_u64().map_or("-".to_owned(), |n| format!("{n:#010x}"));
@@ -285,7 +288,10 @@ mod tests {
 
     #[test]
     fn seconds_are_tenths_and_never_negative() {
-        assert_eq!(secs_between(Time::from_micros(12_345_678), Time::from_micros(0)), 12.3);
+        assert_eq!(
+            secs_between(Time::from_micros(12_345_678), Time::from_micros(0)),
+            12.3
+        );
         assert_eq!(secs_between(Time::from_secs(1), Time::from_secs(2)), 0.0);
     }
 }
