@@ -132,6 +132,13 @@ pub enum ConfigErrorKind {
     /// An interface the system does not have.
     #[error("unknown interface {0:?}")]
     UnknownInterface(String),
+    /// A TUN name the kernel would refuse: 1 to 15 octets (`IFNAMSIZ` − 1), none of
+    /// them `/`, `:` or white space, and not `.` or `..` (netdevice(7)).
+    #[error("bad interface name {0:?}: 1 to 15 octets, no '/', ':' or white space")]
+    BadInterfaceName(String),
+    /// A TUN MTU below IPv6's minimum link MTU (RFC 8200 §5).
+    #[error("MTU {0} is below IPv6's minimum of 1280 (RFC 8200 §5)")]
+    MtuTooSmall(u16),
     /// A metrics listener not on a loopback address.
     #[error("metrics address {0} is not loopback")]
     MetricsNotLoopback(SocketAddr),
@@ -499,6 +506,11 @@ pub struct DaemonConfig {
     pub log: LogConfig,
     /// Where metrics are served (loopback only); none if absent.
     pub metrics: Option<Spanned<SocketAddr>>,
+    /// Name of the TUN the data path runs through (default `"mip6ha"`).
+    pub tun_name: Option<Spanned<String>>,
+    /// MTU of the TUN (default 1420, so a tunnelled packet — inner packet, outer IPv6
+    /// header, ESP header, IV, padding and ICV — fits a 1500-octet link).
+    pub tun_mtu: Option<Spanned<u16>>,
     /// The control socket's path.
     #[serde(default = "default_control_socket")]
     pub control_socket: PathBuf,
@@ -534,6 +546,26 @@ fn default_true() -> bool {
 
 fn default_vendor_id() -> u32 {
     DEFAULT_VENDOR_ID
+}
+
+/// Default TUN name.
+pub const DEFAULT_TUN_NAME: &str = "mip6ha";
+
+/// Default TUN MTU: 1500 − 40 (outer IPv6) − 8 (ESP header) − 8 (IV) − 3 (padding at
+/// most) − 2 (pad length, next header) − 16 (ICV) = 1423, rounded down to 1420.
+pub const DEFAULT_TUN_MTU: u16 = 1420;
+
+/// IPv6's minimum link MTU (RFC 8200 §5).
+pub const MIN_MTU: u16 = 1280;
+
+/// Whether Linux accepts `name` as an interface name (`dev_valid_name`).
+pub fn is_valid_interface_name(name: &str) -> bool {
+    (1..=15).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
 }
 
 /// Default key update interval and binding lifetime: one hour.
@@ -632,6 +664,20 @@ impl DaemonConfig {
             .map_or(DEFAULT_INTERVAL, |d| d.get_ref().0)
     }
 
+    /// The TUN's name, with its default.
+    pub fn tun_name(&self) -> &str {
+        self.tun_name
+            .as_ref()
+            .map_or(DEFAULT_TUN_NAME, |n| n.get_ref().as_str())
+    }
+
+    /// The TUN's MTU, with its default.
+    pub fn tun_mtu(&self) -> u16 {
+        self.tun_mtu
+            .as_ref()
+            .map_or(DEFAULT_TUN_MTU, |m| *m.get_ref())
+    }
+
     /// All interfaces the daemon uses: the home interface first, then `interfaces`.
     pub fn all_interfaces(&self) -> impl Iterator<Item = &str> {
         core::iter::once(self.home_interface.get_ref().as_str())
@@ -642,7 +688,8 @@ impl DaemonConfig {
     /// 32 hex octets, SPIs not reserved (RFC 4303 §2.1) and not configured twice,
     /// home addresses unique, inside the home prefix and not the HA's, the HA address
     /// inside the home prefix, every interface known to `interface_exists`, metrics on
-    /// loopback, non-zero durations, lifetimes within RFC 6275 §6.1.7.
+    /// loopback, non-zero durations, lifetimes within RFC 6275 §6.1.7, a valid TUN name
+    /// and a TUN MTU of at least 1280.
     pub fn validate(
         &self,
         interface_exists: &dyn Fn(&str) -> bool,
@@ -659,6 +706,24 @@ impl DaemonConfig {
                     Some(iface.span()),
                     field,
                     ConfigErrorKind::UnknownInterface(iface.get_ref().clone()),
+                ));
+            }
+        }
+        if let Some(name) = &self.tun_name {
+            if !is_valid_interface_name(name.get_ref()) {
+                errors.push(self.error(
+                    Some(name.span()),
+                    "tun_name",
+                    ConfigErrorKind::BadInterfaceName(name.get_ref().clone()),
+                ));
+            }
+        }
+        if let Some(mtu) = &self.tun_mtu {
+            if *mtu.get_ref() < MIN_MTU {
+                errors.push(self.error(
+                    Some(mtu.span()),
+                    "tun_mtu",
+                    ConfigErrorKind::MtuTooSmall(*mtu.get_ref()),
                 ));
             }
         }
@@ -810,5 +875,82 @@ impl DaemonConfig {
         config.max_binding_lifetime = self.max_binding_lifetime();
         config.key_update_interval = self.key_update_interval();
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"home_interface = "eth0"
+home_prefix = "2001:db8:1::/64"
+address = "2001:db8:1::1"
+[[mobile_node]]
+home_address = "2001:db8:1::100"
+init_secret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+init_spi_mn_to_ha = 0x1001
+init_spi_ha_to_mn = 0x1002
+"#;
+
+    fn with(line: &str) -> String {
+        format!("{line}\n{BASE}")
+    }
+
+    #[test]
+    fn tun_defaults() {
+        let config = parse(BASE).unwrap();
+        config.validate(&|_| true).unwrap();
+        assert_eq!(config.tun_name(), DEFAULT_TUN_NAME);
+        assert_eq!(config.tun_mtu(), DEFAULT_TUN_MTU);
+    }
+
+    #[test]
+    fn tun_values_are_read() {
+        let config = parse(&with("tun_name = \"ha0\"\ntun_mtu = 1300")).unwrap();
+        config.validate(&|_| true).unwrap();
+        assert_eq!(config.tun_name(), "ha0");
+        assert_eq!(config.tun_mtu(), 1300);
+    }
+
+    #[test]
+    fn bad_tun_names_are_refused_at_their_position() {
+        for bad in ["", "a/b", "a b", "a:b", "..", "sixteen-octets-x"] {
+            let config = parse(&with(&format!("tun_name = \"{bad}\""))).unwrap();
+            let errors = config.validate(&|_| true).unwrap_err();
+            assert_eq!(errors.len(), 1, "{bad:?}: {errors:?}");
+            assert_eq!(errors[0].field, "tun_name");
+            assert_eq!(
+                errors[0].position,
+                Some(Position {
+                    line: 1,
+                    column: 12
+                })
+            );
+            assert!(matches!(
+                errors[0].kind,
+                ConfigErrorKind::BadInterfaceName(_)
+            ));
+        }
+        assert!(is_valid_interface_name("fifteen-octets-"));
+    }
+
+    #[test]
+    fn small_or_huge_mtu_is_refused() {
+        let config = parse(&with("tun_mtu = 1279")).unwrap();
+        let errors = config.validate(&|_| true).unwrap_err();
+        assert!(matches!(errors[0].kind, ConfigErrorKind::MtuTooSmall(1279)));
+        assert_eq!(
+            errors[0].to_string(),
+            "1:11: tun_mtu: MTU 1279 is below IPv6's minimum of 1280 (RFC 8200 §5)"
+        );
+        // Not a u16: a syntax error with its position, not a panic.
+        let e = parse(&with("tun_mtu = 70000")).unwrap_err();
+        assert_eq!(
+            e.position,
+            Some(Position {
+                line: 1,
+                column: 11
+            })
+        );
     }
 }

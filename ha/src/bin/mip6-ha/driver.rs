@@ -1,0 +1,446 @@
+//! The event loop: moves bytes and time between the OS ([`Io`]) and the engine
+//! ([`HomeAgent`]), following the engine's driver contract (mip6-ha crate docs):
+//!
+//! 1. take a batch of inputs — frames from the packet sockets or the ESP socket
+//!    (`recvmmsg`), packets from the TUN, or a deadline — with **one `now` per
+//!    batch**, read once and given to the engine and the capture alike;
+//! 2. feed them to `handle` / `seal_data` / `handle_timeout` (recording each input in
+//!    the capture first: `handle` decrypts in place);
+//! 3. drain `poll_event`: routes and proxy entries, key and binding logs, and every
+//!    `Persist` record stored (one durable transaction) **before anything is sent**;
+//! 4. write delivered inner packets to the TUN, send sealed tunnel frames and the
+//!    queued BAs (`sendmmsg`).
+//!
+//! The engine is called only from recorded inputs (status requests read it without
+//! changing it), so a capture replays byte for byte. Nothing here parses protocol
+//! beyond reading the SPI of a frame for the per-SA counters.
+
+use std::io;
+use std::net::Ipv6Addr;
+use std::ops::Range;
+
+use mip6_daemon::clock;
+use mip6_daemon::rng::DaemonRng;
+use mip6_ha::persist::MnRecord;
+use mip6_ha::store::{StateStore, StoreError};
+use mip6_ha::{
+    BindingChange, DataError, Event, HomeAgent, KeyChange, Received, RouteChange, Transmit,
+};
+use mip6_netio::{RecvMeta, MAX_BATCH};
+use mip6_wire::frames::{self, DATA_HEADROOM};
+use mip6_wire::Time;
+use serde_json::Value;
+
+use crate::capture::Capture;
+use crate::io::Io;
+use crate::routes::Routes;
+use crate::stats::{DriverDrop, Stats};
+use crate::status::{status_json, StatusInput};
+
+/// Offset of the first octet of the destination address in an IPv6 header.
+const IPV6_DST_FIRST: usize = 24;
+/// Largest IPv6 packet with its header (65535 payload + 40).
+const MAX_FRAME: usize = 65_535 + 40;
+/// Room after a TUN packet for the ESP trailer (padding, pad length, next header, ICV).
+const TRAILER_ROOM: usize = 64;
+
+/// The engine and everything the loop keeps beside it.
+pub struct Driver {
+    /// The engine.
+    pub engine: HomeAgent<DaemonRng>,
+    store: StateStore,
+    /// The capture, with `--capture`.
+    pub capture: Option<Capture>,
+    /// Counters beside the engine's.
+    pub stats: Stats,
+    /// Routes and proxy entries of bound home addresses.
+    pub routes: Routes,
+    address: Ipv6Addr,
+    persistence: bool,
+    net_bufs: Vec<Vec<u8>>,
+    net_meta: Vec<RecvMeta>,
+    tun_bufs: Vec<Vec<u8>>,
+    delivered: Vec<(usize, Range<usize>)>,
+    sealed: Vec<(usize, usize)>,
+    persist: Vec<MnRecord>,
+    transmits: Vec<Transmit>,
+}
+
+/// The store failed: the driver may not send what the engine queued after the record.
+#[derive(Debug, thiserror::Error)]
+#[error("storing persistence records failed, refusing to send: {0}")]
+pub struct PersistFailed(#[from] StoreError);
+
+impl Driver {
+    /// A driver around a constructed engine and its store.
+    pub fn new(
+        engine: HomeAgent<DaemonRng>,
+        store: StateStore,
+        capture: Option<Capture>,
+        stats: Stats,
+        routes: Routes,
+        address: Ipv6Addr,
+        persistence: bool,
+    ) -> Self {
+        Driver {
+            engine,
+            store,
+            capture,
+            stats,
+            routes,
+            address,
+            persistence,
+            net_bufs: (0..MAX_BATCH).map(|_| vec![0; MAX_FRAME]).collect(),
+            net_meta: vec![RecvMeta::default(); MAX_BATCH],
+            tun_bufs: (0..MAX_BATCH)
+                .map(|_| vec![0; DATA_HEADROOM + MAX_FRAME + TRAILER_ROOM])
+                .collect(),
+            delivered: Vec::with_capacity(MAX_BATCH),
+            sealed: Vec::with_capacity(MAX_BATCH),
+            persist: Vec::new(),
+            transmits: Vec::new(),
+        }
+    }
+
+    /// The parts shutdown undoes: routes (with the netlink handle) and the capture.
+    pub fn into_parts(self) -> (Routes, Option<Capture>) {
+        (self.routes, self.capture)
+    }
+
+    /// The status JSON as of now.
+    pub fn status(&self) -> Value {
+        status_json(&StatusInput {
+            engine: &self.engine,
+            address: self.address,
+            persistence: self.persistence,
+            stats: &self.stats,
+            now: clock::now(),
+        })
+    }
+
+    /// The metrics text as of now.
+    pub fn metrics(&self) -> String {
+        let now = clock::now();
+        let bindings = self
+            .stats
+            .keys
+            .iter()
+            .filter(|(hoa, _)| self.engine.binding(hoa).is_some_and(|b| b.expires_at > now))
+            .count();
+        crate::metrics::render(bindings, self.engine.counters(), &self.stats)
+    }
+
+    /// Receives one batch from packet socket `index` (signalling) and handles it.
+    pub async fn on_signalling(&mut self, io: &Io, index: usize) -> Result<(), PersistFailed> {
+        let Some(fd) = io.signalling.get(index) else {
+            return Ok(());
+        };
+        let got = match fd.readable().await {
+            Ok(mut guard) => {
+                let mut bufs: Vec<&mut [u8]> =
+                    self.net_bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                match guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, &mut self.net_meta)) {
+                    Ok(r) => r,
+                    Err(_would_block) => return Ok(()),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        self.on_frames(io, got, "packet socket").await
+    }
+
+    /// Receives one batch from the ESP socket (tunnel frames) and handles it.
+    pub async fn on_esp(&mut self, io: &Io) -> Result<(), PersistFailed> {
+        let got = match io.esp.readable().await {
+            Ok(mut guard) => {
+                let mut bufs: Vec<&mut [u8]> =
+                    self.net_bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                match guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, &mut self.net_meta)) {
+                    Ok(r) => r,
+                    Err(_would_block) => return Ok(()),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        self.on_frames(io, got, "ESP socket").await
+    }
+
+    async fn on_frames(
+        &mut self,
+        io: &Io,
+        got: io::Result<usize>,
+        from: &str,
+    ) -> Result<(), PersistFailed> {
+        let n = match got {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, socket = from, "receive failed");
+                return Ok(());
+            }
+        };
+        let now = clock::now();
+        self.delivered.clear();
+        for i in 0..n {
+            self.stats.frames.net_in += 1;
+            let meta = self.net_meta[i];
+            if meta.truncated {
+                self.stats.drop(DriverDrop::Truncated);
+                tracing::debug!(len = meta.len, "truncated frame dropped");
+                continue;
+            }
+            let frame = &mut self.net_bufs[i][..meta.len];
+            if let Some(c) = &mut self.capture {
+                c.pcap.net_in(now, frame);
+            }
+            let spi = frame_spi(frame);
+            match self.engine.handle(now, frame) {
+                Received::Delivered { inner } => {
+                    if let Some(spi) = spi {
+                        self.stats.opened(spi);
+                    }
+                    self.delivered.push((i, inner));
+                }
+                Received::Consumed => {
+                    if let Some(spi) = spi {
+                        self.stats.opened(spi);
+                    }
+                }
+                Received::Dropped(_) => {} // counted and traced by the engine
+            }
+        }
+        self.settle(now).await?;
+        for (i, inner) in self.delivered.drain(..) {
+            let Some(packet) = self.net_bufs[i].get(inner) else {
+                continue;
+            };
+            if let Some(c) = &mut self.capture {
+                c.pcap.tun_out(now, packet);
+            }
+            match io.tun.get_ref().send(packet) {
+                Ok(_) => self.stats.frames.tun_out += 1,
+                Err(e) => {
+                    self.stats.drop(DriverDrop::TunWriteFailed);
+                    tracing::debug!(error = %e, "TUN write failed");
+                }
+            }
+        }
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+
+    /// Reads up to a batch of packets from the TUN, tunnels them, sends them.
+    pub async fn on_tun(&mut self, io: &Io) -> Result<(), PersistFailed> {
+        let mut lens = [0usize; MAX_BATCH];
+        let mut n = 0;
+        while n < MAX_BATCH {
+            let mut guard = match io.tun.readable().await {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::warn!(error = %e, "TUN readiness failed");
+                    break;
+                }
+            };
+            let buf = &mut self.tun_bufs[n][DATA_HEADROOM..DATA_HEADROOM + MAX_FRAME];
+            match guard.try_io(|t| t.get_ref().recv(buf)) {
+                Ok(Ok(len)) => {
+                    lens[n] = len;
+                    n += 1;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "TUN read failed");
+                    break;
+                }
+                Err(_would_block) => break,
+            }
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let now = clock::now();
+        self.sealed.clear();
+        for (i, &len) in lens[..n].iter().enumerate() {
+            self.stats.frames.tun_in += 1;
+            let buf = &mut self.tun_bufs[i];
+            // The kernel's own link-local chatter on the TUN (MLD reports, router
+            // solicitations): never for a home address, not an engine input.
+            if buf.get(DATA_HEADROOM + IPV6_DST_FIRST) == Some(&0xff) {
+                self.stats.drop(DriverDrop::TunMulticast);
+                continue;
+            }
+            if let Some(c) = &mut self.capture {
+                c.pcap.tun_in(now, &buf[DATA_HEADROOM..DATA_HEADROOM + len]);
+            }
+            match self.engine.seal_data(now, buf, len) {
+                Ok(frame) => self.sealed.push((i, frame.len)),
+                Err(e) => {
+                    let reason = match e {
+                        DataError::UnknownHomeAddress(_) => DriverDrop::TunUnknownHomeAddress,
+                        DataError::NotBound(_) => DriverDrop::TunNotBound,
+                        _ => DriverDrop::TunSealFailed,
+                    };
+                    self.stats.drop(reason);
+                    tracing::debug!(error = %e, "packet from the TUN not tunnelled");
+                }
+            }
+        }
+        self.settle(now).await?;
+        let frames: Vec<&[u8]> = self
+            .sealed
+            .iter()
+            .map(|&(i, len)| &self.tun_bufs[i][..len])
+            .collect();
+        for frame in &frames {
+            if let Some(c) = &mut self.capture {
+                c.pcap.net_out(now, frame);
+            }
+            self.stats.frames.net_out += 1;
+            if let Some(spi) = frame_spi(frame) {
+                self.stats.sealed(spi);
+            }
+        }
+        let mut failed = 0u64;
+        io.send_all(&frames, |_, e| {
+            failed += 1;
+            tracing::debug!(error = %e, "tunnel frame not sent");
+        })
+        .await;
+        for _ in 0..failed {
+            self.stats.drop(DriverDrop::SendFailed);
+        }
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+
+    /// Advances the engine's timers to now.
+    pub async fn on_timeout(&mut self, io: &Io) -> Result<(), PersistFailed> {
+        let now = clock::now();
+        if let Some(c) = &mut self.capture {
+            c.pcap.timeout(now);
+        }
+        self.engine.handle_timeout(now);
+        self.settle(now).await?;
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+
+    /// Drains the engine's events: routes, logs, and every `Persist` record stored in
+    /// one durable transaction. Called after every batch, before anything is sent.
+    pub async fn settle(&mut self, now: Time) -> Result<(), PersistFailed> {
+        while let Some(event) = self.engine.poll_event() {
+            match event {
+                Event::Persist(record) => {
+                    self.stats.note_record(&record, now);
+                    if let Some(c) = &mut self.capture {
+                        c.add_record(&record);
+                    }
+                    self.persist.push(record);
+                }
+                Event::Route(RouteChange::Install {
+                    home_address,
+                    care_of_address,
+                }) => {
+                    tracing::info!(hoa = %home_address, coa = %care_of_address, "route home address into the TUN");
+                    if let Err(e) = self.routes.install(home_address).await {
+                        self.stats.drop(DriverDrop::RouteFailed);
+                        tracing::error!(hoa = %home_address, error = %e, "route or proxy entry not installed");
+                    }
+                }
+                Event::Route(RouteChange::Remove { home_address }) => {
+                    tracing::info!(hoa = %home_address, "route of home address removed");
+                    if let Err(e) = self.routes.remove(home_address).await {
+                        tracing::warn!(hoa = %home_address, error = %e, "route or proxy entry not removed");
+                    }
+                }
+                Event::Keys(KeyChange {
+                    home_address,
+                    kind,
+                    generation,
+                }) => {
+                    self.stats.key_event(kind);
+                    tracing::info!(hoa = %home_address, %kind, generation, "key distribution");
+                }
+                Event::Binding {
+                    home_address,
+                    change,
+                } => match change {
+                    BindingChange::Added(b) => {
+                        tracing::info!(hoa = %home_address, coa = %b.care_of_address, sequence = b.sequence.0, lifetime_s = b.lifetime_secs, "binding added")
+                    }
+                    BindingChange::Updated(b) => {
+                        tracing::info!(hoa = %home_address, coa = %b.care_of_address, sequence = b.sequence.0, lifetime_s = b.lifetime_secs, "binding updated")
+                    }
+                    BindingChange::Removed(cause) => {
+                        tracing::info!(hoa = %home_address, ?cause, "binding removed")
+                    }
+                },
+            }
+        }
+        if !self.persist.is_empty() {
+            self.store.put_many(&self.persist)?;
+            self.persist.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends every queued BA.
+    async fn flush_transmits(&mut self, io: &Io, now: Time) {
+        self.transmits.clear();
+        while let Some(t) = self.engine.poll_transmit() {
+            self.transmits.push(t);
+        }
+        if !self.transmits.is_empty() {
+            for t in &self.transmits {
+                if let Some(c) = &mut self.capture {
+                    c.pcap.net_out(now, &t.frame);
+                }
+                self.stats.frames.net_out += 1;
+                if let Some(spi) = frame_spi(&t.frame) {
+                    self.stats.sealed(spi);
+                }
+                tracing::debug!(destination = %t.destination, len = t.frame.len(), "BA sent");
+            }
+            let frames: Vec<&[u8]> = self.transmits.iter().map(|t| t.frame.as_slice()).collect();
+            let mut failed = 0u64;
+            io.send_all(&frames, |f, e| {
+                failed += 1;
+                tracing::warn!(error = %e, len = f.len(), "BA not sent");
+            })
+            .await;
+            for _ in 0..failed {
+                self.stats.drop(DriverDrop::SendFailed);
+            }
+        }
+        if let Some(c) = &mut self.capture {
+            c.pcap.flush();
+        }
+    }
+}
+
+/// The SPI of an ESP frame: at octet 40 when ESP follows the IPv6 header (tunnel
+/// frames), else found by walking the extension headers (BUs, BAs).
+fn frame_spi(frame: &[u8]) -> Option<u32> {
+    const ESP: u8 = 50;
+    if frame.get(6) == Some(&ESP) {
+        let spi = frame.get(40..44)?;
+        return Some(u32::from_be_bytes(spi.try_into().ok()?));
+    }
+    frames::inspect(frame).ok().map(|f| f.spi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spi_of_short_or_odd_frames_is_none() {
+        assert_eq!(frame_spi(&[]), None);
+        let mut f = [0u8; 48];
+        f[0] = 0x60;
+        f[6] = 50;
+        f[40..44].copy_from_slice(&0x1234u32.to_be_bytes());
+        assert_eq!(frame_spi(&f), Some(0x1234));
+        assert_eq!(frame_spi(&f[..42]), None);
+        f[6] = 59;
+        assert_eq!(frame_spi(&f), None);
+    }
+}

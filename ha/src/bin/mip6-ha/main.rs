@@ -1,0 +1,157 @@
+//! `mip6-ha`: the Mobile IPv6 home agent daemon. It drives the sans-IO
+//! [`mip6_ha::HomeAgent`] over the OS layer of `mip6-netio` on a single-threaded
+//! tokio runtime; the daemon contract (command line, status JSON, metrics, capture)
+//! is shared with `mip6-mn`.
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`cli`] | command line (clap) |
+//! | [`daemon`] | start-up, main loop, shutdown |
+//! | [`driver`] | engine calls, persistence before sending, batches |
+//! | [`io`] | sockets and TUN on the reactor |
+//! | [`routes`] | /128 routes and proxy NDP of bound home addresses |
+//! | [`stats`] | counters beside the engine's, key generation ledger |
+//! | [`status`] | the status JSON and its text form |
+//! | [`metrics`] | Prometheus text |
+//! | [`capture`] | `--capture`: pcapng and `esp_sa` key log |
+//!
+//! Exit status: 0 ok, 1 runtime error, 2 configuration error.
+#![forbid(unsafe_code)]
+
+mod capture;
+mod cli;
+mod daemon;
+mod driver;
+mod io;
+mod metrics;
+mod routes;
+mod stats;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use mip6_ha::daemon_config::{self, DaemonConfig, LogFormat, LogLevel};
+
+use crate::cli::{Cli, Command, StatusArgs};
+
+/// Exit status of a configuration error.
+const EXIT_CONFIG: u8 = 2;
+/// Exit status of a runtime error.
+const EXIT_RUNTIME: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Status(args)) = cli.command {
+        return status_command(&args);
+    }
+    let Some(path) = cli.config else {
+        eprintln!("mip6-ha: a configuration file is required: mip6-ha -c FILE (see --help)");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let config = match load_checked(&path) {
+        Ok(config) => config,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "mip6-ha: {} configuration error{} in {}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                path.display()
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if cli.check_config {
+        println!("ok");
+        return ExitCode::SUCCESS;
+    }
+    mip6_daemon::logging::init(
+        config.log.format == LogFormat::Json,
+        tracing_level(config.log.level),
+    );
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the tokio runtime");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let options = daemon::Options {
+        seed: cli.seed,
+        capture: cli.capture,
+    };
+    match runtime.block_on(daemon::run(config, options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ daemon::RunError::Config(_)) => {
+            tracing::error!(error = %e, "configuration refused");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "mip6-ha failed");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// Loads and validates the configuration, interfaces included (`if_nametoindex`);
+/// every error rendered as `FILE:LINE:COL: field: message`.
+fn load_checked(path: &Path) -> Result<DaemonConfig, Vec<String>> {
+    let config = daemon_config::load(path).map_err(|e| vec![e.to_string()])?;
+    config
+        .validate(&|name| mip6_netio::if_index(name).is_ok())
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    Ok(config)
+}
+
+fn tracing_level(level: LogLevel) -> tracing::Level {
+    match level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Trace => tracing::Level::TRACE,
+    }
+}
+
+/// `mip6-ha status [--json] [-c FILE | --socket PATH]`.
+fn status_command(args: &StatusArgs) -> ExitCode {
+    let socket: PathBuf = match (&args.socket, &args.config) {
+        (Some(socket), _) => socket.clone(),
+        (None, Some(path)) => match daemon_config::load(path) {
+            Ok(config) => config.control_socket,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        (None, None) => PathBuf::from("/run/mip6-ha.sock"),
+    };
+    match mip6_daemon::control::request(&socket, "status") {
+        Ok(answer) => {
+            if let Some(error) = answer.get("error") {
+                eprintln!("mip6-ha: the daemon answered with an error: {error}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+            if args.json {
+                println!("{answer}");
+            } else {
+                print!("{}", status::render_text(&answer));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "mip6-ha: no daemon answers at {}: {e} (is mip6-ha running, with this control socket?)",
+                socket.display()
+            );
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
