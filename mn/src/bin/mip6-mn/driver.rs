@@ -114,7 +114,7 @@ impl Driver {
         }
         self.stats.care_of(coa);
         self.node.set_care_of_address(now, coa);
-        self.after_call(host, now)
+        self.after_call(&*host, now)
     }
 
     /// Runs until SIGINT/SIGTERM (`Ok`) or a fatal error.
@@ -191,7 +191,7 @@ impl Driver {
 
     /// Takes up to [`BATCHES_PER_WAKE`] batches from a socket; `true` when it ran dry
     /// (`WouldBlock`), so the readiness may be cleared.
-    fn drain_network(&mut self, host: &mut Host, source: Source) -> Result<bool, Fatal> {
+    fn drain_network(&mut self, host: &Host, source: Source) -> Result<bool, Fatal> {
         let mut bufs = std::mem::take(&mut self.recv_bufs);
         let result = self.drain_network_into(host, source, &mut bufs);
         self.recv_bufs = bufs;
@@ -200,7 +200,7 @@ impl Driver {
 
     fn drain_network_into(
         &mut self,
-        host: &mut Host,
+        host: &Host,
         source: Source,
         bufs: &mut [Vec<u8>],
     ) -> Result<bool, Fatal> {
@@ -240,7 +240,7 @@ impl Driver {
 
     fn handle_frame(
         &mut self,
-        host: &mut Host,
+        host: &Host,
         now: Time,
         frame: &mut [u8],
         source: Source,
@@ -285,14 +285,14 @@ impl Driver {
 
     /// Reads up to [`MAX_BATCH`] packets from the TUN per batch, seals each, persists,
     /// then sends the batch with one `sendmmsg`.
-    fn drain_tun(&mut self, host: &mut Host) -> Result<bool, Fatal> {
+    fn drain_tun(&mut self, host: &Host) -> Result<bool, Fatal> {
         let mut bufs = std::mem::take(&mut self.tun_bufs);
         let result = self.drain_tun_into(host, &mut bufs);
         self.tun_bufs = bufs;
         result
     }
 
-    fn drain_tun_into(&mut self, host: &mut Host, bufs: &mut [Vec<u8>]) -> Result<bool, Fatal> {
+    fn drain_tun_into(&mut self, host: &Host, bufs: &mut [Vec<u8>]) -> Result<bool, Fatal> {
         for _ in 0..BATCHES_PER_WAKE {
             let now = clock::now();
             let mut sealed: Vec<(usize, usize)> = Vec::with_capacity(MAX_BATCH);
@@ -342,7 +342,7 @@ impl Driver {
                     self.stats.spi_out(e.spi);
                 }
             }
-            self.send_transmits(host)?;
+            self.send_transmits(host, now)?;
             if dry {
                 return Ok(true);
             }
@@ -351,9 +351,9 @@ impl Driver {
     }
 
     /// After an engine call: events (persist), then the queued signalling.
-    fn after_call(&mut self, host: &mut Host, now: Time) -> Result<(), Fatal> {
+    fn after_call(&mut self, host: &Host, now: Time) -> Result<(), Fatal> {
         self.drain_events(now)?;
-        self.send_transmits(host)
+        self.send_transmits(host, now)
     }
 
     fn drain_events(&mut self, now: Time) -> Result<(), Fatal> {
@@ -410,9 +410,12 @@ impl Driver {
         Ok(())
     }
 
-    fn send_transmits(&mut self, host: &mut Host) -> Result<(), Fatal> {
+    fn send_transmits(&mut self, host: &Host, now: Time) -> Result<(), Fatal> {
         let mut frames = Vec::new();
         while let Some(t) = self.node.poll_transmit() {
+            if let Some(c) = &mut self.capture {
+                c.net_out(now, &t.frame);
+            }
             frames.push(t.frame);
         }
         if frames.is_empty() {

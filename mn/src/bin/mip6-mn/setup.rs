@@ -25,6 +25,7 @@ use std::io;
 use std::net::Ipv6Addr;
 
 use mip6_netio::nft::NftGuard;
+use mip6_netio::reactor::register;
 use mip6_netio::routes::NetConfig;
 use mip6_netio::{PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto};
 use tokio::io::unix::AsyncFd;
@@ -150,9 +151,9 @@ impl Host {
         let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(net("raw ESP socket"))?;
         let sender = RawSender::open(None).map_err(net("IPPROTO_RAW socket"))?;
         Ok(Host {
-            tun: AsyncFd::new(tun).map_err(reactor("TUN"))?,
-            signalling: AsyncFd::new(signalling).map_err(reactor("packet socket"))?,
-            esp: AsyncFd::new(esp).map_err(reactor("raw ESP socket"))?,
+            tun: register(tun).map_err(reactor("TUN"))?,
+            signalling: register(signalling).map_err(reactor("packet socket"))?,
+            esp: register(esp).map_err(reactor("raw ESP socket"))?,
             sender,
             nft,
             routes: Some(routes),
