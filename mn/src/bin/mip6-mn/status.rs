@@ -247,10 +247,10 @@ pub fn render_text(v: &Value) -> String {
                 &format!("keys.{}", g["slot"].as_str().unwrap_or("?")),
                 format!(
                     "generation {:<4} spi out {:#010x} in {:#010x}  age {:>8} s  packets in {} out {}",
-                    g["generation"],
+                    g["generation"].to_string(),
                     g["spi_mn_to_ha"].as_u64().unwrap_or(0),
                     g["spi_ha_to_mn"].as_u64().unwrap_or(0),
-                    g["age_s"],
+                    g["age_s"].to_string(),
                     g["packets_in"],
                     g["packets_out"]
                 ),
