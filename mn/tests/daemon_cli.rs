@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use mip6_daemon::capture::{read_inputs, InputKind};
 use mip6_daemon::rng::DaemonRng;
-use mip6_lab::{prereq, Lab, Link, Node};
+use mip6_lab::{prereq, Lab, Link, Node, ProcId};
 use mip6_mn::daemon_config::parse;
 use mip6_mn::{MobileNode, Received};
 use mip6_wire::frames::DATA_HEADROOM;
@@ -58,15 +58,21 @@ interfaces = ["lo", "no-such-if0"]
     assert_eq!(o.status.code(), Some(2), "{err}");
     let file = path.display().to_string();
     assert!(
-        err.contains(&format!("{file}:3:15: init_secret: bad secret length: 31 octets, need 32")),
+        err.contains(&format!(
+            "{file}:3:15: init_secret: bad secret length: 31 octets, need 32"
+        )),
         "{err}"
     );
     assert!(
-        err.contains(&format!("{file}:4:21: init_spi_mn_to_ha: SPI 0x10 is reserved")),
+        err.contains(&format!(
+            "{file}:4:21: init_spi_mn_to_ha: SPI 0x10 is reserved"
+        )),
         "{err}"
     );
     assert!(
-        err.contains(&format!("{file}:6:21: interfaces: unknown interface \"no-such-if0\"")),
+        err.contains(&format!(
+            "{file}:6:21: interfaces: unknown interface \"no-such-if0\""
+        )),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
@@ -78,11 +84,19 @@ fn check_config_syntax_error_and_missing_file_exit_2_and_good_file_prints_ok() {
     let path = write_config(dir.path(), "home_agent = \"2001:db8:1::1\"\nbogus = = 1\n");
     let o = run(&["-c", path.to_str().unwrap(), "--check-config"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("{}:2:", path.display())), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{}:2:", path.display())),
+        "{}",
+        stderr(&o)
+    );
 
     let o = run(&["-c", "/nonexistent/mn.toml", "--check-config"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("/nonexistent/mn.toml: cannot read"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/mn.toml: cannot read"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = run(&["--check-config"]);
     assert_eq!(o.status.code(), Some(2));
@@ -101,7 +115,10 @@ fn status_without_a_daemon_is_a_clear_error_with_exit_1() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
-        err.contains(&format!("no mip6-mn daemon answered on {}", socket.display())),
+        err.contains(&format!(
+            "no mip6-mn daemon answered on {}",
+            socket.display()
+        )),
         "{err}"
     );
     let o = run(&["status", "--json", "-c", "/nonexistent/mn.toml"]);
@@ -150,6 +167,35 @@ fn wait_status(socket: &Path, limit: Duration, ok: impl Fn(&Value) -> bool) -> V
     }
 }
 
+/// Starts `mip6-mn -c config ARGS` in the MN namespace and waits for its "ready" log.
+fn start_daemon(lab: &mut Lab, config: &Path, args: &[&str]) -> ProcId {
+    let mut command = lab.command_in(Node::Mn, BIN);
+    command
+        .args(["-c", config.to_str().unwrap()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let id = lab.spawn_command(command).unwrap();
+    let err = lab.take_stderr(id).unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            eprintln!("[mip6-mn] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("ready") => return id,
+            Ok(_) => {}
+            Err(_) => panic!("mip6-mn did not log ready within 15 s"),
+        }
+    }
+}
+
 fn in_mn(lab: &Lab, args: &[&str]) -> String {
     let o = lab.exec_in(Node::Mn, args).unwrap();
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
@@ -168,43 +214,28 @@ fn daemon_registers_moves_and_cleans_up_in_the_lab() {
     let mut lab = Lab::new().unwrap();
     lab.move_mn(Link::Foreign1).unwrap();
 
-    let mut command = lab.command_in(Node::Mn, BIN);
-    command
-        .args(["-c", config.to_str().unwrap(), "--seed", "7", "--capture"])
-        .arg(&capture)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let id = lab.spawn_command(command).unwrap();
-    let err = lab.take_stderr(id).unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            eprintln!("[mip6-mn] {line}");
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line.contains("ready") => break,
-            Ok(_) => {}
-            Err(_) => panic!("mip6-mn did not log ready within 15 s"),
-        }
-    }
+    let id = start_daemon(
+        &mut lab,
+        &config,
+        &["--seed", "7", "--capture", capture.to_str().unwrap()],
+    );
 
     // Installed: TUN with the HoA, the source rule, the route, the nft table.
     let link = in_mn(&lab, &["ip", "-6", "addr", "show", "dev", "mip6mn0"]);
     assert!(link.contains("2001:db8:1::100/128"), "{link}");
     let rules = in_mn(&lab, &["ip", "-6", "rule", "show"]);
-    assert!(rules.contains("from 2001:db8:1::100 lookup 6275"), "{rules}");
+    assert!(
+        rules.contains("from 2001:db8:1::100 lookup 6275"),
+        "{rules}"
+    );
     let routes = in_mn(&lab, &["ip", "-6", "route", "show", "table", "6275"]);
     assert!(routes.contains("default dev mip6mn0"), "{routes}");
     let tables = in_mn(&lab, &["nft", "list", "tables"]);
     assert!(tables.contains("mip6_mn_mip6mn0"), "{tables}");
 
-    let v = wait_status(&socket, Duration::from_secs(2), |v| v["bu_sent"].as_u64() >= Some(1));
+    let v = wait_status(&socket, Duration::from_secs(2), |v| {
+        v["bu_sent"].as_u64() >= Some(1)
+    });
     eprintln!("status: {v}");
     assert_eq!(v["role"], "mn");
     assert_eq!(v["home_address"], "2001:db8:1::100");
@@ -225,17 +256,23 @@ fn daemon_registers_moves_and_cleans_up_in_the_lab() {
     assert_eq!(v["handovers"], 1, "{v}");
     assert!(moved.elapsed() < Duration::from_secs(2));
     assert_eq!(v["registration"], "awaiting", "{v}");
-    assert!(v["bu_sent"].as_u64().unwrap() > first_sent, "a BU from the new CoA: {v}");
+    assert!(
+        v["bu_sent"].as_u64().unwrap() > first_sent,
+        "a BU from the new CoA: {v}"
+    );
 
     let human = Command::new(BIN)
         .args(["status", "--socket", socket.to_str().unwrap()])
         .output()
         .unwrap();
     let human = String::from_utf8_lossy(&human.stdout);
-    assert!(human.contains("care_of_address    2001:db8:3::100"), "{human}");
+    assert!(
+        human.contains("care_of_address    2001:db8:3::100"),
+        "{human}"
+    );
 
-    let status = lab.stop(id).unwrap();
-    assert_eq!(status.code(), Some(0), "exit after SIGTERM");
+    let exit = lab.stop(id).unwrap();
+    assert_eq!(exit.code(), Some(0), "exit after SIGTERM");
     let rules = in_mn(&lab, &["ip", "-6", "rule", "show"]);
     assert!(!rules.contains("2001:db8:1::100"), "{rules}");
     let routes = in_mn(&lab, &["ip", "-6", "route", "show", "table", "6275"]);
@@ -264,11 +301,52 @@ fn daemon_registers_moves_and_cleans_up_in_the_lab() {
         .filter(|i| i.kind == InputKind::NetOut)
         .map(|i| Ipv6Addr::from(<[u8; 16]>::try_from(&i.data[8..24]).unwrap()))
         .collect();
-    assert!(sources.contains(&fg1) && sources.contains(&fg2), "{sources:?}");
+    assert!(
+        sources.contains(&fg1) && sources.contains(&fg2),
+        "{sources:?}"
+    );
     let keys = std::fs::read_to_string(dir.path().join("mn.pcapng.esp_sa")).unwrap();
-    assert!(keys.contains("\"0x00001001\"") && keys.contains("\"0x00001002\""), "{keys}");
+    assert!(
+        keys.contains("\"0x00001001\"") && keys.contains("\"0x00001002\""),
+        "{keys}"
+    );
 
     replay_matches(&text, 7, &capture);
+
+    // SIGKILL leaves the rule, the nft table and the socket file behind; a new daemon
+    // replaces them and still removes everything at its end.
+    let id = start_daemon(&mut lab, &config, &[]);
+    let o = Command::new("kill")
+        .args(["-9", &id.pid().to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lab.is_running(id) == Some(true) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rules = in_mn(&lab, &["ip", "-6", "rule", "show"]);
+    assert!(
+        rules.contains("from 2001:db8:1::100 lookup 6275"),
+        "leftover: {rules}"
+    );
+    assert!(in_mn(&lab, &["nft", "list", "tables"]).contains("mip6_mn_mip6mn0"));
+    assert!(socket.exists(), "leftover socket file");
+    let id = start_daemon(&mut lab, &config, &[]);
+    let rules = in_mn(&lab, &["ip", "-6", "rule", "show"]);
+    assert_eq!(
+        rules.matches("from 2001:db8:1::100 lookup 6275").count(),
+        1,
+        "{rules}"
+    );
+    let v = status(&socket);
+    assert_eq!(v["care_of_address"], "2001:db8:3::100", "{v}");
+    assert_eq!(lab.stop(id).unwrap().code(), Some(0));
+    let rules = in_mn(&lab, &["ip", "-6", "rule", "show"]);
+    assert!(!rules.contains("2001:db8:1::100"), "{rules}");
+    assert!(!in_mn(&lab, &["nft", "list", "tables"]).contains("mip6_mn"));
+    assert!(!in_mn(&lab, &["ip", "link", "show"]).contains("mip6mn0"));
+    assert!(!socket.exists());
     lab.close().unwrap();
 }
 
@@ -284,7 +362,9 @@ fn replay_matches(config_text: &str, seed: u64, capture: &Path) {
     for input in &inputs {
         let now = input.time;
         match input.kind {
-            InputKind::NetOut | InputKind::TunOut => recorded.push((input.kind, input.data.clone())),
+            InputKind::NetOut | InputKind::TunOut => {
+                recorded.push((input.kind, input.data.clone()))
+            }
             InputKind::NetIn => {
                 let mut frame = input.data.clone();
                 if let Received::Delivered { inner } = node.handle(now, &mut frame) {
@@ -308,7 +388,11 @@ fn replay_matches(config_text: &str, seed: u64, capture: &Path) {
         }
     }
     assert!(!recorded.is_empty());
-    assert_eq!(produced.len(), recorded.len(), "as many outputs as recorded");
+    assert_eq!(
+        produced.len(),
+        recorded.len(),
+        "as many outputs as recorded"
+    );
     for (i, (p, r)) in produced.iter().zip(&recorded).enumerate() {
         assert_eq!(p, r, "output {i} differs");
     }

@@ -17,7 +17,12 @@ pub const EXIT_RUNTIME: u8 = 1;
 /// `mip6-mn`: the Mobile IPv6 mobile node daemon (RFC 6275 §11) with the two-generation
 /// ESP keys.
 #[derive(Debug, Parser)]
-#[command(name = "mip6-mn", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "mip6-mn",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// The configuration file (TOML).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
@@ -69,9 +74,18 @@ mod tests {
         let c = Cli::try_parse_from(["mip6-mn", "-c", "x", "--capture", "y.pcapng"]).unwrap();
         assert!(c.capture.is_some());
         let c = Cli::try_parse_from(["mip6-mn", "status", "--json", "--socket", "/s"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Status { json: true, .. })));
+        assert!(matches!(
+            c.command,
+            Some(Command::Status { json: true, .. })
+        ));
         let c = Cli::try_parse_from(["mip6-mn", "status", "-c", "mn.toml"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Status { config: Some(_), .. })));
+        assert!(matches!(
+            c.command,
+            Some(Command::Status {
+                config: Some(_),
+                ..
+            })
+        ));
         assert!(Cli::try_parse_from(["mip6-mn", "status", "-c", "a", "--socket", "b"]).is_err());
         assert!(Cli::try_parse_from(["mip6-mn", "--seed", "x"]).is_err());
     }

@@ -101,11 +101,7 @@ impl Driver {
     }
 
     /// Tells the engine its (initial or new) care-of address and sends the BU.
-    pub fn set_care_of(
-        &mut self,
-        host: &mut Host,
-        coa: Option<Ipv6Addr>,
-    ) -> Result<(), Fatal> {
+    pub fn set_care_of(&mut self, host: &mut Host, coa: Option<Ipv6Addr>) -> Result<(), Fatal> {
         host.follow_care_of(coa);
         let now = clock::now();
         tracing::info!(care_of_address = ?coa, "care-of address changed");
@@ -309,7 +305,12 @@ impl Driver {
                         break;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(source) => return Err(Fatal::Io { what: "TUN", source }),
+                    Err(source) => {
+                        return Err(Fatal::Io {
+                            what: "TUN",
+                            source,
+                        })
+                    }
                 };
                 self.stats.frames.tun_in += 1;
                 if let Some(c) = &mut self.capture {

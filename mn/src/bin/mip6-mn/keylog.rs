@@ -59,11 +59,27 @@ mod tests {
         assert_eq!(r.len(), 4);
         // DESIGN.md's table: mn->ha key 48231ff0…, salt e0cd599b.
         let line = r[0].uat_record();
-        assert!(line.contains("\"2001:db8:1::100\",\"2001:db8:1::1\",\"0x00001001\""), "{}", *line);
-        assert!(line.contains("0x48231ff0950aa7d4089c033abc0acfe4e0cd599b"), "{}", *line);
+        assert!(
+            line.contains("\"2001:db8:1::100\",\"2001:db8:1::1\",\"0x00001001\""),
+            "{}",
+            *line
+        );
+        assert!(
+            line.contains("0x48231ff0950aa7d4089c033abc0acfe4e0cd599b"),
+            "{}",
+            *line
+        );
         assert!(r[1].uat_record().contains("\"*\",\"2001:db8:1::1\""));
         let back = r[2].uat_record();
-        assert!(back.contains("\"2001:db8:1::1\",\"2001:db8:1::100\""), "{}", *back);
-        assert!(back.contains("0xf64b1a0338566c33b312152363bddb32cda8a32c"), "{}", *back);
+        assert!(
+            back.contains("\"2001:db8:1::1\",\"2001:db8:1::100\""),
+            "{}",
+            *back
+        );
+        assert!(
+            back.contains("0xf64b1a0338566c33b312152363bddb32cda8a32c"),
+            "{}",
+            *back
+        );
     }
 }

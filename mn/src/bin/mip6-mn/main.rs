@@ -235,14 +235,7 @@ async fn run(cli: &Cli, config: &DaemonConfig, engine: MnConfig) -> Result<(), S
     // the first recorded time makes the same calls.
     let now = clock::now();
     let node = MobileNode::new(engine, &mut rng, now, restored);
-    let mut driver = Driver::new(
-        node,
-        store,
-        capture,
-        Stats::new(now),
-        id,
-        tracker,
-    );
+    let mut driver = Driver::new(node, store, capture, Stats::new(now), id, tracker);
     if initial_coa.is_some() {
         driver
             .set_care_of(&mut host, initial_coa)

@@ -56,8 +56,7 @@ impl CoaTracker {
             return None;
         }
         self.candidates.retain(|c| *c != key);
-        if self.current == Some(e.address)
-            && !self.candidates.iter().any(|(_, a)| *a == e.address)
+        if self.current == Some(e.address) && !self.candidates.iter().any(|(_, a)| *a == e.address)
         {
             let next = self.candidates.last().map(|(_, a)| *a);
             return self.set(next);
@@ -103,12 +102,18 @@ mod tests {
     fn the_lab_move_is_a_loss_then_a_new_address() {
         let mut t = CoaTracker::new(vec![2, 3]);
         assert_eq!(t.apply(&add(2, "fe80::1")), None);
-        assert_eq!(t.apply(&add(2, "2001:db8:2::100")), Some(ip("2001:db8:2::100")));
+        assert_eq!(
+            t.apply(&add(2, "2001:db8:2::100")),
+            Some(ip("2001:db8:2::100"))
+        );
         // Reported again (dump and event overlap): nothing.
         assert_eq!(t.apply(&add(2, "2001:db8:2::100")), None);
         // Lab::move_mn: flush the old address, then add the new one.
         assert_eq!(t.apply(&del(2, "2001:db8:2::100")), Some(None));
-        assert_eq!(t.apply(&add(3, "2001:db8:3::100")), Some(ip("2001:db8:3::100")));
+        assert_eq!(
+            t.apply(&add(3, "2001:db8:3::100")),
+            Some(ip("2001:db8:3::100"))
+        );
         assert_eq!(t.current(), ip("2001:db8:3::100"));
     }
 
@@ -116,25 +121,37 @@ mod tests {
     fn a_new_address_wins_and_the_older_one_takes_over_when_it_goes() {
         let mut t = CoaTracker::new(vec![2, 3]);
         t.apply(&add(2, "2001:db8:2::100"));
-        assert_eq!(t.apply(&add(3, "2001:db8:3::100")), Some(ip("2001:db8:3::100")));
+        assert_eq!(
+            t.apply(&add(3, "2001:db8:3::100")),
+            Some(ip("2001:db8:3::100"))
+        );
         // The old one refreshed: stays where we are.
         assert_eq!(t.apply(&add(2, "2001:db8:2::100")), None);
         // Removing a non-current address changes nothing.
         assert_eq!(t.apply(&del(2, "2001:db8:2::100")), None);
         t.apply(&add(2, "2001:db8:2::100"));
         assert_eq!(t.current(), ip("2001:db8:2::100"));
-        assert_eq!(t.apply(&del(2, "2001:db8:2::100")), Some(ip("2001:db8:3::100")));
+        assert_eq!(
+            t.apply(&del(2, "2001:db8:2::100")),
+            Some(ip("2001:db8:3::100"))
+        );
     }
 
     #[test]
     fn unwatched_tentative_and_deprecated_addresses_are_not_care_of_addresses() {
         let mut t = CoaTracker::new(vec![2]);
         assert_eq!(t.apply(&add(9, "2001:db8:9::1")), None);
-        assert_eq!(t.apply(&ev(AddrChange::Added, 2, "2001:db8:2::1", 0x40)), None);
+        assert_eq!(
+            t.apply(&ev(AddrChange::Added, 2, "2001:db8:2::1", 0x40)),
+            None
+        );
         // DAD done: the same address again, no longer tentative.
         assert_eq!(t.apply(&add(2, "2001:db8:2::1")), Some(ip("2001:db8:2::1")));
         // Deprecated: no longer chosen.
-        assert_eq!(t.apply(&ev(AddrChange::Added, 2, "2001:db8:2::1", 0x20)), Some(None));
+        assert_eq!(
+            t.apply(&ev(AddrChange::Added, 2, "2001:db8:2::1", 0x20)),
+            Some(None)
+        );
         assert_eq!(t.apply(&del(9, "2001:db8:9::1")), None);
     }
 }

@@ -77,7 +77,9 @@ pub fn status_json(node: &MobileNode, id: &Identity, stats: &Stats, now: Time) -
     let view = node.registration();
     let lifetime_left = match &view.state {
         Registration::Registered(r) => {
-            json!(secs(r.expires_at.as_micros().saturating_sub(now.as_micros())))
+            json!(secs(
+                r.expires_at.as_micros().saturating_sub(now.as_micros())
+            ))
         }
         _ => Value::Null,
     };
@@ -85,8 +87,14 @@ pub fn status_json(node: &MobileNode, id: &Identity, stats: &Stats, now: Time) -
     let record = node.record();
     let generation = |slot: &str, number: u32, spis: SpiPair, since: Time| {
         let (packets_in, packets_out_mn) = (
-            stats.spi_packets.get(&spis.ha_to_mn.get()).map_or(0, |p| p.0),
-            stats.spi_packets.get(&spis.mn_to_ha.get()).map_or(0, |p| p.1),
+            stats
+                .spi_packets
+                .get(&spis.ha_to_mn.get())
+                .map_or(0, |p| p.0),
+            stats
+                .spi_packets
+                .get(&spis.mn_to_ha.get())
+                .map_or(0, |p| p.1),
         );
         json!({
             "slot": slot,
@@ -276,6 +284,63 @@ pub fn render_text(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mip6_mn::MnConfig;
+    use mip6_wire::esp::Spi;
+    use mip6_wire::Secret32;
+    use rand_chacha::rand_core::SeedableRng;
+
+    #[test]
+    fn status_of_a_node_awaiting_its_first_ba_has_the_contract_fields() {
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        let ha: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let coa: Ipv6Addr = "2001:db8:2::100".parse().unwrap();
+        let spis = SpiPair {
+            mn_to_ha: Spi::new(0x1001).unwrap(),
+            ha_to_mn: Spi::new(0x1002).unwrap(),
+        };
+        let config = MnConfig::new(ha, hoa, Secret32::new([7; 32]), spis);
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let start = Time::from_secs(1_000);
+        let mut node = MobileNode::new(config, &mut rng, start, None);
+        let mut stats = Stats::new(start);
+        node.set_care_of_address(start, Some(coa));
+        stats.care_of(Some(coa));
+        let bu = node.poll_transmit().expect("a BU at once");
+        let spi = mip6_wire::frames::inspect(&bu.frame).unwrap().spi;
+        stats.spi_out(spi);
+        stats.bu_sent += 1;
+        let id = Identity {
+            home_address: hoa,
+            home_agent: ha,
+            init_spis: spis,
+        };
+        let v = status_json(&node, &id, &stats, Time::from_secs(1_002));
+        assert_eq!(v["role"], "mn");
+        assert_eq!(v["care_of_address"], "2001:db8:2::100");
+        assert_eq!(v["registration"], "awaiting");
+        assert_eq!(v["lifetime_left_s"], Value::Null);
+        assert_eq!(v["uptime_s"], 2.0);
+        assert_eq!(v["bu_sent"], 1);
+        assert_eq!(v["ba_received"], 0);
+        assert_eq!(v["keys"]["transmit"], "init");
+        let init = &v["keys"]["generations"][0];
+        assert_eq!(init["slot"], "init");
+        assert_eq!(init["spi_mn_to_ha"], 0x1001);
+        assert_eq!(init["packets_out"], 1, "{v}");
+        assert!(v["sequence"].is_u64());
+        for key in ["key_events", "drops", "frames"] {
+            assert!(v[key].is_object(), "{key}");
+        }
+        let m = metrics_text(&node, &stats);
+        for line in [
+            "mip6_mn_registered 0",
+            "mip6_mn_key_events_total{kind=\"update\"} 0",
+            "mip6_mn_frames_total{path=\"net_out\"} 0",
+            "mip6_mn_registrations_total{result=\"accepted\"} 0",
+        ] {
+            assert!(m.contains(line), "{line} in\n{m}");
+        }
+    }
 
     #[test]
     fn drop_names_are_snake_case() {
@@ -293,7 +358,10 @@ mod tests {
         let t = render_text(&v);
         assert!(t.contains("care_of_address    -\n"), "{t}");
         assert!(t.contains("registration       awaiting\n"), "{t}");
-        assert!(t.contains("keys.init          generation 0    spi out 0x00001001 in 0x00001002"), "{t}");
+        assert!(
+            t.contains("keys.init          generation 0    spi out 0x00001001 in 0x00001002"),
+            "{t}"
+        );
         assert!(t.contains("drops              none\n"), "{t}");
     }
 }
