@@ -251,9 +251,12 @@ impl Driver {
                 self.node.registration().state,
                 Registration::AwaitingAck(ref a) if a.request == BuRequest::KeyResending
             );
-        match self.node.handle(now, frame) {
+        let received = self.node.handle(now, frame);
+        if let (Some(s), false) = (spi, matches!(received, Received::Dropped(_))) {
+            self.stats.spi_in(s);
+        }
+        match received {
             Received::Delivered { inner } => {
-                spi.map(|s| self.stats.spi_in(s));
                 if let Some(packet) = frame.get(inner) {
                     if let Some(c) = &mut self.capture {
                         c.tun_out(now, packet);
@@ -267,9 +270,7 @@ impl Driver {
                     }
                 }
             }
-            Received::Consumed => {
-                spi.map(|s| self.stats.spi_in(s));
-            }
+            Received::Consumed => {}
             Received::Dropped(reason) => {
                 tracing::debug!(%reason, from = source.name(), "frame dropped by the engine");
             }
