@@ -12,8 +12,14 @@
 //! | `net-out` | a frame the engine produced for the network |
 //! | `tun-in` | a packet read from the TUN and handed to the engine to tunnel |
 //! | `tun-out` | an inner packet the engine delivered, written to the TUN |
+//! | `start` | the engine was built (`new(.., now, ..)`) from an empty state directory (pseudo-packet) |
+//! | `restart` | the engine was built from stored records: a replay cannot start here (pseudo-packet) |
 //! | `timeout` | `handle_timeout(now)` was called (pseudo-packet) |
 //! | `care-of <addr>` / `care-of none` | the mobile node's care-of address changed (pseudo-packet) |
+//!
+//! A daemon records, for each input, the input first and then the outputs it caused
+//! in the order the engine gave them: `tun-out` of a delivered packet, then the
+//! `net-out` of a sealed data frame, then every `poll_transmit` frame.
 //!
 //! Pseudo-packets are a bare IPv6 header (next header 59, No Next Header, RFC 8200
 //! §4.7) from and to the daemon's own address, so Wireshark shows them cleanly. The
@@ -34,6 +40,10 @@ use mip6_wire::Time;
 /// What a capture record was (its packet comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
+    /// The engine was built with this `now` and no stored state.
+    Start,
+    /// The engine was built with this `now` from stored records.
+    Restart,
     /// A frame from the network (`handle`), as received.
     NetIn,
     /// A frame sent to the network.
@@ -51,6 +61,8 @@ pub enum InputKind {
 impl InputKind {
     fn comment(self) -> String {
         match self {
+            InputKind::Start => "start".into(),
+            InputKind::Restart => "restart".into(),
             InputKind::NetIn => "net-in".into(),
             InputKind::NetOut => "net-out".into(),
             InputKind::TunIn => "tun-in".into(),
@@ -63,6 +75,8 @@ impl InputKind {
 
     fn parse(comment: &str) -> Option<InputKind> {
         Some(match comment {
+            "start" => InputKind::Start,
+            "restart" => InputKind::Restart,
             "net-in" => InputKind::NetIn,
             "net-out" => InputKind::NetOut,
             "tun-in" => InputKind::TunIn,
@@ -200,6 +214,18 @@ impl EngineCapture {
     /// Records an inner packet written to the TUN.
     pub fn tun_out(&mut self, now: Time, packet: &[u8]) {
         self.record(now, InputKind::TunOut, packet);
+    }
+
+    /// Records the engine's construction at `now`: `from_stored_state` when it was
+    /// given stored records (a replay needs those too, so it starts after a `start`).
+    pub fn start(&mut self, now: Time, from_stored_state: bool) {
+        let pseudo = self.pseudo_packet();
+        let kind = if from_stored_state {
+            InputKind::Restart
+        } else {
+            InputKind::Start
+        };
+        self.record(now, kind, &pseudo);
     }
 
     /// Records a `handle_timeout(now)`.
@@ -377,6 +403,8 @@ mod tests {
         let local = addr("2001:db8:1::1");
         let mut cap = EngineCapture::create(&path, local).unwrap();
         let frame = [0x60u8, 0, 0, 0, 0, 0, 59, 64, 1, 2, 3];
+        cap.start(Time::from_micros(1_700_000_000_000_000), false);
+        cap.start(Time::from_micros(1_700_000_000_000_001), true);
         cap.net_in(Time::from_micros(1_700_000_000_123_456), &frame);
         cap.net_out(Time::from_micros(1_700_000_000_123_457), &frame[..8]);
         cap.tun_in(Time::from_micros(1_700_000_000_200_000), &frame);
@@ -393,6 +421,8 @@ mod tests {
         assert_eq!(
             kinds,
             vec![
+                InputKind::Start,
+                InputKind::Restart,
                 InputKind::NetIn,
                 InputKind::NetOut,
                 InputKind::TunIn,
@@ -402,14 +432,14 @@ mod tests {
                 InputKind::CareOf(None),
             ]
         );
-        assert_eq!(back[0].time, Time::from_micros(1_700_000_000_123_456));
-        assert_eq!(back[0].data, frame);
-        assert_eq!(back[1].data, frame[..8]);
+        assert_eq!(back[2].time, Time::from_micros(1_700_000_000_123_456));
+        assert_eq!(back[2].data, frame);
+        assert_eq!(back[3].data, frame[..8]);
         // Pseudo-packets: a bare IPv6 header from and to the local address, NH 59.
-        assert_eq!(back[4].data.len(), 40);
-        assert_eq!(back[4].data[6], 59);
-        assert_eq!(&back[4].data[8..24], &local.octets());
-        assert_eq!(&back[4].data[24..40], &local.octets());
+        assert_eq!(back[6].data.len(), 40);
+        assert_eq!(back[6].data[6], 59);
+        assert_eq!(&back[6].data[8..24], &local.octets());
+        assert_eq!(&back[6].data[24..40], &local.octets());
     }
 
     #[test]

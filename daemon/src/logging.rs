@@ -1,6 +1,8 @@
 //! Logging: `tracing` events to stderr, as text for people or as one JSON object per
 //! line for log collectors. `RUST_LOG` (an `EnvFilter` directive) overrides the level.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `json` selects one JSON object per line; `level`
@@ -12,7 +14,10 @@ pub fn init(json: bool, level: tracing::Level) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(true);
+        .with_target(true)
+        // Colour codes only for a person at a terminal: logs in files and pipes are
+        // grepped and parsed.
+        .with_ansi(std::io::stderr().is_terminal());
     // `try_init` fails only if a subscriber is already set: keep that one.
     let _ = if json {
         builder.json().flatten_event(true).try_init()

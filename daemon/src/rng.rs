@@ -12,7 +12,7 @@ pub enum DaemonRng {
     /// `getrandom(2)`: production.
     Os(OsRng),
     /// ChaCha20 from a 64-bit seed: tests and byte-exact replay only.
-    Seeded(ChaCha20Rng),
+    Seeded(Box<ChaCha20Rng>),
 }
 
 impl DaemonRng {
@@ -25,7 +25,7 @@ impl DaemonRng {
                     seed,
                     "keys are drawn from a SEEDED RNG: for tests and replay only, never in production"
                 );
-                DaemonRng::Seeded(ChaCha20Rng::seed_from_u64(seed))
+                DaemonRng::Seeded(Box::new(ChaCha20Rng::seed_from_u64(seed)))
             }
         }
     }
