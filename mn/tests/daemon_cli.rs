@@ -355,13 +355,19 @@ fn daemon_registers_moves_and_cleans_up_in_the_lab() {
 fn replay_matches(config_text: &str, seed: u64, capture: &Path) {
     let inputs = read_inputs(capture).unwrap();
     let config = parse(config_text).unwrap().to_engine().unwrap();
-    let start = inputs.first().expect("a non-empty capture").time;
-    let mut node = MobileNode::new(config, &mut DaemonRng::new(Some(seed)), start, None);
+    let first = inputs.first().expect("a non-empty capture");
+    assert_eq!(
+        first.kind,
+        InputKind::Start,
+        "the capture opens with the engine's start"
+    );
+    let mut node = MobileNode::new(config, &mut DaemonRng::new(Some(seed)), first.time, None);
     let mut produced: Vec<(InputKind, Vec<u8>)> = Vec::new();
     let mut recorded: Vec<(InputKind, Vec<u8>)> = Vec::new();
-    for input in &inputs {
+    for input in &inputs[1..] {
         let now = input.time;
         match input.kind {
+            InputKind::Start | InputKind::Restart => panic!("a second start in one capture"),
             InputKind::NetOut | InputKind::TunOut => {
                 recorded.push((input.kind, input.data.clone()))
             }

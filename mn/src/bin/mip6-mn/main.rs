@@ -198,7 +198,7 @@ async fn run(cli: &Cli, config: &DaemonConfig, engine: MnConfig) -> Result<(), S
     .await
     .map_err(|e| format!("set-up: {e}"))?;
 
-    let capture = match &cli.capture {
+    let mut capture = match &cli.capture {
         Some(path) => {
             let mut c = EngineCapture::create(path, hoa)
                 .map_err(|e| format!("capture {}: {e}", path.display()))?;
@@ -231,10 +231,14 @@ async fn run(cli: &Cli, config: &DaemonConfig, engine: MnConfig) -> Result<(), S
         init_spis: engine.init_spis,
     };
     let mut rng = DaemonRng::new(cli.seed);
-    // The engine starts at the `now` of its first input, so a replay that starts it at
-    // the first recorded time makes the same calls.
+    // The capture's `start` record carries the `now` the engine is built with, so a
+    // replay builds it the same way (`restart` when stored records were given too).
     let now = clock::now();
+    let from_stored_state = restored.is_some();
     let node = MobileNode::new(engine, &mut rng, now, restored);
+    if let Some(c) = &mut capture {
+        c.start(now, from_stored_state);
+    }
     let mut driver = Driver::new(node, store, capture, Stats::new(now), id, tracker);
     if initial_coa.is_some() {
         driver
