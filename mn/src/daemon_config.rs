@@ -19,7 +19,7 @@
 use core::fmt;
 use core::ops::Range;
 use core::time::Duration;
-use std::net::Ipv6Addr;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use mip6_wire::esp::{Spi, Suite};
@@ -133,6 +133,14 @@ pub enum ConfigErrorKind {
     /// A duration of zero.
     #[error("duration must not be zero")]
     ZeroDuration,
+    /// A metrics listener not on a loopback address (the endpoint has no
+    /// authentication, so it is never exposed beyond the host).
+    #[error("metrics address {0} is not loopback")]
+    MetricsNotLoopback(SocketAddr),
+    /// A routing table number the kernel reserves (0 unspec, 253 default, 254 main,
+    /// 255 local).
+    #[error("routing table {0} is reserved (0, 253, 254, 255)")]
+    ReservedTable(u32),
     /// A binding lifetime outside 4 s..=262140 s (RFC 6275 §6.1.7: 4-second units,
     /// 16 bits; below 4 s it is 0, a deregistration).
     #[error("lifetime {secs} s is outside 4..=262140 s (RFC 6275 §6.1.7)")]
@@ -479,6 +487,14 @@ pub struct DaemonConfig {
     /// The control socket's path.
     #[serde(default = "default_control_socket")]
     pub control_socket: PathBuf,
+    /// Where Prometheus metrics are served (loopback only); none if absent.
+    pub metrics: Option<Spanned<SocketAddr>>,
+    /// The routing table holding the default route via the TUN, looked up by the
+    /// source rule `from <home address>` (default 6275).
+    pub route_table: Option<Spanned<u32>>,
+    /// Priority of that source rule (default 1000: before the main table's 32766).
+    #[serde(default = "default_rule_priority")]
+    pub rule_priority: u32,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -505,6 +521,10 @@ fn default_control_socket() -> PathBuf {
     PathBuf::from("/run/mip6-mn.sock")
 }
 
+fn default_rule_priority() -> u32 {
+    DEFAULT_RULE_PRIORITY
+}
+
 fn default_vendor_id() -> u32 {
     DEFAULT_VENDOR_ID
 }
@@ -517,6 +537,10 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
 pub const DEFAULT_PREFIX_LEN: u8 = 64;
 /// Default TUN device name.
 pub const DEFAULT_TUN_NAME: &str = "mip6";
+/// Default routing table of the reverse tunnel (RFC 6275's number; any free one works).
+pub const DEFAULT_ROUTE_TABLE: u32 = 6275;
+/// Default priority of the source rule.
+pub const DEFAULT_RULE_PRIORITY: u32 = 1000;
 
 /// The key whose `key = value` line holds byte `offset`, or `""`.
 fn key_at(text: &str, offset: usize) -> String {
@@ -621,11 +645,24 @@ impl DaemonConfig {
             .map_or(DEFAULT_TUN_NAME, |t| t.get_ref().as_str())
     }
 
+    /// The reverse tunnel's routing table, with its default.
+    pub fn route_table(&self) -> u32 {
+        self.route_table
+            .as_ref()
+            .map_or(DEFAULT_ROUTE_TABLE, |t| *t.get_ref())
+    }
+
+    /// The metrics address, if configured.
+    pub fn metrics(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| *m.get_ref())
+    }
+
     /// Semantic checks, all errors collected: the secret of 32 hex octets, SPIs not
     /// reserved (RFC 4303 §2.1) and different, the home agent inside the home prefix
     /// and not the home address, a prefix length of at most 128, at least one
     /// interface and every one known to `interface_exists`, a TUN name Linux takes,
-    /// non-zero durations and a lifetime within RFC 6275 §6.1.7.
+    /// non-zero durations, a lifetime within RFC 6275 §6.1.7, metrics on a loopback
+    /// address and a routing table the kernel does not reserve.
     pub fn validate(
         &self,
         interface_exists: &dyn Fn(&str) -> bool,
@@ -740,6 +777,25 @@ impl DaemonConfig {
                     Some(lifetime.span()),
                     "lifetime",
                     ConfigErrorKind::LifetimeOutOfRange { secs: d.as_secs() },
+                ));
+            }
+        }
+
+        if let Some(metrics) = &self.metrics {
+            if !metrics.get_ref().ip().is_loopback() {
+                errors.push(self.error(
+                    Some(metrics.span()),
+                    "metrics",
+                    ConfigErrorKind::MetricsNotLoopback(*metrics.get_ref()),
+                ));
+            }
+        }
+        if let Some(table) = &self.route_table {
+            if matches!(*table.get_ref(), 0 | 253..=255) {
+                errors.push(self.error(
+                    Some(table.span()),
+                    "route_table",
+                    ConfigErrorKind::ReservedTable(*table.get_ref()),
                 ));
             }
         }

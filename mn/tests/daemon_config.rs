@@ -175,6 +175,37 @@ fn bad_tun_names() {
 }
 
 #[test]
+fn metrics_only_on_loopback_and_tables_not_reserved() {
+    let e = one_error(&("metrics = \"192.0.2.1:9101\"\n".to_owned() + &base()));
+    assert!(
+        matches!(e.kind, ConfigErrorKind::MetricsNotLoopback(_)),
+        "{e}"
+    );
+    assert_eq!((e.position, e.field.as_str()), (at(1, 11), "metrics"));
+    for table in [0, 253, 254, 255] {
+        let e = one_error(&(format!("route_table = {table}\n") + &base()));
+        assert!(
+            matches!(e.kind, ConfigErrorKind::ReservedTable(t) if t == table),
+            "{e}"
+        );
+        assert_eq!((e.position, e.field.as_str()), (at(1, 15), "route_table"));
+    }
+    let config = parse(
+        &("metrics = \"[::1]:9101\"\nroute_table = 100\nrule_priority = 50\n".to_owned() + &base()),
+    )
+    .unwrap();
+    config.validate(&known).unwrap();
+    assert_eq!(config.metrics(), Some("[::1]:9101".parse().unwrap()));
+    assert_eq!((config.route_table(), config.rule_priority), (100, 50));
+    let defaults = parse(&base()).unwrap();
+    assert_eq!(defaults.metrics(), None);
+    assert_eq!(
+        (defaults.route_table(), defaults.rule_priority),
+        (6275, 1000)
+    );
+}
+
+#[test]
 fn zero_and_out_of_range_durations() {
     let e = one_error(&("key_update_interval = 0\n".to_owned() + &base()));
     assert!(matches!(e.kind, ConfigErrorKind::ZeroDuration));
@@ -241,6 +272,8 @@ fn example_file_validates_and_converts() {
     assert_eq!(engine.key_update_interval, Some(Duration::from_secs(3600)));
     assert_eq!(engine.requested_lifetime, Duration::from_secs(600));
     assert_eq!(engine.vendor_id, 32473);
+    assert_eq!(config.metrics(), Some("127.0.0.1:9102".parse().unwrap()));
+    assert_eq!(config.route_table(), 6275);
 }
 
 #[test]

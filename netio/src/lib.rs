@@ -8,6 +8,8 @@
 //! | [`raw_recv`] | raw proto 50 (ESP) and 41 (IPv6-in-IPv6) receive, rebuilt into full IPv6 packets | tunnel frames carry no extension header, so the stack delivers them; a synthetic IPv6 header gives the engines the packet shape they take |
 //! | [`tun`] | the TUN device (tun-rs): MTU, address, up, read/write | user-side end of the data path |
 //! | [`nft`] | an nftables table of our own dropping HoA/RH2 packets at prerouting | keeps the kernel from sending ICMPv6 Parameter Problem for our signalling; `AF_PACKET` taps run before netfilter, so capture still works |
+//! | [`addr_watch`] | IPv6 address events (`RTNLGRP_IPV6_IFADDR`) and a dump of the current addresses | the MN's movement detection: a new global address on a watched interface is a new care-of address |
+//! | [`reactor`] | registration of the sockets and the TUN with tokio's `AsyncFd` | `AsyncFd::register` is `unsafe` (tokio #8587); the promise it needs is made here, once, for this crate's types |
 //! | [`routes`] | /128 routes, proxy NDP, source rules over rtnetlink; forwarding and proxy sysctls | home-link presence of the HoA and the MN's reverse-tunnel routing |
 //!
 //! Linux only. The packet path is non-blocking file descriptors (`AsRawFd`/`AsFd` on every
@@ -23,12 +25,14 @@
 #![cfg(target_os = "linux")]
 #![warn(missing_docs)]
 
+pub mod addr_watch;
 pub mod bpf;
 mod error;
 pub mod nft;
 pub mod packet_socket;
 pub mod raw_recv;
 pub mod raw_send;
+pub mod reactor;
 pub mod routes;
 mod sys;
 pub mod tun;

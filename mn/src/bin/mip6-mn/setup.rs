@@ -1,0 +1,231 @@
+//! What the daemon installs in the host and removes again: the TUN carrying the home
+//! address, the source rule and the reverse-tunnel route (RFC 6275 §11.3.1), the
+//! nftables guard, and the sockets.
+//!
+//! - TUN `tun_name` with the home address /128 and MTU [`TUN_MTU`], so the outer
+//!   packet (outer IPv6 40 + ESP header and IV 16 + inner + padding and trailer + ICV
+//!   16) fits a 1500-octet link: the kernel would fragment it silently otherwise
+//!   (DESIGN.md, measured facts).
+//! - `from <home address> lookup <route_table>` (priority `rule_priority`) and
+//!   `default dev <tun> table <route_table>`: the host's traffic from the home address
+//!   goes into the TUN; the outer packets (care-of address → home agent) are routed
+//!   by the main table as usual.
+//! - `table inet mip6_mn_<tun>` dropping HoA-option and RH2 packets to the care-of
+//!   address at prerouting: a BA arrives with an RH2, and the kernel must not answer it
+//!   with ICMPv6 Parameter Problem ([`mip6_netio::nft`]).
+//! - A packet socket (BPF: signalling for the care-of address, any interface) for BAs,
+//!   a raw ESP socket for tunnel frames, an `IPPROTO_RAW` socket to send.
+//!
+//! Leftovers of a daemon killed with SIGKILL are replaced: the rule is deleted before
+//! it is added, the route is added with replace, the nft table is recreated in one
+//! transaction, a stale control socket is replaced. Everything is removed by
+//! [`Host::shutdown`], and by the guards' `Drop` on error paths.
+
+use std::io;
+use std::net::Ipv6Addr;
+
+use mip6_netio::nft::NftGuard;
+use mip6_netio::reactor::register;
+use mip6_netio::routes::NetConfig;
+use mip6_netio::{PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto};
+use tokio::io::unix::AsyncFd;
+
+/// MTU of the TUN: inner packets of at most 1420 octets make outer frames of at most
+/// 1496 (40 + 16 + 1420 + 2 padding + 2 + 16).
+pub const TUN_MTU: u16 = 1420;
+
+/// Why set-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// An OS resource could not be made.
+    #[error("{what}: {source}")]
+    Net {
+        /// Which step.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: mip6_netio::Error,
+    },
+    /// Registering a descriptor with the reactor failed.
+    #[error("{what}: {source}")]
+    Reactor {
+        /// Which descriptor.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn net(what: &'static str) -> impl FnOnce(mip6_netio::Error) -> SetupError {
+    move |source| SetupError::Net { what, source }
+}
+
+fn reactor(what: &'static str) -> impl FnOnce(io::Error) -> SetupError {
+    move |source| SetupError::Reactor { what, source }
+}
+
+/// What set-up needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The home address.
+    pub home_address: Ipv6Addr,
+    /// TUN name.
+    pub tun_name: String,
+    /// Routing table of the reverse tunnel.
+    pub route_table: u32,
+    /// Priority of the source rule.
+    pub rule_priority: u32,
+}
+
+/// Everything installed in the host.
+pub struct Host {
+    /// The TUN (registered with the reactor).
+    pub tun: AsyncFd<Tun>,
+    /// BAs from the home agent.
+    pub signalling: AsyncFd<PacketSocket>,
+    /// Tunnel frames from the home agent.
+    pub esp: AsyncFd<RawReceiver>,
+    /// Every frame out.
+    pub sender: RawSender,
+    nft: NftGuard,
+    routes: Option<NetConfig>,
+    config: HostConfig,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("tun", self.tun.get_ref())
+            .field("nft", &self.nft)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The nft table suffix for a TUN name: `mn_` and the name with every character
+/// outside `[a-z0-9_]` made `_` (the table name is spliced into an nft script).
+pub fn nft_name(tun: &str) -> String {
+    let clean: String = tun
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '_' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '_',
+        })
+        .collect();
+    format!("mn_{clean}")
+}
+
+impl Host {
+    /// Installs everything, with `care_of` (if known) as the local address of the
+    /// packet socket's filter and the nft rules. Needs the tokio runtime (rtnetlink).
+    pub async fn open(config: HostConfig, care_of: Option<Ipv6Addr>) -> Result<Host, SetupError> {
+        let hoa = config.home_address;
+        let tun = Tun::open(&TunConfig {
+            name: config.tun_name.clone(),
+            mtu: TUN_MTU,
+            addresses: vec![(hoa, 128)],
+        })
+        .map_err(net("TUN"))?;
+        let mut routes = NetConfig::new().map_err(net("rtnetlink"))?;
+        // A rule left by a killed daemon would make add_source_rule a no-op that is not
+        // undone at shutdown: delete it first.
+        if let Err(e) = routes
+            .remove_source_rule(hoa, config.route_table, config.rule_priority)
+            .await
+        {
+            tracing::debug!(error = %e, "no leftover source rule removed");
+        }
+        routes
+            .add_source_rule(hoa, config.route_table, config.rule_priority)
+            .await
+            .map_err(net("source rule"))?;
+        routes
+            .add_default_route(tun.ifindex(), config.route_table)
+            .await
+            .map_err(net("reverse-tunnel route"))?;
+        let nft = NftGuard::install(&nft_name(&config.tun_name), &guarded(hoa, care_of))
+            .map_err(net("nftables guard"))?;
+        let local = care_of.unwrap_or(hoa);
+        let signalling = PacketSocket::open(None, local).map_err(net("packet socket"))?;
+        let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(net("raw ESP socket"))?;
+        let sender = RawSender::open(None).map_err(net("IPPROTO_RAW socket"))?;
+        Ok(Host {
+            tun: register(tun).map_err(reactor("TUN"))?,
+            signalling: register(signalling).map_err(reactor("packet socket"))?,
+            esp: register(esp).map_err(reactor("raw ESP socket"))?,
+            sender,
+            nft,
+            routes: Some(routes),
+            config,
+        })
+    }
+
+    /// Points the packet socket's filter and the nft guard at a new care-of address
+    /// (the home address while there is none). Failures are logged: the daemon goes
+    /// on, and the next change tries again.
+    pub fn follow_care_of(&mut self, care_of: Option<Ipv6Addr>) {
+        let hoa = self.config.home_address;
+        if let Err(e) = self
+            .signalling
+            .get_ref()
+            .set_local_address(care_of.unwrap_or(hoa))
+        {
+            tracing::error!(error = %e, "could not refilter the packet socket");
+        }
+        if let Err(e) = self.nft.update(&guarded(hoa, care_of)) {
+            tracing::error!(error = %e, "could not update the nftables guard");
+        }
+    }
+
+    /// Removes the rule, the route, the nft table and the TUN, reporting failures.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        let mut errors = Vec::new();
+        if let Some(routes) = self.routes.take() {
+            if let Err(e) = routes.cleanup().await {
+                errors.push(format!("routes: {e}"));
+            }
+        }
+        let Host { nft, tun, .. } = self;
+        if let Err(e) = nft.remove() {
+            errors.push(format!("nftables: {e}"));
+        }
+        drop(tun);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+/// The addresses the nft guard protects: the care-of address, and the home address
+/// (which keeps the set non-empty while there is no care-of address).
+fn guarded(hoa: Ipv6Addr, care_of: Option<Ipv6Addr>) -> Vec<Ipv6Addr> {
+    let mut v = vec![hoa];
+    v.extend(care_of.filter(|c| *c != hoa));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nft_names_are_what_the_guard_accepts() {
+        for tun in ["mip6", "mip6-mn", "Tun.0", "a-very-long-tun"] {
+            let n = nft_name(tun);
+            assert!(mip6_netio::nft::table_name(&n).is_ok(), "{tun} → {n}");
+        }
+        assert_eq!(nft_name("mip6-mn"), "mn_mip6_mn");
+    }
+
+    #[test]
+    fn the_guard_always_has_an_address() {
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        let coa: Ipv6Addr = "2001:db8:2::100".parse().unwrap();
+        assert_eq!(guarded(hoa, None), vec![hoa]);
+        assert_eq!(guarded(hoa, Some(coa)), vec![hoa, coa]);
+        assert_eq!(guarded(hoa, Some(hoa)), vec![hoa]);
+    }
+}
