@@ -127,10 +127,14 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
         .map_err(|e| RunError::Config(e.to_string()))?;
     let stats = Stats::new(&engine_config, now);
     let capture = match &options.capture {
-        Some(path) => Some(
-            Capture::create(path, &engine_config)
-                .map_err(fail(format!("capture {}", path.display())))?,
-        ),
+        Some(path) => {
+            let mut capture = Capture::create(path, &engine_config)
+                .map_err(fail(format!("capture {}", path.display())))?;
+            // A replay builds its engine at this same `now`; from stored records it
+            // cannot (it would need them), which the `restart` mark says.
+            capture.pcap.start(now, restored > 0);
+            Some(capture)
+        }
         None => None,
     };
 

@@ -154,8 +154,14 @@ impl Driver {
                 event = watch.next() => {
                     let event = event.ok_or(Fatal::WatcherGone)?;
                     tracing::debug!(?event, "address event");
-                    if let Some(coa) = self.tracker.apply(&event) {
-                        self.set_care_of(host, coa)?;
+                    match self.tracker.apply(&event) {
+                        // The last usable address went: the node is off every link,
+                        // not at home (RFC 6275 §11.5.4 is for the home link). Telling
+                        // the engine `None` would send a deregistration from the home
+                        // address; keep the binding until a new address appears.
+                        Some(None) => tracing::info!("no care-of address left: detached, waiting for a new one"),
+                        Some(coa) => self.set_care_of(host, coa)?,
+                        None => {}
                     }
                 }
                 Some(req) = control.recv() => {
