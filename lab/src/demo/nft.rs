@@ -21,15 +21,26 @@ pub const BA_DROP_TABLE: &str = "mip6_lab_ba_drop";
 
 /// The ruleset that drops `percent` % (0..=100) of the HA's RH2 packets forwarded by
 /// the router.
+///
+/// nft refuses `numgen random mod 100 < 100` (the value must be below the modulus),
+/// so 100 % drops without `numgen`; 0 % has no drop rule (its counter stays 0).
 pub fn ba_drop_ruleset(percent: u8) -> String {
-    let percent = percent.min(100);
+    let share = match percent {
+        0 => None,
+        1..=99 => Some(format!("numgen random mod 100 < {percent} ")),
+        _ => Some(String::new()),
+    };
+    let drop_rule = share.map_or(String::new(), |share| {
+        format!(
+            "\t\tip6 saddr {HA_ADDR} rt type 2 {share}counter drop comment \"ba-dropped\"\n"
+        )
+    });
     format!(
         "table ip6 {BA_DROP_TABLE} {{
 \tchain forward {{
 \t\ttype filter hook forward priority 0; policy accept;
 \t\tip6 saddr {HA_ADDR} rt type 2 counter comment \"ba-seen\"
-\t\tip6 saddr {HA_ADDR} rt type 2 numgen random mod 100 < {percent} counter drop comment \"ba-dropped\"
-\t}}
+{drop_rule}\t}}
 }}
 "
     )
@@ -110,7 +121,12 @@ mod tests {
             "ip6 saddr 2001:db8:1::1 rt type 2 numgen random mod 100 < 50 counter drop comment \"ba-dropped\""
         ));
         assert!(text.contains("ip6 saddr 2001:db8:1::1 rt type 2 counter comment \"ba-seen\""));
-        assert!(ba_drop_ruleset(250).contains("< 100 counter"));
+        assert!(ba_drop_ruleset(100).contains(
+            "ip6 saddr 2001:db8:1::1 rt type 2 counter drop comment \"ba-dropped\""
+        ));
+        assert_eq!(ba_drop_ruleset(250), ba_drop_ruleset(100));
+        assert!(!ba_drop_ruleset(0).contains("counter drop"));
+        assert!(ba_drop_ruleset(0).contains("\"ba-seen\""));
     }
 
     #[test]
