@@ -8,4 +8,5 @@ pub mod fuzz_checks;
 pub mod model;
 pub mod pair;
 pub mod prerequisites;
+pub mod replay;
 pub mod sim;

@@ -181,6 +181,12 @@ impl<W: Write> PcapngWriter<W> {
         Ok(())
     }
 
+    /// The underlying writer, to flush it between packets (a capture read while it is
+    /// still being written, or cut by a `kill -9`, then ends at a whole block).
+    pub fn get_mut(&mut self) -> &mut W {
+        self.inner.get_mut()
+    }
+
     /// Finishes writing and returns the underlying writer (not flushed).
     pub fn into_inner(self) -> W {
         self.inner.into_inner()

@@ -1,0 +1,249 @@
+//! The local control socket: how `mip6-ha status` and `mip6-mn status` ask a running
+//! daemon for its state.
+//!
+//! Protocol: a Unix stream socket; the client writes one line, a JSON object
+//! `{"command":"status"}`; the daemon answers with one JSON value and closes. The
+//! socket file is created mode 0600 (the answer names keys' SPIs and ages, not keys)
+//! and removed when the [`ControlServer`] is dropped.
+//!
+//! The engine is owned by the daemon's event loop, so connections are served by a
+//! small task that forwards each request over a channel ([`ControlRequest`]) and
+//! writes back what the loop answers.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a client may take to send its request line, and the client's wait for
+/// the answer.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest request line accepted.
+const MAX_REQUEST: usize = 4096;
+
+/// One request from a client; answer it by sending the reply value.
+#[derive(Debug)]
+pub struct ControlRequest {
+    /// The command asked for (`"status"`).
+    pub command: String,
+    /// Where the event loop puts the answer.
+    pub reply: oneshot::Sender<serde_json::Value>,
+}
+
+/// The listening socket; the file is removed on drop.
+#[derive(Debug)]
+pub struct ControlServer {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ControlServer {
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Errors of the client side.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Nothing listens at the path (daemon not running, or another socket path).
+    #[error("no daemon answers on {path}: {source} (is it running? is this its control_socket?)")]
+    Connect {
+        /// The socket path tried.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The exchange failed after connecting.
+    #[error("control socket {path}: {source}")]
+    Io {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The daemon's answer is not JSON.
+    #[error("control socket {path}: the answer is not JSON: {source}")]
+    BadAnswer {
+        /// The socket path.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+}
+
+/// Binds the socket at `path` (a stale file from a killed daemon is replaced) and
+/// serves it on the current tokio runtime. Requests arrive on the returned receiver.
+pub fn serve(path: &Path) -> io::Result<(ControlServer, mpsc::Receiver<ControlRequest>)> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => tracing::info!(path = %path.display(), "replaced a stale control socket"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let (tx, rx) = mpsc::channel(16);
+    let task = tokio::spawn(accept_loop(listener, tx));
+    Ok((
+        ControlServer {
+            path: path.to_owned(),
+            task,
+        },
+        rx,
+    ))
+}
+
+async fn accept_loop(listener: UnixListener, tx: mpsc::Sender<ControlRequest>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_one(stream, tx).await {
+                tracing::debug!(error = %e, "control connection ended badly");
+            }
+        });
+    }
+}
+
+async fn serve_one(
+    stream: tokio::net::UnixStream,
+    tx: mpsc::Sender<ControlRequest>,
+) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = AsyncBufReader::new(read).take(MAX_REQUEST as u64);
+    let mut line = String::new();
+    tokio::time::timeout(TIMEOUT, reader.read_line(&mut line))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request line"))??;
+    let answer = match parse_request(&line) {
+        Ok(command) => {
+            let (reply, wait) = oneshot::channel();
+            if tx.send(ControlRequest { command, reply }).await.is_err() {
+                return Ok(()); // the daemon is shutting down
+            }
+            match wait.await {
+                Ok(v) => v,
+                Err(_) => return Ok(()),
+            }
+        }
+        Err(message) => serde_json::json!({ "error": message }),
+    };
+    let mut bytes = serde_json::to_vec(&answer).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write.write_all(&bytes).await?;
+    write.shutdown().await
+}
+
+/// The command of a request line, or why it is not one.
+fn parse_request(line: &str) -> Result<String, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line.trim()).map_err(|e| format!("request is not JSON: {e}"))?;
+    value
+        .get("command")
+        .and_then(|c| c.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| "request has no \"command\" string".to_owned())
+}
+
+/// Asks the daemon listening at `path` for `command` and returns its answer
+/// (blocking; [`TIMEOUT`] for each step).
+pub fn request(path: &Path, command: &str) -> Result<serde_json::Value, ControlError> {
+    let io_err = |source| ControlError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut stream = StdUnixStream::connect(path).map_err(|source| ControlError::Connect {
+        path: path.to_owned(),
+        source,
+    })?;
+    stream.set_read_timeout(Some(TIMEOUT)).map_err(io_err)?;
+    stream.set_write_timeout(Some(TIMEOUT)).map_err(io_err)?;
+    let mut line = serde_json::json!({ "command": command }).to_string();
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io_err)?;
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .map_err(io_err)?;
+    serde_json::from_str(&answer).map_err(|source| ControlError::BadAnswer {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_are_parsed_or_explained() {
+        assert_eq!(
+            parse_request("{\"command\":\"status\"}\n"),
+            Ok("status".into())
+        );
+        assert!(parse_request("status").unwrap_err().contains("not JSON"));
+        assert!(parse_request("{\"cmd\":1}")
+            .unwrap_err()
+            .contains("command"));
+    }
+
+    #[test]
+    fn a_client_gets_the_loops_answer_and_the_file_goes_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl.sock");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // A stale file is replaced.
+            std::fs::write(&path, b"stale").unwrap();
+            let (server, mut rx) = serve(&path).unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            let client_path = path.clone();
+            let client =
+                tokio::task::spawn_blocking(move || request(&client_path, "status").unwrap());
+            let req = rx.recv().await.unwrap();
+            assert_eq!(req.command, "status");
+            req.reply
+                .send(serde_json::json!({"role": "ha", "n": 3}))
+                .unwrap();
+            let answer = client.await.unwrap();
+            assert_eq!(answer["role"], "ha");
+            assert_eq!(answer["n"], 3);
+            drop(server);
+        });
+        assert!(!path.exists());
+        match request(&path, "status") {
+            Err(ControlError::Connect { .. }) => {}
+            other => panic!("expected a connect error, got {other:?}"),
+        }
+    }
+}

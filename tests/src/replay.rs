@@ -1,0 +1,338 @@
+//! Byte-exact replay of engine captures (`mip6_daemon::capture`): the inputs a daemon
+//! recorded are fed to a fresh engine with the same configuration and RNG seed, and
+//! the outputs must equal the recorded ones, byte for byte.
+//!
+//! [`HaStepper`] and [`MnStepper`] are the reference for what one input does and in
+//! which order its outputs come (the order the capture module documents: `tun-out`
+//! of a delivered packet, then the `net-out` of a sealed data frame, then every
+//! `poll_transmit` frame). The daemons follow the same order; the replay tests of
+//! `pcaps/` hold them to it.
+
+use std::net::Ipv6Addr;
+
+use mip6_daemon::capture::{CapturedInput, EngineCapture, InputKind};
+use mip6_daemon::rng::DaemonRng;
+use mip6_wire::esp::trailer_len;
+use mip6_wire::frames::DATA_HEADROOM;
+use mip6_wire::Time;
+
+/// One output of an engine step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A frame for the network.
+    NetOut(Vec<u8>),
+    /// An inner packet for the TUN.
+    TunOut(Vec<u8>),
+}
+
+/// Copies `packet` into a buffer laid out for `seal_data`.
+fn seal_buffer(packet: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; DATA_HEADROOM + packet.len() + trailer_len(packet.len())];
+    buf[DATA_HEADROOM..DATA_HEADROOM + packet.len()].copy_from_slice(packet);
+    buf
+}
+
+/// Drives a [`mip6_ha::HomeAgent`] one input at a time.
+pub struct HaStepper {
+    /// The engine.
+    pub engine: mip6_ha::HomeAgent<DaemonRng>,
+    /// Every event drained, in order.
+    pub events: Vec<mip6_ha::Event>,
+}
+
+impl HaStepper {
+    /// A fresh home agent (empty state directory) built at `now`.
+    pub fn new(config: mip6_ha::HaConfig, seed: u64, now: Time) -> HaStepper {
+        let engine = mip6_ha::HomeAgent::new(config, DaemonRng::new(Some(seed)), now, Vec::new())
+            .expect("a valid HA configuration");
+        let mut s = HaStepper {
+            engine,
+            events: Vec::new(),
+        };
+        s.drain_events();
+        s
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.engine.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<Output>) {
+        self.drain_events();
+        while let Some(t) = self.engine.poll_transmit() {
+            out.push(Output::NetOut(t.frame));
+        }
+    }
+
+    /// A frame from the network.
+    pub fn net_in(&mut self, now: Time, frame: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut buf = frame.to_vec();
+        if let mip6_ha::Received::Delivered { inner } = self.engine.handle(now, &mut buf) {
+            if let Some(p) = buf.get(inner) {
+                out.push(Output::TunOut(p.to_vec()));
+            }
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    /// A packet from the TUN toward a home address.
+    pub fn tun_in(&mut self, now: Time, packet: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut buf = seal_buffer(packet);
+        let sealed = self.engine.seal_data(now, &mut buf, packet.len());
+        self.drain_events();
+        if let Ok(f) = sealed {
+            buf.truncate(f.len);
+            out.push(Output::NetOut(buf));
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    /// `handle_timeout(now)`.
+    pub fn timeout(&mut self, now: Time) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.engine.handle_timeout(now);
+        self.drain(&mut out);
+        out
+    }
+}
+
+/// Drives a [`mip6_mn::MobileNode`] one input at a time.
+pub struct MnStepper {
+    /// The engine.
+    pub engine: mip6_mn::MobileNode,
+    /// Every event drained, in order.
+    pub events: Vec<mip6_mn::Event>,
+}
+
+impl MnStepper {
+    /// A fresh mobile node (no stored record) built at `now`.
+    pub fn new(config: mip6_mn::MnConfig, seed: u64, now: Time) -> MnStepper {
+        let mut rng = DaemonRng::new(Some(seed));
+        let engine = mip6_mn::MobileNode::new(config, &mut rng, now, None);
+        let mut s = MnStepper {
+            engine,
+            events: Vec::new(),
+        };
+        s.drain_events();
+        s
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.engine.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<Output>) {
+        self.drain_events();
+        while let Some(t) = self.engine.poll_transmit() {
+            out.push(Output::NetOut(t.frame));
+        }
+    }
+
+    /// A frame from the network.
+    pub fn net_in(&mut self, now: Time, frame: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut buf = frame.to_vec();
+        if let mip6_mn::Received::Delivered { inner } = self.engine.handle(now, &mut buf) {
+            if let Some(p) = buf.get(inner) {
+                out.push(Output::TunOut(p.to_vec()));
+            }
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    /// A packet from the TUN (from the home address).
+    pub fn tun_in(&mut self, now: Time, packet: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut buf = seal_buffer(packet);
+        let sealed = self.engine.seal_data(now, &mut buf, packet.len());
+        self.drain_events();
+        if let Ok(f) = sealed {
+            buf.truncate(f.len);
+            out.push(Output::NetOut(buf));
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    /// `handle_timeout(now)`.
+    pub fn timeout(&mut self, now: Time) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.engine.handle_timeout(now);
+        self.drain(&mut out);
+        out
+    }
+
+    /// The care-of address changed.
+    pub fn care_of(&mut self, now: Time, coa: Option<Ipv6Addr>) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.engine.set_care_of_address(now, coa);
+        self.drain(&mut out);
+        out
+    }
+}
+
+/// Records a stepper's inputs and outputs into an engine capture, the way a daemon
+/// does.
+pub fn record(
+    capture: &mut EngineCapture,
+    now: Time,
+    input: &InputKind,
+    data: &[u8],
+    outputs: &[Output],
+) {
+    match input {
+        InputKind::NetIn => capture.net_in(now, data),
+        InputKind::TunIn => capture.tun_in(now, data),
+        InputKind::Timeout => capture.timeout(now),
+        InputKind::CareOf(a) => capture.care_of(now, *a),
+        InputKind::Start => capture.start(now, false),
+        InputKind::Restart => capture.start(now, true),
+        InputKind::NetOut | InputKind::TunOut => {}
+    }
+    for o in outputs {
+        match o {
+            Output::NetOut(f) => capture.net_out(now, f),
+            Output::TunOut(p) => capture.tun_out(now, p),
+        }
+    }
+}
+
+/// Where a replay first differed from its capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Index of the output (among outputs only).
+    pub output_index: usize,
+    /// Index of the capture record it belongs to.
+    pub record_index: usize,
+    /// What the capture holds there (None: the capture ended).
+    pub captured: Option<Output>,
+    /// What the replay produced (None: the replay produced nothing more).
+    pub replayed: Option<Output>,
+}
+
+/// The result of a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Inputs fed to the engine.
+    pub inputs: usize,
+    /// Outputs compared (all equal).
+    pub outputs: usize,
+}
+
+fn split(inputs: &[CapturedInput]) -> Result<(Time, &[CapturedInput]), String> {
+    match inputs.first() {
+        Some(first) if first.kind == InputKind::Start => Ok((first.time, &inputs[1..])),
+        Some(first) if first.kind == InputKind::Restart => {
+            Err("the capture starts from stored state (`restart`): a replay needs a `start`".into())
+        }
+        _ => Err("the capture does not begin with a `start` record".into()),
+    }
+}
+
+/// Replays a capture through `step` and compares outputs; `step` is called for each
+/// input record with (time, kind, data).
+fn compare(
+    records: &[CapturedInput],
+    mut step: impl FnMut(Time, InputKind, &[u8]) -> Vec<Output>,
+) -> Result<ReplaySummary, Box<Mismatch>> {
+    let mut expected: Vec<(usize, Output)> = Vec::new();
+    let mut produced: Vec<(usize, Output)> = Vec::new();
+    let mut inputs = 0;
+    for (i, r) in records.iter().enumerate() {
+        match r.kind {
+            InputKind::NetOut => expected.push((i, Output::NetOut(r.data.clone()))),
+            InputKind::TunOut => expected.push((i, Output::TunOut(r.data.clone()))),
+            InputKind::Start | InputKind::Restart => break,
+            kind => {
+                inputs += 1;
+                for o in step(r.time, kind, &r.data) {
+                    produced.push((i, o));
+                }
+            }
+        }
+        // Compare as we go so the first difference is reported where it happened.
+        let n = expected.len().min(produced.len());
+        for k in 0..n {
+            if expected[k].1 != produced[k].1 {
+                return Err(Box::new(Mismatch {
+                    output_index: k,
+                    record_index: expected[k].0,
+                    captured: Some(expected[k].1.clone()),
+                    replayed: Some(produced[k].1.clone()),
+                }));
+            }
+        }
+    }
+    if expected.len() != produced.len() {
+        let k = expected.len().min(produced.len());
+        return Err(Box::new(Mismatch {
+            output_index: k,
+            record_index: expected.get(k).or(produced.get(k)).map_or(0, |e| e.0),
+            captured: expected.get(k).map(|e| e.1.clone()),
+            replayed: produced.get(k).map(|e| e.1.clone()),
+        }));
+    }
+    Ok(ReplaySummary {
+        inputs,
+        outputs: expected.len(),
+    })
+}
+
+/// Replays a home agent's capture (from its `start` up to the next start).
+pub fn replay_ha(
+    config: mip6_ha::HaConfig,
+    seed: u64,
+    records: &[CapturedInput],
+) -> Result<ReplaySummary, String> {
+    let (t0, rest) = split(records)?;
+    let mut ha = HaStepper::new(config, seed, t0);
+    compare(rest, |now, kind, data| match kind {
+        InputKind::NetIn => ha.net_in(now, data),
+        InputKind::TunIn => ha.tun_in(now, data),
+        InputKind::Timeout => ha.timeout(now),
+        _ => Vec::new(),
+    })
+    .map_err(|m| describe(&m))
+}
+
+/// Replays a mobile node's capture (from its `start` up to the next start).
+pub fn replay_mn(
+    config: mip6_mn::MnConfig,
+    seed: u64,
+    records: &[CapturedInput],
+) -> Result<ReplaySummary, String> {
+    let (t0, rest) = split(records)?;
+    let mut mn = MnStepper::new(config, seed, t0);
+    compare(rest, |now, kind, data| match kind {
+        InputKind::NetIn => mn.net_in(now, data),
+        InputKind::TunIn => mn.tun_in(now, data),
+        InputKind::Timeout => mn.timeout(now),
+        InputKind::CareOf(a) => mn.care_of(now, a),
+        _ => Vec::new(),
+    })
+    .map_err(|m| describe(&m))
+}
+
+fn describe(m: &Mismatch) -> String {
+    let show = |o: &Option<Output>| match o {
+        None => "nothing".to_owned(),
+        Some(Output::NetOut(f)) => format!("net-out of {} octets: {}", f.len(), hex::encode(f)),
+        Some(Output::TunOut(p)) => format!("tun-out of {} octets: {}", p.len(), hex::encode(p)),
+    };
+    format!(
+        "output {} (capture record {}) differs:\n  captured: {}\n  replayed: {}",
+        m.output_index,
+        m.record_index,
+        show(&m.captured),
+        show(&m.replayed)
+    )
+}
