@@ -23,7 +23,10 @@ use mip6_lab::demo::{self, interrupt, DemoError, DemoOptions};
 use mip6_lab::traffic::{tcp, udp};
 
 #[derive(Parser, Debug)]
-#[command(name = "mip6-lab", about = "Mobile IPv6 lab: the demo and its traffic generator")]
+#[command(
+    name = "mip6-lab",
+    about = "Mobile IPv6 lab: the demo and its traffic generator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -132,7 +132,10 @@ fn ba_drop_table_installs_in_the_router_and_goes() {
     assert!(!nft::installed(&lab).expect("list"));
     nft::install(&lab, 50, &file).expect("nft -f");
     assert!(nft::installed(&lab).expect("list"));
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), nft::ba_drop_ruleset(50));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        nft::ba_drop_ruleset(50)
+    );
     let counts = nft::counters(&lab).expect("counters");
     assert_eq!(counts, nft::BaDropCounts::default());
     // Real packets: the HA sends three IPv6 packets with a type 2 routing header
@@ -144,9 +147,19 @@ fn ba_drop_table_installs_in_the_router_and_goes() {
         let sent = lab
             .exec_in(Node::Ha, &["python3", "-c", SEND_RH2])
             .expect("python3 runs");
-        assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+        assert!(
+            sent.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
         let counts = nft::counters(&lab).expect("counters");
-        assert_eq!(counts, nft::BaDropCounts { seen: 3, dropped: 3 });
+        assert_eq!(
+            counts,
+            nft::BaDropCounts {
+                seen: 3,
+                dropped: 3
+            }
+        );
     } else {
         eprintln!("!!!! python3 missing: RH2 packets through the drop table not tried !!!!");
     }

@@ -190,8 +190,14 @@ mod tests {
             .unwrap();
         let mn = mip6_mn::daemon_config::parse(&mn_toml(&files(), Duration::from_secs(5))).unwrap();
         let entry = &ha.mobile_node[0];
-        assert_eq!(entry.init_spi_mn_to_ha.get_ref().0, mn.init_spi_mn_to_ha.get_ref().0);
-        assert_eq!(entry.init_spi_ha_to_mn.get_ref().0, mn.init_spi_ha_to_mn.get_ref().0);
+        assert_eq!(
+            entry.init_spi_mn_to_ha.get_ref().0,
+            mn.init_spi_mn_to_ha.get_ref().0
+        );
+        assert_eq!(
+            entry.init_spi_ha_to_mn.get_ref().0,
+            mn.init_spi_ha_to_mn.get_ref().0
+        );
     }
 
     #[test]

@@ -90,7 +90,9 @@ pub fn is_ready_line(line: &str) -> bool {
     line.contains("event=\"ready\"")
         || line.contains("event=ready")
         || line.contains("\"event\":\"ready\"")
-        || line.split_whitespace().any(|w| w == "ready" || w == "ready:")
+        || line
+            .split_whitespace()
+            .any(|w| w == "ready" || w == "ready:")
 }
 
 impl Daemon {
@@ -120,8 +122,10 @@ impl Daemon {
         let ready = Arc::new(AtomicBool::new(false));
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
         let streams: [Option<Box<dyn Read + Send>>; 2] = [
-            lab.take_stdout(id).map(|s| Box::new(s) as Box<dyn Read + Send>),
-            lab.take_stderr(id).map(|s| Box::new(s) as Box<dyn Read + Send>),
+            lab.take_stdout(id)
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            lab.take_stderr(id)
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
         ];
         for stream in streams.into_iter().flatten() {
             let (name, log, ready, tail, echo) = (

@@ -40,14 +40,16 @@ pub fn install() -> std::io::Result<()> {
             };
             runtime.block_on(async move {
                 use tokio::signal::unix::{signal, SignalKind};
-                let (mut int, mut term) =
-                    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-                        (Ok(i), Ok(t)) => (i, t),
-                        (Err(e), _) | (_, Err(e)) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
+                let (mut int, mut term) = match (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) {
+                    (Ok(i), Ok(t)) => (i, t),
+                    (Err(e), _) | (_, Err(e)) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
                 let _ = ready_tx.send(Ok(()));
                 loop {
                     tokio::select! {

@@ -186,7 +186,9 @@ pub enum DemoError {
         source: io::Error,
     },
     /// A daemon binary is missing.
-    #[error("{0} not found (build it: cargo build --release -p mip6-ha -p mip6-mn, or pass --bin-dir)")]
+    #[error(
+        "{0} not found (build it: cargo build --release -p mip6-ha -p mip6-mn, or pass --bin-dir)"
+    )]
     MissingBinary(PathBuf),
     /// A daemon failed to start or died.
     #[error("{name}: {what}; its last log lines:\n{}", indent(tail))]
@@ -475,9 +477,16 @@ impl Demo<'_> {
         };
         if phase == Phase::BaLoss {
             let file = self.files.out.join("ba-drop.nft");
-            nft::install(self.lab.as_ref().expect("lab"), self.opts.ba_drop_percent, &file)?;
+            nft::install(
+                self.lab.as_ref().expect("lab"),
+                self.opts.ba_drop_percent,
+                &file,
+            )?;
             self.nft_installed = true;
-            tracing::info!(percent = self.opts.ba_drop_percent, "router drops the HA's BAs");
+            tracing::info!(
+                percent = self.opts.ba_drop_percent,
+                "router drops the HA's BAs"
+            );
         }
 
         let (mn_peer, cn_peer, moves) = self.udp_phase(phase, secs, &actions)?;
@@ -633,9 +642,12 @@ impl Demo<'_> {
         id: ProcId,
         deadline: Instant,
     ) -> Result<T, DemoError> {
-        let stdout = self.lab().take_stdout(id).ok_or_else(|| DemoError::Traffic {
-            what: format!("process {id} has no stdout"),
-        })?;
+        let stdout = self
+            .lab()
+            .take_stdout(id)
+            .ok_or_else(|| DemoError::Traffic {
+                what: format!("process {id} has no stdout"),
+            })?;
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut text = String::new();
@@ -698,7 +710,12 @@ impl Demo<'_> {
         let deadline = Instant::now() + Duration::from_secs(secs + 30);
         let sent: TcpReport = self.collect(source, deadline)?;
         let got: TcpReport = self.collect(sink, deadline)?;
-        tracing::info!(sent_bytes = sent.bytes, got_bytes = got.bytes, mbps = got.mbps, "goodput");
+        tracing::info!(
+            sent_bytes = sent.bytes,
+            got_bytes = got.bytes,
+            mbps = got.mbps,
+            "goodput"
+        );
         Ok(got.mbps)
     }
 
@@ -781,7 +798,10 @@ mod tests {
         let opts = DemoOptions::new(PathBuf::from("/x/mip6-lab"));
         let plan = opts.phase_plan();
         let names: Vec<_> = plan.iter().map(|(p, _)| p.name()).collect();
-        assert_eq!(names, ["steady", "rekey", "ba_loss", "handover", "ha_restart"]);
+        assert_eq!(
+            names,
+            ["steady", "rekey", "ba_loss", "handover", "ha_restart"]
+        );
         let rekey = plan[1].1;
         assert!(rekey >= 2 * opts.key_interval.as_secs(), "{rekey}");
         let total: u64 = plan.iter().map(|(_, s)| s).sum::<u64>() + opts.goodput_secs;

@@ -31,9 +31,7 @@ pub fn ba_drop_ruleset(percent: u8) -> String {
         _ => Some(String::new()),
     };
     let drop_rule = share.map_or(String::new(), |share| {
-        format!(
-            "\t\tip6 saddr {HA_ADDR} rt type 2 {share}counter drop comment \"ba-dropped\"\n"
-        )
+        format!("\t\tip6 saddr {HA_ADDR} rt type 2 {share}counter drop comment \"ba-dropped\"\n")
     });
     format!(
         "table ip6 {BA_DROP_TABLE} {{
@@ -84,8 +82,11 @@ pub fn install(lab: &Lab, percent: u8, file: &Path) -> Result<(), LabError> {
         command: format!("write {}", file.display()),
         source,
     })?;
-    lab.exec_in_checked(Node::Rt, &[OsStr::new("nft"), OsStr::new("-f"), file.as_os_str()])
-        .map(drop)
+    lab.exec_in_checked(
+        Node::Rt,
+        &[OsStr::new("nft"), OsStr::new("-f"), file.as_os_str()],
+    )
+    .map(drop)
 }
 
 /// The table's counters now.
@@ -121,9 +122,8 @@ mod tests {
             "ip6 saddr 2001:db8:1::1 rt type 2 numgen random mod 100 < 50 counter drop comment \"ba-dropped\""
         ));
         assert!(text.contains("ip6 saddr 2001:db8:1::1 rt type 2 counter comment \"ba-seen\""));
-        assert!(ba_drop_ruleset(100).contains(
-            "ip6 saddr 2001:db8:1::1 rt type 2 counter drop comment \"ba-dropped\""
-        ));
+        assert!(ba_drop_ruleset(100)
+            .contains("ip6 saddr 2001:db8:1::1 rt type 2 counter drop comment \"ba-dropped\""));
         assert_eq!(ba_drop_ruleset(250), ba_drop_ruleset(100));
         assert!(!ba_drop_ruleset(0).contains("counter drop"));
         assert!(ba_drop_ruleset(0).contains("\"ba-seen\""));

@@ -334,7 +334,11 @@ fn opt_ms(v: Option<f64>) -> String {
 
 impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "mip6-lab demo report (lab {}, output {})", self.lab, self.out_dir)?;
+        writeln!(
+            f,
+            "mip6-lab demo report (lab {}, output {})",
+            self.lab, self.out_dir
+        )?;
         let r = &self.registrations;
         writeln!(
             f,
@@ -371,7 +375,10 @@ impl fmt::Display for DemoReport {
                 p.cn_to_mn.lost
             )?;
         }
-        writeln!(f, "\nhandovers (CoA change -> first packet through the new CoA):")?;
+        writeln!(
+            f,
+            "\nhandovers (CoA change -> first packet through the new CoA):"
+        )?;
         for h in &self.handovers {
             writeln!(
                 f,
@@ -400,14 +407,24 @@ impl fmt::Display for DemoReport {
             self.ha_restart.binding_restored,
             self.ha_restart.mn_reinitializations
         )?;
-        writeln!(f, "TCP goodput MN->CN through the tunnel: {:.1} Mbit/s", self.goodput_mbps)?;
+        writeln!(
+            f,
+            "TCP goodput MN->CN through the tunnel: {:.1} Mbit/s",
+            self.goodput_mbps
+        )?;
         writeln!(f, "\ncaptures:")?;
         for c in &self.captures {
             writeln!(f, "  {c}")?;
         }
         writeln!(f, "\nchecks:")?;
         for c in &self.checks {
-            writeln!(f, "  [{}] {} ({})", if c.ok { "ok" } else { "FAIL" }, c.name, c.detail)?;
+            writeln!(
+                f,
+                "  [{}] {} ({})",
+                if c.ok { "ok" } else { "FAIL" },
+                c.name,
+                c.detail
+            )?;
         }
         Ok(())
     }
@@ -483,7 +500,10 @@ mod tests {
         );
         assert_eq!((none.latency_ms, none.downlink_ms), (None, None));
         // Early arrivals clamp at zero.
-        assert_eq!(recovery_us(&[ArrivalRecord(0, 10, 20)], 0, 100, 50), Some(0));
+        assert_eq!(
+            recovery_us(&[ArrivalRecord(0, 10, 20)], 0, 100, 50),
+            Some(0)
+        );
     }
 
     #[test]
@@ -530,14 +550,24 @@ mod tests {
                 p["name"].as_str().unwrap()
             })
             .collect();
-        assert_eq!(names, ["steady", "rekey", "ba_loss", "handover", "ha_restart"]);
+        assert_eq!(
+            names,
+            ["steady", "rekey", "ba_loss", "handover", "ha_restart"]
+        );
         assert!(v["goodput_mbps"].is_f64());
         assert_eq!(v["captures"].as_array().unwrap().len(), 2);
         // Round trip, and the text form mentions every phase.
         let back: DemoReport = serde_json::from_value(v).unwrap();
         assert_eq!(back, report);
         let text = report.to_string();
-        for n in ["steady", "rekey", "ba_loss", "handover", "ha_restart", "512.0 Mbit/s"] {
+        for n in [
+            "steady",
+            "rekey",
+            "ba_loss",
+            "handover",
+            "ha_restart",
+            "512.0 Mbit/s",
+        ] {
             assert!(text.contains(n), "{n} missing in\n{text}");
         }
         // Without key updates in `rekey` its check fails.

@@ -187,7 +187,14 @@ mod tests {
             update: 6,
             resend: 2,
         };
-        assert_eq!(b.since(a), KeyEvents { initialization: 0, update: 2, resend: 2 });
+        assert_eq!(
+            b.since(a),
+            KeyEvents {
+                initialization: 0,
+                update: 2,
+                resend: 2
+            }
+        );
         assert_eq!(a.since(b).update, 0);
         assert_eq!(a.plus(b).update, 10);
     }

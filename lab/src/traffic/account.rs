@@ -176,7 +176,10 @@ mod tests {
         assert_eq!(a.record(1), Arrival::InOrder);
         assert_eq!(a.record(0), Arrival::Duplicate);
         let c = a.counts();
-        assert_eq!((c.received, c.duplicated, c.reordered, c.lost), (2, 2, 0, 0));
+        assert_eq!(
+            (c.received, c.duplicated, c.reordered, c.lost),
+            (2, 2, 0, 0)
+        );
     }
 
     #[test]

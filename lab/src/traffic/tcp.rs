@@ -128,12 +128,7 @@ mod tests {
             .port();
         let at: SocketAddr = format!("[::1]:{port}").parse().unwrap();
         let sink_thread = thread::spawn(move || sink(at, Duration::from_secs(5)).unwrap());
-        let sent = source(
-            "[::1]:0".parse().unwrap(),
-            at,
-            Duration::from_millis(300),
-        )
-        .unwrap();
+        let sent = source("[::1]:0".parse().unwrap(), at, Duration::from_millis(300)).unwrap();
         let got = sink_thread.join().unwrap();
         assert_eq!(got.bytes, sent.bytes);
         assert!(got.mbps > 0.0 && sent.mbps > 0.0, "{got:?} {sent:?}");

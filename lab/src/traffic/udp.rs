@@ -171,14 +171,28 @@ pub fn run(config: &UdpPeerConfig) -> Result<UdpPeerReport, UdpPeerError> {
         if let Some(interval) = interval {
             let mut burst = 0;
             while next_send <= now && next_send < end_send && burst < MAX_BURST {
-                send(&socket, config, &mut out, Kind::Data, report.sent, &mut report);
+                send(
+                    &socket,
+                    config,
+                    &mut out,
+                    Kind::Data,
+                    report.sent,
+                    &mut report,
+                );
                 report.sent += 1;
                 next_send += interval;
                 burst += 1;
             }
         }
         if now >= end_send && ends_sent < END_COPIES && now >= next_end {
-            send(&socket, config, &mut out, Kind::End, report.sent, &mut report);
+            send(
+                &socket,
+                config,
+                &mut out,
+                Kind::End,
+                report.sent,
+                &mut report,
+            );
             ends_sent += 1;
             next_end = now + END_SPACING;
         }
@@ -198,7 +212,9 @@ pub fn run(config: &UdpPeerConfig) -> Result<UdpPeerReport, UdpPeerError> {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             // ICMP errors for earlier sends surface on receive (port unreachable while
             // the peer is not bound yet, no route while moving): not fatal.
@@ -308,7 +324,14 @@ mod tests {
             assert_eq!(me.arrivals.len() as u64, other.sent);
         }
         let json = serde_json::to_value(&ra).unwrap();
-        for key in ["sent", "received", "lost", "duplicated", "reordered", "arrivals"] {
+        for key in [
+            "sent",
+            "received",
+            "lost",
+            "duplicated",
+            "reordered",
+            "arrivals",
+        ] {
             assert!(json.get(key).is_some(), "{key} missing in {json}");
         }
     }
