@@ -252,6 +252,8 @@ pub struct Lab {
     created: Vec<Node>,
     procs: Vec<Tracked>,
     mn_link: Option<Link>,
+    /// When the last [`Lab::move_mn`] added the MN's new address.
+    coa_added_at: Option<std::time::SystemTime>,
     closed: bool,
 }
 
@@ -280,6 +282,7 @@ impl Lab {
             created: Vec::with_capacity(Node::ALL.len()),
             procs: Vec::new(),
             mn_link: None,
+            coa_added_at: None,
             closed: false,
         };
         lab.build()?;
@@ -400,9 +403,17 @@ impl Lab {
         self.detach_mn()?;
         self.ip(Node::Mn, &["link", "set", link.mn_iface(), "up"])?;
         self.add_addr(Node::Mn, link.mn_iface(), link.mn_addr())?;
+        self.coa_added_at = Some(std::time::SystemTime::now());
         self.default_route(Node::Mn, link.router_addr(), link.mn_iface())?;
         self.mn_link = Some(link);
         Ok(())
+    }
+
+    /// When the last [`Lab::move_mn`] added the MN's address on its new link (wall
+    /// clock): the moment the new care-of address existed, before its default route
+    /// was added. `None` before any move.
+    pub fn coa_added_at(&self) -> Option<std::time::SystemTime> {
+        self.coa_added_at
     }
 
     /// Takes the MN off every link: each foreign interface loses its global addresses

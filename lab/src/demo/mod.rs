@@ -581,7 +581,11 @@ impl Demo<'_> {
                     let from = self.lab().mn_link();
                     let started_us = unix_micros();
                     self.lab().move_mn(*to)?;
-                    let done_us = unix_micros();
+                    let done_us = self
+                        .lab()
+                        .coa_added_at()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or_else(unix_micros, |d| d.as_micros() as u64);
                     tracing::info!(to = to.mn_iface(), "MN moved");
                     moves.push(MoveRecord {
                         from,

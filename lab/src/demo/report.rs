@@ -2,10 +2,10 @@
 //! pure computations behind it (per-phase totals, handover latency).
 //!
 //! **Handover latency** is measured on the UDP streams, per direction: from the moment
-//! the lab finished moving the MN (new address and default route in place: the new
-//! care-of address exists) to the arrival of the first datagram *sent after the move
-//! began* (such a datagram cannot have used the old care-of address: its interface was
-//! already down). MN→CN is measured at the CN, CN→MN at the MN; `latency_ms` is the
+//! the lab added the MN's address on the new link (the new care-of address exists;
+//! [`crate::Lab::coa_added_at`]; its default route follows a few ms later) to the
+//! arrival of the first datagram *sent after the move began* (such a datagram cannot
+//! have used the old care-of address: its address was already flushed). MN→CN is measured at the CN, CN→MN at the MN; `latency_ms` is the
 //! larger, i.e. until traffic flows through the new CoA both ways. The datagram
 //! interval (1/rate) bounds its resolution.
 
@@ -108,7 +108,7 @@ pub struct HandoverReport {
     pub uplink_ms: Option<f64>,
     /// CN→MN part (through the HA: needs the HA's binding updated).
     pub downlink_ms: Option<f64>,
-    /// How long the lab's `ip` commands of the move took.
+    /// From the start of the move (old address flushed) to the new address added.
     pub move_ms: f64,
 }
 
@@ -133,7 +133,7 @@ pub fn recovery_us(
 pub struct MoveTimes {
     /// The lab began the move (old address flushed from here on).
     pub started_us: u64,
-    /// The new address and route were in place.
+    /// The new address (the new care-of address) was added.
     pub done_us: u64,
 }
 
