@@ -254,6 +254,8 @@ pub struct Lab {
     mn_link: Option<Link>,
     /// When the last [`Lab::move_mn`] added the MN's new address.
     coa_added_at: Option<std::time::SystemTime>,
+    /// When the last [`Lab::detach_mn`] (or move) flushed the MN's old address.
+    coa_removed_at: Option<std::time::SystemTime>,
     closed: bool,
 }
 
@@ -283,6 +285,7 @@ impl Lab {
             procs: Vec::new(),
             mn_link: None,
             coa_added_at: None,
+            coa_removed_at: None,
             closed: false,
         };
         lab.build()?;
@@ -416,6 +419,13 @@ impl Lab {
         self.coa_added_at
     }
 
+    /// When the last [`Lab::detach_mn`] (which [`Lab::move_mn`] starts with) flushed
+    /// the address of the link the MN was on (wall clock): from then on the old
+    /// care-of address is gone. `None` if the MN was never taken off a link.
+    pub fn coa_removed_at(&self) -> Option<std::time::SystemTime> {
+        self.coa_removed_at
+    }
+
     /// Takes the MN off every link: each foreign interface loses its global addresses
     /// and goes down (its routes go with it).
     pub fn detach_mn(&mut self) -> Result<(), LabError> {
@@ -425,6 +435,9 @@ impl Lab {
                 Node::Mn,
                 &["addr", "flush", "dev", iface, "scope", "global"],
             )?;
+            if self.mn_link == Some(link) {
+                self.coa_removed_at = Some(std::time::SystemTime::now());
+            }
             self.ip(Node::Mn, &["link", "set", iface, "down"])?;
         }
         self.mn_link = None;

@@ -160,6 +160,25 @@ fn ba_drop_table_installs_in_the_router_and_goes() {
                 dropped: 3
             }
         );
+        // 50 %: every other one, starting with the first.
+        nft::remove(&lab).expect("delete");
+        nft::install(&lab, 50, &file).expect("nft -f 50 %");
+        let sent = lab
+            .exec_in(Node::Ha, &["python3", "-c", SEND_RH2])
+            .expect("python3 runs");
+        assert!(
+            sent.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
+        let counts = nft::counters(&lab).expect("counters");
+        assert_eq!(
+            counts,
+            nft::BaDropCounts {
+                seen: 3,
+                dropped: 2
+            }
+        );
     } else {
         eprintln!("!!!! python3 missing: RH2 packets through the drop table not tried !!!!");
     }

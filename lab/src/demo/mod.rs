@@ -581,11 +581,12 @@ impl Demo<'_> {
                     let from = self.lab().mn_link();
                     let started_us = unix_micros();
                     self.lab().move_mn(*to)?;
-                    let done_us = self
-                        .lab()
-                        .coa_added_at()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map_or_else(unix_micros, |d| d.as_micros() as u64);
+                    let micros = |t: Option<std::time::SystemTime>, or: u64| {
+                        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map_or(or, |d| d.as_micros() as u64)
+                    };
+                    let started_us = micros(self.lab().coa_removed_at(), started_us);
+                    let done_us = micros(self.lab().coa_added_at(), unix_micros());
                     tracing::info!(to = to.mn_iface(), "MN moved");
                     moves.push(MoveRecord {
                         from,

@@ -4,8 +4,8 @@
 //! one: tunnelled data is ESP in IPv6 without extension headers), so the MN's
 //! retransmission and key resend path (DESIGN.md "Key schedule", patent (4), (10)) runs.
 //!
-//! Two rules: one counts every such packet (`ba-seen`), the next drops
-//! `numgen random mod 100 < P` of them (`ba-dropped`). The table is installed with
+//! Two rules: one counts every such packet (`ba-seen`), the next drops P % of them
+//! (`ba-dropped`; [`ba_drop_ruleset`] says how the share is taken). The table is installed with
 //! `nft -f FILE` (the file stays in the output directory) and deleted afterwards;
 //! deleting the lab's namespaces would remove it too.
 
@@ -22,12 +22,19 @@ pub const BA_DROP_TABLE: &str = "mip6_lab_ba_drop";
 /// The ruleset that drops `percent` % (0..=100) of the HA's RH2 packets forwarded by
 /// the router.
 ///
-/// nft refuses `numgen random mod 100 < 100` (the value must be below the modulus),
-/// so 100 % drops without `numgen`; 0 % has no drop rule (its counter stays 0).
+/// The share is taken deterministically, `numgen inc mod D < N` with N/D the percentage
+/// in lowest terms (50 %: every other BA, starting with the first), not with
+/// `numgen random`: a run sees only a handful of BAs, and at random a 15-second phase
+/// with three BAs drops none one time in eight. nft refuses a value not below the
+/// modulus, so 100 % drops without `numgen`; 0 % has no drop rule (counter stays 0).
 pub fn ba_drop_ruleset(percent: u8) -> String {
     let share = match percent {
         0 => None,
-        1..=99 => Some(format!("numgen random mod 100 < {percent} ")),
+        1..=99 => {
+            let g = gcd(u32::from(percent), 100);
+            let (kept, every) = (u32::from(percent) / g, 100 / g);
+            Some(format!("numgen inc mod {every} < {kept} "))
+        }
         _ => Some(String::new()),
     };
     let drop_rule = share.map_or(String::new(), |share| {
@@ -42,6 +49,14 @@ pub fn ba_drop_ruleset(percent: u8) -> String {
 }}
 "
     )
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Packets counted by the table's two rules.
@@ -119,9 +134,11 @@ mod tests {
         assert!(text.starts_with("table ip6 mip6_lab_ba_drop {"));
         assert!(text.contains("type filter hook forward priority 0; policy accept;"));
         assert!(text.contains(
-            "ip6 saddr 2001:db8:1::1 rt type 2 numgen random mod 100 < 50 counter drop comment \"ba-dropped\""
+            "ip6 saddr 2001:db8:1::1 rt type 2 numgen inc mod 2 < 1 counter drop comment \"ba-dropped\""
         ));
         assert!(text.contains("ip6 saddr 2001:db8:1::1 rt type 2 counter comment \"ba-seen\""));
+        assert!(ba_drop_ruleset(30).contains("numgen inc mod 10 < 3 counter drop"));
+        assert!(ba_drop_ruleset(99).contains("numgen inc mod 100 < 99 counter drop"));
         assert!(ba_drop_ruleset(100)
             .contains("ip6 saddr 2001:db8:1::1 rt type 2 counter drop comment \"ba-dropped\""));
         assert_eq!(ba_drop_ruleset(250), ba_drop_ruleset(100));

@@ -4,8 +4,9 @@
 //! **Handover latency** is measured on the UDP streams, per direction: from the moment
 //! the lab added the MN's address on the new link (the new care-of address exists;
 //! [`crate::Lab::coa_added_at`]; its default route follows a few ms later) to the
-//! arrival of the first datagram *sent after the move began* (such a datagram cannot
-//! have used the old care-of address: its address was already flushed). MN→CN is measured at the CN, CN→MN at the MN; `latency_ms` is the
+//! arrival of the first datagram *sent after the old address was flushed*
+//! ([`crate::Lab::coa_removed_at`]; such a datagram cannot have used the old care-of
+//! address). MN→CN is measured at the CN, CN→MN at the MN; `latency_ms` is the
 //! larger, i.e. until traffic flows through the new CoA both ways. The datagram
 //! interval (1/rate) bounds its resolution.
 
@@ -108,7 +109,7 @@ pub struct HandoverReport {
     pub uplink_ms: Option<f64>,
     /// CN→MN part (through the HA: needs the HA's binding updated).
     pub downlink_ms: Option<f64>,
-    /// From the start of the move (old address flushed) to the new address added.
+    /// From the old address flushed to the new address added.
     pub move_ms: f64,
 }
 
@@ -131,7 +132,7 @@ pub fn recovery_us(
 /// Times of one move, µs since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoveTimes {
-    /// The lab began the move (old address flushed from here on).
+    /// The old care-of address was flushed.
     pub started_us: u64,
     /// The new address (the new care-of address) was added.
     pub done_us: u64,
