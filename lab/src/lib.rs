@@ -8,6 +8,8 @@
 //! | [`topology`] | [`Lab`]: the namespaces, veths, addresses and routes; MN movement; processes in namespaces; cleanup |
 //! | [`prereq`] | root and tools a lab needs; the skip rule for tests |
 //! | [`error`] | [`LabError`] |
+//! | [`traffic`] | the traffic generator the demo runs in the namespaces: UDP with sequence numbers, TCP goodput |
+//! | [`demo`] | `mip6-lab demo`: the daemons in the lab, traffic phases, moves, rekeys, HA restart, the report |
 //!
 //! ```no_run
 //! use mip6_lab::{Lab, Link, Node, HA_ADDR};
@@ -21,9 +23,11 @@
 #![warn(missing_docs)]
 
 mod cmd;
+pub mod demo;
 pub mod error;
 pub mod prereq;
 pub mod topology;
+pub mod traffic;
 
 pub use error::LabError;
 pub use topology::{

@@ -252,6 +252,10 @@ pub struct Lab {
     created: Vec<Node>,
     procs: Vec<Tracked>,
     mn_link: Option<Link>,
+    /// When the last [`Lab::move_mn`] added the MN's new address.
+    coa_added_at: Option<std::time::SystemTime>,
+    /// When the last [`Lab::detach_mn`] (or move) flushed the MN's old address.
+    coa_removed_at: Option<std::time::SystemTime>,
     closed: bool,
 }
 
@@ -280,6 +284,8 @@ impl Lab {
             created: Vec::with_capacity(Node::ALL.len()),
             procs: Vec::new(),
             mn_link: None,
+            coa_added_at: None,
+            coa_removed_at: None,
             closed: false,
         };
         lab.build()?;
@@ -400,9 +406,24 @@ impl Lab {
         self.detach_mn()?;
         self.ip(Node::Mn, &["link", "set", link.mn_iface(), "up"])?;
         self.add_addr(Node::Mn, link.mn_iface(), link.mn_addr())?;
+        self.coa_added_at = Some(std::time::SystemTime::now());
         self.default_route(Node::Mn, link.router_addr(), link.mn_iface())?;
         self.mn_link = Some(link);
         Ok(())
+    }
+
+    /// When the last [`Lab::move_mn`] added the MN's address on its new link (wall
+    /// clock): the moment the new care-of address existed, before its default route
+    /// was added. `None` before any move.
+    pub fn coa_added_at(&self) -> Option<std::time::SystemTime> {
+        self.coa_added_at
+    }
+
+    /// When the last [`Lab::detach_mn`] (which [`Lab::move_mn`] starts with) flushed
+    /// the address of the link the MN was on (wall clock): from then on the old
+    /// care-of address is gone. `None` if the MN was never taken off a link.
+    pub fn coa_removed_at(&self) -> Option<std::time::SystemTime> {
+        self.coa_removed_at
     }
 
     /// Takes the MN off every link: each foreign interface loses its global addresses
@@ -414,6 +435,9 @@ impl Lab {
                 Node::Mn,
                 &["addr", "flush", "dev", iface, "scope", "global"],
             )?;
+            if self.mn_link == Some(link) {
+                self.coa_removed_at = Some(std::time::SystemTime::now());
+            }
             self.ip(Node::Mn, &["link", "set", iface, "down"])?;
         }
         self.mn_link = None;

@@ -1,0 +1,220 @@
+//! The daemons' configuration files for the demo: lab addresses and interfaces, state
+//! directories and control sockets under the output directory, a short key update
+//! interval so several rekeys happen during a run.
+//!
+//! The texts are written by hand (the daemons' config types are for reading, with
+//! spans) and the tests check that `mip6_ha::daemon_config::parse` and
+//! `mip6_mn::daemon_config::parse` accept and validate them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::topology::{Link, HA_IFACE};
+use crate::{HA_ADDR, HOME_PREFIX, MN_HOA};
+
+/// The lab's initialization secret: octets 0x00..=0x1f, DESIGN.md's known-answer
+/// secret. A lab secret, in the open on purpose: the captures' key files show every
+/// key anyway.
+pub const LAB_INIT_SECRET: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+/// SPI of the MN→HA init SA.
+pub const LAB_INIT_SPI_MN_TO_HA: u32 = 0x1001;
+/// SPI of the HA→MN init SA.
+pub const LAB_INIT_SPI_HA_TO_MN: u32 = 0x1002;
+/// Binding lifetime asked for and granted: long enough that no binding expires while
+/// the HA is restarted, short enough that refreshes show in a capture.
+pub const LAB_LIFETIME: Duration = Duration::from_secs(120);
+/// Longest Unix socket path (`sun_path` is 108 octets with its terminator).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// Where one run's daemon files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoFiles {
+    /// The output directory (captures, logs, configs).
+    pub out: PathBuf,
+    /// `ha.toml`.
+    pub ha_config: PathBuf,
+    /// `mn.toml`.
+    pub mn_config: PathBuf,
+    /// The HA's state directory (persisted keys and bindings).
+    pub ha_state: PathBuf,
+    /// The MN's state directory.
+    pub mn_state: PathBuf,
+    /// The HA's control socket.
+    pub ha_socket: PathBuf,
+    /// The MN's control socket.
+    pub mn_socket: PathBuf,
+}
+
+impl DemoFiles {
+    /// The files under `out` (an absolute path is best: the daemons run with the
+    /// demo's working directory, but the paths end up in their logs). Control sockets
+    /// go to `out` too unless its path is too long for a Unix socket, then to
+    /// `/tmp/mip6-lab-<pid>-{ha,mn}.sock`.
+    pub fn under(out: &Path) -> DemoFiles {
+        let socket = |name: &str| {
+            let inside = out.join(format!("{name}.sock"));
+            if inside.as_os_str().len() <= MAX_SOCKET_PATH {
+                inside
+            } else {
+                PathBuf::from(format!("/tmp/mip6-lab-{}-{name}.sock", std::process::id()))
+            }
+        };
+        DemoFiles {
+            out: out.to_owned(),
+            ha_config: out.join("ha.toml"),
+            mn_config: out.join("mn.toml"),
+            ha_state: out.join("ha-state"),
+            mn_state: out.join("mn-state"),
+            ha_socket: socket("ha"),
+            mn_socket: socket("mn"),
+        }
+    }
+}
+
+/// TOML strings are written with `Debug` of a `str`, which escapes quotes and
+/// backslashes as TOML basic strings want (paths with other control characters are
+/// not supported).
+fn toml_str(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+/// `mip6-ha`'s configuration: home link `ha-home`, home prefix 2001:db8:1::/64, HA
+/// 2001:db8:1::1, one mobile node (the lab's HoA) with the lab secret.
+pub fn ha_toml(files: &DemoFiles, key_interval: Duration, persistence: bool) -> String {
+    format!(
+        r#"# mip6-ha configuration written by `mip6-lab demo`.
+home_interface = "{HA_IFACE}"
+home_prefix = "{HOME_PREFIX}/64"
+address = "{HA_ADDR}"
+state_dir = {state}
+persistence = {persistence}
+request_mode = "explicit"
+key_update_interval = "{key}s"
+max_binding_lifetime = "{lifetime}s"
+control_socket = {socket}
+
+[log]
+format = "text"
+level = "info"
+
+[[mobile_node]]
+home_address = "{MN_HOA}"
+init_secret = "{LAB_INIT_SECRET}"
+init_spi_mn_to_ha = {LAB_INIT_SPI_MN_TO_HA:#x}
+init_spi_ha_to_mn = {LAB_INIT_SPI_HA_TO_MN:#x}
+"#,
+        state = toml_str(&files.ha_state),
+        key = key_interval.as_secs().max(1),
+        lifetime = LAB_LIFETIME.as_secs(),
+        socket = toml_str(&files.ha_socket),
+    )
+}
+
+/// `mip6-mn`'s configuration: the lab HoA and HA, both foreign interfaces watched.
+pub fn mn_toml(files: &DemoFiles, key_interval: Duration) -> String {
+    format!(
+        r#"# mip6-mn configuration written by `mip6-lab demo`.
+home_agent = "{HA_ADDR}"
+home_address = "{MN_HOA}"
+home_prefix_len = 64
+init_secret = "{LAB_INIT_SECRET}"
+init_spi_mn_to_ha = {LAB_INIT_SPI_MN_TO_HA:#x}
+init_spi_ha_to_mn = {LAB_INIT_SPI_HA_TO_MN:#x}
+interfaces = ["{fg1}", "{fg2}"]
+request_mode = "explicit"
+key_update_interval = "{key}s"
+lifetime = "{lifetime}s"
+state_dir = {state}
+control_socket = {socket}
+
+[log]
+format = "text"
+level = "info"
+"#,
+        fg1 = Link::Foreign1.mn_iface(),
+        fg2 = Link::Foreign2.mn_iface(),
+        key = key_interval.as_secs().max(1),
+        lifetime = LAB_LIFETIME.as_secs(),
+        state = toml_str(&files.mn_state),
+        socket = toml_str(&files.mn_socket),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files() -> DemoFiles {
+        DemoFiles::under(Path::new("/tmp/mip6 demo \"out\""))
+    }
+
+    #[test]
+    fn ha_config_parses_and_validates_with_lab_interfaces() {
+        let text = ha_toml(&files(), Duration::from_secs(5), true);
+        let config = mip6_ha::daemon_config::parse(&text).expect("ha.toml parses");
+        config
+            .validate(&|iface| iface == HA_IFACE)
+            .expect("ha.toml validates");
+        assert_eq!(config.key_update_interval(), Duration::from_secs(5));
+        assert_eq!(config.max_binding_lifetime(), LAB_LIFETIME);
+        assert_eq!(config.state_dir, files().ha_state);
+        assert_eq!(config.control_socket, files().ha_socket);
+        assert!(config.persistence);
+        assert_eq!(config.mobile_node.len(), 1);
+        assert_eq!(*config.mobile_node[0].home_address.get_ref(), MN_HOA);
+        config.to_engine().expect("engine config");
+        let off = ha_toml(&files(), Duration::from_secs(5), false);
+        assert!(!mip6_ha::daemon_config::parse(&off).unwrap().persistence);
+    }
+
+    #[test]
+    fn mn_config_parses_and_validates_with_lab_interfaces() {
+        let text = mn_toml(&files(), Duration::from_secs(5));
+        let config = mip6_mn::daemon_config::parse(&text).expect("mn.toml parses");
+        config
+            .validate(&|iface| Link::ALL.iter().any(|l| l.mn_iface() == iface))
+            .expect("mn.toml validates");
+        assert_eq!(config.key_update_interval(), Duration::from_secs(5));
+        assert_eq!(config.lifetime(), LAB_LIFETIME);
+        assert_eq!(config.state_dir, files().mn_state);
+        assert_eq!(config.control_socket, files().mn_socket);
+        assert_eq!(*config.home_address.get_ref(), MN_HOA);
+        assert_eq!(*config.home_agent.get_ref(), HA_ADDR);
+        config.to_engine().expect("engine config");
+    }
+
+    #[test]
+    fn configs_refer_to_the_same_init_sa() {
+        let ha = mip6_ha::daemon_config::parse(&ha_toml(&files(), Duration::from_secs(5), true))
+            .unwrap();
+        let mn = mip6_mn::daemon_config::parse(&mn_toml(&files(), Duration::from_secs(5))).unwrap();
+        let entry = &ha.mobile_node[0];
+        assert_eq!(
+            entry.init_spi_mn_to_ha.get_ref().0,
+            mn.init_spi_mn_to_ha.get_ref().0
+        );
+        assert_eq!(
+            entry.init_spi_ha_to_mn.get_ref().0,
+            mn.init_spi_ha_to_mn.get_ref().0
+        );
+    }
+
+    #[test]
+    fn an_unknown_interface_is_refused() {
+        let text = mn_toml(&files(), Duration::from_secs(5));
+        let config = mip6_mn::daemon_config::parse(&text).unwrap();
+        assert!(config.validate(&|_| false).is_err());
+    }
+
+    #[test]
+    fn long_output_paths_move_the_sockets_to_tmp() {
+        let long = PathBuf::from(format!("/tmp/{}", "x".repeat(120)));
+        let f = DemoFiles::under(&long);
+        assert!(f.ha_socket.to_string_lossy().starts_with("/tmp/mip6-lab-"));
+        assert!(f.mn_socket.as_os_str().len() <= MAX_SOCKET_PATH);
+        assert!(f.ha_config.starts_with(&long));
+        let short = DemoFiles::under(Path::new("/tmp/out"));
+        assert_eq!(short.ha_socket, Path::new("/tmp/out/ha.sock"));
+    }
+}

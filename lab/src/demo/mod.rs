@@ -1,0 +1,849 @@
+//! `mip6-lab demo`: DESIGN.md's lab with the real daemons in it, traffic both ways
+//! through the tunnel, and a report (issue 4, "mip6-lab — the README's main command").
+//!
+//! Steps of [`run`]:
+//! 1. build a [`Lab`], put the MN on foreign link 1, write `ha.toml` and `mn.toml`
+//!    ([`config`]) into the output directory;
+//! 2. start `mip6-ha` in the `ha` namespace and `mip6-mn` in the `mn` namespace, each
+//!    with `--capture OUT/<name>.pcapng` ([`daemon`]); wait for "ready" and for the MN's
+//!    status to say `registered` (else fail with both daemons' last log lines);
+//! 3. UDP phases, each with a pair of [`crate::traffic::udp`] peers (the MN's home
+//!    address 2001:db8:1::100 ↔ the CN 2001:db8:4::1, both ways): `steady`; `rekey`
+//!    (long enough for two key updates); `ba_loss` (the router drops a share of the
+//!    HA's BAs, [`nft`]); `handover` (foreign1 → foreign2 → foreign1, latency per move,
+//!    see [`report`]); `ha_restart` (`kill -9` the HA, start it again on its state);
+//! 4. TCP goodput MN → CN through the tunnel ([`crate::traffic::tcp`]);
+//! 5. read both daemons' status ([`status`]) for registrations and rekeys, list the
+//!    captures, check the results ([`report::DemoReport::add_checks`]).
+//!
+//! Whatever happens (success, failure, Ctrl-C: [`interrupt`]), the teardown stops the
+//! MN and the HA with SIGTERM (they remove their own routes, rules and sockets), deletes
+//! the BA-drop table if still there, then the lab's namespaces (which also kills any
+//! traffic process left).
+
+pub mod config;
+pub mod daemon;
+pub mod interrupt;
+pub mod nft;
+pub mod report;
+pub mod status;
+
+use std::io::{self, Read};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use self::config::DemoFiles;
+use self::daemon::{Daemon, DaemonSpec};
+use self::report::{
+    handover_latency, DemoReport, HaRestartReport, MoveTimes, PhaseReport, RekeyCounts,
+};
+use self::status::{HaStatus, KeyEvents, MnStatus};
+use crate::error::LabError;
+use crate::topology::{Lab, Link, Node, ProcId};
+use crate::traffic::tcp::TcpReport;
+use crate::traffic::udp::UdpPeerReport;
+use crate::traffic::unix_micros;
+use crate::{CN_ADDR, MN_HOA};
+
+/// UDP port of the MN's peer is this plus the phase id; the CN's is [`CN_UDP_BASE`] plus it.
+const MN_UDP_BASE: u16 = 41000;
+const CN_UDP_BASE: u16 = 42000;
+/// TCP port of the goodput sink on the CN.
+const TCP_PORT: u16 = 5001;
+/// Peers start this long after being spawned, together.
+const START_DELAY: Duration = Duration::from_millis(500);
+/// Peers keep receiving this long after they stop sending.
+const LINGER: Duration = Duration::from_millis(1500);
+/// How long a daemon may take to say "ready".
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The knobs of a run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Output directory: configs, logs, state, captures.
+    pub out_dir: PathBuf,
+    /// Key update interval of both daemons (whole seconds).
+    pub key_interval: Duration,
+    /// Share of the HA's BAs dropped in the `ba_loss` phase, %.
+    pub ba_drop_percent: u8,
+    /// Base length of a phase; `rekey`, `ba_loss` and `handover` stretch as they need.
+    pub phase_secs: u64,
+    /// UDP datagrams per second, each way.
+    pub rate_pps: u32,
+    /// UDP datagram size in octets.
+    pub datagram_size: usize,
+    /// Seconds of TCP goodput measurement.
+    pub goodput_secs: u64,
+    /// Where `mip6-ha` and `mip6-mn` are (default: beside `self_exe`).
+    pub bin_dir: Option<PathBuf>,
+    /// The `mip6-lab` binary, run in the namespaces as the traffic generator.
+    pub self_exe: PathBuf,
+    /// How long the MN may take to register.
+    pub register_timeout: Duration,
+    /// HA persistence (on: the restart resumes the binding; off: the MN re-initializes).
+    pub persistence: bool,
+    /// `--seed` for both daemons (replayable captures; never for real use).
+    pub seed: Option<u64>,
+    /// Copy the daemons' log lines to stderr.
+    pub echo_daemon_logs: bool,
+}
+
+impl DemoOptions {
+    /// Defaults for a run of about a minute and a half, with `self_exe` as the traffic
+    /// generator.
+    pub fn new(self_exe: PathBuf) -> DemoOptions {
+        DemoOptions {
+            out_dir: PathBuf::from("mip6-demo"),
+            key_interval: Duration::from_secs(5),
+            ba_drop_percent: 50,
+            phase_secs: 8,
+            rate_pps: 200,
+            datagram_size: 200,
+            goodput_secs: 5,
+            bin_dir: None,
+            self_exe,
+            register_timeout: Duration::from_secs(20),
+            persistence: true,
+            seed: None,
+            echo_daemon_logs: true,
+        }
+    }
+
+    /// Each phase and its length in seconds: `rekey` lasts at least 2.5 key intervals
+    /// (two updates), `ba_loss` at least 3 (several BUs meet the drop), `handover` and
+    /// `ha_restart` at least 9 and 8 s (two moves, a restart, with time to recover).
+    pub fn phase_plan(&self) -> [(Phase, u64); 5] {
+        let key = self.key_interval.as_secs().max(1);
+        let base = self.phase_secs.max(1);
+        [
+            (Phase::Steady, base),
+            (Phase::Rekey, base.max(key * 5 / 2 + 1)),
+            (Phase::BaLoss, base.max(key * 3)),
+            (Phase::Handover, base.max(9)),
+            (Phase::HaRestart, base.max(8)),
+        ]
+    }
+}
+
+/// A traffic phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing happens.
+    Steady,
+    /// Key updates at the short interval.
+    Rekey,
+    /// The router drops a share of the BAs.
+    BaLoss,
+    /// Two moves.
+    Handover,
+    /// `kill -9` of the HA and a restart.
+    HaRestart,
+}
+
+impl Phase {
+    /// The name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Steady => "steady",
+            Phase::Rekey => "rekey",
+            Phase::BaLoss => "ba_loss",
+            Phase::Handover => "handover",
+            Phase::HaRestart => "ha_restart",
+        }
+    }
+
+    /// The id carried in the phase's datagrams (and part of its ports).
+    pub fn id(self) -> u32 {
+        match self {
+            Phase::Steady => 1,
+            Phase::Rekey => 2,
+            Phase::BaLoss => 3,
+            Phase::Handover => 4,
+            Phase::HaRestart => 5,
+        }
+    }
+}
+
+/// Why the demo failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A lab operation failed.
+    #[error(transparent)]
+    Lab(#[from] LabError),
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A daemon binary is missing.
+    #[error(
+        "{0} not found (build it: cargo build --release -p mip6-ha -p mip6-mn, or pass --bin-dir)"
+    )]
+    MissingBinary(PathBuf),
+    /// A daemon failed to start or died.
+    #[error("{name}: {what}; its last log lines:\n{}", indent(tail))]
+    Daemon {
+        /// `ha`, `mn`, ...
+        name: String,
+        /// What went wrong.
+        what: String,
+        /// Its last log lines.
+        tail: Vec<String>,
+    },
+    /// The MN never registered.
+    #[error("the MN did not register within {timeout:?} (last status: {last})\nHA's last log lines:\n{}\nMN's last log lines:\n{}", indent(ha_tail), indent(mn_tail))]
+    Registration {
+        /// How long was waited.
+        timeout: Duration,
+        /// The MN's last status, or why there was none.
+        last: String,
+        /// The HA's last log lines.
+        ha_tail: Vec<String>,
+        /// The MN's last log lines.
+        mn_tail: Vec<String>,
+    },
+    /// A traffic process failed.
+    #[error("traffic generator {what}")]
+    Traffic {
+        /// What failed.
+        what: String,
+    },
+    /// SIGINT or SIGTERM.
+    #[error(transparent)]
+    Interrupted(#[from] interrupt::Interrupted),
+}
+
+fn indent(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "    (none)".into();
+    }
+    lines
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DemoError {
+    let what = what.into();
+    move |source| DemoError::Io { what, source }
+}
+
+/// Runs the whole demo and returns its report; everything it made is removed before
+/// it returns, on success and on failure alike.
+pub fn run(opts: &DemoOptions) -> Result<DemoReport, DemoError> {
+    let out = prepare_out_dir(&opts.out_dir)?;
+    let bin_dir = match &opts.bin_dir {
+        Some(d) => d.clone(),
+        None => opts
+            .self_exe
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_default(),
+    };
+    let ha_bin = bin_dir.join("mip6-ha");
+    let mn_bin = bin_dir.join("mip6-mn");
+    for b in [&ha_bin, &mn_bin, &opts.self_exe] {
+        if !b.is_file() {
+            return Err(DemoError::MissingBinary(b.clone()));
+        }
+    }
+    interrupt::check()?;
+    let lab = Lab::new()?;
+    tracing::info!(lab = lab.prefix(), out = %out.display(), "lab built");
+    let mut demo = Demo {
+        opts,
+        files: DemoFiles::under(&out),
+        ha_bin,
+        mn_bin,
+        lab: Some(lab),
+        ha: None,
+        mn: None,
+        nft_installed: false,
+        ha_instances: 0,
+        ha_history: Vec::new(),
+        last_ha: HaStatus::default(),
+        report: DemoReport::default(),
+    };
+    let result = demo.run_all();
+    demo.teardown();
+    result.map(|()| demo.report)
+}
+
+/// Makes the output directory absolute and creates it; removes state and captures a
+/// previous run left there (the demo starts from scratch), nothing else.
+fn prepare_out_dir(out: &Path) -> Result<PathBuf, DemoError> {
+    std::fs::create_dir_all(out).map_err(io_err(format!("create {}", out.display())))?;
+    let out = std::fs::canonicalize(out).map_err(io_err(format!("resolve {}", out.display())))?;
+    for dir in ["ha-state", "mn-state"] {
+        let d = out.join(dir);
+        if d.exists() {
+            std::fs::remove_dir_all(&d).map_err(io_err(format!("remove {}", d.display())))?;
+        }
+    }
+    for entry in std::fs::read_dir(&out).map_err(io_err(format!("list {}", out.display())))? {
+        let path = entry.map_err(io_err("list output directory"))?.path();
+        if is_capture(&path) {
+            std::fs::remove_file(&path).map_err(io_err(format!("remove {}", path.display())))?;
+        }
+    }
+    Ok(out)
+}
+
+fn is_capture(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    name.is_some_and(|n| n.ends_with(".pcapng") || n.ends_with(".esp_sa"))
+}
+
+/// One move's record during a phase.
+struct MoveRecord {
+    from: Option<Link>,
+    to: Link,
+    times: MoveTimes,
+}
+
+/// Something done at an offset into a phase.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Move(Link),
+    RestartHa,
+}
+
+struct Demo<'a> {
+    opts: &'a DemoOptions,
+    files: DemoFiles,
+    ha_bin: PathBuf,
+    mn_bin: PathBuf,
+    lab: Option<Lab>,
+    ha: Option<Daemon>,
+    mn: Option<Daemon>,
+    nft_installed: bool,
+    ha_instances: u32,
+    /// The last status of every HA instance that is gone (its counters end there).
+    ha_history: Vec<HaStatus>,
+    /// The current HA instance's last status read.
+    last_ha: HaStatus,
+    report: DemoReport,
+}
+
+impl Demo<'_> {
+    fn lab(&mut self) -> &mut Lab {
+        self.lab.as_mut().expect("the lab lives until teardown")
+    }
+
+    fn run_all(&mut self) -> Result<(), DemoError> {
+        let key = self.opts.key_interval;
+        std::fs::write(
+            &self.files.ha_config,
+            config::ha_toml(&self.files, key, self.opts.persistence),
+        )
+        .map_err(io_err("write ha.toml"))?;
+        std::fs::write(&self.files.mn_config, config::mn_toml(&self.files, key))
+            .map_err(io_err("write mn.toml"))?;
+        self.report.lab = self.lab().prefix().to_owned();
+        self.report.out_dir = self.files.out.display().to_string();
+
+        self.lab().move_mn(Link::Foreign1)?;
+        self.start_ha()?;
+        let mn = self.start_daemon("mn", Node::Mn, None)?;
+        self.mn = Some(mn);
+        self.wait_registered(Link::Foreign1, self.opts.register_timeout)?;
+        tracing::info!("MN registered at {}", Link::Foreign1.mn_addr());
+
+        for (phase, secs) in self.opts.phase_plan() {
+            self.run_phase(phase, secs)?;
+        }
+        self.report.goodput_mbps = self.goodput()?;
+        self.finish()?;
+        Ok(())
+    }
+
+    /// Spawns a daemon and waits for it to be ready.
+    fn start_daemon(
+        &mut self,
+        name: &str,
+        node: Node,
+        capture_name: Option<&str>,
+    ) -> Result<Daemon, DemoError> {
+        let (program, config, socket) = match node {
+            Node::Ha => (&self.ha_bin, &self.files.ha_config, &self.files.ha_socket),
+            _ => (&self.mn_bin, &self.files.mn_config, &self.files.mn_socket),
+        };
+        let spec = DaemonSpec {
+            name,
+            node,
+            program,
+            config,
+            capture: self
+                .files
+                .out
+                .join(format!("{}.pcapng", capture_name.unwrap_or(name))),
+            socket,
+            log: self.files.out.join(format!("{name}.log")),
+            seed: self.opts.seed,
+            echo: self.opts.echo_daemon_logs,
+        }
+        .clone();
+        let lab = self.lab.as_mut().expect("lab");
+        let daemon = Daemon::spawn(lab, &spec)?;
+        daemon.wait_ready(lab, READY_TIMEOUT)?;
+        Ok(daemon)
+    }
+
+    fn start_ha(&mut self) -> Result<(), DemoError> {
+        self.ha_instances += 1;
+        let name = if self.ha_instances == 1 {
+            "ha".to_owned()
+        } else {
+            format!("ha-{}", self.ha_instances)
+        };
+        let ha = self.start_daemon(&name, Node::Ha, None)?;
+        self.ha = Some(ha);
+        self.last_ha = HaStatus::default();
+        Ok(())
+    }
+
+    fn mn_status(&self) -> Option<MnStatus> {
+        status::mn(&self.files.mn_socket).ok()
+    }
+
+    fn ha_status(&mut self) -> HaStatus {
+        if let Ok(s) = status::ha(&self.files.ha_socket) {
+            self.last_ha = s;
+        }
+        self.last_ha.clone()
+    }
+
+    fn daemons_alive(&mut self) -> Result<(), DemoError> {
+        let lab = self.lab.as_mut().expect("lab");
+        for d in [&self.ha, &self.mn].into_iter().flatten() {
+            d.check_running(lab)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the MN's status to say `registered` at `link`'s address.
+    fn wait_registered(&mut self, link: Link, timeout: Duration) -> Result<(), DemoError> {
+        let coa = link.mn_addr().to_string();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = match status::mn(&self.files.mn_socket) {
+                Ok(s) if s.registered_at(Some(&coa)) => return Ok(()),
+                Ok(s) => format!(
+                    "registration {:?}, care-of address {:?}",
+                    s.registration, s.care_of_address
+                ),
+                Err(e) => format!("control socket: {e}"),
+            };
+            self.daemons_alive()?;
+            if Instant::now() >= deadline {
+                let tail = |d: &Option<Daemon>| d.as_ref().map(Daemon::tail).unwrap_or_default();
+                return Err(DemoError::Registration {
+                    timeout,
+                    last,
+                    ha_tail: tail(&self.ha),
+                    mn_tail: tail(&self.mn),
+                });
+            }
+            interrupt::sleep(Duration::from_millis(100))?;
+        }
+    }
+
+    fn run_phase(&mut self, phase: Phase, secs: u64) -> Result<(), DemoError> {
+        tracing::info!(phase = phase.name(), secs, "phase starts");
+        // Every phase starts registered on foreign link 1.
+        let link = self.lab().mn_link().unwrap_or(Link::Foreign1);
+        self.wait_registered(link, self.opts.register_timeout)?;
+        let mn_before = self.mn_status().unwrap_or_default();
+        let ha_before = self.ha_status();
+        let third = Duration::from_secs(secs) / 3;
+        let actions: Vec<(Duration, Action)> = match phase {
+            Phase::Handover => vec![
+                (third, Action::Move(Link::Foreign2)),
+                (third * 2, Action::Move(Link::Foreign1)),
+            ],
+            Phase::HaRestart => vec![(third, Action::RestartHa)],
+            _ => vec![],
+        };
+        if phase == Phase::BaLoss {
+            let file = self.files.out.join("ba-drop.nft");
+            nft::install(
+                self.lab.as_ref().expect("lab"),
+                self.opts.ba_drop_percent,
+                &file,
+            )?;
+            self.nft_installed = true;
+            tracing::info!(
+                percent = self.opts.ba_drop_percent,
+                "router drops the HA's BAs"
+            );
+        }
+
+        let (mn_peer, cn_peer, moves) = self.udp_phase(phase, secs, &actions)?;
+
+        if phase == Phase::BaLoss {
+            let lab = self.lab.as_ref().expect("lab");
+            let counts = nft::counters(lab)?;
+            nft::remove(lab)?;
+            self.nft_installed = false;
+            let ha_after = self.ha_status();
+            self.report.ba_loss = report::BaLossReport {
+                drop_percent: self.opts.ba_drop_percent,
+                counts,
+                resends: ha_after.key_events.since(ha_before.key_events).resend,
+            };
+            tracing::info!(?counts, "BA drop removed");
+        }
+        let mn_after = self.mn_status().unwrap_or_default();
+        let mut p = PhaseReport::new(phase.name(), secs as f64, &mn_peer, &cn_peer);
+        p.mn_key_events = mn_after.key_events.since(mn_before.key_events);
+        tracing::info!(
+            phase = phase.name(),
+            sent = p.sent,
+            received = p.received,
+            lost = p.lost,
+            duplicated = p.duplicated,
+            "phase done"
+        );
+        if phase == Phase::Handover {
+            for (i, m) in moves.iter().enumerate() {
+                let next = moves.get(i + 1).map_or(u64::MAX, |n| n.times.started_us);
+                let from = m.from.map_or("none", Link::mn_iface);
+                let h = handover_latency(from, m.to.mn_iface(), m.times, next, &mn_peer, &cn_peer);
+                tracing::info!(from = %h.from, to = %h.to, latency_ms = ?h.latency_ms, "handover");
+                self.report.handovers.push(h);
+            }
+        }
+        if phase == Phase::HaRestart {
+            self.report.ha_restart.persistence = self.opts.persistence;
+            self.report.ha_restart.mn_reinitializations = p.mn_key_events.initialization;
+        }
+        self.report.phases.push(p);
+        Ok(())
+    }
+
+    /// Runs one UDP phase: spawns the two peers, performs `actions` at their offsets,
+    /// collects the peers' reports.
+    fn udp_phase(
+        &mut self,
+        phase: Phase,
+        secs: u64,
+        actions: &[(Duration, Action)],
+    ) -> Result<(UdpPeerReport, UdpPeerReport, Vec<MoveRecord>), DemoError> {
+        let id = phase.id();
+        let port_offset = u16::try_from(id).unwrap_or(0);
+        let mn_addr = SocketAddr::V6(SocketAddrV6::new(MN_HOA, MN_UDP_BASE + port_offset, 0, 0));
+        let cn_addr = SocketAddr::V6(SocketAddrV6::new(CN_ADDR, CN_UDP_BASE + port_offset, 0, 0));
+        let start_at = unix_micros() + START_DELAY.as_micros() as u64;
+        let peer_args = |bind: SocketAddr, peer: SocketAddr| -> Vec<String> {
+            vec![
+                "udp-peer".into(),
+                "--bind".into(),
+                bind.to_string(),
+                "--peer".into(),
+                peer.to_string(),
+                "--rate".into(),
+                self.opts.rate_pps.to_string(),
+                "--secs".into(),
+                secs.to_string(),
+                "--phase".into(),
+                id.to_string(),
+                "--start-at-us".into(),
+                start_at.to_string(),
+                "--linger-ms".into(),
+                LINGER.as_millis().to_string(),
+                "--size".into(),
+                self.opts.datagram_size.to_string(),
+                "--record-arrivals".into(),
+            ]
+        };
+        let mn_args = peer_args(mn_addr, cn_addr);
+        let cn_args = peer_args(cn_addr, mn_addr);
+        let mn_proc = self.spawn_tool(Node::Mn, &mn_args)?;
+        let cn_proc = self.spawn_tool(Node::Cn, &cn_args)?;
+        let started = Instant::now() + START_DELAY;
+        let mut moves = Vec::new();
+        for (offset, action) in actions {
+            interrupt::sleep_until(started + *offset)?;
+            self.daemons_alive()?;
+            match action {
+                Action::Move(to) => {
+                    let from = self.lab().mn_link();
+                    let started_us = unix_micros();
+                    self.lab().move_mn(*to)?;
+                    let micros = |t: Option<std::time::SystemTime>, or: u64| {
+                        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map_or(or, |d| d.as_micros() as u64)
+                    };
+                    let started_us = micros(self.lab().coa_removed_at(), started_us);
+                    let done_us = micros(self.lab().coa_added_at(), unix_micros());
+                    tracing::info!(to = to.mn_iface(), "MN moved");
+                    moves.push(MoveRecord {
+                        from,
+                        to: *to,
+                        times: MoveTimes {
+                            started_us,
+                            done_us,
+                        },
+                    });
+                }
+                Action::RestartHa => self.restart_ha()?,
+            }
+        }
+        let deadline = started + Duration::from_secs(secs) + LINGER + Duration::from_secs(10);
+        let mn_report: UdpPeerReport = self.collect(mn_proc, deadline)?;
+        let cn_report: UdpPeerReport = self.collect(cn_proc, deadline)?;
+        Ok((mn_report, cn_report, moves))
+    }
+
+    /// `kill -9` the HA, then start a new instance on the same config and state.
+    fn restart_ha(&mut self) -> Result<(), DemoError> {
+        let before = self.ha_status();
+        self.ha_history.push(before);
+        let ha = self.ha.take().expect("HA running");
+        let killed = Instant::now();
+        ha.kill_hard(self.lab());
+        tracing::info!("HA killed with SIGKILL; restarting it");
+        self.start_ha()?;
+        let down = killed.elapsed();
+        let now = self.ha_status();
+        let hoa = MN_HOA.to_string();
+        self.report.ha_restart = HaRestartReport {
+            down_ms: down.as_secs_f64() * 1000.0,
+            persistence: self.opts.persistence,
+            binding_restored: now.bindings.iter().any(|b| b.home_address == hoa),
+            mn_reinitializations: 0,
+        };
+        Ok(())
+    }
+
+    /// Spawns `mip6-lab ARGS` in `node`, in its own process group, stdout piped.
+    fn spawn_tool(&mut self, node: Node, args: &[String]) -> Result<ProcId, DemoError> {
+        let exe = self.opts.self_exe.clone();
+        let lab = self.lab();
+        let mut command = lab.command_in(node, &exe);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0);
+        Ok(lab.spawn_command(command)?)
+    }
+
+    /// Reads a tool's JSON report from its stdout, waiting until `deadline` at most.
+    fn collect<T: DeserializeOwned + Send + 'static>(
+        &mut self,
+        id: ProcId,
+        deadline: Instant,
+    ) -> Result<T, DemoError> {
+        let stdout = self
+            .lab()
+            .take_stdout(id)
+            .ok_or_else(|| DemoError::Traffic {
+                what: format!("process {id} has no stdout"),
+            })?;
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut text = String::new();
+            let result = { stdout }.read_to_string(&mut text).map(|_| text);
+            let _ = tx.send(result);
+        });
+        let text = loop {
+            interrupt::check()?;
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(text)) => break text,
+                Ok(Err(e)) => {
+                    return Err(DemoError::Traffic {
+                        what: format!("{id}: reading its output: {e}"),
+                    })
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(_) => {
+                    return Err(DemoError::Traffic {
+                        what: format!("{id}: no report before its deadline"),
+                    })
+                }
+            }
+        };
+        let status = self.lab().stop(id)?;
+        serde_json::from_str(text.trim()).map_err(|e| DemoError::Traffic {
+            what: format!("{id} ({status}): bad report {text:?}: {e}"),
+        })
+    }
+
+    /// TCP goodput MN (home address) → CN through the tunnel, Mbit/s at the sink.
+    fn goodput(&mut self) -> Result<f64, DemoError> {
+        let link = self.lab().mn_link().unwrap_or(Link::Foreign1);
+        self.wait_registered(link, self.opts.register_timeout)?;
+        let secs = self.opts.goodput_secs.max(1);
+        let sink_at = SocketAddr::V6(SocketAddrV6::new(CN_ADDR, TCP_PORT, 0, 0));
+        let from = SocketAddr::V6(SocketAddrV6::new(MN_HOA, 0, 0, 0));
+        tracing::info!(secs, "TCP goodput MN -> CN");
+        let sink = self.spawn_tool(
+            Node::Cn,
+            &[
+                "tcp-sink".into(),
+                "--bind".into(),
+                sink_at.to_string(),
+                "--accept-timeout-secs".into(),
+                "10".into(),
+            ],
+        )?;
+        let source = self.spawn_tool(
+            Node::Mn,
+            &[
+                "tcp-source".into(),
+                "--bind".into(),
+                from.to_string(),
+                "--connect".into(),
+                sink_at.to_string(),
+                "--secs".into(),
+                secs.to_string(),
+            ],
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(secs + 30);
+        let sent: TcpReport = self.collect(source, deadline)?;
+        let got: TcpReport = self.collect(sink, deadline)?;
+        tracing::info!(
+            sent_bytes = sent.bytes,
+            got_bytes = got.bytes,
+            mbps = got.mbps,
+            "goodput"
+        );
+        Ok(got.mbps)
+    }
+
+    /// Final statuses, rekeys, registrations, captures, checks.
+    fn finish(&mut self) -> Result<(), DemoError> {
+        let ha_now = self.ha_status();
+        let mn_now = self.mn_status().unwrap_or_default();
+        let mut ha_events = KeyEvents::default();
+        let mut accepted = 0;
+        let mut refused = 0;
+        for s in self.ha_history.iter().chain(std::iter::once(&ha_now)) {
+            ha_events = ha_events.plus(s.key_events);
+            accepted += s.registrations.accepted;
+            refused += s.registrations.refused;
+        }
+        self.report.rekeys = RekeyCounts::from(ha_events);
+        self.report.rekeys_mn = RekeyCounts::from(mn_now.key_events);
+        self.report.registrations = report::RegistrationCounts {
+            accepted,
+            refused,
+            mn_bu_sent: mn_now.bu_sent,
+            mn_ba_received: mn_now.ba_received,
+            mn_handovers: mn_now.handovers,
+        };
+        self.report.add_checks();
+        Ok(())
+    }
+
+    /// Stops the MN then the HA (SIGTERM: they remove their own state from the
+    /// kernel), removes the BA-drop table if a failure left it, deletes the lab, then
+    /// lists the captures (complete now that the daemons have closed them).
+    fn teardown(&mut self) {
+        let Some(mut lab) = self.lab.take() else {
+            return;
+        };
+        if let Some(mn) = self.mn.take() {
+            mn.stop(&mut lab);
+        }
+        if let Some(ha) = self.ha.take() {
+            ha.stop(&mut lab);
+        }
+        if self.nft_installed {
+            if let Err(e) = nft::remove(&lab) {
+                tracing::warn!(error = %e, "removing the BA-drop table failed");
+            }
+            self.nft_installed = false;
+        }
+        let prefix = lab.prefix().to_owned();
+        match lab.close() {
+            Ok(()) => tracing::info!(lab = prefix, "lab removed"),
+            Err(e) => tracing::error!(lab = prefix, error = %e, "lab teardown failed"),
+        }
+        self.report.captures = list_captures(&self.files.out);
+    }
+}
+
+/// The `.pcapng` and `.esp_sa` files in `dir`, sorted.
+pub fn list_captures(dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_capture(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The MN's home address and the CN's, for the command-line help.
+pub const ENDPOINTS: (Ipv6Addr, Ipv6Addr) = (MN_HOA, CN_ADDR);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_plan_covers_rekeys_and_stays_short() {
+        let opts = DemoOptions::new(PathBuf::from("/x/mip6-lab"));
+        let plan = opts.phase_plan();
+        let names: Vec<_> = plan.iter().map(|(p, _)| p.name()).collect();
+        assert_eq!(
+            names,
+            ["steady", "rekey", "ba_loss", "handover", "ha_restart"]
+        );
+        let rekey = plan[1].1;
+        assert!(rekey >= 2 * opts.key_interval.as_secs(), "{rekey}");
+        let total: u64 = plan.iter().map(|(_, s)| s).sum::<u64>() + opts.goodput_secs;
+        assert!((45..=100).contains(&total), "{total} s");
+        let ids: std::collections::HashSet<_> = plan.iter().map(|(p, _)| p.id()).collect();
+        assert_eq!(ids.len(), 5);
+    }
+
+    #[test]
+    fn out_dir_is_made_and_old_captures_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        std::fs::create_dir_all(out.join("ha-state")).unwrap();
+        std::fs::write(out.join("ha.pcapng"), b"x").unwrap();
+        std::fs::write(out.join("ha.pcapng.esp_sa"), b"x").unwrap();
+        std::fs::write(out.join("notes.txt"), b"keep").unwrap();
+        let abs = prepare_out_dir(&out).unwrap();
+        assert!(abs.is_absolute());
+        assert!(!out.join("ha-state").exists());
+        assert!(list_captures(&abs).is_empty());
+        assert!(out.join("notes.txt").exists());
+        std::fs::write(out.join("mn.pcapng"), b"x").unwrap();
+        std::fs::write(out.join("mn.pcapng.esp_sa"), b"x").unwrap();
+        assert_eq!(list_captures(&abs).len(), 2);
+    }
+
+    #[test]
+    fn missing_daemons_are_reported_before_any_lab_is_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = DemoOptions::new(dir.path().join("mip6-lab"));
+        opts.out_dir = dir.path().join("out");
+        opts.bin_dir = Some(dir.path().to_owned());
+        let err = run(&opts).unwrap_err();
+        assert!(
+            matches!(&err, DemoError::MissingBinary(p) if p.ends_with("mip6-ha")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--bin-dir"));
+    }
+}
