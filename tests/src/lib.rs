@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod fuzz_checks;
+pub mod lab_e2e;
 pub mod model;
 pub mod pair;
 pub mod prerequisites;

@@ -1,0 +1,379 @@
+//! Helpers of the end-to-end tests (`tests/tests/e2e_lab.rs`): the daemon binaries,
+//! a lab with `mip6-ha` and `mip6-mn` running in it, their status, UDP streams
+//! between the home address and the correspondent, and tshark over the captures.
+//!
+//! Built on `mip6-lab`'s topology and demo blocks (configuration files, daemon
+//! spawning with log capture, status parsing, the BA-drop table), so the tests and
+//! the demo start the daemons the same way.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mip6_lab::demo::config::{ha_toml, mn_toml, DemoFiles};
+use mip6_lab::demo::daemon::{Daemon, DaemonSpec};
+use mip6_lab::demo::status::{self, HaStatus, MnStatus};
+use mip6_lab::traffic::udp::UdpPeerReport;
+use mip6_lab::{Lab, Link, Node};
+
+/// The mobile node's home address in the lab.
+pub const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
+/// The correspondent.
+pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 1);
+
+/// The directory holding `mip6-ha`, `mip6-mn` and `mip6-lab`: the build directory
+/// of this test executable (`target/<profile>/`). `cargo test --workspace` builds
+/// them; a run of this package alone builds them first.
+pub fn binaries() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // target/<profile>/deps/<test> → target/<profile>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("a cargo build layout")
+        .to_owned();
+    let wanted = ["mip6-ha", "mip6-mn", "mip6-lab"];
+    if wanted.iter().any(|b| !dir.join(b).exists()) {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build", "--bins", "-p", "mip6-ha", "-p", "mip6-mn", "-p", "mip6-lab",
+            ])
+            .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the daemons failed");
+    }
+    for b in wanted {
+        assert!(dir.join(b).exists(), "{} is missing", dir.join(b).display());
+    }
+    dir
+}
+
+/// A lab with both daemons, the MN on foreign link 1.
+pub struct Running {
+    /// The namespaces.
+    pub lab: Lab,
+    /// Files of the run (configs, state, sockets, captures, logs).
+    pub files: DemoFiles,
+    /// The binaries' directory.
+    pub bin: PathBuf,
+    /// The home agent (None while stopped).
+    pub ha: Option<Daemon>,
+    /// The mobile node (None while stopped).
+    pub mn: Option<Daemon>,
+    ha_runs: u32,
+    mn_runs: u32,
+    _out: tempfile::TempDir,
+}
+
+impl Running {
+    /// Builds the lab, writes the configurations (`key_interval` for both daemons,
+    /// HA persistence as given) and starts the HA then the MN.
+    pub fn start(key_interval: Duration, persistence: bool) -> Running {
+        let out = tempfile::Builder::new()
+            .prefix("mip6-e2e-")
+            .tempdir()
+            .expect("a temporary directory");
+        let files = DemoFiles::under(out.path());
+        std::fs::write(&files.ha_config, ha_toml(&files, key_interval, persistence)).unwrap();
+        std::fs::write(&files.mn_config, mn_toml(&files, key_interval)).unwrap();
+        let mut lab = Lab::new().expect("the lab topology");
+        lab.move_mn(Link::Foreign1).expect("MN on foreign link 1");
+        let mut r = Running {
+            lab,
+            files,
+            bin: binaries(),
+            ha: None,
+            mn: None,
+            ha_runs: 0,
+            mn_runs: 0,
+            _out: out,
+        };
+        r.start_ha();
+        r.start_mn();
+        r
+    }
+
+    /// The output directory.
+    pub fn out(&self) -> &Path {
+        &self.files.out
+    }
+
+    /// Starts `mip6-ha` (capture `ha-<n>.pcapng` for the n-th run) and waits for it.
+    pub fn start_ha(&mut self) {
+        self.ha_runs += 1;
+        let program = self.bin.join("mip6-ha");
+        let spec = DaemonSpec {
+            name: "mip6-ha",
+            node: Node::Ha,
+            program: &program,
+            config: &self.files.ha_config,
+            capture: self.files.out.join(format!("ha-{}.pcapng", self.ha_runs)),
+            socket: &self.files.ha_socket,
+            log: self.files.out.join(format!("ha-{}.log", self.ha_runs)),
+            seed: None,
+            echo: false,
+        };
+        let d = Daemon::spawn(&mut self.lab, &spec).expect("mip6-ha starts");
+        d.wait_ready(&mut self.lab, Duration::from_secs(20))
+            .expect("mip6-ha ready");
+        self.ha = Some(d);
+    }
+
+    /// Starts `mip6-mn` (capture `mn-<n>.pcapng`) and waits for it.
+    pub fn start_mn(&mut self) {
+        self.mn_runs += 1;
+        let program = self.bin.join("mip6-mn");
+        let spec = DaemonSpec {
+            name: "mip6-mn",
+            node: Node::Mn,
+            program: &program,
+            config: &self.files.mn_config,
+            capture: self.files.out.join(format!("mn-{}.pcapng", self.mn_runs)),
+            socket: &self.files.mn_socket,
+            log: self.files.out.join(format!("mn-{}.log", self.mn_runs)),
+            seed: None,
+            echo: false,
+        };
+        let d = Daemon::spawn(&mut self.lab, &spec).expect("mip6-mn starts");
+        d.wait_ready(&mut self.lab, Duration::from_secs(20))
+            .expect("mip6-mn ready");
+        self.mn = Some(d);
+    }
+
+    /// `kill -9` of the HA.
+    pub fn kill_ha(&mut self) {
+        if let Some(d) = self.ha.take() {
+            d.kill_hard(&mut self.lab);
+        }
+    }
+
+    /// `kill -9` of the MN.
+    pub fn kill_mn(&mut self) {
+        if let Some(d) = self.mn.take() {
+            d.kill_hard(&mut self.lab);
+        }
+    }
+
+    /// The HA's status.
+    pub fn ha_status(&self) -> HaStatus {
+        status::ha(&self.files.ha_socket).expect("mip6-ha status")
+    }
+
+    /// The MN's status.
+    pub fn mn_status(&self) -> MnStatus {
+        status::mn(&self.files.mn_socket).expect("mip6-mn status")
+    }
+
+    /// The MN's raw status JSON.
+    pub fn mn_json(&self) -> serde_json::Value {
+        status::request(&self.files.mn_socket, "status").expect("mip6-mn status")
+    }
+
+    /// The HA's raw status JSON.
+    pub fn ha_json(&self) -> serde_json::Value {
+        status::request(&self.files.ha_socket, "status").expect("mip6-ha status")
+    }
+
+    /// Waits until `done(mn status)` holds; panics with both daemons' log tails after
+    /// `timeout`.
+    pub fn wait_mn(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(s) = status::request(&self.files.mn_socket, "status") {
+                if done(&s) {
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                panic!("{what}: not within {timeout:?}\n{}", self.diagnostics());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `done(ha status)` holds.
+    pub fn wait_ha(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(s) = status::request(&self.files.ha_socket, "status") {
+                if done(&s) {
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                panic!("{what}: not within {timeout:?}\n{}", self.diagnostics());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Status of both and the daemons' last log lines, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        let tail = |d: &Option<Daemon>| d.as_ref().map(|d| d.tail().join("\n")).unwrap_or_default();
+        format!(
+            "MN status: {:?}\nHA status: {:?}\nMN log:\n{}\nHA log:\n{}",
+            status::request(&self.files.mn_socket, "status").ok(),
+            status::request(&self.files.ha_socket, "status").ok(),
+            tail(&self.mn),
+            tail(&self.ha)
+        )
+    }
+
+    /// UDP both ways between the HoA (MN) and the CN at `pps` for `secs`; returns
+    /// (what the CN received from the MN, what the MN received from the CN), each as
+    /// the receiving peer's report. `during` runs while the streams flow.
+    pub fn udp_both_ways(
+        &mut self,
+        phase: u32,
+        pps: u32,
+        secs: f64,
+        during: impl FnOnce(&mut Running),
+    ) -> (UdpPeerReport, UdpPeerReport) {
+        let port = 42_000 + u16::try_from(phase % 1000).unwrap_or(0);
+        let mn_addr = SocketAddr::new(HOA.into(), port);
+        let cn_addr = SocketAddr::new(CN.into(), port);
+        let start_at = mip6_lab::traffic::unix_micros() + 300_000;
+        let lab_bin = self.bin.join("mip6-lab");
+        let peer = |node: Node, bind: SocketAddr, other: SocketAddr, lab: &Lab| {
+            let mut c = lab.command_in(node, &lab_bin);
+            c.args([
+                "udp-peer",
+                "--bind",
+                &bind.to_string(),
+                "--peer",
+                &other.to_string(),
+                "--rate",
+                &pps.to_string(),
+                "--secs",
+                &secs.to_string(),
+                "--phase",
+                &phase.to_string(),
+                "--start-at-us",
+                &start_at.to_string(),
+                "--linger-ms",
+                "1500",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            c.spawn().expect("the UDP peer starts")
+        };
+        let mn_peer = peer(Node::Mn, mn_addr, cn_addr, &self.lab);
+        let cn_peer = peer(Node::Cn, cn_addr, mn_addr, &self.lab);
+        during(self);
+        let read = |child: std::process::Child, who: &str| -> UdpPeerReport {
+            let out = child.wait_with_output().expect("the UDP peer ends");
+            assert!(
+                out.status.success(),
+                "UDP peer in {who} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "UDP peer report from {who}: {e}: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                )
+            })
+        };
+        let mn_report = read(mn_peer, "mn");
+        let cn_report = read(cn_peer, "cn");
+        (cn_report, mn_report)
+    }
+}
+
+/// What tshark makes of a capture with its `.esp_sa` key log: every frame line
+/// (`frame.number`, MH type, ESP ICV verdict) and the malformed/error counts.
+#[derive(Debug, Default)]
+pub struct TsharkSummary {
+    /// Frames in the file.
+    pub frames: usize,
+    /// Binding Updates decrypted (MH type 5).
+    pub binding_updates: usize,
+    /// Binding Acknowledgements decrypted (MH type 6).
+    pub binding_acks: usize,
+    /// Frames tshark calls malformed or flags with an expert error.
+    pub malformed_or_errors: usize,
+    /// ESP frames whose ICV tshark found bad.
+    pub bad_icv: usize,
+    /// ESP frames whose ICV tshark found good.
+    pub good_icv: usize,
+}
+
+/// Runs tshark over `pcap` with the records of `<pcap>.esp_sa`.
+pub fn tshark_summary(pcap: &Path) -> TsharkSummary {
+    let key_log = mip6_daemon::capture::key_log_path(pcap);
+    let records = std::fs::read_to_string(&key_log).expect("the capture's key log");
+    let mut args: Vec<String> = vec![
+        "-o".into(),
+        "esp.enable_encryption_decode:TRUE".into(),
+        "-o".into(),
+        "esp.enable_authentication_check:TRUE".into(),
+    ];
+    for line in records
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        args.push("-o".into());
+        args.push(format!("uat:esp_sa:{line}"));
+    }
+    let run = |extra: &[&str]| -> String {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(pcap)
+            .args(&args)
+            .args(extra)
+            .output()
+            .expect("tshark runs");
+        assert!(
+            out.status.success(),
+            "tshark: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let fields = run(&[
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "mip6.mhtype",
+        "-e",
+        "esp.icv_good",
+        "-e",
+        "esp.icv_bad",
+    ]);
+    let bad = run(&["-Y", "_ws.malformed || _ws.expert.severity == error"]);
+    let mut s = TsharkSummary {
+        malformed_or_errors: bad.lines().filter(|l| !l.trim().is_empty()).count(),
+        ..TsharkSummary::default()
+    };
+    for line in fields.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        s.frames += 1;
+        match cols.get(1).copied() {
+            Some("5") => s.binding_updates += 1,
+            Some("6") => s.binding_acks += 1,
+            _ => {}
+        }
+        if cols.get(2).is_some_and(|v| *v == "1" || *v == "True") {
+            s.good_icv += 1;
+        }
+        if cols.get(3).is_some_and(|v| *v == "1" || *v == "True") {
+            s.bad_icv += 1;
+        }
+    }
+    s
+}
