@@ -54,6 +54,10 @@ impl TimerQueue {
     pub fn len(&self) -> usize {
         self.heap.len()
     }
+
+    pub fn capacity(&self) -> usize {
+        self.heap.capacity()
+    }
 }
 
 #[cfg(test)]
