@@ -341,8 +341,17 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         }
     }
 
-    /// Pops stale deadlines off the top so `poll_timeout` names a live one.
+    /// Pops stale deadlines off the top so `poll_timeout` names a live one, and drops
+    /// every stale one once they outnumber the live ones (at most two per MN) by far:
+    /// each refresh pushes a deadline and leaves the old one to lapse, so the heap
+    /// would otherwise grow by one entry per BU until the old lifetimes run out.
+    /// Amortized O(1) per push: a sweep costs O(heap) and removes at least half of it.
     pub(crate) fn prune_timers(&mut self) {
+        if self.timers.len() > 4 * self.mns.len() + 1024 {
+            let mut timers = core::mem::take(&mut self.timers);
+            timers.retain(|d| self.is_live(d));
+            self.timers = timers;
+        }
         while let Some(d) = self.timers.peek() {
             if self.is_live(&d) {
                 break;
@@ -560,5 +569,53 @@ impl HoaIndex {
 
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<(u32, u32)>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// The open-addressed SPI index against a `HashMap` model, through growth and
+    /// backward-shift deletions (the part that is easy to get wrong).
+    #[test]
+    fn spi_index_matches_a_map() {
+        let mut index = SpiIndex::with_capacity(4);
+        let mut model: HashMap<u32, u32> = HashMap::new();
+        let mut x: u64 = 0x1234_5678;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Few distinct keys, so inserts, hits and removals all happen often.
+            let spi = 256 + (x % 700) as u32;
+            match x >> 60 {
+                0..=8 => {
+                    let fresh = !model.contains_key(&spi);
+                    assert_eq!(index.insert(spi, step), fresh);
+                    model.entry(spi).or_insert(step);
+                }
+                _ => {
+                    index.remove(spi);
+                    model.remove(&spi);
+                }
+            }
+            assert_eq!(index.len, model.len());
+            let probe = 256 + ((x >> 20) % 700) as u32;
+            assert_eq!(index.get(probe), model.get(&probe).copied(), "step {step}");
+        }
+        for (&spi, &v) in &model {
+            assert_eq!(index.get(spi), Some(v));
+        }
+        assert!(
+            index.slots.len() * 4 >= index.len * 5,
+            "load stays at most 4/5"
+        );
+        assert_eq!(index.get(0), None);
+        assert!(!index.insert(0, 1));
+        assert!(index.insert(300_000, 7 | SpiIndex::RESERVED));
+        assert!(index.is_taken(300_000));
+        assert_eq!(index.get(300_000), None, "reserved SPIs find no MN");
     }
 }

@@ -219,8 +219,7 @@ impl SlotKeys {
         seal: impl FnOnce(&mut OutboundSa<AesGcmInline>) -> T,
     ) -> Option<T> {
         let key = self.sa_key(true)?;
-        let mut sa = OutboundSa::<AesGcmInline>::new(self.spis.ha_to_mn, key)
-            .with_next_sequence(self.next_out);
+        let mut sa = OutboundSa::<AesGcmInline>::resume(self.spis.ha_to_mn, key, self.next_out);
         let result = seal(&mut sa);
         self.next_out = sa.next_sequence();
         Some(result)

@@ -55,6 +55,11 @@ impl TimerQueue {
         self.heap.len()
     }
 
+    /// Keeps only the deadlines `live` approves (linear time).
+    pub fn retain(&mut self, mut live: impl FnMut(&Deadline) -> bool) {
+        self.heap.retain(|r| live(&r.0));
+    }
+
     pub fn capacity(&self) -> usize {
         self.heap.capacity()
     }
@@ -76,5 +81,10 @@ mod tests {
         assert_eq!(q.pop_due(Time::from_secs(5)).unwrap().mn, 1);
         assert!(q.pop_due(Time::from_secs(5)).is_none());
         assert_eq!(q.len(), 1);
+        q.push(Time::from_secs(3), 4, TimerKind::KeyUpdate);
+        q.push(Time::from_secs(1), 5, TimerKind::KeyUpdate);
+        q.retain(|d| d.mn != 5);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop().unwrap().mn, 4, "still a heap after retain");
     }
 }

@@ -93,6 +93,18 @@ impl<A: EspAead> OutboundSa<A> {
         }
     }
 
+    /// A fresh SA resuming at sequence number `next` (as
+    /// [`with_next_sequence`](Self::with_next_sequence), built in place: for an SA
+    /// rebuilt around each packet from a compactly kept key and counter).
+    pub fn resume(spi: Spi, key: SaKey, next: u64) -> Self {
+        OutboundSa {
+            spi,
+            aead: A::from_key(&key),
+            key,
+            next_seq: next.clamp(FIRST_SEQUENCE, SEQUENCE_END),
+        }
+    }
+
     /// The same SA resuming at sequence number `next`, for restoring a persisted
     /// high-water mark after a restart (DESIGN.md invariant 2: persist ahead of use).
     /// `0` is taken as 1; anything at or above 2^32 leaves the SA exhausted.
@@ -429,11 +441,19 @@ mod tests {
         let mut next = 0x0102_0304;
         let mut buf = [0xEE; 48];
         buf[16..29].copy_from_slice(&MH_PAYLOAD);
-        let mut sa = OutboundSa::<AesGcmInline>::new(spi(), key128()).with_next_sequence(next);
+        let mut sa = OutboundSa::<AesGcmInline>::resume(spi(), key128(), next);
         assert_eq!(sa.seal(&mut buf, 13, 135), Ok(48));
         next = sa.next_sequence();
         assert_eq!(buf, PACKET128);
         assert_eq!(next, 0x0102_0305);
+        let fresh = OutboundSa::<AesGcmInline>::resume(spi(), key128(), 0);
+        assert_eq!(fresh.next_sequence(), 1, "0 is taken as 1");
+        let mut spent = OutboundSa::<AesGcmInline>::resume(spi(), key128(), u64::MAX);
+        assert_eq!(spent.seq_remaining(), 0);
+        assert_eq!(
+            spent.seal(&mut [0; 64], 0, 59),
+            Err(Error::SequenceExhausted)
+        );
 
         // Inbound: the window goes in and comes back with the packet recorded.
         let window = ReplayWindow::new(64).unwrap();
