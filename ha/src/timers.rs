@@ -55,9 +55,14 @@ impl TimerQueue {
         self.heap.len()
     }
 
-    /// Keeps only the deadlines `live` approves (linear time).
+    /// Keeps only the deadlines `live` approves, each once (refreshes within one
+    /// clock tick push equal deadlines, which all look live). O(n log n).
     pub fn retain(&mut self, mut live: impl FnMut(&Deadline) -> bool) {
-        self.heap.retain(|r| live(&r.0));
+        let mut deadlines = core::mem::take(&mut self.heap).into_vec();
+        deadlines.retain(|r| live(&r.0));
+        deadlines.sort_unstable();
+        deadlines.dedup();
+        self.heap = BinaryHeap::from(deadlines);
     }
 
     pub fn capacity(&self) -> usize {
@@ -83,8 +88,9 @@ mod tests {
         assert_eq!(q.len(), 1);
         q.push(Time::from_secs(3), 4, TimerKind::KeyUpdate);
         q.push(Time::from_secs(1), 5, TimerKind::KeyUpdate);
+        q.push(Time::from_secs(3), 4, TimerKind::KeyUpdate);
         q.retain(|d| d.mn != 5);
-        assert_eq!(q.len(), 2);
+        assert_eq!(q.len(), 2, "stale and duplicate deadlines swept");
         assert_eq!(q.pop().unwrap().mn, 4, "still a heap after retain");
     }
 }
