@@ -390,8 +390,11 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 let previous = mn.binding.replace(binding);
                 mn.dirty = true;
                 let home_address = mn.home_address;
-                self.timers
-                    .push(expires_at, index, TimerKind::BindingExpiry);
+                // A refresh within the same clock tick keeps the deadline already queued.
+                if previous.is_none_or(|p| p.expires_at != expires_at) {
+                    self.timers
+                        .push(expires_at, index, TimerKind::BindingExpiry);
+                }
                 if previous.is_none_or(|p| p.care_of_address != care_of_address) {
                     self.events.push_back(Event::Route(RouteChange::Install {
                         home_address,
