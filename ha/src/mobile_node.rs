@@ -169,6 +169,7 @@ impl SlotKeys {
     }
 
     /// The sequence number the next outbound seal uses.
+    #[cfg(test)]
     pub const fn next_sequence(&self) -> u64 {
         self.next_out
     }
