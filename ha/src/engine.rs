@@ -287,7 +287,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     /// generations and the replay windows' heap words, both indexes and the timer heap
     /// (for the bytes-per-MN bench), each heap block counted with glibc's 16-octet
     /// rounding. No expanded cipher is kept anywhere (see `mobile_node`). Not counted:
-    /// the queued transmits/events.
+    /// the queued transmits/events. Walks every MN: a diagnostic, not for a hot path.
     pub fn approx_state_bytes(&self) -> usize {
         use core::mem::size_of;
         let chunk = |n: usize| if n == 0 { 0 } else { (n + 8).div_ceil(16) * 16 };
