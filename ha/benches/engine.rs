@@ -10,8 +10,9 @@
 //!   one bound MN among the N (copy-in of the inner packet included, ~30 ns).
 //! - `ha/data_open_1420`: [`HomeAgent::handle`] of a tunnelled frame (1420-octet inner
 //!   packet) from that MN → `Received::Delivered`.
-//! - `ha/aes128gcm_from_key`: building one SA's boxed AES-128-GCM state from its key,
-//!   the price of expanding ciphers on demand instead of keeping one per SA.
+//! - `ha/aes128gcm_from_key`: building one SA's boxed AES-128-GCM state from its key
+//!   (what an eager SA pays once), and `ha/aes128gcm_inline_from_key`: the same on the
+//!   stack, what the HA pays per packet since it keeps no expanded cipher per SA.
 //!
 //! Times are the bench thread's on-CPU time (`/proc/thread-self/schedstat`, returned to
 //! criterion through `iter_custom`, ten flat samples so that each spans many scheduler
@@ -34,7 +35,9 @@
 //! run panics only if the engine refuses what the bench feeds it (the figures would
 //! be meaningless).
 //!
-//! Run (N defaults to 1 000 000; `MIP6_BENCH_MNS` overrides it):
+//! Run (N defaults to 1 000 000; `MIP6_BENCH_MNS` overrides it; the HA's anti-replay
+//! window is the default 1024 unless `MIP6_BENCH_WINDOW` sets another, e.g. RFC 4303's
+//! recommended 64):
 //!
 //! ```sh
 //! MIP6_BENCH_MNS=10000 CARGO_TARGET_DIR=target cargo bench -p mip6-ha --bench engine -- \
@@ -49,7 +52,7 @@ use std::time::Instant;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use mip6_ha::{Event, HaConfig, HomeAgent, MnConfig, Received};
 use mip6_wire::esp::{
-    self, AesGcmAead, EspAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Spi, Suite,
+    self, AesGcmAead, AesGcmInline, EspAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Spi, Suite,
 };
 use mip6_wire::frames::{self, BindingUpdateFrame, Payload, TunnelEndpoints, DATA_HEADROOM};
 use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot, SpiPair};
@@ -75,6 +78,14 @@ const SAMPLED: usize = 65_536;
 const DATA_POOL: usize = 16_384;
 
 type Ha = HomeAgent<ChaCha20Rng>;
+
+fn window_from_env() -> ReplayWindow {
+    std::env::var("MIP6_BENCH_WINDOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(|size| ReplayWindow::new(size).expect("a window of 64..=4096, multiple of 64"))
+        .unwrap_or_default()
+}
 
 fn mns_from_env() -> usize {
     std::env::var("MIP6_BENCH_MNS")
@@ -283,7 +294,11 @@ fn print_type_sizes() {
         "  HomeAgent::mn_state_bytes() (per-MN struct)  {}",
         Ha::mn_state_bytes()
     );
-    println!("  KeyTable                    {}", size_of::<KeyTable>());
+    println!(
+        "  AesGcmInline (per packet)   {}",
+        size_of::<AesGcmInline>()
+    );
+    println!("  KeyTable (mip6-wire, MN)    {}", size_of::<KeyTable>());
     println!("  Generation                  {}", size_of::<Generation>());
     println!(
         "  Option<Generation>          {}",
@@ -318,7 +333,11 @@ struct Setup {
 fn setup() -> Setup {
     let n = mns_from_env();
     let n32 = u32::try_from(n).expect("N fits in u32");
-    println!("== mip6-ha engine bench: N = {n} mobile nodes ==");
+    let window = window_from_env();
+    println!(
+        "== mip6-ha engine bench: N = {n} mobile nodes, replay window {} ==",
+        window.size()
+    );
     print_type_sizes();
     let mut rng = ChaCha20Rng::seed_from_u64(0xbe4c);
 
@@ -353,7 +372,8 @@ fn setup() -> Setup {
     let rss0 = rss();
     let (t, c) = (Instant::now(), cpu_time());
     let mobile_nodes: Vec<MnConfig> = (0..n32).map(mn_config).collect();
-    let config = HaConfig::new(HA, mobile_nodes);
+    let mut config = HaConfig::new(HA, mobile_nodes);
+    config.replay_window = window;
     let (t_config, c_config) = (t.elapsed(), cpu_time() - c);
     let rss1 = rss();
     let (t, c) = (Instant::now(), cpu_time());
@@ -449,7 +469,7 @@ fn setup() -> Setup {
         rss3.saturating_sub(rss0) as f64 / n as f64
     );
     println!(
-        "  approx_state_bytes()    {:>9.1} MiB = {:.0} B/MN (no AES-GCM boxes, no config)",
+        "  approx_state_bytes()    {:>9.1} MiB = {:.0} B/MN (engine state, heap blocks rounded)",
         mib(approx as u64),
         approx as f64 / n as f64
     );
@@ -635,8 +655,19 @@ fn bench(c: &mut Criterion) {
             })
         });
     });
+    group.bench_function("aes128gcm_inline_from_key", |b| {
+        b.iter_custom(|iters| {
+            cpu_iters(iters, || {
+                black_box(<AesGcmInline as EspAead>::from_key(black_box(&key)));
+            })
+        });
+    });
     group.finish();
-    println!("resident set at the end: {:.1} MiB", mib(rss()));
+    println!(
+        "resident set at the end: {:.1} MiB; approx_state_bytes() {:.0} B/MN",
+        mib(rss()),
+        s.ha.approx_state_bytes() as f64 / mns_from_env() as f64
+    );
 }
 
 criterion_group!(benches, bench);

@@ -8,7 +8,7 @@
 use core::time::Duration;
 use std::net::Ipv6Addr;
 
-use mip6_wire::esp::Suite;
+use mip6_wire::esp::{ReplayWindow, Suite};
 use mip6_wire::keys::{RequestMode, SpiPair};
 use mip6_wire::mh::DEFAULT_VENDOR_ID;
 use mip6_wire::Secret32;
@@ -54,7 +54,14 @@ pub struct HaConfig {
     pub rekey_sequence_margin: u64,
     /// Outbound sequence numbers reserved per `Persist` event (engine contract, 1024).
     pub sequence_block: u64,
-    /// The mobile nodes served.
+    /// The anti-replay window every inbound SA starts with (RFC 4303 §3.4.3; its size
+    /// is what matters: 64 to 4096, default 1024). The 64 that RFC 4303 recommends
+    /// keeps the window inline in the SA; larger ones cost `size / 8 + 8` octets of
+    /// heap per inbound SA (up to three per MN).
+    pub replay_window: ReplayWindow,
+    /// The mobile nodes served. [`HomeAgent::new`](crate::HomeAgent::new) takes them
+    /// out of the configuration it keeps (their init secrets live on only in the
+    /// derived init SAs).
     pub mobile_nodes: Vec<MnConfig>,
 }
 
@@ -62,7 +69,7 @@ impl HaConfig {
     /// A configuration with the defaults of docs/key-protocol.md and the engine
     /// contract: explicit mode, AES-128-GCM generations, bindings of at most 3600 s
     /// refreshed at 80 %, a key update every 3600 s, 30 s of timestamp skew, a rekey
-    /// margin of 2^20 and sequence blocks of 1024.
+    /// margin of 2^20, sequence blocks of 1024 and anti-replay windows of 1024.
     pub fn new(address: Ipv6Addr, mobile_nodes: Vec<MnConfig>) -> Self {
         HaConfig {
             address,
@@ -75,6 +82,7 @@ impl HaConfig {
             init_timestamp_skew: Duration::from_secs(30),
             rekey_sequence_margin: 1 << 20,
             sequence_block: 1024,
+            replay_window: ReplayWindow::default(),
             mobile_nodes,
         }
     }

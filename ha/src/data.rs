@@ -13,7 +13,6 @@ use std::net::Ipv6Addr;
 
 use mip6_wire::ext::Chain;
 use mip6_wire::frames::{self, TunnelEndpoints, DATA_HEADROOM};
-use mip6_wire::keys::Generation;
 use mip6_wire::tunnel::InnerOrigin;
 use mip6_wire::Time;
 use rand_core::{CryptoRng, RngCore};
@@ -51,9 +50,9 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             return Err(too_short);
         };
         let hoa = Ipv6Addr::from(dst);
-        let &index = self
+        let index = self
             .by_hoa
-            .get(&hoa)
+            .get(&self.mns, &hoa)
             .ok_or(DataError::UnknownHomeAddress(hoa))?;
         let block = self.config.sequence_block;
         let endpoints_source = self.config.address;
@@ -61,21 +60,19 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let Some(binding) = mn.binding.filter(|b| b.expires_at > now) else {
             return Err(DataError::NotBound(hoa));
         };
-        let slot = mn.keys.table.transmit_slot();
+        let slot = mn.keys.transmit_slot();
         if mn.keys.reserve(slot, block) {
             mn.dirty = true;
             self.flush_persist(index);
         }
         let mn = &mut self.mns[index as usize];
-        let sa = mn
-            .keys
-            .table
-            .get_mut(slot)
-            .map(Generation::outbound_mut)
-            .ok_or(DataError::NotBound(hoa))?;
+        let keys = mn.keys.get_mut(slot).ok_or(DataError::NotBound(hoa))?;
         let endpoints = TunnelEndpoints::new(endpoints_source, binding.care_of_address);
-        let len =
-            frames::seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Forwarded)?;
+        let len = keys
+            .with_outbound(|sa| {
+                frames::seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Forwarded)
+            })
+            .ok_or(DataError::NotBound(hoa))??;
         self.counters.data_sealed += 1;
         Ok(DataFrame {
             len,

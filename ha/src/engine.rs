@@ -2,10 +2,10 @@
 //! timers and introspection. Frame handling lives in [`crate::signalling`] (BUs)
 //! and [`crate::data`] (the tunnel).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 
-use mip6_wire::keys::{Generation, GenerationId, Slot};
+use mip6_wire::keys::{GenerationId, Slot};
 use mip6_wire::Time;
 use rand_core::{CryptoRng, RngCore};
 
@@ -66,11 +66,10 @@ pub struct HomeAgent<R> {
     pub(crate) config: HaConfig,
     pub(crate) rng: R,
     pub(crate) mns: Vec<MobileNode>,
-    pub(crate) by_hoa: HashMap<Ipv6Addr, MnIndex>,
-    /// MN→HA SPIs of every accepted key (init and generations) → MN.
-    pub(crate) by_spi: HashMap<u32, MnIndex>,
-    /// Every init SPI, both directions: never drawn for a generation.
-    pub(crate) init_spis: HashSet<u32>,
+    pub(crate) by_hoa: HoaIndex,
+    /// MN→HA SPIs of every accepted key (init and generations) → MN, and the HA→MN
+    /// init SPIs (reserved: never drawn for a generation, found by no frame).
+    pub(crate) by_spi: SpiIndex,
     pub(crate) timers: TimerQueue,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
@@ -97,41 +96,49 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         now: Time,
         restored: Vec<MnRecord>,
     ) -> Result<Self, ConfigError> {
+        let mut config = config;
+        // The init secrets live on only in the derived init SAs: not kept twice.
+        let mobile_nodes = core::mem::take(&mut config.mobile_nodes);
+        let n = mobile_nodes.len();
+        if n > SpiIndex::MAX_MN {
+            return Err(ConfigError::TooManyMobileNodes);
+        }
         let mut ha = HomeAgent {
             rng,
-            mns: Vec::with_capacity(config.mobile_nodes.len()),
-            by_hoa: HashMap::with_capacity(config.mobile_nodes.len()),
-            by_spi: HashMap::with_capacity(config.mobile_nodes.len() * 3),
-            init_spis: HashSet::with_capacity(config.mobile_nodes.len() * 2),
+            mns: Vec::with_capacity(n),
+            by_hoa: HoaIndex::with_capacity(n),
+            // Init (both directions) and generation 1 of every MN.
+            by_spi: SpiIndex::with_capacity(n * 3),
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
             config,
         };
-        for mn in &ha.config.mobile_nodes {
+        for mn in mobile_nodes {
             let index =
                 MnIndex::try_from(ha.mns.len()).map_err(|_| ConfigError::TooManyMobileNodes)?;
-            if ha.by_hoa.insert(mn.home_address, index).is_some() {
+            if ha.by_hoa.get(&ha.mns, &mn.home_address).is_some() {
                 return Err(ConfigError::DuplicateHomeAddress(mn.home_address));
             }
-            for spi in [mn.init_spis.mn_to_ha.get(), mn.init_spis.ha_to_mn.get()] {
-                if !ha.init_spis.insert(spi) {
-                    return Err(ConfigError::DuplicateInitSpi(spi));
-                }
+            let (to_ha, to_mn) = (mn.init_spis.mn_to_ha.get(), mn.init_spis.ha_to_mn.get());
+            if !ha.by_spi.insert(to_ha, index) {
+                return Err(ConfigError::DuplicateInitSpi(to_ha));
             }
-            ha.by_spi.insert(mn.init_spis.mn_to_ha.get(), index);
-            let init = Generation::derive(
-                mip6_wire::keys::Role::HomeAgent,
-                GenerationId::Init,
-                mn.init_secret.clone(),
+            if !ha.by_spi.insert(to_mn, index | SpiIndex::RESERVED) {
+                return Err(ConfigError::DuplicateInitSpi(to_mn));
+            }
+            ha.by_hoa.insert(&mn.home_address, index);
+            let keys = MnKeys::new(
+                &mn.init_secret,
                 &mn.home_address,
                 mn.init_spis,
                 mn.init_suite,
+                ha.config.replay_window.clone(),
             );
             ha.mns.push(MobileNode {
                 home_address: mn.home_address,
-                keys: MnKeys::new(init),
+                keys,
                 binding: None,
                 dirty: false,
             });
@@ -144,7 +151,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     }
 
     fn restore(&mut self, now: Time, record: &MnRecord) {
-        let Some(&index) = self.by_hoa.get(&record.home_address) else {
+        let Some(index) = self.by_hoa.get(&self.mns, &record.home_address) else {
             tracing::warn!(hoa = %record.home_address, "record for an unconfigured home address ignored");
             return;
         };
@@ -152,31 +159,37 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let hoa = mn.home_address;
         let keys = &mut mn.keys;
         // Init SA: resume the outbound counter at the mark, refuse inbound replays.
-        let init = keys.table.get_mut(Slot::Init).map(|g| g.outbound_mut());
-        if let Some(sa) = init {
-            *sa = sa.clone().with_next_sequence(record.init_outbound_mark);
-        }
-        keys.marks.init = record.init_outbound_mark;
-        keys.floors.init = record.init_inbound_top;
+        keys.init.resume_at(record.init_outbound_mark);
+        keys.init.mark = record.init_outbound_mark;
+        keys.init.floor = record.init_inbound_top;
         keys.last_init_timestamp = record.last_init_timestamp;
         // Anterior first, so installing newest shifts it into place.
         for generation in [&record.anterior, &record.newest] {
             let Some(g) = generation else { continue };
-            let restored = MnKeys::restore_generation(&hoa, g);
-            let spi = restored.spis().mn_to_ha.get();
-            if self.by_spi.get(&spi).is_some_and(|&other| other != index) {
+            let restored = MnKeys::restore_generation(&hoa, g, self.config.replay_window.clone());
+            let spi = restored.keys.spis().mn_to_ha.get();
+            if self.by_spi.get(spi).is_some_and(|other| other != index) {
                 tracing::warn!(%hoa, spi, "restored SPI belongs to another MN; generation ignored");
                 continue;
             }
-            if let Err(e) = keys.install(restored) {
-                tracing::warn!(%hoa, error = %e, "restored generation refused");
-                continue;
+            match keys.install(restored) {
+                Ok(dropped) => {
+                    if let Some(old) = dropped {
+                        self.by_spi.remove(old);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%hoa, error = %e, "restored generation refused");
+                    continue;
+                }
             }
             self.by_spi.insert(spi, index);
-            *keys.marks.get_mut(Slot::Newest) = g.outbound_mark;
-            *keys.floors.get_mut(Slot::Newest) = g.inbound_top;
+            if let Some(newest) = keys.get_mut(Slot::Newest) {
+                newest.mark = g.outbound_mark;
+                newest.floor = g.inbound_top;
+            }
         }
-        if keys.table.newest().is_some() {
+        if keys.newest.is_some() {
             keys.proof = if record.newest_confirmed {
                 Proof::Confirmed
             } else {
@@ -245,18 +258,17 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     pub fn keys(&self, home_address: &Ipv6Addr) -> Option<KeyView> {
         let mn = self.mn(home_address)?;
         let k = &mn.keys;
-        let transmit = k.table.transmit();
+        let transmit = k.transmit();
         Some(KeyView {
             transmit: transmit.id(),
-            transmit_spi: transmit.outbound().spi().get(),
+            transmit_spi: transmit.spis().ha_to_mn.get(),
             accepted: k
-                .table
                 .accepted_slots()
-                .filter_map(|s| k.table.get(s).map(|g| g.id()))
+                .filter_map(|s| k.get(s).map(|g| g.id()))
                 .collect(),
             newest: k.number(Slot::Newest),
             anterior: k.number(Slot::Anterior),
-            newest_confirmed: k.table.newest().is_some() && k.proof == Proof::Confirmed,
+            newest_confirmed: k.newest.is_some() && k.proof == Proof::Confirmed,
             update_due: k.update == UpdateTimer::Due,
         })
     }
@@ -271,28 +283,50 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         self.mn(home_address).map(MobileNode::record)
     }
 
-    /// Approximate bytes of the engine's state: per-MN state, both indexes and the
-    /// timer heap (for the bytes-per-MN bench). Not counted: the boxed AES-GCM cipher
-    /// state mip6-wire allocates once per SA (two per filled key slot; measure it with
-    /// a counting allocator) and the queued transmits/events.
+    /// Approximate bytes of the engine's state: per-MN state with the boxed anterior
+    /// generations and the replay windows' heap words, both indexes and the timer heap
+    /// (for the bytes-per-MN bench), each heap block counted with glibc's 16-octet
+    /// rounding. No expanded cipher is kept anywhere (see `mobile_node`). Not counted:
+    /// the queued transmits/events. Walks every MN: a diagnostic, not for a hot path.
     pub fn approx_state_bytes(&self) -> usize {
         use core::mem::size_of;
-        let entry = |k: usize, v: usize| k + v + 8; // key, value, hashbrown control + slack
+        let chunk = |n: usize| if n == 0 { 0 } else { (n + 8).div_ceil(16) * 16 };
+        let window_heap = |w: &mip6_wire::esp::ReplayWindow| {
+            if w.size() > mip6_wire::esp::ReplayWindow::MIN_SIZE {
+                chunk((w.size() as usize / 64 + 1) * 8)
+            } else {
+                0
+            }
+        };
+        let per_mn: usize = self
+            .mns
+            .iter()
+            .map(|mn| {
+                let k = &mn.keys;
+                k.accepted_slots()
+                    .filter_map(|s| k.get(s))
+                    .map(|g| window_heap(g.window()) + g.heap_bytes(chunk))
+                    .sum::<usize>()
+                    + k.anterior
+                        .as_ref()
+                        .map_or(0, |_| chunk(size_of::<crate::mobile_node::Dynamic>()))
+            })
+            .sum();
         self.mns.capacity() * size_of::<MobileNode>()
-            + self.by_hoa.capacity() * entry(size_of::<Ipv6Addr>(), size_of::<MnIndex>())
-            + self.by_spi.capacity() * entry(size_of::<u32>(), size_of::<MnIndex>())
-            + self.init_spis.capacity() * entry(size_of::<u32>(), 0)
-            + self.timers.len() * size_of::<Deadline>()
+            + per_mn
+            + self.by_hoa.heap_bytes()
+            + self.by_spi.heap_bytes()
+            + self.timers.capacity() * size_of::<Deadline>()
     }
 
-    /// Bytes of the fixed per-MN state (key table with its three generations, replay
-    /// windows, binding), without the indexes.
+    /// Bytes of the fixed per-MN state (init and newest key slots inline, the boxed
+    /// anterior's pointer, marks, binding), without the indexes and heap blocks.
     pub const fn mn_state_bytes() -> usize {
         core::mem::size_of::<MobileNode>()
     }
 
     pub(crate) fn mn(&self, home_address: &Ipv6Addr) -> Option<&MobileNode> {
-        let &index = self.by_hoa.get(home_address)?;
+        let index = self.by_hoa.get(&self.mns, home_address)?;
         self.mns.get(index as usize)
     }
 
@@ -307,8 +341,17 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         }
     }
 
-    /// Pops stale deadlines off the top so `poll_timeout` names a live one.
+    /// Pops stale deadlines off the top so `poll_timeout` names a live one, and drops
+    /// every stale one once they outnumber the live ones (at most two per MN) by far:
+    /// each refresh pushes a deadline and leaves the old one to lapse, so the heap
+    /// would otherwise grow by one entry per BU until the old lifetimes run out.
+    /// Amortized O(1) per push: a sweep costs O(heap) and removes at least half of it.
     pub(crate) fn prune_timers(&mut self) {
+        if self.timers.len() > 4 * self.mns.len() + 1024 {
+            let mut timers = core::mem::take(&mut self.timers);
+            timers.retain(|d| self.is_live(d));
+            self.timers = timers;
+        }
         while let Some(d) = self.timers.peek() {
             if self.is_live(&d) {
                 break;
@@ -341,5 +384,238 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             mn.dirty = false;
             self.events.push_back(Event::Persist(mn.record()));
         }
+    }
+}
+
+/// Slot of `hash` in a table of `len` slots (multiply-shift range reduction, so the
+/// table size need not be a power of two).
+fn home_slot(hash: u64, len: usize) -> usize {
+    (((hash >> 32) * len as u64) >> 32) as usize
+}
+
+fn mix(x: u64) -> u64 {
+    let mut h = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^ (h >> 32)
+}
+
+/// Table length for `n` entries at a load of at most 3/4 (at least 8 slots).
+fn slots_for(n: usize) -> usize {
+    (n.saturating_mul(4) / 3 + 1).max(8)
+}
+
+/// SPI → MN index, open addressing with linear probing and backward-shift deletion,
+/// 8 octets a slot (key 0 = empty: SPIs 0..=255 are reserved and never stored). Kept
+/// at a load of at most 4/5, grown by half when it would pass it. A std `HashMap`
+/// holds the same in 9 octets a bucket with a power-of-two bucket count (up to twice
+/// the room needed); here the HA→MN init SPIs ride along, flagged, instead of a
+/// second set.
+#[derive(Debug)]
+pub(crate) struct SpiIndex {
+    slots: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl SpiIndex {
+    /// Value flag of a reserved SPI (an HA→MN init SPI): taken, but finds no MN.
+    pub const RESERVED: u32 = 1 << 31;
+    /// Most mobile nodes the flag leaves room for.
+    pub const MAX_MN: usize = 1 << 31;
+
+    pub fn with_capacity(n: usize) -> Self {
+        SpiIndex {
+            slots: vec![(0, 0); slots_for(n)],
+            len: 0,
+        }
+    }
+
+    fn find(&self, spi: u32) -> Option<usize> {
+        if spi == 0 {
+            return None;
+        }
+        let n = self.slots.len();
+        let mut i = home_slot(mix(spi.into()), n);
+        loop {
+            match self.slots[i] {
+                (0, _) => return None,
+                (k, _) if k == spi => return Some(i),
+                _ => i = if i + 1 == n { 0 } else { i + 1 },
+            }
+        }
+    }
+
+    /// The MN whose accepted key has this MN→HA SPI.
+    pub fn get(&self, spi: u32) -> Option<MnIndex> {
+        let v = self.slots[self.find(spi)?].1;
+        (v & Self::RESERVED == 0).then_some(v)
+    }
+
+    /// Whether the SPI is in use (an accepted key's or a reserved init SPI).
+    pub fn is_taken(&self, spi: u32) -> bool {
+        self.find(spi).is_some()
+    }
+
+    /// Adds `spi` (> 0) → `value`; false, changing nothing, if it is already there.
+    pub fn insert(&mut self, spi: u32, value: u32) -> bool {
+        if spi == 0 || self.find(spi).is_some() {
+            return false;
+        }
+        if (self.len + 1) * 5 > self.slots.len() * 4 {
+            self.grow();
+        }
+        let n = self.slots.len();
+        let mut i = home_slot(mix(spi.into()), n);
+        while self.slots[i].0 != 0 {
+            i = if i + 1 == n { 0 } else { i + 1 };
+        }
+        self.slots[i] = (spi, value);
+        self.len += 1;
+        true
+    }
+
+    fn grow(&mut self) {
+        let bigger = (self.slots.len() + self.slots.len() / 2).max(8);
+        let old = core::mem::replace(&mut self.slots, vec![(0, 0); bigger]);
+        self.len = 0;
+        for (spi, value) in old.into_iter().filter(|&(spi, _)| spi != 0) {
+            self.insert(spi, value);
+        }
+    }
+
+    /// Removes `spi`; the entries after it in its cluster shift back into the hole.
+    pub fn remove(&mut self, spi: u32) {
+        let Some(mut hole) = self.find(spi) else {
+            return;
+        };
+        let n = self.slots.len();
+        let mut j = hole;
+        loop {
+            j = if j + 1 == n { 0 } else { j + 1 };
+            let (key, _) = self.slots[j];
+            if key == 0 {
+                break;
+            }
+            let home = home_slot(mix(key.into()), n);
+            // The entry at j may fill the hole unless its home lies in (hole, j].
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+        }
+        self.slots[hole] = (0, 0);
+        self.len -= 1;
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<(u32, u32)>()
+    }
+}
+
+/// Home address → MN index: open addressing over (32-bit fingerprint, index) slots,
+/// the address itself compared in the MN's own state. Built once from the
+/// configuration (MNs are never removed). 8 octets a slot at a load of at most 3/4,
+/// against 21 a bucket for a `HashMap<Ipv6Addr, u32>` (which also doubles).
+#[derive(Debug)]
+pub(crate) struct HoaIndex {
+    slots: Vec<(u32, u32)>,
+}
+
+impl HoaIndex {
+    pub fn with_capacity(n: usize) -> Self {
+        HoaIndex {
+            slots: vec![(0, u32::MAX); slots_for(n)],
+        }
+    }
+
+    fn hash(hoa: &Ipv6Addr) -> u64 {
+        let x = u128::from(*hoa);
+        mix((x as u64) ^ mix((x >> 64) as u64))
+    }
+
+    /// The MN with this home address; `mns` is the table the indexes point into.
+    pub fn get(&self, mns: &[MobileNode], hoa: &Ipv6Addr) -> Option<MnIndex> {
+        let h = Self::hash(hoa);
+        let fingerprint = h as u32;
+        let n = self.slots.len();
+        let mut i = home_slot(h, n);
+        loop {
+            let (fp, index) = self.slots[i];
+            if index == u32::MAX {
+                return None;
+            }
+            if fp == fingerprint && mns.get(index as usize)?.home_address == *hoa {
+                return Some(index);
+            }
+            i = if i + 1 == n { 0 } else { i + 1 };
+        }
+    }
+
+    /// Adds an address not yet present (the caller checked with `get`).
+    pub fn insert(&mut self, hoa: &Ipv6Addr, index: MnIndex) {
+        let h = Self::hash(hoa);
+        let n = self.slots.len();
+        let mut i = home_slot(h, n);
+        while self.slots[i].1 != u32::MAX {
+            i = if i + 1 == n { 0 } else { i + 1 };
+        }
+        self.slots[i] = (h as u32, index);
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<(u32, u32)>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// The open-addressed SPI index against a `HashMap` model, through growth and
+    /// backward-shift deletions (the part that is easy to get wrong).
+    #[test]
+    fn spi_index_matches_a_map() {
+        let mut index = SpiIndex::with_capacity(4);
+        let mut model: HashMap<u32, u32> = HashMap::new();
+        let mut x: u64 = 0x1234_5678;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Few distinct keys, so inserts, hits and removals all happen often.
+            let spi = 256 + (x % 700) as u32;
+            match x >> 60 {
+                0..=8 => {
+                    let fresh = !model.contains_key(&spi);
+                    assert_eq!(index.insert(spi, step), fresh);
+                    model.entry(spi).or_insert(step);
+                }
+                _ => {
+                    index.remove(spi);
+                    model.remove(&spi);
+                }
+            }
+            assert_eq!(index.len, model.len());
+            let probe = 256 + ((x >> 20) % 700) as u32;
+            assert_eq!(index.get(probe), model.get(&probe).copied(), "step {step}");
+        }
+        for (&spi, &v) in &model {
+            assert_eq!(index.get(spi), Some(v));
+        }
+        assert!(
+            index.slots.len() * 4 >= index.len * 5,
+            "load stays at most 4/5"
+        );
+        assert_eq!(index.get(0), None);
+        assert!(!index.insert(0, 1));
+        assert!(index.insert(300_000, 7 | SpiIndex::RESERVED));
+        assert!(index.is_taken(300_000));
+        assert_eq!(index.get(300_000), None, "reserved SPIs find no MN");
     }
 }

@@ -1,16 +1,27 @@
-//! The home agent's state for one mobile node: its key table with the HA role
-//! (patent FIG. 1), whether the MN has proven it holds the newest key, the per-MN
-//! key update timer, the outbound sequence marks and the restored replay floors, and
-//! its binding cache entry.
+//! The home agent's state for one mobile node: its keys with the HA role (patent
+//! FIG. 1: init, anterior N−1, newest N), whether the MN has proven it holds the
+//! newest key, the per-MN key update timer, the outbound sequence marks and the
+//! restored replay floors, and its binding cache entry.
 //!
-//! Slot moves go through [`MnKeys::initialize`] and [`MnKeys::install`] so the marks
-//! and floors move with the keys.
+//! **Compact keys.** A home agent serves up to millions of mobile nodes, nearly all
+//! idle at any instant, so a key slot holds no expanded cipher: only the SPIs, the
+//! derived key ‖ salt of each direction at their real length (40 octets for
+//! AES-128-GCM inline, AES-256-GCM in a 72-octet box), the outbound counter and the
+//! inbound anti-replay window ([`SlotKeys`]). The AES-GCM state is expanded on the
+//! stack around each packet ([`AesGcmInline`], one key expansion, ~50 ns) and wiped
+//! when it is dropped. At a million MNs every packet finds its MN's state cold, and
+//! re-expanding from the 20-octet key that lies in the line already fetched costs less
+//! than the misses on a cached 750-octet cipher would. Key material is wiped on drop.
+//!
+//! Slot moves go through [`MnKeys::initialize`] and [`MnKeys::install`]; marks and
+//! floors live in the slot, so they move with their keys.
 
 use std::net::Ipv6Addr;
 
-use mip6_wire::esp::ReplayWindow;
-use mip6_wire::keys::{Generation, GenerationId, KeyTable, KeyTableError, Role, Slot};
-use mip6_wire::Time;
+use mip6_wire::esp::{self, AesGcmInline, EspAead, Opened, OutboundSa, ReplayWindow, SaKey, Suite};
+use mip6_wire::keys::{Direction, GenerationId, KeySchedule, KeyTableError, Slot, SpiPair};
+use mip6_wire::{Secret32, Time};
+use zeroize::Zeroize;
 
 use crate::binding::BindingView;
 use crate::persist::{GenerationRecord, MnRecord};
@@ -38,145 +49,397 @@ pub(crate) enum UpdateTimer {
     Due,
 }
 
-/// One value per key slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct PerSlot<T> {
-    pub init: T,
-    pub anterior: T,
-    pub newest: T,
+/// Octets of one direction's key ‖ salt for AES-128-GCM and AES-256-GCM.
+const NARROW: usize = 16 + 4;
+const WIDE: usize = 32 + 4;
+
+/// The two SAs of one key slot, HA role: outbound HA→MN, inbound MN→HA, kept compact
+/// (no expanded cipher), with the slot's outbound mark and restored inbound floor.
+pub(crate) struct SlotKeys {
+    /// 0 for the init key, else the generation number (never 0, see `draw`).
+    number: u32,
+    /// Inbound frames at or below this sequence number are replays (restored top).
+    pub floor: u32,
+    spis: SpiPair,
+    suite: Suite,
+    /// The sequence number the next outbound seal uses (1..=2^32, 2^32 = exhausted).
+    next_out: u64,
+    /// Outbound sequence numbers reserved (persisted) up to, not including, this mark.
+    pub mark: u64,
+    window: ReplayWindow,
+    /// AES-128-GCM: outbound key ‖ salt, then inbound key ‖ salt. Zero for AES-256.
+    narrow: [u8; 2 * NARROW],
+    /// AES-256-GCM: the same layout.
+    wide: Option<Box<[u8; 2 * WIDE]>>,
 }
 
-impl<T> PerSlot<T> {
-    pub fn get_mut(&mut self, slot: Slot) -> &mut T {
-        match slot {
-            Slot::Init => &mut self.init,
-            Slot::Anterior => &mut self.anterior,
-            Slot::Newest => &mut self.newest,
+impl Drop for SlotKeys {
+    fn drop(&mut self) {
+        self.narrow.zeroize();
+        if let Some(wide) = self.wide.as_mut() {
+            wide.zeroize();
+        }
+    }
+}
+
+impl core::fmt::Debug for SlotKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SlotKeys")
+            .field("number", &self.number)
+            .field("spis", &self.spis)
+            .field("suite", &self.suite)
+            .field("next_out", &self.next_out)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlotKeys {
+    /// Derives both SAs of a key (DESIGN.md key schedule), HA role.
+    fn derive(
+        id: GenerationId,
+        secret: &Secret32,
+        hoa: &Ipv6Addr,
+        spis: SpiPair,
+        suite: Suite,
+        window: ReplayWindow,
+    ) -> Self {
+        let schedule = KeySchedule::new(secret);
+        let out = schedule.derive(hoa, Direction::HaToMn, spis.ha_to_mn, suite);
+        let inb = schedule.derive(hoa, Direction::MnToHa, spis.mn_to_ha, suite);
+        let mut keys = SlotKeys {
+            number: match id {
+                GenerationId::Init => 0,
+                GenerationId::Number(n) => n,
+            },
+            floor: 0,
+            spis,
+            suite,
+            next_out: esp::sa::FIRST_SEQUENCE,
+            mark: 0,
+            window,
+            narrow: [0; 2 * NARROW],
+            wide: None,
+        };
+        let half = suite.key_len() + 4;
+        let put = |dst: &mut [u8]| {
+            for (i, k) in [&out, &inb].into_iter().enumerate() {
+                let at = i * half;
+                dst[at..at + suite.key_len()].copy_from_slice(k.key());
+                dst[at + suite.key_len()..at + half].copy_from_slice(k.salt());
+            }
+        };
+        match suite {
+            Suite::Aes128Gcm => put(&mut keys.narrow),
+            Suite::Aes256Gcm => {
+                let mut wide = Box::new([0u8; 2 * WIDE]);
+                put(&mut wide[..]);
+                keys.wide = Some(wide);
+            }
+        }
+        keys
+    }
+
+    /// Key ‖ salt of one direction (outbound = HA→MN).
+    fn material(&self, outbound: bool) -> &[u8] {
+        let half = self.suite.key_len() + 4;
+        let all: &[u8] = match &self.wide {
+            Some(wide) => &wide[..],
+            None => &self.narrow,
+        };
+        let at = if outbound { 0 } else { half };
+        all.get(at..at + half).unwrap_or(&[])
+    }
+
+    fn sa_key(&self, outbound: bool) -> Option<SaKey> {
+        SaKey::from_keymat(self.suite, self.material(outbound))
+    }
+
+    /// Init key or generation number.
+    pub fn id(&self) -> GenerationId {
+        match self.number {
+            0 => GenerationId::Init,
+            n => GenerationId::Number(n),
         }
     }
 
-    pub fn get(&self, slot: Slot) -> &T {
-        match slot {
-            Slot::Init => &self.init,
-            Slot::Anterior => &self.anterior,
-            Slot::Newest => &self.newest,
-        }
+    /// Both SPIs.
+    pub const fn spis(&self) -> SpiPair {
+        self.spis
+    }
+
+    /// The sequence number the next outbound seal uses.
+    #[cfg(test)]
+    pub const fn next_sequence(&self) -> u64 {
+        self.next_out
+    }
+
+    /// Sequence numbers left on the outbound SA.
+    pub const fn seq_remaining(&self) -> u64 {
+        esp::sa::SEQUENCE_END - self.next_out
+    }
+
+    /// The inbound anti-replay window.
+    pub const fn window(&self) -> &ReplayWindow {
+        &self.window
+    }
+
+    /// Heap bytes of the key material (the AES-256 box), `chunk` rounding a request.
+    pub fn heap_bytes(&self, chunk: impl Fn(usize) -> usize) -> usize {
+        self.wide.as_ref().map_or(0, |_| chunk(2 * WIDE))
+    }
+
+    /// The highest inbound sequence number accepted, or the restored floor.
+    pub fn inbound_top(&self) -> u32 {
+        self.window.top().max(self.floor)
+    }
+
+    /// The reserved outbound mark, never below the next number to use.
+    pub fn outbound_mark(&self) -> u64 {
+        self.mark.max(self.next_out)
+    }
+
+    /// Opens an ESP packet under the inbound SA (RFC 4303 §3.4), the cipher expanded
+    /// for this packet only.
+    pub fn open(&mut self, buf: &mut [u8]) -> Result<Opened, esp::Error> {
+        let material = self.material(false);
+        let Some(key) = SaKey::from_keymat(self.suite, material) else {
+            return Err(esp::Error::UnknownSpi {
+                spi: self.spis.mn_to_ha.get(),
+            });
+        };
+        let aead = AesGcmInline::from_key(&key);
+        esp::open_with(&aead, self.spis.mn_to_ha, key.salt(), &mut self.window, buf)
+    }
+
+    /// Runs `seal` on the outbound SA, built for this call around the compact key and
+    /// the counter, and keeps the counter it leaves (so no number is used twice).
+    /// `None` if the key material is unusable (cannot happen for a derived key).
+    pub fn with_outbound<T>(
+        &mut self,
+        seal: impl FnOnce(&mut OutboundSa<AesGcmInline>) -> T,
+    ) -> Option<T> {
+        let key = self.sa_key(true)?;
+        let mut sa = OutboundSa::<AesGcmInline>::resume(self.spis.ha_to_mn, key, self.next_out);
+        let result = seal(&mut sa);
+        self.next_out = sa.next_sequence();
+        Some(result)
+    }
+
+    /// The same key resuming its outbound counter at `next` (persisted mark).
+    pub fn resume_at(&mut self, next: u64) {
+        self.next_out = next.clamp(esp::sa::FIRST_SEQUENCE, esp::sa::SEQUENCE_END);
     }
 }
 
-impl<T: Copy + Default> PerSlot<T> {
-    /// The newest slot's value moves to anterior; newest starts fresh.
-    fn shift(&mut self) {
-        self.anterior = self.newest;
-        self.newest = T::default();
+/// A generation the HA drew or restored: its keys and the secret it distributes.
+#[derive(Debug)]
+pub(crate) struct Dynamic {
+    pub keys: SlotKeys,
+    pub secret: Secret32,
+}
+
+impl Dynamic {
+    /// Derives generation `number` from its secret (HA role).
+    pub fn derive(
+        number: u32,
+        secret: Secret32,
+        hoa: &Ipv6Addr,
+        spis: SpiPair,
+        suite: Suite,
+        window: ReplayWindow,
+    ) -> Self {
+        Dynamic {
+            keys: SlotKeys::derive(
+                GenerationId::Number(number),
+                &secret,
+                hoa,
+                spis,
+                suite,
+                window,
+            ),
+            secret,
+        }
     }
 
-    /// Both dynamic slots start fresh.
-    fn reset_dynamic(&mut self) {
-        self.anterior = T::default();
-        self.newest = T::default();
+    pub fn suite(&self) -> Suite {
+        self.keys.suite
     }
 }
 
 /// The keys of one MN, HA role.
 #[derive(Debug)]
 pub(crate) struct MnKeys {
-    pub table: KeyTable,
+    pub init: SlotKeys,
+    pub newest: Option<Dynamic>,
+    /// Boxed: empty until the first update, and then N−1 only.
+    pub anterior: Option<Box<Dynamic>>,
     pub proof: Proof,
     pub update: UpdateTimer,
-    /// Outbound sequence numbers reserved up to (not including) this mark, per slot.
-    pub marks: PerSlot<u64>,
-    /// Inbound frames at or below this sequence number are replays (restored tops).
-    pub floors: PerSlot<u32>,
     /// Last accepted Key Initialization timestamp (NTP).
     pub last_init_timestamp: Option<u64>,
 }
 
 impl MnKeys {
-    pub fn new(init: Generation) -> Self {
+    /// The init key from the MN's configuration.
+    pub fn new(
+        secret: &Secret32,
+        hoa: &Ipv6Addr,
+        spis: SpiPair,
+        suite: Suite,
+        window: ReplayWindow,
+    ) -> Self {
         MnKeys {
-            table: KeyTable::new(Role::HomeAgent, init),
+            init: SlotKeys::derive(GenerationId::Init, secret, hoa, spis, suite, window),
+            newest: None,
+            anterior: None,
             proof: Proof::Unconfirmed,
             update: UpdateTimer::Idle,
-            marks: PerSlot::default(),
-            floors: PerSlot::default(),
             last_init_timestamp: None,
         }
     }
 
-    /// The HA's initialization (patent S114): drop N and N−1, `generation` becomes
-    /// newest, init transmits.
-    pub fn initialize(&mut self, generation: Generation) -> Result<Vec<u32>, KeyTableError> {
-        let dropped = self.table.initialize(generation)?;
-        self.marks.reset_dynamic();
-        self.floors.reset_dynamic();
-        self.proof = Proof::Unconfirmed;
-        Ok([dropped.anterior, dropped.newest]
-            .into_iter()
-            .flatten()
-            .map(|g| g.spis().mn_to_ha.get())
-            .collect())
+    /// The key in a slot, if filled (init always is).
+    pub fn get(&self, slot: Slot) -> Option<&SlotKeys> {
+        match slot {
+            Slot::Init => Some(&self.init),
+            Slot::Anterior => self.anterior.as_ref().map(|d| &d.keys),
+            Slot::Newest => self.newest.as_ref().map(|d| &d.keys),
+        }
     }
 
-    /// An update (patent S217): N becomes anterior, `generation` newest.
-    pub fn install(&mut self, generation: Generation) -> Result<Option<u32>, KeyTableError> {
-        let dropped = self.table.install_newest(generation)?;
-        self.marks.shift();
-        self.floors.shift();
+    /// The key in a slot, mutably.
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut SlotKeys> {
+        match slot {
+            Slot::Init => Some(&mut self.init),
+            Slot::Anterior => self.anterior.as_mut().map(|d| &mut d.keys),
+            Slot::Newest => self.newest.as_mut().map(|d| &mut d.keys),
+        }
+    }
+
+    /// The slot the HA transmits with: anterior, else init (patent FIG. 1).
+    pub fn transmit_slot(&self) -> Slot {
+        if self.anterior.is_some() {
+            Slot::Anterior
+        } else {
+            Slot::Init
+        }
+    }
+
+    /// The key the HA transmits with.
+    pub fn transmit(&self) -> &SlotKeys {
+        self.anterior.as_ref().map_or(&self.init, |d| &d.keys)
+    }
+
+    /// Filled slots in lookup order: newest, anterior, init (all accepted).
+    pub fn accepted_slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        [Slot::Newest, Slot::Anterior, Slot::Init]
+            .into_iter()
+            .filter(|&slot| self.get(slot).is_some())
+    }
+
+    /// The slot whose inbound (MN→HA) SPI is `spi`.
+    pub fn lookup_inbound(&self, spi: u32) -> Option<Slot> {
+        self.accepted_slots()
+            .find(|&slot| self.get(slot).is_some_and(|k| k.spis.mn_to_ha.get() == spi))
+    }
+
+    fn check_spis(&self, new: &Dynamic, kept: &[Slot]) -> Result<(), KeyTableError> {
+        for &slot in kept {
+            if let Some(old) = self.get(slot) {
+                for spi in [new.keys.spis.mn_to_ha, new.keys.spis.ha_to_mn] {
+                    if spi == old.spis.mn_to_ha || spi == old.spis.ha_to_mn {
+                        return Err(KeyTableError::DuplicateSpi { spi, slot });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The HA's initialization (patent S114): drop N and N−1, `generation` becomes
+    /// newest, init transmits. Returns the MN→HA SPIs dropped.
+    pub fn initialize(&mut self, generation: Dynamic) -> Result<Vec<u32>, KeyTableError> {
+        self.check_spis(&generation, &[Slot::Init])?;
+        let dropped: Vec<u32> = [
+            self.anterior.take().map(|d| d.keys.spis.mn_to_ha.get()),
+            self.newest
+                .replace(generation)
+                .map(|d| d.keys.spis.mn_to_ha.get()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         self.proof = Proof::Unconfirmed;
-        Ok(dropped.map(|g| g.spis().mn_to_ha.get()))
+        Ok(dropped)
+    }
+
+    /// An update (patent S217): N becomes anterior, `generation` newest; returns the
+    /// MN→HA SPI of the dropped N−1.
+    pub fn install(&mut self, generation: Dynamic) -> Result<Option<u32>, KeyTableError> {
+        self.check_spis(&generation, &[Slot::Init, Slot::Newest])?;
+        let dropped = match self.newest.replace(generation) {
+            Some(old) => match self.anterior.as_mut() {
+                // Reuse the box of N−1 for the new anterior.
+                Some(boxed) => Some(core::mem::replace(&mut **boxed, old)),
+                None => {
+                    self.anterior = Some(Box::new(old));
+                    None
+                }
+            },
+            None => self.anterior.take().map(|b| *b),
+        };
+        self.proof = Proof::Unconfirmed;
+        Ok(dropped.map(|d| d.keys.spis.mn_to_ha.get()))
     }
 
     /// Reserves outbound sequence numbers of `slot` before a seal: true if the mark
     /// moved (a `Persist` must be emitted before the sealed frame leaves).
     pub fn reserve(&mut self, slot: Slot, block: u64) -> bool {
-        let Some(generation) = self.table.get(slot) else {
+        let Some(keys) = self.get_mut(slot) else {
             return false;
         };
-        let next = generation.outbound().next_sequence();
-        let mark = self.marks.get_mut(slot);
-        if next >= *mark {
-            *mark = next.saturating_add(block.max(1));
+        if keys.next_out >= keys.mark {
+            keys.mark = keys.next_out.saturating_add(block.max(1));
             true
         } else {
             false
         }
     }
 
-    fn generation_record(&self, slot: Slot) -> Option<GenerationRecord> {
-        let g = self.table.get(slot)?;
-        let GenerationId::Number(generation) = g.id() else {
-            return None;
-        };
+    fn generation_record(generation: Option<&Dynamic>) -> Option<GenerationRecord> {
+        let g = generation?;
         Some(GenerationRecord {
-            generation,
-            secret: g.secret().clone(),
-            spis: g.spis(),
-            suite: g.suite(),
-            outbound_mark: (*self.marks.get(slot)).max(g.outbound().next_sequence()),
-            inbound_top: g.inbound().window().top().max(*self.floors.get(slot)),
+            generation: g.keys.number,
+            secret: g.secret.clone(),
+            spis: g.keys.spis,
+            suite: g.keys.suite,
+            outbound_mark: g.keys.outbound_mark(),
+            inbound_top: g.keys.inbound_top(),
         })
     }
 
-    /// Restores a generation from its record into a fresh Generation (HA role).
-    pub fn restore_generation(hoa: &Ipv6Addr, record: &GenerationRecord) -> Generation {
-        let mut g = Generation::derive_with_window(
-            Role::HomeAgent,
-            GenerationId::Number(record.generation),
+    /// Restores a generation from its record (HA role), resuming at its mark.
+    pub fn restore_generation(
+        hoa: &Ipv6Addr,
+        record: &GenerationRecord,
+        window: ReplayWindow,
+    ) -> Dynamic {
+        let mut g = Dynamic::derive(
+            record.generation,
             record.secret.clone(),
             hoa,
             record.spis,
             record.suite,
-            ReplayWindow::default(),
+            window,
         );
-        let sa = g.outbound_mut();
-        *sa = sa.clone().with_next_sequence(record.outbound_mark);
+        g.keys.resume_at(record.outbound_mark);
         g
     }
 
     /// The generation number in a slot, if it holds a generation.
     pub fn number(&self, slot: Slot) -> Option<u32> {
-        match self.table.get(slot)?.id() {
+        match self.get(slot)?.id() {
             GenerationId::Number(n) => Some(n),
             GenerationId::Init => None,
         }
@@ -197,16 +460,156 @@ impl MobileNode {
     /// The record to persist now.
     pub fn record(&self) -> MnRecord {
         let k = &self.keys;
-        let init = k.table.init();
         MnRecord {
             home_address: self.home_address,
             binding: self.binding,
-            newest: k.generation_record(Slot::Newest),
-            anterior: k.generation_record(Slot::Anterior),
+            newest: MnKeys::generation_record(k.newest.as_ref()),
+            anterior: MnKeys::generation_record(k.anterior.as_deref()),
             newest_confirmed: k.proof == Proof::Confirmed,
-            init_outbound_mark: k.marks.init.max(init.outbound().next_sequence()),
-            init_inbound_top: init.inbound().window().top().max(k.floors.init),
+            init_outbound_mark: k.init.outbound_mark(),
+            init_inbound_top: k.init.inbound_top(),
             last_init_timestamp: k.last_init_timestamp,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mip6_wire::esp::Spi;
+    use mip6_wire::keys::{Generation, Role};
+
+    const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
+
+    fn spis(a: u32, b: u32) -> SpiPair {
+        SpiPair {
+            mn_to_ha: Spi::new(a).unwrap(),
+            ha_to_mn: Spi::new(b).unwrap(),
+        }
+    }
+
+    /// The compact slot seals and opens exactly what mip6-wire's `Generation` (the
+    /// MN's side, the reference) opens and seals, for both suites and both windows.
+    #[test]
+    fn compact_slot_interoperates_with_a_full_generation() {
+        for (suite, window) in [
+            (Suite::Aes128Gcm, 64),
+            (Suite::Aes256Gcm, 1024),
+            (Suite::Aes128Gcm, 1024),
+        ] {
+            let secret = Secret32::new([0x42; 32]);
+            let pair = spis(0x1001, 0x2002);
+            let mut ha = Dynamic::derive(
+                3,
+                secret.clone(),
+                &HOA,
+                pair,
+                suite,
+                ReplayWindow::new(window).unwrap(),
+            );
+            let mut mn: Generation = Generation::derive(
+                Role::MobileNode,
+                GenerationId::Number(3),
+                secret,
+                &HOA,
+                pair,
+                suite,
+            );
+            // MN → HA.
+            let mut buf = vec![0u8; esp::sealed_len(5)];
+            buf[16..21].copy_from_slice(b"hello");
+            let len = mn.outbound_mut().seal(&mut buf, 5, 135).unwrap();
+            let opened = ha.keys.open(&mut buf[..len]).unwrap();
+            assert_eq!(&buf[opened.payload], b"hello");
+            assert_eq!(ha.keys.inbound_top(), 1);
+            // A replay of it is refused and a flipped bit fails the ICV.
+            let mut again = buf.clone();
+            assert!(ha.keys.open(&mut again[..len]).is_err());
+            // HA → MN, twice: the counter kept in the slot advances.
+            for expected in 1..=2u32 {
+                let mut buf = vec![0u8; esp::sealed_len(3)];
+                buf[16..19].copy_from_slice(b"ack");
+                let len = ha
+                    .keys
+                    .with_outbound(|sa| sa.seal(&mut buf, 3, 135))
+                    .unwrap()
+                    .unwrap();
+                let opened = mn.inbound_mut().open(&mut buf[..len]).unwrap();
+                assert_eq!(opened.seq, expected);
+                assert_eq!(&buf[opened.payload], b"ack");
+            }
+            assert_eq!(ha.keys.next_sequence(), 3);
+            assert_eq!(ha.suite(), suite);
+        }
+    }
+
+    #[test]
+    fn slots_move_with_their_marks_and_floors() {
+        let w = || ReplayWindow::new(64).unwrap();
+        let secret = Secret32::new([1; 32]);
+        let mut keys = MnKeys::new(&secret, &HOA, spis(0x100, 0x101), Suite::Aes128Gcm, w());
+        assert_eq!(keys.transmit_slot(), Slot::Init);
+        let g1 = Dynamic::derive(
+            1,
+            Secret32::new([2; 32]),
+            &HOA,
+            spis(0x200, 0x201),
+            Suite::Aes128Gcm,
+            w(),
+        );
+        assert_eq!(keys.initialize(g1).unwrap(), Vec::<u32>::new());
+        assert!(keys.reserve(Slot::Newest, 1024));
+        assert!(!keys.reserve(Slot::Newest, 1024));
+        keys.get_mut(Slot::Newest).unwrap().floor = 77;
+        let g2 = Dynamic::derive(
+            2,
+            Secret32::new([3; 32]),
+            &HOA,
+            spis(0x300, 0x301),
+            Suite::Aes128Gcm,
+            w(),
+        );
+        assert_eq!(keys.install(g2).unwrap(), None);
+        assert_eq!(keys.transmit_slot(), Slot::Anterior);
+        assert_eq!(keys.transmit().id(), GenerationId::Number(1));
+        let ant = keys.get(Slot::Anterior).unwrap();
+        assert_eq!((ant.mark, ant.floor), (1025, 77), "marks move with the key");
+        assert_eq!(keys.get(Slot::Newest).unwrap().mark, 0);
+        // Duplicate SPIs are refused and nothing moves.
+        let dup = Dynamic::derive(
+            3,
+            Secret32::new([4; 32]),
+            &HOA,
+            spis(0x300, 0x999),
+            Suite::Aes128Gcm,
+            w(),
+        );
+        assert!(keys.install(dup).is_err());
+        assert_eq!(keys.number(Slot::Newest), Some(2));
+        let g3 = Dynamic::derive(
+            3,
+            Secret32::new([5; 32]),
+            &HOA,
+            spis(0x400, 0x401),
+            Suite::Aes128Gcm,
+            w(),
+        );
+        assert_eq!(keys.install(g3).unwrap(), Some(0x200));
+        assert_eq!(keys.lookup_inbound(0x300), Some(Slot::Anterior));
+        assert_eq!(keys.lookup_inbound(0x400), Some(Slot::Newest));
+        assert_eq!(keys.lookup_inbound(0x100), Some(Slot::Init));
+        assert_eq!(keys.lookup_inbound(0x200), None);
+        let g4 = Dynamic::derive(
+            1,
+            Secret32::new([6; 32]),
+            &HOA,
+            spis(0x500, 0x501),
+            Suite::Aes128Gcm,
+            w(),
+        );
+        let mut dropped = keys.initialize(g4).unwrap();
+        dropped.sort_unstable();
+        assert_eq!(dropped, vec![0x300, 0x400]);
+        assert!(keys.anterior.is_none());
     }
 }

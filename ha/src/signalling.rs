@@ -28,7 +28,7 @@ use std::net::Ipv6Addr;
 use mip6_wire::esp::{self, sa::SEQUENCE_END};
 use mip6_wire::ext::Chain;
 use mip6_wire::frames::{self, BindingAckFrame, Payload};
-use mip6_wire::keys::{Generation, GenerationId, RequestMode, Role, Slot, SpiPair};
+use mip6_wire::keys::{GenerationId, RequestMode, Slot, SpiPair};
 use mip6_wire::mh::{
     lifetime_secs_to_units, BaFlags, BaStatus, BindingAckRepr, BindingUpdateRepr, BuFlags,
     KeyDistribution, KeyOption, Message, MobilityOption, OptionListIter,
@@ -42,7 +42,7 @@ use crate::engine::{HomeAgent, MnIndex};
 use crate::events::{
     BindingChange, Event, KeyChange, KeyChangeKind, Received, RemovalCause, RouteChange, Transmit,
 };
-use crate::mobile_node::{Proof, UpdateTimer};
+use crate::mobile_node::{Dynamic, Proof, UpdateTimer};
 use crate::refusal::Refusal;
 use crate::timers::TimerKind;
 
@@ -85,8 +85,8 @@ impl BuRequest {
 /// The key action an accepted BU leads to.
 #[derive(Debug)]
 enum KeyAction {
-    Initialize(Generation),
-    Update(Generation),
+    Initialize(Dynamic),
+    Update(Dynamic),
     Resend,
     Nothing,
 }
@@ -139,7 +139,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             Ok(f) => f,
             Err(_) => return Received::Dropped(DropReason::Malformed),
         };
-        let Some(&index) = self.by_spi.get(&esp_frame.spi) else {
+        let Some(index) = self.by_spi.get(esp_frame.spi) else {
             return Received::Dropped(DropReason::UnknownSpi);
         };
         let implicit = self.config.mode == RequestMode::Implicit;
@@ -147,18 +147,21 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             return Received::Dropped(DropReason::Malformed);
         };
         let mn = &mut self.mns[index as usize];
-        let Some(slot) = mn.keys.table.lookup_inbound(esp_frame.spi) else {
+        let Some(slot) = mn.keys.lookup_inbound(esp_frame.spi) else {
             return Received::Dropped(DropReason::UnknownSpi);
         };
         let seq = match esp::Packet::new_checked(&*esp_area) {
             Ok(p) => p.sequence_number(),
             Err(_) => return Received::Dropped(DropReason::Malformed),
         };
-        if seq <= *mn.keys.floors.get(slot) {
+        let Some(keys) = mn.keys.get_mut(slot) else {
+            return Received::Dropped(DropReason::UnknownSpi);
+        };
+        if seq <= keys.floor {
             return Received::Dropped(DropReason::Replayed);
         }
-        let opened = match mn.keys.table.open_inbound(esp_area) {
-            Ok((_, opened)) => opened,
+        let opened = match keys.open(esp_area) {
+            Ok(opened) => opened,
             Err(e) => return Received::Dropped(esp_drop(&frames::FrameError::Esp(e))),
         };
         match slot {
@@ -177,7 +180,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 // frames must therefore arrive in increasing order (a window of one);
                 // initializations are rare and every retransmission takes a new number.
                 if implicit {
-                    *mn.keys.floors.get_mut(Slot::Init) = seq.max(mn.keys.floors.init);
+                    mn.keys.init.floor = seq.max(mn.keys.init.floor);
                 }
             }
             _ => {}
@@ -304,7 +307,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 let margin = self.config.rekey_sequence_margin;
                 let requested = matches!(request.key, Some(KeyOption::KeyUpdateRequest));
                 let timer = keys.update == UpdateTimer::Due;
-                let ours = keys.table.transmit().outbound().seq_remaining() < margin;
+                let ours = keys.transmit().seq_remaining() < margin;
                 let theirs = SEQUENCE_END - u64::from(request.esp_seq) < margin;
                 if requested || timer || ours || theirs {
                     let next = keys
@@ -325,20 +328,17 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     /// Draws generation `number` for an MN: a 32-octet secret and two SPIs from the
     /// RNG, the MN→HA SPI unique across all MNs, neither reserved (0..=255), an init
     /// SPI, or one of this MN's SPIs (re-drawn on collision).
-    fn draw(&mut self, index: MnIndex, number: u32) -> Result<Generation, Refusal> {
-        let table = &self.mns[index as usize].keys.table;
-        let mut taken: Vec<u32> = table
+    fn draw(&mut self, index: MnIndex, number: u32) -> Result<Dynamic, Refusal> {
+        let keys = &self.mns[index as usize].keys;
+        let mut taken: Vec<u32> = keys
             .accepted_slots()
-            .filter_map(|s| table.get(s))
+            .filter_map(|s| keys.get(s))
             .flat_map(|g| [g.spis().mn_to_ha.get(), g.spis().ha_to_mn.get()])
             .collect();
         let mut spis = [0u32; 2];
         for spi in &mut spis {
             let drawn = (0..64).map(|_| self.rng.next_u32()).find(|s| {
-                *s > esp::Spi::MAX_RESERVED
-                    && !self.by_spi.contains_key(s)
-                    && !self.init_spis.contains(s)
-                    && !taken.contains(s)
+                *s > esp::Spi::MAX_RESERVED && !self.by_spi.is_taken(*s) && !taken.contains(s)
             });
             let Some(drawn) = drawn else {
                 return Err(Refusal::InsufficientResources);
@@ -352,13 +352,13 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let mut secret = [0u8; 32];
         self.rng.fill_bytes(&mut secret);
         let hoa = self.mns[index as usize].home_address;
-        Ok(Generation::derive(
-            Role::HomeAgent,
-            GenerationId::Number(number),
+        Ok(Dynamic::derive(
+            number,
             Secret32::new(secret),
             &hoa,
             SpiPair { mn_to_ha, ha_to_mn },
             self.config.suite,
+            self.config.replay_window.clone(),
         ))
     }
 
@@ -390,8 +390,11 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 let previous = mn.binding.replace(binding);
                 mn.dirty = true;
                 let home_address = mn.home_address;
-                self.timers
-                    .push(expires_at, index, TimerKind::BindingExpiry);
+                // A refresh within the same clock tick keeps the deadline already queued.
+                if previous.is_none_or(|p| p.expires_at != expires_at) {
+                    self.timers
+                        .push(expires_at, index, TimerKind::BindingExpiry);
+                }
                 if previous.is_none_or(|p| p.care_of_address != care_of_address) {
                     self.events.push_back(Event::Route(RouteChange::Install {
                         home_address,
@@ -443,11 +446,11 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 let distribution = self.distribution(&generation);
                 let number = distribution_number(&distribution);
                 let mn = &mut self.mns[index as usize];
-                let new_spi = generation.spis().mn_to_ha.get();
+                let new_spi = generation.keys.spis().mn_to_ha.get();
                 match mn.keys.initialize(generation) {
                     Ok(dropped) => {
                         for spi in dropped {
-                            self.by_spi.remove(&spi);
+                            self.by_spi.remove(spi);
                         }
                     }
                     Err(e) => {
@@ -470,15 +473,15 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             KeyAction::Update(generation) => {
                 let distribution = self.distribution(&generation);
                 let number = distribution_number(&distribution);
-                let new_spi = generation.spis().mn_to_ha.get();
+                let new_spi = generation.keys.spis().mn_to_ha.get();
                 // Seal with the transmit key *before* the update (patent S221).
-                let slot = self.mns[index as usize].keys.table.transmit_slot();
+                let slot = self.mns[index as usize].keys.transmit_slot();
                 self.send_ba(index, slot, to, ack, &[distribution], refresh);
                 let mn = &mut self.mns[index as usize];
                 match mn.keys.install(generation) {
                     Ok(dropped) => {
                         if let Some(spi) = dropped {
-                            self.by_spi.remove(&spi);
+                            self.by_spi.remove(spi);
                         }
                     }
                     Err(e) => {
@@ -493,18 +496,18 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 self.key_event(hoa, KeyChangeKind::Update, number);
             }
             KeyAction::Resend => {
-                let newest = self.mns[index as usize].keys.table.newest();
+                let newest = self.mns[index as usize].keys.newest.as_ref();
                 let Some(distribution) = newest.map(|g| self.distribution(g)) else {
                     return;
                 };
                 let number = distribution_number(&distribution);
                 self.counters.key_resends += 1;
                 self.key_event(hoa, KeyChangeKind::Resend, number);
-                let slot = self.mns[index as usize].keys.table.transmit_slot();
+                let slot = self.mns[index as usize].keys.transmit_slot();
                 self.send_ba(index, slot, to, ack, &[distribution], refresh);
             }
             KeyAction::Nothing => {
-                let slot = self.mns[index as usize].keys.table.transmit_slot();
+                let slot = self.mns[index as usize].keys.transmit_slot();
                 let options: Vec<KeyOption> = echo.into_iter().collect();
                 self.send_ba(index, slot, to, ack, &options, refresh);
             }
@@ -527,19 +530,19 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     }
 
     /// The Key Distribution option for a generation (DESIGN.md sub-type 4).
-    fn distribution(&self, g: &Generation) -> KeyOption {
-        let generation = match g.id() {
+    fn distribution(&self, g: &Dynamic) -> KeyOption {
+        let generation = match g.keys.id() {
             GenerationId::Number(n) => n,
             GenerationId::Init => 0,
         };
         KeyOption::KeyDistribution(KeyDistribution {
             generation,
-            spi_mn_to_ha: g.spis().mn_to_ha.get(),
-            spi_ha_to_mn: g.spis().ha_to_mn.get(),
+            spi_mn_to_ha: g.keys.spis().mn_to_ha.get(),
+            spi_ha_to_mn: g.keys.spis().ha_to_mn.get(),
             suite: g.suite(),
             lifetime_secs: u32::try_from(self.config.key_update_interval.as_secs())
                 .unwrap_or(u32::MAX),
-            secret: g.secret().clone(),
+            secret: g.secret.clone(),
         })
     }
 
@@ -563,7 +566,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let slot = if request.slot == Slot::Init {
             Slot::Init
         } else {
-            mn.keys.table.transmit_slot()
+            mn.keys.transmit_slot()
         };
         let echo: Vec<KeyOption> = request
             .init_timestamp()
@@ -608,10 +611,14 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             mn.dirty = true;
         }
         let mut buf = vec![0u8; len];
-        let Some(sa) = mn.keys.table.get_mut(slot).map(Generation::outbound_mut) else {
+        let Some(keys) = mn.keys.get_mut(slot) else {
             return;
         };
-        match frame.seal(sa, &mut buf) {
+        let Some(sealed) = keys.with_outbound(|sa| frame.seal(sa, &mut buf)) else {
+            self.counters.drop(DropReason::SealFailed);
+            return;
+        };
+        match sealed {
             Ok(n) => {
                 buf.truncate(n);
                 self.counters.ba_sent += 1;

@@ -54,6 +54,20 @@ impl TimerQueue {
     pub fn len(&self) -> usize {
         self.heap.len()
     }
+
+    /// Keeps only the deadlines `live` approves, each once (refreshes within one
+    /// clock tick push equal deadlines, which all look live). O(n log n).
+    pub fn retain(&mut self, mut live: impl FnMut(&Deadline) -> bool) {
+        let mut deadlines = core::mem::take(&mut self.heap).into_vec();
+        deadlines.retain(|r| live(&r.0));
+        deadlines.sort_unstable();
+        deadlines.dedup();
+        self.heap = BinaryHeap::from(deadlines);
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.heap.capacity()
+    }
 }
 
 #[cfg(test)]
@@ -72,5 +86,11 @@ mod tests {
         assert_eq!(q.pop_due(Time::from_secs(5)).unwrap().mn, 1);
         assert!(q.pop_due(Time::from_secs(5)).is_none());
         assert_eq!(q.len(), 1);
+        q.push(Time::from_secs(3), 4, TimerKind::KeyUpdate);
+        q.push(Time::from_secs(1), 5, TimerKind::KeyUpdate);
+        q.push(Time::from_secs(3), 4, TimerKind::KeyUpdate);
+        q.retain(|d| d.mn != 5);
+        assert_eq!(q.len(), 2, "stale and duplicate deadlines swept");
+        assert_eq!(q.pop().unwrap().mn, 4, "still a heap after retain");
     }
 }

@@ -297,3 +297,53 @@ fn garbage_is_dropped_as_malformed() {
     }
     assert!(ha.counters().dropped(DropReason::Malformed) > 0);
 }
+
+#[test]
+fn refreshes_do_not_grow_the_timer_heap_without_bound() {
+    let (mut ha, mut mn) = registered();
+    // 3000 refreshes: each pushes a fresh expiry and strands the old; the second
+    // half all at one instant, so their deadlines are equal (and all look live).
+    for i in 0..3000u64 {
+        let mut frame = mn.bu(&[]);
+        let now = T0 + secs(1) + core::time::Duration::from_micros(i.min(1500));
+        assert_eq!(ha.handle(now, &mut frame), Received::Consumed);
+        drain(&mut ha);
+        while ha.poll_transmit().is_some() {}
+        assert!(
+            ha.timers.len() <= 4 * 2 + 1024 + 1,
+            "heap {}",
+            ha.timers.len()
+        );
+    }
+    // The live deadlines survived the sweeps: the binding still expires on time.
+    let binding = ha.binding(&HOA).unwrap();
+    assert_eq!(
+        ha.poll_timeout(),
+        Some(binding.expires_at.min(ha.poll_timeout().unwrap()))
+    );
+    ha.handle_timeout(binding.expires_at);
+    assert_eq!(ha.binding(&HOA), None);
+}
+
+#[test]
+fn the_rfc_4303_window_of_64_works_end_to_end() {
+    let mut config = config(RequestMode::Explicit);
+    config.replay_window = mip6_wire::esp::ReplayWindow::new(64).unwrap();
+    let mut ha = ha_with(config, 1, Vec::new());
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
+    drain(&mut ha);
+    // 70 BUs sealed ahead, delivered newest first: the 64 most recent open, the 6
+    // oldest fall left of the window.
+    let frames: Vec<Vec<u8>> = (0..70).map(|_| mn.bu(&[])).collect();
+    let mut outcomes = Vec::new();
+    for mut frame in frames.into_iter().rev() {
+        outcomes.push(ha.handle(T0 + secs(1), &mut frame));
+    }
+    let consumed = outcomes
+        .iter()
+        .filter(|r| **r == Received::Consumed)
+        .count();
+    assert_eq!(consumed, 64);
+    assert_eq!(ha.counters().dropped(DropReason::Replayed), 6);
+}

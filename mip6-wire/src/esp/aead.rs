@@ -223,6 +223,74 @@ impl EspAead for AesGcmAead {
     }
 }
 
+/// RustCrypto `aes-gcm` like [`AesGcmAead`], with the cipher state held inline instead
+/// of boxed: for an SA built on the stack around one packet from key material kept
+/// compact elsewhere (a home agent with a million mobile nodes keeps no expanded
+/// cipher per idle SA). Building it costs one AES key expansion and the GHASH key, no
+/// allocation; the round keys and H are wiped when it is dropped (the `aes` and
+/// `polyval` `zeroize` features, as for [`AesGcmAead`]). Do not keep one per SA: it
+/// is ~1000 octets.
+#[derive(Clone)]
+// Boxing the larger variant would bring back the allocation this type exists to avoid.
+#[allow(clippy::large_enum_variant)]
+pub enum AesGcmInline {
+    /// AES-128-GCM.
+    Aes128(Aes128Gcm),
+    /// AES-256-GCM.
+    Aes256(Aes256Gcm),
+}
+
+impl fmt::Debug for AesGcmInline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AesGcmInline::Aes128(_) => f.write_str("AesGcmInline::Aes128(<key>)"),
+            AesGcmInline::Aes256(_) => f.write_str("AesGcmInline::Aes256(<key>)"),
+        }
+    }
+}
+
+impl EspAead for AesGcmInline {
+    fn from_key(key: &SaKey) -> Self {
+        // The slice-to-array conversions cannot panic: SaKey holds exactly key_len() octets.
+        match key.suite() {
+            Suite::Aes128Gcm => AesGcmInline::Aes128(Aes128Gcm::new(key.key().into())),
+            Suite::Aes256Gcm => AesGcmInline::Aes256(Aes256Gcm::new(key.key().into())),
+        }
+    }
+
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; ICV_LEN], AeadError> {
+        let tag = match self {
+            AesGcmInline::Aes128(c) => c.encrypt_in_place_detached(nonce.into(), aad, buf),
+            AesGcmInline::Aes256(c) => c.encrypt_in_place_detached(nonce.into(), aad, buf),
+        }
+        .map_err(|_| AeadError)?;
+        Ok(tag.into())
+    }
+
+    fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        icv: &[u8; ICV_LEN],
+    ) -> Result<(), AeadError> {
+        match self {
+            AesGcmInline::Aes128(c) => {
+                c.decrypt_in_place_detached(nonce.into(), aad, buf, icv.into())
+            }
+            AesGcmInline::Aes256(c) => {
+                c.decrypt_in_place_detached(nonce.into(), aad, buf, icv.into())
+            }
+        }
+        .map_err(|_| AeadError)
+    }
+}
+
 /// The identity "AEAD" for fuzzing past the ICV (as rustls' fuzzing provider does):
 /// seal leaves the plaintext as it is and writes an all-zero ICV; open accepts any ICV.
 /// Compiled only under `cfg(test)` or `cfg(fuzzing)`, never in a release build.
@@ -381,6 +449,39 @@ mod tests {
                 Err(AeadError)
             );
             assert_eq!(buf, ct, "{} buffer untouched on failure", case.name);
+        }
+    }
+
+    #[test]
+    fn inline_cipher_matches_the_vectors_and_the_boxed_one() {
+        for case in CASES {
+            let key = h(case.key);
+            let suite = if key.len() == 16 {
+                Suite::Aes128Gcm
+            } else {
+                Suite::Aes256Gcm
+            };
+            let sa_key = SaKey::new(suite, &key, [0; 4]).unwrap();
+            let inline = AesGcmInline::from_key(&sa_key);
+            let nonce: [u8; 12] = h(case.iv).try_into().unwrap();
+            let aad = h(case.aad);
+            let mut buf = h(case.pt);
+            let tag = inline.seal_in_place(&nonce, &aad, &mut buf).unwrap();
+            assert_eq!(buf, h(case.ct), "{} ciphertext", case.name);
+            assert_eq!(tag.to_vec(), h(case.tag), "{} tag", case.name);
+            // What the inline cipher sealed, the boxed one opens, and back.
+            aead_for(&key)
+                .open_in_place(&nonce, &aad, &mut buf, &tag)
+                .unwrap();
+            assert_eq!(buf, h(case.pt), "{} decrypt", case.name);
+            let mut bad = tag;
+            bad[0] ^= 0x80;
+            let mut ct = h(case.ct);
+            assert_eq!(
+                inline.open_in_place(&nonce, &aad, &mut ct, &bad),
+                Err(AeadError)
+            );
+            assert_eq!(ct, h(case.ct), "{} untouched on failure", case.name);
         }
     }
 

@@ -42,10 +42,10 @@ pub mod sa;
 
 #[cfg(any(test, fuzzing))]
 pub use aead::NullAead;
-pub use aead::{AeadError, AesGcmAead, EspAead, SaKey, Suite};
+pub use aead::{AeadError, AesGcmAead, AesGcmInline, EspAead, SaKey, Suite};
 pub use packet::{Packet, Repr, Spi};
 pub use replay::ReplayWindow;
-pub use sa::{padding_len, sealed_len, trailer_len, InboundSa, Opened, OutboundSa};
+pub use sa::{open_with, padding_len, sealed_len, trailer_len, InboundSa, Opened, OutboundSa};
 
 use crate::{Layer, LenError};
 

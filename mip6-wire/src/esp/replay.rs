@@ -2,10 +2,12 @@
 //!
 //! A bitmap of the last `size` sequence numbers below and including the highest one
 //! received, kept as a ring of 64-bit words (RFC 6479's layout, one word larger than
-//! the window so all `size` positions are usable), allocated once when the SA is made
-//! and sized to its window (a home agent keeps three inbound SAs per mobile node, so a
-//! fixed 4096-packet array would cost 520 octets each): no allocation per packet, O(1)
-//! check, update in O(words cleared).
+//! the window so all `size` positions are usable), sized to its window (a home agent
+//! keeps up to three inbound SAs per mobile node, so a fixed 4096-packet array would
+//! cost 520 octets each): the two words of RFC 4303's recommended 64-packet window are
+//! held inline (a 32-octet `ReplayWindow`, no heap), larger windows allocate their
+//! words once when the SA is made. No allocation per packet, O(1) check, update in
+//! O(words cleared).
 //!
 //! [`ReplayWindow::check`] runs before the ICV is verified and does not change
 //! anything; [`ReplayWindow::update`] is called only once the ICV verified
@@ -23,7 +25,33 @@ pub struct ReplayWindow {
     size: u32,
     top: u32,
     /// `size / 64 + 1` words (RFC 6479 §2).
-    bitmap: Box<[u64]>,
+    bitmap: Bitmap,
+}
+
+/// The window's words: inline for the 64-packet window, boxed beyond.
+#[derive(Clone, PartialEq, Eq)]
+enum Bitmap {
+    Inline([u64; 2]),
+    Heap(Box<[u64]>),
+}
+
+impl core::ops::Deref for Bitmap {
+    type Target = [u64];
+    fn deref(&self) -> &[u64] {
+        match self {
+            Bitmap::Inline(words) => words,
+            Bitmap::Heap(words) => words,
+        }
+    }
+}
+
+impl core::ops::DerefMut for Bitmap {
+    fn deref_mut(&mut self) -> &mut [u64] {
+        match self {
+            Bitmap::Inline(words) => words,
+            Bitmap::Heap(words) => words,
+        }
+    }
 }
 
 impl core::fmt::Debug for ReplayWindow {
@@ -59,7 +87,10 @@ impl ReplayWindow {
         Some(ReplayWindow {
             size,
             top: 0,
-            bitmap: vec![0; size as usize / 64 + 1].into_boxed_slice(),
+            bitmap: match size as usize / 64 + 1 {
+                2 => Bitmap::Inline([0; 2]),
+                words => Bitmap::Heap(vec![0; words].into_boxed_slice()),
+            },
         })
     }
 
@@ -149,8 +180,15 @@ mod tests {
             assert!(ReplayWindow::new(size).is_none(), "{size}");
         }
         for size in [64, 128, 1024, 4096] {
-            assert_eq!(ReplayWindow::new(size).unwrap().size(), size);
+            let w = ReplayWindow::new(size).unwrap();
+            assert_eq!(w.size(), size);
+            assert_eq!(w.words(), size as usize / 64 + 1);
         }
+        assert!(matches!(
+            ReplayWindow::new(64).unwrap().bitmap,
+            Bitmap::Inline(_)
+        ));
+        assert_eq!(core::mem::size_of::<ReplayWindow>(), 32);
         assert_eq!(ReplayWindow::default().size(), 1024);
     }
 

@@ -93,6 +93,18 @@ impl<A: EspAead> OutboundSa<A> {
         }
     }
 
+    /// A fresh SA resuming at sequence number `next` (as
+    /// [`with_next_sequence`](Self::with_next_sequence), built in place: for an SA
+    /// rebuilt around each packet from a compactly kept key and counter).
+    pub fn resume(spi: Spi, key: SaKey, next: u64) -> Self {
+        OutboundSa {
+            spi,
+            aead: A::from_key(&key),
+            key,
+            next_seq: next.clamp(FIRST_SEQUENCE, SEQUENCE_END),
+        }
+    }
+
     /// The same SA resuming at sequence number `next`, for restoring a persisted
     /// high-water mark after a restart (DESIGN.md invariant 2: persist ahead of use).
     /// `0` is taken as 1; anything at or above 2^32 leaves the SA exhausted.
@@ -242,60 +254,79 @@ impl<A: EspAead> InboundSa<A> {
         &self.window
     }
 
+    /// Gives the anti-replay window back, for a caller that keeps the window and the
+    /// key compactly and builds the SA around one packet
+    /// ([`with_window`](Self::with_window), `open`, `into_window`).
+    pub fn into_window(self) -> ReplayWindow {
+        self.window
+    }
+
     /// Opens in place the ESP packet that fills `buf` (SPI to ICV, nothing after). On
     /// success the payload lies decrypted at [`Opened::payload`]; on error the buffer
     /// may hold decrypted octets only if the ICV verified (bad padding).
     pub fn open(&mut self, buf: &mut [u8]) -> Result<Opened, Error> {
-        let packet = Packet::new_checked(&*buf)?;
-        let spi = Spi::new(packet.spi())?;
-        if spi != self.spi {
-            return Err(Error::WrongSpi {
-                spi: spi.get(),
-                expected: self.spi.get(),
+        open_with(&self.aead, self.spi, self.key.salt(), &mut self.window, buf)
+    }
+}
+
+/// [`InboundSa::open`] on an SA kept in parts: the AEAD (built for this packet, e.g. an
+/// [`AesGcmInline`](super::AesGcmInline) from a compactly stored key), the SPI it
+/// accepts, the key's salt and the anti-replay window. Same checks, same order, same
+/// errors: length, SPI, window before decryption; ICV; window update; padding.
+pub fn open_with<A: EspAead>(
+    aead: &A,
+    expected_spi: Spi,
+    salt: &[u8; SALT_LEN],
+    window: &mut ReplayWindow,
+    buf: &mut [u8],
+) -> Result<Opened, Error> {
+    let packet = Packet::new_checked(&*buf)?;
+    let spi = Spi::new(packet.spi())?;
+    if spi != expected_spi {
+        return Err(Error::WrongSpi {
+            spi: spi.get(),
+            expected: expected_spi.get(),
+        });
+    }
+    let seq = packet.sequence_number();
+    window.check(seq)?;
+
+    let len = buf.len();
+    let icv_offset = len - ICV_LEN;
+    let (head, rest) = buf.split_at_mut(PAYLOAD_OFFSET);
+    let (body, icv) = rest.split_at_mut(rest.len() - ICV_LEN);
+    let mut icv_octets = [0; ICV_LEN];
+    icv_octets.copy_from_slice(icv);
+    let nonce = nonce(salt, &head[HEADER_LEN..HEADER_LEN + IV_LEN]);
+    aead.open_in_place(&nonce, &head[AAD_FIELD], body, &icv_octets)
+        .map_err(|_| Error::BadIcv {
+            offset: icv_offset,
+            seq,
+        })?;
+    window.update(seq);
+
+    // body holds at least Pad Length and Next Header (check_len).
+    let pad_len_at = body.len() - TRAILER_FIXED_LEN;
+    let pad_len = body[pad_len_at];
+    let next_header = body[pad_len_at + 1];
+    let payload_end = pad_len_at
+        .checked_sub(usize::from(pad_len))
+        .ok_or(Error::BadPadLength {
+            offset: PAYLOAD_OFFSET + pad_len_at,
+            pad_len,
+        })?;
+    for (i, &octet) in body[payload_end..pad_len_at].iter().enumerate() {
+        if usize::from(octet) != i + 1 {
+            return Err(Error::BadPadding {
+                offset: PAYLOAD_OFFSET + payload_end + i,
             });
         }
-        let seq = packet.sequence_number();
-        self.window.check(seq)?;
-
-        let len = buf.len();
-        let icv_offset = len - ICV_LEN;
-        let (head, rest) = buf.split_at_mut(PAYLOAD_OFFSET);
-        let (body, icv) = rest.split_at_mut(rest.len() - ICV_LEN);
-        let mut icv_octets = [0; ICV_LEN];
-        icv_octets.copy_from_slice(icv);
-        let nonce = nonce(self.key.salt(), &head[HEADER_LEN..HEADER_LEN + IV_LEN]);
-        self.aead
-            .open_in_place(&nonce, &head[AAD_FIELD], body, &icv_octets)
-            .map_err(|_| Error::BadIcv {
-                offset: icv_offset,
-                seq,
-            })?;
-        self.window.update(seq);
-
-        // body holds at least Pad Length and Next Header (check_len).
-        let pad_len_at = body.len() - TRAILER_FIXED_LEN;
-        let pad_len = body[pad_len_at];
-        let next_header = body[pad_len_at + 1];
-        let payload_end =
-            pad_len_at
-                .checked_sub(usize::from(pad_len))
-                .ok_or(Error::BadPadLength {
-                    offset: PAYLOAD_OFFSET + pad_len_at,
-                    pad_len,
-                })?;
-        for (i, &octet) in body[payload_end..pad_len_at].iter().enumerate() {
-            if usize::from(octet) != i + 1 {
-                return Err(Error::BadPadding {
-                    offset: PAYLOAD_OFFSET + payload_end + i,
-                });
-            }
-        }
-        Ok(Opened {
-            next_header,
-            payload: PAYLOAD_OFFSET..PAYLOAD_OFFSET + payload_end,
-            seq,
-        })
     }
+    Ok(Opened {
+        next_header,
+        payload: PAYLOAD_OFFSET..PAYLOAD_OFFSET + payload_end,
+        seq,
+    })
 }
 
 #[cfg(test)]
@@ -401,6 +432,67 @@ mod tests {
         }
         assert_eq!(sa.seal(&mut buf, 40, 41), Ok(76));
         assert_eq!(buf, PACKET256);
+    }
+
+    #[test]
+    fn transient_inline_sas_keep_their_state_in_the_parts() {
+        use crate::esp::AesGcmInline;
+        // Outbound: rebuilt around each packet from the key and the counter.
+        let mut next = 0x0102_0304;
+        let mut buf = [0xEE; 48];
+        buf[16..29].copy_from_slice(&MH_PAYLOAD);
+        let mut sa = OutboundSa::<AesGcmInline>::resume(spi(), key128(), next);
+        assert_eq!(sa.seal(&mut buf, 13, 135), Ok(48));
+        next = sa.next_sequence();
+        assert_eq!(buf, PACKET128);
+        assert_eq!(next, 0x0102_0305);
+        let fresh = OutboundSa::<AesGcmInline>::resume(spi(), key128(), 0);
+        assert_eq!(fresh.next_sequence(), 1, "0 is taken as 1");
+        let mut spent = OutboundSa::<AesGcmInline>::resume(spi(), key128(), u64::MAX);
+        assert_eq!(spent.seq_remaining(), 0);
+        assert_eq!(
+            spent.seal(&mut [0; 64], 0, 59),
+            Err(Error::SequenceExhausted)
+        );
+
+        // Inbound: the window goes in and comes back with the packet recorded.
+        let window = ReplayWindow::new(64).unwrap();
+        let mut sa = InboundSa::<AesGcmInline>::with_window(spi(), key128(), window);
+        assert_eq!(sa.open(&mut buf).unwrap().payload, 16..29);
+        let window = sa.into_window();
+        assert_eq!(window.top(), 0x0102_0304);
+        let mut again = PACKET128;
+        let mut sa = InboundSa::<AesGcmInline>::with_window(spi(), key128(), window);
+        assert_eq!(
+            sa.open(&mut again),
+            Err(Error::Replayed { seq: 0x0102_0304 })
+        );
+
+        // The same on parts, the window borrowed.
+        let aead = AesGcmInline::from_key(&key128());
+        let mut window = ReplayWindow::new(64).unwrap();
+        let mut buf = PACKET128;
+        buf[20] ^= 1;
+        assert_eq!(
+            open_with(&aead, spi(), &SALT128, &mut window, &mut buf),
+            Err(Error::BadIcv {
+                offset: 32,
+                seq: 0x0102_0304
+            })
+        );
+        assert_eq!(window.top(), 0, "a forgery does not move the window");
+        buf[20] ^= 1;
+        let opened = open_with(&aead, spi(), &SALT128, &mut window, &mut buf).unwrap();
+        assert_eq!(buf[opened.payload], MH_PAYLOAD);
+        assert_eq!(window.top(), 0x0102_0304);
+        let other = Spi::new(0x1002).unwrap();
+        assert_eq!(
+            open_with(&aead, other, &SALT128, &mut window, &mut PACKET128.clone()),
+            Err(Error::WrongSpi {
+                spi: 0x1001,
+                expected: 0x1002
+            })
+        );
     }
 
     #[test]
