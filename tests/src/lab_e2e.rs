@@ -64,6 +64,7 @@ pub struct Running {
     pub mn: Option<Daemon>,
     ha_runs: u32,
     mn_runs: u32,
+    seeds: Option<(u64, u64)>,
     _out: tempfile::TempDir,
 }
 
@@ -71,6 +72,16 @@ impl Running {
     /// Builds the lab, writes the configurations (`key_interval` for both daemons,
     /// HA persistence as given) and starts the HA then the MN.
     pub fn start(key_interval: Duration, persistence: bool) -> Running {
+        Running::start_seeded(key_interval, persistence, None)
+    }
+
+    /// Like [`Running::start`], with the daemons' RNGs seeded (HA seed, MN seed):
+    /// their captures then replay byte for byte. Tests and replay only.
+    pub fn start_seeded(
+        key_interval: Duration,
+        persistence: bool,
+        seeds: Option<(u64, u64)>,
+    ) -> Running {
         let out = tempfile::Builder::new()
             .prefix("mip6-e2e-")
             .tempdir()
@@ -88,6 +99,7 @@ impl Running {
             mn: None,
             ha_runs: 0,
             mn_runs: 0,
+            seeds,
             _out: out,
         };
         r.start_ha();
@@ -112,7 +124,7 @@ impl Running {
             capture: self.files.out.join(format!("ha-{}.pcapng", self.ha_runs)),
             socket: &self.files.ha_socket,
             log: self.files.out.join(format!("ha-{}.log", self.ha_runs)),
-            seed: None,
+            seed: self.seeds.map(|s| s.0),
             echo: false,
         };
         let d = Daemon::spawn(&mut self.lab, &spec).expect("mip6-ha starts");
@@ -133,13 +145,23 @@ impl Running {
             capture: self.files.out.join(format!("mn-{}.pcapng", self.mn_runs)),
             socket: &self.files.mn_socket,
             log: self.files.out.join(format!("mn-{}.log", self.mn_runs)),
-            seed: None,
+            seed: self.seeds.map(|s| s.1),
             echo: false,
         };
         let d = Daemon::spawn(&mut self.lab, &spec).expect("mip6-mn starts");
         d.wait_ready(&mut self.lab, Duration::from_secs(20))
             .expect("mip6-mn ready");
         self.mn = Some(d);
+    }
+
+    /// SIGTERM to both daemons; each removes what it installed and flushes its capture.
+    pub fn stop_daemons(&mut self) {
+        if let Some(d) = self.mn.take() {
+            d.stop(&mut self.lab);
+        }
+        if let Some(d) = self.ha.take() {
+            d.stop(&mut self.lab);
+        }
     }
 
     /// `kill -9` of the HA.

@@ -44,7 +44,17 @@ pub struct HaStepper {
 impl HaStepper {
     /// A fresh home agent (empty state directory) built at `now`.
     pub fn new(config: mip6_ha::HaConfig, seed: u64, now: Time) -> HaStepper {
-        let engine = mip6_ha::HomeAgent::new(config, DaemonRng::new(Some(seed)), now, Vec::new())
+        HaStepper::restored(config, seed, now, Vec::new())
+    }
+
+    /// A home agent built at `now` from stored records.
+    pub fn restored(
+        config: mip6_ha::HaConfig,
+        seed: u64,
+        now: Time,
+        records: Vec<mip6_ha::MnRecord>,
+    ) -> HaStepper {
+        let engine = mip6_ha::HomeAgent::new(config, DaemonRng::new(Some(seed)), now, records)
             .expect("a valid HA configuration");
         let mut s = HaStepper {
             engine,
@@ -293,6 +303,37 @@ pub fn replay_ha(
 ) -> Result<ReplaySummary, String> {
     let (t0, rest) = split(records)?;
     let mut ha = HaStepper::new(config, seed, t0);
+    replay_ha_inputs(&mut ha, rest)
+}
+
+/// Replays a home agent's capture that begins with `restart`, from the records the
+/// daemon wrote beside it (`<capture>.state`, see [`read_start_state`]).
+pub fn replay_ha_restored(
+    config: mip6_ha::HaConfig,
+    seed: u64,
+    state: Vec<mip6_ha::MnRecord>,
+    records: &[CapturedInput],
+) -> Result<ReplaySummary, String> {
+    let (t0, rest) = match records.first() {
+        Some(first) if first.kind == InputKind::Restart => (first.time, &records[1..]),
+        _ => return Err("the capture does not begin with a `restart` record".into()),
+    };
+    let mut ha = HaStepper::restored(config, seed, t0, state);
+    replay_ha_inputs(&mut ha, rest)
+}
+
+/// The records `mip6-ha` started from, as written to `<capture>.state`.
+pub fn read_start_state(capture: &std::path::Path) -> Result<Vec<mip6_ha::MnRecord>, String> {
+    let mut path = capture.as_os_str().to_owned();
+    path.push(".state");
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.to_string_lossy()))?;
+    bytes
+        .chunks(mip6_ha::store::RECORD_LEN)
+        .map(|c| mip6_ha::store::decode_record(c).map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn replay_ha_inputs(ha: &mut HaStepper, rest: &[CapturedInput]) -> Result<ReplaySummary, String> {
     compare(rest, |now, kind, data| match kind {
         InputKind::NetIn => ha.net_in(now, data),
         InputKind::TunIn => ha.tun_in(now, data),

@@ -123,6 +123,9 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
     }
     let rng = DaemonRng::new(options.seed);
     let now = clock::now();
+    // A capture keeps the records the engine starts from beside it, so a replay can
+    // start where this run started (`<capture>.state`).
+    let start_records = options.capture.as_ref().map(|_| records.clone());
     let engine = HomeAgent::new(engine_config.clone(), rng, now, records)
         .map_err(|e| RunError::Config(e.to_string()))?;
     let stats = Stats::new(&engine_config, now);
@@ -130,9 +133,15 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
         Some(path) => {
             let mut capture = Capture::create(path, &engine_config)
                 .map_err(fail(format!("capture {}", path.display())))?;
-            // A replay builds its engine at this same `now`; from stored records it
-            // cannot (it would need them), which the `restart` mark says.
+            // A replay builds its engine at this same `now`, from the same records:
+            // `restart` marks a start from stored state, whose records are written to
+            // `<capture>.state` (mode 0600; with persistence on they hold keys, like
+            // the capture's key log).
             capture.pcap.start(now, restored > 0);
+            if let Some(records) = start_records.filter(|r| !r.is_empty()) {
+                write_start_state(path, &records)
+                    .map_err(fail(format!("capture state {}", path.display())))?;
+            }
             Some(capture)
         }
         None => None,
@@ -256,4 +265,26 @@ async fn recv_metrics(
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// Writes the records the engine started from to `<capture>.state`: each record in
+/// the store's encoding ([`mip6_ha::store::encode_record`]), one after another.
+fn write_start_state(
+    capture: &std::path::Path,
+    records: &[mip6_ha::MnRecord],
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut path = capture.as_os_str().to_owned();
+    path.push(".state");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(std::path::PathBuf::from(path))?;
+    for r in records {
+        file.write_all(&mip6_ha::store::encode_record(r))?;
+    }
+    file.sync_all()
 }
