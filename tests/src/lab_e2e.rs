@@ -21,6 +21,10 @@ use mip6_lab::{Lab, Link, Node};
 pub const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
 /// The correspondent.
 pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 1);
+/// Where `mip6-ha` serves metrics, in its namespace.
+pub const HA_METRICS: &str = "[::1]:9464";
+/// Where `mip6-mn` serves metrics, in its namespace.
+pub const MN_METRICS: &str = "127.0.0.1:9102";
 
 /// The directory holding `mip6-ha`, `mip6-mn` and `mip6-lab`: the build directory
 /// of this test executable (`target/<profile>/`). `cargo test --workspace` builds
@@ -87,8 +91,17 @@ impl Running {
             .tempdir()
             .expect("a temporary directory");
         let files = DemoFiles::under(out.path());
-        std::fs::write(&files.ha_config, ha_toml(&files, key_interval, persistence)).unwrap();
-        std::fs::write(&files.mn_config, mn_toml(&files, key_interval)).unwrap();
+        // Both serve Prometheus text on the loopback of their namespace.
+        let ha_config = format!(
+            "metrics = \"{HA_METRICS}\"\n{}",
+            ha_toml(&files, key_interval, persistence)
+        );
+        let mn_config = format!(
+            "metrics = \"{MN_METRICS}\"\n{}",
+            mn_toml(&files, key_interval)
+        );
+        std::fs::write(&files.ha_config, ha_config).unwrap();
+        std::fs::write(&files.mn_config, mn_config).unwrap();
         let mut lab = Lab::new().expect("the lab topology");
         lab.move_mn(Link::Foreign1).expect("MN on foreign link 1");
         let mut r = Running {
@@ -196,6 +209,30 @@ impl Running {
     /// The HA's raw status JSON.
     pub fn ha_json(&self) -> serde_json::Value {
         status::request(&self.files.ha_socket, "status").expect("mip6-ha status")
+    }
+
+    /// Scrapes a daemon's Prometheus endpoint from inside its namespace (python3's
+    /// urllib: the test process is not in the namespace).
+    pub fn scrape(&self, node: Node, addr: &str) -> String {
+        let url = format!("http://{addr}/metrics");
+        let out = self
+            .lab
+            .exec_in(
+                node,
+                &[
+                    "python3",
+                    "-c",
+                    "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())",
+                    &url,
+                ],
+            )
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "scraping {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Waits until `done(mn status)` holds; panics with both daemons' log tails after

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use mip6_lab::demo::nft as ba_drop;
 use mip6_lab::prereq::require_lab;
-use mip6_lab::Link;
-use mip6_tests::lab_e2e::{tshark_summary, Running};
+use mip6_lab::{Link, Node};
+use mip6_tests::lab_e2e::{tshark_summary, Running, HA_METRICS, MN_METRICS};
 use mip6_tests::prerequisites::require_tool;
 
 fn keys(s: &serde_json::Value, who: &str) -> (u64, u64, u64) {
@@ -126,6 +126,15 @@ fn registration_data_rekeys_a_lost_ba_and_two_handovers() {
     let (mn_init, mn_updates, _) = keys(&mn, "MN");
     assert_eq!(mn_init, 1, "{mn}");
     assert!(mn_updates >= 5, "{mn}");
+
+    // The same counts on the Prometheus endpoints.
+    let metrics = run.scrape(Node::Ha, HA_METRICS);
+    assert!(metrics.contains("mip6_ha_bindings 1\n"), "{metrics}");
+    let line = format!("mip6_ha_key_events_total{{kind=\"update\"}} {updates}\n");
+    assert!(metrics.contains(&line), "{line} not in {metrics}");
+    let metrics = run.scrape(Node::Mn, MN_METRICS);
+    assert!(metrics.contains("mip6_mn_registered 1\n"), "{metrics}");
+    assert!(metrics.contains("mip6_mn_handovers_total 2\n"), "{metrics}");
 
     // The captures, read back by tshark with their key logs.
     for side in ["ha-1", "mn-1"] {
