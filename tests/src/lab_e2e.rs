@@ -54,6 +54,13 @@ pub fn binaries() -> PathBuf {
     dir
 }
 
+/// Which daemon.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Ha,
+    Mn,
+}
+
 /// A lab with both daemons, the MN on foreign link 1.
 pub struct Running {
     /// The namespaces.
@@ -128,43 +135,52 @@ impl Running {
     /// Starts `mip6-ha` (capture `ha-<n>.pcapng` for the n-th run) and waits for it.
     pub fn start_ha(&mut self) {
         self.ha_runs += 1;
-        let program = self.bin.join("mip6-ha");
-        let spec = DaemonSpec {
-            name: "mip6-ha",
-            node: Node::Ha,
-            program: &program,
-            config: &self.files.ha_config,
-            capture: self.files.out.join(format!("ha-{}.pcapng", self.ha_runs)),
-            socket: &self.files.ha_socket,
-            log: self.files.out.join(format!("ha-{}.log", self.ha_runs)),
-            seed: self.seeds.map(|s| s.0),
-            echo: false,
-        };
-        let d = Daemon::spawn(&mut self.lab, &spec).expect("mip6-ha starts");
-        d.wait_ready(&mut self.lab, Duration::from_secs(20))
-            .expect("mip6-ha ready");
+        let d = self.spawn(Role::Ha, self.ha_runs);
         self.ha = Some(d);
     }
 
     /// Starts `mip6-mn` (capture `mn-<n>.pcapng`) and waits for it.
     pub fn start_mn(&mut self) {
         self.mn_runs += 1;
-        let program = self.bin.join("mip6-mn");
+        let d = self.spawn(Role::Mn, self.mn_runs);
+        self.mn = Some(d);
+    }
+
+    fn spawn(&mut self, role: Role, run: u32) -> Daemon {
+        let (short, node, config, socket, seed) = match role {
+            Role::Ha => (
+                "ha",
+                Node::Ha,
+                &self.files.ha_config,
+                &self.files.ha_socket,
+                self.seeds.map(|s| s.0),
+            ),
+            Role::Mn => (
+                "mn",
+                Node::Mn,
+                &self.files.mn_config,
+                &self.files.mn_socket,
+                self.seeds.map(|s| s.1),
+            ),
+        };
+        let name = format!("mip6-{short}");
+        let program = self.bin.join(&name);
         let spec = DaemonSpec {
-            name: "mip6-mn",
-            node: Node::Mn,
+            name: &name,
+            node,
             program: &program,
-            config: &self.files.mn_config,
-            capture: self.files.out.join(format!("mn-{}.pcapng", self.mn_runs)),
-            socket: &self.files.mn_socket,
-            log: self.files.out.join(format!("mn-{}.log", self.mn_runs)),
-            seed: self.seeds.map(|s| s.1),
+            config,
+            capture: self.files.out.join(format!("{short}-{run}.pcapng")),
+            socket,
+            log: self.files.out.join(format!("{short}-{run}.log")),
+            seed,
             echo: false,
         };
-        let d = Daemon::spawn(&mut self.lab, &spec).expect("mip6-mn starts");
+        let d =
+            Daemon::spawn(&mut self.lab, &spec).unwrap_or_else(|e| panic!("{name} starts: {e}"));
         d.wait_ready(&mut self.lab, Duration::from_secs(20))
-            .expect("mip6-mn ready");
-        self.mn = Some(d);
+            .unwrap_or_else(|e| panic!("{name} ready: {e}"));
+        d
     }
 
     /// SIGTERM to both daemons; each removes what it installed and flushes its capture.
@@ -243,18 +259,7 @@ impl Running {
         timeout: Duration,
         done: impl Fn(&serde_json::Value) -> bool,
     ) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(s) = status::request(&self.files.mn_socket, "status") {
-                if done(&s) {
-                    return;
-                }
-            }
-            if Instant::now() >= deadline {
-                panic!("{what}: not within {timeout:?}\n{}", self.diagnostics());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait(&self.files.mn_socket, what, timeout, done);
     }
 
     /// Waits until `done(ha status)` holds.
@@ -264,12 +269,20 @@ impl Running {
         timeout: Duration,
         done: impl Fn(&serde_json::Value) -> bool,
     ) {
+        self.wait(&self.files.ha_socket, what, timeout, done);
+    }
+
+    fn wait(
+        &self,
+        socket: &Path,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(s) = status::request(&self.files.ha_socket, "status") {
-                if done(&s) {
-                    return;
-                }
+            if status::request(socket, "status").is_ok_and(|s| done(&s)) {
+                return;
             }
             if Instant::now() >= deadline {
                 panic!("{what}: not within {timeout:?}\n{}", self.diagnostics());

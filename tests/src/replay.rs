@@ -10,6 +10,7 @@
 //! hold the daemons to this.
 
 use std::net::Ipv6Addr;
+use std::ops::Range;
 
 use mip6_daemon::capture::{CapturedInput, EngineCapture, InputKind};
 use mip6_daemon::rng::DaemonRng;
@@ -33,12 +34,136 @@ fn seal_buffer(packet: &[u8]) -> Vec<u8> {
     buf
 }
 
-/// Drives a [`mip6_ha::HomeAgent`] one input at a time.
-pub struct HaStepper {
+/// What a stepper needs of an engine: the sans-IO calls both engines share.
+pub trait SansIoEngine {
+    /// The engine's event type.
+    type Event;
+    /// `handle(now, frame)`; the delivered inner packet's range, if any.
+    fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>>;
+    /// `seal_data(now, buf, inner_len)`; the sealed frame's length, if sealed.
+    fn seal(&mut self, now: Time, buf: &mut [u8], inner_len: usize) -> Option<usize>;
+    /// `handle_timeout(now)`.
+    fn timeout(&mut self, now: Time);
+    /// `poll_event()`.
+    fn next_event(&mut self) -> Option<Self::Event>;
+    /// `poll_transmit()`'s frame.
+    fn next_frame(&mut self) -> Option<Vec<u8>>;
+}
+
+impl SansIoEngine for mip6_ha::HomeAgent<DaemonRng> {
+    type Event = mip6_ha::Event;
+    fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>> {
+        match self.handle(now, frame) {
+            mip6_ha::Received::Delivered { inner } => Some(inner),
+            _ => None,
+        }
+    }
+    fn seal(&mut self, now: Time, buf: &mut [u8], inner_len: usize) -> Option<usize> {
+        self.seal_data(now, buf, inner_len).ok().map(|f| f.len)
+    }
+    fn timeout(&mut self, now: Time) {
+        self.handle_timeout(now);
+    }
+    fn next_event(&mut self) -> Option<mip6_ha::Event> {
+        self.poll_event()
+    }
+    fn next_frame(&mut self) -> Option<Vec<u8>> {
+        self.poll_transmit().map(|t| t.frame)
+    }
+}
+
+impl SansIoEngine for mip6_mn::MobileNode {
+    type Event = mip6_mn::Event;
+    fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>> {
+        match self.handle(now, frame) {
+            mip6_mn::Received::Delivered { inner } => Some(inner),
+            _ => None,
+        }
+    }
+    fn seal(&mut self, now: Time, buf: &mut [u8], inner_len: usize) -> Option<usize> {
+        self.seal_data(now, buf, inner_len).ok().map(|f| f.len)
+    }
+    fn timeout(&mut self, now: Time) {
+        self.handle_timeout(now);
+    }
+    fn next_event(&mut self) -> Option<mip6_mn::Event> {
+        self.poll_event()
+    }
+    fn next_frame(&mut self) -> Option<Vec<u8>> {
+        self.poll_transmit().map(|t| t.frame)
+    }
+}
+
+/// Drives an engine one input at a time and returns each input's outputs in order.
+pub struct Stepper<E: SansIoEngine> {
     /// The engine.
-    pub engine: mip6_ha::HomeAgent<DaemonRng>,
+    pub engine: E,
     /// Every event drained, in order.
-    pub events: Vec<mip6_ha::Event>,
+    pub events: Vec<E::Event>,
+}
+
+/// A home agent stepper.
+pub type HaStepper = Stepper<mip6_ha::HomeAgent<DaemonRng>>;
+/// A mobile node stepper.
+pub type MnStepper = Stepper<mip6_mn::MobileNode>;
+
+impl<E: SansIoEngine> Stepper<E> {
+    fn with(engine: E) -> Stepper<E> {
+        let mut s = Stepper {
+            engine,
+            events: Vec::new(),
+        };
+        s.drain_events();
+        s
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.engine.next_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<Output>) {
+        self.drain_events();
+        while let Some(frame) = self.engine.next_frame() {
+            out.push(Output::NetOut(frame));
+        }
+    }
+
+    /// A frame from the network.
+    pub fn net_in(&mut self, now: Time, frame: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut buf = frame.to_vec();
+        if let Some(inner) = self.engine.handle_frame(now, &mut buf) {
+            if let Some(p) = buf.get(inner) {
+                out.push(Output::TunOut(p.to_vec()));
+            }
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    /// A packet from the TUN.
+    pub fn tun_in(&mut self, now: Time, packet: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut buf = seal_buffer(packet);
+        let sealed = self.engine.seal(now, &mut buf, packet.len());
+        self.drain_events();
+        if let Some(len) = sealed {
+            buf.truncate(len);
+            out.push(Output::NetOut(buf));
+        }
+        self.drain(&mut out);
+        out
+    }
+
+    /// `handle_timeout(now)`.
+    pub fn timeout(&mut self, now: Time) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.engine.timeout(now);
+        self.drain(&mut out);
+        out
+    }
 }
 
 impl HaStepper {
@@ -54,132 +179,18 @@ impl HaStepper {
         now: Time,
         records: Vec<mip6_ha::MnRecord>,
     ) -> HaStepper {
-        let engine = mip6_ha::HomeAgent::new(config, DaemonRng::new(Some(seed)), now, records)
-            .expect("a valid HA configuration");
-        let mut s = HaStepper {
-            engine,
-            events: Vec::new(),
-        };
-        s.drain_events();
-        s
+        Stepper::with(
+            mip6_ha::HomeAgent::new(config, DaemonRng::new(Some(seed)), now, records)
+                .expect("a valid HA configuration"),
+        )
     }
-
-    fn drain_events(&mut self) {
-        while let Some(e) = self.engine.poll_event() {
-            self.events.push(e);
-        }
-    }
-
-    fn drain(&mut self, out: &mut Vec<Output>) {
-        self.drain_events();
-        while let Some(t) = self.engine.poll_transmit() {
-            out.push(Output::NetOut(t.frame));
-        }
-    }
-
-    /// A frame from the network.
-    pub fn net_in(&mut self, now: Time, frame: &[u8]) -> Vec<Output> {
-        let mut out = Vec::new();
-        let mut buf = frame.to_vec();
-        if let mip6_ha::Received::Delivered { inner } = self.engine.handle(now, &mut buf) {
-            if let Some(p) = buf.get(inner) {
-                out.push(Output::TunOut(p.to_vec()));
-            }
-        }
-        self.drain(&mut out);
-        out
-    }
-
-    /// A packet from the TUN toward a home address.
-    pub fn tun_in(&mut self, now: Time, packet: &[u8]) -> Vec<Output> {
-        let mut out = Vec::new();
-        let mut buf = seal_buffer(packet);
-        let sealed = self.engine.seal_data(now, &mut buf, packet.len());
-        self.drain_events();
-        if let Ok(f) = sealed {
-            buf.truncate(f.len);
-            out.push(Output::NetOut(buf));
-        }
-        self.drain(&mut out);
-        out
-    }
-
-    /// `handle_timeout(now)`.
-    pub fn timeout(&mut self, now: Time) -> Vec<Output> {
-        let mut out = Vec::new();
-        self.engine.handle_timeout(now);
-        self.drain(&mut out);
-        out
-    }
-}
-
-/// Drives a [`mip6_mn::MobileNode`] one input at a time.
-pub struct MnStepper {
-    /// The engine.
-    pub engine: mip6_mn::MobileNode,
-    /// Every event drained, in order.
-    pub events: Vec<mip6_mn::Event>,
 }
 
 impl MnStepper {
     /// A fresh mobile node (no stored record) built at `now`.
     pub fn new(config: mip6_mn::MnConfig, seed: u64, now: Time) -> MnStepper {
         let mut rng = DaemonRng::new(Some(seed));
-        let engine = mip6_mn::MobileNode::new(config, &mut rng, now, None);
-        let mut s = MnStepper {
-            engine,
-            events: Vec::new(),
-        };
-        s.drain_events();
-        s
-    }
-
-    fn drain_events(&mut self) {
-        while let Some(e) = self.engine.poll_event() {
-            self.events.push(e);
-        }
-    }
-
-    fn drain(&mut self, out: &mut Vec<Output>) {
-        self.drain_events();
-        while let Some(t) = self.engine.poll_transmit() {
-            out.push(Output::NetOut(t.frame));
-        }
-    }
-
-    /// A frame from the network.
-    pub fn net_in(&mut self, now: Time, frame: &[u8]) -> Vec<Output> {
-        let mut out = Vec::new();
-        let mut buf = frame.to_vec();
-        if let mip6_mn::Received::Delivered { inner } = self.engine.handle(now, &mut buf) {
-            if let Some(p) = buf.get(inner) {
-                out.push(Output::TunOut(p.to_vec()));
-            }
-        }
-        self.drain(&mut out);
-        out
-    }
-
-    /// A packet from the TUN (from the home address).
-    pub fn tun_in(&mut self, now: Time, packet: &[u8]) -> Vec<Output> {
-        let mut out = Vec::new();
-        let mut buf = seal_buffer(packet);
-        let sealed = self.engine.seal_data(now, &mut buf, packet.len());
-        self.drain_events();
-        if let Ok(f) = sealed {
-            buf.truncate(f.len);
-            out.push(Output::NetOut(buf));
-        }
-        self.drain(&mut out);
-        out
-    }
-
-    /// `handle_timeout(now)`.
-    pub fn timeout(&mut self, now: Time) -> Vec<Output> {
-        let mut out = Vec::new();
-        self.engine.handle_timeout(now);
-        self.drain(&mut out);
-        out
+        Stepper::with(mip6_mn::MobileNode::new(config, &mut rng, now, None))
     }
 
     /// The care-of address changed.
