@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 use mip6_wire::capture::{write_esp_sa_file, EspSaRecord, PcapngError, PcapngReader, PcapngWriter};
 use mip6_wire::Time;
 
+/// The daemons' default limit on recorded engine inputs (`--capture-limit`).
+pub const DEFAULT_LIMIT: u64 = 100_000;
+
 /// What a capture record was (its packet comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
@@ -138,7 +141,9 @@ pub struct EngineCapture {
     local: Ipv6Addr,
     sas: Vec<EspSaRecord>,
     written: u64,
+    inputs: u64,
     limit: Option<u64>,
+    stopped: bool,
     failed: bool,
 }
 
@@ -178,17 +183,20 @@ impl EngineCapture {
             local,
             sas: Vec::new(),
             written: 0,
+            inputs: 0,
             limit: None,
+            stopped: false,
             failed: false,
         };
         capture.write_key_log()?;
         Ok(capture)
     }
 
-    /// Stops recording after `packets` records (a long data run would otherwise fill
-    /// the disk); a replay then covers the records before the limit.
-    pub fn set_limit(&mut self, packets: u64) {
-        self.limit = Some(packets);
+    /// Stops recording after `inputs` engine inputs, each with all its outputs (a
+    /// long data run would otherwise fill the disk); a replay then covers the inputs
+    /// recorded, and none of them is cut from its outputs.
+    pub fn set_limit(&mut self, inputs: u64) {
+        self.limit = Some(inputs);
     }
 
     /// The key log's path: the capture's path with `.esp_sa` appended.
@@ -278,13 +286,17 @@ impl EngineCapture {
     }
 
     fn record(&mut self, now: Time, kind: InputKind, frame: &[u8]) {
-        if self.failed {
+        if self.failed || self.stopped {
             return;
         }
-        if let Some(limit) = self.limit {
-            if self.written >= limit {
+        let is_output = matches!(kind, InputKind::NetOut | InputKind::TunOut);
+        if !is_output {
+            if self.limit.is_some_and(|limit| self.inputs >= limit) {
+                self.stopped = true;
+                tracing::warn!(path = %self.path.display(), inputs = self.inputs, "capture limit reached: recording stops");
                 return;
             }
+            self.inputs += 1;
         }
         if let Err(e) =
             self.writer
@@ -294,9 +306,6 @@ impl EngineCapture {
             return;
         }
         self.written += 1;
-        if self.limit == Some(self.written) {
-            tracing::warn!(path = %self.path.display(), packets = self.written, "capture limit reached: recording stops");
-        }
     }
 
     fn fail(&mut self, e: &dyn std::fmt::Display) {
@@ -451,6 +460,8 @@ mod tests {
         cap.set_limit(2);
         for i in 0..5 {
             cap.timeout(Time::from_micros(1000 + i));
+            // Outputs of a recorded input are kept whole.
+            cap.net_out(Time::from_micros(1000 + i), &[0x60; 40]);
         }
         let rec = EspSaRecord::new(
             AddrMatch::Exact(addr("2001:db8:1::1")),
@@ -462,7 +473,16 @@ mod tests {
         cap.add_sas([rec.clone(), rec.clone()]);
         cap.add_sas([rec]);
         drop(cap);
-        assert_eq!(read_inputs(&path).unwrap().len(), 2);
+        let kinds: Vec<_> = read_inputs(&path).unwrap().iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                InputKind::Timeout,
+                InputKind::NetOut,
+                InputKind::Timeout,
+                InputKind::NetOut
+            ]
+        );
         let log = std::fs::read_to_string(key_log_path(&path)).unwrap();
         assert_eq!(log.matches("0x00001002").count(), 1, "{log}");
         assert!(log.contains("\"2001:db8:1::1\",\"*\""), "{log}");

@@ -35,6 +35,10 @@ pub struct Cli {
     /// FILE.esp_sa (Wireshark's esp_sa format).
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
+    /// Stop recording after this many engine inputs (with their outputs), so a long
+    /// run cannot fill the disk: 100 000 records are about 150 MB of full-size frames.
+    #[arg(long, value_name = "INPUTS", default_value_t = mip6_daemon::capture::DEFAULT_LIMIT)]
+    pub capture_limit: u64,
     /// A command for a running daemon.
     #[command(subcommand)]
     pub command: Option<Command>,

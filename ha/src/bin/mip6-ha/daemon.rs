@@ -45,6 +45,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// `--capture FILE`.
     pub capture: Option<PathBuf>,
+    /// `--capture-limit INPUTS`.
+    pub capture_limit: u64,
 }
 
 /// Why the daemon stopped with an error.
@@ -137,6 +139,7 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
             // `restart` marks a start from stored state, whose records are written to
             // `<capture>.state` (mode 0600; with persistence on they hold keys, like
             // the capture's key log).
+            capture.pcap.set_limit(options.capture_limit);
             capture.pcap.start(now, restored > 0);
             if let Some(records) = start_records.filter(|r| !r.is_empty()) {
                 write_start_state(path, &records)

@@ -86,6 +86,7 @@ fn main() -> ExitCode {
     let options = daemon::Options {
         seed: cli.seed,
         capture: cli.capture,
+        capture_limit: cli.capture_limit,
     };
     match runtime.block_on(daemon::run(config, options)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -37,6 +37,10 @@ pub struct Cli {
     /// Record every engine input and output to this pcapng (with FILE.esp_sa keys).
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
+    /// Stop recording after this many engine inputs (with their outputs), so a long
+    /// run cannot fill the disk: 100 000 records are about 150 MB of full-size frames.
+    #[arg(long, value_name = "INPUTS", default_value_t = mip6_daemon::capture::DEFAULT_LIMIT)]
+    pub capture_limit: u64,
     /// A command for a running daemon.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -202,6 +202,7 @@ async fn run(cli: &Cli, config: &DaemonConfig, engine: MnConfig) -> Result<(), S
         Some(path) => {
             let mut c = EngineCapture::create(path, hoa)
                 .map_err(|e| format!("capture {}: {e}", path.display()))?;
+            c.set_limit(cli.capture_limit);
             c.add_sas(keylog::generation_records(
                 hoa,
                 ha,
