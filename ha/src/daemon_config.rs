@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use mip6_wire::esp::{Spi, Suite};
+use mip6_wire::esp::{ReplayWindow, Spi, Suite};
 use mip6_wire::keys::{RequestMode, SpiPair};
 use mip6_wire::mh::DEFAULT_VENDOR_ID;
 use mip6_wire::Secret32;
@@ -139,6 +139,10 @@ pub enum ConfigErrorKind {
     /// A TUN MTU below IPv6's minimum link MTU (RFC 8200 §5).
     #[error("MTU {0} is below IPv6's minimum of 1280 (RFC 8200 §5)")]
     MtuTooSmall(u16),
+    /// An anti-replay window outside 64..=4096 (RFC 4303 §3.4.3: 32 minimum, 64
+    /// recommended; mip6-wire keeps at most 4096).
+    #[error("replay window {0} is outside 64..=4096 packets")]
+    ReplayWindow(u32),
     /// A metrics listener not on a loopback address.
     #[error("metrics address {0} is not loopback")]
     MetricsNotLoopback(SocketAddr),
@@ -511,6 +515,9 @@ pub struct DaemonConfig {
     /// MTU of the TUN (default 1420, so a tunnelled packet — inner packet, outer IPv6
     /// header, ESP header, IV, padding and ICV — fits a 1500-octet link).
     pub tun_mtu: Option<Spanned<u16>>,
+    /// Anti-replay window of every inbound SA, in packets (RFC 4303 §3.4.3; default
+    /// 1024; 64 keeps a home agent with a million MNs within 512 octets per MN).
+    pub replay_window: Option<Spanned<u32>>,
     /// The control socket's path.
     #[serde(default = "default_control_socket")]
     pub control_socket: PathBuf,
@@ -718,6 +725,15 @@ impl DaemonConfig {
                 ));
             }
         }
+        if let Some(w) = &self.replay_window {
+            if ReplayWindow::new(*w.get_ref()).is_none() {
+                errors.push(self.error(
+                    Some(w.span()),
+                    "replay_window",
+                    ConfigErrorKind::ReplayWindow(*w.get_ref()),
+                ));
+            }
+        }
         if let Some(mtu) = &self.tun_mtu {
             if *mtu.get_ref() < MIN_MTU {
                 errors.push(self.error(
@@ -874,6 +890,13 @@ impl DaemonConfig {
         config.suite = self.suite.into();
         config.max_binding_lifetime = self.max_binding_lifetime();
         config.key_update_interval = self.key_update_interval();
+        if let Some(window) = self
+            .replay_window
+            .as_ref()
+            .and_then(|w| ReplayWindow::new(*w.get_ref()))
+        {
+            config.replay_window = window;
+        }
         Ok(config)
     }
 }
@@ -936,6 +959,14 @@ init_spi_ha_to_mn = 0x1002
 
     #[test]
     fn small_or_huge_mtu_is_refused() {
+        let config = parse(&with("replay_window = 64")).unwrap();
+        assert_eq!(config.to_engine().unwrap().replay_window.size(), 64);
+        let config = parse(&with("replay_window = 10000")).unwrap();
+        let errors = config.validate(&|_| true).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "1:17: replay_window: replay window 10000 is outside 64..=4096 packets"
+        );
         let config = parse(&with("tun_mtu = 1279")).unwrap();
         let errors = config.validate(&|_| true).unwrap_err();
         assert!(matches!(errors[0].kind, ConfigErrorKind::MtuTooSmall(1279)));
