@@ -197,6 +197,32 @@ pub fn request(path: &Path, command: &str) -> Result<serde_json::Value, ControlE
     })
 }
 
+/// What `<daemon> status [--json]` prints: the answer as one JSON line, or rendered
+/// by `render_text`; `Err` is the message for stderr (no daemon, or it answered with
+/// an error).
+pub fn status_output(
+    daemon: &str,
+    socket: &Path,
+    json: bool,
+    render_text: impl FnOnce(&serde_json::Value) -> String,
+) -> Result<String, String> {
+    match request(socket, "status") {
+        Ok(answer) => {
+            if let Some(error) = answer.get("error") {
+                return Err(format!(
+                    "{daemon}: the daemon answered with an error: {error}"
+                ));
+            }
+            Ok(if json {
+                format!("{answer}\n")
+            } else {
+                render_text(&answer)
+            })
+        }
+        Err(e) => Err(format!("{daemon} status: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +271,10 @@ mod tests {
             Err(ControlError::Connect { .. }) => {}
             other => panic!("expected a connect error, got {other:?}"),
         }
+        let e = status_output("mip6-ha", &path, true, |_| String::new()).unwrap_err();
+        assert!(
+            e.starts_with("mip6-ha status: no mip6-ha daemon answers at"),
+            "{e}"
+        );
     }
 }

@@ -205,7 +205,7 @@ fn status_without_a_daemon_is_a_clear_error() {
     let out = run(&["status", "--socket", socket.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("no daemon answers at"),
+        stderr(&out).contains("no daemon answers on"),
         "{}",
         stderr(&out)
     );

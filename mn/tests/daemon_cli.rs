@@ -116,7 +116,7 @@ fn status_without_a_daemon_is_a_clear_error_with_exit_1() {
     let err = stderr(&o);
     assert!(
         err.contains(&format!(
-            "no mip6-mn daemon answered on {}",
+            "mip6-mn status: no daemon answers on {}",
             socket.display()
         )),
         "{err}"

@@ -134,24 +134,13 @@ fn status_command(args: &StatusArgs) -> ExitCode {
         },
         (None, None) => PathBuf::from("/run/mip6-ha.sock"),
     };
-    match mip6_daemon::control::request(&socket, "status") {
-        Ok(answer) => {
-            if let Some(error) = answer.get("error") {
-                eprintln!("mip6-ha: the daemon answered with an error: {error}");
-                return ExitCode::from(EXIT_RUNTIME);
-            }
-            if args.json {
-                println!("{answer}");
-            } else {
-                print!("{}", status::render_text(&answer));
-            }
+    match mip6_daemon::control::status_output("mip6-ha", &socket, args.json, status::render_text) {
+        Ok(text) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!(
-                "mip6-ha: no daemon answers at {}: {e} (is mip6-ha running, with this control socket?)",
-                socket.display()
-            );
+        Err(message) => {
+            eprintln!("{message}");
             ExitCode::from(EXIT_RUNTIME)
         }
     }

@@ -74,20 +74,13 @@ fn status_command(json: bool, config: Option<&Path>, socket: Option<PathBuf>) ->
         },
         (None, None) => PathBuf::from(DEFAULT_SOCKET),
     };
-    match control::request(&path, "status") {
-        Ok(v) => {
-            if json {
-                println!("{v}");
-            } else {
-                print!("{}", status::render_text(&v));
-            }
+    match control::status_output("mip6-mn", &path, json, status::render_text) {
+        Ok(text) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!(
-                "mip6-mn status: no mip6-mn daemon answered on {}: {e}",
-                path.display()
-            );
+        Err(message) => {
+            eprintln!("{message}");
             ExitCode::from(EXIT_RUNTIME)
         }
     }
