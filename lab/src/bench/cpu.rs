@@ -97,7 +97,7 @@ mod tests {
     fn malformed_stat_is_none() {
         assert_eq!(parse_stat(""), None);
         assert_eq!(parse_stat("12 (short) S 1 2"), None);
-        assert_eq!(parse_stat("12 (x) S 1 2 3 4 5 6 7 8 9 ten 11 0 0"), None);
+        assert_eq!(parse_stat("12 (x) S 1 2 3 4 5 6 7 8 9 10 eleven 0 0"), None);
     }
 
     #[test]
