@@ -227,7 +227,6 @@ fn configure(
     (mn_key, mn_pub): (&Path, &str),
     (ha_key, ha_pub): (&Path, &str),
 ) -> Result<(), BenchError> {
-
     let port = LISTEN_PORT.to_string();
     let (ha_iface, mn_iface) = (tunnel.ha_iface.as_str(), tunnel.mn_iface.as_str());
     let ha_key = ha_key.display().to_string();
@@ -259,7 +258,9 @@ fn configure(
         ),
         (
             Node::Ha,
-            vec!["ip", "-6", "addr", "add", &ha_addr, "dev", ha_iface, "nodad"],
+            vec![
+                "ip", "-6", "addr", "add", &ha_addr, "dev", ha_iface, "nodad",
+            ],
         ),
         (
             Node::Ha,
@@ -289,7 +290,9 @@ fn configure(
         ),
         (
             Node::Mn,
-            vec!["ip", "-6", "addr", "add", &mn_addr, "dev", mn_iface, "nodad"],
+            vec![
+                "ip", "-6", "addr", "add", &mn_addr, "dev", mn_iface, "nodad",
+            ],
         ),
         (
             Node::Mn,
@@ -322,7 +325,10 @@ fn configure(
 impl Tunnel {
     /// Stops both processes and removes their control sockets if they left them.
     pub fn stop(self, lab: &mut Lab) {
-        for (id, iface) in [(self.mn_proc, &self.mn_iface), (self.ha_proc, &self.ha_iface)] {
+        for (id, iface) in [
+            (self.mn_proc, &self.mn_iface),
+            (self.ha_proc, &self.ha_iface),
+        ] {
             if let Err(e) = lab.stop(id) {
                 tracing::warn!(%id, error = %e, "stopping boringtun failed");
             }

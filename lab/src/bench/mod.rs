@@ -102,9 +102,7 @@ impl FromStr for Scenario {
             "plain" => Ok(Scenario::Plain),
             "mip6" => Ok(Scenario::Mip6),
             "boringtun" => Ok(Scenario::Boringtun),
-            other => Err(format!(
-                "unknown run {other:?} (plain, mip6 or boringtun)"
-            )),
+            other => Err(format!("unknown run {other:?} (plain, mip6 or boringtun)")),
         }
     }
 }
@@ -175,9 +173,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             Scenario::Mip6 => report.runs.extend(run_mip6(opts)?),
             Scenario::Boringtun => match boringtun::find_boringtun(opts.boringtun.as_deref()) {
                 Err(why) => report.skipped.push(format!("boringtun: {why}")),
-                Ok(_) if boringtun::on_path("wg").is_none() => report.skipped.push(
-                    "boringtun: wg not found (apt-get install wireguard-tools)".into(),
-                ),
+                Ok(_) if boringtun::on_path("wg").is_none() => report
+                    .skipped
+                    .push("boringtun: wg not found (apt-get install wireguard-tools)".into()),
                 Ok(program) => {
                     for threads in [None, Some(1)] {
                         report.runs.push(run_boringtun(opts, &program, threads)?);

@@ -30,7 +30,11 @@ impl DaemonCpu {
         DaemonCpu {
             name: name.to_owned(),
             cpu_s,
-            cores: if window_s > 0.0 { cpu_s / window_s } else { 0.0 },
+            cores: if window_s > 0.0 {
+                cpu_s / window_s
+            } else {
+                0.0
+            },
             cpu_s_per_gbit: (gbit > 0.0).then(|| cpu_s / gbit),
         }
     }
@@ -191,7 +195,11 @@ impl fmt::Display for BenchReport {
         }
         writeln!(f, "pkt/s counts both directions:")?;
         for run in &self.runs {
-            writeln!(f, "  {} {}: {}", run.name, run.direction, run.packets_counted)?;
+            writeln!(
+                f,
+                "  {} {}: {}",
+                run.name, run.direction, run.packets_counted
+            )?;
         }
         for s in &self.skipped {
             writeln!(f, "skipped: {s}")?;
@@ -300,7 +308,10 @@ mod tests {
             comparison: compare(&[mip6, run("boringtun", "MN->CN", 0.8)]),
             ..report
         };
-        assert!(with.to_string().contains("2.50x; target 2.0x: MET"), "{with}");
+        assert!(
+            with.to_string().contains("2.50x; target 2.0x: MET"),
+            "{with}"
+        );
         let total = with.runs[1].total_cpu_s_per_gbit().unwrap();
         assert!((total - 0.85).abs() < 1e-9, "{total}");
     }
