@@ -9,6 +9,7 @@
 //! | [`prereq`] | root and tools a lab needs; the skip rule for tests |
 //! | [`error`] | [`LabError`] |
 //! | [`traffic`] | the traffic generator the demo runs in the namespaces: UDP with sequence numbers, TCP goodput |
+//! | [`bench`] | `mip6-lab bench`: TCP goodput and CPU per Gbit through mip6's tunnel, without a tunnel, and through boringtun (issue 4) |
 //! | [`demo`] | `mip6-lab demo`: the daemons in the lab, traffic phases, moves, rekeys, HA restart, the report |
 //!
 //! ```no_run
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 mod cmd;
 pub mod demo;
 pub mod error;

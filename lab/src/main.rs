@@ -6,11 +6,15 @@
 //! mip6-lab udp-peer --bind ADDR --peer ADDR [--rate PPS] [--secs S] [--phase N] ...
 //! mip6-lab tcp-sink --bind ADDR
 //! mip6-lab tcp-source --bind ADDR --connect ADDR [--secs S]
+//! mip6-lab bench [--secs 10] [--json] [--only plain,mip6,boringtun] [--boringtun PATH]
+//!                [--bin-dir DIR] [--out DIR] ...
 //! ```
 //!
 //! Exit status of `demo`: 0 when every check held, 3 when the run completed but a
 //! check failed (the report says which), 1 on an error (e.g. the MN never registered;
-//! the message quotes the daemons' last log lines), 130 when interrupted.
+//! the message quotes the daemons' last log lines), 130 when interrupted. `bench` exits
+//! 0 when every run completed (whether or not the target was met: it is printed, not
+//! asserted), 1 on an error, 130 when interrupted.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -20,6 +24,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use mip6_lab::bench::{self, BenchOptions, Scenario};
 use mip6_lab::demo::{self, interrupt, DemoError, DemoOptions};
 use mip6_lab::traffic::{tcp, udp};
 
@@ -44,6 +49,9 @@ enum Command {
     TcpSink(TcpSinkArgs),
     /// Connects and writes for a time; prints what it sent as JSON.
     TcpSource(TcpSourceArgs),
+    /// TCP goodput MN<->CN: no tunnel, mip6's ESP tunnel, boringtun; packets/s and
+    /// CPU per Gbit of each tunnel process (run as root, release build).
+    Bench(BenchArgs),
 }
 
 fn parse_secs(text: &str) -> Result<Duration, String> {
@@ -91,6 +99,37 @@ struct DemoArgs {
     /// Do not copy the daemons' log lines to stderr (they are in OUT/*.log anyway).
     #[arg(long)]
     quiet_daemons: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Seconds each TCP source writes.
+    #[arg(long, default_value_t = 10)]
+    secs: u64,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Runs to make, comma-separated: plain, mip6, boringtun.
+    #[arg(long, value_delimiter = ',', default_value = "plain,mip6,boringtun")]
+    only: Vec<Scenario>,
+    /// boringtun-cli (default: on PATH, then /work/tools/bin/boringtun-cli).
+    #[arg(long)]
+    boringtun: Option<PathBuf>,
+    /// Directory holding mip6-ha and mip6-mn (default: beside this program).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Output directory: configs, state, logs, WireGuard keys.
+    #[arg(long, default_value = "mip6-bench")]
+    out: PathBuf,
+    /// How long the MN may take to register.
+    #[arg(long, default_value = "20s", value_parser = parse_secs)]
+    register_timeout: Duration,
+    /// Key update interval of both daemons.
+    #[arg(long, default_value = "600s", value_parser = parse_secs)]
+    key_interval: Duration,
+    /// Copy the daemons' log lines to stderr.
+    #[arg(long)]
+    daemon_logs: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -178,6 +217,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => run_demo(args),
+        Command::Bench(args) => run_bench(args),
         Command::UdpPeer(a) => {
             init_logging("warn");
             let config = udp::UdpPeerConfig {
@@ -269,6 +309,45 @@ fn run_demo(args: DemoArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("mip6-lab demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_bench(args: BenchArgs) -> ExitCode {
+    init_logging("warn");
+    if let Err(e) = interrupt::install() {
+        eprintln!("mip6-lab bench: cannot install the signal handler: {e}");
+        return ExitCode::FAILURE;
+    }
+    let self_exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mip6-lab bench: cannot find this program's path: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut opts = BenchOptions::new(self_exe);
+    opts.secs = args.secs.max(1);
+    opts.scenarios = args.only;
+    opts.boringtun = args.boringtun;
+    opts.bin_dir = args.bin_dir;
+    opts.out_dir = args.out;
+    opts.register_timeout = args.register_timeout;
+    opts.key_interval = args.key_interval;
+    opts.echo_daemon_logs = args.daemon_logs;
+    match bench::run(&opts) {
+        Ok(report) if args.json => print_json(&report),
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.is_interrupt() => {
+            eprintln!("mip6-lab bench: interrupted; everything it made has been removed");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("mip6-lab bench: {e}");
             ExitCode::FAILURE
         }
     }

@@ -33,8 +33,8 @@ pub struct Daemon {
     pub id: ProcId,
     /// Its control socket.
     pub socket: PathBuf,
-    /// Its capture file.
-    pub capture: PathBuf,
+    /// Its capture file, if it writes one.
+    pub capture: Option<PathBuf>,
     ready: Arc<AtomicBool>,
     tail: Arc<Mutex<VecDeque<String>>>,
 }
@@ -50,8 +50,9 @@ pub struct DaemonSpec<'a> {
     pub program: &'a Path,
     /// `-c` argument.
     pub config: &'a Path,
-    /// `--capture` argument.
-    pub capture: PathBuf,
+    /// `--capture` argument; `None` runs the daemon without a capture (the goodput
+    /// bench: a capture costs a write per packet).
+    pub capture: Option<PathBuf>,
     /// The control socket named in the config.
     pub socket: &'a Path,
     /// The log file.
@@ -102,13 +103,14 @@ impl Daemon {
         command
             .arg("-c")
             .arg(spec.config)
-            .arg("--capture")
-            .arg(&spec.capture)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(capture) = &spec.capture {
+            command.arg("--capture").arg(capture);
+        }
         if let Some(seed) = spec.seed {
             command.arg("--seed").arg(seed.to_string());
         }

@@ -384,10 +384,11 @@ impl Demo<'_> {
             node,
             program,
             config,
-            capture: self
-                .files
-                .out
-                .join(format!("{}.pcapng", capture_name.unwrap_or(name))),
+            capture: Some(
+                self.files
+                    .out
+                    .join(format!("{}.pcapng", capture_name.unwrap_or(name))),
+            ),
             socket,
             log: self.files.out.join(format!("{name}.log")),
             seed: self.opts.seed,
