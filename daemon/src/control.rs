@@ -273,7 +273,7 @@ mod tests {
         }
         let e = status_output("mip6-ha", &path, true, |_| String::new()).unwrap_err();
         assert!(
-            e.starts_with("mip6-ha status: no mip6-ha daemon answers at"),
+            e.starts_with("mip6-ha status: no daemon answers on"),
             "{e}"
         );
     }

@@ -170,7 +170,7 @@ impl Running {
             node,
             program: &program,
             config,
-            capture: self.files.out.join(format!("{short}-{run}.pcapng")),
+            capture: Some(self.files.out.join(format!("{short}-{run}.pcapng"))),
             socket,
             log: self.files.out.join(format!("{short}-{run}.log")),
             seed,
