@@ -272,9 +272,6 @@ mod tests {
             other => panic!("expected a connect error, got {other:?}"),
         }
         let e = status_output("mip6-ha", &path, true, |_| String::new()).unwrap_err();
-        assert!(
-            e.starts_with("mip6-ha status: no daemon answers on"),
-            "{e}"
-        );
+        assert!(e.starts_with("mip6-ha status: no daemon answers on"), "{e}");
     }
 }

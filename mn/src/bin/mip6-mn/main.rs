@@ -102,7 +102,9 @@ fn load_config(path: &Path) -> Result<(DaemonConfig, MnConfig), ExitCode> {
     config
         .validate(&|name| mip6_netio::if_index(name).is_ok())
         .map_err(print_all)?;
-    let engine = config.to_engine().map_err(print_all)?;
+    let mut engine = config.to_engine().map_err(print_all)?;
+    // One fsync'd store write per reserved block: see mip6_daemon::SEQUENCE_BLOCK.
+    engine.sequence_block = mip6_daemon::SEQUENCE_BLOCK;
     Ok((config, engine))
 }
 
