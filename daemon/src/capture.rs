@@ -236,6 +236,26 @@ impl EngineCapture {
         self.record(now, kind, &pseudo);
     }
 
+    /// Writes the stored records the engine was built from (in the store's own
+    /// encoding, one after another) to [`state_path`], mode 0600, synced: with key
+    /// persistence they hold key secrets, like the key log.
+    pub fn write_start_state(&self, encoded_records: &[u8]) -> Result<(), CaptureError> {
+        let path = state_path(&self.path);
+        let io_err = |source| CaptureError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err)?;
+        file.write_all(encoded_records).map_err(io_err)?;
+        file.sync_all().map_err(io_err)
+    }
+
     /// Records a `handle_timeout(now)`.
     pub fn timeout(&mut self, now: Time) {
         let pseudo = self.pseudo_packet();
@@ -340,6 +360,14 @@ impl Drop for EngineCapture {
     fn drop(&mut self) {
         let _ = self.writer_flush();
     }
+}
+
+/// Where a daemon started from stored state keeps the records it started from, for
+/// a replay: `path` with `.state` appended.
+pub fn state_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".state");
+    PathBuf::from(s)
 }
 
 /// The key log's path for a capture at `path`: `path` with `.esp_sa` appended.
@@ -457,6 +485,8 @@ mod tests {
         let path = dir.path().join("mn.pcapng");
         let mut cap = EngineCapture::create(&path, addr("2001:db8:2::100")).unwrap();
         assert!(key_log_path(&path).exists());
+        cap.write_start_state(&[1, 2, 3]).unwrap();
+        assert_eq!(std::fs::read(state_path(&path)).unwrap(), [1, 2, 3]);
         cap.set_limit(2);
         for i in 0..5 {
             cap.timeout(Time::from_micros(1000 + i));

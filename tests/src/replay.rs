@@ -335,13 +335,36 @@ pub fn replay_ha_restored(
 
 /// The records `mip6-ha` started from, as written to `<capture>.state`.
 pub fn read_start_state(capture: &std::path::Path) -> Result<Vec<mip6_ha::MnRecord>, String> {
-    let mut path = capture.as_os_str().to_owned();
-    path.push(".state");
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.to_string_lossy()))?;
+    let path = mip6_daemon::capture::state_path(capture);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     bytes
         .chunks(mip6_ha::store::RECORD_LEN)
         .map(|c| mip6_ha::store::decode_record(c).map_err(|e| e.to_string()))
         .collect()
+}
+
+/// The record `mip6-mn` started from, as written to `<capture>.state`.
+pub fn read_mn_start_state(capture: &std::path::Path) -> Result<mip6_mn::MnRecord, String> {
+    let path = mip6_daemon::capture::state_path(capture);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    mip6_mn::store::decode_record(&bytes).map_err(|e| e.to_string())
+}
+
+/// Replays a mobile node's capture that begins with `restart`, from the record the
+/// daemon wrote beside it ([`read_mn_start_state`]).
+pub fn replay_mn_restored(
+    config: mip6_mn::MnConfig,
+    seed: u64,
+    state: mip6_mn::MnRecord,
+    records: &[CapturedInput],
+) -> Result<ReplaySummary, String> {
+    let (t0, rest) = match records.first() {
+        Some(first) if first.kind == InputKind::Restart => (first.time, &records[1..]),
+        _ => return Err("the capture does not begin with a `restart` record".into()),
+    };
+    let mut rng = DaemonRng::new(Some(seed));
+    let mut mn = Stepper::with(mip6_mn::MobileNode::new(config, &mut rng, t0, Some(state)));
+    replay_mn_inputs(&mut mn, rest)
 }
 
 fn replay_ha_inputs(ha: &mut HaStepper, rest: &[CapturedInput]) -> Result<ReplaySummary, String> {
@@ -362,6 +385,10 @@ pub fn replay_mn(
 ) -> Result<ReplaySummary, String> {
     let (t0, rest) = split(records)?;
     let mut mn = MnStepper::new(config, seed, t0);
+    replay_mn_inputs(&mut mn, rest)
+}
+
+fn replay_mn_inputs(mn: &mut MnStepper, rest: &[CapturedInput]) -> Result<ReplaySummary, String> {
     compare(rest, |now, kind, data| match kind {
         InputKind::NetIn => mn.net_in(now, data),
         InputKind::TunIn => mn.tun_in(now, data),

@@ -9,11 +9,13 @@
 
 use std::time::Duration;
 
+use mip6_daemon::capture::{read_inputs, InputKind};
 use mip6_lab::demo::nft as ba_drop;
 use mip6_lab::prereq::require_lab;
 use mip6_lab::{Link, Node};
 use mip6_tests::lab_e2e::{tshark_summary, Running, HA_METRICS, MN_METRICS};
 use mip6_tests::prerequisites::require_tool;
+use mip6_tests::replay::{read_mn_start_state, replay_mn_restored};
 
 fn keys(s: &serde_json::Value, who: &str) -> (u64, u64, u64) {
     let k = &s["key_events"];
@@ -239,7 +241,7 @@ fn mn_restart_registers_again_and_traffic_resumes() {
     if !require_lab("mn_restart_registers_again_and_traffic_resumes") {
         return;
     }
-    let mut run = Running::start(Duration::from_secs(3), true);
+    let mut run = Running::start_seeded(Duration::from_secs(3), true, Some((21, 22)));
     run.wait_mn(
         "registration",
         Duration::from_secs(20),
@@ -273,4 +275,16 @@ fn mn_restart_registers_again_and_traffic_resumes() {
         up.rx.received >= 250 && down.rx.received >= 250,
         "up {up:?} down {down:?}"
     );
+    // The restarted MN's capture replays from the record it started from.
+    run.stop_daemons();
+    let pcap = run.out().join("mn-2.pcapng");
+    let inputs = read_inputs(&pcap).expect("mn-2.pcapng");
+    assert_eq!(inputs.first().map(|r| r.kind), Some(InputKind::Restart));
+    let config = mip6_mn::daemon_config::load(&run.files.mn_config)
+        .expect("mn.toml")
+        .to_engine()
+        .expect("a valid MN configuration");
+    let state = read_mn_start_state(&pcap).expect("mn-2.pcapng.state");
+    let r = replay_mn_restored(config, 22, state, &inputs).unwrap_or_else(|e| panic!("mn-2: {e}"));
+    assert!(r.inputs >= 300 && r.outputs >= 300, "{r:?}");
 }

@@ -146,7 +146,13 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
             capture.pcap.set_limit(options.capture_limit);
             capture.pcap.start(now, restored > 0);
             if let Some(records) = start_records.filter(|r| !r.is_empty()) {
-                write_start_state(path, &records)
+                let encoded: Vec<u8> = records
+                    .iter()
+                    .flat_map(mip6_ha::store::encode_record)
+                    .collect();
+                capture
+                    .pcap
+                    .write_start_state(&encoded)
                     .map_err(fail(format!("capture state {}", path.display())))?;
             }
             Some(capture)
@@ -272,26 +278,4 @@ async fn recv_metrics(
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// Writes the records the engine started from to `<capture>.state`: each record in
-/// the store's encoding ([`mip6_ha::store::encode_record`]), one after another.
-fn write_start_state(
-    capture: &std::path::Path,
-    records: &[mip6_ha::MnRecord],
-) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut path = capture.as_os_str().to_owned();
-    path.push(".state");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(std::path::PathBuf::from(path))?;
-    for r in records {
-        file.write_all(&mip6_ha::store::encode_record(r))?;
-    }
-    file.sync_all()
 }

@@ -231,6 +231,11 @@ async fn run(cli: &Cli, config: &DaemonConfig, engine: MnConfig) -> Result<(), S
     // replay builds it the same way (`restart` when stored records were given too).
     let now = clock::now();
     let from_stored_state = restored.is_some();
+    if let (Some(c), Some(record)) = (&capture, &restored) {
+        // A replay of this run needs the record it started from (`<capture>.state`).
+        c.write_start_state(&mip6_mn::store::encode_record(record))
+            .map_err(|e| e.to_string())?;
+    }
     let node = MobileNode::new(engine, &mut rng, now, restored);
     if let Some(c) = &mut capture {
         c.start(now, from_stored_state);
