@@ -615,6 +615,9 @@ mod tests {
         assert_eq!(e.to_string(), "/etc/x.toml:2:3: spi: bad");
         assert_eq!(ConfigError::new(None, "", "bad").to_string(), "bad");
         let e = read_file::<Kind>(Path::new("/nonexistent/x.toml")).unwrap_err();
-        assert_eq!(e.to_string(), "/nonexistent/x.toml: Io(\"entity not found\")");
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent/x.toml: Io(\"entity not found\")"
+        );
     }
 }
