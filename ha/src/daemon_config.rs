@@ -11,67 +11,31 @@
 //! digits (32 octets, DESIGN.md "Key schedule"); the home prefix is `ADDRESS/LEN` with
 //! no host bits set.
 //!
+//! The value types, the error layout and the parsing plumbing are shared with
+//! `mip6_mn::daemon_config` in [`mip6_daemon::config`] and re-exported here.
+//!
 //! Not supported: mobile nodes added without a restart, more than one home prefix,
 //! include files, environment overrides.
 
-use core::fmt;
 use core::ops::Range;
 use core::time::Duration;
 use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use mip6_wire::esp::{ReplayWindow, Spi, Suite};
-use mip6_wire::keys::{RequestMode, SpiPair};
+use mip6_daemon::config::{self, CommonKind, SourceText};
+use mip6_wire::esp::{ReplayWindow, Spi};
+use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::DEFAULT_VENDOR_ID;
-use mip6_wire::Secret32;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use toml::Spanned;
-use zeroize::Zeroizing;
 
 use crate::config::{HaConfig, MnConfig};
 
-/// Longest binding lifetime RFC 6275 §6.1.7 can carry: 65535 units of 4 seconds.
-pub const MAX_LIFETIME: Duration = Duration::from_secs(65535 * 4);
-
-/// Shortest binding lifetime that is not 0 on the wire (4-second units, RFC 6275 §6.1.7);
-/// a lifetime of 0 means deregistration.
-pub const MIN_LIFETIME: Duration = Duration::from_secs(4);
-
-/// Octets of an initialization secret (DESIGN.md "Key schedule").
-pub const SECRET_OCTETS: usize = 32;
-
-/// A 1-based line and column (in characters) in the configuration text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    /// Line, from 1.
-    pub line: usize,
-    /// Column in characters, from 1.
-    pub column: usize,
-}
-
-impl Position {
-    /// The position of byte `offset` in `text` (clamped to the text; an offset inside a
-    /// multi-byte character counts from that character's start).
-    pub fn at(text: &str, offset: usize) -> Position {
-        let mut offset = offset.min(text.len());
-        while !text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let before = &text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Position {
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
-        }
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
+pub use mip6_daemon::config::{
+    ConfigDuration, ConfigRequestMode, ConfigSpi, ConfigSuite, LogConfig, LogFormat, LogLevel,
+    Position, Prefix, SecretHex, MAX_LIFETIME, MIN_LIFETIME, SECRET_OCTETS,
+};
 
 /// What is wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -159,298 +123,21 @@ pub enum ConfigErrorKind {
 }
 
 /// A configuration error: where (file, line, column), which field, and what.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", self.render())]
-pub struct ConfigError {
-    /// The file, when the text came from [`load`].
-    pub origin: Option<PathBuf>,
-    /// Line and column of the offending item, where known.
-    pub position: Option<Position>,
-    /// The field (TOML key) at fault; empty when none applies.
-    pub field: String,
-    /// What is wrong.
-    #[source]
-    pub kind: ConfigErrorKind,
-}
+pub type ConfigError = mip6_daemon::config::ConfigError<ConfigErrorKind>;
 
-impl ConfigError {
-    fn new(position: Option<Position>, field: &str, kind: ConfigErrorKind) -> ConfigError {
-        ConfigError {
-            origin: None,
-            position,
-            field: field.to_owned(),
-            kind,
-        }
+impl CommonKind for ConfigErrorKind {
+    fn io(error: std::io::Error) -> Self {
+        ConfigErrorKind::Io(error)
     }
-
-    fn render(&self) -> String {
-        let mut out = String::new();
-        if let Some(origin) = &self.origin {
-            out.push_str(&origin.display().to_string());
-            out.push(':');
-        }
-        if let Some(position) = self.position {
-            out.push_str(&format!("{position}:"));
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        if !self.field.is_empty() {
-            out.push_str(&self.field);
-            out.push_str(": ");
-        }
-        out.push_str(&self.kind.to_string());
-        out
+    fn syntax(message: String) -> Self {
+        ConfigErrorKind::Syntax(message)
     }
-}
-
-/// An IPv6 prefix, `ADDRESS/LEN`, with no bits set past `LEN`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Prefix {
-    /// The prefix's address (host bits zero).
-    pub address: Ipv6Addr,
-    /// The prefix length, 0..=128.
-    pub len: u8,
-}
-
-impl Prefix {
-    /// Parses `ADDRESS/LEN`; host bits must be zero.
-    pub fn parse(text: &str) -> Result<Prefix, String> {
-        let (address, len) = text
-            .split_once('/')
-            .ok_or_else(|| format!("prefix {text:?} has no /LENGTH"))?;
-        let address: Ipv6Addr = address
-            .parse()
-            .map_err(|_| format!("{address:?} is not an IPv6 address"))?;
-        let len: u8 = len
-            .parse()
-            .ok()
-            .filter(|l| *l <= 128)
-            .ok_or_else(|| format!("prefix length {len:?} is not 0..=128"))?;
-        let prefix = Prefix { address, len };
-        if prefix.mask() & u128::from(address) != u128::from(address) {
-            return Err(format!("prefix {text} has bits set past /{len}"));
-        }
-        Ok(prefix)
+    fn secret_not_hex(why: String) -> Self {
+        ConfigErrorKind::SecretNotHex(why)
     }
-
-    fn mask(&self) -> u128 {
-        u128::MAX
-            .checked_shl(128 - u32::from(self.len))
-            .unwrap_or(0)
+    fn bad_secret_length(octets: usize) -> Self {
+        ConfigErrorKind::BadSecretLength { octets }
     }
-
-    /// Whether `address` lies inside the prefix.
-    pub fn contains(&self, address: Ipv6Addr) -> bool {
-        u128::from(address) & self.mask() == u128::from(self.address)
-    }
-}
-
-impl fmt::Display for Prefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.address, self.len)
-    }
-}
-
-impl<'de> Deserialize<'de> for Prefix {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Prefix::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A duration in whole seconds: `"30s"`, `"5m"`, `"1h"`, `"90"` or the integer `90`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConfigDuration(pub Duration);
-
-impl ConfigDuration {
-    /// Parses a number of seconds with an optional `s`, `m` or `h` suffix.
-    pub fn parse(text: &str) -> Result<ConfigDuration, String> {
-        let text = text.trim();
-        let (digits, unit) = match text.char_indices().last() {
-            Some((i, 's')) => (&text[..i], 1),
-            Some((i, 'm')) => (&text[..i], 60),
-            Some((i, 'h')) => (&text[..i], 3600),
-            _ => (text, 1),
-        };
-        let bad = || format!("bad duration {text:?}: want e.g. \"30s\", \"5m\", \"1h\" or seconds");
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let secs = digits
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(unit))
-            .ok_or_else(bad)?;
-        Ok(ConfigDuration(Duration::from_secs(secs)))
-    }
-}
-
-impl<'de> Deserialize<'de> for ConfigDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(i64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => u64::try_from(n)
-                .map(|s| ConfigDuration(Duration::from_secs(s)))
-                .map_err(|_| serde::de::Error::custom(format!("negative duration {n}"))),
-            Raw::Text(t) => ConfigDuration::parse(&t).map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// A 32-bit SPI as written: a TOML integer or a hex string `"0x1001"`. Reserved values
-/// are rejected by [`DaemonConfig::validate`], not here, so the error names the line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConfigSpi(pub u32);
-
-impl<'de> Deserialize<'de> for ConfigSpi {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(i64),
-            Text(String),
-        }
-        let bad = |what: &dyn fmt::Display| {
-            serde::de::Error::custom(format!(
-                "bad SPI {what}: want a 32-bit integer or a hex string \"0x1001\""
-            ))
-        };
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => u32::try_from(n).map(ConfigSpi).map_err(|_| bad(&n)),
-            Raw::Text(t) => t
-                .strip_prefix("0x")
-                .or_else(|| t.strip_prefix("0X"))
-                .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .map(ConfigSpi)
-                .ok_or_else(|| bad(&format_args!("{t:?}"))),
-        }
-    }
-}
-
-/// A secret as written: hex digits, kept in memory that is zeroed on drop and never
-/// printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretHex(Zeroizing<String>);
-
-impl SecretHex {
-    /// Decodes the 64 hex digits into a [`Secret32`] (DESIGN.md "Key schedule").
-    pub fn decode(&self) -> Result<Secret32, ConfigErrorKind> {
-        let text = self.0.trim();
-        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ConfigErrorKind::SecretNotHex(
-                "only 0-9, a-f, A-F allowed".into(),
-            ));
-        }
-        if text.len() != 2 * SECRET_OCTETS {
-            return Err(ConfigErrorKind::BadSecretLength {
-                octets: text.len() / 2,
-            });
-        }
-        let mut octets = Zeroizing::new([0u8; SECRET_OCTETS]);
-        hex::decode_to_slice(text, &mut octets[..])
-            .map_err(|e| ConfigErrorKind::SecretNotHex(e.to_string()))?;
-        Ok(Secret32::new(*octets))
-    }
-}
-
-impl fmt::Debug for SecretHex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretHex(<redacted>)")
-    }
-}
-
-impl<'de> Deserialize<'de> for SecretHex {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(|s| SecretHex(Zeroizing::new(s)))
-    }
-}
-
-/// How mobile nodes ask for keys (`"explicit"` or `"implicit"`, docs/key-protocol.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConfigRequestMode {
-    /// Key-management options in the BU.
-    #[default]
-    Explicit,
-    /// The request is read from the SPI that sealed the BU.
-    Implicit,
-}
-
-impl From<ConfigRequestMode> for RequestMode {
-    fn from(mode: ConfigRequestMode) -> RequestMode {
-        match mode {
-            ConfigRequestMode::Explicit => RequestMode::Explicit,
-            ConfigRequestMode::Implicit => RequestMode::Implicit,
-        }
-    }
-}
-
-/// ESP suite (`"aes-128-gcm"` or `"aes-256-gcm"`, RFC 4106).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum ConfigSuite {
-    /// AES-128-GCM, 16-octet ICV.
-    #[default]
-    #[serde(rename = "aes-128-gcm")]
-    Aes128Gcm,
-    /// AES-256-GCM, 16-octet ICV.
-    #[serde(rename = "aes-256-gcm")]
-    Aes256Gcm,
-}
-
-impl From<ConfigSuite> for Suite {
-    fn from(suite: ConfigSuite) -> Suite {
-        match suite {
-            ConfigSuite::Aes128Gcm => Suite::Aes128Gcm,
-            ConfigSuite::Aes256Gcm => Suite::Aes256Gcm,
-        }
-    }
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Least severe log level written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Errors only.
-    Error,
-    /// Warnings and errors.
-    Warn,
-    /// Informational and up.
-    #[default]
-    Info,
-    /// Debugging and up.
-    Debug,
-    /// Everything.
-    Trace,
-}
-
-/// The `[log]` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    /// `"text"` (default) or `"json"`.
-    #[serde(default)]
-    pub format: LogFormat,
-    /// `"error"`, `"warn"`, `"info"` (default), `"debug"` or `"trace"`.
-    #[serde(default)]
-    pub level: LogLevel,
 }
 
 /// One `[[mobile_node]]` entry (RFC 6275 §10.3.1: the home addresses the HA serves).
@@ -529,16 +216,6 @@ pub struct DaemonConfig {
     text: SourceText,
 }
 
-/// The configuration text (it holds secrets): zeroed on drop, not shown by `Debug`.
-#[derive(Clone, Default)]
-struct SourceText(Zeroizing<String>);
-
-impl fmt::Debug for SourceText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{} octets of text>", self.0.len())
-    }
-}
-
 fn default_state_dir() -> PathBuf {
     PathBuf::from("/var/lib/mip6-ha")
 }
@@ -578,83 +255,30 @@ pub fn is_valid_interface_name(name: &str) -> bool {
 /// Default key update interval and binding lifetime: one hour.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// The key whose `key = value` line holds byte `offset`, or `""`.
-fn key_at(text: &str, offset: usize) -> String {
-    let Some(before) = text.get(..offset.min(text.len())) else {
-        return String::new();
-    };
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next().unwrap_or("");
-    let key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    let trimmed = line.trim_start();
-    let key: String = trimmed.chars().take_while(|c| key_char(*c)).collect();
-    if !key.is_empty() && trimmed[key.len()..].trim_start().starts_with('=') {
-        key
-    } else if trimmed.starts_with('[') {
-        trimmed
-            .trim_matches(|c| c == '[' || c == ']' || c == ' ')
-            .to_owned()
-    } else {
-        String::new()
-    }
-}
-
 /// Parses a configuration; syntax errors, wrong types, bad values and unknown fields
 /// come back with their line and column and the field they concern. No semantic
 /// checks: see [`DaemonConfig::validate`].
 pub fn parse(text: &str) -> Result<DaemonConfig, ConfigError> {
-    match toml::from_str::<DaemonConfig>(text) {
-        Ok(mut config) => {
-            config.text = SourceText(Zeroizing::new(text.to_owned()));
-            Ok(config)
-        }
-        Err(e) => {
-            let span = e.span();
-            let position = span.as_ref().map(|s| Position::at(text, s.start));
-            let message = e.message().trim();
-            // A missing field's span is its table's: name the missing key, not the
-            // first key of that table.
-            let missing = message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split_once('`'))
-                .map(|(name, _)| name.to_owned());
-            let field = missing
-                .or_else(|| span.map(|s| key_at(text, s.start)))
-                .unwrap_or_default();
-            Err(ConfigError::new(
-                position,
-                &field,
-                ConfigErrorKind::Syntax(message.to_owned()),
-            ))
-        }
-    }
+    let mut config: DaemonConfig = config::parse_toml(text)?;
+    config.text = SourceText::new(text);
+    Ok(config)
 }
 
 /// Reads and [`parse`]s the file at `path`; errors name the file.
 pub fn load(path: &Path) -> Result<DaemonConfig, ConfigError> {
-    let with_origin = |mut e: ConfigError| {
-        e.origin = Some(path.to_owned());
-        e
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| with_origin(ConfigError::new(None, "", ConfigErrorKind::Io(e))))?;
-    let mut config = parse(&text).map_err(with_origin)?;
+    let text = config::read_file(path)?;
+    let mut config = parse(&text).map_err(|e| e.with_origin(path))?;
     config.origin = Some(path.to_owned());
     Ok(config)
 }
 
 impl DaemonConfig {
     fn error(&self, span: Option<Range<usize>>, field: &str, kind: ConfigErrorKind) -> ConfigError {
-        ConfigError {
-            origin: self.origin.clone(),
-            position: span.map(|s| Position::at(&self.text.0, s.start)),
-            field: field.to_owned(),
-            kind,
-        }
+        self.text.error(self.origin.as_deref(), span, field, kind)
     }
 
     fn position(&self, span: Range<usize>) -> Position {
-        Position::at(&self.text.0, span.start)
+        self.text.position(span)
     }
 
     /// The key update interval, with its default.

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use mip6_ha::daemon_config::{self, DaemonConfig, LogFormat, LogLevel};
+use mip6_ha::daemon_config::{self, DaemonConfig, LogFormat};
 
 use crate::cli::{Cli, Command, StatusArgs};
 
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
     }
     mip6_daemon::logging::init(
         config.log.format == LogFormat::Json,
-        tracing_level(config.log.level),
+        config.log.level.to_tracing(),
     );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -109,16 +109,6 @@ fn load_checked(path: &Path) -> Result<DaemonConfig, Vec<String>> {
         .validate(&|name| mip6_netio::if_index(name).is_ok())
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     Ok(config)
-}
-
-fn tracing_level(level: LogLevel) -> tracing::Level {
-    match level {
-        LogLevel::Error => tracing::Level::ERROR,
-        LogLevel::Warn => tracing::Level::WARN,
-        LogLevel::Info => tracing::Level::INFO,
-        LogLevel::Debug => tracing::Level::DEBUG,
-        LogLevel::Trace => tracing::Level::TRACE,
-    }
 }
 
 /// `mip6-ha status [--json] [-c FILE | --socket PATH]`.

@@ -34,7 +34,7 @@ use clap::Parser;
 use mip6_daemon::capture::EngineCapture;
 use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::{clock, control, logging, metrics};
-use mip6_mn::daemon_config::{self, DaemonConfig, LogFormat, LogLevel};
+use mip6_mn::daemon_config::{self, DaemonConfig, LogFormat};
 use mip6_mn::store::{Persistence, StateStore};
 use mip6_mn::{MnConfig, MobileNode, RestorePolicy};
 use mip6_netio::addr_watch::AddrWatch;
@@ -121,14 +121,10 @@ fn daemon(cli: Cli) -> ExitCode {
         println!("ok");
         return ExitCode::SUCCESS;
     }
-    let level = match config.log.level {
-        LogLevel::Error => tracing::Level::ERROR,
-        LogLevel::Warn => tracing::Level::WARN,
-        LogLevel::Info => tracing::Level::INFO,
-        LogLevel::Debug => tracing::Level::DEBUG,
-        LogLevel::Trace => tracing::Level::TRACE,
-    };
-    logging::init(config.log.format == LogFormat::Json, level);
+    logging::init(
+        config.log.format == LogFormat::Json,
+        config.log.level.to_tracing(),
+    );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
