@@ -29,5 +29,6 @@ pub mod config;
 pub mod control;
 pub mod logging;
 pub mod metrics;
+pub mod record;
 pub mod rng;
 pub mod signals;

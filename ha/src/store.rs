@@ -63,7 +63,7 @@ use std::net::Ipv6Addr;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use mip6_wire::esp::{Spi, Suite};
+use mip6_daemon::record::{RecordReader, RecordWriter};
 use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::SequenceNumber;
 use mip6_wire::{Secret32, Time};
@@ -94,60 +94,8 @@ pub enum Persistence {
     DurableMinimum,
 }
 
-/// Why a stored record could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// The record is empty: not even a version byte.
-    #[error("store record: empty")]
-    Empty,
-    /// The version byte is not one this build reads.
-    #[error("store record: unknown version {0}")]
-    UnknownVersion(u8),
-    /// The record's length is not [`RECORD_LEN`].
-    #[error("store record: length {actual}, expected {expected}")]
-    Length {
-        /// Length required by the version.
-        expected: usize,
-        /// Length found.
-        actual: usize,
-    },
-    /// A presence byte or flag other than 0 or 1.
-    #[error("store record: byte {value} at offset {offset} is neither 0 nor 1")]
-    BadFlag {
-        /// Offset of the byte in the record.
-        offset: usize,
-        /// Its value.
-        value: u8,
-    },
-    /// An absent field whose filler is not all zero.
-    #[error("store record: absent field at offset {offset} is not zero-filled")]
-    NonZeroFiller {
-        /// Offset of the field in the record.
-        offset: usize,
-    },
-    /// A suite code point that is not a [`Suite`].
-    #[error("store record: unknown suite {code} at offset {offset}")]
-    UnknownSuite {
-        /// Offset of the code point.
-        offset: usize,
-        /// The code point.
-        code: u8,
-    },
-    /// A reserved SPI (0..=255, RFC 4303 §2.1).
-    #[error("store record: reserved SPI {spi} at offset {offset}")]
-    ReservedSpi {
-        /// Offset of the SPI.
-        offset: usize,
-        /// The SPI.
-        spi: u32,
-    },
-    /// The row key is not the record's home address.
-    #[error("store record: key does not match home address {home_address}")]
-    KeyMismatch {
-        /// The home address inside the record.
-        home_address: Ipv6Addr,
-    },
-}
+/// Why a stored record could not be decoded (shared with the other daemon's store).
+pub use mip6_daemon::record::DecodeError;
 
 /// Errors of [`StateStore`].
 #[derive(Debug, thiserror::Error)]
@@ -282,7 +230,7 @@ impl StateStore {
 
 /// Field offsets of the version-1 layout (module docs).
 mod field {
-    pub const VERSION: usize = 0;
+    // The version byte is at offset 0, where `RecordReader::open` reads it.
     pub const HOME_ADDRESS: usize = 1;
     pub const BINDING: usize = 17;
     pub const BINDING_LEN: usize = 30;
@@ -294,33 +242,9 @@ mod field {
     pub const LAST_INIT_TIMESTAMP: usize = 177;
 }
 
-/// Appends big-endian fields to a fixed buffer.
-struct Writer {
-    buf: [u8; RECORD_LEN],
-    pos: usize,
-}
-
-impl Writer {
-    fn put(&mut self, bytes: &[u8]) {
-        self.buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
-        self.pos += bytes.len();
-    }
-
-    fn flag(&mut self, value: bool) {
-        self.put(&[u8::from(value)]);
-    }
-
-    fn skip(&mut self, len: usize) {
-        self.pos += len;
-    }
-}
-
 /// Encodes `record` in the version-1 layout (module docs).
 pub fn encode_record(record: &MnRecord) -> [u8; RECORD_LEN] {
-    let mut w = Writer {
-        buf: [0; RECORD_LEN],
-        pos: 0,
-    };
+    let mut w = RecordWriter::<RECORD_LEN>::new();
     w.put(&[VERSION]);
     w.put(&record.home_address.octets());
     w.flag(record.binding.is_some());
@@ -353,125 +277,29 @@ pub fn encode_record(record: &MnRecord) -> [u8; RECORD_LEN] {
     w.put(&record.init_inbound_top.to_be_bytes());
     w.flag(record.last_init_timestamp.is_some());
     w.put(&record.last_init_timestamp.unwrap_or(0).to_be_bytes());
-    debug_assert_eq!(w.pos, RECORD_LEN);
-    w.buf
+    w.finish()
 }
 
-/// Reads big-endian fields from a record already checked to be [`RECORD_LEN`] long;
-/// every read is bounds-checked all the same.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos.saturating_add(N))
-            .and_then(|s| <[u8; N]>::try_from(s).ok())
-            .ok_or(DecodeError::Length {
-                expected: RECORD_LEN,
-                actual: self.buf.len(),
-            })?;
-        self.pos += N;
-        Ok(bytes)
-    }
-
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_be_bytes(self.take()?))
-    }
-
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_be_bytes(self.take()?))
-    }
-
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        Ok(u64::from_be_bytes(self.take()?))
-    }
-
-    fn flag(&mut self) -> Result<bool, DecodeError> {
-        let offset = self.pos;
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            value => Err(DecodeError::BadFlag { offset, value }),
-        }
-    }
-
-    fn spi(&mut self) -> Result<Spi, DecodeError> {
-        let offset = self.pos;
-        let spi = self.u32()?;
-        Spi::new(spi).map_err(|_| DecodeError::ReservedSpi { offset, spi })
-    }
-
-    fn suite(&mut self) -> Result<Suite, DecodeError> {
-        let offset = self.pos;
-        let code = self.u8()?;
-        Suite::from_code(code).ok_or(DecodeError::UnknownSuite { offset, code })
-    }
-
-    /// Reads an `Option`: the presence byte, then `read` or `len` zero octets.
-    fn option<T>(
-        &mut self,
-        len: usize,
-        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
-    ) -> Result<Option<T>, DecodeError> {
-        if self.flag()? {
-            return read(self).map(Some);
-        }
-        let offset = self.pos;
-        let filler =
-            self.buf
-                .get(offset..offset.saturating_add(len))
-                .ok_or(DecodeError::Length {
-                    expected: RECORD_LEN,
-                    actual: self.buf.len(),
-                })?;
-        if filler.iter().any(|&b| b != 0) {
-            return Err(DecodeError::NonZeroFiller { offset });
-        }
-        self.pos += len;
-        Ok(None)
-    }
-
-    fn generation(&mut self) -> Result<GenerationRecord, DecodeError> {
-        Ok(GenerationRecord {
-            generation: self.u32()?,
-            secret: Secret32::new(self.take()?),
-            spis: SpiPair {
-                mn_to_ha: self.spi()?,
-                ha_to_mn: self.spi()?,
-            },
-            suite: self.suite()?,
-            outbound_mark: self.u64()?,
-            inbound_top: self.u32()?,
-        })
-    }
+/// Reads one key generation (module docs).
+fn read_generation(r: &mut RecordReader<'_>) -> Result<GenerationRecord, DecodeError> {
+    Ok(GenerationRecord {
+        generation: r.u32()?,
+        secret: Secret32::new(r.take()?),
+        spis: SpiPair {
+            mn_to_ha: r.spi()?,
+            ha_to_mn: r.spi()?,
+        },
+        suite: r.suite()?,
+        outbound_mark: r.u64()?,
+        inbound_top: r.u32()?,
+    })
 }
 
 /// Decodes a version-1 record (module docs). Never panics.
 pub fn decode_record(bytes: &[u8]) -> Result<MnRecord, DecodeError> {
-    let version = *bytes.get(field::VERSION).ok_or(DecodeError::Empty)?;
-    if version != VERSION {
-        return Err(DecodeError::UnknownVersion(version));
-    }
-    if bytes.len() != RECORD_LEN {
-        return Err(DecodeError::Length {
-            expected: RECORD_LEN,
-            actual: bytes.len(),
-        });
-    }
-    let mut r = Reader {
-        buf: bytes,
-        pos: field::HOME_ADDRESS,
-    };
+    let mut r = RecordReader::open(bytes, VERSION, RECORD_LEN, field::HOME_ADDRESS)?;
     let home_address = Ipv6Addr::from(r.take::<16>()?);
-    debug_assert_eq!(r.pos, field::BINDING);
+    debug_assert_eq!(r.pos(), field::BINDING);
     let binding = r.option(field::BINDING_LEN, |r| {
         Ok(BindingView {
             care_of_address: Ipv6Addr::from(r.take::<16>()?),
@@ -480,18 +308,18 @@ pub fn decode_record(bytes: &[u8]) -> Result<MnRecord, DecodeError> {
             expires_at: Time::from_micros(r.u64()?),
         })
     })?;
-    debug_assert_eq!(r.pos, field::NEWEST);
-    let newest = r.option(GENERATION_LEN, Reader::generation)?;
-    debug_assert_eq!(r.pos, field::ANTERIOR);
-    let anterior = r.option(GENERATION_LEN, Reader::generation)?;
-    debug_assert_eq!(r.pos, field::CONFIRMED);
+    debug_assert_eq!(r.pos(), field::NEWEST);
+    let newest = r.option(GENERATION_LEN, read_generation)?;
+    debug_assert_eq!(r.pos(), field::ANTERIOR);
+    let anterior = r.option(GENERATION_LEN, read_generation)?;
+    debug_assert_eq!(r.pos(), field::CONFIRMED);
     let newest_confirmed = r.flag()?;
-    debug_assert_eq!(r.pos, field::INIT_OUTBOUND_MARK);
+    debug_assert_eq!(r.pos(), field::INIT_OUTBOUND_MARK);
     let init_outbound_mark = r.u64()?;
-    debug_assert_eq!(r.pos, field::INIT_INBOUND_TOP);
+    debug_assert_eq!(r.pos(), field::INIT_INBOUND_TOP);
     let init_inbound_top = r.u32()?;
-    debug_assert_eq!(r.pos, field::LAST_INIT_TIMESTAMP);
-    let last_init_timestamp = r.option(8, Reader::u64)?;
+    debug_assert_eq!(r.pos(), field::LAST_INIT_TIMESTAMP);
+    let last_init_timestamp = r.option(8, RecordReader::u64)?;
     Ok(MnRecord {
         home_address,
         binding,
