@@ -202,6 +202,11 @@ pub struct DaemonConfig {
     /// MTU of the TUN (default 1420, so a tunnelled packet — inner packet, outer IPv6
     /// header, ESP header, IV, padding and ICV — fits a 1500-octet link).
     pub tun_mtu: Option<Spanned<u16>>,
+    /// Run the TUN with offloads (`IFF_VNET_HDR`: TSO super-packets split on read, TCP
+    /// segments coalesced on write; default `true`). `false` gives one system call per
+    /// packet, for kernels or tools that mishandle `virtio_net_hdr`.
+    #[serde(default = "default_tun_offload")]
+    pub tun_offload: bool,
     /// Anti-replay window of every inbound SA, in packets (RFC 4303 §3.4.3; default
     /// 1024; 64 keeps a home agent with a million MNs within 512 octets per MN).
     pub replay_window: Option<Spanned<u32>>,
@@ -523,6 +528,10 @@ impl DaemonConfig {
         }
         Ok(config)
     }
+}
+
+fn default_tun_offload() -> bool {
+    true
 }
 
 #[cfg(test)]

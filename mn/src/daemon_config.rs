@@ -168,6 +168,11 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     /// Name of the TUN device the home address lives on (default `"mip6"`).
     pub tun_name: Option<Spanned<String>>,
+    /// Run the TUN with offloads (`IFF_VNET_HDR`: TSO super-packets split on read, TCP
+    /// segments coalesced on write; default `true`). `false` gives one system call per
+    /// packet, for kernels or tools that mishandle `virtio_net_hdr`.
+    #[serde(default = "default_tun_offload")]
+    pub tun_offload: bool,
     /// The control socket's path.
     #[serde(default = "default_control_socket")]
     pub control_socket: PathBuf,
@@ -197,6 +202,10 @@ fn default_control_socket() -> PathBuf {
 
 fn default_rule_priority() -> u32 {
     DEFAULT_RULE_PRIORITY
+}
+
+fn default_tun_offload() -> bool {
+    true
 }
 
 fn default_vendor_id() -> u32 {

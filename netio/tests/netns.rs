@@ -218,6 +218,7 @@ fn tun_round_trip_through_the_kernel() {
             name: "mip6tun0".into(),
             mtu: 1400,
             addresses: vec![(ip6("2001:db8:9::1"), 64)],
+            offload: false,
         })
         .unwrap()
     });
@@ -278,6 +279,7 @@ fn routes_proxy_and_rules_appear_and_vanish() {
             name: "mip6tun1".into(),
             mtu: 1400,
             addresses: vec![],
+            offload: false,
         })
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -385,4 +387,180 @@ fn routes_proxy_and_rules_appear_and_vanish() {
         before_delay
     );
     drop(tun);
+}
+
+/// Moves every packet from `from` to `to` until `stop`; returns (packets read, largest
+/// number of segments one read gave, packets written, writes that carried more than one
+/// packet's worth of octets).
+fn wire(from: &Tun, to: &Tun, stop: &std::sync::atomic::AtomicBool) -> (u64, usize, u64, u64) {
+    use mip6_netio::{TunWriteBatch, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
+    let mut scratch = vec![0u8; READ_SCRATCH_LEN];
+    let mut bufs = vec![vec![0u8; 1500]; SEGMENTS_PER_READ];
+    let mut sizes = vec![0usize; SEGMENTS_PER_READ];
+    let mut batch = TunWriteBatch::new();
+    let (mut read, mut widest, mut written, mut big_writes) = (0, 0, 0, 0);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if !readable(from, Duration::from_millis(20)) {
+            continue;
+        }
+        // Take what is queued (up to 8 reads), then write it as one batch.
+        for _ in 0..8 {
+            match from.recv_segments(&mut scratch, &mut bufs, &mut sizes, 0) {
+                Ok(n) => {
+                    read += n as u64;
+                    widest = widest.max(n);
+                    for (b, &len) in bufs.iter().zip(&sizes).take(n) {
+                        assert!(len <= usize::from(from.mtu()), "segment within the MTU");
+                        assert!(batch.push(&b[..len]));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("recv_segments: {e}"),
+            }
+        }
+        let queued = batch.len() as u64;
+        let mtu = usize::from(to.mtu());
+        if queued > 0 {
+            let octets = to.send_batch(&mut batch).expect("send_batch");
+            written += queued;
+            // Coalesced: fewer writes than packets, so some write exceeds the MTU.
+            if octets > mtu * (queued as usize) / 2 && queued > 1 {
+                big_writes += 1;
+            }
+        }
+        assert!(batch.is_empty(), "send_batch empties the batch");
+    }
+    (read, widest, written, big_writes)
+}
+
+#[test]
+fn tun_offload_splits_and_coalesces_a_tcp_stream_intact() {
+    if !require_root("tun_offload_splits_and_coalesces_a_tcp_stream_intact") {
+        return;
+    }
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Two namespaces joined only by this test: what TUN ta emits is written into TUN tb
+    // and back. TCP on top checks every octet and checksum of what we split and merge.
+    let lab = Lab::new("gso", &["a", "b"]);
+    let open = |name: &str, addr: &str| {
+        Tun::open(&TunConfig {
+            name: name.into(),
+            mtu: 1420,
+            addresses: vec![(ip6(addr), 64)],
+            offload: true,
+        })
+        .unwrap()
+    };
+    let ta = lab.run("a", || open("mip6ta", "2001:db8:a::1"));
+    let tb = lab.run("b", || open("mip6tb", "2001:db8:b::1"));
+    assert!(
+        ta.offload() && tb.offload(),
+        "this kernel takes TUN offloads"
+    );
+    lab.sh(
+        "a",
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:b::/64",
+            "dev",
+            "mip6ta",
+        ],
+    );
+    lab.sh(
+        "b",
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:a::/64",
+            "dev",
+            "mip6tb",
+        ],
+    );
+    let listener = lab.run("b", || {
+        std::net::TcpListener::bind("[2001:db8:b::1]:5001").unwrap()
+    });
+    let stop = AtomicBool::new(false);
+    const TOTAL: usize = 8 << 20;
+    let pattern = |i: usize| (i.wrapping_mul(31) ^ (i >> 9)) as u8;
+    std::thread::scope(|s| {
+        let forward = s.spawn(|| wire(&ta, &tb, &stop));
+        let back = s.spawn(|| wire(&tb, &ta, &stop));
+        let sink = s.spawn(|| {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            while got < TOTAL {
+                let n = conn.read(&mut buf).expect("read within 10 s");
+                assert!(n > 0, "stream ended early at {got}");
+                for (k, &b) in buf[..n].iter().enumerate() {
+                    assert_eq!(b, pattern(got + k), "octet {} intact", got + k);
+                }
+                got += n;
+            }
+            got
+        });
+        let mut conn = lab.run("a", || {
+            std::net::TcpStream::connect_timeout(
+                &"[2001:db8:b::1]:5001".parse().unwrap(),
+                Duration::from_secs(5),
+            )
+            .unwrap()
+        });
+        conn.set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let data: Vec<u8> = (0..TOTAL).map(pattern).collect();
+        conn.write_all(&data).expect("write within 10 s");
+        let received = sink.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let (read_f, widest_f, written_f, big_f) = forward.join().unwrap();
+        let (read_b, _, written_b, _) = back.join().unwrap();
+        assert_eq!(received, TOTAL);
+        assert_eq!(
+            (read_f, read_b),
+            (written_f, written_b),
+            "every packet moved"
+        );
+        assert!(
+            widest_f > 1,
+            "the sender's TSO super-packets were split (widest read {widest_f})"
+        );
+        assert!(big_f > 0, "some writes carried coalesced segments");
+        // 8 MiB in 1348-octet segments is over 6000 packets: splitting held them.
+        assert!(read_f > 6000, "{read_f} data segments");
+    });
+}
+
+#[test]
+fn raw_sender_bound_to_its_source_still_sends_byte_for_byte() {
+    if !require_root("raw_sender_bound_to_its_source_still_sends_byte_for_byte") {
+        return;
+    }
+    let lab = Lab::pair("rsrc");
+    let ps = lab.run("b", || PacketSocket::open(Some("vb"), ip6(B)).unwrap());
+    let tx = lab.run("a", || RawSender::open(None).unwrap());
+    // Not an address of a: refused.
+    assert_eq!(
+        tx.set_source(Some(ip6("2001:db8:77::1")))
+            .unwrap_err()
+            .kind(),
+        io::ErrorKind::AddrNotAvailable
+    );
+    tx.set_source(Some(ip6(A))).unwrap();
+    let first = bu_frame(0, 0, 64, A, B, 200);
+    tx.send(&first).unwrap();
+    // Rebinding (a care-of address change) and unbinding work on the same socket.
+    tx.set_source(None).unwrap();
+    tx.set_source(Some(ip6(A))).unwrap();
+    let second = bu_frame(0, 0, 64, A, B, 201);
+    tx.send(&second).unwrap();
+    let got = collect(&ps, WAIT, 2, || drain(&ps));
+    assert_eq!(got, vec![first, second]);
 }

@@ -45,6 +45,21 @@ impl EspFrame {
     }
 }
 
+/// The SPI of an ESP frame, for counters: read at octet 40 when ESP follows the IPv6
+/// header directly (tunnel frames, RFC 6275 §9.5.1 / RFC 4303 §2.1), else found by
+/// [`inspect`]'s walk (BUs and BAs carry a Destination Options or Routing header first).
+/// `None` when the frame has no ESP header.
+pub fn esp_spi(packet: &[u8]) -> Option<u32> {
+    const NEXT_HEADER: usize = 6;
+    const ESP: u8 = 50;
+    const SPI: std::ops::Range<usize> = 40..44;
+    if packet.get(NEXT_HEADER) == Some(&ESP) && packet.first().map(|v| v >> 4) == Some(6) {
+        let spi = packet.get(SPI)?;
+        return Some(u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]));
+    }
+    inspect(packet).ok().map(|f| f.spi)
+}
+
 /// Walks `packet`'s header chain to its ESP header and reads the SPI.
 pub fn inspect(packet: &[u8]) -> Result<EspFrame, FrameError> {
     let chain = ext::walk(packet)?;

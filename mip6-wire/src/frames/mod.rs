@@ -28,7 +28,7 @@ pub mod signalling;
 
 pub use data::{seal_data_in_place, TunnelEndpoints, DATA_HEADROOM};
 pub use error::FrameError;
-pub use inbound::{inspect, open, EspFrame, OpenedFrame, Payload};
+pub use inbound::{esp_spi, inspect, open, EspFrame, OpenedFrame, Payload};
 pub use signalling::{BindingAckFrame, BindingUpdateFrame, MAX_EXTRA_OPTIONS};
 
 /// Hop limit of the frames we originate unless the caller says otherwise (the usual

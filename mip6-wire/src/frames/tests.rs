@@ -336,3 +336,27 @@ fn inspect_refuses_frames_without_esp() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn esp_spi_reads_tunnel_frames_directly_and_walks_signalling() {
+    let (_, mut mn) = pair();
+    // A BU: Destination Options before ESP, so the walk finds the SPI.
+    let mut buf = [0xFF; 256];
+    let len = seal_bu(&mut mn, &[], &mut buf);
+    assert_eq!(esp_spi(&buf[..len]), Some(0x1001));
+    // A tunnel frame: ESP right after the IPv6 header.
+    let inner = inner_packet(64, b"spi");
+    let up = seal_data(
+        &mut mn,
+        TunnelEndpoints::new(COA, HA),
+        &inner,
+        InnerOrigin::Local,
+    )
+    .unwrap();
+    assert_eq!(esp_spi(&up), Some(0x1001));
+    // Cut inside the SPI: none, no panic.
+    assert_eq!(esp_spi(&up[..42]), None);
+    assert_eq!(esp_spi(&[]), None);
+    // No ESP at all.
+    assert_eq!(esp_spi(&inner), None);
+}

@@ -170,6 +170,7 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
         name: config.tun_name().to_owned(),
         mtu: config.tun_mtu(),
         addresses: Vec::new(),
+        offload: config.tun_offload,
     };
     let io = Io::open(config.all_interfaces(), address, &tun_config).map_err(fail("I/O"))?;
     let home_ifindex = mip6_netio::if_index(&home_interface).map_err(fail("home interface"))?;
@@ -183,6 +184,7 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
         routes,
         address,
         config.persistence,
+        config.tun_mtu(),
     );
     // Routes of the bindings restored from the store.
     driver.settle(now).await.map_err(fail("restoring"))?;

@@ -26,8 +26,8 @@ use mip6_ha::store::{StateStore, StoreError};
 use mip6_ha::{
     BindingChange, DataError, Event, HomeAgent, KeyChange, Received, RouteChange, Transmit,
 };
-use mip6_netio::{RecvMeta, MAX_BATCH};
-use mip6_wire::frames::{self, DATA_HEADROOM};
+use mip6_netio::{RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
+use mip6_wire::frames::{esp_spi, DATA_HEADROOM};
 use mip6_wire::Time;
 use serde_json::Value;
 
@@ -43,6 +43,10 @@ const IPV6_DST_FIRST: usize = 24;
 const MAX_FRAME: usize = 65_535 + 40;
 /// Room after a TUN packet for the ESP trailer (padding, pad length, next header, ICV).
 const TRAILER_ROOM: usize = 64;
+/// Packet buffers for one TUN batch: reading goes on while a whole super-packet's worth
+/// ([`SEGMENTS_PER_READ`]) is free, so a batch holds at least that many packets when
+/// the TUN is busy.
+const TUN_BATCH: usize = 2 * SEGMENTS_PER_READ;
 
 /// The engine and everything the loop keeps beside it.
 pub struct Driver {
@@ -60,6 +64,9 @@ pub struct Driver {
     net_bufs: Vec<Vec<u8>>,
     net_meta: Vec<RecvMeta>,
     tun_bufs: Vec<Vec<u8>>,
+    tun_sizes: Vec<usize>,
+    tun_scratch: Vec<u8>,
+    tun_out: TunWriteBatch,
     delivered: Vec<(usize, Range<usize>)>,
     sealed: Vec<(usize, usize)>,
     persist: Vec<MnRecord>,
@@ -72,7 +79,9 @@ pub struct Driver {
 pub struct PersistFailed(#[from] StoreError);
 
 impl Driver {
-    /// A driver around a constructed engine and its store.
+    /// A driver around a constructed engine and its store; `tun_mtu` sizes the buffers
+    /// of packets read from the TUN.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         engine: HomeAgent<DaemonRng>,
         store: StateStore,
@@ -81,6 +90,7 @@ impl Driver {
         routes: Routes,
         address: Ipv6Addr,
         persistence: bool,
+        tun_mtu: u16,
     ) -> Self {
         Driver {
             engine,
@@ -92,9 +102,12 @@ impl Driver {
             persistence,
             net_bufs: (0..MAX_BATCH).map(|_| vec![0; MAX_FRAME]).collect(),
             net_meta: vec![RecvMeta::default(); MAX_BATCH],
-            tun_bufs: (0..MAX_BATCH)
-                .map(|_| vec![0; DATA_HEADROOM + MAX_FRAME + TRAILER_ROOM])
+            tun_bufs: (0..TUN_BATCH)
+                .map(|_| vec![0; DATA_HEADROOM + usize::from(tun_mtu) + TRAILER_ROOM])
                 .collect(),
+            tun_sizes: vec![0; TUN_BATCH],
+            tun_scratch: vec![0; READ_SCRATCH_LEN],
+            tun_out: TunWriteBatch::new(),
             delivered: Vec::with_capacity(MAX_BATCH),
             sealed: Vec::with_capacity(MAX_BATCH),
             persist: Vec::new(),
@@ -192,7 +205,7 @@ impl Driver {
             if let Some(c) = &mut self.capture {
                 c.pcap.net_in(now, frame);
             }
-            let spi = frame_spi(frame);
+            let spi = esp_spi(frame);
             match self.engine.handle(now, frame) {
                 Received::Delivered { inner } => {
                     if let Some(spi) = spi {
@@ -216,23 +229,27 @@ impl Driver {
             if let Some(c) = &mut self.capture {
                 c.pcap.tun_out(now, packet);
             }
-            match io.tun.get_ref().send(packet) {
-                Ok(_) => self.stats.frames.tun_out += 1,
-                Err(e) => {
-                    self.stats.drop(DriverDrop::TunWriteFailed);
-                    tracing::debug!(error = %e, "TUN write failed");
-                }
+            if !self.tun_out.push(packet) {
+                self.stats.drop(DriverDrop::TunWriteFailed);
+            }
+        }
+        let queued = self.tun_out.len() as u64;
+        match io.tun.get_ref().send_batch(&mut self.tun_out) {
+            Ok(_) => self.stats.frames.tun_out += queued,
+            Err(e) => {
+                self.stats.drop(DriverDrop::TunWriteFailed);
+                tracing::debug!(error = %e, packets = queued, "TUN write failed");
             }
         }
         self.flush_transmits(io, now).await;
         Ok(())
     }
 
-    /// Reads up to a batch of packets from the TUN, tunnels them, sends them.
+    /// Reads a batch of packets from the TUN (super-packets split into segments),
+    /// tunnels them, sends them.
     pub async fn on_tun(&mut self, io: &Io) -> Result<(), PersistFailed> {
-        let mut lens = [0usize; MAX_BATCH];
         let mut n = 0;
-        while n < MAX_BATCH {
+        while self.tun_bufs.len() - n >= SEGMENTS_PER_READ {
             let mut guard = match io.tun.readable().await {
                 Ok(g) => g,
                 Err(e) => {
@@ -240,15 +257,25 @@ impl Driver {
                     break;
                 }
             };
-            let buf = &mut self.tun_bufs[n][DATA_HEADROOM..DATA_HEADROOM + MAX_FRAME];
-            match guard.try_io(|t| t.get_ref().recv(buf)) {
-                Ok(Ok(len)) => {
-                    lens[n] = len;
-                    n += 1;
-                }
+            let read = guard.try_io(|t| {
+                t.get_ref().recv_segments(
+                    &mut self.tun_scratch,
+                    &mut self.tun_bufs[n..],
+                    &mut self.tun_sizes[n..],
+                    DATA_HEADROOM,
+                )
+            });
+            match read {
+                Ok(Ok(k)) => n += k,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Ok(Err(e)) => {
+                    // A packet that could not be split is consumed: go on. An error of
+                    // the descriptor itself would repeat: stop this batch.
+                    self.stats.drop(DriverDrop::TunReadFailed);
                     tracing::warn!(error = %e, "TUN read failed");
-                    break;
+                    if e.raw_os_error().is_some() {
+                        break;
+                    }
                 }
                 Err(_would_block) => break,
             }
@@ -258,7 +285,7 @@ impl Driver {
         }
         let now = clock::now();
         self.sealed.clear();
-        for (i, &len) in lens[..n].iter().enumerate() {
+        for (i, &len) in self.tun_sizes[..n].iter().enumerate() {
             self.stats.frames.tun_in += 1;
             let buf = &mut self.tun_bufs[i];
             // The kernel's own link-local chatter on the TUN (MLD reports, router
@@ -294,7 +321,7 @@ impl Driver {
                 c.pcap.net_out(now, frame);
             }
             self.stats.frames.net_out += 1;
-            if let Some(spi) = frame_spi(frame) {
+            if let Some(spi) = esp_spi(frame) {
                 self.stats.sealed(spi);
             }
         }
@@ -394,7 +421,7 @@ impl Driver {
                     c.pcap.net_out(now, &t.frame);
                 }
                 self.stats.frames.net_out += 1;
-                if let Some(spi) = frame_spi(&t.frame) {
+                if let Some(spi) = esp_spi(&t.frame) {
                     self.stats.sealed(spi);
                 }
                 tracing::debug!(destination = %t.destination, len = t.frame.len(), "BA sent");
@@ -413,34 +440,5 @@ impl Driver {
         if let Some(c) = &mut self.capture {
             c.pcap.flush();
         }
-    }
-}
-
-/// The SPI of an ESP frame: at octet 40 when ESP follows the IPv6 header (tunnel
-/// frames), else found by walking the extension headers (BUs, BAs).
-fn frame_spi(frame: &[u8]) -> Option<u32> {
-    const ESP: u8 = 50;
-    if frame.get(6) == Some(&ESP) {
-        let spi = frame.get(40..44)?;
-        return Some(u32::from_be_bytes(spi.try_into().ok()?));
-    }
-    frames::inspect(frame).ok().map(|f| f.spi)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spi_of_short_or_odd_frames_is_none() {
-        assert_eq!(frame_spi(&[]), None);
-        let mut f = [0u8; 48];
-        f[0] = 0x60;
-        f[6] = 50;
-        f[40..44].copy_from_slice(&0x1234u32.to_be_bytes());
-        assert_eq!(frame_spi(&f), Some(0x1234));
-        assert_eq!(frame_spi(&f[..42]), None);
-        f[6] = 59;
-        assert_eq!(frame_spi(&f), None);
     }
 }

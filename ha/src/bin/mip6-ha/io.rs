@@ -76,6 +76,11 @@ impl Io {
         }
         let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(open_err("raw ESP socket"))?;
         let sender = RawSender::open(None).map_err(open_err("raw IPPROTO_RAW socket"))?;
+        // Every frame leaves from the HA's address: bound, the kernel skips source
+        // address selection per packet. Unbound is only slower.
+        if let Err(e) = sender.set_source(Some(address)) {
+            tracing::warn!(%address, error = %e, "raw socket not bound to the home agent address");
+        }
         let tun_dev = Tun::open(tun).map_err(open_err(format!("TUN {}", tun.name)))?;
         Ok(Io {
             signalling,

@@ -41,6 +41,9 @@ pub enum DriverDrop {
     SendFailed,
     /// The TUN refused a packet we wrote.
     TunWriteFailed,
+    /// A read from the TUN that failed or could not be split into packets (a bad
+    /// `virtio_net_hdr`, more segments than buffers): what it held is lost.
+    TunReadFailed,
     /// A route or proxy entry could not be installed.
     RouteFailed,
 }
@@ -56,6 +59,7 @@ impl DriverDrop {
             DriverDrop::TunSealFailed => "tun_seal_failed",
             DriverDrop::SendFailed => "send_failed",
             DriverDrop::TunWriteFailed => "tun_write_failed",
+            DriverDrop::TunReadFailed => "tun_read_failed",
             DriverDrop::RouteFailed => "route_failed",
         }
     }

@@ -21,8 +21,8 @@ use mip6_daemon::metrics::MetricsRequest;
 use mip6_mn::store::StateStore;
 use mip6_mn::{BuRequest, DataError, Event, KeyInstallKind, MobileNode, Received, Registration};
 use mip6_netio::addr_watch::AddrWatch;
-use mip6_netio::{RecvMeta, MAX_BATCH};
-use mip6_wire::frames::{inspect, DATA_HEADROOM};
+use mip6_netio::{RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
+use mip6_wire::frames::{esp_spi, DATA_HEADROOM};
 use mip6_wire::Time;
 use tokio::sync::mpsc;
 
@@ -34,8 +34,9 @@ use crate::status::{self, Identity};
 
 /// Receive buffer per frame: anything up to a jumbo frame on the foreign link.
 const RECV_BUF: usize = 9216;
-/// Largest packet read from the TUN (its MTU is smaller; GSO is off).
-const TUN_READ: usize = 2048;
+/// Packet buffers for one TUN batch: reading goes on while a whole super-packet's worth
+/// ([`SEGMENTS_PER_READ`]) is free.
+const TUN_BATCH: usize = 2 * SEGMENTS_PER_READ;
 /// Room behind a TUN packet for the ESP trailer (padding, pad length, next header, ICV).
 const TRAILER_ROOM: usize = 64;
 /// Batches taken from one descriptor before the loop looks at the others.
@@ -75,6 +76,9 @@ pub struct Driver {
     answering_resend: bool,
     recv_bufs: Vec<Vec<u8>>,
     tun_bufs: Vec<Vec<u8>>,
+    tun_sizes: Vec<usize>,
+    tun_scratch: Vec<u8>,
+    tun_out: TunWriteBatch,
 }
 
 impl Driver {
@@ -96,7 +100,16 @@ impl Driver {
             tracker,
             answering_resend: false,
             recv_bufs: vec![vec![0; RECV_BUF]; MAX_BATCH],
-            tun_bufs: vec![vec![0; DATA_HEADROOM + TUN_READ + TRAILER_ROOM]; MAX_BATCH],
+            tun_bufs: vec![
+                vec![
+                    0;
+                    DATA_HEADROOM + usize::from(crate::setup::TUN_MTU) + TRAILER_ROOM
+                ];
+                TUN_BATCH
+            ],
+            tun_sizes: vec![0; TUN_BATCH],
+            tun_scratch: vec![0; READ_SCRATCH_LEN],
+            tun_out: TunWriteBatch::new(),
         }
     }
 
@@ -233,6 +246,7 @@ impl Driver {
                 }
                 self.handle_frame(host, now, &mut buf[..m.len], source)?;
             }
+            self.flush_tun(host);
             if got == 0 {
                 return Ok(true);
             }
@@ -251,7 +265,7 @@ impl Driver {
         if let Some(c) = &mut self.capture {
             c.net_in(now, frame);
         }
-        let spi = inspect(frame).ok().map(|f| f.spi);
+        let spi = esp_spi(frame);
         self.answering_resend = source == Source::Signalling
             && matches!(
                 self.node.registration().state,
@@ -267,12 +281,8 @@ impl Driver {
                     if let Some(c) = &mut self.capture {
                         c.tun_out(now, packet);
                     }
-                    match host.tun.get_ref().send(packet) {
-                        Ok(_) => self.stats.frames.tun_out += 1,
-                        Err(e) => {
-                            self.stats.drop(DriverDrop::TunWriteFailed);
-                            tracing::debug!(error = %e, "TUN write failed");
-                        }
+                    if !self.tun_out.push(packet) {
+                        self.stats.drop(DriverDrop::TunWriteFailed);
                     }
                 }
             }
@@ -297,28 +307,39 @@ impl Driver {
 
     fn drain_tun_into(&mut self, host: &Host, bufs: &mut [Vec<u8>]) -> Result<bool, Fatal> {
         for _ in 0..BATCHES_PER_WAKE {
-            let now = clock::now();
-            let mut sealed: Vec<(usize, usize)> = Vec::with_capacity(MAX_BATCH);
+            let mut n = 0;
             let mut dry = false;
-            for (i, buf) in bufs.iter_mut().enumerate() {
-                let read = host
-                    .tun
-                    .get_ref()
-                    .recv(&mut buf[DATA_HEADROOM..DATA_HEADROOM + TUN_READ]);
-                let n = match read {
-                    Ok(n) => n,
+            while bufs.len() - n >= SEGMENTS_PER_READ {
+                let read = host.tun.get_ref().recv_segments(
+                    &mut self.tun_scratch,
+                    &mut bufs[n..],
+                    &mut self.tun_sizes[n..],
+                    DATA_HEADROOM,
+                );
+                match read {
+                    Ok(k) => n += k,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         dry = true;
                         break;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(source) => {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(source) if source.raw_os_error().is_some() => {
                         return Err(Fatal::Io {
                             what: "TUN",
                             source,
                         })
                     }
-                };
+                    // A packet that could not be split is consumed: go on.
+                    Err(e) => {
+                        self.stats.drop(DriverDrop::TunReadFailed);
+                        tracing::warn!(error = %e, "TUN read failed");
+                    }
+                }
+            }
+            let now = clock::now();
+            let mut sealed: Vec<(usize, usize)> = Vec::with_capacity(n);
+            for (i, buf) in bufs[..n].iter_mut().enumerate() {
+                let n = self.tun_sizes[i];
                 self.stats.frames.tun_in += 1;
                 if let Some(c) = &mut self.capture {
                     c.tun_in(now, &buf[DATA_HEADROOM..DATA_HEADROOM + n]);
@@ -346,8 +367,8 @@ impl Driver {
             let frames: Vec<&[u8]> = sealed.iter().map(|&(i, len)| &bufs[i][..len]).collect();
             let sent = send_all(host, &frames, &mut self.stats);
             for f in &frames[..sent] {
-                if let Ok(e) = inspect(f) {
-                    self.stats.spi_out(e.spi);
+                if let Some(spi) = esp_spi(f) {
+                    self.stats.spi_out(spi);
                 }
             }
             self.send_transmits(host, now)?;
@@ -356,6 +377,19 @@ impl Driver {
             }
         }
         Ok(false)
+    }
+
+    /// Writes the inner packets delivered by the last batch into the TUN in one go
+    /// (coalesced where the TUN's offloads allow).
+    fn flush_tun(&mut self, host: &Host) {
+        let queued = self.tun_out.len() as u64;
+        match host.tun.get_ref().send_batch(&mut self.tun_out) {
+            Ok(_) => self.stats.frames.tun_out += queued,
+            Err(e) => {
+                self.stats.drop(DriverDrop::TunWriteFailed);
+                tracing::debug!(error = %e, packets = queued, "TUN write failed");
+            }
+        }
     }
 
     /// After an engine call: events (persist), then the queued signalling.
@@ -433,8 +467,8 @@ impl Driver {
         let sent = send_all(host, &refs, &mut self.stats);
         self.stats.bu_sent += sent as u64;
         for f in &refs[..sent] {
-            if let Ok(e) = inspect(f) {
-                self.stats.spi_out(e.spi);
+            if let Some(spi) = esp_spi(f) {
+                self.stats.spi_out(spi);
             }
         }
         Ok(())

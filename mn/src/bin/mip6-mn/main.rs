@@ -181,6 +181,7 @@ async fn run(cli: &Cli, config: &DaemonConfig, engine: MnConfig) -> Result<(), S
         HostConfig {
             home_address: hoa,
             tun_name: config.tun_name().to_owned(),
+            tun_offload: config.tun_offload,
             route_table: config.route_table(),
             rule_priority: config.rule_priority,
         },

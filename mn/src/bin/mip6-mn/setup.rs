@@ -72,6 +72,8 @@ pub struct HostConfig {
     pub home_address: Ipv6Addr,
     /// TUN name.
     pub tun_name: String,
+    /// Open the TUN with offloads (`tun_offload`).
+    pub tun_offload: bool,
     /// Routing table of the reverse tunnel.
     pub route_table: u32,
     /// Priority of the source rule.
@@ -125,6 +127,7 @@ impl Host {
             name: config.tun_name.clone(),
             mtu: TUN_MTU,
             addresses: vec![(hoa, 128)],
+            offload: config.tun_offload,
         })
         .map_err(net("TUN"))?;
         let mut routes = NetConfig::new().map_err(net("rtnetlink"))?;
@@ -175,6 +178,12 @@ impl Host {
         }
         if let Err(e) = self.nft.update(&guarded(hoa, care_of)) {
             tracing::error!(error = %e, "could not update the nftables guard");
+        }
+        // Every frame leaves from the care-of address: bound, the kernel skips source
+        // address selection per packet. Unbound is only slower.
+        if let Err(e) = self.sender.set_source(care_of) {
+            tracing::debug!(error = %e, "raw socket not bound to the care-of address");
+            let _ = self.sender.set_source(None);
         }
     }
 

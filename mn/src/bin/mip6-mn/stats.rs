@@ -46,6 +46,9 @@ pub enum DriverDrop {
     SendFailed,
     /// The TUN could not take an inner packet.
     TunWriteFailed,
+    /// A read from the TUN that failed or could not be split into packets (a bad
+    /// `virtio_net_hdr`, more segments than buffers): what it held is lost.
+    TunReadFailed,
 }
 
 impl DriverDrop {
@@ -58,6 +61,7 @@ impl DriverDrop {
             DriverDrop::TunBadPacket => "tun_bad_packet",
             DriverDrop::SendFailed => "send_failed",
             DriverDrop::TunWriteFailed => "tun_write_failed",
+            DriverDrop::TunReadFailed => "tun_read_failed",
         }
     }
 }
