@@ -558,6 +558,10 @@ init_spi_ha_to_mn = 0x1002
         config.validate(&|_| true).unwrap();
         assert_eq!(config.tun_name(), DEFAULT_TUN_NAME);
         assert_eq!(config.tun_mtu(), DEFAULT_TUN_MTU);
+        assert!(config.tun_offload, "TUN offloads on by default");
+        let off = parse(&with("tun_offload = false")).unwrap();
+        off.validate(&|_| true).unwrap();
+        assert!(!off.tun_offload);
     }
 
     #[test]

@@ -199,6 +199,10 @@ fn metrics_only_on_loopback_and_tables_not_reserved() {
     assert_eq!((config.route_table(), config.rule_priority), (100, 50));
     let defaults = parse(&base()).unwrap();
     assert_eq!(defaults.metrics(), None);
+    assert!(defaults.tun_offload, "TUN offloads on by default");
+    let off = parse(&("tun_offload = false\n".to_owned() + &base())).unwrap();
+    off.validate(&known).unwrap();
+    assert!(!off.tun_offload);
     assert_eq!(
         (defaults.route_table(), defaults.rule_priority),
         (6275, 1000)
