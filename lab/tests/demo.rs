@@ -48,6 +48,23 @@ fn demo_fails_cleanly_when_the_mn_never_registers() {
     for f in ["ha.toml", "mn.toml", "ha.log", "mn.log"] {
         assert!(out.join(f).is_file(), "{f} not written");
     }
+    // The wire captures of the router and the CN were started before the daemons and
+    // closed by the teardown: each is a pcapng file (its Section Header Block first).
+    if demo::sniff::available() {
+        for f in ["rt.pcapng", "cn.pcapng"] {
+            let bytes = std::fs::read(out.join(f)).unwrap_or_default();
+            assert!(
+                bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]),
+                "{f} is a closed pcapng ({} octets)",
+                bytes.len()
+            );
+        }
+    } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "dumpcap missing under CI=true"
+        );
+    }
     let mine = format!("mip6-{}-", std::process::id());
     let left: Vec<_> = list_namespaces()
         .unwrap()

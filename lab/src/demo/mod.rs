@@ -6,7 +6,9 @@
 //!    ([`config`]) into the output directory;
 //! 2. start `mip6-ha` in the `ha` namespace and `mip6-mn` in the `mn` namespace, each
 //!    with `--capture OUT/<name>.pcapng` ([`daemon`]); wait for "ready" and for the MN's
-//!    status to say `registered` (else fail with both daemons' last log lines);
+//!    status to say `registered` (else fail with both daemons' last log lines); before
+//!    them, `dumpcap` starts on the router's and the CN's links ([`sniff`]: `rt.pcapng`,
+//!    `cn.pcapng`, stopped before the goodput run);
 //! 3. UDP phases, each with a pair of [`crate::traffic::udp`] peers (the MN's home
 //!    address 2001:db8:1::100 ↔ the CN 2001:db8:4::1, both ways): `steady`; `rekey`
 //!    (long enough for two key updates); `ba_loss` (the router drops a share of the
@@ -26,6 +28,7 @@ pub mod daemon;
 pub mod interrupt;
 pub mod nft;
 pub mod report;
+pub mod sniff;
 pub mod status;
 
 use std::io::{self, Read};
@@ -270,6 +273,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, DemoError> {
         ha: None,
         mn: None,
         nft_installed: false,
+        sniffers: Vec::new(),
         ha_instances: 0,
         ha_history: Vec::new(),
         last_ha: HaStatus::default(),
@@ -328,6 +332,8 @@ struct Demo<'a> {
     ha: Option<Daemon>,
     mn: Option<Daemon>,
     nft_installed: bool,
+    /// The `dumpcap`s capturing the router's and the CN's links ([`sniff`]).
+    sniffers: Vec<ProcId>,
     ha_instances: u32,
     /// The last status of every HA instance that is gone (its counters end there).
     ha_history: Vec<HaStatus>,
@@ -354,6 +360,7 @@ impl Demo<'_> {
         self.report.out_dir = self.files.out.display().to_string();
 
         self.lab().move_mn(Link::Foreign1)?;
+        self.start_sniffers()?;
         self.start_ha()?;
         let mn = self.start_daemon("mn", Node::Mn, None)?;
         self.mn = Some(mn);
@@ -363,6 +370,7 @@ impl Demo<'_> {
         for (phase, secs) in self.opts.phase_plan() {
             self.run_phase(phase, secs)?;
         }
+        self.stop_sniffers();
         self.report.goodput_mbps = self.goodput()?;
         self.finish()?;
         Ok(())
@@ -399,6 +407,29 @@ impl Demo<'_> {
         let daemon = Daemon::spawn(lab, &spec)?;
         daemon.wait_ready(lab, READY_TIMEOUT)?;
         Ok(daemon)
+    }
+
+    /// Starts the wire captures of the router and the CN, if `dumpcap` is there.
+    fn start_sniffers(&mut self) -> Result<(), DemoError> {
+        if !sniff::available() {
+            tracing::warn!("dumpcap not found (apt package tshark): no rt/cn wire captures");
+            return Ok(());
+        }
+        let out = self.files.out.clone();
+        for node in [Node::Rt, Node::Cn] {
+            let id = sniff::start(self.lab(), node, &out)?;
+            self.sniffers.push(id);
+        }
+        Ok(())
+    }
+
+    /// Stops the wire captures (SIGTERM: dumpcap closes its file properly).
+    fn stop_sniffers(&mut self) {
+        for id in std::mem::take(&mut self.sniffers) {
+            if let Err(e) = self.lab().stop(id) {
+                tracing::warn!(error = %e, "stopping a wire capture failed");
+            }
+        }
     }
 
     fn start_ha(&mut self) -> Result<(), DemoError> {
@@ -754,6 +785,9 @@ impl Demo<'_> {
     /// kernel), removes the BA-drop table if a failure left it, deletes the lab, then
     /// lists the captures (complete now that the daemons have closed them).
     fn teardown(&mut self) {
+        if self.lab.is_some() {
+            self.stop_sniffers();
+        }
         let Some(mut lab) = self.lab.take() else {
             return;
         };
@@ -773,6 +807,9 @@ impl Demo<'_> {
         match lab.close() {
             Ok(()) => tracing::info!(lab = prefix, "lab removed"),
             Err(e) => tracing::error!(lab = prefix, error = %e, "lab teardown failed"),
+        }
+        if let Err(e) = sniff::write_router_keys(&self.files.out) {
+            tracing::warn!(error = %e, "rt.pcapng.esp_sa not written");
         }
         self.report.captures = list_captures(&self.files.out);
     }
