@@ -5,10 +5,12 @@
 //!
 //! | module | job |
 //! | --- | --- |
+//! | [`cli`] | the command-line options both daemons take, and their `status` command |
 //! | [`config`] | what both TOML configuration files share: positioned errors, value types, parsing |
 //! | [`clock`] | wall-clock [`mip6_wire::Time`] for the engines |
 //! | [`logging`] | tracing to stderr, text or JSON |
 //! | [`rng`] | OS RNG, or a seeded one for tests and replay only |
+//! | [`counters`] | counters both drivers keep (frames per path) |
 //! | [`control`] | Unix control socket: one JSON request, one JSON reply |
 //! | [`metrics`] | Prometheus text exposition over HTTP on a loopback address |
 //! | [`capture`] | pcapng of everything an engine consumed and produced, with its `esp_sa` key log, and the reader replay tests use |
@@ -24,9 +26,11 @@
 pub const SEQUENCE_BLOCK: u64 = 1 << 16;
 
 pub mod capture;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod counters;
 pub mod logging;
 pub mod metrics;
 pub mod record;

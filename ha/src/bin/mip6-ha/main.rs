@@ -28,24 +28,32 @@ mod routes;
 mod stats;
 mod status;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use mip6_ha::daemon_config::{self, DaemonConfig, LogFormat};
 
-use crate::cli::{Cli, Command, StatusArgs};
+use mip6_daemon::cli::{EXIT_CONFIG, EXIT_RUNTIME};
 
-/// Exit status of a configuration error.
-const EXIT_CONFIG: u8 = 2;
-/// Exit status of a runtime error.
-const EXIT_RUNTIME: u8 = 1;
+use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Status(args)) = cli.command {
-        return status_command(&args);
+        return mip6_daemon::cli::status_command(
+            "mip6-ha",
+            &args,
+            "/run/mip6-ha.sock",
+            |path| {
+                daemon_config::load(path)
+                    .map(|c| c.control_socket)
+                    .map_err(|e| e.to_string())
+            },
+            status::render_text,
+        );
     }
+    let cli = cli.run;
     let Some(path) = cli.config else {
         eprintln!("mip6-ha: a configuration file is required: mip6-ha -c FILE (see --help)");
         return ExitCode::from(EXIT_CONFIG);
@@ -109,29 +117,4 @@ fn load_checked(path: &Path) -> Result<DaemonConfig, Vec<String>> {
         .validate(&|name| mip6_netio::if_index(name).is_ok())
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     Ok(config)
-}
-
-/// `mip6-ha status [--json] [-c FILE | --socket PATH]`.
-fn status_command(args: &StatusArgs) -> ExitCode {
-    let socket: PathBuf = match (&args.socket, &args.config) {
-        (Some(socket), _) => socket.clone(),
-        (None, Some(path)) => match daemon_config::load(path) {
-            Ok(config) => config.control_socket,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
-        (None, None) => PathBuf::from("/run/mip6-ha.sock"),
-    };
-    match mip6_daemon::control::status_output("mip6-ha", &socket, args.json, status::render_text) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::from(EXIT_RUNTIME)
-        }
-    }
 }

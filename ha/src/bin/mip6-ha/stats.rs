@@ -11,18 +11,7 @@ use mip6_ha::{HaConfig, KeyChangeKind};
 use mip6_wire::keys::SpiPair;
 use mip6_wire::Time;
 
-/// Frames by path (daemon contract `frames`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Frames {
-    /// Received from the network (signalling and tunnel frames).
-    pub net_in: u64,
-    /// Sent to the network (BAs and tunnel frames).
-    pub net_out: u64,
-    /// Read from the TUN (packets toward home addresses).
-    pub tun_in: u64,
-    /// Written to the TUN (packets from mobile nodes).
-    pub tun_out: u64,
-}
+pub use mip6_daemon::counters::Frames;
 
 /// Why the driver (not the engine) dropped something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

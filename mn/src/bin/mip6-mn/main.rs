@@ -27,7 +27,7 @@ mod setup;
 mod stats;
 mod status;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -39,7 +39,9 @@ use mip6_mn::store::{Persistence, StateStore};
 use mip6_mn::{MnConfig, MobileNode, RestorePolicy};
 use mip6_netio::addr_watch::AddrWatch;
 
-use crate::cli::{Cli, Command, EXIT_CONFIG, EXIT_RUNTIME};
+use mip6_daemon::cli::{RunArgs, EXIT_CONFIG, EXIT_RUNTIME};
+
+use crate::cli::{Cli, Command};
 use crate::driver::Driver;
 use crate::movement::CoaTracker;
 use crate::setup::{Host, HostConfig};
@@ -52,37 +54,18 @@ const DEFAULT_SOCKET: &str = "/run/mip6-mn.sock";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Status {
-            json,
-            config,
-            socket,
-        }) => status_command(json, config.as_deref(), socket),
-        None => daemon(cli),
-    }
-}
-
-/// `mip6-mn status`: asks the running daemon over its control socket.
-fn status_command(json: bool, config: Option<&Path>, socket: Option<PathBuf>) -> ExitCode {
-    let path = match (socket, config) {
-        (Some(s), _) => s,
-        (None, Some(c)) => match daemon_config::load(c) {
-            Ok(cfg) => cfg.control_socket,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
-        (None, None) => PathBuf::from(DEFAULT_SOCKET),
-    };
-    match control::status_output("mip6-mn", &path, json, status::render_text) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::from(EXIT_RUNTIME)
-        }
+        Some(Command::Status(args)) => mip6_daemon::cli::status_command(
+            "mip6-mn",
+            &args,
+            DEFAULT_SOCKET,
+            |path| {
+                daemon_config::load(path)
+                    .map(|c| c.control_socket)
+                    .map_err(|e| e.to_string())
+            },
+            status::render_text,
+        ),
+        None => daemon(cli.run),
     }
 }
 
@@ -108,7 +91,7 @@ fn load_config(path: &Path) -> Result<(DaemonConfig, MnConfig), ExitCode> {
     Ok((config, engine))
 }
 
-fn daemon(cli: Cli) -> ExitCode {
+fn daemon(cli: RunArgs) -> ExitCode {
     let Some(path) = cli.config.as_deref() else {
         eprintln!("mip6-mn: a configuration file is needed: mip6-mn -c FILE (see --help)");
         return ExitCode::from(EXIT_CONFIG);
@@ -146,7 +129,7 @@ fn daemon(cli: Cli) -> ExitCode {
 }
 
 /// Set-up, the loop, and the orderly removal of everything installed.
-async fn run(cli: &Cli, config: &DaemonConfig, engine: MnConfig) -> Result<(), String> {
+async fn run(cli: &RunArgs, config: &DaemonConfig, engine: MnConfig) -> Result<(), String> {
     let hoa = engine.home_address;
     let ha = engine.home_agent;
 

@@ -18,18 +18,7 @@ pub struct KeyEvents {
     pub resend: u64,
 }
 
-/// Frames on each path of the driver.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Frames {
-    /// Frames from the network handed to the engine.
-    pub net_in: u64,
-    /// Frames the engine produced that the kernel took.
-    pub net_out: u64,
-    /// Packets read from the TUN.
-    pub tun_in: u64,
-    /// Inner packets written to the TUN.
-    pub tun_out: u64,
-}
+pub use mip6_daemon::counters::Frames;
 
 /// Why the driver itself dropped something (the engine's reasons are its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

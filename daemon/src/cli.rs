@@ -1,0 +1,180 @@
+//! The command-line parts both daemons share (daemon contract, "Command lines"):
+//!
+//! ```text
+//! mip6-{ha,mn} -c FILE [--check-config] [--seed N] [--capture FILE.pcapng] [--capture-limit N]
+//! mip6-{ha,mn} status [--json] [-c FILE | --socket PATH]
+//! ```
+//!
+//! Each daemon flattens [`RunArgs`] into its own clap `Parser` (which carries its name,
+//! about text and the `status` subcommand with [`StatusArgs`]), and answers `status`
+//! with [`status_command`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+/// Exit status of a configuration error (also clap's for a bad command line).
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit status of a runtime error.
+pub const EXIT_RUNTIME: u8 = 1;
+
+/// Options of running the daemon.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The configuration file (TOML; samples in ha/config/ha.toml, mn/config/mn.toml).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Load and validate the configuration (interfaces included), print every error
+    /// as FILE:LINE:COL: field: message, and exit (2 on error, 0 otherwise).
+    #[arg(long)]
+    pub check_config: bool,
+    /// Seed the RNG (ChaCha20) instead of the OS RNG: for tests and replay only, as
+    /// the key secrets become predictable.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Record every engine input and output to this pcapng file, with the ESP keys in
+    /// FILE.esp_sa (Wireshark's esp_sa format).
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
+    /// Stop recording after this many engine inputs (with their outputs), so a long
+    /// run cannot fill the disk: 100 000 records are about 150 MB of full-size frames.
+    #[arg(long, value_name = "INPUTS", default_value_t = crate::capture::DEFAULT_LIMIT)]
+    pub capture_limit: u64,
+}
+
+/// Options of `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Print the daemon's JSON reply as it is.
+    #[arg(long)]
+    pub json: bool,
+    /// Find the control socket in this configuration file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        conflicts_with = "socket"
+    )]
+    pub config: Option<PathBuf>,
+    /// The control socket's path (default: the configuration's default,
+    /// /run/mip6-ha.sock or /run/mip6-mn.sock).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+impl StatusArgs {
+    /// The control socket to ask: `--socket`, else the one `socket_in_config` reads
+    /// from `-c FILE` (its error message on failure), else `default`.
+    pub fn socket_path(
+        &self,
+        default: &str,
+        socket_in_config: impl FnOnce(&Path) -> Result<PathBuf, String>,
+    ) -> Result<PathBuf, String> {
+        match (&self.socket, &self.config) {
+            (Some(socket), _) => Ok(socket.clone()),
+            (None, Some(config)) => socket_in_config(config),
+            (None, None) => Ok(PathBuf::from(default)),
+        }
+    }
+}
+
+/// `<daemon> status`: finds the socket ([`StatusArgs::socket_path`]), asks the running
+/// daemon ([`crate::control::status_output`]) and prints its answer, as JSON with
+/// `--json`, else through `render_text`. Exit 0; [`EXIT_CONFIG`] if the configuration
+/// cannot be read; [`EXIT_RUNTIME`] if the daemon does not answer.
+pub fn status_command(
+    daemon: &str,
+    args: &StatusArgs,
+    default_socket: &str,
+    socket_in_config: impl FnOnce(&Path) -> Result<PathBuf, String>,
+    render_text: impl FnOnce(&serde_json::Value) -> String,
+) -> ExitCode {
+    let socket = match args.socket_path(default_socket, socket_in_config) {
+        Ok(path) => path,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match crate::control::status_output(daemon, &socket, args.json, render_text) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Parser, Subcommand};
+
+    #[derive(Debug, Parser)]
+    #[command(name = "d", args_conflicts_with_subcommands = true)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(subcommand)]
+        command: Option<Cmd>,
+    }
+
+    #[derive(Debug, Subcommand)]
+    enum Cmd {
+        Status(StatusArgs),
+    }
+
+    #[test]
+    fn the_contract_command_lines_parse() {
+        let c = Cli::try_parse_from(["d", "-c", "x.toml", "--seed", "7"]).unwrap();
+        assert_eq!(c.run.config.as_deref(), Some(Path::new("x.toml")));
+        assert_eq!(c.run.seed, Some(7));
+        assert_eq!(c.run.capture_limit, crate::capture::DEFAULT_LIMIT);
+        assert!(!c.run.check_config && c.command.is_none());
+        let c = Cli::try_parse_from(["d", "-c", "x", "--check-config"]).unwrap();
+        assert!(c.run.check_config);
+        let c =
+            Cli::try_parse_from(["d", "--capture", "y.pcapng", "--capture-limit", "5"]).unwrap();
+        assert_eq!(c.run.capture.as_deref(), Some(Path::new("y.pcapng")));
+        assert_eq!(c.run.capture_limit, 5);
+        let c = Cli::try_parse_from(["d", "status", "--json", "--socket", "/s"]).unwrap();
+        let Some(Cmd::Status(s)) = c.command else {
+            panic!("status")
+        };
+        assert!(s.json);
+        assert_eq!(s.socket.as_deref(), Some(Path::new("/s")));
+        assert!(Cli::try_parse_from(["d", "status", "-c", "a", "--socket", "b"]).is_err());
+        assert!(Cli::try_parse_from(["d", "--seed", "x"]).is_err());
+        assert!(Cli::try_parse_from(["d", "-c", "x", "status"]).is_err());
+    }
+
+    #[test]
+    fn the_socket_comes_from_the_flag_then_the_config_then_the_default() {
+        let args = |config: Option<&str>, socket: Option<&str>| StatusArgs {
+            json: false,
+            config: config.map(PathBuf::from),
+            socket: socket.map(PathBuf::from),
+        };
+        let from_config = |p: &Path| Ok(p.with_extension("sock"));
+        assert_eq!(
+            args(None, Some("/s")).socket_path("/d", from_config),
+            Ok(PathBuf::from("/s"))
+        );
+        assert_eq!(
+            args(Some("/etc/x.toml"), None).socket_path("/d", from_config),
+            Ok(PathBuf::from("/etc/x.sock"))
+        );
+        assert_eq!(
+            args(None, None).socket_path("/d", from_config),
+            Ok(PathBuf::from("/d"))
+        );
+        assert_eq!(
+            args(Some("/bad"), None).socket_path("/d", |_| Err("bad".to_owned())),
+            Err("bad".to_owned())
+        );
+    }
+}
