@@ -1,16 +1,22 @@
 //! The classic BPF program (`SO_ATTACH_FILTER`, Linux `Documentation/networking/filter.rst`)
-//! that lets a [`PacketSocket`](crate::PacketSocket) see only Mobile IPv6 signalling for
-//! one local address.
+//! that lets a [`PacketSocket`](crate::PacketSocket) see only Mobile IPv6 signalling and
+//! tunnel frames for one local address.
 //!
 //! It passes an IPv6 packet when, and only when:
 //! - the version nibble is 6;
 //! - the destination address is the given local address;
 //! - the first extension header (the IPv6 next header field) is a Destination Options
-//!   header (60: the BU's Home Address option, RFC 6275 §6.3) or a Routing header (43)
-//!   whose routing type is 2 (the BA's type 2 routing header, RFC 6275 §6.4).
+//!   header (60: the BU's Home Address option, RFC 6275 §6.3), a Routing header (43)
+//!   whose routing type is 2 (the BA's type 2 routing header, RFC 6275 §6.4), or ESP
+//!   (50: a tunnel frame, RFC 6275 §9.5.1 with RFC 4303 tunnel mode).
 //!
 //! What follows that header (ESP in DESIGN.md's BU/BA, RFC 3776) is not checked: the
-//! engine rejects what it cannot open, and a BPF program cannot walk an option list. The
+//! engine rejects what it cannot open, and a BPF program cannot walk an option list.
+//! Tunnel frames come this way, beside signalling, because the [`nft`](crate::nft) guard
+//! then drops them at prerouting: the kernel spends no route lookup and no local delivery
+//! on them (measured in docs/benchmarks-lab.md). A fragmented ESP packet (next header 44)
+//! does not pass; the kernel reassembles it and the raw ESP socket
+//! ([`raw_recv`](crate::raw_recv)) gets it. The
 //! socket is `SOCK_DGRAM`, so offset 0 is the first octet of the IPv6 header (packet(7));
 //! a load beyond the end of the frame makes the kernel return 0, i.e. drop, so short
 //! frames never pass.
@@ -32,11 +38,12 @@
 //! | 10 | `jeq #dst3, 0, drop` | last word differs → drop |
 //! | 11 | `ldb [6]` | A = next header |
 //! | 12 | `jeq #60, accept, 0` | Destination Options first → accept |
-//! | 13 | `jeq #43, 0, drop` | neither DestOpts nor Routing → drop |
-//! | 14 | `ldb [42]` | A = routing type (octet 2 of the routing header at 40, RFC 8200 §4.4) |
-//! | 15 | `jeq #2, accept, drop` | type 2 → accept, else drop |
-//! | 16 | `ret #-1` | accept: keep the whole frame |
-//! | 17 | `ret #0` | drop |
+//! | 13 | `jeq #50, accept, 0` | ESP first (a tunnel frame) → accept |
+//! | 14 | `jeq #43, 0, drop` | none of DestOpts, ESP, Routing → drop |
+//! | 15 | `ldb [42]` | A = routing type (octet 2 of the routing header at 40, RFC 8200 §4.4) |
+//! | 16 | `jeq #2, accept, drop` | type 2 → accept, else drop |
+//! | 17 | `ret #-1` | accept: keep the whole frame |
+//! | 18 | `ret #0` | drop |
 
 use std::net::Ipv6Addr;
 
@@ -83,13 +90,15 @@ pub mod op {
 pub const NH_DEST_OPTS: u8 = 60;
 /// Next header value of a Routing header.
 pub const NH_ROUTING: u8 = 43;
+/// Next header value of ESP (RFC 4303 §2).
+pub const NH_ESP: u8 = 50;
 /// Routing type of the Mobile IPv6 type 2 routing header (RFC 6275 §6.4).
 pub const RH_TYPE_2: u8 = 2;
 
 /// Number of instructions in [`signalling_filter`].
-pub const PROGRAM_LEN: usize = 18;
-const ACCEPT: u8 = 16;
-const DROP: u8 = 17;
+pub const PROGRAM_LEN: usize = 19;
+const ACCEPT: u8 = 17;
+const DROP: u8 = 18;
 
 const fn stmt(code: u16, k: u32) -> Insn {
     Insn {
@@ -139,9 +148,10 @@ pub fn signalling_filter(local: Ipv6Addr) -> [Insn; PROGRAM_LEN] {
         jeq(10, w(12), None, Some(DROP)),
         ldb(6),
         jeq(12, NH_DEST_OPTS as u32, Some(ACCEPT), None),
-        jeq(13, NH_ROUTING as u32, None, Some(DROP)),
+        jeq(13, NH_ESP as u32, Some(ACCEPT), None),
+        jeq(14, NH_ROUTING as u32, None, Some(DROP)),
         ldb(42),
-        jeq(15, RH_TYPE_2 as u32, Some(ACCEPT), Some(DROP)),
+        jeq(16, RH_TYPE_2 as u32, Some(ACCEPT), Some(DROP)),
         stmt(op::RET | op::K, u32::MAX),
         stmt(op::RET | op::K, 0),
     ]
@@ -225,21 +235,28 @@ mod tests {
     }
 
     #[test]
-    fn passes_bu_and_ba_whole() {
+    fn passes_bu_ba_and_tunnel_frames_whole() {
         let p = prog();
         let bu = bu();
         assert_eq!(run(&p, &bu), bu.len() as u32);
         let ba = ba(2);
         assert_eq!(run(&p, &ba), ba.len() as u32);
+        let esp = ipv6(50, LOCAL, &[0, 0, 0x10, 1, 0, 0, 0, 1]);
+        assert_eq!(run(&p, &esp), esp.len() as u32);
     }
 
     #[test]
     fn drops_plain_traffic_other_routing_types_and_other_destinations() {
         let p = prog();
-        // UDP 8-octet header, ICMPv6 echo request, bare ESP (tunnel frames go to raw_recv).
+        // UDP 8-octet header, ICMPv6 echo request, a fragment of an ESP packet (the
+        // kernel reassembles those for raw_recv), ESP to another address.
         assert_eq!(run(&p, &ipv6(17, LOCAL, &[0, 1, 0, 2, 0, 8, 0, 0])), 0);
         assert_eq!(run(&p, &ipv6(58, LOCAL, &[128, 0, 0, 0, 0, 1, 0, 1])), 0);
-        assert_eq!(run(&p, &ipv6(50, LOCAL, &[0, 0, 0x10, 1, 0, 0, 0, 1])), 0);
+        assert_eq!(run(&p, &ipv6(44, LOCAL, &[50, 0, 0, 1, 0, 0, 0, 7])), 0);
+        assert_eq!(
+            run(&p, &ipv6(50, "2001:db8:1::2", &[0, 0, 0x10, 1, 0, 0, 0, 1])),
+            0
+        );
         // Routing header type 0 and type 3 (RPL): not ours.
         assert_eq!(run(&p, &ba(0)), 0);
         assert_eq!(run(&p, &ba(3)), 0);

@@ -3,11 +3,11 @@
 //!
 //! | module | what | why this way |
 //! | --- | --- | --- |
-//! | [`packet_socket`] | `AF_PACKET`/`SOCK_DGRAM` receive of BU/BA frames, BPF-filtered, `recvmmsg` batches | the kernel drops (and answers) packets with a Home Address option or a type 2 routing header, so signalling must be taken before the IPv6 stack sees it |
+//! | [`packet_socket`] | `AF_PACKET`/`SOCK_DGRAM` receive of BU/BA frames and unfragmented tunnel (ESP) frames, BPF-filtered, `recvmmsg` batches | the kernel drops (and answers) packets with a Home Address option or a type 2 routing header, so signalling must be taken before the IPv6 stack sees it; taking tunnel frames here too lets [`nft`] drop them before the kernel routes and delivers each one |
 //! | [`raw_send`] | `AF_INET6`/`SOCK_RAW`/`IPPROTO_RAW` send of fully built packets, `sendmmsg` batches | the kernel refuses to build an RH2 and checksums a HoA packet over the wrong source; with `IPPROTO_RAW` it sends our bytes as they are |
-//! | [`raw_recv`] | raw proto 50 (ESP) and 41 (IPv6-in-IPv6) receive, rebuilt into full IPv6 packets | tunnel frames carry no extension header, so the stack delivers them; a synthetic IPv6 header gives the engines the packet shape they take |
+//! | [`raw_recv`] | raw proto 50 (ESP) and 41 (IPv6-in-IPv6) receive, rebuilt into full IPv6 packets | what the packet socket does not take: ESP the kernel reassembled from fragments, and IPv6-in-IPv6; a synthetic IPv6 header gives the engines the packet shape they take |
 //! | [`tun`] | the TUN device (tun-rs): MTU, address, up; reads that split TSO super-packets and writes that coalesce TCP segments (`IFF_VNET_HDR`) | user-side end of the data path; one kernel pass per 64 KiB instead of per packet |
-//! | [`nft`] | an nftables table of our own dropping HoA/RH2 packets at prerouting | keeps the kernel from sending ICMPv6 Parameter Problem for our signalling; `AF_PACKET` taps run before netfilter, so capture still works |
+//! | [`nft`] | an nftables table of our own dropping HoA/RH2 and unfragmented ESP packets at prerouting | keeps the kernel from sending ICMPv6 Parameter Problem for our signalling; `AF_PACKET` taps run before netfilter, so capture still works |
 //! | [`addr_watch`] | IPv6 address events (`RTNLGRP_IPV6_IFADDR`) and a dump of the current addresses | the MN's movement detection: a new global address on a watched interface is a new care-of address |
 //! | [`reactor`] | registration of the sockets and the TUN with tokio's `AsyncFd` | `AsyncFd::register` is `unsafe` (tokio #8587); the promise it needs is made here, once, for this crate's types |
 //! | [`routes`] | /128 routes, proxy NDP, source rules over rtnetlink; forwarding and proxy sysctls | home-link presence of the HoA and the MN's reverse-tunnel routing |

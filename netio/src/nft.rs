@@ -1,11 +1,15 @@
-//! The nftables rules that keep the kernel quiet about our signalling (nft(8)).
+//! The nftables rules that keep the kernel quiet about our signalling, and away from our
+//! tunnel frames (nft(8)).
 //!
 //! A kernel without Mobile IPv6 support answers a packet carrying a Home Address option
 //! with ICMPv6 Parameter Problem code 2, and one carrying a type 2 routing header with code
 //! 0 (DESIGN.md, measured facts; RFC 8200 §4.2, §4.4). The daemon takes those packets from
 //! an `AF_PACKET` socket, which taps the frame in the device layer before netfilter's
 //! prerouting hook, so dropping them at prerouting stops the kernel's answer without
-//! hiding them from the daemon.
+//! hiding them from the daemon. Unfragmented ESP to the same addresses (tunnel frames)
+//! takes the same way ([`crate::bpf`]) and is dropped at prerouting too, so the kernel
+//! does no route lookup and no local delivery for it; a fragmented one is not matched
+//! (its first next header is 44), is reassembled, and reaches the raw ESP socket.
 //!
 //! The rules live in a table of their own, `table inet mip6_<name>`, so removal is one
 //! `delete table` and nothing else in the ruleset is touched:
@@ -16,6 +20,7 @@
 //!         type filter hook prerouting priority raw; policy accept;
 //!         ip6 daddr { <addresses> } exthdr dst exists drop
 //!         ip6 daddr { <addresses> } rt type 2 drop
+//!         ip6 daddr { <addresses> } ip6 nexthdr esp drop
 //!     }
 //! }
 //! ```
@@ -46,8 +51,9 @@ pub struct NftGuard {
 }
 
 impl NftGuard {
-    /// Installs (or replaces) `table inet mip6_<name>` dropping HoA-option and RH2 packets
-    /// addressed to any of `addresses` (the HA's address; the MN's care-of addresses).
+    /// Installs (or replaces) `table inet mip6_<name>` dropping HoA-option, RH2 and
+    /// unfragmented ESP packets addressed to any of `addresses` (the HA's address; the
+    /// MN's care-of addresses), which the daemon takes from its packet sockets.
     pub fn install(name: &str, addresses: &[Ipv6Addr]) -> Result<Self, Error> {
         let table = table_name(name)?;
         let netns = NetnsFd::current().map_err(|e| Error::Nft {
@@ -135,6 +141,7 @@ pub fn ruleset(table: &str, addresses: &[Ipv6Addr]) -> Result<String, Error> {
          \t\ttype filter hook prerouting priority raw; policy accept;\n\
          \t\tip6 daddr {{ {set} }} exthdr dst exists drop\n\
          \t\tip6 daddr {{ {set} }} rt type 2 drop\n\
+         \t\tip6 daddr {{ {set} }} ip6 nexthdr esp drop\n\
          \t}}\n\
          }}\n"
     ))
@@ -213,6 +220,7 @@ mod tests {
         assert!(s.contains("hook prerouting priority raw"));
         assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } exthdr dst exists drop"));
         assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } rt type 2 drop"));
+        assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } ip6 nexthdr esp drop"));
         assert!(matches!(ruleset("mip6_ha", &[]), Err(Error::NoAddresses)));
     }
 }

@@ -1,12 +1,12 @@
-//! Receiving BU/BA signalling from an `AF_PACKET` socket (packet(7)), before the kernel's
-//! IPv6 stack drops it.
+//! Receiving BU/BA signalling and tunnel frames from an `AF_PACKET` socket (packet(7)),
+//! before the kernel's IPv6 stack drops them.
 //!
 //! A kernel without `CONFIG_IPV6_MIP6` discards packets with a Home Address option or a
 //! type 2 routing header (and answers with ICMPv6 Parameter Problem, which [`crate::nft`]
 //! suppresses), so raw IPv6 sockets never see a BU or a BA. A `SOCK_DGRAM`/`ETH_P_IPV6`
 //! packet socket sees every frame with its link-layer header removed; the classic BPF
-//! program of [`crate::bpf`] keeps only signalling for our address, so the daemon wakes for
-//! nothing else.
+//! program of [`crate::bpf`] keeps only signalling and unfragmented ESP for our address,
+//! so the daemon wakes for nothing else, and [`crate::nft`] drops both at prerouting.
 //!
 //! Why not pnet (the card's choice for packet I/O): pnet's datalink channel neither attaches
 //! a BPF filter nor batches receives with `recvmmsg(2)`, and it reads whole Ethernet frames;

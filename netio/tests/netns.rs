@@ -32,8 +32,8 @@ fn drain(ps: &PacketSocket) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn packet_socket_passes_bu_and_ba_and_drops_plain_traffic() {
-    if !require_root("packet_socket_passes_bu_and_ba_and_drops_plain_traffic") {
+fn packet_socket_passes_signalling_and_tunnel_frames_only() {
+    if !require_root("packet_socket_passes_signalling_and_tunnel_frames_only") {
         return;
     }
     let lab = Lab::pair("bpf");
@@ -41,6 +41,7 @@ fn packet_socket_passes_bu_and_ba_and_drops_plain_traffic() {
     let tx = lab.run("a", || RawSender::open(None).unwrap());
     let bu = bu_frame(0, 0, 64, A, B, 1);
     let ba = ba_frame(A, B, 2);
+    let tunnel = ipv6(0, 0, 50, 64, A, B, &esp_stub(0x1001, 9));
     let bu_elsewhere = bu_frame(0, 0, 64, A, "2001:db8:1::3", 3);
     let plain = [udp_frame(A, B), echo_request(A, B, 7, 1, b"ping")];
     tx.send(&plain[0]).unwrap();
@@ -48,12 +49,13 @@ fn packet_socket_passes_bu_and_ba_and_drops_plain_traffic() {
     tx.send(&bu).unwrap();
     tx.send(&plain[0]).unwrap();
     tx.send(&bu_elsewhere).unwrap();
+    tx.send(&tunnel).unwrap();
     tx.send(&ba).unwrap();
     let got = collect(&ps, WAIT, 10, || drain(&ps));
     assert_eq!(
         got,
-        vec![bu, ba],
-        "exactly the BU and the BA, byte for byte, in order"
+        vec![bu, tunnel, ba],
+        "exactly the BU, the tunnel frame and the BA, byte for byte, in order"
     );
     // Nothing else trickles in (the echo reply, NDP, the UDP).
     assert!(collect(&ps, QUIET, 10, || drain(&ps)).is_empty());
@@ -129,18 +131,38 @@ fn nft_guard_silences_parameter_problem_and_leaves_nothing_behind() {
     tx.send(&ba_frame(A, B, 1)).unwrap();
     assert_eq!(param_problems(WAIT), 1, "kernel answers the RH2");
 
-    let (guard, ps) = lab.run("b", || {
+    let (guard, ps, esp) = lab.run("b", || {
         let mut g = NftGuard::install("t", &[ip6(B)]).unwrap();
         g.update(&[ip6(B), ip6("2001:db8:1::22")]).unwrap(); // idempotent re-install
-        (g, PacketSocket::open(Some("vb"), ip6(B)).unwrap())
+        (
+            g,
+            PacketSocket::open(Some("vb"), ip6(B)).unwrap(),
+            RawReceiver::open(TunnelProto::Esp, None).unwrap(),
+        )
     });
     let tables = lab.sh("b", &["nft", "list", "tables"]);
     assert_eq!(tables.matches("mip6_t").count(), 1, "{tables}");
     tx.send(&bu_frame(0, 0, 64, A, B, 2)).unwrap();
     tx.send(&ba_frame(A, B, 2)).unwrap();
+    tx.send(&ipv6(0, 0, 50, 64, A, B, &esp_stub(0x1001, 10)))
+        .unwrap();
     assert_eq!(param_problems(WAIT), 0, "rules stop the kernel's answer");
-    // The packet socket still sees both (it taps before netfilter).
-    assert_eq!(collect(&ps, WAIT, 2, || drain(&ps)).len(), 2);
+    // The packet socket still sees all three (it taps before netfilter); the kernel's
+    // own ESP delivery does not happen.
+    assert_eq!(collect(&ps, WAIT, 3, || drain(&ps)).len(), 3);
+    let esp_seen = |within| {
+        collect(&esp, within, 4, || {
+            let mut b = [0u8; 256];
+            let mut m = [RecvMeta::default()];
+            match esp.recv_batch(&mut [&mut b[..]], &mut m) {
+                Ok(n) => vec![n],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+                Err(e) => panic!("{e}"),
+            }
+        })
+        .len()
+    };
+    assert_eq!(esp_seen(QUIET), 0, "ESP dropped at prerouting");
 
     // Dropped here, on the test thread, outside b: the guard runs nft in b all the same.
     drop(guard);
@@ -152,6 +174,9 @@ fn nft_guard_silences_parameter_problem_and_leaves_nothing_behind() {
         1,
         "kernel answers again once the table is gone"
     );
+    tx.send(&ipv6(0, 0, 50, 64, A, B, &esp_stub(0x1001, 11)))
+        .unwrap();
+    assert_eq!(esp_seen(WAIT), 1, "and delivers ESP to raw sockets again");
 }
 
 #[test]
