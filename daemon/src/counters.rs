@@ -9,8 +9,55 @@ pub struct Frames {
     pub net_in: u64,
     /// Frames the engine produced that the kernel took (BUs/BAs and tunnel frames).
     pub net_out: u64,
+    /// Of `net_out`, tunnel frames handed straight to the next hop
+    /// (`mip6_netio::link_send`) instead of being routed by the kernel.
+    pub net_out_link: u64,
     /// Packets read from the TUN (after splitting offloaded super-packets).
     pub tun_in: u64,
     /// Inner packets written to the TUN (before coalescing).
     pub tun_out: u64,
+}
+
+impl Frames {
+    /// Each counter with its name in the status JSON and the metrics' `path` label.
+    pub fn by_path(&self) -> [(&'static str, u64); 5] {
+        [
+            ("net_in", self.net_in),
+            ("net_out", self.net_out),
+            ("net_out_link", self.net_out_link),
+            ("tun_in", self.tun_in),
+            ("tun_out", self.tun_out),
+        ]
+    }
+
+    /// The status JSON's `frames` object.
+    pub fn to_json(&self) -> serde_json::Value {
+        self.by_path()
+            .iter()
+            .map(|&(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_is_named_once_in_json_and_labels() {
+        let f = Frames {
+            net_in: 1,
+            net_out: 2,
+            net_out_link: 3,
+            tun_in: 4,
+            tun_out: 5,
+        };
+        assert_eq!(
+            f.to_json(),
+            serde_json::json!({"net_in":1,"net_out":2,"net_out_link":3,"tun_in":4,"tun_out":5})
+        );
+        let names: std::collections::BTreeSet<_> = f.by_path().iter().map(|p| p.0).collect();
+        assert_eq!(names.len(), 5);
+    }
 }

@@ -6,6 +6,7 @@
 //! | [`packet_socket`] | `AF_PACKET`/`SOCK_DGRAM` receive of BU/BA frames and unfragmented tunnel (ESP) frames, BPF-filtered, `recvmmsg` batches | the kernel drops (and answers) packets with a Home Address option or a type 2 routing header, so signalling must be taken before the IPv6 stack sees it; taking tunnel frames here too lets [`nft`] drop them before the kernel routes and delivers each one |
 //! | [`raw_send`] | `AF_INET6`/`SOCK_RAW`/`IPPROTO_RAW` send of fully built packets, `sendmmsg` batches | the kernel refuses to build an RH2 and checksums a HoA packet over the wrong source; with `IPPROTO_RAW` it sends our bytes as they are |
 //! | [`raw_recv`] | raw proto 50 (ESP) and 41 (IPv6-in-IPv6) receive, rebuilt into full IPv6 packets | what the packet socket does not take: ESP the kernel reassembled from fragments, and IPv6-in-IPv6; a synthetic IPv6 header gives the engines the packet shape they take |
+//! | [`link_send`] | `AF_PACKET` send of built packets to a known neighbour, `PACKET_QDISC_BYPASS`, `sendmmsg` batches | tunnel frames to a peer already heard from skip the kernel's per-packet route lookup and output path |
 //! | [`tun`] | the TUN device (tun-rs): MTU, address, up; reads that split TSO super-packets and writes that coalesce TCP segments (`IFF_VNET_HDR`) | user-side end of the data path; one kernel pass per 64 KiB instead of per packet |
 //! | [`nft`] | an nftables table of our own dropping HoA/RH2 and unfragmented ESP packets at prerouting | keeps the kernel from sending ICMPv6 Parameter Problem for our signalling; `AF_PACKET` taps run before netfilter, so capture still works |
 //! | [`addr_watch`] | IPv6 address events (`RTNLGRP_IPV6_IFADDR`) and a dump of the current addresses | the MN's movement detection: a new global address on a watched interface is a new care-of address |
@@ -27,6 +28,7 @@
 pub mod addr_watch;
 pub mod bpf;
 mod error;
+pub mod link_send;
 pub mod nft;
 pub mod packet_socket;
 pub mod raw_recv;
@@ -37,6 +39,7 @@ mod sys;
 pub mod tun;
 
 pub use error::Error;
+pub use link_send::{LinkSender, NextHop};
 pub use packet_socket::{PacketSocket, RecvMeta};
 pub use raw_recv::{RawReceiver, TunnelProto};
 pub use raw_send::RawSender;

@@ -45,6 +45,21 @@ pub struct RecvMeta {
     pub truncated: bool,
     /// The interface it arrived on (0 when the kernel did not say).
     pub ifindex: u32,
+    /// The link-layer (Ethernet) source of a frame sent to this host, i.e. the
+    /// neighbour that handed it over (the router, for a peer off-link); `None` for other
+    /// link types and for sockets that do not report it ([`crate::RawReceiver`]).
+    pub link_source: Option<[u8; 6]>,
+}
+
+impl RecvMeta {
+    /// The neighbour the frame came through, as a next hop to answer through
+    /// ([`crate::LinkSender`]); `None` when the source or the interface is unknown.
+    pub fn next_hop(&self) -> Option<crate::NextHop> {
+        match (self.ifindex, self.link_source) {
+            (0, _) | (_, None) => None,
+            (ifindex, Some(mac)) => Some(crate::NextHop { ifindex, mac }),
+        }
+    }
 }
 
 /// An `AF_PACKET`/`SOCK_DGRAM` socket receiving IPv6 signalling for one local address.
@@ -150,10 +165,17 @@ impl PacketSocket {
         })? as usize;
         for i in 0..got {
             let h = &hdrs[i];
+            let sll = &names[i];
+            let link_source =
+                (sll.sll_halen == 6 && sll.sll_pkttype == libc::PACKET_HOST).then(|| {
+                    let a = sll.sll_addr;
+                    [a[0], a[1], a[2], a[3], a[4], a[5]]
+                });
             meta[i] = RecvMeta {
                 len: (h.msg_len as usize).min(bufs[i].len()),
                 truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-                ifindex: names[i].sll_ifindex.max(0) as u32,
+                ifindex: sll.sll_ifindex.max(0) as u32,
+                link_source,
             };
         }
         Ok(got)

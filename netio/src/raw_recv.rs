@@ -177,6 +177,7 @@ impl RawReceiver {
                 len: IPV6_HEADER_LEN + info.payload_len.min(room),
                 truncated: h.msg_flags & libc::MSG_TRUNC != 0,
                 ifindex,
+                link_source: None,
             };
         }
         Ok(got)

@@ -589,3 +589,78 @@ fn raw_sender_bound_to_its_source_still_sends_byte_for_byte() {
     let got = collect(&ps, WAIT, 2, || drain(&ps));
     assert_eq!(got, vec![first, second]);
 }
+
+fn mac_of(lab: &Lab, role: &str, ifname: &str) -> [u8; 6] {
+    let text = lab.sh(role, &["cat", &format!("/sys/class/net/{ifname}/address")]);
+    let octets: Vec<u8> = text
+        .trim()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    octets.try_into().unwrap()
+}
+
+#[test]
+fn link_sender_hands_frames_to_the_neighbour_that_sent_ours() {
+    if !require_root("link_sender_hands_frames_to_the_neighbour_that_sent_ours") {
+        return;
+    }
+    use mip6_netio::{LinkSender, NextHop};
+    let lab = Lab::pair("link");
+    let (mac_a, mac_b) = (mac_of(&lab, "a", "va"), mac_of(&lab, "b", "vb"));
+    let ps_a = lab.run("a", || PacketSocket::open(Some("va"), ip6(A)).unwrap());
+    let ps_b = lab.run("b", || PacketSocket::open(Some("vb"), ip6(B)).unwrap());
+    let (tx_a, va) = lab.run("a", || {
+        (
+            LinkSender::open().unwrap(),
+            mip6_netio::if_index("va").unwrap(),
+        )
+    });
+    let tx_b = lab.run("b", || RawSender::open(None).unwrap());
+
+    // b → a through the routed sender: a learns b's MAC as the next hop back.
+    tx_b.send(&ipv6(0, 0, 50, 64, B, A, &esp_stub(0x2002, 1)))
+        .unwrap();
+    let mut store = vec![0u8; 2048];
+    let mut meta = [RecvMeta::default()];
+    assert!(readable(&ps_a, WAIT));
+    assert_eq!(
+        ps_a.recv_batch(&mut [&mut store[..]], &mut meta).unwrap(),
+        1
+    );
+    assert_eq!(meta[0].link_source, Some(mac_b));
+    let hop = meta[0].next_hop().expect("a next hop");
+    assert_eq!(
+        hop,
+        NextHop {
+            ifindex: va,
+            mac: mac_b
+        }
+    );
+
+    // a → b straight to that next hop, in one batch: byte for byte, in order, and b
+    // sees a's MAC as their source.
+    let frames: Vec<Vec<u8>> = (0..3)
+        .map(|i| ipv6(0, 0, 50, 64, A, B, &esp_stub(0x1001, 100 + i)))
+        .collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    assert_eq!(tx_a.send_batch(&refs, hop).unwrap(), 3);
+    let got = collect(&ps_b, WAIT, 3, || drain(&ps_b));
+    assert_eq!(got, frames);
+    let mut meta = [RecvMeta::default()];
+    tx_a.send_batch(&refs[..1], hop).unwrap();
+    assert!(readable(&ps_b, WAIT));
+    ps_b.recv_batch(&mut [&mut store[..]], &mut meta).unwrap();
+    assert_eq!(meta[0].link_source, Some(mac_a));
+
+    // A wrong MAC: the frame leaves and the veth hands it over, but as another host's
+    // (PACKET_OTHERHOST), so it teaches no next hop.
+    let stranger = NextHop {
+        ifindex: va,
+        mac: [0x02, 0, 0, 0, 0, 0x99],
+    };
+    tx_a.send_batch(&refs[..1], stranger).unwrap();
+    assert!(readable(&ps_b, WAIT));
+    ps_b.recv_batch(&mut [&mut store[..]], &mut meta).unwrap();
+    assert_eq!((meta[0].link_source, meta[0].next_hop()), (None, None));
+}

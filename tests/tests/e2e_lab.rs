@@ -62,6 +62,16 @@ fn registration_data_rekeys_a_lost_ba_and_two_handovers() {
         up.rx.received >= 1100 && down.rx.received >= 1100,
         "up {up:?} down {down:?}"
     );
+    // Once each side has heard the other, tunnel frames go straight to the next hop
+    // (mip6_netio::link_send): most of them, but never more than were sent.
+    for (who, s) in [("MN", run.mn_json()), ("HA", run.ha_json())] {
+        let f = &s["frames"];
+        let (out, link) = (f["net_out"].as_u64(), f["net_out_link"].as_u64());
+        assert!(
+            matches!((out, link), (Some(o), Some(l)) if l >= 1000 && l <= o),
+            "{who} frames: {f}"
+        );
+    }
 
     // A BA lost on the way: every HA→MN packet with a type 2 routing header is
     // dropped at the router until the HA has answered a key update request.

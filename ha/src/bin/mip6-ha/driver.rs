@@ -15,6 +15,7 @@
 //! changing it), so a capture replays byte for byte. Nothing here parses protocol
 //! beyond reading the SPI of a frame for the per-SA counters.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::Ipv6Addr;
 use std::ops::Range;
@@ -26,7 +27,9 @@ use mip6_ha::store::{StateStore, StoreError};
 use mip6_ha::{
     BindingChange, DataError, Event, HomeAgent, KeyChange, Received, RouteChange, Transmit,
 };
-use mip6_netio::{RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
+use mip6_netio::{
+    NextHop, RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ,
+};
 use mip6_wire::frames::{esp_spi, DATA_HEADROOM};
 use mip6_wire::Time;
 use serde_json::Value;
@@ -43,6 +46,11 @@ const IPV6_DST_FIRST: usize = 24;
 const MAX_FRAME: usize = 65_535 + 40;
 /// Room after a TUN packet for the ESP trailer (padding, pad length, next header, ICV).
 const TRAILER_ROOM: usize = 64;
+/// How long a next hop learned from a care-of address's frames is used without a new
+/// frame.
+const NEXT_HOP_FRESH: std::time::Duration = std::time::Duration::from_secs(3);
+/// Care-of addresses whose next hop is remembered, at most (then the table restarts).
+const NEXT_HOPS_MAX: usize = 65_536;
 /// Packet buffers for one TUN batch: reading goes on while a whole super-packet's worth
 /// ([`SEGMENTS_PER_READ`]) is free, so a batch holds at least that many packets when
 /// the TUN is busy.
@@ -67,6 +75,9 @@ pub struct Driver {
     tun_sizes: Vec<usize>,
     tun_scratch: Vec<u8>,
     tun_out: TunWriteBatch,
+    /// Per care-of address, the neighbour its last authenticated frame came through,
+    /// and when ([`mip6_netio::link_send`]).
+    next_hops: HashMap<Ipv6Addr, (NextHop, Time)>,
     delivered: Vec<(usize, Range<usize>)>,
     sealed: Vec<(usize, usize)>,
     persist: Vec<MnRecord>,
@@ -108,6 +119,7 @@ impl Driver {
             tun_sizes: vec![0; TUN_BATCH],
             tun_scratch: vec![0; READ_SCRATCH_LEN],
             tun_out: TunWriteBatch::new(),
+            next_hops: HashMap::new(),
             delivered: Vec::with_capacity(MAX_BATCH),
             sealed: Vec::with_capacity(MAX_BATCH),
             persist: Vec::new(),
@@ -206,7 +218,23 @@ impl Driver {
                 c.pcap.net_in(now, frame);
             }
             let spi = esp_spi(frame);
-            match self.engine.handle(now, frame) {
+            let source = frame
+                .get(8..24)
+                .and_then(|s| <[u8; 16]>::try_from(s).ok())
+                .map(Ipv6Addr::from);
+            let received = self.engine.handle(now, frame);
+            // Only a frame the engine authenticated may teach the next hop.
+            if let (Some(hop), Some(coa), false) = (
+                meta.next_hop(),
+                source,
+                matches!(received, Received::Dropped(_)),
+            ) {
+                if self.next_hops.len() >= NEXT_HOPS_MAX && !self.next_hops.contains_key(&coa) {
+                    self.next_hops.clear();
+                }
+                self.next_hops.insert(coa, (hop, now));
+            }
+            match received {
                 Received::Delivered { inner } => {
                     if let Some(spi) = spi {
                         self.stats.opened(spi);
@@ -325,8 +353,47 @@ impl Driver {
                 self.stats.sealed(spi);
             }
         }
+        // Frames to a care-of address heard from lately go straight to its next hop, in
+        // runs of one next hop; the others are routed.
+        let next_hop = |frame: &[u8]| {
+            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(frame.get(24..40)?).ok()?);
+            let &(hop, at) = self.next_hops.get(&dst)?;
+            (now.saturating_since(at) < NEXT_HOP_FRESH).then_some(hop)
+        };
+        let mut routed: Vec<&[u8]> = Vec::new();
         let mut failed = 0u64;
-        io.send_all(&frames, |_, e| {
+        let mut direct = 0u64;
+        let mut at = 0;
+        while at < frames.len() {
+            let (Some(link), Some(hop)) = (&io.link, next_hop(frames[at])) else {
+                routed.push(frames[at]);
+                at += 1;
+                continue;
+            };
+            let run = frames[at..]
+                .iter()
+                .take_while(|f| next_hop(f) == Some(hop))
+                .count();
+            let mut done = 0;
+            while done < run {
+                match link.send_batch(&frames[at + done..at + run], hop) {
+                    Ok(n) if n > 0 => {
+                        done += n;
+                        direct += n as u64;
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        failed += 1;
+                        tracing::debug!(error = %e, "tunnel frame not sent to the next hop");
+                        done += 1;
+                    }
+                }
+            }
+            failed += (run - done) as u64;
+            at += run;
+        }
+        self.stats.frames.net_out_link += direct;
+        io.send_all(&routed, |_, e| {
             failed += 1;
             tracing::debug!(error = %e, "tunnel frame not sent");
         })

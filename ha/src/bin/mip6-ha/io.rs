@@ -9,7 +9,7 @@ use std::net::Ipv6Addr;
 use std::os::fd::AsRawFd;
 use std::task::Poll;
 
-use mip6_netio::{PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto};
+use mip6_netio::{LinkSender, PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto};
 use tokio::io::unix::AsyncFd;
 
 /// The open sockets and TUN.
@@ -17,10 +17,14 @@ use tokio::io::unix::AsyncFd;
 pub struct Io {
     /// One packet socket per interface (home interface first).
     pub signalling: Vec<AsyncFd<PacketSocket>>,
-    /// Raw ESP (protocol 50) receiver: tunnel frames from mobile nodes.
+    /// Raw ESP (protocol 50) receiver: tunnel frames from mobile nodes that the kernel
+    /// reassembled (the packet sockets take the others).
     pub esp: AsyncFd<RawReceiver>,
     /// The `IPPROTO_RAW` sender of BAs and tunnel frames.
     pub sender: AsyncFd<RawSender>,
+    /// Tunnel frames straight to the next hop a care-of address's frames came through
+    /// (none if it could not be opened: everything is then routed).
+    pub link: Option<LinkSender>,
     /// The TUN.
     pub tun: AsyncFd<Tun>,
 }
@@ -86,6 +90,11 @@ impl Io {
             signalling,
             esp: register(esp).map_err(open_err("registering the ESP socket"))?,
             sender: register(sender).map_err(open_err("registering the raw sender"))?,
+            link: LinkSender::open()
+                .map_err(
+                    |e| tracing::warn!(error = %e, "no link-layer sender: every frame is routed"),
+                )
+                .ok(),
             tun: register(tun_dev).map_err(open_err("registering the TUN"))?,
         })
     }

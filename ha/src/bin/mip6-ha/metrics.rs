@@ -41,12 +41,7 @@ pub fn render(bindings: usize, counters: &Counters, stats: &Stats) -> String {
         );
     }
     let f = stats.frames;
-    for (path, n) in [
-        ("net_in", f.net_in),
-        ("net_out", f.net_out),
-        ("tun_in", f.tun_in),
-        ("tun_out", f.tun_out),
-    ] {
+    for (path, n) in f.by_path() {
         text = text.counter(
             "mip6_ha_frames_total",
             "Frames by path: network in/out, TUN in/out.",

@@ -9,7 +9,7 @@
 //!                           "spi_ha_to_mn":4661,"age_s":4.2,"packets_in":10,"packets_out":12}]}],
 //!  "key_events":{"initialization":1,"update":5,"resend":1},
 //!  "registrations":{"accepted":9,"refused":0},
-//!  "drops":{"<reason>":n},"frames":{"net_in":..,"net_out":..,"tun_in":..,"tun_out":..}}
+//!  "drops":{"<reason>":n},"frames":{"net_in":..,"net_out":..,"net_out_link":..,"tun_in":..,"tun_out":..}}
 //! ```
 //!
 //! Beyond the contract: `refusals` (refused BUs by reason, RFC 6275 §6.1.8 status).
@@ -176,7 +176,7 @@ pub fn status_json<R: RngCore + CryptoRng>(input: &StatusInput<'_, R>) -> Value 
         "registrations": {"accepted": counters.bu_accepted, "refused": refused(counters)},
         "refusals": refusals,
         "drops": drops,
-        "frames": {"net_in": f.net_in, "net_out": f.net_out, "tun_in": f.tun_in, "tun_out": f.tun_out},
+        "frames": f.to_json(),
     })
 }
 

@@ -21,7 +21,9 @@ use mip6_daemon::metrics::MetricsRequest;
 use mip6_mn::store::StateStore;
 use mip6_mn::{BuRequest, DataError, Event, KeyInstallKind, MobileNode, Received, Registration};
 use mip6_netio::addr_watch::AddrWatch;
-use mip6_netio::{RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
+use mip6_netio::{
+    NextHop, RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ,
+};
 use mip6_wire::frames::{esp_spi, DATA_HEADROOM};
 use mip6_wire::Time;
 use tokio::sync::mpsc;
@@ -39,6 +41,8 @@ const RECV_BUF: usize = 9216;
 const TUN_BATCH: usize = 2 * SEGMENTS_PER_READ;
 /// Room behind a TUN packet for the ESP trailer (padding, pad length, next header, ICV).
 const TRAILER_ROOM: usize = 64;
+/// How long a next hop learned from the HA's frames is used without a new frame.
+const NEXT_HOP_FRESH: std::time::Duration = std::time::Duration::from_secs(3);
 /// Batches taken from one descriptor before the loop looks at the others.
 const BATCHES_PER_WAKE: usize = 8;
 
@@ -79,6 +83,9 @@ pub struct Driver {
     tun_sizes: Vec<usize>,
     tun_scratch: Vec<u8>,
     tun_out: TunWriteBatch,
+    /// The neighbour the HA's last authenticated frame came through, and when: tunnel
+    /// frames go straight to it while it is fresh ([`mip6_netio::link_send`]).
+    ha_next_hop: Option<(NextHop, Time)>,
 }
 
 impl Driver {
@@ -110,12 +117,15 @@ impl Driver {
             tun_sizes: vec![0; TUN_BATCH],
             tun_scratch: vec![0; READ_SCRATCH_LEN],
             tun_out: TunWriteBatch::new(),
+            ha_next_hop: None,
         }
     }
 
     /// Tells the engine its (initial or new) care-of address and sends the BU.
     pub fn set_care_of(&mut self, host: &mut Host, coa: Option<Ipv6Addr>) -> Result<(), Fatal> {
         host.follow_care_of(coa);
+        // A new link: the old next hop is not on it.
+        self.ha_next_hop = None;
         let now = clock::now();
         tracing::info!(care_of_address = ?coa, "care-of address changed");
         if let Some(c) = &mut self.capture {
@@ -244,7 +254,7 @@ impl Driver {
                     tracing::debug!(len = m.len, "truncated frame dropped");
                     continue;
                 }
-                self.handle_frame(host, now, &mut buf[..m.len], source)?;
+                self.handle_frame(host, now, &mut buf[..m.len], source, m.next_hop())?;
             }
             self.flush_tun(host);
             if got == 0 {
@@ -260,6 +270,7 @@ impl Driver {
         now: Time,
         frame: &mut [u8],
         source: Source,
+        next_hop: Option<NextHop>,
     ) -> Result<(), Fatal> {
         self.stats.frames.net_in += 1;
         if let Some(c) = &mut self.capture {
@@ -271,9 +282,16 @@ impl Driver {
                 self.node.registration().state,
                 Registration::AwaitingAck(ref a) if a.request == BuRequest::KeyResending
             );
+        let from_ha = frame.get(8..24) == Some(&self.id.home_agent.octets()[..]);
         let received = self.node.handle(now, frame);
         if let (Some(s), false) = (spi, matches!(received, Received::Dropped(_))) {
             self.stats.spi_in(s);
+        }
+        // Only a frame the engine authenticated may teach the next hop.
+        if let (Some(hop), true, false) =
+            (next_hop, from_ha, matches!(received, Received::Dropped(_)))
+        {
+            self.ha_next_hop = Some((hop, now));
         }
         match received {
             Received::Delivered { inner } => {
@@ -365,7 +383,14 @@ impl Driver {
             // Persist first (a new sequence mark), then send.
             self.drain_events(now)?;
             let frames: Vec<&[u8]> = sealed.iter().map(|&(i, len)| &bufs[i][..len]).collect();
-            let sent = send_all(host, &frames, &mut self.stats);
+            let fresh = self
+                .ha_next_hop
+                .filter(|&(_, at)| now.saturating_since(at) < NEXT_HOP_FRESH)
+                .map(|(hop, _)| hop);
+            let sent = match (&host.link, fresh) {
+                (Some(link), Some(hop)) => send_direct(link, hop, &frames, &mut self.stats),
+                _ => send_all(host, &frames, &mut self.stats),
+            };
             for f in &frames[..sent] {
                 if let Some(spi) = esp_spi(f) {
                     self.stats.spi_out(spi);
@@ -473,6 +498,38 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// Sends tunnel frames straight to `hop` in `sendmmsg` batches, counted as
+/// [`send_all`] counts them (and as `net_out_link`).
+fn send_direct(
+    link: &mip6_netio::LinkSender,
+    hop: NextHop,
+    frames: &[&[u8]],
+    stats: &mut Stats,
+) -> usize {
+    let mut at = 0;
+    let mut sent = 0;
+    while at < frames.len() {
+        match link.send_batch(&frames[at..], hop) {
+            Ok(n) if n > 0 => {
+                at += n;
+                sent += n;
+                stats.frames.net_out += n as u64;
+                stats.frames.net_out_link += n as u64;
+            }
+            Ok(_) => break,
+            Err(e) => {
+                stats.drop(DriverDrop::SendFailed);
+                tracing::debug!(error = %e, len = frames[at].len(), "link-layer send failed");
+                at += 1;
+            }
+        }
+    }
+    for _ in at..frames.len() {
+        stats.drop(DriverDrop::SendFailed);
+    }
+    sent
 }
 
 /// Sends `frames` in `sendmmsg` batches; frames the kernel does not take are counted

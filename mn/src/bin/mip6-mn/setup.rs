@@ -27,7 +27,7 @@ use std::net::Ipv6Addr;
 use mip6_netio::nft::NftGuard;
 use mip6_netio::reactor::register;
 use mip6_netio::routes::NetConfig;
-use mip6_netio::{PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto};
+use mip6_netio::{LinkSender, PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto};
 use tokio::io::unix::AsyncFd;
 
 /// MTU of the TUN: inner packets of at most 1420 octets make outer frames of at most
@@ -84,12 +84,15 @@ pub struct HostConfig {
 pub struct Host {
     /// The TUN (registered with the reactor).
     pub tun: AsyncFd<Tun>,
-    /// BAs from the home agent.
+    /// BAs and tunnel frames from the home agent.
     pub signalling: AsyncFd<PacketSocket>,
-    /// Tunnel frames from the home agent.
+    /// Tunnel frames from the home agent that the kernel reassembled.
     pub esp: AsyncFd<RawReceiver>,
-    /// Every frame out.
+    /// Every frame out, routed by the kernel.
     pub sender: RawSender,
+    /// Tunnel frames out, straight to the next hop the HA's frames came through (none
+    /// if the socket could not be opened: everything then goes through `sender`).
+    pub link: Option<LinkSender>,
     nft: NftGuard,
     routes: Option<NetConfig>,
     config: HostConfig,
@@ -153,11 +156,15 @@ impl Host {
         let signalling = PacketSocket::open(None, local).map_err(net("packet socket"))?;
         let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(net("raw ESP socket"))?;
         let sender = RawSender::open(None).map_err(net("IPPROTO_RAW socket"))?;
+        let link = LinkSender::open()
+            .map_err(|e| tracing::warn!(error = %e, "no link-layer sender: every frame is routed"))
+            .ok();
         Ok(Host {
             tun: register(tun).map_err(reactor("TUN"))?,
             signalling: register(signalling).map_err(reactor("packet socket"))?,
             esp: register(esp).map_err(reactor("raw ESP socket"))?,
             sender,
+            link,
             nft,
             routes: Some(routes),
             config,

@@ -145,12 +145,7 @@ pub fn status_json(node: &MobileNode, id: &Identity, stats: &Stats, now: Time) -
         "bu_sent": stats.bu_sent,
         "ba_received": counters.ba_accepted + counters.ba_refused,
         "drops": drops,
-        "frames": {
-            "net_in": stats.frames.net_in,
-            "net_out": stats.frames.net_out,
-            "tun_in": stats.frames.tun_in,
-            "tun_out": stats.frames.tun_out,
-        },
+        "frames": stats.frames.to_json(),
     })
 }
 
@@ -197,12 +192,7 @@ pub fn metrics_text(node: &MobileNode, stats: &Stats) -> String {
             n,
         );
     }
-    for (path, n) in [
-        ("net_in", stats.frames.net_in),
-        ("net_out", stats.frames.net_out),
-        ("tun_in", stats.frames.tun_in),
-        ("tun_out", stats.frames.tun_out),
-    ] {
+    for (path, n) in stats.frames.by_path() {
         t = t.counter(
             "mip6_mn_frames_total",
             "Frames on each path of the daemon",
