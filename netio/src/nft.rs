@@ -18,9 +18,9 @@
 //! table inet mip6_<name> {
 //!     chain prerouting {
 //!         type filter hook prerouting priority raw; policy accept;
+//!         ip6 nexthdr esp ip6 daddr { <addresses> } drop
 //!         ip6 daddr { <addresses> } exthdr dst exists drop
 //!         ip6 daddr { <addresses> } rt type 2 drop
-//!         ip6 daddr { <addresses> } ip6 nexthdr esp drop
 //!     }
 //! }
 //! ```
@@ -139,9 +139,9 @@ pub fn ruleset(table: &str, addresses: &[Ipv6Addr]) -> Result<String, Error> {
          table inet {table} {{\n\
          \tchain prerouting {{\n\
          \t\ttype filter hook prerouting priority raw; policy accept;\n\
+         \t\tip6 nexthdr esp ip6 daddr {{ {set} }} drop\n\
          \t\tip6 daddr {{ {set} }} exthdr dst exists drop\n\
          \t\tip6 daddr {{ {set} }} rt type 2 drop\n\
-         \t\tip6 daddr {{ {set} }} ip6 nexthdr esp drop\n\
          \t}}\n\
          }}\n"
     ))
@@ -220,7 +220,12 @@ mod tests {
         assert!(s.contains("hook prerouting priority raw"));
         assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } exthdr dst exists drop"));
         assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } rt type 2 drop"));
-        assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } ip6 nexthdr esp drop"));
+        // The tunnel frames, most of the traffic, are decided by the first rule: one
+        // octet compare and a set lookup, no extension-header walk.
+        let esp = s
+            .find("ip6 nexthdr esp ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } drop")
+            .expect("ESP rule");
+        assert!(esp < s.find("exthdr dst exists").unwrap());
         assert!(matches!(ruleset("mip6_ha", &[]), Err(Error::NoAddresses)));
     }
 }
