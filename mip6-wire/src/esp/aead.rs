@@ -10,9 +10,8 @@
 //! AES-192.
 
 use super::{ICV_LEN, NONCE_LEN, SALT_LEN};
-use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
 use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -224,29 +223,21 @@ impl EspAead for AesGcmAead {
     }
 }
 
-/// AES-128-GCM over the encrypt-only AES key schedule (GCM never runs the block
-/// cipher backwards): the same output as [`Aes128Gcm`], without the decryption round
-/// keys that `aes::Aes128` derives and carries.
-pub type Aes128GcmEnc = AesGcm<aes::Aes128Enc, U12>;
-
-/// AES-256-GCM over the encrypt-only AES key schedule, as [`Aes128GcmEnc`].
-pub type Aes256GcmEnc = AesGcm<aes::Aes256Enc, U12>;
-
 /// RustCrypto `aes-gcm` like [`AesGcmAead`], with the cipher state held inline instead
 /// of boxed: for an SA built on the stack around one packet from key material kept
 /// compact elsewhere (a home agent with a million mobile nodes keeps no expanded
-/// cipher per idle SA). Building it costs one AES key expansion (encryption round
-/// keys only: GCM needs no others) and the GHASH key, no allocation; the round keys
-/// and H are wiped when it is dropped (the `aes` and `polyval` `zeroize` features, as
-/// for [`AesGcmAead`]). Do not keep one per SA: it is ~600 octets.
+/// cipher per idle SA). Building it costs one AES key expansion and the GHASH key, no
+/// allocation; the round keys and H are wiped when it is dropped (the `aes` and
+/// `polyval` `zeroize` features, as for [`AesGcmAead`]). Do not keep one per SA: it
+/// is ~1000 octets.
 #[derive(Clone)]
 // Boxing the larger variant would bring back the allocation this type exists to avoid.
 #[allow(clippy::large_enum_variant)]
 pub enum AesGcmInline {
     /// AES-128-GCM.
-    Aes128(Aes128GcmEnc),
+    Aes128(Aes128Gcm),
     /// AES-256-GCM.
-    Aes256(Aes256GcmEnc),
+    Aes256(Aes256Gcm),
 }
 
 impl fmt::Debug for AesGcmInline {
@@ -262,8 +253,8 @@ impl EspAead for AesGcmInline {
     fn from_key(key: &SaKey) -> Self {
         // The slice-to-array conversions cannot panic: SaKey holds exactly key_len() octets.
         match key.suite() {
-            Suite::Aes128Gcm => AesGcmInline::Aes128(Aes128GcmEnc::new(key.key().into())),
-            Suite::Aes256Gcm => AesGcmInline::Aes256(Aes256GcmEnc::new(key.key().into())),
+            Suite::Aes128Gcm => AesGcmInline::Aes128(Aes128Gcm::new(key.key().into())),
+            Suite::Aes256Gcm => AesGcmInline::Aes256(Aes256Gcm::new(key.key().into())),
         }
     }
 

@@ -42,9 +42,7 @@ pub mod sa;
 
 #[cfg(any(test, fuzzing))]
 pub use aead::NullAead;
-pub use aead::{
-    AeadError, Aes128GcmEnc, Aes256GcmEnc, AesGcmAead, AesGcmInline, EspAead, SaKey, Suite,
-};
+pub use aead::{AeadError, AesGcmAead, AesGcmInline, EspAead, SaKey, Suite};
 pub use packet::{Packet, Repr, Spi};
 pub use replay::ReplayWindow;
 pub use sa::{open_with, padding_len, sealed_len, trailer_len, InboundSa, Opened, OutboundSa};
