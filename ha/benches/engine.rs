@@ -6,6 +6,8 @@
 //!   MN among the N → [`HomeAgent::handle`] + draining `poll_event` / `poll_transmit`
 //!   (one `Persist`, one `Binding` event, one BA sealed with the init key). Target
 //!   ≥ 500 k/s on one core with N = 1 M.
+//! - `ha/bu_ba_prefetch`: the same, driven as a batching driver would:
+//!   [`HomeAgent::prefetch`] on the next 16 frames, then `handle` + drain each.
 //! - `ha/data_seal_1420`: [`HomeAgent::seal_data`] of a 1420-octet inner packet toward
 //!   one bound MN among the N (copy-in of the inner packet included, ~30 ns).
 //! - `ha/data_open_1420`: [`HomeAgent::handle`] of a tunnelled frame (1420-octet inner
