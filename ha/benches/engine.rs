@@ -6,6 +6,8 @@
 //!   MN among the N → [`HomeAgent::handle`] + draining `poll_event` / `poll_transmit`
 //!   (one `Persist`, one `Binding` event, one BA sealed with the init key). Target
 //!   ≥ 500 k/s on one core with N = 1 M.
+//! - `ha/bu_ba_prefetch`: the same, driven as a batching driver would:
+//!   [`HomeAgent::prefetch`] on the next 16 frames, then `handle` + drain each.
 //! - `ha/data_seal_1420`: [`HomeAgent::seal_data`] of a 1420-octet inner packet toward
 //!   one bound MN among the N (copy-in of the inner packet included, ~30 ns).
 //! - `ha/data_open_1420`: [`HomeAgent::handle`] of a tunnelled frame (1420-octet inner
@@ -74,6 +76,8 @@ const T0: Time = Time::from_secs(1_767_225_600);
 const INNER: usize = 1420;
 /// Mobile nodes whose refresh BUs the steady-state bench sends (spread over all N).
 const SAMPLED: usize = 65_536;
+/// Frames per `prefetch` call in `bu_ba_prefetch` (a receive batch).
+const BATCH: usize = 16;
 /// Tunnelled frames sealed ahead per refill of the data-open pool.
 const DATA_POOL: usize = 16_384;
 
@@ -156,6 +160,19 @@ fn cpu_iters(iters: u64, mut f: impl FnMut()) -> Duration {
     cpu_time() - start
 }
 
+/// Runs `f(k)` on batches of `k` ≤ `batch` until `iters` in all, returns the on-CPU
+/// time it took.
+fn cpu_iters_batched(iters: u64, batch: usize, mut f: impl FnMut(usize)) -> Duration {
+    let start = cpu_time();
+    let mut left = iters;
+    while left > 0 {
+        let k = left.min(batch as u64);
+        f(k as usize);
+        left -= k;
+    }
+    cpu_time() - start
+}
+
 /// Resident set size of this process in octets (Linux `/proc/self/statm`, 4 KiB pages).
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -234,6 +251,12 @@ impl BuPool {
 
     fn remaining(&self) -> usize {
         self.count - self.next
+    }
+
+    /// The next `k` frames, without taking them.
+    fn peek(&self, k: usize) -> impl Iterator<Item = &[u8]> {
+        let at = self.next * self.len;
+        self.frames[at..at + k * self.len].chunks_exact(self.len)
     }
 
     fn take(&mut self) -> &mut [u8] {
@@ -566,6 +589,31 @@ fn bench(c: &mut Criterion) {
                     let frame = pool.take();
                     black_box(s.ha.handle(s.now, frame));
                     black_box(drain(&mut s.ha));
+                });
+                left -= batch;
+                handled += batch;
+            }
+            total
+        });
+    });
+    // The same, the way a driver that reads frames in batches (recvmmsg) would run
+    // it: `prefetch` on the next BATCH frames, then `handle` + drain each.
+    group.bench_function("bu_ba_prefetch", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                if pool.remaining() == 0 {
+                    pool.refill(&mut s.sampled, &mut s.rng);
+                }
+                let batch = left.min(pool.remaining() as u64);
+                total += cpu_iters_batched(batch, BATCH, |k| {
+                    s.ha.prefetch(pool.peek(k));
+                    for _ in 0..k {
+                        let frame = pool.take();
+                        black_box(s.ha.handle(s.now, frame));
+                        black_box(drain(&mut s.ha));
+                    }
                 });
                 left -= batch;
                 handled += batch;

@@ -278,6 +278,37 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         self.mn(home_address)?.binding
     }
 
+    /// Brings into cache the state that [`handle`](Self::handle) will read for each of
+    /// `frames` (at most [`PREFETCH_MAX`] are looked at): the SPI index slot, then the
+    /// mobile node's state. Changes nothing and has no effect on what `handle` does;
+    /// it only makes it faster when called on a batch of received frames before
+    /// handling them one by one.
+    ///
+    /// Why: with a million mobile nodes every frame finds its SPI slot and its MN's
+    /// state (~6 cache lines) cold, two dependent misses that one frame alone cannot
+    /// overlap. Here the slot loads of all the frames are issued back to back, then
+    /// the state loads of all their MNs, so the misses of the batch overlap.
+    pub fn prefetch<'a>(&self, frames: impl IntoIterator<Item = &'a [u8]>) {
+        let mut spis = [0u32; PREFETCH_MAX];
+        let mut n = 0;
+        for frame in frames.into_iter().take(PREFETCH_MAX) {
+            if let Ok(f) = mip6_wire::frames::inspect(frame) {
+                core::hint::black_box(self.by_spi.touch(f.spi));
+                spis[n] = f.spi;
+                n += 1;
+            }
+        }
+        for &spi in &spis[..n] {
+            if let Some(mn) = self
+                .by_spi
+                .get(spi)
+                .and_then(|index| self.mns.get(index as usize))
+            {
+                mn.touch();
+            }
+        }
+    }
+
     /// The record the engine would persist now for one home address.
     pub fn record(&self, home_address: &Ipv6Addr) -> Option<MnRecord> {
         self.mn(home_address).map(MobileNode::record)
@@ -400,6 +431,10 @@ fn mix(x: u64) -> u64 {
     h ^ (h >> 32)
 }
 
+/// Most frames one [`HomeAgent::prefetch`] call looks at (the rest are ignored): a
+/// batch's worth, whose state fits the L1 cache.
+pub const PREFETCH_MAX: usize = 32;
+
 /// Table length for `n` entries at a load of at most 3/4 (at least 8 slots).
 fn slots_for(n: usize) -> usize {
     (n.saturating_mul(4) / 3 + 1).max(8)
@@ -443,6 +478,16 @@ impl SpiIndex {
                 _ => i = if i + 1 == n { 0 } else { i + 1 },
             }
         }
+    }
+
+    /// Loads the slot a lookup of `spi` starts at, so that a lookup soon after finds
+    /// it in cache (see [`HomeAgent::prefetch`]). Returns the slot's key so the load
+    /// cannot be optimised away.
+    pub fn touch(&self, spi: u32) -> u32 {
+        let n = self.slots.len();
+        self.slots
+            .get(home_slot(mix(spi.into()), n))
+            .map_or(0, |&(k, _)| k)
     }
 
     /// The MN whose accepted key has this MN→HA SPI.

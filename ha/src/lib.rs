@@ -60,7 +60,7 @@ mod timers;
 pub use binding::BindingView;
 pub use config::{HaConfig, MnConfig};
 pub use counters::{Counters, DropReason};
-pub use engine::{ConfigError, HomeAgent, KeyView};
+pub use engine::{ConfigError, HomeAgent, KeyView, PREFETCH_MAX};
 pub use events::{
     BindingChange, DataError, DataFrame, Event, KeyChange, KeyChangeKind, Received, RemovalCause,
     RouteChange, Transmit,

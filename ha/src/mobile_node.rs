@@ -457,6 +457,35 @@ pub(crate) struct MobileNode {
 }
 
 impl MobileNode {
+    /// Loads a field from each cache line of this MN's state that a BU or data frame
+    /// reads (keys of all filled slots, binding, home address), values discarded:
+    /// [`crate::HomeAgent::prefetch`]'s way to bring the lines in without `unsafe`
+    /// prefetch intrinsics. The loads are independent, so their misses overlap.
+    pub fn touch(&self) {
+        let k = &self.keys;
+        let slot = |s: &SlotKeys| {
+            (
+                s.window.top(),
+                s.spis.mn_to_ha.get(),
+                s.narrow[0],
+                s.number,
+                s.next_out,
+            )
+        };
+        core::hint::black_box((
+            slot(&k.init),
+            k.newest
+                .as_ref()
+                .map(|d| (slot(&d.keys), d.keys.narrow[2 * NARROW - 1])),
+            k.anterior.is_some(),
+            k.update,
+            k.last_init_timestamp,
+            self.binding.map(|b| b.sequence),
+            self.home_address.octets()[15],
+            self.dirty,
+        ));
+    }
+
     /// The record to persist now.
     pub fn record(&self) -> MnRecord {
         let k = &self.keys;

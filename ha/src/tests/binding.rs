@@ -347,3 +347,34 @@ fn the_rfc_4303_window_of_64_works_end_to_end() {
     assert_eq!(consumed, 64);
     assert_eq!(ha.counters().dropped(DropReason::Replayed), 6);
 }
+
+/// `prefetch` only warms caches: on a batch mixing a refresh BU, the same BU
+/// truncated at every length, garbage and frames past `PREFETCH_MAX`, it moves no
+/// counter, binding or record, and the BU handled afterwards gets the same BA as
+/// on a twin HA that was never prefetched.
+#[test]
+fn prefetch_changes_nothing() {
+    let (mut ha, mut mn) = registered();
+    let (mut twin, mut twin_mn) = registered();
+    let frame = mn.bu(&[]);
+    assert_eq!(twin_mn.bu(&[]), frame, "the twins seal the same BU");
+    let mut batch: Vec<&[u8]> = (0..=frame.len()).map(|n| &frame[..n]).collect();
+    let garbage = [0xFFu8; 200];
+    batch.push(&garbage);
+    batch.push(&frame);
+    assert!(batch.len() > crate::PREFETCH_MAX);
+    let (counters, record) = (ha.counters().clone(), ha.record(&HOA));
+    ha.prefetch(batch.iter().copied());
+    ha.prefetch(batch.iter().rev().copied());
+    assert_eq!(ha.counters(), &counters);
+    assert_eq!(ha.record(&HOA), record);
+    assert!(ha.poll_event().is_none() && ha.poll_transmit().is_none());
+
+    let now = T0 + secs(1);
+    assert_eq!(ha.handle(now, &mut frame.clone()), Received::Consumed);
+    assert_eq!(twin.handle(now, &mut frame.clone()), Received::Consumed);
+    assert_eq!(drain(&mut ha), drain(&mut twin));
+    let ba = one_transmit(&mut ha);
+    assert_eq!(ba, one_transmit(&mut twin), "same BA, byte for byte");
+    assert_eq!(mn.open_ba(ba).status, BaStatus::Accepted);
+}
