@@ -186,6 +186,7 @@ pub async fn run(config: DaemonConfig, options: Options) -> Result<(), RunError>
         config.persistence,
         config.tun_mtu(),
     );
+    driver.prefetch = home_addresses.len() >= crate::driver::PREFETCH_FROM_MNS;
     // Routes of the bindings restored from the store.
     driver.settle(now).await.map_err(fail("restoring"))?;
 

@@ -51,6 +51,11 @@ const TRAILER_ROOM: usize = 64;
 const NEXT_HOP_FRESH: std::time::Duration = std::time::Duration::from_secs(3);
 /// Care-of addresses whose next hop is remembered, at most (then the table restarts).
 const NEXT_HOPS_MAX: usize = 65_536;
+/// From this many configured mobile nodes on, each received batch is first handed to
+/// [`HomeAgent::prefetch`]: the engine's state then outgrows the caches, and
+/// overlapping the batch's misses pays (mip6-wire/BENCHMARKS.md, issue 3); below it
+/// the extra header walk would only cost.
+pub const PREFETCH_FROM_MNS: usize = 4096;
 /// Packet buffers for one TUN batch: reading goes on while a whole super-packet's worth
 /// ([`SEGMENTS_PER_READ`]) is free, so a batch holds at least that many packets when
 /// the TUN is busy.
@@ -67,6 +72,8 @@ pub struct Driver {
     pub stats: Stats,
     /// Routes and proxy entries of bound home addresses.
     pub routes: Routes,
+    /// Hand each received batch to [`HomeAgent::prefetch`] first.
+    pub prefetch: bool,
     address: Ipv6Addr,
     persistence: bool,
     net_bufs: Vec<Vec<u8>>,
@@ -109,6 +116,7 @@ impl Driver {
             capture,
             stats,
             routes,
+            prefetch: false,
             address,
             persistence,
             net_bufs: (0..MAX_BATCH).map(|_| vec![0; MAX_FRAME]).collect(),
@@ -205,6 +213,15 @@ impl Driver {
         };
         let now = clock::now();
         self.delivered.clear();
+        if self.prefetch && n > 1 {
+            self.engine.prefetch(
+                self.net_bufs
+                    .iter()
+                    .zip(&self.net_meta)
+                    .take(n)
+                    .map(|(b, m)| &b[..m.len.min(b.len())]),
+            );
+        }
         for i in 0..n {
             self.stats.frames.net_in += 1;
             let meta = self.net_meta[i];
