@@ -1,11 +1,11 @@
 //! ESP seal/open (RFC 4303/4106, AES-128-GCM) against the bare `aes-gcm`
-//! `encrypt_in_place_detached` / `decrypt_in_place_detached` on the same buffers, so the
+//! `encrypt_inout_detached` / `decrypt_inout_detached` on the same buffers, so the
 //! cost of ESP framing (header, padding, trailer, replay window) shows as the difference.
 //!
 //! Run: `cargo bench -p mip6-wire --bench esp -- --warm-up-time 1 --measurement-time 2`.
 #![allow(missing_docs)]
 
-use aes_gcm::aead::AeadInPlace;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mip6_wire::esp::{
@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 black_box(
                     cipher
-                        .encrypt_in_place_detached(&nonce.into(), &aad, &mut bare)
+                        .encrypt_inout_detached((&nonce).into(), &aad, (&mut bare[..]).into())
                         .unwrap(),
                 )
             });
@@ -82,14 +82,14 @@ fn bench(c: &mut Criterion) {
 
         let mut ct = vec![0xA5u8; size];
         let tag = cipher
-            .encrypt_in_place_detached(&nonce.into(), &aad, &mut ct)
+            .encrypt_inout_detached((&nonce).into(), &aad, (&mut ct[..]).into())
             .unwrap();
         let mut work = ct.clone();
         group.bench_with_input(BenchmarkId::new("bare_aes_gcm", size), &size, |b, _| {
             b.iter(|| {
                 work.copy_from_slice(&ct);
                 cipher
-                    .decrypt_in_place_detached(&nonce.into(), &aad, &mut work, &tag)
+                    .decrypt_inout_detached((&nonce).into(), &aad, (&mut work[..]).into(), &tag)
                     .unwrap();
                 black_box(&work);
             });

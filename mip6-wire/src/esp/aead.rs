@@ -3,14 +3,15 @@
 //!
 //! **Zeroization.** [`SaKey`] (the raw key ‖ salt, RFC 4106 §8.1) is wiped on drop, and
 //! so is the expanded cipher state inside [`AesGcmAead`] (AES round keys, the GHASH key
-//! H): the workspace builds the `aes` and `polyval` crates with their `zeroize` features,
-//! which make `aes-gcm` 0.10 wipe them when the cipher is dropped.
+//! H): the workspace builds `aes-gcm` 0.11 with its `zeroize` feature, which makes the
+//! `aes` and `polyval` states it holds wipe themselves when the cipher is dropped (checked
+//! at compile time below).
 //!
 //! Not supported: ICVs of 8 or 12 octets (RFC 4106 §8.1 defines them; DESIGN.md uses 16),
 //! AES-192.
 
 use super::{ICV_LEN, NONCE_LEN, SALT_LEN};
-use aes_gcm::aead::AeadInPlace;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
 use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -129,6 +130,22 @@ impl PartialEq for SaKey {
 
 impl Eq for SaKey {}
 
+// Both ciphers wipe their round keys and GHASH key on drop: this fails to compile if the
+// `zeroize` feature of aes-gcm (and through it of aes and polyval) is ever turned off.
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<Aes128Gcm>();
+    wiped_on_drop::<Aes256Gcm>();
+};
+
+/// The AES-128-GCM or AES-256-GCM cipher for `key`.
+macro_rules! cipher_for {
+    ($cipher:ty, $key:expr) => {
+        // Cannot fail: SaKey holds exactly the suite's key length.
+        <$cipher>::new_from_slice($key.key()).expect("SaKey holds the suite's key length")
+    };
+}
+
 /// The AEAD refused the operation: a wrong ICV on open, an over-long input on seal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("AEAD operation failed")]
@@ -183,10 +200,9 @@ impl fmt::Debug for AesGcmAead {
 
 impl EspAead for AesGcmAead {
     fn from_key(key: &SaKey) -> Self {
-        // The slice-to-array conversions cannot panic: SaKey holds exactly key_len() octets.
         match key.suite() {
-            Suite::Aes128Gcm => AesGcmAead::Aes128(Box::new(Aes128Gcm::new(key.key().into()))),
-            Suite::Aes256Gcm => AesGcmAead::Aes256(Box::new(Aes256Gcm::new(key.key().into()))),
+            Suite::Aes128Gcm => AesGcmAead::Aes128(Box::new(cipher_for!(Aes128Gcm, key))),
+            Suite::Aes256Gcm => AesGcmAead::Aes256(Box::new(cipher_for!(Aes256Gcm, key))),
         }
     }
 
@@ -197,8 +213,8 @@ impl EspAead for AesGcmAead {
         buf: &mut [u8],
     ) -> Result<[u8; ICV_LEN], AeadError> {
         let tag = match self {
-            AesGcmAead::Aes128(c) => c.encrypt_in_place_detached(nonce.into(), aad, buf),
-            AesGcmAead::Aes256(c) => c.encrypt_in_place_detached(nonce.into(), aad, buf),
+            AesGcmAead::Aes128(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
+            AesGcmAead::Aes256(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
         }
         .map_err(|_| AeadError)?;
         Ok(tag.into())
@@ -213,10 +229,10 @@ impl EspAead for AesGcmAead {
     ) -> Result<(), AeadError> {
         match self {
             AesGcmAead::Aes128(c) => {
-                c.decrypt_in_place_detached(nonce.into(), aad, buf, icv.into())
+                c.decrypt_inout_detached(nonce.into(), aad, buf.into(), icv.into())
             }
             AesGcmAead::Aes256(c) => {
-                c.decrypt_in_place_detached(nonce.into(), aad, buf, icv.into())
+                c.decrypt_inout_detached(nonce.into(), aad, buf.into(), icv.into())
             }
         }
         .map_err(|_| AeadError)
@@ -251,10 +267,9 @@ impl fmt::Debug for AesGcmInline {
 
 impl EspAead for AesGcmInline {
     fn from_key(key: &SaKey) -> Self {
-        // The slice-to-array conversions cannot panic: SaKey holds exactly key_len() octets.
         match key.suite() {
-            Suite::Aes128Gcm => AesGcmInline::Aes128(Aes128Gcm::new(key.key().into())),
-            Suite::Aes256Gcm => AesGcmInline::Aes256(Aes256Gcm::new(key.key().into())),
+            Suite::Aes128Gcm => AesGcmInline::Aes128(cipher_for!(Aes128Gcm, key)),
+            Suite::Aes256Gcm => AesGcmInline::Aes256(cipher_for!(Aes256Gcm, key)),
         }
     }
 
@@ -265,8 +280,8 @@ impl EspAead for AesGcmInline {
         buf: &mut [u8],
     ) -> Result<[u8; ICV_LEN], AeadError> {
         let tag = match self {
-            AesGcmInline::Aes128(c) => c.encrypt_in_place_detached(nonce.into(), aad, buf),
-            AesGcmInline::Aes256(c) => c.encrypt_in_place_detached(nonce.into(), aad, buf),
+            AesGcmInline::Aes128(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
+            AesGcmInline::Aes256(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
         }
         .map_err(|_| AeadError)?;
         Ok(tag.into())
@@ -281,10 +296,10 @@ impl EspAead for AesGcmInline {
     ) -> Result<(), AeadError> {
         match self {
             AesGcmInline::Aes128(c) => {
-                c.decrypt_in_place_detached(nonce.into(), aad, buf, icv.into())
+                c.decrypt_inout_detached(nonce.into(), aad, buf.into(), icv.into())
             }
             AesGcmInline::Aes256(c) => {
-                c.decrypt_in_place_detached(nonce.into(), aad, buf, icv.into())
+                c.decrypt_inout_detached(nonce.into(), aad, buf.into(), icv.into())
             }
         }
         .map_err(|_| AeadError)
