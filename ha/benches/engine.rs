@@ -1,10 +1,11 @@
-//! The home agent engine at scale (issue 3): N configured mobile nodes, all registered,
-//! then
+//! The home agent engine at scale (issue 3): N configured mobile nodes, all registered
+//! (init key, generation 1), then all through one key update (generation 2 drawn, 1
+//! kept as the anterior: the three generations a long-running HA holds per MN), then
 //!
 //! - `ha/bu_ba`: steady-state binding refresh: one valid refresh BU (next BU sequence
 //!   number, next ESP sequence number, sealed under the MN's newest key) from a random
 //!   MN among the N → [`HomeAgent::handle`] + draining `poll_event` / `poll_transmit`
-//!   (one `Persist`, one `Binding` event, one BA sealed with the init key). Target
+//!   (one `Persist`, one `Binding` event, one BA sealed with the anterior key). Target
 //!   ≥ 500 k/s on one core with N = 1 M.
 //! - `ha/bu_ba_prefetch`: the same, driven as a batching driver would:
 //!   [`HomeAgent::prefetch`] on the next 16 frames, then `handle` + drain each.
@@ -22,7 +23,8 @@
 //! taken on is shared, and wall-clock time there counts other jobs' slices.
 //!
 //! Printed before criterion runs: setup times (configuration, `HomeAgent::new`, the N
-//! registrations) and memory per MN. Memory is the process's resident set
+//! registrations, the N key updates) and memory per MN, after the registrations and
+//! after the updates. Memory is the process's resident set
 //! (`/proc/self/statm`) before and after, since a counting `#[global_allocator]` needs
 //! `unsafe impl GlobalAlloc`, which the package's `unsafe_code = "forbid"` refuses in
 //! every target; next to it, `HomeAgent::approx_state_bytes()` and the sizes of the
@@ -38,8 +40,7 @@
 //! be meaningless).
 //!
 //! Run (N defaults to 1 000 000; `MIP6_BENCH_MNS` overrides it; the HA's anti-replay
-//! window is the default 1024 unless `MIP6_BENCH_WINDOW` sets another, e.g. RFC 4303's
-//! recommended 64):
+//! window is the default, RFC 4303's 64, unless `MIP6_BENCH_WINDOW` sets another):
 //!
 //! ```sh
 //! MIP6_BENCH_MNS=10000 CARGO_TARGET_DIR=target cargo bench -p mip6-ha --bench engine -- \
@@ -84,11 +85,11 @@ const DATA_POOL: usize = 16_384;
 type Ha = HomeAgent<ChaCha20Rng>;
 
 fn window_from_env() -> ReplayWindow {
-    std::env::var("MIP6_BENCH_WINDOW")
+    let size = std::env::var("MIP6_BENCH_WINDOW")
         .ok()
         .and_then(|v| v.parse().ok())
-        .map(|size| ReplayWindow::new(size).expect("a window of 64..=4096, multiple of 64"))
-        .unwrap_or_default()
+        .unwrap_or(HaConfig::DEFAULT_REPLAY_WINDOW);
+    ReplayWindow::new(size).expect("a window of 64..=4096, multiple of 64")
 }
 
 fn mns_from_env() -> usize {
@@ -375,6 +376,10 @@ fn setup() -> Setup {
         is_sampled[i as usize] = slot as u32;
     }
     let mut records: Vec<Option<mip6_ha::GenerationRecord>> = vec![None; k];
+    // Generation 1 of every MN as the HA distributed it (secret, SPIs), for the key
+    // update BUs; allocated and faulted in before the first memory reading.
+    let mut generation_1: Vec<(Secret32, SpiPair)> =
+        vec![(Secret32::new([0; 32]), mn_config(0).init_spis); n];
     // The registration BUs are sealed (MN side) into one flat buffer, faulted in
     // before the first memory reading, so that the HA's handling is timed alone.
     let now = T0 + Duration::from_secs(1);
@@ -391,6 +396,15 @@ fn setup() -> Setup {
     );
     let mut bus = vec![0u8; n * bu_len];
     bus.fill(1);
+    let kur = [KeyOption::KeyUpdateRequest];
+    let update_len = seal_bu(
+        init_generation(&mn_config(0)).outbound_mut(),
+        hoa(0),
+        2,
+        &kur,
+        &mut buf,
+    );
+    let mut update_bus = vec![1u8; n * update_len];
 
     let rss0 = rss();
     let (t, c) = (Instant::now(), cpu_time());
@@ -420,9 +434,8 @@ fn setup() -> Setup {
         let mut sent = 0;
         while let Some(e) = ha.poll_event() {
             if let Event::Persist(r) = &e {
-                let slot = is_sampled[i as usize];
-                if slot != u32::MAX {
-                    records[slot as usize] = r.newest.clone();
+                if let Some(g) = &r.newest {
+                    generation_1[i as usize] = (g.secret.clone(), g.spis);
                 }
             }
         }
@@ -438,10 +451,67 @@ fn setup() -> Setup {
     let (t_register, c_register) = (t.elapsed(), cpu_time() - c);
     let rss3 = rss();
     drop(bus);
+    // The registration BUs' buffer went back to the OS: the update phase is measured
+    // from here.
+    let rss3_freed = rss();
     let c = ha.counters();
     assert_eq!(c.bu_accepted, n as u64, "every registration accepted");
     assert_eq!(c.key_initializations, n as u64);
-    let approx = ha.approx_state_bytes();
+    let approx_registered = ha.approx_state_bytes();
+
+    // One key update for every MN (patent (3)): a BU with a Key Update Request under
+    // generation 1 proves it, the HA draws generation 2 and keeps 1 as the anterior
+    // it transmits with. Three generations per MN is the state a home agent that has
+    // run for one key update interval is in.
+    for (i, frame) in (0..n32).zip(update_bus.chunks_exact_mut(update_len)) {
+        let (secret, spis) = generation_1[i as usize].clone();
+        let mut g1 = Generation::derive(
+            Role::MobileNode,
+            GenerationId::Number(1),
+            secret,
+            &hoa(i),
+            spis,
+            Suite::Aes128Gcm,
+        );
+        let len = seal_bu(g1.outbound_mut(), hoa(i), 2, &kur, &mut buf);
+        assert_eq!(len, update_len, "update BUs differ in length");
+        frame.copy_from_slice(&buf[..len]);
+    }
+    let (t, c) = (Instant::now(), cpu_time());
+    for (i, frame) in (0..n32).zip(update_bus.chunks_exact_mut(update_len)) {
+        let received = ha.handle(now, frame);
+        let mut sent = 0;
+        while let Some(e) = ha.poll_event() {
+            if let Event::Persist(r) = &e {
+                let slot = is_sampled[i as usize];
+                if slot != u32::MAX {
+                    records[slot as usize] = r.newest.clone();
+                }
+            }
+        }
+        while let Some(tx) = ha.poll_transmit() {
+            black_box(tx);
+            sent += 1;
+        }
+        assert!(
+            received == Received::Consumed && sent == 1,
+            "key update of MN {i} failed: {received:?}"
+        );
+    }
+    let (t_update, c_update) = (t.elapsed(), cpu_time() - c);
+    let rss4 = rss();
+    drop(update_bus);
+    // The first sampled MN's generations 1 and 2, for the MN key table of check_one_ba.
+    let first = (
+        generation_1[chosen[0] as usize].clone(),
+        records[0]
+            .clone()
+            .expect("generation 2 of the first sampled MN"),
+    );
+    drop(generation_1);
+    let c = ha.counters();
+    assert_eq!(c.bu_accepted, 2 * n as u64, "every key update accepted");
+    let approx_updated = ha.approx_state_bytes();
 
     let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     println!("setup (on-CPU time of the bench thread; wall clock in brackets):");
@@ -470,6 +540,13 @@ fn setup() -> Setup {
         per(c_register),
         n as f64 / c_register.as_secs_f64() / 1e3
     );
+    println!(
+        "  N key updates at HA     {:>8.3} s [{:.3} s] = {:.3} µs/MN = {:.0} k/s (handle + drain, generation 2 drawn)",
+        c_update.as_secs_f64(),
+        t_update.as_secs_f64(),
+        per(c_update),
+        n as f64 / c_update.as_secs_f64() / 1e3
+    );
     println!("memory (resident set, /proc/self/statm):");
     println!(
         "  config (Vec<MnConfig>)  {:>9.1} MiB = {:.0} B/MN",
@@ -487,14 +564,27 @@ fn setup() -> Setup {
         rss3.saturating_sub(rss2) as f64 / n as f64
     );
     println!(
-        "  total per registered MN {:>9.1} MiB = {:.0} B/MN (target ≤ 512)",
+        "  registered (init, N)    {:>9.1} MiB = {:.0} B/MN (target ≤ 512)",
         mib(rss3.saturating_sub(rss0)),
         rss3.saturating_sub(rss0) as f64 / n as f64
     );
+    let update_delta = rss4.saturating_sub(rss3_freed);
+    let updated = rss3.saturating_sub(rss0) + update_delta;
     println!(
-        "  approx_state_bytes()    {:>9.1} MiB = {:.0} B/MN (engine state, heap blocks rounded)",
-        mib(approx as u64),
-        approx as f64 / n as f64
+        "  N key updates           {:>9.1} MiB = {:.0} B/MN (generation 2, 1 kept as anterior)",
+        mib(update_delta),
+        update_delta as f64 / n as f64
+    );
+    println!(
+        "  updated (init, N-1, N)  {:>9.1} MiB = {:.0} B/MN (target ≤ 512)",
+        mib(updated),
+        updated as f64 / n as f64
+    );
+    println!(
+        "  approx_state_bytes()    {:>9.1} MiB = {:.0} B/MN registered, {:.0} B/MN updated (engine state, heap blocks rounded)",
+        mib(approx_updated as u64),
+        approx_registered as f64 / n as f64,
+        approx_updated as f64 / n as f64
     );
 
     // The MN side of the sampled MNs, from the HA's records.
@@ -502,7 +592,7 @@ fn setup() -> Setup {
         .iter()
         .zip(records)
         .map(|(&index, record)| {
-            let r = record.expect("a record with generation 1 for every sampled MN");
+            let r = record.expect("a record with generation 2 for every sampled MN");
             let newest = Generation::derive(
                 Role::MobileNode,
                 GenerationId::Number(r.generation),
@@ -511,11 +601,12 @@ fn setup() -> Setup {
                 r.spis,
                 r.suite,
             );
-            // The registration BU was sealed under init: newest starts at sequence 1.
+            // Generation 2 is fresh (its ESP sequence starts at 1); BU sequence 2 was
+            // the key update's.
             Sampled {
                 index,
                 newest,
-                seq: 1,
+                seq: 2,
             }
         })
         .collect();
@@ -525,16 +616,34 @@ fn setup() -> Setup {
         sampled,
         rng,
     };
-    check_one_ba(&mut s);
+    check_one_ba(&mut s, first);
     s
 }
 
 /// One refresh of the first sampled MN, whose BA is opened at a hand-played MN key
-/// table (init + the generation from the record): status 0, under init.
-fn check_one_ba(s: &mut Setup) {
+/// table (init, generation 1 as anterior, 2 as newest): status 0, sealed under the
+/// anterior, the key the HA transmits with once the MN proved it holds 2.
+fn check_one_ba(
+    s: &mut Setup,
+    (generation_1, generation_2): ((Secret32, SpiPair), mip6_ha::GenerationRecord),
+) {
     let mn = &mut s.sampled[0];
     let config = mn_config(mn.index);
     let mut table = KeyTable::new(Role::MobileNode, init_generation(&config));
+    for (number, secret, spis) in [
+        (1, generation_1.0, generation_1.1),
+        (2, generation_2.secret, generation_2.spis),
+    ] {
+        let g = Generation::derive(
+            Role::MobileNode,
+            GenerationId::Number(number),
+            secret,
+            &config.home_address,
+            spis,
+            Suite::Aes128Gcm,
+        );
+        table.install_newest(g).expect("the generation installs");
+    }
     mn.seq = mn.seq.wrapping_add(1);
     let mut buf = Vec::new();
     let len = seal_bu(
@@ -548,7 +657,7 @@ fn check_one_ba(s: &mut Setup) {
     while s.ha.poll_event().is_some() {}
     let mut ba = s.ha.poll_transmit().expect("a BA").frame;
     let opened = frames::open(&mut ba, &mut table).expect("the BA opens at the MN");
-    assert_eq!(opened.slot, Slot::Init);
+    assert_eq!(opened.slot, Slot::Anterior);
     let Payload::Signalling(mh) = opened.payload else {
         panic!("not signalling")
     };

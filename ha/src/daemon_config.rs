@@ -208,7 +208,7 @@ pub struct DaemonConfig {
     #[serde(default = "default_tun_offload")]
     pub tun_offload: bool,
     /// Anti-replay window of every inbound SA, in packets (RFC 4303 §3.4.3; default
-    /// 1024; 64 keeps a home agent with a million MNs within 512 octets per MN).
+    /// 64, RFC 4303's recommendation, [`HaConfig::DEFAULT_REPLAY_WINDOW`]).
     pub replay_window: Option<Spanned<u32>>,
     /// The control socket's path.
     #[serde(default = "default_control_socket")]
@@ -595,9 +595,15 @@ init_spi_ha_to_mn = 0x1002
     }
 
     #[test]
-    fn small_or_huge_mtu_is_refused() {
-        let config = parse(&with("replay_window = 64")).unwrap();
+    fn replay_window_defaults_to_rfc_4303s_64_and_can_be_widened() {
+        let config = parse(&with("")).unwrap();
         assert_eq!(config.to_engine().unwrap().replay_window.size(), 64);
+        let config = parse(&with("replay_window = 1024")).unwrap();
+        assert_eq!(config.to_engine().unwrap().replay_window.size(), 1024);
+    }
+
+    #[test]
+    fn small_or_huge_mtu_is_refused() {
         let config = parse(&with("replay_window = 10000")).unwrap();
         let errors = config.validate(&|_| true).unwrap_err();
         assert_eq!(
