@@ -13,9 +13,10 @@ use crate::binding::BindingView;
 use crate::config::HaConfig;
 use crate::counters::Counters;
 use crate::events::{BindingChange, Event, RemovalCause, RouteChange, Transmit};
+use crate::mobile_node::QueuedDeadline;
 use crate::mobile_node::{MnKeys, MobileNode, Proof, UpdateTimer};
 use crate::persist::MnRecord;
-use crate::timers::{Deadline, TimerKind, TimerQueue};
+use crate::timers::{Deadline, TimerQueue};
 
 /// Index of a mobile node in the engine's table.
 pub(crate) type MnIndex = u32;
@@ -140,6 +141,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 home_address: mn.home_address,
                 keys,
                 binding: None,
+                queued: QueuedDeadline::NONE,
                 dirty: false,
             });
         }
@@ -160,9 +162,11 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let keys = &mut mn.keys;
         // Init SA: resume the outbound counter at the mark, refuse inbound replays.
         keys.init.resume_at(record.init_outbound_mark);
-        keys.init.mark = record.init_outbound_mark;
-        keys.init.floor = record.init_inbound_top;
-        keys.last_init_timestamp = record.last_init_timestamp;
+        keys.init.set_mark(record.init_outbound_mark);
+        keys.init.raise_floor(record.init_inbound_top);
+        keys.last_init_timestamp = record
+            .last_init_timestamp
+            .and_then(core::num::NonZeroU64::new);
         // Anterior first, so installing newest shifts it into place.
         for generation in [&record.anterior, &record.newest] {
             let Some(g) = generation else { continue };
@@ -184,10 +188,6 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 }
             }
             self.by_spi.insert(spi, index);
-            if let Some(newest) = keys.get_mut(Slot::Newest) {
-                newest.mark = g.outbound_mark;
-                newest.floor = g.inbound_top;
-            }
         }
         if keys.newest.is_some() {
             keys.proof = if record.newest_confirmed {
@@ -196,40 +196,43 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 Proof::Unconfirmed
             };
             let at = now + self.config.key_update_interval;
-            keys.update = UpdateTimer::Running(at);
-            self.timers.push(at, index, TimerKind::KeyUpdate);
+            keys.update.set(UpdateTimer::Running(at));
         }
         if let Some(binding) = record.binding {
             mn.binding = Some(binding);
-            self.timers
-                .push(binding.expires_at, index, TimerKind::BindingExpiry);
             self.events.push_back(Event::Route(RouteChange::Install {
                 home_address: hoa,
                 care_of_address: binding.care_of_address,
             }));
         }
+        self.schedule(index);
     }
 
     /// Advances timers to `now`: expired bindings are removed (with their route), and
     /// expired key update timers mark an update as due (patent (6), (9)).
     pub fn handle_timeout(&mut self, now: Time) {
         while let Some(deadline) = self.timers.pop_due(now) {
-            if !self.is_live(&deadline) {
+            let index = deadline.mn;
+            let Some(mn) = self.mns.get_mut(index as usize) else {
+                continue;
+            };
+            if mn.queued.get() != Some(deadline.at()) {
+                // Superseded by an earlier entry for this MN.
                 continue;
             }
-            let index = deadline.mn;
-            match deadline.kind {
-                TimerKind::BindingExpiry => {
-                    self.counters.bindings_expired += 1;
-                    self.remove_binding(index, RemovalCause::Expired);
-                    self.flush_persist(index);
-                }
-                TimerKind::KeyUpdate => {
-                    let mn = &mut self.mns[index as usize];
+            mn.queued = QueuedDeadline::NONE;
+            if let UpdateTimer::Running(at) = mn.keys.update.get() {
+                if at <= now {
                     tracing::debug!(hoa = %mn.home_address, "key update timer expired: update due at next BU");
-                    mn.keys.update = UpdateTimer::Due;
+                    mn.keys.update.set(UpdateTimer::Due);
                 }
             }
+            if mn.binding.is_some_and(|b| b.expires_at <= now) {
+                self.counters.bindings_expired += 1;
+                self.remove_binding(index, RemovalCause::Expired);
+                self.flush_persist(index);
+            }
+            self.schedule(index);
         }
         self.prune_timers();
     }
@@ -241,7 +244,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
 
     /// The next deadline, if any: call [`handle_timeout`](Self::handle_timeout) then.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.timers.peek().map(|d| d.at)
+        self.timers.peek().map(|d| d.at())
     }
 
     /// The next event for the driver.
@@ -269,7 +272,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             newest: k.number(Slot::Newest),
             anterior: k.number(Slot::Anterior),
             newest_confirmed: k.newest.is_some() && k.proof == Proof::Confirmed,
-            update_due: k.update == UpdateTimer::Due,
+            update_due: k.update.get() == UpdateTimer::Due,
         })
     }
 
@@ -314,21 +317,14 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         self.mn(home_address).map(MobileNode::record)
     }
 
-    /// Approximate bytes of the engine's state: per-MN state with the boxed anterior
-    /// generations and the replay windows' heap words, both indexes and the timer heap
-    /// (for the bytes-per-MN bench), each heap block counted with glibc's 16-octet
-    /// rounding. No expanded cipher is kept anywhere (see `mobile_node`). Not counted:
+    /// Approximate bytes of the engine's state: per-MN state (all three key slots
+    /// inline), the heap blocks of AES-256 keys and of replay windows beyond 64, both
+    /// indexes and the timer heap (for the bytes-per-MN bench), each heap block counted
+    /// with glibc's 16-octet rounding. No expanded cipher is kept anywhere (see `mobile_node`). Not counted:
     /// the queued transmits/events. Walks every MN: a diagnostic, not for a hot path.
     pub fn approx_state_bytes(&self) -> usize {
         use core::mem::size_of;
         let chunk = |n: usize| if n == 0 { 0 } else { (n + 8).div_ceil(16) * 16 };
-        let window_heap = |w: &mip6_wire::esp::ReplayWindow| {
-            if w.size() > mip6_wire::esp::ReplayWindow::MIN_SIZE {
-                chunk((w.size() as usize / 64 + 1) * 8)
-            } else {
-                0
-            }
-        };
         let per_mn: usize = self
             .mns
             .iter()
@@ -336,11 +332,8 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 let k = &mn.keys;
                 k.accepted_slots()
                     .filter_map(|s| k.get(s))
-                    .map(|g| window_heap(g.window()) + g.heap_bytes(chunk))
+                    .map(|g| g.window().heap_bytes(chunk) + g.heap_bytes(chunk))
                     .sum::<usize>()
-                    + k.anterior
-                        .as_ref()
-                        .map_or(0, |_| chunk(size_of::<crate::mobile_node::Dynamic>()))
             })
             .sum();
         self.mns.capacity() * size_of::<MobileNode>()
@@ -350,8 +343,8 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             + self.timers.capacity() * size_of::<Deadline>()
     }
 
-    /// Bytes of the fixed per-MN state (init and newest key slots inline, the boxed
-    /// anterior's pointer, marks, binding), without the indexes and heap blocks.
+    /// Bytes of the fixed per-MN state (init, anterior and newest key slots inline,
+    /// marks, binding, the queued deadline), without the indexes and heap blocks.
     pub const fn mn_state_bytes() -> usize {
         core::mem::size_of::<MobileNode>()
     }
@@ -361,33 +354,73 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         self.mns.get(index as usize)
     }
 
-    /// Whether a popped deadline still names the MN's current state.
-    fn is_live(&self, d: &Deadline) -> bool {
-        let Some(mn) = self.mns.get(d.mn as usize) else {
-            return false;
+    /// The MN's earliest deadline: its binding's expiry or its running key update
+    /// timer.
+    fn next_deadline(mn: &MobileNode) -> Option<Time> {
+        let update = match mn.keys.update.get() {
+            UpdateTimer::Running(at) => Some(at),
+            UpdateTimer::Idle | UpdateTimer::Due => None,
         };
-        match d.kind {
-            TimerKind::BindingExpiry => mn.binding.is_some_and(|b| b.expires_at == d.at),
-            TimerKind::KeyUpdate => mn.keys.update == UpdateTimer::Running(d.at),
+        let expiry = mn.binding.map(|b| b.expires_at);
+        match (update, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    /// Pops stale deadlines off the top so `poll_timeout` names a live one, and drops
-    /// every stale one once they outnumber the live ones (at most two per MN) by far:
-    /// each refresh pushes a deadline and leaves the old one to lapse, so the heap
-    /// would otherwise grow by one entry per BU until the old lifetimes run out.
-    /// Amortized O(1) per push: a sweep costs O(heap) and removes at least half of it.
+    /// Queues the MN at its earliest deadline unless an entry at or before it is
+    /// queued already (see [`crate::timers`]). Call after every change to the MN's
+    /// binding or key update timer.
+    pub(crate) fn schedule(&mut self, index: MnIndex) {
+        let Some(mn) = self.mns.get_mut(index as usize) else {
+            return;
+        };
+        let Some(at) = Self::next_deadline(mn) else {
+            return;
+        };
+        if mn.queued.get().is_none_or(|queued| at < queued) {
+            mn.queued = QueuedDeadline::at(at);
+            self.timers.push(at, index);
+        }
+    }
+
+    /// Whether a heap entry is the one its MN recorded.
+    fn is_queued(&self, d: &Deadline) -> bool {
+        self.mns
+            .get(d.mn as usize)
+            .is_some_and(|mn| mn.queued.get() == Some(d.at()))
+    }
+
+    /// Brings the heap's top to an MN's real deadline, so that `poll_timeout` names
+    /// one: superseded entries are popped, and an entry queued before a deadline that
+    /// has since moved later is moved to it. Rebuilds the heap from the MNs' records
+    /// once superseded entries (one per deadline moved earlier) outnumber the MNs:
+    /// amortized O(1) per push, a rebuild costs O(MNs) and removes as many.
     pub(crate) fn prune_timers(&mut self) {
-        if self.timers.len() > 4 * self.mns.len() + 1024 {
+        if self.timers.len() > 2 * self.mns.len() + 1024 {
+            let queued = self.mns.iter().enumerate().filter_map(|(index, mn)| {
+                let at = mn.queued.get()?;
+                Some(Deadline::new(at, MnIndex::try_from(index).ok()?))
+            });
             let mut timers = core::mem::take(&mut self.timers);
-            timers.retain(|d| self.is_live(d));
+            timers.rebuild(queued);
             self.timers = timers;
         }
         while let Some(d) = self.timers.peek() {
-            if self.is_live(&d) {
-                break;
+            if !self.is_queued(&d) {
+                self.timers.pop();
+                continue;
             }
-            self.timers.pop();
+            let mn = &self.mns[d.mn as usize];
+            match Self::next_deadline(mn) {
+                Some(at) if at == d.at() => break,
+                _ => {
+                    // Moved later (or gone): queue the MN again where it now is.
+                    self.timers.pop();
+                    self.mns[d.mn as usize].queued = QueuedDeadline::NONE;
+                    self.schedule(d.mn);
+                }
+            }
         }
     }
 

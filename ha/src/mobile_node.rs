@@ -1,21 +1,24 @@
 //! The home agent's state for one mobile node: its keys with the HA role (patent
 //! FIG. 1: init, anterior N−1, newest N), whether the MN has proven it holds the
 //! newest key, the per-MN key update timer, the outbound sequence marks and the
-//! restored replay floors, and its binding cache entry.
+//! inbound anti-replay windows, and its binding cache entry.
 //!
 //! **Compact keys.** A home agent serves up to millions of mobile nodes, nearly all
 //! idle at any instant, so a key slot holds no expanded cipher: only the SPIs, the
 //! derived key ‖ salt of each direction at their real length (40 octets for
 //! AES-128-GCM inline, AES-256-GCM in a 72-octet box), the outbound counter and the
-//! inbound anti-replay window ([`SlotKeys`]). The AES-GCM state is expanded on the
+//! inbound anti-replay window ([`SlotKeys`], 88 octets). The AES-GCM state is expanded on the
 //! stack around each packet ([`AesGcmInline`], one key expansion, ~50 ns) and wiped
 //! when it is dropped. At a million MNs every packet finds its MN's state cold, and
 //! re-expanding from the 20-octet key that lies in the line already fetched costs less
 //! than the misses on a cached 750-octet cipher would. Key material is wiped on drop.
 //!
 //! Slot moves go through [`MnKeys::initialize`] and [`MnKeys::install`]; marks and
-//! floors live in the slot, so they move with their keys.
+//! windows (with the floors restored into them) live in the slot, so they move with
+//! their keys. All three slots are inline: a long-running HA holds init, N−1 and N for
+//! every MN, and a box for N−1 would cost a pointer and an allocator header per MN.
 
+use core::num::NonZeroU64;
 use std::net::Ipv6Addr;
 
 use mip6_wire::esp::{self, AesGcmInline, EspAead, Opened, OutboundSa, ReplayWindow, SaKey, Suite};
@@ -49,23 +52,51 @@ pub(crate) enum UpdateTimer {
     Due,
 }
 
+/// An [`UpdateTimer`] in 8 octets: the expiry in microseconds, two values no clock
+/// reaches standing for `Idle` and `Due`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PackedUpdateTimer(u64);
+
+impl PackedUpdateTimer {
+    const IDLE: u64 = u64::MAX;
+    const DUE: u64 = u64::MAX - 1;
+
+    pub const fn get(self) -> UpdateTimer {
+        match self.0 {
+            Self::IDLE => UpdateTimer::Idle,
+            Self::DUE => UpdateTimer::Due,
+            at => UpdateTimer::Running(Time::from_micros(at)),
+        }
+    }
+
+    pub fn set(&mut self, timer: UpdateTimer) {
+        self.0 = match timer {
+            UpdateTimer::Idle => Self::IDLE,
+            UpdateTimer::Due => Self::DUE,
+            // Never collides with the two markers: a clock half a million years on.
+            UpdateTimer::Running(at) => at.as_micros().min(Self::DUE - 1),
+        };
+    }
+}
+
 /// Octets of one direction's key ‖ salt for AES-128-GCM and AES-256-GCM.
 const NARROW: usize = 16 + 4;
 const WIDE: usize = 32 + 4;
 
 /// The two SAs of one key slot, HA role: outbound HA→MN, inbound MN→HA, kept compact
-/// (no expanded cipher), with the slot's outbound mark and restored inbound floor.
+/// (no expanded cipher), with the slot's outbound mark; a restored inbound floor is
+/// raised in the window.
 pub(crate) struct SlotKeys {
     /// 0 for the init key, else the generation number (never 0, see `draw`).
     number: u32,
-    /// Inbound frames at or below this sequence number are replays (restored top).
-    pub floor: u32,
     spis: SpiPair,
+    /// Outbound sequence numbers used: the next seal uses `used + 1` (RFC 4303 §3.3.3,
+    /// 1..=2^32 − 1; `u32::MAX` used = exhausted).
+    used: u32,
+    /// Outbound sequence numbers reserved (persisted) up to, not including,
+    /// `reserved_below + 1` (the mark, at most 2^32).
+    reserved_below: u32,
     suite: Suite,
-    /// The sequence number the next outbound seal uses (1..=2^32, 2^32 = exhausted).
-    next_out: u64,
-    /// Outbound sequence numbers reserved (persisted) up to, not including, this mark.
-    pub mark: u64,
     window: ReplayWindow,
     /// AES-128-GCM: outbound key ‖ salt, then inbound key ‖ salt. Zero for AES-256.
     narrow: [u8; 2 * NARROW],
@@ -88,7 +119,7 @@ impl core::fmt::Debug for SlotKeys {
             .field("number", &self.number)
             .field("spis", &self.spis)
             .field("suite", &self.suite)
-            .field("next_out", &self.next_out)
+            .field("next_out", &self.next_out())
             .field("window", &self.window)
             .finish_non_exhaustive()
     }
@@ -112,11 +143,10 @@ impl SlotKeys {
                 GenerationId::Init => 0,
                 GenerationId::Number(n) => n,
             },
-            floor: 0,
             spis,
+            used: 0,
+            reserved_below: 0,
             suite,
-            next_out: esp::sa::FIRST_SEQUENCE,
-            mark: 0,
             window,
             narrow: [0; 2 * NARROW],
             wide: None,
@@ -168,15 +198,35 @@ impl SlotKeys {
         self.spis
     }
 
+    /// The sequence number the next outbound seal uses (2^32 once exhausted).
+    const fn next_out(&self) -> u64 {
+        self.used as u64 + 1
+    }
+
+    fn set_next_out(&mut self, next: u64) {
+        let next = next.clamp(esp::sa::FIRST_SEQUENCE, esp::sa::SEQUENCE_END);
+        self.used = u32::try_from(next - 1).unwrap_or(u32::MAX);
+    }
+
+    /// Outbound sequence numbers are reserved up to, not including, this mark.
+    pub const fn mark(&self) -> u64 {
+        self.reserved_below as u64 + 1
+    }
+
+    /// Moves the reservation mark (clamped to 2^32: no number beyond is ever used).
+    pub fn set_mark(&mut self, mark: u64) {
+        self.reserved_below = u32::try_from(mark.saturating_sub(1)).unwrap_or(u32::MAX);
+    }
+
     /// The sequence number the next outbound seal uses.
     #[cfg(test)]
     pub const fn next_sequence(&self) -> u64 {
-        self.next_out
+        self.next_out()
     }
 
     /// Sequence numbers left on the outbound SA.
     pub const fn seq_remaining(&self) -> u64 {
-        esp::sa::SEQUENCE_END - self.next_out
+        esp::sa::SEQUENCE_END - self.next_out()
     }
 
     /// The inbound anti-replay window.
@@ -189,14 +239,20 @@ impl SlotKeys {
         self.wide.as_ref().map_or(0, |_| chunk(2 * WIDE))
     }
 
-    /// The highest inbound sequence number accepted, or the restored floor.
+    /// The highest inbound sequence number accepted, or the floor raised above it.
     pub fn inbound_top(&self) -> u32 {
-        self.window.top().max(self.floor)
+        self.window.top()
+    }
+
+    /// Refuses every inbound sequence number at or below `floor` from now on (a
+    /// persisted top restored, or the implicit mode's in-order init frames).
+    pub fn raise_floor(&mut self, floor: u32) {
+        self.window.raise_floor(floor);
     }
 
     /// The reserved outbound mark, never below the next number to use.
     pub fn outbound_mark(&self) -> u64 {
-        self.mark.max(self.next_out)
+        self.mark().max(self.next_out())
     }
 
     /// Opens an ESP packet under the inbound SA (RFC 4303 §3.4), the cipher expanded
@@ -220,15 +276,15 @@ impl SlotKeys {
         seal: impl FnOnce(&mut OutboundSa<AesGcmInline>) -> T,
     ) -> Option<T> {
         let key = self.sa_key(true)?;
-        let mut sa = OutboundSa::<AesGcmInline>::resume(self.spis.ha_to_mn, key, self.next_out);
+        let mut sa = OutboundSa::<AesGcmInline>::resume(self.spis.ha_to_mn, key, self.next_out());
         let result = seal(&mut sa);
-        self.next_out = sa.next_sequence();
+        self.set_next_out(sa.next_sequence());
         Some(result)
     }
 
     /// The same key resuming its outbound counter at `next` (persisted mark).
     pub fn resume_at(&mut self, next: u64) {
-        self.next_out = next.clamp(esp::sa::FIRST_SEQUENCE, esp::sa::SEQUENCE_END);
+        self.set_next_out(next);
     }
 }
 
@@ -272,12 +328,12 @@ impl Dynamic {
 pub(crate) struct MnKeys {
     pub init: SlotKeys,
     pub newest: Option<Dynamic>,
-    /// Boxed: empty until the first update, and then N−1 only.
-    pub anterior: Option<Box<Dynamic>>,
+    pub anterior: Option<Dynamic>,
     pub proof: Proof,
-    pub update: UpdateTimer,
-    /// Last accepted Key Initialization timestamp (NTP).
-    pub last_init_timestamp: Option<u64>,
+    pub update: PackedUpdateTimer,
+    /// Last accepted Key Initialization timestamp (NTP; 0, the era's first instant,
+    /// is never within the accepted skew of a clock).
+    pub last_init_timestamp: Option<NonZeroU64>,
 }
 
 impl MnKeys {
@@ -294,7 +350,7 @@ impl MnKeys {
             newest: None,
             anterior: None,
             proof: Proof::Unconfirmed,
-            update: UpdateTimer::Idle,
+            update: PackedUpdateTimer(PackedUpdateTimer::IDLE),
             last_init_timestamp: None,
         }
     }
@@ -379,15 +435,8 @@ impl MnKeys {
     pub fn install(&mut self, generation: Dynamic) -> Result<Option<u32>, KeyTableError> {
         self.check_spis(&generation, &[Slot::Init, Slot::Newest])?;
         let dropped = match self.newest.replace(generation) {
-            Some(old) => match self.anterior.as_mut() {
-                // Reuse the box of N−1 for the new anterior.
-                Some(boxed) => Some(core::mem::replace(&mut **boxed, old)),
-                None => {
-                    self.anterior = Some(Box::new(old));
-                    None
-                }
-            },
-            None => self.anterior.take().map(|b| *b),
+            Some(old) => self.anterior.replace(old),
+            None => self.anterior.take(),
         };
         self.proof = Proof::Unconfirmed;
         Ok(dropped.map(|d| d.keys.spis.mn_to_ha.get()))
@@ -399,8 +448,8 @@ impl MnKeys {
         let Some(keys) = self.get_mut(slot) else {
             return false;
         };
-        if keys.next_out >= keys.mark {
-            keys.mark = keys.next_out.saturating_add(block.max(1));
+        if keys.next_out() >= keys.mark() {
+            keys.set_mark(keys.next_out().saturating_add(block.max(1)));
             true
         } else {
             false
@@ -419,7 +468,8 @@ impl MnKeys {
         })
     }
 
-    /// Restores a generation from its record (HA role), resuming at its mark.
+    /// Restores a generation from its record (HA role), resuming at its mark, its
+    /// inbound top raised as the window's floor.
     pub fn restore_generation(
         hoa: &Ipv6Addr,
         record: &GenerationRecord,
@@ -434,6 +484,8 @@ impl MnKeys {
             window,
         );
         g.keys.resume_at(record.outbound_mark);
+        g.keys.set_mark(record.outbound_mark);
+        g.keys.raise_floor(record.inbound_top);
         g
     }
 
@@ -446,12 +498,33 @@ impl MnKeys {
     }
 }
 
+/// The time of the MN's one live entry in the engine's timer heap, if it has one
+/// (see [`crate::timers`]), in 8 octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueuedDeadline(u64);
+
+impl QueuedDeadline {
+    /// No entry queued.
+    pub const NONE: QueuedDeadline = QueuedDeadline(u64::MAX);
+
+    /// An entry queued for `at`.
+    pub fn at(at: Time) -> Self {
+        QueuedDeadline(at.as_micros().min(u64::MAX - 1))
+    }
+
+    pub fn get(self) -> Option<Time> {
+        (self != Self::NONE).then_some(Time::from_micros(self.0))
+    }
+}
+
 /// Everything the HA keeps for one MN.
 #[derive(Debug)]
 pub(crate) struct MobileNode {
     pub home_address: Ipv6Addr,
     pub keys: MnKeys,
     pub binding: Option<BindingView>,
+    /// The MN's entry in the timer heap.
+    pub queued: QueuedDeadline,
     /// A persisted field changed since the last `Persist` event.
     pub dirty: bool,
 }
@@ -469,7 +542,7 @@ impl MobileNode {
                 s.spis.mn_to_ha.get(),
                 s.narrow[0],
                 s.number,
-                s.next_out,
+                s.used,
             )
         };
         core::hint::black_box((
@@ -477,7 +550,9 @@ impl MobileNode {
             k.newest
                 .as_ref()
                 .map(|d| (slot(&d.keys), d.keys.narrow[2 * NARROW - 1])),
-            k.anterior.is_some(),
+            k.anterior
+                .as_ref()
+                .map(|d| (slot(&d.keys), d.keys.narrow[2 * NARROW - 1])),
             k.update,
             k.last_init_timestamp,
             self.binding.map(|b| b.sequence),
@@ -493,11 +568,11 @@ impl MobileNode {
             home_address: self.home_address,
             binding: self.binding,
             newest: MnKeys::generation_record(k.newest.as_ref()),
-            anterior: MnKeys::generation_record(k.anterior.as_deref()),
+            anterior: MnKeys::generation_record(k.anterior.as_ref()),
             newest_confirmed: k.proof == Proof::Confirmed,
             init_outbound_mark: k.init.outbound_mark(),
             init_inbound_top: k.init.inbound_top(),
-            last_init_timestamp: k.last_init_timestamp,
+            last_init_timestamp: k.last_init_timestamp.map(NonZeroU64::get),
         }
     }
 }
@@ -589,7 +664,7 @@ mod tests {
         assert_eq!(keys.initialize(g1).unwrap(), Vec::<u32>::new());
         assert!(keys.reserve(Slot::Newest, 1024));
         assert!(!keys.reserve(Slot::Newest, 1024));
-        keys.get_mut(Slot::Newest).unwrap().floor = 77;
+        keys.get_mut(Slot::Newest).unwrap().raise_floor(77);
         let g2 = Dynamic::derive(
             2,
             Secret32::new([3; 32]),
@@ -602,8 +677,12 @@ mod tests {
         assert_eq!(keys.transmit_slot(), Slot::Anterior);
         assert_eq!(keys.transmit().id(), GenerationId::Number(1));
         let ant = keys.get(Slot::Anterior).unwrap();
-        assert_eq!((ant.mark, ant.floor), (1025, 77), "marks move with the key");
-        assert_eq!(keys.get(Slot::Newest).unwrap().mark, 0);
+        assert_eq!(
+            (ant.mark(), ant.inbound_top()),
+            (1025, 77),
+            "marks move with the key"
+        );
+        assert_eq!(keys.get(Slot::Newest).unwrap().outbound_mark(), 1);
         // Duplicate SPIs are refused and nothing moves.
         let dup = Dynamic::derive(
             3,

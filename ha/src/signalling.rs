@@ -44,7 +44,6 @@ use crate::events::{
 };
 use crate::mobile_node::{Dynamic, Proof, UpdateTimer};
 use crate::refusal::Refusal;
-use crate::timers::TimerKind;
 
 /// What an authenticated BU asked for, read from its header chain and options.
 #[derive(Debug)]
@@ -157,9 +156,6 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let Some(keys) = mn.keys.get_mut(slot) else {
             return Received::Dropped(DropReason::UnknownSpi);
         };
-        if seq <= keys.floor {
-            return Received::Dropped(DropReason::Replayed);
-        }
         let opened = match keys.open(esp_area) {
             Ok(opened) => opened,
             Err(e) => return Received::Dropped(esp_drop(&frames::FrameError::Esp(e))),
@@ -180,7 +176,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 // frames must therefore arrive in increasing order (a window of one);
                 // initializations are rare and every retransmission takes a new number.
                 if implicit {
-                    mn.keys.init.floor = seq.max(mn.keys.init.floor);
+                    mn.keys.init.raise_floor(seq);
                 }
             }
             _ => {}
@@ -260,7 +256,10 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         }
         match request.init_timestamp() {
             Some(ts) => {
-                let newer = mn.keys.last_init_timestamp.is_none_or(|last| ts > last);
+                let newer = mn
+                    .keys
+                    .last_init_timestamp
+                    .is_none_or(|last| ts > last.get());
                 let at = Time::from_ntp(ts);
                 let skew = self.config.init_timestamp_skew;
                 let within = at <= now + skew && now.saturating_since(at) <= skew;
@@ -306,7 +305,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             Slot::Newest => {
                 let margin = self.config.rekey_sequence_margin;
                 let requested = matches!(request.key, Some(KeyOption::KeyUpdateRequest));
-                let timer = keys.update == UpdateTimer::Due;
+                let timer = keys.update.get() == UpdateTimer::Due;
                 let ours = keys.transmit().seq_remaining() < margin;
                 let theirs = SEQUENCE_END - u64::from(request.esp_seq) < margin;
                 if requested || timer || ours || theirs {
@@ -390,11 +389,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 let previous = mn.binding.replace(binding);
                 mn.dirty = true;
                 let home_address = mn.home_address;
-                // A refresh within the same clock tick keeps the deadline already queued.
-                if previous.is_none_or(|p| p.expires_at != expires_at) {
-                    self.timers
-                        .push(expires_at, index, TimerKind::BindingExpiry);
-                }
+                self.schedule(index);
                 if previous.is_none_or(|p| p.care_of_address != care_of_address) {
                     self.events.push_back(Event::Route(RouteChange::Install {
                         home_address,
@@ -460,7 +455,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 }
                 self.by_spi.insert(new_spi, index);
                 if let Some(ts) = request.init_timestamp() {
-                    mn.keys.last_init_timestamp = Some(ts);
+                    mn.keys.last_init_timestamp = core::num::NonZeroU64::new(ts);
                 }
                 mn.dirty = true;
                 self.restart_update_timer(now, index, interval);
@@ -516,8 +511,11 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
 
     fn restart_update_timer(&mut self, now: Time, index: MnIndex, interval: core::time::Duration) {
         let at = now + interval;
-        self.mns[index as usize].keys.update = UpdateTimer::Running(at);
-        self.timers.push(at, index, TimerKind::KeyUpdate);
+        self.mns[index as usize]
+            .keys
+            .update
+            .set(UpdateTimer::Running(at));
+        self.schedule(index);
     }
 
     fn key_event(&mut self, home_address: Ipv6Addr, kind: KeyChangeKind, generation: u32) {

@@ -299,23 +299,20 @@ fn garbage_is_dropped_as_malformed() {
 }
 
 #[test]
-fn refreshes_do_not_grow_the_timer_heap_without_bound() {
+fn refreshes_keep_one_timer_entry_per_mobile_node() {
     let (mut ha, mut mn) = registered();
-    // 3000 refreshes: each pushes a fresh expiry and strands the old; the second
-    // half all at one instant, so their deadlines are equal (and all look live).
+    // 3000 refreshes, each moving the expiry later (the second half all at one
+    // instant, so their deadlines are equal): none pushes an entry, the one queued
+    // for the earliest deadline is moved on when it comes up.
     for i in 0..3000u64 {
         let mut frame = mn.bu(&[]);
         let now = T0 + secs(1) + core::time::Duration::from_micros(i.min(1500));
         assert_eq!(ha.handle(now, &mut frame), Received::Consumed);
         drain(&mut ha);
         while ha.poll_transmit().is_some() {}
-        assert!(
-            ha.timers.len() <= 4 * 2 + 1024 + 1,
-            "heap {}",
-            ha.timers.len()
-        );
+        assert_eq!(ha.timers.len(), 1, "one entry for the one MN");
     }
-    // The live deadlines survived the sweeps: the binding still expires on time.
+    // The live deadline survived: the binding still expires on time.
     let binding = ha.binding(&HOA).unwrap();
     assert_eq!(
         ha.poll_timeout(),
@@ -323,6 +320,107 @@ fn refreshes_do_not_grow_the_timer_heap_without_bound() {
     );
     ha.handle_timeout(binding.expires_at);
     assert_eq!(ha.binding(&HOA), None);
+}
+
+#[test]
+fn a_shortened_lifetime_expires_at_the_new_deadline() {
+    let (mut ha, mut mn) = registered();
+    let u = BindingUpdateRepr {
+        lifetime: 150,
+        ..mn.update()
+    };
+    send(&mut ha, &mut mn, u, COA);
+    assert_eq!(ha.binding(&HOA).unwrap().expires_at, T0 + secs(601));
+    // The MN asks for 100 s: the deadline moves earlier, a second entry is queued and
+    // the first is superseded.
+    let u = BindingUpdateRepr {
+        lifetime: 25,
+        ..mn.update()
+    };
+    send(&mut ha, &mut mn, u, COA);
+    drain(&mut ha);
+    assert_eq!(ha.poll_timeout(), Some(T0 + secs(101)));
+    ha.handle_timeout(T0 + secs(100));
+    assert!(ha.binding(&HOA).is_some(), "not before its time");
+    ha.handle_timeout(T0 + secs(101));
+    assert_eq!(ha.binding(&HOA), None);
+    assert_eq!(ha.counters().bindings_expired, 1);
+    // Left: the key update timer; the superseded entry at 601 is dropped unseen.
+    assert_eq!(ha.poll_timeout(), Some(T0 + secs(3600)));
+    ha.handle_timeout(T0 + secs(3600));
+    assert!(ha.keys(&HOA).unwrap().update_due);
+    assert_eq!(ha.poll_timeout(), None);
+    assert_eq!(ha.counters().bindings_expired, 1);
+}
+
+/// Many MNs whose deadlines move earlier and later at random: every binding expires
+/// exactly at its own deadline (checked against a model of the deadlines), never
+/// twice, and the heap stays within its bound.
+#[test]
+fn random_refreshes_expire_every_binding_at_its_deadline() {
+    use std::collections::HashMap;
+    const N: u32 = 24;
+    let hoas: Vec<std::net::Ipv6Addr> = (0..N)
+        .map(|i| std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 1, i as u16))
+        .collect();
+    let configs: Vec<_> = (0..N)
+        .map(|i| mn_config(hoas[i as usize], i as u8 + 1))
+        .collect();
+    let mut mns: Vec<Mn> = configs.iter().map(Mn::new).collect();
+    let mut config = crate::HaConfig::new(HA, configs);
+    config.max_binding_lifetime = secs(1000);
+    // No key update falls due: only binding deadlines move here.
+    config.key_update_interval = secs(30 * 86_400);
+    let mut ha = ha_with(config, 5, Vec::new());
+    for mn in &mut mns {
+        initialize(&mut ha, mn, T0, RequestMode::Explicit);
+    }
+    drain(&mut ha);
+    let mut model: HashMap<std::net::Ipv6Addr, mip6_wire::Time> = hoas
+        .iter()
+        .map(|h| (*h, ha.binding(h).unwrap().expires_at))
+        .collect();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut now = T0;
+    let mut expired = 0;
+    for _ in 0..3000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        now = now + core::time::Duration::from_millis(x % 4000);
+        // Whatever the model says is due expires now, and nothing else.
+        ha.handle_timeout(now);
+        let before = model.len();
+        model.retain(|_, at| *at > now);
+        expired += (before - model.len()) as u64;
+        for h in &hoas {
+            assert_eq!(
+                ha.binding(h).map(|b| b.expires_at),
+                model.get(h).copied(),
+                "{h} at {now:?}"
+            );
+        }
+        let i = (x >> 32) as usize % N as usize;
+        let lifetime_units = 1 + (x >> 40) as u16 % 250;
+        let u = BindingUpdateRepr {
+            lifetime: lifetime_units,
+            ..mns[i].update()
+        };
+        let mut frame = mns[i].seal_bu(None, u, COA, hoas[i], &[]);
+        assert_eq!(ha.handle(now, &mut frame), Received::Consumed);
+        drain(&mut ha);
+        while ha.poll_transmit().is_some() {}
+        model.insert(hoas[i], ha.binding(&hoas[i]).unwrap().expires_at);
+        assert!(ha.timers.len() <= 2 * N as usize + 1024 + 1);
+        // The next wake-up is exactly the earliest binding deadline (the key timers
+        // are weeks away), never a superseded or stale entry.
+        assert_eq!(ha.poll_timeout(), model.values().min().copied());
+    }
+    assert_eq!(ha.counters().bindings_expired, expired);
+    assert!(
+        expired > 100,
+        "deadlines were reached, not only moved: {expired}"
+    );
 }
 
 #[test]
