@@ -8,6 +8,7 @@
 //! | [`raw_recv`] | raw proto 50 (ESP) and 41 (IPv6-in-IPv6) receive, rebuilt into full IPv6 packets | what the packet socket does not take: ESP the kernel reassembled from fragments, and IPv6-in-IPv6; a synthetic IPv6 header gives the engines the packet shape they take |
 //! | [`link_send`] | `AF_PACKET` send of built packets to a known neighbour, `PACKET_QDISC_BYPASS`, `sendmmsg` batches | tunnel frames to a peer already heard from skip the kernel's per-packet route lookup and output path |
 //! | [`tun`] | the TUN device (tun-rs): MTU, address, up; reads that split TSO super-packets and writes that coalesce TCP segments (`IFF_VNET_HDR`) | user-side end of the data path; one kernel pass per 64 KiB instead of per packet |
+//! | [`udp_checksum`] | a UDP/IPv6 checksum completed as 0x0000 by the TUN offload written as 0xFFFF | tun-rs leaves the illegal zero (RFC 8200 §8.1) in one datagram of 65 536 |
 //! | [`nft`] | an nftables table of our own dropping HoA/RH2 and unfragmented ESP packets at prerouting | keeps the kernel from sending ICMPv6 Parameter Problem for our signalling; `AF_PACKET` taps run before netfilter, so capture still works |
 //! | [`addr_watch`] | IPv6 address events (`RTNLGRP_IPV6_IFADDR`) and a dump of the current addresses | the MN's movement detection: a new global address on a watched interface is a new care-of address |
 //! | [`reactor`] | registration of the sockets and the TUN with tokio's `AsyncFd` | `AsyncFd::register` is `unsafe` (tokio #8587); the promise it needs is made here, once, for this crate's types |
@@ -37,6 +38,7 @@ pub mod reactor;
 pub mod routes;
 mod sys;
 pub mod tun;
+pub mod udp_checksum;
 
 pub use error::Error;
 pub use link_send::{LinkSender, NextHop};

@@ -156,6 +156,9 @@ impl Tun {
     /// `scratch` must hold [`READ_SCRATCH_LEN`] octets (it is used only with offloads);
     /// give at least [`SEGMENTS_PER_READ`] buffers, each with `offset + mtu` octets. A
     /// super-packet that does not fit is consumed and reported as `InvalidInput`.
+    ///
+    /// With offloads, a UDP checksum the reader had to complete and that came out as
+    /// 0x0000 is written as 0xFFFF (RFC 8200 §8.1; see [`crate::udp_checksum`]).
     pub fn recv_segments(
         &self,
         scratch: &mut [u8],
@@ -163,7 +166,15 @@ impl Tun {
         sizes: &mut [usize],
         offset: usize,
     ) -> io::Result<usize> {
-        self.dev.recv_multiple(scratch, bufs, sizes, offset)
+        let n = self.dev.recv_multiple(scratch, bufs, sizes, offset)?;
+        if self.offload {
+            for (buf, &size) in bufs.iter_mut().zip(sizes.iter()).take(n) {
+                if let Some(packet) = buf.get_mut(offset..offset + size) {
+                    crate::udp_checksum::repair_zero_udp_checksum(packet);
+                }
+            }
+        }
+        Ok(n)
     }
 
     /// Writes the batch's packets into the kernel (as if they arrived on the TUN),

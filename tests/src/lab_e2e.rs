@@ -381,6 +381,9 @@ pub struct TsharkSummary {
     pub bad_icv: usize,
     /// ESP frames whose ICV tshark found good.
     pub good_icv: usize,
+    /// tshark's one-line summaries of the first malformed or error frames, so that a
+    /// failure shows them.
+    pub malformed_samples: Vec<String>,
 }
 
 /// Runs tshark over `pcap` with the records of `<pcap>.esp_sa`.
@@ -430,6 +433,12 @@ pub fn tshark_summary(pcap: &Path) -> TsharkSummary {
     let bad = run(&["-Y", "_ws.malformed || _ws.expert.severity == error"]);
     let mut s = TsharkSummary {
         malformed_or_errors: bad.lines().filter(|l| !l.trim().is_empty()).count(),
+        malformed_samples: bad
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(5)
+            .map(|l| l.trim().to_owned())
+            .collect(),
         ..TsharkSummary::default()
     };
     for line in fields.lines() {
