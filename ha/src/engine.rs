@@ -212,14 +212,12 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     /// expired key update timers mark an update as due (patent (6), (9)).
     pub fn handle_timeout(&mut self, now: Time) {
         while let Some(deadline) = self.timers.pop_due(now) {
-            let index = deadline.mn;
-            let Some(mn) = self.mns.get_mut(index as usize) else {
-                continue;
-            };
-            if mn.queued.get() != Some(deadline.at()) {
+            if !self.is_queued(&deadline) {
                 // Superseded by an earlier entry for this MN.
                 continue;
             }
+            let index = deadline.mn;
+            let mn = &mut self.mns[index as usize];
             mn.queued = QueuedDeadline::NONE;
             if let UpdateTimer::Running(at) = mn.keys.update.get() {
                 if at <= now {
@@ -320,8 +318,9 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     /// Approximate bytes of the engine's state: per-MN state (all three key slots
     /// inline), the heap blocks of AES-256 keys and of replay windows beyond 64, both
     /// indexes and the timer heap (for the bytes-per-MN bench), each heap block counted
-    /// with glibc's 16-octet rounding. No expanded cipher is kept anywhere (see `mobile_node`). Not counted:
-    /// the queued transmits/events. Walks every MN: a diagnostic, not for a hot path.
+    /// with glibc's 16-octet rounding. No expanded cipher is kept anywhere (see
+    /// `mobile_node`). Not counted: the queued transmits/events. Walks every MN: a
+    /// diagnostic, not for a hot path.
     pub fn approx_state_bytes(&self) -> usize {
         use core::mem::size_of;
         let chunk = |n: usize| if n == 0 { 0 } else { (n + 8).div_ceil(16) * 16 };

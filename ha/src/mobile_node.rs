@@ -7,9 +7,9 @@
 //! idle at any instant, so a key slot holds no expanded cipher: only the SPIs, the
 //! derived key ‖ salt of each direction at their real length (40 octets for
 //! AES-128-GCM inline, AES-256-GCM in a 72-octet box), the outbound counter and the
-//! inbound anti-replay window ([`SlotKeys`], 88 octets). The AES-GCM state is expanded on the
-//! stack around each packet ([`AesGcmInline`], one key expansion, ~50 ns) and wiped
-//! when it is dropped. At a million MNs every packet finds its MN's state cold, and
+//! inbound anti-replay window ([`SlotKeys`], 88 octets). The AES-GCM state is expanded
+//! on the stack around each packet ([`AesGcmInline`], one key expansion, ~155 ns with
+//! aes-gcm 0.11 on an AMD EPYC) and wiped when it is dropped. At a million MNs every packet finds its MN's state cold, and
 //! re-expanding from the 20-octet key that lies in the line already fetched costs less
 //! than the misses on a cached 750-octet cipher would. Key material is wiped on drop.
 //!

@@ -13,7 +13,7 @@
 //! zero checksum that does not verify as 0xFFFF (a UDP tunnel that sends none, RFC
 //! 6936) is left alone. Only a UDP header right after the IPv6 header is looked at:
 //! that is where tun-rs completes checksums, and a zero there is the only case to cost
-//! a sum, so the common path is two compares.
+//! a sum (etherparse's), so the common path is a few compares.
 
 /// Octets of the IPv6 header.
 const IPV6_HEADER: usize = 40;
@@ -21,44 +21,36 @@ const IPV6_HEADER: usize = 40;
 const UDP: u8 = 17;
 
 /// Writes 0xFFFF into the checksum of `packet` (a whole IPv6 packet) if it is a UDP
-/// datagram whose checksum field is 0 and whose sum verifies with 0xFFFF there (RFC
-/// 8200 §8.1, RFC 768). Returns whether it did.
+/// datagram whose checksum field is 0 and whose checksum, computed, is 0xFFFF (RFC
+/// 8200 §8.1, RFC 768: a computed zero). Returns whether it did.
 pub fn repair_zero_udp_checksum(packet: &mut [u8]) -> bool {
-    if packet.len() < IPV6_HEADER + 8 || packet[0] >> 4 != 6 || packet[6] != UDP {
-        return false;
-    }
     let checksum_at = IPV6_HEADER + 6;
-    if packet[checksum_at] != 0 || packet[checksum_at + 1] != 0 {
+    if packet.len() < IPV6_HEADER + 8
+        || packet[0] >> 4 != 6
+        || packet[6] != UDP
+        || packet[checksum_at..checksum_at + 2] != [0, 0]
+    {
         return false;
     }
-    let payload_len = usize::from(u16::from_be_bytes([packet[4], packet[5]]));
-    let Some(udp) = packet.get(IPV6_HEADER..IPV6_HEADER + payload_len) else {
+    let Ok(ip) = etherparse::Ipv6HeaderSlice::from_slice(packet) else {
         return false;
     };
-    // The sum over the pseudo-header (RFC 8200 §8.1) and the datagram, checksum 0.
-    let mut sum: u64 = 0;
-    let mut add = |bytes: &[u8]| {
-        let mut chunks = bytes.chunks_exact(2);
-        for pair in &mut chunks {
-            sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            sum += u64::from(*last) << 8;
-        }
-    };
-    add(&packet[8..IPV6_HEADER]);
-    add(udp);
-    sum += payload_len as u64 + u64::from(UDP);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    // With 0xFFFF in the field the total becomes sum + 0xFFFF, which folds to sum:
-    // it verifies (all ones) exactly when the sum alone is all ones.
-    if sum != 0xffff {
+    if usize::from(ip.payload_length()) > packet.len() - IPV6_HEADER {
         return false;
     }
-    packet[checksum_at] = 0xff;
-    packet[checksum_at + 1] = 0xff;
+    let (source, destination) = (ip.source(), ip.destination());
+    let Ok((udp, rest)) = etherparse::UdpHeader::from_slice(&packet[IPV6_HEADER..]) else {
+        return false;
+    };
+    let Some(payload) = rest.get(..usize::from(udp.length).saturating_sub(8)) else {
+        return false;
+    };
+    // etherparse writes a computed zero as 0xFFFF, and only a computed zero comes out
+    // as 0xFFFF (the pseudo-header's next header keeps the sum from being +0).
+    if udp.calc_checksum_ipv6_raw(source, destination, payload) != Ok(0xffff) {
+        return false;
+    }
+    packet[checksum_at..checksum_at + 2].copy_from_slice(&[0xff, 0xff]);
     true
 }
 
