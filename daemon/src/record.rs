@@ -1,5 +1,5 @@
-//! The fixed-length binary records the daemons' stores keep (`mip6_ha::store`,
-//! `mip6_mn::store`): a version byte first, big-endian integers, and optional fields
+//! The fixed-length binary records the daemons' stores keep (`mip6_ha_daemon::store`,
+//! `mip6_mn_daemon::store`): a version byte first, big-endian integers, and optional fields
 //! as a presence byte followed by the field or by as many zero octets. Each store
 //! fixes its own layout and length; this module reads and writes the fields.
 //!

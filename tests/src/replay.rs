@@ -338,8 +338,8 @@ pub fn read_start_state(capture: &std::path::Path) -> Result<Vec<mip6_ha::MnReco
     let path = mip6_daemon::capture::state_path(capture);
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     bytes
-        .chunks(mip6_ha::store::RECORD_LEN)
-        .map(|c| mip6_ha::store::decode_record(c).map_err(|e| e.to_string()))
+        .chunks(mip6_ha_daemon::store::RECORD_LEN)
+        .map(|c| mip6_ha_daemon::store::decode_record(c).map_err(|e| e.to_string()))
         .collect()
 }
 
@@ -347,7 +347,7 @@ pub fn read_start_state(capture: &std::path::Path) -> Result<Vec<mip6_ha::MnReco
 pub fn read_mn_start_state(capture: &std::path::Path) -> Result<mip6_mn::MnRecord, String> {
     let path = mip6_daemon::capture::state_path(capture);
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    mip6_mn::store::decode_record(&bytes).map_err(|e| e.to_string())
+    mip6_mn_daemon::store::decode_record(&bytes).map_err(|e| e.to_string())
 }
 
 /// Replays a mobile node's capture that begins with `restart`, from the record the

@@ -298,7 +298,7 @@ fn mn_restart_registers_again_and_traffic_resumes() {
     let pcap = run.out().join("mn-2.pcapng");
     let inputs = read_inputs(&pcap).expect("mn-2.pcapng");
     assert_eq!(inputs.first().map(|r| r.kind), Some(InputKind::Restart));
-    let config = mip6_mn::daemon_config::load(&run.files.mn_config)
+    let config = mip6_mn_daemon::config::load(&run.files.mn_config)
         .expect("mn.toml")
         .to_engine()
         .expect("a valid MN configuration");

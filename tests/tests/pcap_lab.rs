@@ -37,14 +37,14 @@ fn key_events(s: &serde_json::Value) -> (u64, u64, u64) {
 }
 
 fn ha_config() -> mip6_ha::HaConfig {
-    mip6_ha::daemon_config::load(&dir().join("ha.toml"))
+    mip6_ha_daemon::config::load(&dir().join("ha.toml"))
         .expect("pcaps/lab/ha.toml")
         .to_engine()
         .expect("a valid HA configuration")
 }
 
 fn mn_config() -> mip6_mn::MnConfig {
-    mip6_mn::daemon_config::load(&dir().join("mn.toml"))
+    mip6_mn_daemon::config::load(&dir().join("mn.toml"))
         .expect("pcaps/lab/mn.toml")
         .to_engine()
         .expect("a valid MN configuration")

@@ -3,8 +3,8 @@
 //! interval so several rekeys happen during a run.
 //!
 //! The texts are written by hand (the daemons' config types are for reading, with
-//! spans) and the tests check that `mip6_ha::daemon_config::parse` and
-//! `mip6_mn::daemon_config::parse` accept and validate them.
+//! spans) and the tests check that `mip6_ha_daemon::config::parse` and
+//! `mip6_mn_daemon::config::parse` accept and validate them.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn ha_config_parses_and_validates_with_lab_interfaces() {
         let text = ha_toml(&files(), Duration::from_secs(5), true);
-        let config = mip6_ha::daemon_config::parse(&text).expect("ha.toml parses");
+        let config = mip6_ha_daemon::config::parse(&text).expect("ha.toml parses");
         config
             .validate(&|iface| iface == HA_IFACE)
             .expect("ha.toml validates");
@@ -165,13 +165,13 @@ mod tests {
         assert_eq!(*config.mobile_node[0].home_address.get_ref(), MN_HOA);
         config.to_engine().expect("engine config");
         let off = ha_toml(&files(), Duration::from_secs(5), false);
-        assert!(!mip6_ha::daemon_config::parse(&off).unwrap().persistence);
+        assert!(!mip6_ha_daemon::config::parse(&off).unwrap().persistence);
     }
 
     #[test]
     fn mn_config_parses_and_validates_with_lab_interfaces() {
         let text = mn_toml(&files(), Duration::from_secs(5));
-        let config = mip6_mn::daemon_config::parse(&text).expect("mn.toml parses");
+        let config = mip6_mn_daemon::config::parse(&text).expect("mn.toml parses");
         config
             .validate(&|iface| Link::ALL.iter().any(|l| l.mn_iface() == iface))
             .expect("mn.toml validates");
@@ -186,9 +186,9 @@ mod tests {
 
     #[test]
     fn configs_refer_to_the_same_init_sa() {
-        let ha = mip6_ha::daemon_config::parse(&ha_toml(&files(), Duration::from_secs(5), true))
+        let ha = mip6_ha_daemon::config::parse(&ha_toml(&files(), Duration::from_secs(5), true))
             .unwrap();
-        let mn = mip6_mn::daemon_config::parse(&mn_toml(&files(), Duration::from_secs(5))).unwrap();
+        let mn = mip6_mn_daemon::config::parse(&mn_toml(&files(), Duration::from_secs(5))).unwrap();
         let entry = &ha.mobile_node[0];
         assert_eq!(
             entry.init_spi_mn_to_ha.get_ref().0,
@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn an_unknown_interface_is_refused() {
         let text = mn_toml(&files(), Duration::from_secs(5));
-        let config = mip6_mn::daemon_config::parse(&text).unwrap();
+        let config = mip6_mn_daemon::config::parse(&text).unwrap();
         assert!(config.validate(&|_| false).is_err());
     }
 

@@ -190,7 +190,7 @@ pub enum DemoError {
     },
     /// A daemon binary is missing.
     #[error(
-        "{0} not found (build it: cargo build --release -p mip6-ha -p mip6-mn, or pass --bin-dir)"
+        "{0} not found (build it: cargo build --release -p mip6-ha-daemon -p mip6-mn-daemon, or pass --bin-dir)"
     )]
     MissingBinary(PathBuf),
     /// A daemon failed to start or died.

@@ -1,0 +1,70 @@
+//! # mip6-ha
+//!
+//! The Mobile IPv6 home agent (RFC 6275 §10) as a sans-IO engine, [`HomeAgent`]:
+//! a binding cache (RFC 6275 §9.1, §10.3), the tunnel data plane (§10.4), and the
+//! two-generation key distribution of the patent with the HA role, exactly as
+//! `docs/key-protocol.md` fixes it. The `mip6-ha` daemon that drives it over sockets
+//! and a TUN arrives later.
+//!
+//! ## Driver contract
+//!
+//! The engine never reads a clock, a socket or an RNG it was not given:
+//!
+//! 1. Feed each received frame to [`HomeAgent::handle`] (it decrypts in place and
+//!    returns [`Received`]: forward a `Delivered` inner packet), each packet for a home
+//!    address to [`HomeAgent::seal_data`], and call [`HomeAgent::handle_timeout`] at
+//!    [`HomeAgent::poll_timeout`].
+//! 2. Then drain [`HomeAgent::poll_event`]: install/remove routes, and **store every
+//!    [`Event::Persist`] record before sending anything** from
+//!    [`HomeAgent::poll_transmit`] or a sealed data frame. Outbound sequence numbers
+//!    are reserved in blocks ([`HaConfig::sequence_block`]) so no (key, sequence) pair
+//!    is sealed twice across a restart (DESIGN.md invariant 2).
+//! 3. On restart, pass the stored records to [`HomeAgent::new`]; a "stateless" HA
+//!    passes [`MnRecord::durable_minimum`] of each, and its MNs re-initialize.
+//!
+//! ## Modules
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`config`] | configuration and defaults |
+//! | [`binding`] | binding cache entries, care-of address validity |
+//! | `mobile_node` | per-MN key table, confirmation, update timer, marks |
+//! | `signalling` | BU checks, refusals → BA status, key actions, BAs |
+//! | `data` | tunnel seal and inbound checks |
+//! | `timers` | per-MN deadlines in one heap |
+//! | [`counters`] | drop reasons and counters |
+//! | [`refusal`] | refusal reasons and their BA status |
+//! | [`persist`] | persistence records |
+//! | [`store`] | the durable redb store of those records |
+//! | [`events`] | transmits, events, results |
+//!
+//! Not supported: route optimisation, DHAAD (§10.5), prefix discovery (§10.6), proxy
+//! Neighbor Discovery (the daemon's business), IKE.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod binding;
+pub mod config;
+pub mod counters;
+mod data;
+mod engine;
+pub mod events;
+mod mobile_node;
+pub mod persist;
+pub mod refusal;
+mod signalling;
+mod timers;
+
+pub use binding::BindingView;
+pub use config::{HaConfig, MnConfig};
+pub use counters::{Counters, DropReason};
+pub use engine::{ConfigError, HomeAgent, KeyView, PREFETCH_MAX};
+pub use events::{
+    BindingChange, DataError, DataFrame, Event, KeyChange, KeyChangeKind, Received, RemovalCause,
+    RouteChange, Transmit,
+};
+pub use persist::{GenerationRecord, MnRecord};
+pub use refusal::Refusal;
+
+#[cfg(test)]
+mod tests;
