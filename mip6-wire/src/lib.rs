@@ -14,6 +14,7 @@
 //! | [`capture`] | pcapng read/write and Wireshark `esp_sa` export | |
 //! | [`frames`] | builders for the BU, BA and data frames, and the inbound opener | RFC 6275, RFC 3776 |
 //! | [`time`] | the engines' notion of time, NTP timestamps | RFC 5905 §6 |
+//! | [`engine`] | the sans-IO contract both engines implement, and the values crossing it | |
 //!
 //! Each wire type follows the same two levels (as smoltcp's `wire` module does): a
 //! checked zero-copy view `Packet<T: AsRef<[u8]>>` whose accessors never panic
@@ -48,6 +49,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod engine;
 pub mod error;
 pub mod esp;
 pub mod ext;

@@ -41,7 +41,14 @@ pub fn binaries() -> PathBuf {
     if wanted.iter().any(|b| !dir.join(b).exists()) {
         let status = Command::new(env!("CARGO"))
             .args([
-                "build", "--bins", "-p", "mip6-ha-daemon", "-p", "mip6-mn-daemon", "-p", "mip6-lab",
+                "build",
+                "--bins",
+                "-p",
+                "mip6-ha-daemon",
+                "-p",
+                "mip6-mn-daemon",
+                "-p",
+                "mip6-lab",
             ])
             .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
             .status()

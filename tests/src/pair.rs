@@ -757,7 +757,7 @@ impl Pair {
     /// its verdict and the buffer as the HA left it (decrypted in place).
     pub fn handle_at_ha(&mut self, mut frame: Vec<u8>) -> (ha::Received, Vec<u8>) {
         let r = self.ha.handle(self.now, &mut frame);
-        if let ha::Received::Delivered { inner } = &r {
+        if let ha::Received::Delivered { inner, .. } = &r {
             self.ha_forwarded.push(frame[inner.clone()].to_vec());
         }
         self.pump_ha();
@@ -767,7 +767,7 @@ impl Pair {
     /// Hands the MN a frame from outside the queues.
     pub fn handle_at_mn(&mut self, mut frame: Vec<u8>) -> (mn::Received, Vec<u8>) {
         let r = self.mn.handle(self.now, &mut frame);
-        if let mn::Received::Delivered { inner } = &r {
+        if let mn::Received::Delivered { inner, .. } = &r {
             self.mn_received.push(frame[inner.clone()].to_vec());
         }
         self.pump_mn();
@@ -1024,7 +1024,7 @@ impl Pair {
     }
 
     /// The HA's key events (kind, generation) logged so far.
-    pub fn ha_key_events(&self) -> Vec<(ha::KeyChangeKind, u32)> {
+    pub fn ha_key_events(&self) -> Vec<(ha::DistributionKind, u32)> {
         self.ha_events
             .iter()
             .filter_map(|e| match e {

@@ -54,7 +54,7 @@ impl SansIoEngine for mip6_ha::HomeAgent<DaemonRng> {
     type Event = mip6_ha::Event;
     fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>> {
         match self.handle(now, frame) {
-            mip6_ha::Received::Delivered { inner } => Some(inner),
+            mip6_ha::Received::Delivered { inner, .. } => Some(inner),
             _ => None,
         }
     }
@@ -76,7 +76,7 @@ impl SansIoEngine for mip6_mn::MobileNode {
     type Event = mip6_mn::Event;
     fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>> {
         match self.handle(now, frame) {
-            mip6_mn::Received::Delivered { inner } => Some(inner),
+            mip6_mn::Received::Delivered { inner, .. } => Some(inner),
             _ => None,
         }
     }

@@ -21,7 +21,7 @@
 
 use core::time::Duration;
 
-use mip6_ha::{self as ha, KeyChangeKind};
+use mip6_ha::{self as ha, DistributionKind};
 use mip6_mn::{self as mn, RestorePolicy};
 use mip6_tests::pair::*;
 use mip6_wire::keys::{GenerationId, RequestMode, Slot};
@@ -130,10 +130,11 @@ fn initialization_from_start(p: &mut Pair, explicit: bool) {
     // S107–S121 / S507–S524: the HA opens it with init (S109/S510), draws a key
     // (S113/S515), sets init for transmission and new + init for receipt
     // (S114/S516–S517), and answers with the key, sealed with init (S117–S119).
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(INIT, &[g(1), INIT]);
     assert!(!p.ha_keys().newest_confirmed);
-    assert_eq!(p.ha_key_events(), [(KeyChangeKind::Initialization, 1)]);
+    assert_eq!(p.ha_key_events(), [(DistributionKind::Initialization, 1)]);
     let ba = p.peek_to_mn().clone();
     assert_eq!(ba.spi(), init_spis().ha_to_mn.get(), "S117: init SPI");
     let d = p.decode(&ba.frame);
@@ -151,7 +152,8 @@ fn initialization_from_start(p: &mut Pair, explicit: bool) {
 
     // S122–S129: the MN opens the BA with init (S125), sets the new key for
     // transmission and receipt, keeps init for receipt only.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(p, 1);
     data_under(p, g(1), INIT);
     assert!(
@@ -182,7 +184,8 @@ fn mn_requested_update(p: &mut Pair, n: u32) {
 
     // S209–S218: the HA opens it with N (S212), draws N+1 (S216), keeps N and N+1 for
     // receipt, N for transmission, deletes N−1 (S217) ...
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     assert_eq!(p.ha_counters().key_updates, updates + 1);
     // ... S219–S224: and the BA carrying N+1 is sealed with N−1, the transmit key
@@ -203,7 +206,8 @@ fn mn_requested_update(p: &mut Pair, n: u32) {
     data_under(p, g(n), g(n));
 
     // S122–S129: the MN opens the BA with N−1 (S125) and moves to N+1.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(p, n + 1);
     data_under(p, g(n + 1), g(n));
 }
@@ -239,7 +243,8 @@ fn ha_timer_update(p: &mut Pair, n: u32) {
     // S402–S404 (S602–S605, S613–S617): BU under N with the flag on: N+1 drawn, N
     // transmits, N−1 deleted; S406–S411: the BA, sealed with N−1, carries N+1; the
     // flag goes off once it is sent.
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     assert!(!p.ha_keys().update_due, "S411: flag OFF after the BA");
     let ba = p.peek_to_mn().clone();
@@ -251,7 +256,8 @@ fn ha_timer_update(p: &mut Pair, n: u32) {
     data_under(p, g(n), g(n));
 
     // S122–S129.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(p, n + 1);
     data_under(p, g(n + 1), g(n));
 }
@@ -286,11 +292,12 @@ fn patent_2_initialization_request_under_nth_key() {
     p.inject_to_ha(bu);
     // S107–S115: opened with N (S109); a new key; init for transmission, the new key
     // and init for receipt, N and N−1 deleted (S114).
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(INIT, &[g(1), INIT]);
     assert_eq!(
         p.ha_key_events().last(),
-        Some(&(KeyChangeKind::Initialization, 1))
+        Some(&(DistributionKind::Initialization, 1))
     );
     // S116–S121: the BA carrying the key is sealed with init, echoing the nonce.
     let ba = p.drop_next_to_mn();
@@ -326,12 +333,14 @@ fn patent_2_initialization_request_under_nth_key() {
             timestamp: p.now.to_ntp()
         })
     );
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(INIT, &[g(1), INIT]);
     let ba = p.peek_to_mn().clone();
     assert_eq!(ba.spi(), init_spis().ha_to_mn.get());
     assert_eq!(p.decode(&ba.frame).distributed(), Some(1));
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(&p, 1);
     data_under(&mut p, g(1), INIT);
 }
@@ -362,7 +371,8 @@ fn patent_4_lost_key_distribution_is_resent() {
         p.decode(&p.peek_to_ha().frame).bu_key(),
         Some(&KeyOption::KeyUpdateRequest)
     );
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     let generated = p.ha_spis().of(g(n + 1));
     // ... and the BA carrying N+1 is discarded midway (FIG. 16: only the HA updated).
@@ -390,14 +400,15 @@ fn patent_4_lost_key_distribution_is_resent() {
     // sealed with N (S317).
     let ha_before = p.ha_spis();
     let counters = p.ha_counters();
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     assert_eq!(p.ha_spis(), ha_before, "nothing drawn");
     assert_eq!(p.ha_counters().key_updates, counters.key_updates);
     assert_eq!(p.ha_counters().key_resends, counters.key_resends + 1);
     assert_eq!(
         p.ha_key_events().last(),
-        Some(&(KeyChangeKind::Resend, n + 1))
+        Some(&(DistributionKind::Resend, n + 1))
     );
     let ba = p.peek_to_mn().clone();
     assert_eq!(
@@ -420,7 +431,8 @@ fn patent_4_lost_key_distribution_is_resent() {
     data_under(&mut p, g(n), g(n));
 
     // S122–S129: the MN sets N+1.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(&p, n + 1);
     data_under(&mut p, g(n + 1), g(n));
     assert!(p.ha_keys().newest_confirmed);
@@ -494,7 +506,8 @@ fn patent_5_ha_fault_mn_falls_back_to_init_key() {
     p.assert_keys_concordant();
 
     // S107–S121 at the HA: initialization, BA with the key sealed with init.
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(INIT, &[g(1), INIT]);
     let ba = p.peek_to_mn().clone();
     assert_eq!(ba.spi(), init_spis().ha_to_mn.get());
@@ -502,7 +515,8 @@ fn patent_5_ha_fault_mn_falls_back_to_init_key() {
     data_under(&mut p, INIT, INIT);
 
     // S122–S129: back to the normal state.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(&p, 1);
     data_under(&mut p, g(1), INIT);
     assert_eq!(p.binding().map(|b| b.care_of_address), Some(COA));
@@ -555,13 +569,14 @@ fn patent_8_bu_under_init_spi_while_holding_nth_key() {
     // S507–S518: opened with init (S510), judged from the SPI (S513), a new key
     // (S515), init for transmission, new + init for receipt, N and N−1 and their
     // SPIs deleted (S516–S517).
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(INIT, &[g(1), INIT]);
     let new = p.ha_spis().of(g(1));
     assert_ne!(new, old.of(g(1)), "a fresh key, not the old generation 1");
     assert_eq!(
         p.ha_key_events().last(),
-        Some(&(KeyChangeKind::Initialization, 1))
+        Some(&(DistributionKind::Initialization, 1))
     );
     // S519–S524: the BA with the key, sealed with init.
     let ba = p.peek_to_mn().clone();
@@ -571,7 +586,8 @@ fn patent_8_bu_under_init_spi_while_holding_nth_key() {
     data_under(&mut p, INIT, INIT);
 
     // S122–S129.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(&p, 1);
     data_under(&mut p, g(1), INIT);
 }
@@ -600,7 +616,8 @@ fn patent_10_bu_under_anterior_spi_resends() {
     }
     p.advance_to_next_deadline();
     assert_eq!(p.decode(&p.peek_to_ha().frame).sealed_with, g(n));
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     let generated = p.ha_spis().of(g(n + 1));
     // ... and the BA carrying it is discarded midway (FIG. 16).
@@ -623,7 +640,8 @@ fn patent_10_bu_under_anterior_spi_resends() {
     // sent again without generating a key (S716), sealed with N (S719).
     let ha_before = p.ha_spis();
     let updates = p.ha_counters().key_updates;
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     assert_eq!(p.ha_spis(), ha_before);
     assert_eq!(p.ha_counters().key_updates, updates);
@@ -640,7 +658,8 @@ fn patent_10_bu_under_anterior_spi_resends() {
     data_under(&mut p, g(n), g(n));
 
     // S122–S129.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(&p, n + 1);
     data_under(&mut p, g(n + 1), g(n));
 }
@@ -679,7 +698,8 @@ fn patent_11_ha_fault_implicit_mode_reinitializes() {
     assert_eq!(p.decode(&bu.frame).bu_key(), None);
 
     // S507–S524: the HA reads the init SPI as an initialization.
-    assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+    let r = p.deliver_to_ha();
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(INIT, &[g(1), INIT]);
     let ba = p.peek_to_mn().clone();
     assert_eq!(ba.spi(), init_spis().ha_to_mn.get());
@@ -687,7 +707,8 @@ fn patent_11_ha_fault_implicit_mode_reinitializes() {
     data_under(&mut p, INIT, INIT);
 
     // S122–S129.
-    assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+    let r = p.deliver_to_mn();
+    assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(&p, 1);
     data_under(&mut p, g(1), INIT);
 }
@@ -709,7 +730,8 @@ fn ha_full_restart_mid_update_still_resends() {
             p.advance_to_next_deadline();
         }
         p.advance_to_next_deadline();
-        assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
+        let r = p.deliver_to_ha();
+        assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
         let lost = p.drop_next_to_mn();
         assert_eq!(p.decode(&lost.frame).distributed(), Some(3));
         p.restart_ha(HaRestore::Full);
@@ -719,10 +741,15 @@ fn ha_full_restart_mid_update_still_resends() {
         data_under(&mut p, g(2), g(2));
         // The retransmitted BU under N: a resend, sealed with N.
         p.advance_to_next_deadline();
-        assert_eq!(p.deliver_to_ha(), ha::Received::Consumed);
-        assert_eq!(p.ha_key_events().last(), Some(&(KeyChangeKind::Resend, 3)));
+        let r = p.deliver_to_ha();
+        assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
+        assert_eq!(
+            p.ha_key_events().last(),
+            Some(&(DistributionKind::Resend, 3))
+        );
         assert_eq!(p.sealed_with(p.peek_to_mn()), g(2));
-        assert_eq!(p.deliver_to_mn(), mn::Received::Consumed);
+        let r = p.deliver_to_mn();
+        assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
         assert_steady(&p, 3);
         data_under(&mut p, g(3), g(2));
     }

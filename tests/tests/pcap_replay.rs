@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use mip6_daemon::capture::{read_inputs, EngineCapture, InputKind};
-use mip6_ha::{Event as HaEvent, KeyChangeKind};
+use mip6_ha::{DistributionKind, Event as HaEvent};
 use mip6_tests::pair::{Pair, PairConfig, CN, COA, COA2, HA, HOA, T0};
 use mip6_tests::replay::{record, replay_ha, replay_mn, HaStepper, MnStepper, Output};
 use mip6_wire::keys::RequestMode;
@@ -39,7 +39,7 @@ fn configs(mode: RequestMode) -> (mip6_ha::HaConfig, mip6_mn::MnConfig) {
 /// Runs HA and MN over a simulated link for `secs` simulated seconds, recording both
 /// captures; the BA carrying the HA's second key update is lost. Returns the HA's
 /// key events.
-fn simulated_run(dir: &std::path::Path, mode: RequestMode, secs: u64) -> Vec<KeyChangeKind> {
+fn simulated_run(dir: &std::path::Path, mode: RequestMode, secs: u64) -> Vec<DistributionKind> {
     let (ha_config, mn_config) = configs(mode);
     let mut ha_cap = EngineCapture::create(&dir.join("ha.pcapng"), HA).unwrap();
     let mut mn_cap = EngineCapture::create(&dir.join("mn.pcapng"), COA).unwrap();
@@ -93,7 +93,7 @@ fn simulated_run(dir: &std::path::Path, mode: RequestMode, secs: u64) -> Vec<Key
                 let updates = ha
                     .events
                     .iter()
-                    .filter(|e| matches!(e, HaEvent::Keys(k) if k.kind == KeyChangeKind::Update))
+                    .filter(|e| matches!(e, HaEvent::Keys(k) if k.kind == DistributionKind::Update))
                     .count();
                 let lose = updates == 2 && updates_seen < 2 && !dropped_ba;
                 updates_seen = updates;
@@ -168,13 +168,13 @@ fn an_engine_run_replays_byte_for_byte() {
         assert!(
             kinds
                 .iter()
-                .filter(|k| **k == KeyChangeKind::Update)
+                .filter(|k| **k == DistributionKind::Update)
                 .count()
                 >= 3,
             "{mode:?}: {kinds:?}"
         );
         assert!(
-            kinds.contains(&KeyChangeKind::Initialization),
+            kinds.contains(&DistributionKind::Initialization),
             "{mode:?}: {kinds:?}"
         );
         let (ha_config, mn_config) = configs(mode);

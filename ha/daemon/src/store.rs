@@ -69,8 +69,8 @@ use mip6_wire::mh::SequenceNumber;
 use mip6_wire::{Secret32, Time};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
-use mip6_ha::BindingView;
 use mip6_ha::persist::{GenerationRecord, MnRecord};
+use mip6_ha::BindingView;
 
 /// The database file's name inside the state directory.
 pub const FILE_NAME: &str = "mip6-ha.redb";

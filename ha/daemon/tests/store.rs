@@ -9,11 +9,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mip6_ha::binding::BindingView;
+use mip6_ha::{GenerationRecord, MnRecord};
 use mip6_ha_daemon::store::{
     decode_record, encode_record, DecodeError, Persistence, StateStore, StoreError, FILE_NAME,
     RECORD_LEN,
 };
-use mip6_ha::{GenerationRecord, MnRecord};
 use mip6_wire::esp::{Spi, Suite};
 use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::SequenceNumber;

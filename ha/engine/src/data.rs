@@ -68,6 +68,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let mn = &mut self.mns[index as usize];
         let keys = mn.keys.get_mut(slot).ok_or(DataError::NotBound(hoa))?;
         let endpoints = TunnelEndpoints::new(endpoints_source, binding.care_of_address);
+        let spi = keys.spis().ha_to_mn.get();
         let len = keys
             .with_outbound(|sa| {
                 frames::seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Forwarded)
@@ -77,6 +78,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         Ok(DataFrame {
             len,
             destination: binding.care_of_address,
+            spi,
         })
     }
 
@@ -85,6 +87,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         &mut self,
         now: Time,
         index: MnIndex,
+        spi: u32,
         chain: &Chain,
         inner_source: Ipv6Addr,
         packet: Range<usize>,
@@ -102,6 +105,6 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             return Received::Dropped(DropReason::WrongCareOf);
         }
         self.counters.data_received += 1;
-        Received::Delivered { inner: packet }
+        Received::Delivered { inner: packet, spi }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 
-use mip6_wire::keys::{GenerationId, Slot};
+use mip6_wire::keys::{GenerationId, GenerationView, Slot};
 use mip6_wire::Time;
 use rand_core::{CryptoRng, RngCore};
 
@@ -14,7 +14,7 @@ use crate::config::HaConfig;
 use crate::counters::Counters;
 use crate::events::{BindingChange, Event, RemovalCause, RouteChange, Transmit};
 use crate::mobile_node::QueuedDeadline;
-use crate::mobile_node::{MnKeys, MobileNode, Proof, UpdateTimer};
+use crate::mobile_node::{InstallStamps, KeySlots, MobileNode, Proof, UpdateTimer};
 use crate::persist::MnRecord;
 use crate::timers::{Deadline, TimerQueue};
 
@@ -53,6 +53,9 @@ pub struct KeyView {
     pub newest_confirmed: bool,
     /// Whether the HA's key update timer has expired (acted on at the next BU under N).
     pub update_due: bool,
+    /// Every filled slot, newest first: SPIs and when the HA installed it (the init
+    /// key: when the engine started).
+    pub generations: Vec<GenerationView>,
 }
 
 /// The sans-IO home agent (RFC 6275 §10) with the two-generation key distribution of
@@ -75,6 +78,9 @@ pub struct HomeAgent<R> {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) counters: Counters,
+    /// When the engine was built: the epoch of the install stamps, and when the init
+    /// keys it reports were installed.
+    pub(crate) started: Time,
 }
 
 impl<R> core::fmt::Debug for HomeAgent<R> {
@@ -114,6 +120,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            started: now,
             config,
         };
         for mn in mobile_nodes {
@@ -130,7 +137,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 return Err(ConfigError::DuplicateInitSpi(to_mn));
             }
             ha.by_hoa.insert(&mn.home_address, index);
-            let keys = MnKeys::new(
+            let keys = KeySlots::new(
                 &mn.init_secret,
                 &mn.home_address,
                 mn.init_spis,
@@ -170,13 +177,13 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         // Anterior first, so installing newest shifts it into place.
         for generation in [&record.anterior, &record.newest] {
             let Some(g) = generation else { continue };
-            let restored = MnKeys::restore_generation(&hoa, g, self.config.replay_window.clone());
+            let restored = KeySlots::restore_generation(&hoa, g, self.config.replay_window.clone());
             let spi = restored.keys.spis().mn_to_ha.get();
             if self.by_spi.get(spi).is_some_and(|other| other != index) {
                 tracing::warn!(%hoa, spi, "restored SPI belongs to another MN; generation ignored");
                 continue;
             }
-            match keys.install(restored) {
+            match keys.install(restored, InstallStamps::stamp(self.started, now)) {
                 Ok(dropped) => {
                     if let Some(old) = dropped {
                         self.by_spi.remove(old);
@@ -271,6 +278,23 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             anterior: k.number(Slot::Anterior),
             newest_confirmed: k.newest.is_some() && k.proof == Proof::Confirmed,
             update_due: k.update.get() == UpdateTimer::Due,
+            generations: k
+                .accepted_slots()
+                .filter_map(|slot| {
+                    let keys = k.get(slot)?;
+                    let installed_at = match slot {
+                        Slot::Init => self.started,
+                        Slot::Anterior => InstallStamps::time(self.started, k.installed.anterior),
+                        Slot::Newest => InstallStamps::time(self.started, k.installed.newest),
+                    };
+                    Some(GenerationView {
+                        slot,
+                        id: keys.id(),
+                        spis: keys.spis(),
+                        installed_at,
+                    })
+                })
+                .collect(),
         })
     }
 
@@ -646,6 +670,43 @@ impl HoaIndex {
 
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<(u32, u32)>()
+    }
+}
+
+/// The shared sans-IO contract ([`mip6_wire::engine`]), so one driver shell and one
+/// test stepper serve both engines. Each method is the inherent one of the same name.
+impl<R: RngCore + CryptoRng> mip6_wire::engine::Engine for HomeAgent<R> {
+    type Event = Event;
+    type DropReason = crate::counters::DropReason;
+    type DataError = crate::events::DataError;
+
+    fn handle(&mut self, now: Time, frame: &mut [u8]) -> crate::events::Received {
+        HomeAgent::handle(self, now, frame)
+    }
+
+    fn seal_data(
+        &mut self,
+        now: Time,
+        buf: &mut [u8],
+        inner_len: usize,
+    ) -> Result<crate::events::DataFrame, Self::DataError> {
+        HomeAgent::seal_data(self, now, buf, inner_len)
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        HomeAgent::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        HomeAgent::poll_timeout(self)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        HomeAgent::poll_transmit(self)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        HomeAgent::poll_event(self)
     }
 }
 

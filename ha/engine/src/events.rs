@@ -1,48 +1,22 @@
-//! What the engine hands its driver: frames to send, the result of a received frame,
-//! and events (routes, bindings, keys, persistence records).
+//! What the engine hands its driver: the shared values of [`mip6_wire::engine`]
+//! (frames to send, the result of a received frame, sealed data frames) and the home
+//! agent's own events (routes, bindings, keys, persistence records).
 
-use core::fmt;
-use core::ops::Range;
 use std::net::Ipv6Addr;
 
+pub use mip6_wire::engine::{DataFrame, Transmit};
 use mip6_wire::frames::FrameError;
+use mip6_wire::keys::DistributionKind;
 
 use crate::binding::BindingView;
 use crate::counters::DropReason;
 use crate::persist::MnRecord;
 
-/// A signalling frame (a BA) to send as is, to `destination`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The IPv6 destination of the frame (the care-of address).
-    pub destination: Ipv6Addr,
-    /// The whole IPv6 packet.
-    pub frame: Vec<u8>,
-}
-
-/// What became of a received frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Received {
-    /// A tunnelled packet from a mobile node, decrypted in place: forward the inner
-    /// IPv6 packet found at this range of the frame (RFC 6275 §10.4.5).
-    Delivered {
-        /// The inner IPv6 packet's octets in the frame buffer.
-        inner: Range<usize>,
-    },
-    /// A Binding Update was processed (accepted or refused; a BA may be queued).
-    Consumed,
-    /// The frame was dropped silently, for this reason.
-    Dropped(DropReason),
-}
-
-/// A data frame sealed in place by [`crate::HomeAgent::seal_data`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataFrame {
-    /// Octets of the frame at the start of the buffer.
-    pub len: usize,
-    /// Where to send it: the MN's care-of address.
-    pub destination: Ipv6Addr,
-}
+/// What became of a received frame ([`mip6_wire::engine::Received`] with the home
+/// agent's drop reasons): `Delivered` is a tunnelled packet from a mobile node to
+/// forward (RFC 6275 §10.4.5), `Consumed` a Binding Update processed (a BA may be
+/// queued).
+pub type Received = mip6_wire::engine::Received<DropReason>;
 
 /// Why a packet toward a home address could not be tunnelled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,24 +77,13 @@ pub enum BindingChange {
     Removed(RemovalCause),
 }
 
-/// What happened to an MN's keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyChangeKind {
-    /// Generation 1 drawn, dynamic keys reset (patent (1), (2), (5), (7), (8), (11)).
-    Initialization,
-    /// Generation N+1 drawn and installed (patent (3), (6), (9)).
-    Update,
-    /// The newest generation sent again, not regenerated (patent (4), (10)).
-    Resend,
-}
-
 /// A key event: which MN, what happened, and the generation distributed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyChange {
     /// The mobile node's home address.
     pub home_address: Ipv6Addr,
     /// Initialization, update or resend.
-    pub kind: KeyChangeKind,
+    pub kind: DistributionKind,
     /// The generation number carried in the Key Distribution.
     pub generation: u32,
 }
@@ -142,14 +105,4 @@ pub enum Event {
     Keys(KeyChange),
     /// Store this record (replacing the MN's previous one) before sending anything.
     Persist(MnRecord),
-}
-
-impl fmt::Display for KeyChangeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            KeyChangeKind::Initialization => "initialization",
-            KeyChangeKind::Update => "update",
-            KeyChangeKind::Resend => "resend",
-        })
-    }
 }

@@ -60,9 +60,10 @@ pub use config::{HaConfig, MnConfig};
 pub use counters::{Counters, DropReason};
 pub use engine::{ConfigError, HomeAgent, KeyView, PREFETCH_MAX};
 pub use events::{
-    BindingChange, DataError, DataFrame, Event, KeyChange, KeyChangeKind, Received, RemovalCause,
-    RouteChange, Transmit,
+    BindingChange, DataError, DataFrame, Event, KeyChange, Received, RemovalCause, RouteChange,
+    Transmit,
 };
+pub use mip6_wire::keys::DistributionKind;
 pub use persist::{GenerationRecord, MnRecord};
 pub use refusal::Refusal;
 

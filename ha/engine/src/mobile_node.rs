@@ -13,7 +13,7 @@
 //! re-expanding from the 20-octet key that lies in the line already fetched costs less
 //! than the misses on a cached 750-octet cipher would. Key material is wiped on drop.
 //!
-//! Slot moves go through [`MnKeys::initialize`] and [`MnKeys::install`]; marks and
+//! Slot moves go through [`KeySlots::initialize`] and [`KeySlots::install`]; marks and
 //! windows (with the floors restored into them) live in the slot, so they move with
 //! their keys. All three slots are inline: a long-running HA holds init, N−1 and N for
 //! every MN, and a box for N−1 would cost a pointer and an allocator header per MN.
@@ -325,7 +325,7 @@ impl Dynamic {
 
 /// The keys of one MN, HA role.
 #[derive(Debug)]
-pub(crate) struct MnKeys {
+pub(crate) struct KeySlots {
     pub init: SlotKeys,
     pub newest: Option<Dynamic>,
     pub anterior: Option<Dynamic>,
@@ -334,9 +334,33 @@ pub(crate) struct MnKeys {
     /// Last accepted Key Initialization timestamp (NTP; 0, the era's first instant,
     /// is never within the accepted skew of a clock).
     pub last_init_timestamp: Option<NonZeroU64>,
+    /// When newest and anterior were installed (status: their ages), 8 octets per MN.
+    pub installed: InstallStamps,
 }
 
-impl MnKeys {
+/// When the two dynamic slots were installed, in tenths of a second since the
+/// engine started ([`InstallStamps::stamp`]; 13.6 years fit, later ones saturate).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct InstallStamps {
+    /// When newest was installed.
+    pub newest: u32,
+    /// When anterior was installed (as newest, before the update that demoted it).
+    pub anterior: u32,
+}
+
+impl InstallStamps {
+    /// `now` as a stamp relative to `started`.
+    pub fn stamp(started: Time, now: Time) -> u32 {
+        u32::try_from(now.saturating_since(started).as_millis() / 100).unwrap_or(u32::MAX)
+    }
+
+    /// The time a stamp stands for.
+    pub fn time(started: Time, stamp: u32) -> Time {
+        started + core::time::Duration::from_millis(u64::from(stamp) * 100)
+    }
+}
+
+impl KeySlots {
     /// The init key from the MN's configuration.
     pub fn new(
         secret: &Secret32,
@@ -345,13 +369,14 @@ impl MnKeys {
         suite: Suite,
         window: ReplayWindow,
     ) -> Self {
-        MnKeys {
+        KeySlots {
             init: SlotKeys::derive(GenerationId::Init, secret, hoa, spis, suite, window),
             newest: None,
             anterior: None,
             proof: Proof::Unconfirmed,
             update: PackedUpdateTimer(PackedUpdateTimer::IDLE),
             last_init_timestamp: None,
+            installed: InstallStamps::default(),
         }
     }
 
@@ -414,8 +439,13 @@ impl MnKeys {
     }
 
     /// The HA's initialization (patent S114): drop N and N−1, `generation` becomes
-    /// newest, init transmits. Returns the MN→HA SPIs dropped.
-    pub fn initialize(&mut self, generation: Dynamic) -> Result<Vec<u32>, KeyTableError> {
+    /// newest, init transmits; `stamp` is when ([`InstallStamps`]). Returns the MN→HA
+    /// SPIs dropped.
+    pub fn initialize(
+        &mut self,
+        generation: Dynamic,
+        stamp: u32,
+    ) -> Result<Vec<u32>, KeyTableError> {
         self.check_spis(&generation, &[Slot::Init])?;
         let dropped: Vec<u32> = [
             self.anterior.take().map(|d| d.keys.spis.mn_to_ha.get()),
@@ -427,18 +457,30 @@ impl MnKeys {
         .flatten()
         .collect();
         self.proof = Proof::Unconfirmed;
+        self.installed = InstallStamps {
+            newest: stamp,
+            anterior: stamp,
+        };
         Ok(dropped)
     }
 
     /// An update (patent S217): N becomes anterior, `generation` newest; returns the
-    /// MN→HA SPI of the dropped N−1.
-    pub fn install(&mut self, generation: Dynamic) -> Result<Option<u32>, KeyTableError> {
+    /// MN→HA SPI of the dropped N−1. `stamp` is when ([`InstallStamps`]).
+    pub fn install(
+        &mut self,
+        generation: Dynamic,
+        stamp: u32,
+    ) -> Result<Option<u32>, KeyTableError> {
         self.check_spis(&generation, &[Slot::Init, Slot::Newest])?;
         let dropped = match self.newest.replace(generation) {
             Some(old) => self.anterior.replace(old),
             None => self.anterior.take(),
         };
         self.proof = Proof::Unconfirmed;
+        self.installed = InstallStamps {
+            newest: stamp,
+            anterior: self.installed.newest,
+        };
         Ok(dropped.map(|d| d.keys.spis.mn_to_ha.get()))
     }
 
@@ -521,7 +563,7 @@ impl QueuedDeadline {
 #[derive(Debug)]
 pub(crate) struct MobileNode {
     pub home_address: Ipv6Addr,
-    pub keys: MnKeys,
+    pub keys: KeySlots,
     pub binding: Option<BindingView>,
     /// The MN's entry in the timer heap.
     pub queued: QueuedDeadline,
@@ -567,8 +609,8 @@ impl MobileNode {
         MnRecord {
             home_address: self.home_address,
             binding: self.binding,
-            newest: MnKeys::generation_record(k.newest.as_ref()),
-            anterior: MnKeys::generation_record(k.anterior.as_ref()),
+            newest: KeySlots::generation_record(k.newest.as_ref()),
+            anterior: KeySlots::generation_record(k.anterior.as_ref()),
             newest_confirmed: k.proof == Proof::Confirmed,
             init_outbound_mark: k.init.outbound_mark(),
             init_inbound_top: k.init.inbound_top(),
@@ -651,7 +693,7 @@ mod tests {
     fn slots_move_with_their_marks_and_floors() {
         let w = || ReplayWindow::new(64).unwrap();
         let secret = Secret32::new([1; 32]);
-        let mut keys = MnKeys::new(&secret, &HOA, spis(0x100, 0x101), Suite::Aes128Gcm, w());
+        let mut keys = KeySlots::new(&secret, &HOA, spis(0x100, 0x101), Suite::Aes128Gcm, w());
         assert_eq!(keys.transmit_slot(), Slot::Init);
         let g1 = Dynamic::derive(
             1,
@@ -661,7 +703,7 @@ mod tests {
             Suite::Aes128Gcm,
             w(),
         );
-        assert_eq!(keys.initialize(g1).unwrap(), Vec::<u32>::new());
+        assert_eq!(keys.initialize(g1, 0).unwrap(), Vec::<u32>::new());
         assert!(keys.reserve(Slot::Newest, 1024));
         assert!(!keys.reserve(Slot::Newest, 1024));
         keys.get_mut(Slot::Newest).unwrap().raise_floor(77);
@@ -673,7 +715,7 @@ mod tests {
             Suite::Aes128Gcm,
             w(),
         );
-        assert_eq!(keys.install(g2).unwrap(), None);
+        assert_eq!(keys.install(g2, 0).unwrap(), None);
         assert_eq!(keys.transmit_slot(), Slot::Anterior);
         assert_eq!(keys.transmit().id(), GenerationId::Number(1));
         let ant = keys.get(Slot::Anterior).unwrap();
@@ -692,7 +734,7 @@ mod tests {
             Suite::Aes128Gcm,
             w(),
         );
-        assert!(keys.install(dup).is_err());
+        assert!(keys.install(dup, 0).is_err());
         assert_eq!(keys.number(Slot::Newest), Some(2));
         let g3 = Dynamic::derive(
             3,
@@ -702,7 +744,7 @@ mod tests {
             Suite::Aes128Gcm,
             w(),
         );
-        assert_eq!(keys.install(g3).unwrap(), Some(0x200));
+        assert_eq!(keys.install(g3, 0).unwrap(), Some(0x200));
         assert_eq!(keys.lookup_inbound(0x300), Some(Slot::Anterior));
         assert_eq!(keys.lookup_inbound(0x400), Some(Slot::Newest));
         assert_eq!(keys.lookup_inbound(0x100), Some(Slot::Init));
@@ -715,7 +757,7 @@ mod tests {
             Suite::Aes128Gcm,
             w(),
         );
-        let mut dropped = keys.initialize(g4).unwrap();
+        let mut dropped = keys.initialize(g4, 0).unwrap();
         dropped.sort_unstable();
         assert_eq!(dropped, vec![0x300, 0x400]);
         assert!(keys.anterior.is_none());

@@ -28,7 +28,7 @@ use std::net::Ipv6Addr;
 use mip6_wire::esp::{self, sa::SEQUENCE_END};
 use mip6_wire::ext::Chain;
 use mip6_wire::frames::{self, BindingAckFrame, Payload};
-use mip6_wire::keys::{GenerationId, RequestMode, Slot, SpiPair};
+use mip6_wire::keys::{DistributionKind, GenerationId, RequestMode, Slot, SpiPair};
 use mip6_wire::mh::{
     lifetime_secs_to_units, BaFlags, BaStatus, BindingAckRepr, BindingUpdateRepr, BuFlags,
     KeyDistribution, KeyOption, Message, MobilityOption, OptionListIter,
@@ -40,14 +40,14 @@ use crate::binding::{is_valid_care_of, BindingView};
 use crate::counters::DropReason;
 use crate::engine::{HomeAgent, MnIndex};
 use crate::events::{
-    BindingChange, Event, KeyChange, KeyChangeKind, Received, RemovalCause, RouteChange, Transmit,
+    BindingChange, Event, KeyChange, Received, RemovalCause, RouteChange, Transmit,
 };
-use crate::mobile_node::{Dynamic, Proof, UpdateTimer};
+use crate::mobile_node::{Dynamic, InstallStamps, Proof, UpdateTimer};
 use crate::refusal::Refusal;
 
 /// What an authenticated BU asked for, read from its header chain and options.
 #[derive(Debug)]
-struct BuRequest {
+struct ReceivedBu {
     /// The slot whose SA opened it.
     slot: Slot,
     /// Its ESP sequence number (authenticated).
@@ -65,7 +65,7 @@ struct BuRequest {
     key_malformed: bool,
 }
 
-impl BuRequest {
+impl ReceivedBu {
     fn init_timestamp(&self) -> Option<u64> {
         match self.key {
             Some(KeyOption::KeyInitialization { timestamp }) => Some(timestamp),
@@ -193,13 +193,18 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                         mh.options(),
                         self.config.vendor_id,
                     );
-                    self.process_bu(now, index, request)
+                    self.process_bu(now, index, esp_frame.spi, request)
                 }
                 _ => Received::Dropped(DropReason::UnexpectedMessage),
             },
-            Ok(Payload::Tunnelled { header, packet }) => {
-                self.receive_data(now, index, &esp_frame.chain, header.src_addr, packet)
-            }
+            Ok(Payload::Tunnelled { header, packet }) => self.receive_data(
+                now,
+                index,
+                esp_frame.spi,
+                &esp_frame.chain,
+                header.src_addr,
+                packet,
+            ),
             Ok(Payload::Dummy) => Received::Dropped(DropReason::Dummy),
             Ok(Payload::Other { .. }) => Received::Dropped(DropReason::UnexpectedPayload),
         };
@@ -207,25 +212,26 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         received
     }
 
-    fn process_bu(&mut self, now: Time, index: MnIndex, request: BuRequest) -> Received {
+    fn process_bu(&mut self, now: Time, index: MnIndex, spi: u32, request: ReceivedBu) -> Received {
+        let consumed = Received::Consumed { spi: Some(spi) };
         let binding = match self.check_bu(now, index, &request) {
             Ok(action) => action,
             Err(refusal) => {
                 self.refuse(index, &request, refusal);
-                return Received::Consumed;
+                return consumed;
             }
         };
         let key_action = match self.key_action(index, &request) {
             Ok(action) => action,
             Err(refusal) => {
                 self.refuse(index, &request, refusal);
-                return Received::Consumed;
+                return consumed;
             }
         };
         self.counters.bu_accepted += 1;
         let granted = self.apply_binding(now, index, &request, binding);
         self.answer(now, index, &request, granted, key_action);
-        Received::Consumed
+        consumed
     }
 
     /// The RFC 6275 §10.3.1 checks and the init timestamp rule; no state moves.
@@ -233,7 +239,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         &mut self,
         now: Time,
         index: MnIndex,
-        request: &BuRequest,
+        request: &ReceivedBu,
     ) -> Result<BindingAction, Refusal> {
         let mn = &self.mns[index as usize];
         let Some(hoa) = request.home_address else {
@@ -296,7 +302,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
 
     /// Decides the key action of an accepted BU (docs/key-protocol.md table) and draws
     /// the new generation if one is needed.
-    fn key_action(&mut self, index: MnIndex, request: &BuRequest) -> Result<KeyAction, Refusal> {
+    fn key_action(&mut self, index: MnIndex, request: &ReceivedBu) -> Result<KeyAction, Refusal> {
         let keys = &self.mns[index as usize].keys;
         if request.init_timestamp().is_some() || request.slot == Slot::Init {
             return self.draw(index, 1).map(KeyAction::Initialize);
@@ -366,7 +372,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         &mut self,
         now: Time,
         index: MnIndex,
-        request: &BuRequest,
+        request: &ReceivedBu,
         action: BindingAction,
     ) -> u32 {
         match action {
@@ -415,7 +421,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         &mut self,
         now: Time,
         index: MnIndex,
-        request: &BuRequest,
+        request: &ReceivedBu,
         granted: u32,
         action: KeyAction,
     ) {
@@ -442,7 +448,8 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 let number = distribution_number(&distribution);
                 let mn = &mut self.mns[index as usize];
                 let new_spi = generation.keys.spis().mn_to_ha.get();
-                match mn.keys.initialize(generation) {
+                let stamp = InstallStamps::stamp(self.started, now);
+                match mn.keys.initialize(generation, stamp) {
                     Ok(dropped) => {
                         for spi in dropped {
                             self.by_spi.remove(spi);
@@ -460,7 +467,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 mn.dirty = true;
                 self.restart_update_timer(now, index, interval);
                 self.counters.key_initializations += 1;
-                self.key_event(hoa, KeyChangeKind::Initialization, number);
+                self.key_event(hoa, DistributionKind::Initialization, number);
                 let mut options = vec![distribution];
                 options.extend(echo);
                 self.send_ba(index, Slot::Init, to, ack, &options, refresh);
@@ -472,8 +479,9 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 // Seal with the transmit key *before* the update (patent S221).
                 let slot = self.mns[index as usize].keys.transmit_slot();
                 self.send_ba(index, slot, to, ack, &[distribution], refresh);
+                let stamp = InstallStamps::stamp(self.started, now);
                 let mn = &mut self.mns[index as usize];
-                match mn.keys.install(generation) {
+                match mn.keys.install(generation, stamp) {
                     Ok(dropped) => {
                         if let Some(spi) = dropped {
                             self.by_spi.remove(spi);
@@ -488,7 +496,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 mn.dirty = true;
                 self.restart_update_timer(now, index, interval);
                 self.counters.key_updates += 1;
-                self.key_event(hoa, KeyChangeKind::Update, number);
+                self.key_event(hoa, DistributionKind::Update, number);
             }
             KeyAction::Resend => {
                 let newest = self.mns[index as usize].keys.newest.as_ref();
@@ -497,7 +505,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 };
                 let number = distribution_number(&distribution);
                 self.counters.key_resends += 1;
-                self.key_event(hoa, KeyChangeKind::Resend, number);
+                self.key_event(hoa, DistributionKind::Resend, number);
                 let slot = self.mns[index as usize].keys.transmit_slot();
                 self.send_ba(index, slot, to, ack, &[distribution], refresh);
             }
@@ -518,7 +526,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         self.schedule(index);
     }
 
-    fn key_event(&mut self, home_address: Ipv6Addr, kind: KeyChangeKind, generation: u32) {
+    fn key_event(&mut self, home_address: Ipv6Addr, kind: DistributionKind, generation: u32) {
         tracing::debug!(hoa = %home_address, %kind, generation, "keys");
         self.events.push_back(Event::Keys(KeyChange {
             home_address,
@@ -547,7 +555,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     /// Answers a refused BU with the refusal's status (RFC 6275 §10.3.1): sealed with
     /// init if the BU came under init, else with the transmit key; 135 carries the
     /// binding's sequence number.
-    fn refuse(&mut self, index: MnIndex, request: &BuRequest, refusal: Refusal) {
+    fn refuse(&mut self, index: MnIndex, request: &ReceivedBu, refusal: Refusal) {
         self.counters.refuse(refusal);
         let mn = &self.mns[index as usize];
         tracing::debug!(hoa = %mn.home_address, %refusal, "BU refused");
@@ -612,6 +620,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let Some(keys) = mn.keys.get_mut(slot) else {
             return;
         };
+        let spi = keys.spis().ha_to_mn.get();
         let Some(sealed) = keys.with_outbound(|sa| frame.seal(sa, &mut buf)) else {
             self.counters.drop(DropReason::SealFailed);
             return;
@@ -623,6 +632,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
                 self.transmits.push_back(Transmit {
                     destination: to,
                     frame: buf,
+                    spi: Some(spi),
                 });
             }
             Err(e) => {
@@ -648,8 +658,8 @@ fn read_request(
     update: BindingUpdateRepr,
     options: OptionListIter<'_>,
     vendor_id: u32,
-) -> BuRequest {
-    let mut request = BuRequest {
+) -> ReceivedBu {
+    let mut request = ReceivedBu {
         slot,
         esp_seq,
         source: chain.ipv6.src_addr,

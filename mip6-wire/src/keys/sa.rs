@@ -59,6 +59,17 @@ pub enum Slot {
     Newest,
 }
 
+impl Slot {
+    /// The slot's name in status reports: `init`, `anterior`, `newest`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Slot::Init => "init",
+            Slot::Anterior => "anterior",
+            Slot::Newest => "newest",
+        }
+    }
+}
+
 /// Names a set of keys: the initialization key or generation number g.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GenerationId {

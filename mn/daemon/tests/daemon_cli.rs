@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use mip6_daemon::capture::{read_inputs, InputKind};
 use mip6_daemon::rng::DaemonRng;
 use mip6_lab::{prereq, Lab, Link, Node, ProcId};
-use mip6_mn_daemon::config::parse;
 use mip6_mn::{MobileNode, Received};
+use mip6_mn_daemon::config::parse;
 use mip6_wire::frames::DATA_HEADROOM;
 use serde_json::Value;
 
@@ -373,7 +373,7 @@ fn replay_matches(config_text: &str, seed: u64, capture: &Path) {
             }
             InputKind::NetIn => {
                 let mut frame = input.data.clone();
-                if let Received::Delivered { inner } = node.handle(now, &mut frame) {
+                if let Received::Delivered { inner, .. } = node.handle(now, &mut frame) {
                     produced.push((InputKind::TunOut, frame[inner].to_vec()));
                 }
             }

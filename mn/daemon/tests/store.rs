@@ -7,11 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use mip6_mn::{Event, GenerationRecord, MnConfig, MnRecord, MobileNode};
 use mip6_mn_daemon::store::{
     decode_record, durable_minimum, encode_record, DecodeError, Persistence, StateStore,
     StoreError, FILE_NAME, RECORD_LEN,
 };
-use mip6_mn::{Event, GenerationRecord, MnConfig, MnRecord, MobileNode};
 use mip6_wire::esp::{Spi, Suite};
 use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::SequenceNumber;

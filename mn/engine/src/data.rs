@@ -44,17 +44,14 @@ impl MobileNode {
             self.emit_persist();
         }
         let endpoints = TunnelEndpoints::new(coa, self.config.home_agent);
-        let len = seal_data_in_place(
-            &endpoints,
-            self.keys.transmit_sa(),
-            buf,
-            inner_len,
-            InnerOrigin::Local,
-        )?;
+        let sa = self.keys.transmit_sa();
+        let spi = sa.spi().get();
+        let len = seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Local)?;
         self.counters.data_sealed += 1;
         Ok(DataFrame {
             len,
             destination: self.config.home_agent,
+            spi,
         })
     }
 }

@@ -19,10 +19,10 @@ use crate::ack::{self, BaOptions};
 use crate::config::{MnConfig, BU_SEQUENCE_BLOCK};
 use crate::counters::{Counters, DropReason};
 use crate::event::{Event, Received, Transmit};
-use crate::keys::{Installed, KeyView, MnKeys, UpdateTimer};
+use crate::keys::{Installed, KeyView, NodeKeys, UpdateTimer};
 use crate::persist::MnRecord;
 use crate::registration::{
-    AwaitingBindingAck, BuRequest, Registered, Registration, RegistrationView, Target,
+    AwaitingBindingAck, KeyRequest, Registered, Registration, RegistrationView, Target,
 };
 
 /// A sans-IO Mobile IPv6 mobile node for one home agent (RFC 6275 §11), with the
@@ -32,7 +32,7 @@ use crate::registration::{
 #[derive(Debug)]
 pub struct MobileNode {
     pub(crate) config: MnConfig,
-    pub(crate) keys: MnKeys,
+    pub(crate) keys: NodeKeys,
     pub(crate) registration: Registration,
     /// Sequence number of the next BU.
     next_seq: SequenceNumber,
@@ -69,7 +69,7 @@ impl MobileNode {
         now: Time,
         restored: Option<MnRecord>,
     ) -> Self {
-        let keys = MnKeys::new(&config, restored.as_ref());
+        let keys = NodeKeys::new(&config, restored.as_ref(), now);
         let next_seq = match &restored {
             Some(r) => r.bu_sequence_mark,
             None => SequenceNumber(rng.next_u32() as u16),
@@ -135,6 +135,7 @@ impl MobileNode {
         let esp_area = frame
             .get_mut(esp_frame.esp.clone())
             .ok_or(DropReason::Malformed)?;
+        let spi = esp_frame.spi;
         let (_slot, opened) = self
             .keys
             .table_mut()
@@ -149,7 +150,7 @@ impl MobileNode {
                     }
                     let options = ack::parse(&mh, self.config.vendor_id)?;
                     self.on_ack(now, ack, options)?;
-                    Ok(Received::Consumed)
+                    Ok(Received::Consumed { spi: Some(spi) })
                 }
                 Message::BindingRefreshRequest => {
                     // RFC 6275 §11.7.4: answer with a BU for the binding.
@@ -157,7 +158,7 @@ impl MobileNode {
                     if let Registration::Registered(r) = self.registration {
                         self.send_fresh(now, Target::CareOf(r.coa));
                     }
-                    Ok(Received::Consumed)
+                    Ok(Received::Consumed { spi: Some(spi) })
                 }
                 _ => Err(DropReason::UnexpectedMessage),
             },
@@ -166,11 +167,11 @@ impl MobileNode {
                     return Err(DropReason::WrongInnerDestination);
                 }
                 self.counters.data_delivered += 1;
-                Ok(Received::Delivered { inner: packet })
+                Ok(Received::Delivered { inner: packet, spi })
             }
             Payload::Dummy => {
                 self.counters.dummies += 1;
-                Ok(Received::Consumed)
+                Ok(Received::Consumed { spi: Some(spi) })
             }
             Payload::Other { .. } => Err(DropReason::UnexpectedPayload),
         }
@@ -261,7 +262,7 @@ impl MobileNode {
 
     /// The request of an initialization BU: explicit mode carries a fresh timestamp,
     /// strictly above the last one sent.
-    fn init_request(&mut self, now: Time) -> BuRequest {
+    fn init_request(&mut self, now: Time) -> KeyRequest {
         let timestamp = match self.config.request_mode {
             RequestMode::Explicit => {
                 let ts = now.to_ntp().max(self.last_timestamp.saturating_add(1));
@@ -270,12 +271,12 @@ impl MobileNode {
             }
             RequestMode::Implicit => None,
         };
-        BuRequest::Initialization { timestamp }
+        KeyRequest::Initialization { timestamp }
     }
 
     /// The request of a new BU (not a retransmission): an initialization without
     /// dynamic keys; a Key Update Request when the update timer is due (explicit).
-    fn fresh_request(&mut self, now: Time) -> BuRequest {
+    fn fresh_request(&mut self, now: Time) -> KeyRequest {
         if !self.keys.has_dynamic() {
             return self.init_request(now);
         }
@@ -286,18 +287,18 @@ impl MobileNode {
         };
         if due && self.config.request_mode == RequestMode::Explicit {
             self.keys.update = UpdateTimer::Requested;
-            BuRequest::KeyUpdate
+            KeyRequest::KeyUpdate
         } else {
-            BuRequest::Plain
+            KeyRequest::Plain
         }
     }
 
     /// The same request again (after a 135 or a refusal): an initialization gets a
     /// fresh timestamp, and without dynamic keys every BU is one.
-    fn repeat_request(&mut self, now: Time, previous: BuRequest) -> BuRequest {
+    fn repeat_request(&mut self, now: Time, previous: KeyRequest) -> KeyRequest {
         match previous {
             _ if !self.keys.has_dynamic() => self.init_request(now),
-            BuRequest::Initialization { .. } => self.init_request(now),
+            KeyRequest::Initialization { .. } => self.init_request(now),
             other => other,
         }
     }
@@ -333,15 +334,15 @@ impl MobileNode {
                     resends = a.key_resends,
                     "no BA under dynamic keys: dropping them, initializing"
                 );
-                self.keys.drop_dynamic();
+                self.keys.drop_dynamic(now);
                 self.counters.keys_dropped += 1;
                 self.events.push_back(Event::KeysDropped);
                 self.emit_persist();
                 (self.init_request(now), 0)
             } else {
                 let request = match self.config.request_mode {
-                    RequestMode::Explicit => BuRequest::KeyResending,
-                    RequestMode::Implicit => BuRequest::Plain,
+                    RequestMode::Explicit => KeyRequest::KeyResending,
+                    RequestMode::Implicit => KeyRequest::Plain,
                 };
                 (request, a.key_resends + 1)
             }
@@ -371,7 +372,7 @@ impl MobileNode {
     }
 
     /// Builds, seals and queues a BU; the registration awaits its BA.
-    fn transmit_bu(&mut self, now: Time, target: Target, request: BuRequest, attempt: Attempt) {
+    fn transmit_bu(&mut self, now: Time, target: Target, request: KeyRequest, attempt: Attempt) {
         let (seq, mut persist) = self.take_seq();
         let (coa, lifetime) = match target {
             Target::CareOf(coa) => (
@@ -383,12 +384,12 @@ impl MobileNode {
             Target::Home => (self.config.home_address, 0),
         };
         let key_option = match request {
-            BuRequest::Initialization {
+            KeyRequest::Initialization {
                 timestamp: Some(timestamp),
             } => Some(KeyOption::KeyInitialization { timestamp }),
-            BuRequest::KeyUpdate => Some(KeyOption::KeyUpdateRequest),
-            BuRequest::KeyResending => Some(KeyOption::KeyResendingRequest),
-            BuRequest::Initialization { timestamp: None } | BuRequest::Plain => None,
+            KeyRequest::KeyUpdate => Some(KeyOption::KeyUpdateRequest),
+            KeyRequest::KeyResending => Some(KeyOption::KeyResendingRequest),
+            KeyRequest::Initialization { timestamp: None } | KeyRequest::Plain => None,
         };
         let body: Option<KeyBody> = key_option.as_ref().map(KeyOption::encode);
         let option_storage: [MobilityOption<'_>; 1];
@@ -417,15 +418,18 @@ impl MobileNode {
         }
         let sealed = frame.buffer_len().and_then(|len| {
             let mut buf = vec![0; len];
-            frame.seal(self.keys.transmit_sa(), &mut buf).map(|_| buf)
+            let sa = self.keys.transmit_sa();
+            let spi = sa.spi().get();
+            frame.seal(sa, &mut buf).map(|_| (buf, spi))
         });
         match sealed {
-            Ok(buf) => {
+            Ok((buf, spi)) => {
                 self.counters.bu_sent += 1;
                 tracing::debug!(%seq, ?request, ?target, "BU sent");
                 self.transmits.push_back(Transmit {
                     destination: self.config.home_agent,
                     frame: buf,
+                    spi: Some(spi),
                 });
             }
             // Only an exhausted transmit SA gets here; the retransmission timer runs
@@ -473,7 +477,7 @@ impl MobileNode {
         if ack.sequence != a.seq {
             return Err(DropReason::SequenceMismatch);
         }
-        if let BuRequest::Initialization {
+        if let KeyRequest::Initialization {
             timestamp: Some(ts),
         } = a.request
         {
@@ -491,7 +495,12 @@ impl MobileNode {
             return Ok(());
         }
         let installed = match &options.distribution {
-            Some(kd) => self.keys.install(&self.config.home_address, kd)?,
+            Some(kd) => self.keys.install(
+                &self.config.home_address,
+                kd,
+                a.request == KeyRequest::KeyResending,
+                now,
+            )?,
             None => Installed::Ignored,
         };
         self.counters.ba_accepted += 1;
@@ -565,5 +574,43 @@ impl MobileNode {
             refused: Some(status),
             ..a
         });
+    }
+}
+
+/// The shared sans-IO contract ([`mip6_wire::engine`]), so one driver shell and one
+/// test stepper serve both engines. Each method is the inherent one of the same name;
+/// movement ([`MobileNode::set_care_of_address`]) is the mobile node's own input.
+impl mip6_wire::engine::Engine for MobileNode {
+    type Event = Event;
+    type DropReason = DropReason;
+    type DataError = crate::event::DataError;
+
+    fn handle(&mut self, now: Time, frame: &mut [u8]) -> Received {
+        MobileNode::handle(self, now, frame)
+    }
+
+    fn seal_data(
+        &mut self,
+        now: Time,
+        buf: &mut [u8],
+        inner_len: usize,
+    ) -> Result<crate::event::DataFrame, Self::DataError> {
+        MobileNode::seal_data(self, now, buf, inner_len)
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        MobileNode::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        MobileNode::poll_timeout(self)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        MobileNode::poll_transmit(self)
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        MobileNode::poll_event(self)
     }
 }

@@ -2,39 +2,20 @@
 //! events, and the data plane's results (engine contract, "Common shape").
 
 use core::net::Ipv6Addr;
-use core::ops::Range;
 use core::time::Duration;
 
+pub use mip6_wire::engine::{DataFrame, Transmit};
 use mip6_wire::frames::FrameError;
+use mip6_wire::keys::DistributionKind;
 use mip6_wire::mh::BaStatus;
 
 use crate::counters::DropReason;
-use crate::keys::KeyInstallKind;
 use crate::persist::MnRecord;
 
-/// A signalling frame to send (a Binding Update), fully built and sealed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Where to send it: always the home agent.
-    pub destination: Ipv6Addr,
-    /// The whole IPv6 packet.
-    pub frame: Vec<u8>,
-}
-
-/// What a received frame was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Received {
-    /// A tunnelled packet for the home address (RFC 6275 §11.3.1): the inner IPv6
-    /// packet lies at this range of the frame, decrypted in place.
-    Delivered {
-        /// The inner IPv6 packet in the frame buffer.
-        inner: Range<usize>,
-    },
-    /// Signalling (or an ESP dummy packet) handled by the engine.
-    Consumed,
-    /// Dropped, counted and logged.
-    Dropped(DropReason),
-}
+/// What a received frame was ([`mip6_wire::engine::Received`] with the mobile node's
+/// drop reasons): `Delivered` is a tunnelled packet for the home address (RFC 6275
+/// §11.3.1), `Consumed` signalling (or an ESP dummy packet) the engine handled.
+pub type Received = mip6_wire::engine::Received<DropReason>;
 
 /// Something the driver must know or do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,23 +39,15 @@ pub enum Event {
     KeysInstalled {
         /// Its number.
         generation: u32,
-        /// Initialization or update.
-        kind: KeyInstallKind,
+        /// Initialization, update, or the answer to a Key Resending Request
+        /// (resend).
+        kind: DistributionKind,
     },
     /// The dynamic keys were dropped after `max_key_resends` unanswered resends
     /// (patent (5), (11)); an initialization follows under the init key.
     KeysDropped,
     /// Write this record to stable storage before sending anything queued after it.
     Persist(MnRecord),
-}
-
-/// A data frame sealed in place by [`MobileNode::seal_data`](crate::MobileNode::seal_data).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataFrame {
-    /// Length of the frame at the start of the buffer.
-    pub len: usize,
-    /// Where to send it: the home agent.
-    pub destination: Ipv6Addr,
 }
 
 /// Why a data packet was not sealed.

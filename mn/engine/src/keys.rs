@@ -6,7 +6,9 @@
 use core::net::Ipv6Addr;
 
 use mip6_wire::esp::{OutboundSa, Spi};
-use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot, SpiPair};
+use mip6_wire::keys::{
+    DistributionKind, Generation, GenerationId, GenerationView, KeyTable, Role, Slot, SpiPair,
+};
 use mip6_wire::mh::KeyDistribution;
 use mip6_wire::Time;
 
@@ -27,15 +29,6 @@ pub enum UpdateTimer {
     Requested,
 }
 
-/// Whether an installed generation came from an initialization or an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyInstallKind {
-    /// The node held no dynamic key: the answer to an initialization (patent (1), (7)).
-    Initialization,
-    /// A newer generation replaced the newest, which became anterior (patent (3), (6)).
-    Update,
-}
-
 /// Which key the node transmits with and which it accepts, for tests and status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyView {
@@ -49,6 +42,17 @@ pub struct KeyView {
     pub anterior: Option<u32>,
     /// The key-update timer.
     pub update: UpdateTimer,
+    /// Every filled slot, newest first: SPIs and when the node installed it (the init
+    /// key: when the node started or last fell back to it).
+    pub generations: Vec<GenerationView>,
+}
+
+/// When each slot was installed (status: the ages of the keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InstallTimes {
+    init: Time,
+    anterior: Time,
+    newest: Time,
 }
 
 /// Outbound sequence marks per slot (see [`crate::persist`]).
@@ -65,7 +69,7 @@ pub(crate) enum Installed {
     /// Installed as newest.
     New {
         generation: u32,
-        kind: KeyInstallKind,
+        kind: DistributionKind,
     },
     /// Not newer than the newest: ignored (a duplicate or late BA).
     Ignored,
@@ -73,9 +77,10 @@ pub(crate) enum Installed {
 
 /// The node's key table and its bookkeeping.
 #[derive(Debug)]
-pub(crate) struct MnKeys {
+pub(crate) struct NodeKeys {
     table: KeyTable,
     marks: Marks,
+    installed: InstallTimes,
     pub(crate) update: UpdateTimer,
 }
 
@@ -97,9 +102,10 @@ fn resume(sa: &mut OutboundSa, mark: u64) {
     *sa = sa.clone().with_next_sequence(mark);
 }
 
-impl MnKeys {
-    /// The init key only, or what `record` gives back under the configured policy.
-    pub(crate) fn new(config: &MnConfig, record: Option<&MnRecord>) -> Self {
+impl NodeKeys {
+    /// The init key only, or what `record` gives back under the configured policy,
+    /// installed at `now`.
+    pub(crate) fn new(config: &MnConfig, record: Option<&MnRecord>, now: Time) -> Self {
         let mut init = Generation::derive(
             Role::MobileNode,
             GenerationId::Init,
@@ -133,9 +139,14 @@ impl MnKeys {
                 }
             }
         }
-        MnKeys {
+        NodeKeys {
             table,
             marks,
+            installed: InstallTimes {
+                init: now,
+                anterior: now,
+                newest: now,
+            },
             update: UpdateTimer::Off,
         }
     }
@@ -188,15 +199,20 @@ impl MnKeys {
 
     /// Installs a Key Distribution as newest if its generation is newer than the
     /// newest (any generation when there is none) — never moving keys backwards.
+    /// `answers_resend`: the BU answered carried a Key Resending Request, so a newer
+    /// generation is the lost one sent again (patent (4), (10)).
     pub(crate) fn install(
         &mut self,
         hoa: &Ipv6Addr,
         kd: &KeyDistribution,
+        answers_resend: bool,
+        now: Time,
     ) -> Result<Installed, DropReason> {
         let kind = match self.newest_generation() {
             Some(n) if kd.generation <= n => return Ok(Installed::Ignored),
-            Some(_) => KeyInstallKind::Update,
-            None => KeyInstallKind::Initialization,
+            None => DistributionKind::Initialization,
+            Some(_) if answers_resend => DistributionKind::Resend,
+            Some(_) => DistributionKind::Update,
         };
         let (Ok(mn_to_ha), Ok(ha_to_mn)) = (Spi::new(kd.spi_mn_to_ha), Spi::new(kd.spi_ha_to_mn))
         else {
@@ -215,15 +231,19 @@ impl MnKeys {
             .map_err(|_| DropReason::BadKeyDistribution)?;
         self.marks.anterior = self.marks.newest;
         self.marks.newest = 1;
+        self.installed.anterior = self.installed.newest;
+        self.installed.newest = now;
         Ok(Installed::New {
             generation: kd.generation,
             kind,
         })
     }
 
-    /// Drops both dynamic generations (patent (5), (11)): init transmits again.
-    pub(crate) fn drop_dynamic(&mut self) {
+    /// Drops both dynamic generations (patent (5), (11)): init transmits again, from
+    /// `now` on.
+    pub(crate) fn drop_dynamic(&mut self, now: Time) {
         let _ = self.table.drop_dynamic();
+        self.installed.init = now;
         self.marks.anterior = 1;
         self.marks.newest = 1;
         self.update = UpdateTimer::Off;
@@ -241,6 +261,23 @@ impl MnKeys {
             newest: number(self.table.newest()),
             anterior: number(self.table.anterior()),
             update: self.update,
+            generations: self
+                .table
+                .accepted_slots()
+                .filter_map(|slot| {
+                    let g = self.table.get(slot)?;
+                    Some(GenerationView {
+                        slot,
+                        id: g.id(),
+                        spis: g.spis(),
+                        installed_at: match slot {
+                            Slot::Init => self.installed.init,
+                            Slot::Anterior => self.installed.anterior,
+                            Slot::Newest => self.installed.newest,
+                        },
+                    })
+                })
+                .collect(),
         }
     }
 

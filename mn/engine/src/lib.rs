@@ -63,10 +63,11 @@ pub use config::{MnConfig, RestorePolicy, RetransmitConfig};
 pub use counters::{Counters, DropReason};
 pub use engine::MobileNode;
 pub use event::{DataError, DataFrame, Event, Received, Transmit};
-pub use keys::{KeyInstallKind, KeyView, UpdateTimer};
+pub use keys::{KeyView, UpdateTimer};
+pub use mip6_wire::keys::DistributionKind;
 pub use persist::{GenerationRecord, MnRecord};
 pub use registration::{
-    AwaitingBindingAck, BuRequest, Registered, Registration, RegistrationView, Target,
+    AwaitingBindingAck, KeyRequest, Registered, Registration, RegistrationView, Target,
 };
 
 #[cfg(test)]

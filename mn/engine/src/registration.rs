@@ -34,7 +34,7 @@ pub enum Target {
 
 /// The key-management intent a Binding Update carried (docs/key-protocol.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuRequest {
+pub enum KeyRequest {
     /// No request: a plain BU under the newest key.
     Plain,
     /// An initialization under the init key (patent (1), (7)): explicit mode carries a
@@ -58,7 +58,7 @@ pub struct AwaitingBindingAck {
     /// Its sequence number: only a BA with this number is taken (status 135 aside).
     pub seq: SequenceNumber,
     /// The key-management intent it carried.
-    pub request: BuRequest,
+    pub request: KeyRequest,
     /// When this transmission left (the granted lifetime counts from here).
     pub sent_at: Time,
     /// The current retransmission timeout.

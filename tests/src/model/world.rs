@@ -843,7 +843,15 @@ impl World {
         self.now.hash(&mut h);
         self.mn.poll_timeout().hash(&mut h);
         self.ha.poll_timeout().hash(&mut h);
-        format!("{:?}", self.ha.keys(&HOA)).hash(&mut h);
+        // Install times only feed status ages: states differing in them alone behave
+        // alike, so the key views are hashed without them.
+        let mut ha_view = self.ha.keys(&HOA);
+        if let Some(v) = ha_view.as_mut() {
+            v.generations
+                .iter_mut()
+                .for_each(|g| g.installed_at = Time::ZERO);
+        }
+        format!("{ha_view:?}").hash(&mut h);
         let hr = self.ha.record(&HOA).expect("configured");
         hash_ha_record(&mut h, &hr);
         match &self.ha_store {
@@ -853,7 +861,12 @@ impl World {
             }
             None => 0u8.hash(&mut h),
         }
-        format!("{:?}", self.mn.keys()).hash(&mut h);
+        let mut mn_view = self.mn.keys();
+        mn_view
+            .generations
+            .iter_mut()
+            .for_each(|g| g.installed_at = Time::ZERO);
+        format!("{mn_view:?}").hash(&mut h);
         let mr = self.mn.record();
         (mr.init_outbound_mark, mr.bu_sequence_mark).hash(&mut h);
         for g in [&mr.newest, &mr.anterior] {

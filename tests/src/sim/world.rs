@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::Ipv6Addr;
 
-use mip6_ha::{HaConfig, HomeAgent, KeyChangeKind};
+use mip6_ha::{DistributionKind, HaConfig, HomeAgent};
 use mip6_mn::{MobileNode, Registration, RestorePolicy};
 use mip6_wire::esp::{self, Spi, Suite};
 use mip6_wire::frames::{BindingUpdateFrame, DATA_HEADROOM};
@@ -467,7 +467,7 @@ impl World {
                 let r = ha.handle(now, &mut bytes);
                 tr!(self, "HA <- MN{} {:?}: {:?}", p.mn, p.kind, r);
                 match r {
-                    mip6_ha::Received::Delivered { inner } => {
+                    mip6_ha::Received::Delivered { inner, .. } => {
                         if let Some((b'U', i, _)) = bytes.get(inner).and_then(read_inner) {
                             self.stats.up_delivered += 1;
                             if self.converged_at.is_some() {
@@ -477,7 +477,7 @@ impl World {
                             }
                         }
                     }
-                    mip6_ha::Received::Consumed => {}
+                    mip6_ha::Received::Consumed { .. } => {}
                     mip6_ha::Received::Dropped(reason) => {
                         *self
                             .stats
@@ -502,7 +502,7 @@ impl World {
                 let r = self.mns[i].node.handle(now, &mut bytes);
                 tr!(self, "MN{i} <- HA {:?}: {:?}", p.kind, r);
                 match r {
-                    mip6_mn::Received::Delivered { inner } => {
+                    mip6_mn::Received::Delivered { inner, .. } => {
                         if let Some((b'D', _, _)) = bytes.get(inner).and_then(read_inner) {
                             self.stats.down_delivered += 1;
                             if self.converged_at.is_some() {
@@ -510,7 +510,7 @@ impl World {
                             }
                         }
                     }
-                    mip6_mn::Received::Consumed => {}
+                    mip6_mn::Received::Consumed { .. } => {}
                     mip6_mn::Received::Dropped(reason) => {
                         *self
                             .stats
@@ -566,15 +566,15 @@ impl World {
                 }
                 mip6_ha::Event::Keys(k) => {
                     match k.kind {
-                        KeyChangeKind::Initialization => {
+                        DistributionKind::Initialization => {
                             self.stats.initializations += 1;
                             if let Some(m) = self.mns.iter_mut().find(|m| m.hoa == k.home_address) {
                                 m.mn_lost = false;
                                 m.ha_lost = false;
                             }
                         }
-                        KeyChangeKind::Update => self.stats.updates += 1,
-                        KeyChangeKind::Resend => self.stats.resends += 1,
+                        DistributionKind::Update => self.stats.updates += 1,
+                        DistributionKind::Resend => self.stats.resends += 1,
                     }
                     if self.trace {
                         println!("{:>10.6} HA keys {:?}", secs(self.now), k);
@@ -775,10 +775,17 @@ impl World {
             for (i, m) in self.mns.iter().enumerate() {
                 let (keys, binding) = &self.before_crash[i];
                 let (k, b) = (ha.keys(&m.hoa), ha.binding(&m.hoa));
+                // Neither the update timer's state nor install times are persisted:
+                // a restored slot counts as installed at the restart.
                 let strip = |v: &Option<mip6_ha::KeyView>| {
-                    v.clone().map(|v| mip6_ha::KeyView {
-                        update_due: false,
-                        ..v
+                    v.clone().map(|mut v| {
+                        for g in &mut v.generations {
+                            g.installed_at = mip6_wire::Time::ZERO;
+                        }
+                        mip6_ha::KeyView {
+                            update_due: false,
+                            ..v
+                        }
                     })
                 };
                 if strip(keys) != strip(&k) || *binding != b {

@@ -42,7 +42,7 @@ fn data_frames_both_ways() {
     assert_eq!(opened.frame.chain.ipv6.src_addr, HA);
 
     let mut up = mn.data(HOA, COA, b"from the mobile node");
-    let Received::Delivered { inner } = ha.handle(T0 + secs(2), &mut up) else {
+    let Received::Delivered { inner, .. } = ha.handle(T0 + secs(2), &mut up) else {
         panic!("not delivered")
     };
     assert_eq!(&up[inner.start + 8..inner.start + 24], &HOA.octets());

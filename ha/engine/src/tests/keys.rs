@@ -1,10 +1,12 @@
 //! The patent's sequences (1)–(11), HA side, both request modes; KeyView after each step.
 
+use mip6_wire::esp;
+use mip6_wire::frames::{self, DATA_HEADROOM};
 use mip6_wire::keys::{GenerationId, RequestMode, Slot};
 use mip6_wire::mh::{BaStatus, KeyOption};
 
 use super::harness::*;
-use crate::{DropReason, Event, KeyChangeKind, KeyView, Received, Refusal};
+use crate::{DistributionKind, DropReason, Event, KeyView, Received, Refusal};
 
 fn g(n: u32) -> GenerationId {
     GenerationId::Number(n)
@@ -21,7 +23,7 @@ fn assert_keys(ha: &Ha, transmit: GenerationId, accepted: &[GenerationId], confi
     assert_eq!(v.newest_confirmed, confirmed, "{v:?}");
 }
 
-fn key_events(events: &[Event]) -> Vec<(KeyChangeKind, u32)> {
+fn key_events(events: &[Event]) -> Vec<(DistributionKind, u32)> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -38,7 +40,8 @@ fn explicit_initialization_echoes_the_nonce_and_distributes_generation_1() {
     assert_keys(&ha, GenerationId::Init, &[GenerationId::Init], false);
     let mut mn = Mn::new(&mn_config(HOA, 1));
     let mut frame = mn.bu(&[kir(T0)]);
-    assert_eq!(ha.handle(T0, &mut frame), Received::Consumed);
+    let r = ha.handle(T0, &mut frame);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let events = drain(&mut ha);
     let ba_frame = one_transmit(&mut ha);
     assert_eq!(
@@ -63,7 +66,7 @@ fn explicit_initialization_echoes_the_nonce_and_distributes_generation_1() {
     assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], false);
     let v = view(&ha);
     assert_eq!((v.newest, v.anterior), (Some(1), None));
-    assert_eq!(key_events(&events), [(KeyChangeKind::Initialization, 1)]);
+    assert_eq!(key_events(&events), [(DistributionKind::Initialization, 1)]);
     let persisted = last_records(&events);
     assert_eq!(persisted.len(), 1);
     assert_eq!(persisted[0].newest.as_ref().unwrap().generation, 1);
@@ -73,7 +76,8 @@ fn explicit_initialization_echoes_the_nonce_and_distributes_generation_1() {
     // The MN now transmits with gen 1; a BU under it confirms gen 1, plain BA under init.
     mn.install(&ba);
     let mut frame = mn.bu(&[]);
-    assert_eq!(ha.handle(T0 + secs(1), &mut frame), Received::Consumed);
+    let r = ha.handle(T0 + secs(1), &mut frame);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let ba = mn.open_ba(one_transmit(&mut ha));
     assert_eq!(ba.status, BaStatus::Accepted);
     assert_eq!(ba.slot, Slot::Init);
@@ -139,7 +143,7 @@ fn update_on_request_then_next_update_sealed_with_anterior() {
         "sealed with the transmit key before the update"
     );
     assert_eq!(ba.distribution.as_ref().unwrap().generation, 2);
-    assert_eq!(key_events(&events), [(KeyChangeKind::Update, 2)]);
+    assert_eq!(key_events(&events), [(DistributionKind::Update, 2)]);
     let rec = last_records(&events).pop().unwrap();
     assert_eq!(
         rec.newest.as_ref().unwrap().generation,
@@ -199,7 +203,7 @@ fn resend_not_generate_when_the_distribution_was_lost() {
         d.secret, secret_before,
         "the same generation, not a new one"
     );
-    assert_eq!(key_events(&events), [(KeyChangeKind::Resend, 2)]);
+    assert_eq!(key_events(&events), [(DistributionKind::Resend, 2)]);
     assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
     // An update request under the anterior key also only resends.
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
@@ -334,4 +338,97 @@ fn sequence_margin_makes_an_update_due() {
     ha.handle(T0 + secs(1), &mut frame);
     let ba = mn.open_ba(one_transmit(&mut ha));
     assert_eq!(ba.distribution.unwrap().generation, 2);
+}
+
+#[test]
+fn results_name_the_spi_that_opened_or_sealed_each_frame() {
+    // The driver counts packets per SA from these alone (no second header walk).
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut frame = mn.bu(&[kir(T0)]);
+    assert_eq!(
+        ha.handle(T0, &mut frame),
+        Received::Consumed { spi: Some(0x1001) },
+        "the BU opened under the init MN→HA SPI"
+    );
+    drain(&mut ha);
+    let ba = ha.poll_transmit().expect("a BA");
+    assert_eq!(
+        ba.spi,
+        Some(0x2001),
+        "the BA sealed under the init HA→MN SPI"
+    );
+    assert_eq!(
+        ba.spi,
+        Some(ba_esp(&ba.frame).0),
+        "and that is the SPI it carries"
+    );
+    let ba = mn.open_ba(ba.frame);
+    mn.install(&ba);
+    let d = ba.distribution.expect("generation 1");
+
+    // A tunnelled packet under generation 1 names generation 1's MN→HA SPI.
+    let mut up = mn.data(HOA, COA, b"up");
+    match ha.handle(T0 + secs(1), &mut up) {
+        Received::Delivered { spi, .. } => assert_eq!(spi, d.spi_mn_to_ha),
+        other => panic!("not delivered: {other:?}"),
+    }
+    // Downstream data is sealed under the transmit key: init until an update.
+    let inner = inner_packet(CN, HOA, 64, b"down");
+    let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
+    buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(&inner);
+    let sealed = ha.seal_data(T0 + secs(1), &mut buf, inner.len()).unwrap();
+    assert_eq!(sealed.spi, 0x2001);
+    assert_eq!(Some(sealed.spi), frames::esp_spi(&buf[..sealed.len]));
+}
+
+#[test]
+fn key_view_reports_every_slot_with_its_spis_and_install_time() {
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let only_init = view(&ha).generations;
+    assert_eq!(only_init.len(), 1);
+    assert_eq!(only_init[0].slot, Slot::Init);
+    assert_eq!(only_init[0].spis, mn_config(HOA, 1).init_spis);
+    assert_eq!(
+        only_init[0].installed_at, T0,
+        "the init key: since the start"
+    );
+
+    let t1 = T0 + secs(2);
+    let mut frame = mn.bu(&[kir(t1)]);
+    ha.handle(t1, &mut frame);
+    drain(&mut ha);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    mn.install(&ba);
+    let g1 = ba.distribution.clone().unwrap();
+
+    let t2 = T0 + secs(7);
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(t2, &mut frame);
+    drain(&mut ha);
+    let ba = mn.open_ba(one_transmit(&mut ha));
+    let g2 = ba.distribution.clone().unwrap();
+    assert_eq!(g2.generation, 2);
+
+    let v = view(&ha);
+    let slots: Vec<_> = v.generations.iter().map(|g| (g.slot, g.id)).collect();
+    assert_eq!(
+        slots,
+        [
+            (Slot::Newest, g(2)),
+            (Slot::Anterior, g(1)),
+            (Slot::Init, GenerationId::Init)
+        ],
+        "newest first, as `accepted`"
+    );
+    assert_eq!(v.generations[0].spis.mn_to_ha.get(), g2.spi_mn_to_ha);
+    assert_eq!(v.generations[0].spis.ha_to_mn.get(), g2.spi_ha_to_mn);
+    assert_eq!(v.generations[0].installed_at, t2);
+    assert_eq!(v.generations[1].spis.mn_to_ha.get(), g1.spi_mn_to_ha);
+    assert_eq!(
+        v.generations[1].installed_at, t1,
+        "N−1 keeps the time it was installed as N"
+    );
+    assert_eq!(v.generations[2].installed_at, T0);
 }

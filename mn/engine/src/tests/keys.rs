@@ -1,11 +1,14 @@
 //! Key protocol from the mobile node's side (docs/key-protocol.md; patent (1)–(11)).
 
+use mip6_wire::esp;
+use mip6_wire::frames::DATA_HEADROOM;
 use mip6_wire::keys::{GenerationId, RequestMode, Slot};
 use mip6_wire::mh::{BuFlags, KeyOption};
 
 use super::harness::*;
 use crate::{
-    DropReason, Event, KeyInstallKind, KeyView, Received, Registration, RestorePolicy, UpdateTimer,
+    DistributionKind, DropReason, Event, KeyView, Received, Registration, RestorePolicy,
+    UpdateTimer,
 };
 
 use GenerationId::{Init, Number};
@@ -22,14 +25,23 @@ fn view(transmit: GenerationId, accepted: &[GenerationId], update: UpdateTimer) 
         newest: number(dynamic.first().copied()),
         anterior: number(dynamic.get(1).copied()),
         update,
+        generations: Vec::new(),
     }
+}
+
+/// The node's key view without the per-slot details (SPIs, install times), which
+/// `slots_report_spis_and_install_times` checks.
+fn key_slots(mn: &crate::MobileNode) -> KeyView {
+    let mut k = mn.keys();
+    k.generations.clear();
+    k
 }
 
 #[test]
 fn explicit_initialization_echoes_the_timestamp_and_installs_generation_1() {
     let mut mn = node(RequestMode::Explicit);
     let mut ha = Ha::new();
-    assert_eq!(mn.keys(), view(Init, &[Init], UpdateTimer::Off));
+    assert_eq!(key_slots(&mn), view(Init, &[Init], UpdateTimer::Off));
     assert_eq!(mn.poll_timeout(), None, "nothing to do before a CoA");
 
     mn.set_care_of_address(T0, Some(COA));
@@ -57,7 +69,7 @@ fn explicit_initialization_echoes_the_timestamp_and_installs_generation_1() {
     assert_eq!(bu.alt_coa, Some(COA));
     assert_eq!(bu.update.flags, BuFlags::A | BuFlags::H);
     assert_eq!(bu.update.lifetime, 150, "600 s in 4-second units");
-    assert_eq!(mn.keys(), view(Init, &[Init], UpdateTimer::Off));
+    assert_eq!(key_slots(&mn), view(Init, &[Init], UpdateTimer::Off));
 
     let now = T0 + secs(0.1);
     let kd = ha.initialize(1);
@@ -65,14 +77,15 @@ fn explicit_initialization_echoes_the_timestamp_and_installs_generation_1() {
         &bu,
         &[KeyOption::KeyDistribution(kd), bu.key.clone().unwrap()],
     );
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let (events, _) = drain(&mut mn);
     assert_eq!(
         non_persist(&events),
         [
             Event::KeysInstalled {
                 generation: 1,
-                kind: KeyInstallKind::Initialization
+                kind: DistributionKind::Initialization
             },
             Event::Registered {
                 coa: COA,
@@ -86,7 +99,7 @@ fn explicit_initialization_echoes_the_timestamp_and_installs_generation_1() {
     };
     assert_eq!(record.newest.as_ref().map(|g| g.generation), Some(1));
     assert_eq!(
-        mn.keys(),
+        key_slots(&mn),
         view(
             Number(1),
             &[Number(1), Init],
@@ -117,7 +130,7 @@ fn an_initialization_answer_without_the_right_echo_is_ignored() {
             mn.handle(T0, &mut ba),
             Received::Dropped(DropReason::InitEchoMismatch)
         );
-        assert_eq!(mn.keys(), view(Init, &[Init], UpdateTimer::Off));
+        assert_eq!(key_slots(&mn), view(Init, &[Init], UpdateTimer::Off));
         assert!(matches!(
             mn.registration().state,
             Registration::AwaitingAck(_)
@@ -131,7 +144,8 @@ fn an_initialization_answer_without_the_right_echo_is_ignored() {
             KeyOption::KeyInitialization { timestamp },
         ],
     );
-    assert_eq!(mn.handle(T0, &mut ba), Received::Consumed);
+    let r = mn.handle(T0, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(mn.keys().transmit, Number(1));
 }
 
@@ -149,9 +163,10 @@ fn implicit_initialization_is_a_plain_bu_under_init() {
     assert_eq!(bu.key, None);
     let kd = ha.initialize(1);
     let mut ba = ha.ba(&bu, &[KeyOption::KeyDistribution(kd)]);
-    assert_eq!(mn.handle(T0, &mut ba), Received::Consumed);
+    let r = mn.handle(T0, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(
-        mn.keys(),
+        key_slots(&mn),
         view(Number(1), &[Number(1), Init], UpdateTimer::Off),
         "implicit mode has no node-side update timer"
     );
@@ -177,7 +192,8 @@ fn the_update_timer_sends_a_key_update_request_at_once() {
         assert_eq!(bu.key, None, "a refresh is a plain BU");
         assert_eq!(bu.slot, Slot::Newest);
         let mut ba = ha.ba(&bu, &[]);
-        assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+        let r = mn.handle(now, &mut ba);
+        assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     }
     mn.handle_timeout(due);
     let bu = ha.open_bu(&one_bu(&mut mn));
@@ -193,9 +209,10 @@ fn the_update_timer_sends_a_key_update_request_at_once() {
         &[KeyOption::KeyDistribution(super::harness::distribution(2))],
     );
     ha.update(2);
-    assert_eq!(mn.handle(due, &mut ba), Received::Consumed);
+    let r = mn.handle(due, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(
-        mn.keys(),
+        key_slots(&mn),
         view(
             Number(2),
             &[Number(2), Number(1), Init],
@@ -205,7 +222,7 @@ fn the_update_timer_sends_a_key_update_request_at_once() {
     let (events, _) = drain(&mut mn);
     assert!(events.contains(&Event::KeysInstalled {
         generation: 2,
-        kind: KeyInstallKind::Update
+        kind: DistributionKind::Update
     }));
 }
 
@@ -247,7 +264,7 @@ fn explicit_resend_carries_a_key_resending_request_and_gets_the_lost_generation(
         "which is the HA's anterior: resend"
     );
     assert_eq!(
-        mn.keys(),
+        key_slots(&mn),
         view(
             Number(1),
             &[Number(1), Init],
@@ -258,10 +275,72 @@ fn explicit_resend_carries_a_key_resending_request_and_gets_the_lost_generation(
         &bu,
         &[KeyOption::KeyDistribution(super::harness::distribution(2))],
     );
-    assert_eq!(mn.handle(retry, &mut ba), Received::Consumed);
+    let r = mn.handle(retry, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(mn.keys().transmit, Number(2));
     assert_eq!(mn.keys().accepted, [Number(2), Number(1), Init]);
     assert_eq!(mn.counters().bu_retransmitted, 1);
+    // The generation that answered the Key Resending Request is reported as a resend
+    // (patent (4)), not as an update the node asked for.
+    let (events, _) = drain(&mut mn);
+    assert!(
+        events.contains(&Event::KeysInstalled {
+            generation: 2,
+            kind: DistributionKind::Resend
+        }),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn results_and_the_key_view_name_spis_and_install_times() {
+    let mut mn = node(RequestMode::Explicit);
+    let mut ha = Ha::new();
+    let start = mn.keys().generations;
+    assert_eq!(start.len(), 1);
+    assert_eq!((start[0].slot, start[0].spis), (Slot::Init, init_spis()));
+    assert_eq!(start[0].installed_at, T0, "the init key: since the start");
+
+    let t1 = T0 + secs(3.0);
+    mn.set_care_of_address(t1, Some(COA));
+    let (_, transmits) = drain(&mut mn);
+    let bu = &transmits[0];
+    assert_eq!(
+        bu.spi,
+        Some(init_spis().mn_to_ha.get()),
+        "the BU sealed under init"
+    );
+    let seen = ha.open_bu(&bu.frame);
+    let g1 = ha.initialize(1);
+    let echo = seen.key.clone().expect("a Key Initialization Request");
+    let mut ba = ha.ba(&seen, &[KeyOption::KeyDistribution(g1.clone()), echo]);
+    assert_eq!(
+        mn.handle(t1, &mut ba),
+        Received::Consumed {
+            spi: Some(init_spis().ha_to_mn.get())
+        },
+        "the BA opened under the init HA→MN SPI"
+    );
+    let v = mn.keys();
+    assert_eq!(v.generations[0].slot, Slot::Newest);
+    assert_eq!(v.generations[0].id, Number(1));
+    assert_eq!(v.generations[0].spis.mn_to_ha.get(), g1.spi_mn_to_ha);
+    assert_eq!(v.generations[0].spis.ha_to_mn.get(), g1.spi_ha_to_mn);
+    assert_eq!(v.generations[0].installed_at, t1);
+    assert_eq!(v.generations[1].slot, Slot::Init);
+
+    // Data leaves under generation 1 and says so.
+    let inner = inner_packet(HOA, CN, b"up");
+    let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
+    buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(&inner);
+    let sealed = mn.seal_data(t1, &mut buf, inner.len()).unwrap();
+    assert_eq!(sealed.spi, g1.spi_mn_to_ha);
+    let down = ha.seal_data(COA, &inner_packet(CN, HOA, b"down"));
+    let mut down = down;
+    match mn.handle(t1, &mut down) {
+        Received::Delivered { spi, .. } => assert_eq!(spi, init_spis().ha_to_mn.get()),
+        other => panic!("not delivered: {other:?}"),
+    }
 }
 
 #[test]
@@ -273,7 +352,7 @@ fn implicit_resend_is_the_plain_bu_under_newest() {
     assert_eq!(bu.slot, Slot::Newest);
     assert_eq!(bu.generation, Number(1));
     assert_eq!(
-        mn.keys(),
+        key_slots(&mn),
         view(Number(1), &[Number(1), Init], UpdateTimer::Off)
     );
 }
@@ -313,14 +392,15 @@ fn after_max_key_resends_the_node_drops_its_keys_and_initializes() {
             RequestMode::Implicit => None,
         };
         assert_eq!(bu.key, expected_key, "{mode:?}: fresh timestamp");
-        assert_eq!(mn.keys(), view(Init, &[Init], UpdateTimer::Off));
+        assert_eq!(key_slots(&mn), view(Init, &[Init], UpdateTimer::Off));
         assert_eq!(mn.counters().keys_dropped, 1);
         // The restarted HA initializes; the node takes generation 1 again.
         let kd = ha.initialize(1);
         let mut keys = vec![KeyOption::KeyDistribution(kd)];
         keys.extend(bu.key.clone());
         let mut ba = ha.ba(&bu, &keys);
-        assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+        let r = mn.handle(now, &mut ba);
+        assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
         assert_eq!(mn.keys().transmit, Number(1));
         assert!(matches!(
             mn.registration().state,
@@ -342,9 +422,10 @@ fn a_duplicate_or_older_key_distribution_never_moves_keys() {
         &bu,
         &[KeyOption::KeyDistribution(super::harness::distribution(1))],
     );
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(
-        mn.keys(),
+        key_slots(&mn),
         view(
             Number(1),
             &[Number(1), Init],
@@ -365,7 +446,8 @@ fn a_duplicate_or_older_key_distribution_never_moves_keys() {
         &[KeyOption::KeyDistribution(super::harness::distribution(2))],
     );
     ha.update(2);
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     now = mn.poll_timeout().unwrap();
     mn.handle_timeout(now);
     let bu = ha.open_bu(&one_bu(&mut mn));
@@ -374,7 +456,8 @@ fn a_duplicate_or_older_key_distribution_never_moves_keys() {
         &bu,
         &[KeyOption::KeyDistribution(super::harness::distribution(1))],
     );
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(mn.keys().newest, Some(2));
     assert_eq!(mn.keys().anterior, Some(1));
     assert_eq!(mn.counters().keys_ignored, 2);
@@ -415,7 +498,7 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
 
     // Restart with the last record.
     let mut mn = node_with(cfg.clone(), Some(last.clone()));
-    assert_eq!(mn.keys(), view(Init, &[Init], UpdateTimer::Off));
+    assert_eq!(key_slots(&mn), view(Init, &[Init], UpdateTimer::Off));
     mn.set_care_of_address(now, Some(COA));
     let (events, transmits) = drain(&mut mn);
     assert!(
@@ -446,7 +529,7 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
     cfg2.restore = RestorePolicy::ResumeKeys;
     let mut mn2 = node_with(cfg2, Some(record.clone()));
     assert_eq!(
-        mn2.keys(),
+        key_slots(&mn2),
         view(
             Number(1),
             &[Number(1), Init],
@@ -480,9 +563,10 @@ fn an_update_request_answered_without_a_key_is_asked_again_later() {
     let bu = ha.open_bu(&one_bu(&mut mn));
     assert_eq!(bu.key, Some(KeyOption::KeyUpdateRequest));
     let mut ba = ha.ba(&bu, &[]);
-    assert_eq!(mn.handle(due, &mut ba), Received::Consumed);
+    let r = mn.handle(due, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(
-        mn.keys(),
+        key_slots(&mn),
         view(
             Number(1),
             &[Number(1), Init],

@@ -57,7 +57,8 @@ fn status_135_resynchronizes_the_sequence_number_and_resends_at_once() {
     let ha_last = bu.update.sequence.wrapping_add(1000);
     let mut ba = ha.ba_with(COA, ha_last, 135, 0, &[], &[]);
     let now = T0 + secs(0.2);
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let (events, transmits) = drain(&mut mn);
     assert!(
         !events.iter().any(|e| matches!(e, Event::Refused { .. })),
@@ -78,7 +79,8 @@ fn status_135_resynchronizes_the_sequence_number_and_resends_at_once() {
         &again,
         &[KeyOption::KeyDistribution(kd), again.key.clone().unwrap()],
     );
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert!(
         matches!(mn.registration().state, Registration::Registered(r) if r.seq == ha_last.next())
     );
@@ -92,7 +94,8 @@ fn a_refusal_is_surfaced_and_retried_after_the_maximum_timeout() {
     let bu = ha.open_bu(&one_bu(&mut mn));
     let mut ba = ha.ba_with(COA, bu.update.sequence, 129, 0, &[], &[]);
     let now = T0 + secs(0.5);
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let (events, transmits) = drain(&mut mn);
     assert_eq!(
         non_persist(&events),
@@ -143,7 +146,8 @@ fn a_ba_with_another_sequence_number_or_none_outstanding_is_ignored() {
     ));
     let mut ba = ha.ba(&bu, &[KeyOption::KeyDistribution(kd.clone())]);
     let mut duplicate = ba.clone();
-    assert_eq!(mn.handle(T0, &mut ba), Received::Consumed);
+    let r = mn.handle(T0, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     assert_eq!(
         mn.handle(T0, &mut duplicate),
         Received::Dropped(DropReason::Replayed),
@@ -184,7 +188,8 @@ fn the_binding_is_refreshed_before_it_expires() {
     }];
     let mut ba = ha.ba_with(COA, bu.update.sequence, 0, 100, &[], &advice);
     let now = r.refresh_at + secs(0.1);
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let got = mn.handle(now, &mut ba);
+    assert!(matches!(got, Received::Consumed { .. }), "{got:?}");
     let Registration::Registered(r2) = mn.registration().state else {
         panic!("registered")
     };
@@ -213,7 +218,8 @@ fn a_new_care_of_address_sends_a_bu_at_once() {
     assert_eq!(bu.generation, GenerationId::Number(1));
     assert_eq!(mn.registration().care_of_address, Some(COA2));
     let mut ba = ha.ba(&bu, &[]);
-    assert_eq!(mn.handle(T0 + secs(10.1), &mut ba), Received::Consumed);
+    let r = mn.handle(T0 + secs(10.1), &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let (events, _) = drain(&mut mn);
     assert_eq!(
         non_persist(&events),
@@ -242,7 +248,8 @@ fn returning_home_deregisters_from_the_home_address() {
     ));
     assert_eq!(mn.registration().care_of_address, None);
     let mut ba = ha.ba_with(HOA, bu.update.sequence, 0, 0, &[], &[]);
-    assert_eq!(mn.handle(now, &mut ba), Received::Consumed);
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let (events, _) = drain(&mut mn);
     assert_eq!(non_persist(&events), [Event::Deregistered]);
     assert_eq!(mn.registration().state, Registration::AtHome);
@@ -272,7 +279,8 @@ fn a_binding_refresh_request_is_answered_with_a_bu() {
     let first = register(&mut mn, &mut ha, T0);
     drain(&mut mn);
     let mut brr = ha.brr(COA);
-    assert_eq!(mn.handle(T0 + secs(5.0), &mut brr), Received::Consumed);
+    let r = mn.handle(T0 + secs(5.0), &mut brr);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let bu = ha.open_bu(&one_bu(&mut mn));
     assert_eq!(bu.update.sequence, first.update.sequence.next());
     assert_eq!(bu.alt_coa, Some(COA));

@@ -48,7 +48,7 @@ fn data_crosses_the_tunnel_both_ways_with_the_right_keys() {
 
     let down_inner = inner_packet(CN, HOA, b"down the tunnel");
     let mut down = ha.seal_data(COA, &down_inner);
-    let Received::Delivered { inner } = mn.handle(T0, &mut down) else {
+    let Received::Delivered { inner, .. } = mn.handle(T0, &mut down) else {
         panic!("delivered")
     };
     assert_eq!(&down[inner.start + 8..inner.end], &down_inner[8..]);
@@ -133,7 +133,7 @@ mod robustness {
             let at = at % ba.len();
             ba[at] ^= 1 << bit;
             match mn.handle(T0, &mut ba) {
-                Received::Consumed => {
+                Received::Consumed { .. } => {
                     // Only octets outside ESP's and the MH checksum's protection that
                     // the MN does not check may flip harmlessly: version/traffic
                     // class/flow label/hop limit, the outer destination (the BA may

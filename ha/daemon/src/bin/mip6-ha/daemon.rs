@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::{clock, control, metrics, signals};
+use mip6_ha::HomeAgent;
 use mip6_ha_daemon::config::DaemonConfig;
 use mip6_ha_daemon::store::{Persistence, StateStore};
-use mip6_ha::HomeAgent;
 use mip6_netio::nft::NftGuard;
 use mip6_netio::routes::NetConfig;
 use mip6_netio::TunConfig;

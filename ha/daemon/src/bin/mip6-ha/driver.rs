@@ -23,10 +23,10 @@ use std::ops::Range;
 use mip6_daemon::clock;
 use mip6_daemon::rng::DaemonRng;
 use mip6_ha::persist::MnRecord;
-use mip6_ha_daemon::store::{StateStore, StoreError};
 use mip6_ha::{
     BindingChange, DataError, Event, HomeAgent, KeyChange, Received, RouteChange, Transmit,
 };
+use mip6_ha_daemon::store::{StateStore, StoreError};
 use mip6_netio::{
     NextHop, RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ,
 };
@@ -252,13 +252,13 @@ impl Driver {
                 self.next_hops.insert(coa, (hop, now));
             }
             match received {
-                Received::Delivered { inner } => {
+                Received::Delivered { inner, .. } => {
                     if let Some(spi) = spi {
                         self.stats.opened(spi);
                     }
                     self.delivered.push((i, inner));
                 }
-                Received::Consumed => {
+                Received::Consumed { .. } => {
                     if let Some(spi) = spi {
                         self.stats.opened(spi);
                     }

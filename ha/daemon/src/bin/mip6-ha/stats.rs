@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv6Addr;
 
 use mip6_ha::persist::{GenerationRecord, MnRecord};
-use mip6_ha::{HaConfig, KeyChangeKind};
+use mip6_ha::{DistributionKind, HaConfig};
 use mip6_wire::keys::SpiPair;
 use mip6_wire::Time;
 
@@ -104,11 +104,11 @@ pub struct Stats {
 }
 
 /// Index of a key event kind in [`Stats::key_events`].
-pub fn key_event_index(kind: KeyChangeKind) -> usize {
+pub fn key_event_index(kind: DistributionKind) -> usize {
     match kind {
-        KeyChangeKind::Initialization => 0,
-        KeyChangeKind::Update => 1,
-        KeyChangeKind::Resend => 2,
+        DistributionKind::Initialization => 0,
+        DistributionKind::Update => 1,
+        DistributionKind::Resend => 2,
     }
 }
 
@@ -159,7 +159,7 @@ impl Stats {
     }
 
     /// Counts a key event.
-    pub fn key_event(&mut self, kind: KeyChangeKind) {
+    pub fn key_event(&mut self, kind: DistributionKind) {
         self.key_events[key_event_index(kind)] += 1;
     }
 

@@ -18,8 +18,8 @@ use mip6_daemon::capture::EngineCapture;
 use mip6_daemon::clock;
 use mip6_daemon::control::ControlRequest;
 use mip6_daemon::metrics::MetricsRequest;
+use mip6_mn::{DataError, DistributionKind, Event, MobileNode, Received};
 use mip6_mn_daemon::store::StateStore;
-use mip6_mn::{BuRequest, DataError, Event, KeyInstallKind, MobileNode, Received, Registration};
 use mip6_netio::addr_watch::AddrWatch;
 use mip6_netio::{
     NextHop, RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ,
@@ -76,8 +76,6 @@ pub struct Driver {
     pub stats: Stats,
     id: Identity,
     tracker: CoaTracker,
-    /// The BU being answered carried a Key Resending Request.
-    answering_resend: bool,
     recv_bufs: Vec<Vec<u8>>,
     tun_bufs: Vec<Vec<u8>>,
     tun_sizes: Vec<usize>,
@@ -105,7 +103,6 @@ impl Driver {
             stats,
             id,
             tracker,
-            answering_resend: false,
             recv_bufs: vec![vec![0; RECV_BUF]; MAX_BATCH],
             tun_bufs: vec![
                 vec![
@@ -277,11 +274,6 @@ impl Driver {
             c.net_in(now, frame);
         }
         let spi = esp_spi(frame);
-        self.answering_resend = source == Source::Signalling
-            && matches!(
-                self.node.registration().state,
-                Registration::AwaitingAck(ref a) if a.request == BuRequest::KeyResending
-            );
         let from_ha = frame.get(8..24) == Some(&self.id.home_agent.octets()[..]);
         let received = self.node.handle(now, frame);
         if let (Some(s), false) = (spi, matches!(received, Received::Dropped(_))) {
@@ -294,7 +286,7 @@ impl Driver {
             self.ha_next_hop = Some((hop, now));
         }
         match received {
-            Received::Delivered { inner } => {
+            Received::Delivered { inner, .. } => {
                 if let Some(packet) = frame.get(inner) {
                     if let Some(c) = &mut self.capture {
                         c.tun_out(now, packet);
@@ -304,14 +296,12 @@ impl Driver {
                     }
                 }
             }
-            Received::Consumed => {}
+            Received::Consumed { .. } => {}
             Received::Dropped(reason) => {
                 tracing::debug!(%reason, from = source.name(), "frame dropped by the engine");
             }
         }
-        let r = self.after_call(host, now);
-        self.answering_resend = false;
-        r
+        self.after_call(host, now)
     }
 
     /// Reads up to [`MAX_BATCH`] packets from the TUN per batch, seals each, persists,
@@ -429,15 +419,15 @@ impl Driver {
                 Event::Persist(record) => self.store.put(&record)?,
                 Event::KeysInstalled { generation, kind } => {
                     let kind_name = match kind {
-                        KeyInstallKind::Initialization => {
+                        DistributionKind::Initialization => {
                             self.stats.key_events.initialization += 1;
                             "initialization"
                         }
-                        KeyInstallKind::Update if self.answering_resend => {
+                        DistributionKind::Resend => {
                             self.stats.key_events.resend += 1;
                             "resend"
                         }
-                        KeyInstallKind::Update => {
+                        DistributionKind::Update => {
                             self.stats.key_events.update += 1;
                             "update"
                         }

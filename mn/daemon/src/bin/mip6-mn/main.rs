@@ -34,9 +34,9 @@ use clap::Parser;
 use mip6_daemon::capture::EngineCapture;
 use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::{clock, control, logging, metrics};
+use mip6_mn::{MnConfig, MobileNode, RestorePolicy};
 use mip6_mn_daemon::config::{DaemonConfig, LogFormat};
 use mip6_mn_daemon::store::{Persistence, StateStore};
-use mip6_mn::{MnConfig, MobileNode, RestorePolicy};
 use mip6_netio::addr_watch::AddrWatch;
 
 use mip6_daemon::cli::{RunArgs, EXIT_CONFIG, EXIT_RUNTIME};
