@@ -5,19 +5,54 @@
 //! mip6-{ha,mn} status [--json] [-c FILE | --socket PATH]
 //! ```
 //!
-//! Each daemon flattens [`RunArgs`] into its own clap `Parser` (which carries its name,
-//! about text and the `status` subcommand with [`StatusArgs`]), and answers `status`
-//! with [`status_command`].
+//! Both daemons parse [`Cli`] under their own name ([`Cli::parse_for`]) and answer
+//! `status` with [`status_command`] (through [`crate::launch::main`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit status of a configuration error (also clap's for a bad command line).
 pub const EXIT_CONFIG: u8 = 2;
 /// Exit status of a runtime error.
 pub const EXIT_RUNTIME: u8 = 1;
+
+/// A daemon's command line: run options, or a command for a running daemon.
+#[derive(Debug, Parser)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit status: 0 ok, 1 runtime error, 2 configuration error."
+)]
+pub struct Cli {
+    /// Running the daemon.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A command for a running daemon.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands talking to a running daemon over its control socket.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the running daemon's state: bindings or registration, key generations,
+    /// counters.
+    Status(StatusArgs),
+}
+
+impl Cli {
+    /// Parses the process's arguments for the program `name` (`--help` shows
+    /// `about`); exits with clap's message and status 2 on a bad command line.
+    pub fn parse_for(name: &'static str, about: &'static str) -> Cli {
+        let command = Cli::command()
+            .name(name)
+            .bin_name(name)
+            .about(about)
+            .version(env!("CARGO_PKG_VERSION"));
+        Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+    }
+}
 
 /// Options of running the daemon.
 #[derive(Debug, Clone, Args)]
@@ -112,21 +147,8 @@ pub fn status_command(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{Parser, Subcommand};
 
-    #[derive(Debug, Parser)]
-    #[command(name = "d", args_conflicts_with_subcommands = true)]
-    struct Cli {
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(subcommand)]
-        command: Option<Cmd>,
-    }
-
-    #[derive(Debug, Subcommand)]
-    enum Cmd {
-        Status(StatusArgs),
-    }
+    use Command as Cmd;
 
     #[test]
     fn the_contract_command_lines_parse() {

@@ -8,13 +8,16 @@
 //! | [`cli`] | the command-line options both daemons take, and their `status` command |
 //! | [`config`] | what both TOML configuration files share: positioned errors, value types, parsing |
 //! | [`clock`] | wall-clock [`mip6_wire::Time`] for the engines |
+//! | [`launch`] | the `main` of both binaries: command line, checked configuration, runtime, exit status |
 //! | [`logging`] | tracing to stderr, text or JSON |
 //! | [`rng`] | OS RNG, or a seeded one for tests and replay only |
 //! | [`counters`] | counters both drivers keep (frames per path) |
 //! | [`control`] | Unix control socket: one JSON request, one JSON reply |
 //! | [`metrics`] | Prometheus text exposition over HTTP on a loopback address |
 //! | [`capture`] | pcapng of everything an engine consumed and produced, with its `esp_sa` key log, and the reader replay tests use |
-//! | [`signals`] | SIGINT/SIGTERM as a future |
+//! | [`shell`] | the one event loop both daemons run, generic over a role: sockets, persistence before sending, status, metrics, capture |
+//! | [`signals`] | SIGINT/SIGTERM, caught from start-up on |
+//! | [`store`] | the record store: backend trait (batched durable writes, compare-and-set), its redb backend, the typed layer |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -31,8 +34,13 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod counters;
+pub mod launch;
 pub mod logging;
 pub mod metrics;
 pub mod record;
 pub mod rng;
+pub mod shell;
 pub mod signals;
+pub mod store;
+
+pub use launch::{RunError, StartOptions};

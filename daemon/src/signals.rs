@@ -1,13 +1,29 @@
 //! Orderly shutdown: a daemon stops on SIGINT or SIGTERM and removes what it installed.
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// Resolves at the first SIGINT or SIGTERM. Needs a tokio runtime with I/O enabled.
-pub async fn shutdown() -> std::io::Result<&'static str> {
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = int.recv() => Ok("SIGINT"),
-        _ = term.recv() => Ok("SIGTERM"),
+/// SIGINT and SIGTERM, caught from the moment [`Shutdown::install`] returns (install
+/// it before anything a signal's default action would leave behind).
+#[derive(Debug)]
+pub struct Shutdown {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Shutdown {
+    /// Catches both signals from now on. Needs a tokio runtime with I/O enabled.
+    pub fn install() -> std::io::Result<Shutdown> {
+        Ok(Shutdown {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves at the first SIGINT or SIGTERM caught since `install`, with its name.
+    pub async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
     }
 }

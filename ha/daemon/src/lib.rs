@@ -1,14 +1,24 @@
 //! # mip6-ha-daemon
 //!
-//! What the `mip6-ha` binary needs beside its engine (`mip6-ha`, sans-IO): the
-//! configuration file and the state store's record layout.
+//! The `mip6-ha` home agent daemon (RFC 6275 §10): what the binary needs beside its
+//! engine (`mip6-ha`, sans-IO) and the daemon shell (`mip6-daemon`, shared with
+//! `mip6-mn`). The binary itself (`src/bin/mip6-ha/main.rs`) only hands these to
+//! [`mip6_daemon::launch::main`].
 //!
 //! | module | job |
 //! | --- | --- |
 //! | [`config`] | the TOML configuration file: parse, validate, convert to the engine's |
-//! | [`store`] | the durable record store of the engine's persistence records |
+//! | [`store`] | the layout of the engine's records in the state store |
+//! | [`role`] | the home agent as a role of the shell: events, status, metrics, cleanup |
+//! | [`routes`] | the kernel side of a binding: /128 route into the TUN, proxy NDP (RFC 6275 §10.4.1) |
+//! | [`status`] | the status fields and their text rendering for `mip6-ha status` |
+//! | [`start`] | start-up in order, then the shell's loop |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod role;
+pub mod routes;
+pub mod start;
+pub mod status;
 pub mod store;

@@ -1,18 +1,9 @@
-//! The home agent's state store: the [`MnRecord`]s of [`mip6_ha::Event::Persist`] kept
-//! in a [redb](https://docs.rs/redb) database, `<dir>/mip6-ha.redb`, one row per home
-//! address, so a restarted home agent resumes without reusing a (key, sequence
-//! number) pair (DESIGN.md invariant 2) or accepting a replayed BU (invariant 4).
-//!
-//! **Durability.** Every [`StateStore::put`] / [`StateStore::put_many`] is one write
-//! transaction committed with [`redb::Durability::Immediate`]: when it returns `Ok`
-//! the record is on stable storage, so the driver may send what the engine queued
-//! after the Persist event (the crate's driver contract).
-//!
-//! **Secrets.** In [`Persistence::Full`] mode the database holds key material (the
-//! generation secrets). The file is created with mode 0600, and its mode is set to
-//! 0600 again on every open. In [`Persistence::DurableMinimum`] mode only
-//! [`MnRecord::durable_minimum`] is stored: no binding and no generation, hence no
-//! secret.
+//! The home agent's records in the state store ([`mip6_daemon::store`]): the
+//! [`MnRecord`]s of [`mip6_ha::Event::Persist`], one row per home address in
+//! `<state_dir>/mip6-ha.redb`, so a restarted home agent resumes without reusing a
+//! (key, sequence number) pair (invariant 2) or accepting a replayed BU (invariant 4).
+//! With [`Persistence::DurableMinimum`] only [`MnRecord::durable_minimum`] is stored:
+//! no binding and no generation, hence no secret.
 //!
 //! ## Record encoding, version 1
 //!
@@ -58,19 +49,18 @@
 //! Not supported: migrating other versions (an unknown version is an error), sharing
 //! the file between processes (redb locks it).
 
-use std::fs::{OpenOptions, Permissions};
 use std::net::Ipv6Addr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mip6_daemon::record::{RecordReader, RecordWriter};
+use mip6_daemon::store::redb::RedbStore;
+pub use mip6_daemon::store::{DecodeError, Persistence, StoreError};
+use mip6_daemon::store::{RecordCodec, Store};
+use mip6_ha::persist::{GenerationRecord, MnRecord};
+use mip6_ha::BindingView;
 use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::SequenceNumber;
 use mip6_wire::{Secret32, Time};
-use redb::{Database, Durability, ReadableTable, TableDefinition};
-
-use mip6_ha::persist::{GenerationRecord, MnRecord};
-use mip6_ha::BindingView;
 
 /// The database file's name inside the state directory.
 pub const FILE_NAME: &str = "mip6-ha.redb";
@@ -81,151 +71,42 @@ const GENERATION_LEN: usize = 57;
 /// Length of every encoded [`MnRecord`], version 1.
 pub const RECORD_LEN: usize = 186;
 
-/// Home address (16 octets) → encoded [`MnRecord`].
-const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mn_records");
+/// The home agent's records: keyed by home address, the version-1 layout.
+#[derive(Debug, Clone, Copy)]
+pub struct HaRecords;
 
-/// What the store keeps of each record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Persistence {
-    /// The whole record: bindings and generations (with their secrets) survive.
-    Full,
-    /// Only [`MnRecord::durable_minimum`]: a "stateless" home agent whose MNs
-    /// re-initialize after a restart; no secret reaches the disk.
-    DurableMinimum,
-}
+impl RecordCodec for HaRecords {
+    type Record = MnRecord;
 
-/// Why a stored record could not be decoded (shared with the other daemon's store).
-pub use mip6_daemon::record::DecodeError;
-
-/// Errors of [`StateStore`].
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Creating the file or setting its mode failed.
-    #[error("state store {path}: {source}")]
-    Io {
-        /// The database file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// redb failed (open, transaction, table, storage or commit); boxed, as redb's
-    /// error is large.
-    #[error("state store database: {0}")]
-    Database(#[source] Box<redb::Error>),
-    /// A stored record is corrupt or of an unknown version.
-    #[error("state store: {0}")]
-    Decode(#[from] DecodeError),
-}
-
-/// Maps any redb error into [`StoreError::Database`].
-fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
-    StoreError::Database(Box::new(e.into()))
-}
-
-/// The home agent's durable record store (see the module docs).
-pub struct StateStore {
-    db: Database,
-    mode: Persistence,
-}
-
-impl core::fmt::Debug for StateStore {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("StateStore")
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StateStore {
-    /// Opens (creating if needed) `<dir>/mip6-ha.redb` with mode 0600. `dir` must
-    /// exist. A database left by a crashed process is repaired by redb on open.
-    pub fn open(dir: &Path, mode: Persistence) -> Result<Self, StoreError> {
-        let path = dir.join(FILE_NAME);
-        let io = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        // Create the file ourselves so it is never world-readable, even briefly.
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io)?;
-        std::fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(io)?;
-        let db = Database::create(&path).map_err(db_err)?;
-        let txn = db.begin_write().map_err(db_err)?;
-        txn.open_table(TABLE).map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
-        Ok(StateStore { db, mode })
+    fn key(record: &MnRecord) -> Vec<u8> {
+        record.home_address.octets().to_vec()
     }
 
-    /// The store's mode.
-    pub fn mode(&self) -> Persistence {
-        self.mode
+    fn encode(record: &MnRecord) -> Vec<u8> {
+        encode_record(record).to_vec()
     }
 
-    /// Stores `record`, replacing the previous record of its home address, durably:
-    /// one transaction committed with [`Durability::Immediate`].
-    pub fn put(&self, record: &MnRecord) -> Result<(), StoreError> {
-        self.put_many(core::slice::from_ref(record))
-    }
-
-    /// Stores every record of `records` in one durable transaction (all or none).
-    pub fn put_many(&self, records: &[MnRecord]) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate);
-        {
-            let mut table = txn.open_table(TABLE).map_err(db_err)?;
-            for record in records {
-                let encoded = match self.mode {
-                    Persistence::Full => encode_record(record),
-                    Persistence::DurableMinimum => encode_record(&record.durable_minimum()),
-                };
-                table
-                    .insert(&record.home_address.octets()[..], &encoded[..])
-                    .map_err(db_err)?;
-            }
+    fn decode(key: &[u8], value: &[u8]) -> Result<MnRecord, DecodeError> {
+        let record = decode_record(value)?;
+        if key != record.home_address.octets() {
+            return Err(DecodeError::KeyMismatch {
+                home_address: record.home_address,
+            });
         }
-        txn.commit().map_err(db_err)
+        Ok(record)
     }
 
-    /// Removes the record of `home_address`, durably; whether there was one.
-    pub fn remove(&self, home_address: Ipv6Addr) -> Result<bool, StoreError> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate);
-        let removed = {
-            let mut table = txn.open_table(TABLE).map_err(db_err)?;
-            let old = table.remove(&home_address.octets()[..]).map_err(db_err)?;
-            old.is_some()
-        };
-        txn.commit().map_err(db_err)?;
-        Ok(removed)
+    fn durable_minimum(record: &MnRecord) -> MnRecord {
+        record.durable_minimum()
     }
+}
 
-    /// Every stored record, ordered by home address, for [`mip6_ha::HomeAgent::new`].
-    /// One corrupt record fails the whole load: the caller must not start with a
-    /// silently missing record (its sequence marks would be lost).
-    pub fn load_all(&self) -> Result<Vec<MnRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(TABLE).map_err(db_err)?;
-        let mut records = Vec::new();
-        for row in table.iter().map_err(db_err)? {
-            let (key, value) = row.map_err(db_err)?;
-            let record = decode_record(value.value())?;
-            if key.value() != record.home_address.octets() {
-                return Err(DecodeError::KeyMismatch {
-                    home_address: record.home_address,
-                }
-                .into());
-            }
-            records.push(record);
-        }
-        Ok(records)
-    }
+/// The home agent's state store: its records over the embedded redb backend.
+pub type StateStore = Store<RedbStore, HaRecords>;
+
+/// Opens (creating if needed) `<dir>/mip6-ha.redb` with mode 0600 (`dir` must exist).
+pub fn open(dir: &Path, mode: Persistence) -> Result<StateStore, StoreError> {
+    Ok(Store::new(RedbStore::open(dir, FILE_NAME)?, mode))
 }
 
 /// Field offsets of the version-1 layout (module docs).

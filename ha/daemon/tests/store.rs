@@ -1,18 +1,16 @@
-//! The home agent's state store: round trips through redb, replacement, batching,
-//! the "stateless" mode keeping no secret, the file mode, the encoding's robustness,
-//! and crash safety across a real `abort()` of a child process.
+//! The home agent's records in the state store: round trips through redb,
+//! replacement, batching, the "stateless" mode keeping no secret, the encoding's
+//! robustness. The backend's own properties (file mode, crash safety, compare-and-set)
+//! are tested once for both daemons in `daemon/tests/store.rs`.
 
-use std::io::{BufRead, Write};
 use std::net::Ipv6Addr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
+use mip6_daemon::store::complete_now as done;
 use mip6_ha::binding::BindingView;
 use mip6_ha::{GenerationRecord, MnRecord};
 use mip6_ha_daemon::store::{
-    decode_record, encode_record, DecodeError, Persistence, StateStore, StoreError, FILE_NAME,
-    RECORD_LEN,
+    self, decode_record, encode_record, DecodeError, Persistence, FILE_NAME, RECORD_LEN,
 };
 use mip6_wire::esp::{Spi, Suite};
 use mip6_wire::keys::SpiPair;
@@ -92,34 +90,34 @@ fn round_trip_through_the_database_and_a_reopen() {
         full_record(3).durable_minimum(),
     ];
     {
-        let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-        assert!(store.load_all().unwrap().is_empty());
+        let store = store::open(dir.path(), Persistence::Full).unwrap();
+        assert!(done(store.load_all()).unwrap().is_empty());
         for r in &records[..3] {
-            store.put(r).unwrap();
+            done(store.put(r)).unwrap();
         }
         // hoa(3) is replaced by its durable minimum: the last put wins.
-        store.put(&records[3]).unwrap();
+        done(store.put(&records[3])).unwrap();
     }
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    let loaded = store.load_all().unwrap();
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    let loaded = done(store.load_all()).unwrap();
     assert_eq!(
         loaded,
         vec![records[0].clone(), records[1].clone(), records[3].clone()]
     );
-    assert!(store.remove(hoa(2)).unwrap());
-    assert!(!store.remove(hoa(2)).unwrap());
-    assert_eq!(store.load_all().unwrap().len(), 2);
+    assert!(done(store.remove(&hoa(2).octets())).unwrap());
+    assert!(!done(store.remove(&hoa(2).octets())).unwrap());
+    assert_eq!(done(store.load_all()).unwrap().len(), 2);
 }
 
 #[test]
 fn put_many_stores_every_record_in_one_transaction() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
     let records: Vec<MnRecord> = (1..=50).map(full_record).collect();
-    store.put_many(&records).unwrap();
+    done(store.put_many(&records)).unwrap();
     drop(store);
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    assert_eq!(store.load_all().unwrap(), records);
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    assert_eq!(done(store.load_all()).unwrap(), records);
 }
 
 /// Whether `needle` occurs in the database file.
@@ -132,15 +130,13 @@ fn file_contains(dir: &Path, needle: &[u8]) -> bool {
 fn durable_minimum_mode_never_stores_a_secret() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = StateStore::open(dir.path(), Persistence::DurableMinimum).unwrap();
+        let store = store::open(dir.path(), Persistence::DurableMinimum).unwrap();
         assert_eq!(store.mode(), Persistence::DurableMinimum);
-        store.put(&full_record(1)).unwrap();
-        store
-            .put_many(&[full_record(2), first_key_record(3)])
-            .unwrap();
+        done(store.put(&full_record(1))).unwrap();
+        done(store.put_many(&[full_record(2), first_key_record(3)])).unwrap();
     }
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    let loaded = store.load_all().unwrap();
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    let loaded = done(store.load_all()).unwrap();
     for r in &loaded {
         assert!(r.newest.is_none() && r.anterior.is_none(), "{r:?}");
         assert!(r.binding.is_none());
@@ -161,39 +157,10 @@ fn durable_minimum_mode_never_stores_a_secret() {
 #[test]
 fn full_mode_stores_the_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    store.put(&full_record(1)).unwrap();
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    done(store.put(&full_record(1))).unwrap();
     drop(store);
     assert!(file_contains(dir.path(), &secret(0x17)));
-}
-
-#[test]
-fn database_file_is_private() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(FILE_NAME);
-    // A pre-existing, world-readable (empty) file is narrowed to 0600.
-    std::fs::write(&path, b"").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    store.put(&full_record(1)).unwrap();
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
-    drop(store);
-
-    let fresh = tempfile::tempdir().unwrap();
-    StateStore::open(fresh.path(), Persistence::Full).unwrap();
-    let mode = std::fs::metadata(fresh.path().join(FILE_NAME))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-}
-
-#[test]
-fn open_in_a_missing_directory_is_an_io_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = StateStore::open(&dir.path().join("absent"), Persistence::Full).unwrap_err();
-    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
 }
 
 #[test]
@@ -366,66 +333,18 @@ proptest! {
     }
 }
 
-/// Environment variable that turns [`crash_child`] into the writer of the crash test.
-const CRASH_DIR: &str = "MIP6_HA_STORE_CRASH_DIR";
-
-/// Child half of [`puts_that_returned_survive_an_abort`]; a no-op in a normal run.
-/// Writes records for home addresses 1, 2, … from a thread, printing `PUT n` after
-/// the n-th put returns, while the main thread aborts the process at a moment that
-/// usually falls inside a commit.
 #[test]
-fn crash_child() {
-    let Some(dir) = std::env::var_os(CRASH_DIR) else {
-        return;
-    };
-    let store = StateStore::open(Path::new(&dir), Persistence::Full).unwrap();
-    std::thread::spawn(move || {
-        for n in 1..=u16::MAX {
-            let mut r = full_record(n);
-            r.init_outbound_mark = u64::from(n);
-            store.put(&r).unwrap();
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "PUT {n}").unwrap();
-            out.flush().unwrap();
-        }
-    });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    std::process::abort();
-}
-
-#[test]
-fn puts_that_returned_survive_an_abort() {
-    for round in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CRASH_DIR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "the child must have aborted");
-        let completed = out
-            .stdout
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| l.strip_prefix("PUT ")?.parse::<u16>().ok())
-            .max()
-            .unwrap_or(0);
-        assert!(completed > 0, "round {round}: the child completed no put");
-
-        let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-        let loaded = store.load_all().unwrap();
-        // Every put that returned is there; at most the one in flight may be too.
-        assert!(
-            loaded.len() == usize::from(completed) || loaded.len() == usize::from(completed) + 1,
-            "round {round}: {} records after {completed} completed puts",
-            loaded.len()
-        );
-        for n in 1..=completed {
-            let mut want = full_record(n);
-            want.init_outbound_mark = u64::from(n);
-            assert!(loaded.contains(&want), "round {round}: record {n} lost");
-        }
-    }
+fn a_row_under_another_home_address_is_refused() {
+    use mip6_daemon::store::RecordCodec;
+    use mip6_ha_daemon::store::HaRecords;
+    let r = full_record(1);
+    let value = HaRecords::encode(&r);
+    assert_eq!(HaRecords::key(&r), hoa(1).octets());
+    assert_eq!(HaRecords::decode(&hoa(1).octets(), &value), Ok(r));
+    assert_eq!(
+        HaRecords::decode(&hoa(2).octets(), &value),
+        Err(DecodeError::KeyMismatch {
+            home_address: hoa(1)
+        })
+    );
 }

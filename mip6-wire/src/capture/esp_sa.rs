@@ -174,6 +174,36 @@ pub fn home_registration_records(
     Ok([pair(AddrMatch::Exact(hoa))?, pair(AddrMatch::Any)?])
 }
 
+/// The records of one key generation (or the init key) between home agent `ha` and
+/// the mobile node with home address `hoa`: both directions, each derived from the
+/// generation's secret and SPI with the key schedule ([`crate::keys::schedule`]), each
+/// with the exact home address and with `*` ([`home_registration_records`]).
+pub fn generation_records(
+    ha: Ipv6Addr,
+    hoa: Ipv6Addr,
+    secret: &crate::Secret32,
+    spis: crate::keys::SpiPair,
+    suite: crate::esp::Suite,
+) -> Vec<EspSaRecord> {
+    use crate::keys::schedule::{Direction as KeyDirection, KeySchedule};
+    let schedule = KeySchedule::new(secret);
+    let mut records = Vec::with_capacity(4);
+    for (key_direction, direction, spi) in [
+        (KeyDirection::MnToHa, Direction::MnToHa, spis.mn_to_ha),
+        (KeyDirection::HaToMn, Direction::HaToMn, spis.ha_to_mn),
+    ] {
+        let key = schedule.derive(&hoa, key_direction, spi, suite);
+        let mut key_and_salt = Zeroizing::new(Vec::with_capacity(key.key().len() + 4));
+        key_and_salt.extend_from_slice(key.key());
+        key_and_salt.extend_from_slice(key.salt());
+        // Cannot fail: the schedule makes 20 or 36 octets, as a record takes.
+        if let Ok(pair) = home_registration_records(hoa, ha, spi.get(), direction, &key_and_salt) {
+            records.extend(pair);
+        }
+    }
+    records
+}
+
 /// The tshark arguments that decrypt with `records` and check the ICV:
 /// `-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE`
 /// then `-o uat:esp_sa:<record>` per record. Each argument is one `argv` entry
@@ -209,6 +239,31 @@ pub fn write_esp_sa_file<'a, W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generation_records_hold_the_key_schedule_known_answer() {
+        // docs/architecture.md "Key schedule": secret 00..1f, HoA 2001:db8:1::100,
+        // SPI 0x1001 both ways, AES-128-GCM.
+        let secret = crate::Secret32::new(core::array::from_fn(|i| i as u8));
+        let ha: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        let spi = crate::esp::Spi::new(0x1001).unwrap();
+        let spis = crate::keys::SpiPair {
+            mn_to_ha: spi,
+            ha_to_mn: spi,
+        };
+        let records = generation_records(ha, hoa, &secret, spis, crate::esp::Suite::Aes128Gcm);
+        let lines: Vec<String> = records.iter().map(|r| r.uat_record().to_string()).collect();
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[0].starts_with("\"IPv6\",\"2001:db8:1::100\",\"2001:db8:1::1\",\"0x00001001\"")
+        );
+        assert!(lines[0].contains("0x48231ff0950aa7d4089c033abc0acfe4e0cd599b"));
+        assert!(lines[1].starts_with("\"IPv6\",\"*\",\"2001:db8:1::1\""));
+        assert!(lines[2].starts_with("\"IPv6\",\"2001:db8:1::1\",\"2001:db8:1::100\""));
+        assert!(lines[2].contains("0xf64b1a0338566c33b312152363bddb32cda8a32c"));
+        assert!(lines[3].starts_with("\"IPv6\",\"2001:db8:1::1\",\"*\""));
+    }
     use crate::capture::test_tshark;
     use crate::capture::PcapngWriter;
 

@@ -12,7 +12,7 @@ pub mod pcapng;
 mod test_tshark;
 
 pub use esp_sa::{
-    home_registration_records, tshark_esp_args, write_esp_sa_file, AddrMatch, Direction,
-    EspSaError, EspSaRecord,
+    generation_records, home_registration_records, tshark_esp_args, write_esp_sa_file, AddrMatch,
+    Direction, EspSaError, EspSaRecord,
 };
 pub use pcapng::{CapturedFrame, PcapngError, PcapngReader, PcapngWriter, LINKTYPE_IPV6};

@@ -1,14 +1,26 @@
 //! # mip6-mn-daemon
 //!
-//! What the `mip6-mn` binary needs beside its engine (`mip6-mn`, sans-IO): the
-//! configuration file and the state store's record layout.
+//! The `mip6-mn` mobile node daemon (RFC 6275 §11): what the binary needs beside its
+//! engine (`mip6-mn`, sans-IO) and the daemon shell (`mip6-daemon`, shared with
+//! `mip6-ha`). The binary itself (`src/bin/mip6-mn/main.rs`) only hands these to
+//! [`mip6_daemon::launch::main`].
 //!
 //! | module | job |
 //! | --- | --- |
 //! | [`config`] | the TOML configuration file: parse, validate, convert to the engine's |
-//! | [`store`] | the durable record store of the engine's persistence records |
+//! | [`store`] | the layout of the engine's record in the state store |
+//! | [`role`] | the mobile node as a role of the shell: events, movement, status, cleanup |
+//! | [`movement`] | which address is the care-of address (RFC 6275 §11.5.1, from address events) |
+//! | [`host`] | the source rule, the reverse-tunnel route (RFC 6275 §11.3.1) and the nft guard |
+//! | [`status`] | the status fields, metrics and their text rendering for `mip6-mn status` |
+//! | [`start`] | start-up in order, then the shell's loop |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod host;
+pub mod movement;
+pub mod role;
+pub mod start;
+pub mod status;
 pub mod store;

@@ -1,18 +1,10 @@
-//! The mobile node's state store: the [`MnRecord`] of [`mip6_mn::Event::Persist`] kept
-//! in a [redb](https://docs.rs/redb) database, `<dir>/mip6-mn.redb`, as its single
-//! row, so a restarted node resumes its outbound sequence marks and never seals the
-//! same (key, sequence number) twice (DESIGN.md invariant 2).
-//!
-//! **Durability.** Every [`StateStore::put`] / [`StateStore::put_many`] is one write
-//! transaction committed with [`redb::Durability::Immediate`]: when it returns `Ok`
-//! the record is on stable storage, so the driver may send what the engine queued
-//! after the Persist event (the crate's driver contract).
-//!
-//! **Secrets.** In [`Persistence::Full`] mode the database holds key material (the
-//! generation secrets). The file is created with mode 0600, and its mode is set to
-//! 0600 again on every open. In [`Persistence::DurableMinimum`] mode only
-//! [`durable_minimum`] of the record is stored: the init SA's mark and the Binding
-//! Update mark, no generation, hence no secret (the node restarts as with
+//! The mobile node's record in the state store ([`mip6_daemon::store`]): the
+//! [`MnRecord`] of [`mip6_mn::Event::Persist`] as the single row of
+//! `<state_dir>/mip6-mn.redb`, so a restarted node resumes its outbound sequence
+//! marks and never seals the same (key, sequence number) twice (invariant 2). With
+//! [`Persistence::DurableMinimum`] only [`durable_minimum`] of the record is stored:
+//! the init SA's mark and the Binding Update mark, no generation, hence no secret
+//! (the node restarts as with
 //! [`RestorePolicy::Reinitialize`](mip6_mn::RestorePolicy::Reinitialize)).
 //!
 //! ## Record encoding, version 1
@@ -47,17 +39,16 @@
 //! Not supported: migrating other versions (an unknown version is an error), sharing
 //! the file between processes (redb locks it).
 
-use std::fs::{OpenOptions, Permissions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mip6_daemon::record::{RecordReader, RecordWriter};
+use mip6_daemon::store::redb::RedbStore;
+pub use mip6_daemon::store::{DecodeError, Persistence, StoreError};
+use mip6_daemon::store::{RecordCodec, Store};
+use mip6_mn::persist::{GenerationRecord, MnRecord};
 use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::SequenceNumber;
 use mip6_wire::Secret32;
-use redb::{Database, Durability, TableDefinition};
-
-use mip6_mn::persist::{GenerationRecord, MnRecord};
 
 /// The database file's name inside the state directory.
 pub const FILE_NAME: &str = "mip6-mn.redb";
@@ -67,142 +58,44 @@ pub const VERSION: u8 = 1;
 const GENERATION_LEN: usize = 53;
 /// Length of every encoded [`MnRecord`], version 1.
 pub const RECORD_LEN: usize = 119;
-
-/// [`KEY`] → the encoded [`MnRecord`].
-const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("mn_record");
 /// The single row's key.
-const KEY: &str = "record";
+pub const KEY: &[u8] = b"mobile node";
 
-/// What the store keeps of each record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Persistence {
-    /// The whole record: bindings and generations (with their secrets) survive.
-    Full,
-    /// Only [`durable_minimum`]: the node re-initializes after a restart; no secret
-    /// reaches the disk.
-    DurableMinimum,
-}
+/// The mobile node's record: one row, the version-1 layout.
+#[derive(Debug, Clone, Copy)]
+pub struct MnRecords;
 
-/// Why a stored record could not be decoded (shared with the other daemon's store).
-pub use mip6_daemon::record::DecodeError;
+impl RecordCodec for MnRecords {
+    type Record = MnRecord;
 
-/// Errors of [`StateStore`].
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Creating the file or setting its mode failed.
-    #[error("state store {path}: {source}")]
-    Io {
-        /// The database file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// redb failed (open, transaction, table, storage or commit); boxed, as redb's
-    /// error is large.
-    #[error("state store database: {0}")]
-    Database(#[source] Box<redb::Error>),
-    /// A stored record is corrupt or of an unknown version.
-    #[error("state store: {0}")]
-    Decode(#[from] DecodeError),
-}
+    fn key(_record: &MnRecord) -> Vec<u8> {
+        KEY.to_vec()
+    }
 
-/// Maps any redb error into [`StoreError::Database`].
-fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
-    StoreError::Database(Box::new(e.into()))
-}
+    fn encode(record: &MnRecord) -> Vec<u8> {
+        encode_record(record).to_vec()
+    }
 
-/// The mobile node's durable record store (see the module docs).
-pub struct StateStore {
-    db: Database,
-    mode: Persistence,
-}
+    fn decode(_key: &[u8], value: &[u8]) -> Result<MnRecord, DecodeError> {
+        decode_record(value)
+    }
 
-impl core::fmt::Debug for StateStore {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("StateStore")
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
+    fn durable_minimum(record: &MnRecord) -> MnRecord {
+        durable_minimum(record)
     }
 }
 
-impl StateStore {
-    /// Opens (creating if needed) `<dir>/mip6-mn.redb` with mode 0600. `dir` must
-    /// exist. A database left by a crashed process is repaired by redb on open.
-    pub fn open(dir: &Path, mode: Persistence) -> Result<Self, StoreError> {
-        let path = dir.join(FILE_NAME);
-        let io = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        // Create the file ourselves so it is never world-readable, even briefly.
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io)?;
-        std::fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(io)?;
-        let db = Database::create(&path).map_err(db_err)?;
-        let txn = db.begin_write().map_err(db_err)?;
-        txn.open_table(TABLE).map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
-        Ok(StateStore { db, mode })
-    }
+/// The mobile node's state store: its record over the embedded redb backend.
+pub type StateStore = Store<RedbStore, MnRecords>;
 
-    /// The store's mode.
-    pub fn mode(&self) -> Persistence {
-        self.mode
-    }
+/// Opens (creating if needed) `<dir>/mip6-mn.redb` with mode 0600 (`dir` must exist).
+pub fn open(dir: &Path, mode: Persistence) -> Result<StateStore, StoreError> {
+    Ok(Store::new(RedbStore::open(dir, FILE_NAME)?, mode))
+}
 
-    /// Stores `record`, replacing the previous one, durably:
-    /// one transaction committed with [`Durability::Immediate`].
-    pub fn put(&self, record: &MnRecord) -> Result<(), StoreError> {
-        self.put_many(core::slice::from_ref(record))
-    }
-
-    /// Stores the records of `records` in turn, in one durable transaction (all or
-    /// none): the last one is what [`StateStore::load`] returns.
-    pub fn put_many(&self, records: &[MnRecord]) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate);
-        {
-            let mut table = txn.open_table(TABLE).map_err(db_err)?;
-            for record in records {
-                let encoded = match self.mode {
-                    Persistence::Full => encode_record(record),
-                    Persistence::DurableMinimum => encode_record(&durable_minimum(record)),
-                };
-                table.insert(KEY, &encoded[..]).map_err(db_err)?;
-            }
-        }
-        txn.commit().map_err(db_err)
-    }
-
-    /// Removes the record, durably; whether there was one.
-    pub fn remove(&self) -> Result<bool, StoreError> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate);
-        let removed = {
-            let mut table = txn.open_table(TABLE).map_err(db_err)?;
-            let old = table.remove(KEY).map_err(db_err)?;
-            old.is_some()
-        };
-        txn.commit().map_err(db_err)?;
-        Ok(removed)
-    }
-
-    /// The stored record, if any, for [`mip6_mn::MobileNode::new`].
-    pub fn load(&self) -> Result<Option<MnRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(TABLE).map_err(db_err)?;
-        let Some(value) = table.get(KEY).map_err(db_err)? else {
-            return Ok(None);
-        };
-        Ok(Some(decode_record(value.value())?))
-    }
+/// The stored record, if any, for [`mip6_mn::MobileNode::new`].
+pub async fn load(store: &StateStore) -> Result<Option<MnRecord>, StoreError> {
+    Ok(store.load_all().await?.pop())
 }
 
 /// What [`Persistence::DurableMinimum`] keeps of `record`: the init SA's outbound

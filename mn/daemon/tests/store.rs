@@ -1,16 +1,15 @@
-//! The mobile node's state store: round trips (including a record the real engine
-//! emitted), the "stateless" mode keeping no secret, the file mode, the encoding's
-//! robustness, and crash safety across a real `abort()` of a child process.
+//! The mobile node's record in the state store: round trips (including a record the
+//! real engine emitted), the "stateless" mode keeping no secret, the encoding's
+//! robustness. The backend's own properties (file mode, crash safety, compare-and-set)
+//! are tested once for both daemons in `daemon/tests/store.rs`.
 
-use std::io::{BufRead, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
+use mip6_daemon::store::complete_now as done;
 use mip6_mn::{Event, GenerationRecord, MnConfig, MnRecord, MobileNode};
 use mip6_mn_daemon::store::{
-    decode_record, durable_minimum, encode_record, DecodeError, Persistence, StateStore,
-    StoreError, FILE_NAME, RECORD_LEN,
+    self, decode_record, durable_minimum, encode_record, DecodeError, Persistence, FILE_NAME,
+    RECORD_LEN,
 };
 use mip6_wire::esp::{Spi, Suite};
 use mip6_wire::keys::SpiPair;
@@ -83,15 +82,18 @@ fn round_trip_through_the_database_and_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let from_engine = engine_record();
     {
-        let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-        assert_eq!(store.load().unwrap(), None);
-        store.put(&full_record()).unwrap();
-        assert_eq!(store.load().unwrap(), Some(full_record()));
+        let store = store::open(dir.path(), Persistence::Full).unwrap();
+        assert_eq!(done(store::load(&store)).unwrap(), None);
+        done(store.put(&full_record())).unwrap();
+        assert_eq!(done(store::load(&store)).unwrap(), Some(full_record()));
         // The last put replaces the record.
-        store.put(&from_engine).unwrap();
+        done(store.put(&from_engine)).unwrap();
     }
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    assert_eq!(store.load().unwrap(), Some(from_engine.clone()));
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    assert_eq!(
+        done(store::load(&store)).unwrap(),
+        Some(from_engine.clone())
+    );
 
     // A node restarted from the stored record takes up its marks.
     let config = MnConfig::new(
@@ -105,7 +107,7 @@ fn round_trip_through_the_database_and_a_reopen() {
         config,
         &mut rng,
         Time::from_secs(1_764_000_100),
-        store.load().unwrap(),
+        done(store::load(&store)).unwrap(),
     );
     assert_eq!(
         node.record().init_outbound_mark,
@@ -113,21 +115,21 @@ fn round_trip_through_the_database_and_a_reopen() {
     );
     assert_eq!(node.record().bu_sequence_mark, from_engine.bu_sequence_mark);
 
-    assert!(store.remove().unwrap());
-    assert!(!store.remove().unwrap());
-    assert_eq!(store.load().unwrap(), None);
+    assert!(done(store.remove(store::KEY)).unwrap());
+    assert!(!done(store.remove(store::KEY)).unwrap());
+    assert_eq!(done(store::load(&store)).unwrap(), None);
 }
 
 #[test]
 fn put_many_keeps_the_last_record() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
     let mut later = full_record();
     later.init_outbound_mark += 4096;
-    store.put_many(&[full_record(), later.clone()]).unwrap();
+    done(store.put_many(&[full_record(), later.clone()])).unwrap();
     drop(store);
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    assert_eq!(store.load().unwrap(), Some(later));
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    assert_eq!(done(store::load(&store)).unwrap(), Some(later));
 }
 
 /// Whether `needle` occurs in the database file.
@@ -140,13 +142,13 @@ fn file_contains(dir: &Path, needle: &[u8]) -> bool {
 fn durable_minimum_mode_never_stores_a_secret() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = StateStore::open(dir.path(), Persistence::DurableMinimum).unwrap();
+        let store = store::open(dir.path(), Persistence::DurableMinimum).unwrap();
         assert_eq!(store.mode(), Persistence::DurableMinimum);
-        store.put(&full_record()).unwrap();
-        store.put_many(&[full_record(), full_record()]).unwrap();
+        done(store.put(&full_record())).unwrap();
+        done(store.put_many(&[full_record(), full_record()])).unwrap();
     }
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    let loaded = store.load().unwrap().unwrap();
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    let loaded = done(store::load(&store)).unwrap().unwrap();
     assert!(loaded.newest.is_none() && loaded.anterior.is_none());
     assert_eq!(loaded, durable_minimum(&full_record()));
     assert_eq!(loaded.init_outbound_mark, 8192);
@@ -160,38 +162,10 @@ fn durable_minimum_mode_never_stores_a_secret() {
 #[test]
 fn full_mode_stores_the_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    store.put(&full_record()).unwrap();
+    let store = store::open(dir.path(), Persistence::Full).unwrap();
+    done(store.put(&full_record())).unwrap();
     drop(store);
     assert!(file_contains(dir.path(), &secret(0x27)));
-}
-
-#[test]
-fn database_file_is_private() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(FILE_NAME);
-    std::fs::write(&path, b"").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-    store.put(&full_record()).unwrap();
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
-    drop(store);
-
-    let fresh = tempfile::tempdir().unwrap();
-    StateStore::open(fresh.path(), Persistence::Full).unwrap();
-    let mode = std::fs::metadata(fresh.path().join(FILE_NAME))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-}
-
-#[test]
-fn open_in_a_missing_directory_is_an_io_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = StateStore::open(&dir.path().join("absent"), Persistence::Full).unwrap_err();
-    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
 }
 
 #[test]
@@ -325,71 +299,5 @@ proptest! {
             // Whatever decodes re-encodes to the same bytes: the encoding is canonical.
             prop_assert_eq!(encode_record(&back), bytes);
         }
-    }
-}
-
-/// Environment variable that turns [`crash_child`] into the writer of the crash test.
-const CRASH_DIR: &str = "MIP6_MN_STORE_CRASH_DIR";
-
-/// Child half of [`puts_that_returned_survive_an_abort`]; a no-op in a normal run.
-/// Puts records with init marks 1, 2, … from a thread, printing `PUT n` after the
-/// n-th put returns, while the main thread aborts the process mid-way.
-#[test]
-fn crash_child() {
-    let Some(dir) = std::env::var_os(CRASH_DIR) else {
-        return;
-    };
-    let store = StateStore::open(Path::new(&dir), Persistence::Full).unwrap();
-    std::thread::spawn(move || {
-        for n in 1..=u64::from(u16::MAX) {
-            let mut r = full_record();
-            r.init_outbound_mark = n;
-            store.put(&r).unwrap();
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "PUT {n}").unwrap();
-            out.flush().unwrap();
-        }
-    });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    std::process::abort();
-}
-
-#[test]
-fn puts_that_returned_survive_an_abort() {
-    for round in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CRASH_DIR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "the child must have aborted");
-        let completed = out
-            .stdout
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| l.strip_prefix("PUT ")?.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
-        assert!(completed > 0, "round {round}: the child completed no put");
-
-        let store = StateStore::open(dir.path(), Persistence::Full).unwrap();
-        let loaded = store.load().unwrap().expect("a record");
-        // The last returned put is there, or the one in flight after it: the
-        // restored mark never goes back.
-        let mark = loaded.init_outbound_mark;
-        assert!(
-            mark == completed || mark == completed + 1,
-            "round {round}: mark {mark} after {completed} completed puts"
-        );
-        assert_eq!(
-            loaded,
-            MnRecord {
-                init_outbound_mark: mark,
-                ..full_record()
-            }
-        );
     }
 }

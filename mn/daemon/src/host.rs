@@ -1,11 +1,12 @@
-//! What the daemon installs in the host and removes again: the TUN carrying the home
-//! address, the source rule and the reverse-tunnel route (RFC 6275 §11.3.1), the
-//! nftables guard, and the sockets.
+//! What the mobile node installs in the host beside the shell's sockets and TUN, and
+//! removes again: the source rule and the reverse-tunnel route (RFC 6275 §11.3.1)
+//! and the nftables guard.
 //!
-//! - TUN `tun_name` with the home address /128 and MTU [`TUN_MTU`], so the outer
-//!   packet (outer IPv6 40 + ESP header and IV 16 + inner + padding and trailer + ICV
-//!   16) fits a 1500-octet link: the kernel would fragment it silently otherwise
-//!   (DESIGN.md, measured facts).
+//! - The TUN (opened by the shell, [`mip6_daemon::shell::Io`]) carries the home
+//!   address /128 with MTU [`TUN_MTU`], so the outer packet (outer IPv6 40 + ESP
+//!   header and IV 16 + inner + padding and trailer + ICV 16) fits a 1500-octet link:
+//!   the kernel would fragment it silently otherwise (`docs/architecture.md`,
+//!   "Measured facts").
 //! - `from <home address> lookup <route_table>` (priority `rule_priority`) and
 //!   `default dev <tun> table <route_table>`: the host's traffic from the home address
 //!   goes into the TUN; the outer packets (care-of address → home agent) are routed
@@ -13,22 +14,20 @@
 //! - `table inet mip6_mn_<tun>` dropping HoA-option and RH2 packets to the care-of
 //!   address at prerouting: a BA arrives with an RH2, and the kernel must not answer it
 //!   with ICMPv6 Parameter Problem ([`mip6_netio::nft`]).
-//! - A packet socket (BPF: signalling for the care-of address, any interface) for BAs,
-//!   a raw ESP socket for tunnel frames, an `IPPROTO_RAW` socket to send.
+//!
+//! When the care-of address changes ([`Host::follow_care_of`]), the packet sockets'
+//! filter, the nft guard and the raw sender's source follow it.
 //!
 //! Leftovers of a daemon killed with SIGKILL are replaced: the rule is deleted before
 //! it is added, the route is added with replace, the nft table is recreated in one
 //! transaction, a stale control socket is replaced. Everything is removed by
 //! [`Host::shutdown`], and by the guards' `Drop` on error paths.
 
-use std::io;
 use std::net::Ipv6Addr;
 
+use mip6_daemon::shell::Io;
 use mip6_netio::nft::NftGuard;
-use mip6_netio::reactor::register;
 use mip6_netio::routes::NetConfig;
-use mip6_netio::{LinkSender, PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto};
-use tokio::io::unix::AsyncFd;
 
 /// MTU of the TUN: inner packets of at most 1420 octets make outer frames of at most
 /// 1496 (40 + 16 + 1420 + 2 padding + 2 + 16).
@@ -36,33 +35,17 @@ pub const TUN_MTU: u16 = 1420;
 
 /// Why set-up failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    /// An OS resource could not be made.
-    #[error("{what}: {source}")]
-    Net {
-        /// Which step.
-        what: &'static str,
-        /// The error.
-        #[source]
-        source: mip6_netio::Error,
-    },
-    /// Registering a descriptor with the reactor failed.
-    #[error("{what}: {source}")]
-    Reactor {
-        /// Which descriptor.
-        what: &'static str,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
+#[error("{what}: {source}")]
+pub struct SetupError {
+    /// Which step.
+    pub what: &'static str,
+    /// The error.
+    #[source]
+    pub source: mip6_netio::Error,
 }
 
-fn net(what: &'static str) -> impl FnOnce(mip6_netio::Error) -> SetupError {
-    move |source| SetupError::Net { what, source }
-}
-
-fn reactor(what: &'static str) -> impl FnOnce(io::Error) -> SetupError {
-    move |source| SetupError::Reactor { what, source }
+fn step(what: &'static str) -> impl FnOnce(mip6_netio::Error) -> SetupError {
+    move |source| SetupError { what, source }
 }
 
 /// What set-up needs from the configuration.
@@ -72,36 +55,23 @@ pub struct HostConfig {
     pub home_address: Ipv6Addr,
     /// TUN name.
     pub tun_name: String,
-    /// Open the TUN with offloads (`tun_offload`).
-    pub tun_offload: bool,
     /// Routing table of the reverse tunnel.
     pub route_table: u32,
     /// Priority of the source rule.
     pub rule_priority: u32,
 }
 
-/// Everything installed in the host.
+/// The rule, the route and the nft guard (module docs).
 pub struct Host {
-    /// The TUN (registered with the reactor).
-    pub tun: AsyncFd<Tun>,
-    /// BAs and tunnel frames from the home agent.
-    pub signalling: AsyncFd<PacketSocket>,
-    /// Tunnel frames from the home agent that the kernel reassembled.
-    pub esp: AsyncFd<RawReceiver>,
-    /// Every frame out, routed by the kernel.
-    pub sender: RawSender,
-    /// Tunnel frames out, straight to the next hop the HA's frames came through (none
-    /// if the socket could not be opened: everything then goes through `sender`).
-    pub link: Option<LinkSender>,
     nft: NftGuard,
     routes: Option<NetConfig>,
-    config: HostConfig,
+    home_address: Ipv6Addr,
 }
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Host")
-            .field("tun", self.tun.get_ref())
+            .field("home_address", &self.home_address)
             .field("nft", &self.nft)
             .finish_non_exhaustive()
     }
@@ -122,18 +92,16 @@ pub fn nft_name(tun: &str) -> String {
 }
 
 impl Host {
-    /// Installs everything, with `care_of` (if known) as the local address of the
-    /// packet socket's filter and the nft rules. Needs the tokio runtime (rtnetlink).
-    pub async fn open(config: HostConfig, care_of: Option<Ipv6Addr>) -> Result<Host, SetupError> {
+    /// Installs the rule, the route into the TUN with index `tun_ifindex`, and the nft
+    /// guard for `care_of` (if known) and the home address. Needs the tokio runtime
+    /// (rtnetlink).
+    pub async fn install(
+        config: &HostConfig,
+        tun_ifindex: u32,
+        care_of: Option<Ipv6Addr>,
+    ) -> Result<Host, SetupError> {
         let hoa = config.home_address;
-        let tun = Tun::open(&TunConfig {
-            name: config.tun_name.clone(),
-            mtu: TUN_MTU,
-            addresses: vec![(hoa, 128)],
-            offload: config.tun_offload,
-        })
-        .map_err(net("TUN"))?;
-        let mut routes = NetConfig::new().map_err(net("rtnetlink"))?;
+        let mut routes = NetConfig::new().map_err(step("rtnetlink"))?;
         // A rule left by a killed daemon would make add_source_rule a no-op that is not
         // undone at shutdown: delete it first.
         if let Err(e) = routes
@@ -145,42 +113,26 @@ impl Host {
         routes
             .add_source_rule(hoa, config.route_table, config.rule_priority)
             .await
-            .map_err(net("source rule"))?;
+            .map_err(step("source rule"))?;
         routes
-            .add_default_route(tun.ifindex(), config.route_table)
+            .add_default_route(tun_ifindex, config.route_table)
             .await
-            .map_err(net("reverse-tunnel route"))?;
+            .map_err(step("reverse-tunnel route"))?;
         let nft = NftGuard::install(&nft_name(&config.tun_name), &guarded(hoa, care_of))
-            .map_err(net("nftables guard"))?;
-        let local = care_of.unwrap_or(hoa);
-        let signalling = PacketSocket::open(None, local).map_err(net("packet socket"))?;
-        let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(net("raw ESP socket"))?;
-        let sender = RawSender::open(None).map_err(net("IPPROTO_RAW socket"))?;
-        let link = LinkSender::open()
-            .map_err(|e| tracing::warn!(error = %e, "no link-layer sender: every frame is routed"))
-            .ok();
+            .map_err(step("nftables guard"))?;
         Ok(Host {
-            tun: register(tun).map_err(reactor("TUN"))?,
-            signalling: register(signalling).map_err(reactor("packet socket"))?,
-            esp: register(esp).map_err(reactor("raw ESP socket"))?,
-            sender,
-            link,
             nft,
             routes: Some(routes),
-            config,
+            home_address: hoa,
         })
     }
 
-    /// Points the packet socket's filter and the nft guard at a new care-of address
-    /// (the home address while there is none). Failures are logged: the daemon goes
-    /// on, and the next change tries again.
-    pub fn follow_care_of(&mut self, care_of: Option<Ipv6Addr>) {
-        let hoa = self.config.home_address;
-        if let Err(e) = self
-            .signalling
-            .get_ref()
-            .set_local_address(care_of.unwrap_or(hoa))
-        {
+    /// Points the packet sockets' filter, the nft guard and the raw sender's source at
+    /// a new care-of address (the home address while there is none). Failures are
+    /// logged: the daemon goes on, and the next change tries again.
+    pub fn follow_care_of(&mut self, io: &Io, care_of: Option<Ipv6Addr>) {
+        let hoa = self.home_address;
+        if let Err(e) = io.set_local_address(care_of.unwrap_or(hoa)) {
             tracing::error!(error = %e, "could not refilter the packet socket");
         }
         if let Err(e) = self.nft.update(&guarded(hoa, care_of)) {
@@ -188,13 +140,14 @@ impl Host {
         }
         // Every frame leaves from the care-of address: bound, the kernel skips source
         // address selection per packet. Unbound is only slower.
-        if let Err(e) = self.sender.set_source(care_of) {
+        let sender = io.sender.get_ref();
+        if let Err(e) = sender.set_source(care_of) {
             tracing::debug!(error = %e, "raw socket not bound to the care-of address");
-            let _ = self.sender.set_source(None);
+            let _ = sender.set_source(None);
         }
     }
 
-    /// Removes the rule, the route, the nft table and the TUN, reporting failures.
+    /// Removes the rule, the route and the nft table, reporting failures.
     pub async fn shutdown(mut self) -> Result<(), String> {
         let mut errors = Vec::new();
         if let Some(routes) = self.routes.take() {
@@ -202,11 +155,9 @@ impl Host {
                 errors.push(format!("routes: {e}"));
             }
         }
-        let Host { nft, tun, .. } = self;
-        if let Err(e) = nft.remove() {
+        if let Err(e) = self.nft.remove() {
             errors.push(format!("nftables: {e}"));
         }
-        drop(tun);
         if errors.is_empty() {
             Ok(())
         } else {

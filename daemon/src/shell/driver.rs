@@ -1,0 +1,697 @@
+//! [`Shell`]: the event loop over a [`Role`] (module docs of [`crate::shell`]).
+
+use std::io;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use mip6_netio::{RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
+use mip6_wire::engine::{DataFrame, Engine, Received};
+use mip6_wire::frames::DATA_HEADROOM;
+use mip6_wire::Time;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::io::Io;
+use super::key_log::{KeyLog, KeyMaterial};
+use super::next_hops::NextHops;
+use super::report::ReportInput;
+use super::stats::{drop_names, ShellStats};
+use super::{Handled, HostAction, Ready, RecordOf, Role};
+use crate::capture::EngineCapture;
+use crate::clock;
+use crate::control::{self, ControlRequest};
+use crate::metrics::{self, MetricsRequest, Text};
+use crate::signals::Shutdown;
+use crate::store::{RecordStore, Store, StoreError};
+
+/// Largest IPv6 packet with its header (65 535 payload + 40): the raw ESP socket
+/// hands over what the kernel reassembled.
+const MAX_FRAME: usize = 65_535 + 40;
+/// Room after a TUN packet for the ESP trailer (padding, pad length, next header, ICV).
+const TRAILER_ROOM: usize = 64;
+/// Packet buffers for one TUN batch: reading goes on while a whole super-packet's worth
+/// ([`SEGMENTS_PER_READ`]) is free, so a batch holds at least that many packets when
+/// the TUN is busy.
+const TUN_BATCH: usize = 2 * SEGMENTS_PER_READ;
+/// Batches taken from one descriptor before the loop looks at the others.
+const BATCHES_PER_WAKE: usize = 8;
+/// The longest sleep when the engine has no deadline.
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
+
+/// A failure that stops the daemon (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    /// The store refused a record: sending on could reuse a nonce after a crash.
+    #[error("storing persistence records failed, refusing to send: {0}")]
+    Store(#[from] StoreError),
+    /// A descriptor or server failed in a way that is not transient.
+    #[error("{what}: {source}")]
+    Io {
+        /// Which one.
+        what: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The role's host events ended (the mobile node's address watcher).
+    #[error("{0}")]
+    Host(String),
+}
+
+/// The engine capture with the set of keys already in its key log.
+#[derive(Debug)]
+pub struct Capture {
+    /// The pcapng writer.
+    pub pcap: EngineCapture,
+    keys: KeyLog,
+}
+
+impl Capture {
+    /// Wraps a capture whose key log is empty.
+    pub fn new(pcap: EngineCapture) -> Self {
+        Capture {
+            pcap,
+            keys: KeyLog::default(),
+        }
+    }
+
+    /// Adds the keys not in the key log yet.
+    pub fn add_keys(&mut self, keys: impl IntoIterator<Item = KeyMaterial>) {
+        for key in keys {
+            let records = self.keys.entries(&key);
+            if !records.is_empty() {
+                self.pcap.add_sas(records);
+            }
+        }
+    }
+}
+
+/// Where a batch of frames came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Packet socket `i`.
+    Packet(usize),
+    /// The raw ESP socket.
+    Esp,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Packet(_) => "packet socket",
+            Source::Esp => "raw ESP socket",
+        }
+    }
+}
+
+/// The daemon: the role, its I/O, its store, its capture, and the loop.
+pub struct Shell<R: Role, S: RecordStore> {
+    io: Io,
+    core: Core<R, S>,
+}
+
+/// Everything but the I/O, so a readiness guard on the I/O and the engine can be held
+/// at once.
+struct Core<R: Role, S: RecordStore> {
+    role: R,
+    store: Store<S, R::Codec>,
+    capture: Option<Capture>,
+    stats: ShellStats,
+    next_hops: NextHops,
+    net_bufs: Vec<Vec<u8>>,
+    net_meta: Vec<RecvMeta>,
+    tun_bufs: Vec<Vec<u8>>,
+    tun_sizes: Vec<usize>,
+    tun_scratch: Vec<u8>,
+    tun_out: TunWriteBatch,
+    persist: Vec<RecordOf<R>>,
+    delivered: Vec<(usize, Range<usize>)>,
+    sealed: Vec<(usize, DataFrame)>,
+}
+
+impl<R: Role, S: RecordStore> std::fmt::Debug for Shell<R, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell")
+            .field("role", &R::NAME)
+            .field("stats", &self.core.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Role, S: RecordStore> Shell<R, S> {
+    /// The shell around a role whose engine was built at `now`; `tun_mtu` sizes the
+    /// buffers of packets read from the TUN.
+    pub fn new(
+        role: R,
+        io: Io,
+        store: Store<S, R::Codec>,
+        capture: Option<Capture>,
+        now: Time,
+        tun_mtu: u16,
+    ) -> Self {
+        let tun_buf = DATA_HEADROOM + usize::from(tun_mtu) + TRAILER_ROOM;
+        Shell {
+            io,
+            core: Core {
+                role,
+                store,
+                capture,
+                stats: ShellStats::new(now),
+                next_hops: NextHops::default(),
+                net_bufs: (0..MAX_BATCH).map(|_| vec![0; MAX_FRAME]).collect(),
+                net_meta: vec![RecvMeta::default(); MAX_BATCH],
+                tun_bufs: (0..TUN_BATCH).map(|_| vec![0; tun_buf]).collect(),
+                tun_sizes: vec![0; TUN_BATCH],
+                tun_scratch: vec![0; READ_SCRATCH_LEN],
+                tun_out: TunWriteBatch::new(),
+                persist: Vec::new(),
+                delivered: Vec::with_capacity(MAX_BATCH),
+                sealed: Vec::with_capacity(TUN_BATCH),
+            },
+        }
+    }
+
+    /// The role.
+    pub fn role(&self) -> &R {
+        &self.core.role
+    }
+
+    /// The shell's counters.
+    pub fn stats(&self) -> &ShellStats {
+        &self.core.stats
+    }
+
+    /// Drains the engine's events (routes of bindings restored at start, …) and
+    /// stores their records, then sends what the engine queued.
+    pub async fn settle(&mut self, now: Time) -> Result<(), ShellError> {
+        self.core.settle(now).await?;
+        self.core.flush_transmits(&self.io, now).await;
+        Ok(())
+    }
+
+    /// Tells the engine its care-of address (the mobile node's first one at start).
+    pub async fn move_to(&mut self, care_of: Option<Ipv6Addr>) -> Result<(), ShellError> {
+        let now = clock::now();
+        self.core.move_to(&self.io, now, care_of).await
+    }
+
+    /// Serves the control socket and the metrics endpoint, logs `ready`, and runs the
+    /// loop until SIGINT or SIGTERM (`Ok`) or a fatal error; then removes what the
+    /// role installed (also after an error) and reports what could not be removed.
+    pub async fn run(
+        mut self,
+        mut shutdown: Shutdown,
+        control_socket: &Path,
+        metrics_at: Option<SocketAddr>,
+    ) -> Result<(), ShellError> {
+        let served = serve(control_socket, metrics_at).await;
+        let result = match served {
+            Ok((control_server, mut control_rx, metrics_server, mut metrics_rx)) => {
+                self.core.role.log_ready(Ready {
+                    control_socket,
+                    metrics: metrics_server.as_ref().map(|m| m.local_addr()),
+                });
+                let result = self
+                    .event_loop(&mut shutdown, &mut control_rx, &mut metrics_rx)
+                    .await;
+                drop(metrics_server);
+                drop(control_server);
+                result
+            }
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(signal) => tracing::info!(signal, "shutting down"),
+            Err(e) => tracing::error!(error = %e, "stopping after a fatal error"),
+        }
+        let Shell { io, core } = self;
+        let Core { role, capture, .. } = core;
+        if let Some(mut c) = capture {
+            c.pcap.flush();
+        }
+        let cleanup = role.shutdown().await;
+        drop(io);
+        if let Err(e) = &cleanup {
+            tracing::warn!(error = %e, "cleanup incomplete");
+        }
+        tracing::info!("stopped");
+        result.map(|_| ())
+    }
+
+    async fn event_loop(
+        &mut self,
+        shutdown: &mut Shutdown,
+        control_rx: &mut mpsc::Receiver<ControlRequest>,
+        metrics_rx: &mut Option<mpsc::Receiver<MetricsRequest>>,
+    ) -> Result<&'static str, ShellError> {
+        loop {
+            let deadline = self.core.role.engine().poll_timeout();
+            let sleep_for = deadline.map_or(IDLE_WAKE, |d| {
+                d.saturating_since(clock::now()).min(IDLE_WAKE)
+            });
+            tokio::select! {
+                signal = shutdown.wait() => return Ok(signal),
+                index = self.io.signalling_readable() => {
+                    self.core.drain_network(&self.io, Source::Packet(index)).await?;
+                }
+                ready = self.io.esp.readable() => {
+                    // The drain below clears the readiness when a read would block.
+                    ready
+                        .map_err(|source| ShellError::Io { what: "raw ESP socket".into(), source })?
+                        .retain_ready();
+                    self.core.drain_network(&self.io, Source::Esp).await?;
+                }
+                ready = self.io.tun.readable() => {
+                    ready
+                        .map_err(|source| ShellError::Io { what: "TUN".into(), source })?
+                        .retain_ready();
+                    self.core.drain_tun(&self.io).await?;
+                }
+                event = self.core.role.next_host_event() => {
+                    let event = event.map_err(ShellError::Host)?;
+                    let action = self.core.role.on_host_event(event, &self.io);
+                    if let HostAction::CareOf(care_of) = action {
+                        self.core.move_to(&self.io, clock::now(), care_of).await?;
+                    }
+                }
+                Some(request) = control_rx.recv() => {
+                    let answer = match request.command.as_str() {
+                        "status" => self.core.status(),
+                        other => serde_json::json!({ "error": format!("unknown command {other:?}") }),
+                    };
+                    let _ = request.reply.send(answer);
+                }
+                Some(request) = recv_metrics(metrics_rx) => {
+                    let _ = request.reply.send(self.core.metrics());
+                }
+                () = tokio::time::sleep(sleep_for), if deadline.is_some() => {
+                    let now = clock::now();
+                    if deadline.is_some_and(|d| now >= d) {
+                        self.core.on_timeout(&self.io, now).await?;
+                    }
+                }
+            }
+            if let Some(c) = &mut self.core.capture {
+                c.pcap.flush();
+            }
+        }
+    }
+}
+
+/// The control socket and, if asked, the metrics endpoint.
+async fn serve(
+    control_socket: &Path,
+    metrics_at: Option<SocketAddr>,
+) -> Result<
+    (
+        control::ControlServer,
+        mpsc::Receiver<ControlRequest>,
+        Option<metrics::MetricsServer>,
+        Option<mpsc::Receiver<MetricsRequest>>,
+    ),
+    ShellError,
+> {
+    let (control_server, control_rx) =
+        control::serve(control_socket).map_err(|source| ShellError::Io {
+            what: format!("control socket {}", control_socket.display()),
+            source,
+        })?;
+    let (metrics_server, metrics_rx) = match metrics_at {
+        Some(addr) => {
+            let (server, rx) = metrics::serve(addr)
+                .await
+                .map_err(|source| ShellError::Io {
+                    what: format!("metrics endpoint {addr}"),
+                    source,
+                })?;
+            (Some(server), Some(rx))
+        }
+        None => (None, None),
+    };
+    Ok((control_server, control_rx, metrics_server, metrics_rx))
+}
+
+async fn recv_metrics(rx: &mut Option<mpsc::Receiver<MetricsRequest>>) -> Option<MetricsRequest> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<R: Role, S: RecordStore> Core<R, S> {
+    fn report_input(&self) -> ReportInput<'_> {
+        ReportInput {
+            stats: &self.stats,
+            engine_drops: self.role.engine_drops(),
+            now: clock::now(),
+        }
+    }
+
+    fn status(&self) -> Value {
+        let input = self.report_input();
+        let mut status = input.common_status(R::NAME);
+        status.extend(self.role.status(&input));
+        Value::Object(status)
+    }
+
+    fn metrics(&self) -> String {
+        let input = self.report_input();
+        let text = self.role.metrics(&input, Text::new());
+        input.common_metrics(R::NAME, text).finish()
+    }
+
+    /// Drains the engine's events through the role and stores every record of them in
+    /// one durable batch. Called after every batch of inputs, before anything is sent.
+    async fn settle(&mut self, now: Time) -> Result<(), ShellError> {
+        while let Some(event) = self.role.engine_mut().poll_event() {
+            match self.role.on_event(event, now).await {
+                Handled::Done => {}
+                Handled::Persist(record) => {
+                    if let Some(c) = &mut self.capture {
+                        c.add_keys(self.role.keys_in(&record));
+                    }
+                    self.persist.push(record);
+                }
+                Handled::Distribution(kind) => self.stats.distribution(kind),
+                Handled::Failed(name) => self.stats.drop(name),
+            }
+        }
+        if !self.persist.is_empty() {
+            self.store.put_many(&self.persist).await?;
+            self.persist.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends every queued signalling frame through the routed raw socket.
+    async fn flush_transmits(&mut self, io: &Io, now: Time) {
+        let mut transmits = Vec::new();
+        while let Some(t) = self.role.engine_mut().poll_transmit() {
+            if let Some(c) = &mut self.capture {
+                c.pcap.net_out(now, &t.frame);
+            }
+            if let Some(spi) = t.spi {
+                self.stats.sealed(spi);
+            }
+            tracing::debug!(destination = %t.destination, len = t.frame.len(), "signalling sent");
+            transmits.push(t);
+        }
+        if transmits.is_empty() {
+            return;
+        }
+        let frames: Vec<&[u8]> = transmits.iter().map(|t| t.frame.as_slice()).collect();
+        let mut failed = 0;
+        let sent = io
+            .send_routed(&frames, |f, e| {
+                failed += 1;
+                tracing::warn!(error = %e, len = f.len(), "signalling frame not sent");
+            })
+            .await;
+        self.stats.signalling_sent += sent as u64;
+        self.stats.frames.net_out += sent as u64;
+        for _ in 0..failed {
+            self.stats.drop(drop_names::SEND_FAILED);
+        }
+    }
+
+    async fn on_timeout(&mut self, io: &Io, now: Time) -> Result<(), ShellError> {
+        if let Some(c) = &mut self.capture {
+            c.pcap.timeout(now);
+        }
+        self.role.engine_mut().handle_timeout(now);
+        self.settle(now).await?;
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+
+    async fn move_to(
+        &mut self,
+        io: &Io,
+        now: Time,
+        care_of: Option<Ipv6Addr>,
+    ) -> Result<(), ShellError> {
+        // A new link: next hops learned on the old one are not on it.
+        self.next_hops.clear();
+        if let Some(c) = &mut self.capture {
+            c.pcap.care_of(now, care_of);
+        }
+        self.role.move_to(now, care_of);
+        self.settle(now).await?;
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+
+    /// Takes up to [`BATCHES_PER_WAKE`] batches from one receive socket; the
+    /// readiness is cleared when a receive would block.
+    async fn drain_network(&mut self, io: &Io, source: Source) -> Result<(), ShellError> {
+        for _ in 0..BATCHES_PER_WAKE {
+            let read = {
+                let mut bufs: Vec<&mut [u8]> =
+                    self.net_bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                let meta = &mut self.net_meta;
+                match source {
+                    Source::Packet(i) => {
+                        let Some(fd) = io.signalling.get(i) else {
+                            return Ok(());
+                        };
+                        let mut guard = fd.readable().await.map_err(|source| ShellError::Io {
+                            what: "packet socket".into(),
+                            source,
+                        })?;
+                        guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, meta))
+                    }
+                    Source::Esp => {
+                        let mut guard =
+                            io.esp.readable().await.map_err(|source| ShellError::Io {
+                                what: "raw ESP socket".into(),
+                                source,
+                            })?;
+                        guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, meta))
+                    }
+                }
+            };
+            let n = match read {
+                Ok(Ok(0)) | Err(_) => return Ok(()),
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) => {
+                    // A socket error is reported once (an interface went down): go on.
+                    tracing::warn!(error = %e, socket = source.name(), "receive failed");
+                    return Ok(());
+                }
+            };
+            self.on_frames(io, n).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands a received batch to the engine, then persists, delivers and sends.
+    async fn on_frames(&mut self, io: &Io, n: usize) -> Result<(), ShellError> {
+        let now = clock::now();
+        self.delivered.clear();
+        if n > 1 {
+            let frames: Vec<&[u8]> = self
+                .net_bufs
+                .iter()
+                .zip(&self.net_meta)
+                .take(n)
+                .map(|(b, m)| &b[..m.len.min(b.len())])
+                .collect();
+            self.role.before_batch(&frames);
+        }
+        for i in 0..n {
+            self.stats.frames.net_in += 1;
+            let meta = self.net_meta[i];
+            if meta.truncated {
+                self.stats.drop(drop_names::TRUNCATED);
+                tracing::debug!(len = meta.len, "truncated frame dropped");
+                continue;
+            }
+            let frame = &mut self.net_bufs[i][..meta.len];
+            if let Some(c) = &mut self.capture {
+                c.pcap.net_in(now, frame);
+            }
+            let peer = frame
+                .get(8..24)
+                .and_then(|s| <[u8; 16]>::try_from(s).ok())
+                .map(Ipv6Addr::from);
+            let received = self.role.engine_mut().handle(now, frame);
+            // Only a frame the engine authenticated may teach the next hop.
+            if received.is_authenticated() {
+                if let (Some(hop), Some(peer)) = (meta.next_hop(), peer) {
+                    self.next_hops.learn(peer, hop, now);
+                }
+            }
+            if let Some(spi) = received.spi() {
+                self.stats.opened(spi);
+            }
+            match received {
+                Received::Delivered { inner, .. } => self.delivered.push((i, inner)),
+                Received::Consumed { .. } => {}
+                Received::Dropped(reason) => {
+                    tracing::debug!(%reason, "frame dropped by the engine");
+                }
+            }
+        }
+        self.settle(now).await?;
+        for (i, inner) in self.delivered.drain(..) {
+            let Some(packet) = self.net_bufs[i].get(inner) else {
+                continue;
+            };
+            if let Some(c) = &mut self.capture {
+                c.pcap.tun_out(now, packet);
+            }
+            if !self.tun_out.push(packet) {
+                self.stats.drop(drop_names::TUN_WRITE_FAILED);
+            }
+        }
+        let queued = self.tun_out.len() as u64;
+        if queued > 0 {
+            match io.tun.get_ref().send_batch(&mut self.tun_out) {
+                Ok(_) => self.stats.frames.tun_out += queued,
+                Err(e) => {
+                    self.stats.drop(drop_names::TUN_WRITE_FAILED);
+                    tracing::debug!(error = %e, packets = queued, "TUN write failed");
+                }
+            }
+        }
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+
+    /// Reads up to [`BATCHES_PER_WAKE`] batches from the TUN (super-packets split into
+    /// segments), tunnels them, persists, sends.
+    async fn drain_tun(&mut self, io: &Io) -> Result<(), ShellError> {
+        for _ in 0..BATCHES_PER_WAKE {
+            let (n, dry) = self.read_tun(io).await?;
+            if n > 0 {
+                self.on_tun_packets(io, n).await?;
+            }
+            if dry {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills the TUN buffers; `(packets, ran dry)`.
+    async fn read_tun(&mut self, io: &Io) -> Result<(usize, bool), ShellError> {
+        let mut n = 0;
+        while self.tun_bufs.len() - n >= SEGMENTS_PER_READ {
+            let mut guard = io.tun.readable().await.map_err(|source| ShellError::Io {
+                what: "TUN".into(),
+                source,
+            })?;
+            let read = guard.try_io(|t| {
+                t.get_ref().recv_segments(
+                    &mut self.tun_scratch,
+                    &mut self.tun_bufs[n..],
+                    &mut self.tun_sizes[n..],
+                    DATA_HEADROOM,
+                )
+            });
+            match read {
+                Ok(Ok(k)) => n += k,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) if e.raw_os_error().is_some() => {
+                    return Err(ShellError::Io {
+                        what: "TUN".into(),
+                        source: e,
+                    })
+                }
+                Ok(Err(e)) => {
+                    // A packet that could not be split is consumed: go on.
+                    self.stats.drop(drop_names::TUN_READ_FAILED);
+                    tracing::warn!(error = %e, "TUN read failed");
+                }
+                Err(_would_block) => return Ok((n, true)),
+            }
+        }
+        Ok((n, false))
+    }
+
+    /// Seals the packets read from the TUN, persists, then sends the frames: those to
+    /// a peer heard from lately straight to its next hop (in runs of one next hop),
+    /// the others routed.
+    async fn on_tun_packets(&mut self, io: &Io, n: usize) -> Result<(), ShellError> {
+        let now = clock::now();
+        self.sealed.clear();
+        for i in 0..n {
+            self.stats.frames.tun_in += 1;
+            let len = self.tun_sizes[i];
+            let buf = &mut self.tun_bufs[i];
+            if let Some(name) = self
+                .role
+                .screen_tun(&buf[DATA_HEADROOM..DATA_HEADROOM + len])
+            {
+                self.stats.drop(name);
+                continue;
+            }
+            if let Some(c) = &mut self.capture {
+                c.pcap.tun_in(now, &buf[DATA_HEADROOM..DATA_HEADROOM + len]);
+            }
+            match self.role.engine_mut().seal_data(now, buf, len) {
+                Ok(frame) => self.sealed.push((i, frame)),
+                Err(e) => {
+                    self.stats.drop(R::data_drop(&e));
+                    tracing::debug!(error = %e, "packet from the TUN not tunnelled");
+                }
+            }
+        }
+        self.settle(now).await?;
+        let mut failed = 0u64;
+        let mut at = 0;
+        while at < self.sealed.len() {
+            let (i, frame) = self.sealed[at];
+            if let Some(c) = &mut self.capture {
+                c.pcap.net_out(now, &self.tun_bufs[i][..frame.len]);
+            }
+            self.stats.sealed(frame.spi);
+            at += 1;
+        }
+        let frames: Vec<(&[u8], Ipv6Addr)> = self
+            .sealed
+            .iter()
+            .map(|&(i, f)| (&self.tun_bufs[i][..f.len], f.destination))
+            .collect();
+        let mut routed: Vec<&[u8]> = Vec::new();
+        let mut direct = 0;
+        let mut at = 0;
+        while at < frames.len() {
+            let Some(hop) = self
+                .next_hops
+                .get(&frames[at].1, now)
+                .filter(|_| io.link.is_some())
+            else {
+                routed.push(frames[at].0);
+                at += 1;
+                continue;
+            };
+            let run: Vec<&[u8]> = frames[at..]
+                .iter()
+                .take_while(|(_, to)| self.next_hops.get(to, now) == Some(hop))
+                .map(|(f, _)| *f)
+                .collect();
+            at += run.len();
+            direct += io.send_direct(&run, hop, |f, e| {
+                failed += 1;
+                tracing::debug!(error = %e, len = f.len(), "tunnel frame not sent to the next hop");
+            });
+        }
+        let routed_sent = io
+            .send_routed(&routed, |f, e| {
+                failed += 1;
+                tracing::debug!(error = %e, len = f.len(), "tunnel frame not sent");
+            })
+            .await;
+        self.stats.frames.net_out_link += direct as u64;
+        self.stats.frames.net_out += (direct + routed_sent) as u64;
+        for _ in 0..failed {
+            self.stats.drop(drop_names::SEND_FAILED);
+        }
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+}

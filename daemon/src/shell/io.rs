@@ -1,0 +1,204 @@
+//! The sockets and the TUN both daemons drive, registered with tokio's reactor
+//! (`mip6_netio::reactor`): `AF_PACKET` sockets for signalling and unfragmented
+//! tunnel frames (BPF-filtered for the local address; one per interface, or one on
+//! every interface), a raw ESP socket for tunnel frames the kernel reassembled, an
+//! `IPPROTO_RAW` socket for everything routed, an `AF_PACKET` sender straight to a
+//! known next hop, and the TUN. Every descriptor is non-blocking; a `WouldBlock`
+//! clears the reactor's readiness through `AsyncFd`'s guards.
+
+use std::io;
+use std::net::Ipv6Addr;
+use std::task::Poll;
+
+use mip6_netio::reactor::register;
+use mip6_netio::{
+    LinkSender, NextHop, PacketSocket, RawReceiver, RawSender, Tun, TunConfig, TunnelProto,
+};
+use tokio::io::unix::AsyncFd;
+
+/// What [`Io::open`] opens.
+#[derive(Debug, Clone)]
+pub struct IoConfig {
+    /// One packet socket per entry: `Some(interface)`, or `None` for every interface.
+    pub packet_sockets: Vec<Option<String>>,
+    /// The address the packet sockets' filter takes frames for.
+    pub local: Ipv6Addr,
+    /// The source the raw sender is bound to, if any (the kernel then skips source
+    /// address selection per packet).
+    pub source: Option<Ipv6Addr>,
+    /// The TUN.
+    pub tun: TunConfig,
+}
+
+/// What failed while opening the I/O.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct OpenError {
+    /// What was being opened.
+    pub what: String,
+    /// Why it failed.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn open_err<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+) -> impl FnOnce(E) -> OpenError {
+    let what = what.into();
+    move |e| OpenError {
+        what,
+        source: Box::new(e),
+    }
+}
+
+/// The open sockets and TUN.
+#[derive(Debug)]
+pub struct Io {
+    /// The packet sockets (signalling, unfragmented tunnel frames).
+    pub signalling: Vec<AsyncFd<PacketSocket>>,
+    /// Raw ESP (protocol 50): tunnel frames the kernel reassembled.
+    pub esp: AsyncFd<RawReceiver>,
+    /// The `IPPROTO_RAW` sender of everything routed.
+    pub sender: AsyncFd<RawSender>,
+    /// Tunnel frames straight to the next hop a peer's frames came through (none if
+    /// it could not be opened: everything is then routed).
+    pub link: Option<LinkSender>,
+    /// The TUN.
+    pub tun: AsyncFd<Tun>,
+}
+
+impl Io {
+    /// Opens everything `config` names. Needs a tokio runtime (the reactor).
+    pub fn open(config: &IoConfig) -> Result<Io, OpenError> {
+        let mut signalling = Vec::new();
+        for ifname in &config.packet_sockets {
+            let on = ifname.as_deref().unwrap_or("every interface");
+            let sock = PacketSocket::open(ifname.as_deref(), config.local)
+                .map_err(open_err(format!("packet socket on {on}")))?;
+            signalling.push(
+                register(sock).map_err(open_err(format!("registering packet socket on {on}")))?,
+            );
+        }
+        let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(open_err("raw ESP socket"))?;
+        let sender = RawSender::open(None).map_err(open_err("IPPROTO_RAW socket"))?;
+        if let Some(source) = config.source {
+            if let Err(e) = sender.set_source(Some(source)) {
+                tracing::warn!(%source, error = %e, "raw socket not bound to its source address");
+            }
+        }
+        let tun = Tun::open(&config.tun).map_err(open_err(format!("TUN {}", config.tun.name)))?;
+        Ok(Io {
+            signalling,
+            esp: register(esp).map_err(open_err("registering the raw ESP socket"))?,
+            sender: register(sender).map_err(open_err("registering the raw sender"))?,
+            link: LinkSender::open()
+                .map_err(
+                    |e| tracing::warn!(error = %e, "no link-layer sender: every frame is routed"),
+                )
+                .ok(),
+            tun: register(tun).map_err(open_err("registering the TUN"))?,
+        })
+    }
+
+    /// Waits until one of the packet sockets is readable; returns its index. The
+    /// readiness stays set: the reader clears it when a receive would block.
+    pub async fn signalling_readable(&self) -> usize {
+        std::future::poll_fn(|cx| {
+            for (i, fd) in self.signalling.iter().enumerate() {
+                if fd.poll_read_ready(cx).is_ready() {
+                    return Poll::Ready(i);
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Points every packet socket's filter at `local` (a mobile node that moved).
+    pub fn set_local_address(&self, local: Ipv6Addr) -> Result<(), mip6_netio::Error> {
+        for fd in &self.signalling {
+            fd.get_ref().set_local_address(local)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `frames` through the routed raw socket in `sendmmsg` batches. A frame the
+    /// kernel refuses is skipped and reported through `refused`; a full socket buffer
+    /// is waited out a few times, then the rest is reported refused. Returns how many
+    /// the kernel took.
+    pub async fn send_routed(
+        &self,
+        frames: &[&[u8]],
+        mut refused: impl FnMut(&[u8], &io::Error),
+    ) -> usize {
+        let (mut at, mut sent, mut waits) = (0, 0, 0);
+        while at < frames.len() {
+            match self.sender.get_ref().send_batch(&frames[at..]) {
+                Ok(0) => {
+                    let e = io::Error::from(io::ErrorKind::WriteZero);
+                    frames[at..].iter().for_each(|f| refused(f, &e));
+                    break;
+                }
+                Ok(n) => {
+                    at += n;
+                    sent += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && waits < 4 => {
+                    waits += 1;
+                    match self.sender.writable().await {
+                        Ok(mut guard) => guard.clear_ready(),
+                        Err(e) => {
+                            frames[at..].iter().for_each(|f| refused(f, &e));
+                            break;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    frames[at..].iter().for_each(|f| refused(f, &e));
+                    break;
+                }
+                Err(e) => {
+                    // sendmmsg reports an error only for the first frame of the batch.
+                    refused(frames[at], &e);
+                    at += 1;
+                }
+            }
+        }
+        sent
+    }
+
+    /// Sends `frames` straight to `hop` in `sendmmsg` batches (all of them for that
+    /// next hop); refused frames are reported. Returns how many the kernel took.
+    /// Without a link sender nothing is sent and every frame is reported.
+    pub fn send_direct(
+        &self,
+        frames: &[&[u8]],
+        hop: NextHop,
+        mut refused: impl FnMut(&[u8], &io::Error),
+    ) -> usize {
+        let Some(link) = &self.link else {
+            let e = io::Error::from(io::ErrorKind::NotConnected);
+            frames.iter().for_each(|f| refused(f, &e));
+            return 0;
+        };
+        let (mut at, mut sent) = (0, 0);
+        while at < frames.len() {
+            match link.send_batch(&frames[at..], hop) {
+                Ok(0) => {
+                    let e = io::Error::from(io::ErrorKind::WriteZero);
+                    frames[at..].iter().for_each(|f| refused(f, &e));
+                    break;
+                }
+                Ok(n) => {
+                    at += n;
+                    sent += n;
+                }
+                Err(e) => {
+                    refused(frames[at], &e);
+                    at += 1;
+                }
+            }
+        }
+        sent
+    }
+}

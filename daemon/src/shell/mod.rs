@@ -1,0 +1,166 @@
+//! The one daemon shell: the event loop both `mip6-ha` and `mip6-mn` run, generic over
+//! a [`Role`] — what differs between them (the engine, the host set-up, the status
+//! view) — in the manner of quinn's endpoint driver and boringtun's device loop.
+//!
+//! Each round of the loop takes one batch of inputs with **one `now`**, read once and
+//! given to the engine and the capture alike: frames from the packet sockets or the
+//! raw ESP socket, packets from the TUN, a host event (the mobile node's address
+//! changes), or the engine's deadline. Then it follows the engine contract
+//! ([`mip6_wire::engine`]):
+//!
+//! 1. record each input in the capture, then hand it to the engine (`handle` decrypts
+//!    in place, so the frame is recorded first);
+//! 2. drain the engine's events through [`Role::on_event`] (routes, logs) and store
+//!    every persistence record in **one durable batch before anything is sent**;
+//! 3. write delivered inner packets to the TUN, send sealed tunnel frames (straight to
+//!    the next hop the peer's last authenticated frame came through, or routed), then
+//!    the queued signalling.
+//!
+//! The engine is called only from recorded inputs (status and metrics requests read
+//! it without changing it), so a capture replays byte for byte. The shell parses no
+//! protocol: everything it counts or routes by (SPIs, destinations) is in what the
+//! engine returns.
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`io`] | the sockets and the TUN on the reactor, routed and direct sends |
+//! | [`driver`] | [`Shell`]: the loop, batches, persistence before sending |
+//! | [`next_hops`] | per peer, the neighbour its last authenticated frame came through |
+//! | [`stats`] | the shell's counters: frames, drops, packets per SPI, distributions |
+//! | [`report`] | status JSON and Prometheus text fields both roles share |
+//! | [`key_log`] | the capture's `esp_sa` key log, one entry per key |
+
+pub mod driver;
+pub mod io;
+pub mod key_log;
+pub mod next_hops;
+pub mod report;
+pub mod stats;
+
+use core::future::Future;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::Path;
+
+use mip6_wire::engine::Engine;
+use mip6_wire::keys::DistributionKind;
+use mip6_wire::Time;
+use serde_json::{Map, Value};
+
+pub use driver::{Capture, Shell, ShellError};
+pub use io::{Io, IoConfig, OpenError};
+pub use key_log::KeyMaterial;
+pub use report::ReportInput;
+
+use crate::metrics::Text;
+use crate::store::RecordCodec;
+
+/// The engine of role `R`.
+pub type EngineOf<R> = <R as Role>::Engine;
+/// The events of role `R`'s engine.
+pub type EventOf<R> = <EngineOf<R> as Engine>::Event;
+/// Why role `R`'s engine refuses to tunnel a packet.
+pub type DataErrorOf<R> = <EngineOf<R> as Engine>::DataError;
+/// The persistence record of role `R`.
+pub type RecordOf<R> = <<R as Role>::Codec as RecordCodec>::Record;
+
+/// What the shell does with one engine event after [`Role::on_event`] acted on it.
+#[derive(Debug)]
+pub enum Handled<Rec> {
+    /// Nothing more.
+    Done,
+    /// Store this record durably before anything of this round is sent.
+    Persist(Rec),
+    /// A key distribution of this kind happened (status `key_events`).
+    Distribution(DistributionKind),
+    /// Acting on it failed: count a drop of this name.
+    Failed(&'static str),
+}
+
+/// What a host event asks of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostAction {
+    /// Nothing.
+    None,
+    /// The local node's care-of address changed (`None`: no usable address, or
+    /// home): record it, forget next hops learned on the old link, tell the engine
+    /// ([`Role::move_to`]).
+    CareOf(Option<Ipv6Addr>),
+}
+
+/// What the shell tells the role once everything is open.
+#[derive(Debug, Clone, Copy)]
+pub struct Ready<'a> {
+    /// The control socket's path.
+    pub control_socket: &'a Path,
+    /// Where the metrics endpoint listens, if it does.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// What differs between the home agent and the mobile node daemons (module docs).
+pub trait Role {
+    /// The sans-IO engine.
+    type Engine: Engine;
+    /// How the engine's persistence records are stored.
+    type Codec: RecordCodec;
+    /// Something the host reports beside packets (the mobile node's address events).
+    type HostEvent;
+
+    /// `ha` or `mn`: the status `role` and the metrics prefix `mip6_<name>_`.
+    const NAME: &'static str;
+
+    /// The engine.
+    fn engine(&self) -> &Self::Engine;
+
+    /// The engine, to call it.
+    fn engine_mut(&mut self) -> &mut Self::Engine;
+
+    /// Acts on one engine event (routes, proxy entries, logs) and says what the shell
+    /// must do with it.
+    fn on_event(
+        &mut self,
+        event: EventOf<Self>,
+        now: Time,
+    ) -> impl Future<Output = Handled<RecordOf<Self>>>;
+
+    /// The drop name for a packet read from the TUN that the engine must not see,
+    /// if it is one (the kernel's own multicast chatter on the home agent's TUN).
+    fn screen_tun(&self, _packet: &[u8]) -> Option<&'static str> {
+        None
+    }
+
+    /// The drop name for a packet the engine refused to tunnel.
+    fn data_drop(error: &DataErrorOf<Self>) -> &'static str;
+
+    /// A hint before a batch of received frames is handled one by one (the home
+    /// agent brings their state into cache); changes nothing.
+    fn before_batch(&self, _frames: &[&[u8]]) {}
+
+    /// Waits for the next host event; a role without any never resolves. An error
+    /// ends the daemon.
+    fn next_host_event(&mut self) -> impl Future<Output = Result<Self::HostEvent, String>>;
+
+    /// Acts on a host event (may re-point the sockets' filters at a new address).
+    fn on_host_event(&mut self, event: Self::HostEvent, io: &Io) -> HostAction;
+
+    /// Tells the engine its care-of address changed (the mobile node's
+    /// `set_care_of_address`); the home agent has none.
+    fn move_to(&mut self, _now: Time, _care_of: Option<Ipv6Addr>) {}
+
+    /// The keys a stored record holds, for the capture's key log.
+    fn keys_in(&self, record: &RecordOf<Self>) -> Vec<KeyMaterial>;
+
+    /// The engine's drop counts by reason name (snake case), zero included.
+    fn engine_drops(&self) -> Vec<(String, u64)>;
+
+    /// The role's status fields, beside [`ReportInput::common_status`]'s.
+    fn status(&self, input: &ReportInput<'_>) -> Map<String, Value>;
+
+    /// The role's metrics, before [`ReportInput::common_metrics`]'s.
+    fn metrics(&self, input: &ReportInput<'_>, text: Text) -> Text;
+
+    /// Logs the `ready` event with what the role knows.
+    fn log_ready(&self, ready: Ready<'_>);
+
+    /// Removes what the role installed in the host, reporting failures.
+    fn shutdown(self) -> impl Future<Output = Result<(), String>>;
+}

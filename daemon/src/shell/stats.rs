@@ -1,0 +1,134 @@
+//! What the shell counts beside the engine's own counters: frames on each path, its
+//! own drops by name, packets per SA (from the SPIs the engine reports), key
+//! distributions by kind, and signalling frames the kernel took.
+
+use std::collections::{BTreeMap, HashMap};
+
+use mip6_wire::keys::DistributionKind;
+use mip6_wire::Time;
+
+pub use crate::counters::Frames;
+
+/// Packets opened and sealed under one SPI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SaPackets {
+    /// Frames the engine opened under it.
+    pub opened: u64,
+    /// Frames the engine sealed under it that the kernel took.
+    pub sealed: u64,
+}
+
+/// The shell's counters (status and metrics).
+#[derive(Debug, Clone)]
+pub struct ShellStats {
+    /// When the daemon started.
+    pub started: Time,
+    /// Frames by path.
+    pub frames: Frames,
+    /// The shell's and the role's own drops, by name (`truncated`, `send_failed`, …).
+    pub drops: BTreeMap<&'static str, u64>,
+    /// Packets per SPI.
+    pub sa_packets: HashMap<u32, SaPackets>,
+    /// Key distributions by kind, in [`DistributionKind::ALL`] order.
+    pub distributions: [u64; 3],
+    /// Signalling frames (BUs or BAs) the kernel took.
+    pub signalling_sent: u64,
+}
+
+impl ShellStats {
+    /// Counters at zero for a daemon started at `now`.
+    pub fn new(now: Time) -> Self {
+        ShellStats {
+            started: now,
+            frames: Frames::default(),
+            drops: BTreeMap::new(),
+            sa_packets: HashMap::new(),
+            distributions: [0; 3],
+            signalling_sent: 0,
+        }
+    }
+
+    /// Counts a drop by name.
+    pub fn drop(&mut self, name: &'static str) {
+        *self.drops.entry(name).or_default() += 1;
+    }
+
+    /// Counts a frame opened under `spi`.
+    pub fn opened(&mut self, spi: u32) {
+        self.sa_packets.entry(spi).or_default().opened += 1;
+    }
+
+    /// Counts a frame sealed under `spi` that left.
+    pub fn sealed(&mut self, spi: u32) {
+        self.sa_packets.entry(spi).or_default().sealed += 1;
+    }
+
+    /// Packets of one SPI.
+    pub fn sa(&self, spi: u32) -> SaPackets {
+        self.sa_packets.get(&spi).copied().unwrap_or_default()
+    }
+
+    /// Counts a key distribution.
+    pub fn distribution(&mut self, kind: DistributionKind) {
+        let index = DistributionKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(0);
+        self.distributions[index] += 1;
+    }
+
+    /// Key distributions by kind, with their names.
+    pub fn distributions(&self) -> impl Iterator<Item = (DistributionKind, u64)> + '_ {
+        DistributionKind::ALL.into_iter().zip(self.distributions)
+    }
+}
+
+/// Names of the drops the shell itself counts.
+pub mod drop_names {
+    /// A received frame longer than the receive buffer.
+    pub const TRUNCATED: &str = "truncated";
+    /// The kernel refused or could not take a frame we sent.
+    pub const SEND_FAILED: &str = "send_failed";
+    /// The TUN could not take an inner packet.
+    pub const TUN_WRITE_FAILED: &str = "tun_write_failed";
+    /// A read from the TUN that failed or could not be split into packets (a bad
+    /// `virtio_net_hdr`, more segments than buffers): what it held is lost.
+    pub const TUN_READ_FAILED: &str = "tun_read_failed";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_spi_kind_and_name() {
+        let mut s = ShellStats::new(Time::from_secs(5));
+        s.opened(0x1001);
+        s.opened(0x1001);
+        s.sealed(0x2001);
+        assert_eq!(
+            s.sa(0x1001),
+            SaPackets {
+                opened: 2,
+                sealed: 0
+            }
+        );
+        assert_eq!(s.sa(0x2001).sealed, 1);
+        assert_eq!(s.sa(0x3001), SaPackets::default());
+        s.distribution(DistributionKind::Resend);
+        s.distribution(DistributionKind::Update);
+        s.distribution(DistributionKind::Update);
+        let kinds: Vec<_> = s.distributions().collect();
+        assert_eq!(
+            kinds,
+            [
+                (DistributionKind::Initialization, 0),
+                (DistributionKind::Update, 2),
+                (DistributionKind::Resend, 1)
+            ]
+        );
+        s.drop(drop_names::TRUNCATED);
+        s.drop(drop_names::TRUNCATED);
+        assert_eq!(s.drops[drop_names::TRUNCATED], 2);
+    }
+}

@@ -1,0 +1,279 @@
+//! The home agent as a role of the daemon shell ([`mip6_daemon::shell::Role`]): what
+//! the `mip6-ha` daemon does beside moving bytes — the kernel side of each binding
+//! ([`crate::routes`]: a /128 route into the TUN and a proxy neighbour entry on the
+//! home link, RFC 6275 §10.4.1), the logs of bindings and key distributions, the
+//! status and metrics of the bindings it serves.
+
+use std::convert::Infallible;
+use std::net::Ipv6Addr;
+
+use mip6_daemon::metrics::Text;
+use mip6_daemon::rng::DaemonRng;
+use mip6_daemon::shell::report::snake_case;
+use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role};
+use mip6_ha::{
+    BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, MnRecord, RouteChange,
+};
+use mip6_netio::nft::NftGuard;
+use mip6_wire::Time;
+use serde_json::{Map, Value};
+
+use crate::routes::Routes;
+use crate::status;
+use crate::store::HaRecords;
+
+/// From this many configured mobile nodes on, each received batch is first handed to
+/// [`HomeAgent::prefetch`]: the engine's state then outgrows the caches, and
+/// overlapping the batch's misses pays (mip6-wire/BENCHMARKS.md, "Engines"); below it
+/// the extra header walk would only cost.
+pub const PREFETCH_FROM_MNS: usize = 4096;
+
+/// Offset of the first octet of the destination address in an IPv6 header.
+const IPV6_DST_FIRST: usize = 24;
+
+/// The home agent role: its engine and what it installed in the host.
+pub struct HomeAgentRole {
+    engine: HomeAgent<DaemonRng>,
+    address: Ipv6Addr,
+    home_interface: String,
+    tun_name: String,
+    persistence: bool,
+    restored_records: usize,
+    /// The served home addresses, in configuration order (status lists them so).
+    home_addresses: Vec<Ipv6Addr>,
+    routes: Routes,
+    nft: NftGuard,
+}
+
+impl std::fmt::Debug for HomeAgentRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HomeAgentRole")
+            .field("address", &self.address)
+            .field("mobile_nodes", &self.home_addresses.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`HomeAgentRole::new`] takes beside the engine and the host guards.
+#[derive(Debug, Clone)]
+pub struct HomeAgentSetup {
+    /// The home agent's address.
+    pub address: Ipv6Addr,
+    /// The home link's interface.
+    pub home_interface: String,
+    /// The TUN's name.
+    pub tun_name: String,
+    /// Whether the store keeps whole records.
+    pub persistence: bool,
+    /// How many records the engine was restored from.
+    pub restored_records: usize,
+    /// The served home addresses, in configuration order.
+    pub home_addresses: Vec<Ipv6Addr>,
+}
+
+impl HomeAgentRole {
+    /// The role around a built engine, the routes (netlink handle with forwarding and
+    /// the proxy sysctls set) and the nftables guard.
+    pub fn new(
+        engine: HomeAgent<DaemonRng>,
+        setup: HomeAgentSetup,
+        routes: Routes,
+        nft: NftGuard,
+    ) -> Self {
+        HomeAgentRole {
+            engine,
+            address: setup.address,
+            home_interface: setup.home_interface,
+            tun_name: setup.tun_name,
+            persistence: setup.persistence,
+            restored_records: setup.restored_records,
+            home_addresses: setup.home_addresses,
+            routes,
+            nft,
+        }
+    }
+
+    /// Live bindings now.
+    fn live_bindings(&self, now: Time) -> usize {
+        self.home_addresses
+            .iter()
+            .filter(|hoa| self.engine.binding(hoa).is_some_and(|b| b.expires_at > now))
+            .count()
+    }
+}
+
+impl Role for HomeAgentRole {
+    type Engine = HomeAgent<DaemonRng>;
+    type Codec = HaRecords;
+    type HostEvent = Infallible;
+
+    const NAME: &'static str = "ha";
+
+    fn engine(&self) -> &Self::Engine {
+        &self.engine
+    }
+
+    fn engine_mut(&mut self) -> &mut Self::Engine {
+        &mut self.engine
+    }
+
+    async fn on_event(&mut self, event: Event, _now: Time) -> Handled<MnRecord> {
+        match event {
+            Event::Persist(record) => Handled::Persist(record),
+            Event::Route(RouteChange::Install {
+                home_address,
+                care_of_address,
+            }) => {
+                tracing::info!(hoa = %home_address, coa = %care_of_address, "route home address into the TUN");
+                match self.routes.install(home_address).await {
+                    Ok(()) => Handled::Done,
+                    Err(e) => {
+                        tracing::error!(hoa = %home_address, error = %e, "route or proxy entry not installed");
+                        Handled::Failed("route_failed")
+                    }
+                }
+            }
+            Event::Route(RouteChange::Remove { home_address }) => {
+                tracing::info!(hoa = %home_address, "route of home address removed");
+                if let Err(e) = self.routes.remove(home_address).await {
+                    tracing::warn!(hoa = %home_address, error = %e, "route or proxy entry not removed");
+                }
+                Handled::Done
+            }
+            Event::Keys(KeyChange {
+                home_address,
+                kind,
+                generation,
+            }) => {
+                tracing::info!(hoa = %home_address, %kind, generation, "key distribution");
+                Handled::Distribution(kind)
+            }
+            Event::Binding {
+                home_address,
+                change,
+            } => {
+                match change {
+                    BindingChange::Added(b) => {
+                        tracing::info!(hoa = %home_address, coa = %b.care_of_address, sequence = b.sequence.0, lifetime_s = b.lifetime_secs, "binding added")
+                    }
+                    BindingChange::Updated(b) => {
+                        tracing::info!(hoa = %home_address, coa = %b.care_of_address, sequence = b.sequence.0, lifetime_s = b.lifetime_secs, "binding updated")
+                    }
+                    BindingChange::Removed(cause) => {
+                        tracing::info!(hoa = %home_address, ?cause, "binding removed")
+                    }
+                }
+                Handled::Done
+            }
+        }
+    }
+
+    /// The kernel's own link-local chatter on the TUN (MLD reports, router
+    /// solicitations) is for no home address: not an engine input.
+    fn screen_tun(&self, packet: &[u8]) -> Option<&'static str> {
+        (packet.get(IPV6_DST_FIRST) == Some(&0xff)).then_some("tun_multicast")
+    }
+
+    fn data_drop(error: &DataError) -> &'static str {
+        match error {
+            DataError::UnknownHomeAddress(_) => "tun_unknown_home_address",
+            DataError::NotBound(_) => "tun_not_bound",
+            _ => "tun_seal_failed",
+        }
+    }
+
+    fn before_batch(&self, frames: &[&[u8]]) {
+        if self.home_addresses.len() >= PREFETCH_FROM_MNS {
+            self.engine.prefetch(frames.iter().copied());
+        }
+    }
+
+    async fn next_host_event(&mut self) -> Result<Infallible, String> {
+        std::future::pending().await
+    }
+
+    fn on_host_event(&mut self, event: Infallible, _io: &Io) -> HostAction {
+        match event {}
+    }
+
+    fn keys_in(&self, record: &MnRecord) -> Vec<KeyMaterial> {
+        [&record.anterior, &record.newest]
+            .into_iter()
+            .flatten()
+            .map(|g| KeyMaterial {
+                home_agent: self.address,
+                home_address: record.home_address,
+                secret: g.secret.clone(),
+                spis: g.spis,
+                suite: g.suite,
+            })
+            .collect()
+    }
+
+    fn engine_drops(&self) -> Vec<(String, u64)> {
+        let counters = self.engine.counters();
+        DropReason::ALL
+            .iter()
+            .map(|&r| (snake_case(&format!("{r:?}")), counters.dropped(r)))
+            .collect()
+    }
+
+    fn status(&self, input: &ReportInput<'_>) -> Map<String, Value> {
+        let mut m = status::status_fields(&self.engine, &self.home_addresses, input);
+        m.insert("address".into(), self.address.to_string().into());
+        m.insert("persistence".into(), self.persistence.into());
+        m
+    }
+
+    fn metrics(&self, input: &ReportInput<'_>, text: Text) -> Text {
+        let counters = self.engine.counters();
+        let mut text = text.gauge(
+            "mip6_ha_bindings",
+            "Bindings in the binding cache (RFC 6275 §10.3.1).",
+            &[],
+            self.live_bindings(input.now) as f64,
+        );
+        for (result, n) in [
+            ("accepted", counters.bu_accepted),
+            ("refused", status::refused(counters)),
+        ] {
+            text = text.counter(
+                "mip6_ha_registrations_total",
+                "Binding Updates accepted and refused.",
+                &[("result", result)],
+                n,
+            );
+        }
+        text
+    }
+
+    fn log_ready(&self, ready: Ready<'_>) {
+        tracing::info!(
+            event = "ready",
+            address = %self.address,
+            home_interface = %self.home_interface,
+            tun = %self.tun_name,
+            mobile_nodes = self.home_addresses.len(),
+            restored_records = self.restored_records,
+            persistence = self.persistence,
+            control_socket = %ready.control_socket.display(),
+            metrics = ?ready.metrics,
+            "ready"
+        );
+    }
+
+    async fn shutdown(self) -> Result<(), String> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.routes.cleanup().await {
+            errors.push(format!("removing routes, proxy entries or sysctls: {e}"));
+        }
+        if let Err(e) = self.nft.remove() {
+            errors.push(format!("removing the nftables table: {e}"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}

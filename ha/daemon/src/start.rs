@@ -1,0 +1,177 @@
+//! Start-up and run of `mip6-ha -c FILE`.
+//!
+//! Start-up, in order: SIGINT/SIGTERM caught; the state store
+//! (`<state_dir>/mip6-ha.redb`, whole records with `persistence = true`, the durable
+//! minimum otherwise) and its records; the engine; the capture; the nftables table
+//! that keeps the kernel from answering HoA-option and RH2 packets with ICMPv6 errors;
+//! forwarding on and proxy NDP on the home link (`proxy_delay` 0); the sockets and the
+//! TUN; leftover proxy entries of a killed run removed; the routes of bindings
+//! restored from the store. Then the shell ([`mip6_daemon::shell`]) serves the control
+//! socket and the metrics, logs `ready`, and runs until a signal.
+//!
+//! Everything installed is held by a guard that undoes it on drop ([`NftGuard`],
+//! [`NetConfig`], the control socket's server, the TUN), so an error path cleans up
+//! too; an orderly shutdown undoes it explicitly and reports failures. A `kill -9`
+//! leaves state behind, which the next start takes over: the nft table and routes are
+//! replaced, a stale control socket is replaced, stale proxy entries are removed.
+
+use std::net::Ipv6Addr;
+
+use mip6_daemon::capture::EngineCapture;
+use mip6_daemon::rng::DaemonRng;
+use mip6_daemon::shell::{Capture, Io, IoConfig, KeyMaterial, Shell};
+use mip6_daemon::signals::Shutdown;
+use mip6_daemon::{clock, StartOptions};
+use mip6_ha::HomeAgent;
+use mip6_netio::nft::NftGuard;
+use mip6_netio::routes::NetConfig;
+use mip6_netio::TunConfig;
+
+use crate::config::DaemonConfig;
+use crate::role::{HomeAgentRole, HomeAgentSetup};
+use crate::routes::Routes;
+use crate::store::{self, Persistence};
+
+/// Name of the nftables table: `inet mip6_ha`.
+pub const NFT_NAME: &str = "ha";
+
+pub use mip6_daemon::RunError;
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunError> {
+    // Signals first: a SIGTERM during start-up must not kill us past our guards.
+    let shutdown = Shutdown::install().map_err(RunError::runtime("signal handlers"))?;
+
+    let mut engine_config = config.to_engine().map_err(|errors| {
+        RunError::Config(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    // Every reserved block is one fsync'd store write in the loop.
+    engine_config.sequence_block = mip6_daemon::SEQUENCE_BLOCK;
+    let address = *config.address.get_ref();
+    let home_interface = config.home_interface.get_ref().clone();
+    let home_addresses: Vec<Ipv6Addr> = engine_config
+        .mobile_nodes
+        .iter()
+        .map(|mn| mn.home_address)
+        .collect();
+    let init_keys: Vec<KeyMaterial> = engine_config
+        .mobile_nodes
+        .iter()
+        .map(|mn| KeyMaterial {
+            home_agent: address,
+            home_address: mn.home_address,
+            secret: mn.init_secret.clone(),
+            spis: mn.init_spis,
+            suite: mn.init_suite,
+        })
+        .collect();
+
+    // The store and the engine.
+    std::fs::create_dir_all(&config.state_dir).map_err(RunError::runtime(format!(
+        "state directory {}",
+        config.state_dir.display()
+    )))?;
+    let mode = if config.persistence {
+        Persistence::Full
+    } else {
+        Persistence::DurableMinimum
+    };
+    let store = store::open(&config.state_dir, mode).map_err(RunError::runtime("state store"))?;
+    let records = store
+        .load_all()
+        .await
+        .map_err(RunError::runtime("state store"))?;
+    let restored = records.len();
+    if options.seed.is_some() {
+        tracing::warn!("--seed: the RNG is predictable; for tests and replay only");
+    }
+    let rng = DaemonRng::new(options.seed);
+    let now = clock::now();
+    // A capture keeps the records the engine starts from beside it (`<capture>.state`),
+    // so a replay can start where this run started.
+    let start_state: Vec<u8> = records.iter().flat_map(store::encode_record).collect();
+    let engine = HomeAgent::new(engine_config, rng, now, records)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let capture = match &options.capture {
+        Some(path) => {
+            let mut pcap = EngineCapture::create(path, address)
+                .map_err(RunError::runtime(format!("capture {}", path.display())))?;
+            pcap.set_limit(options.capture_limit);
+            pcap.start(now, restored > 0);
+            if restored > 0 {
+                pcap.write_start_state(&start_state)
+                    .map_err(RunError::runtime(format!(
+                        "capture state {}",
+                        path.display()
+                    )))?;
+            }
+            let mut capture = Capture::new(pcap);
+            capture.add_keys(init_keys);
+            Some(capture)
+        }
+        None => None,
+    };
+
+    // The kernel side.
+    let nft = NftGuard::install(NFT_NAME, &[address]).map_err(RunError::runtime("nftables"))?;
+    let mut net = NetConfig::new().map_err(RunError::runtime("netlink"))?;
+    net.set_forwarding(true)
+        .map_err(RunError::runtime("forwarding"))?;
+    net.prepare_proxy_link(&home_interface)
+        .map_err(RunError::runtime(format!("proxy NDP on {home_interface}")))?;
+    let tun = TunConfig {
+        name: config.tun_name().to_owned(),
+        mtu: config.tun_mtu(),
+        addresses: Vec::new(),
+        offload: config.tun_offload,
+    };
+    let io = Io::open(&IoConfig {
+        packet_sockets: config
+            .all_interfaces()
+            .map(|i| Some(i.to_owned()))
+            .collect(),
+        local: address,
+        // Every frame leaves from the HA's address: bound, the kernel skips source
+        // address selection per packet.
+        source: Some(address),
+        tun: tun.clone(),
+    })
+    .map_err(RunError::runtime("I/O"))?;
+    let home_ifindex =
+        mip6_netio::if_index(&home_interface).map_err(RunError::runtime("home interface"))?;
+    let mut routes = Routes::new(net, io.tun.get_ref().ifindex(), home_ifindex);
+    routes.clear_leftovers(home_addresses.iter().copied()).await;
+    let role = HomeAgentRole::new(
+        engine,
+        HomeAgentSetup {
+            address,
+            home_interface,
+            tun_name: tun.name,
+            persistence: config.persistence,
+            restored_records: restored,
+            home_addresses,
+        },
+        routes,
+        nft,
+    );
+    let mut shell = Shell::new(role, io, store, capture, now, config.tun_mtu());
+    // Routes of the bindings restored from the store.
+    shell
+        .settle(now)
+        .await
+        .map_err(RunError::runtime("restoring"))?;
+    shell
+        .run(
+            shutdown,
+            &config.control_socket,
+            config.metrics.as_ref().map(|m| *m.get_ref()),
+        )
+        .await
+        .map_err(RunError::runtime("event loop"))
+}

@@ -1,0 +1,200 @@
+//! The status the control socket serves (HA), and its human rendering for
+//! `mip6-ha status` without `--json`.
+//!
+//! ```json
+//! {"role":"ha","address":"2001:db8:1::1","uptime_s":12.3,"persistence":true,
+//!  "bindings":[{"home_address":..,"care_of_address":..,"sequence":7,"lifetime_left_s":580.0}],
+//!  "keys":[{"home_address":..,"transmit":"anterior|newest|init",
+//!           "generations":[{"slot":"newest|anterior|init","generation":3,"spi_mn_to_ha":4660,
+//!                           "spi_ha_to_mn":4661,"age_s":4.2,"packets_in":10,"packets_out":12}]}],
+//!  "key_events":{"initialization":1,"update":5,"resend":1},
+//!  "registrations":{"accepted":9,"refused":0},
+//!  "refusals":{"<reason>":n},
+//!  "drops":{"<reason>":n},"frames":{"net_in":..,"net_out":..,"net_out_link":..,"tun_in":..,"tun_out":..}}
+//! ```
+//!
+//! `refusals` counts refused BUs by reason (RFC 6275 §6.1.8 status). Drop reasons are
+//! the engine's [`mip6_ha::DropReason`] names in snake case (`unknown_spi`,
+//! `bad_icv`, …) and the shell's and this role's own (`truncated`, `tun_not_bound`,
+//! `route_failed`, …); only non-zero counts are listed. Generations are listed newest
+//! first; a generation restored from the store is aged from the restart.
+
+use std::fmt::Write as _;
+
+use mip6_daemon::shell::report::{secs_between, snake_case};
+use mip6_daemon::shell::ReportInput;
+use mip6_ha::{BindingView, Counters, HomeAgent, KeyView, Refusal};
+use mip6_wire::keys::GenerationId;
+use rand_core::{CryptoRng, RngCore};
+use serde_json::{json, Map, Value};
+
+/// Refused BUs, all reasons.
+pub fn refused(counters: &Counters) -> u64 {
+    counters.refusals.iter().sum()
+}
+
+/// Which key the HA transmits with: `init`, `newest` or `anterior`.
+pub fn transmit_name(view: &KeyView) -> &'static str {
+    match view.transmit {
+        GenerationId::Init => "init",
+        GenerationId::Number(n) if view.newest == Some(n) => "newest",
+        GenerationId::Number(_) => "anterior",
+    }
+}
+
+/// The home agent's status fields for the home addresses it serves, in
+/// configuration order.
+pub fn status_fields<R: RngCore + CryptoRng>(
+    engine: &HomeAgent<R>,
+    home_addresses: &[std::net::Ipv6Addr],
+    input: &ReportInput<'_>,
+) -> Map<String, Value> {
+    let mut bindings = Vec::new();
+    let mut keys = Vec::new();
+    for hoa in home_addresses {
+        if let Some(b) = engine.binding(hoa) {
+            bindings.push(binding_json(hoa, &b, input));
+        }
+        if let Some(view) = engine.keys(hoa) {
+            let generations: Vec<Value> = view
+                .generations
+                .iter()
+                .map(|g| input.generation_json(g, true))
+                .collect();
+            keys.push(json!({
+                "home_address": hoa.to_string(),
+                "transmit": transmit_name(&view),
+                "generations": generations,
+            }));
+        }
+    }
+    let counters = engine.counters();
+    let refusals: Map<String, Value> = Refusal::ALL
+        .iter()
+        .filter(|&&r| counters.refused(r) > 0)
+        .map(|&r| {
+            (
+                snake_case(&format!("{r:?}")),
+                Value::from(counters.refused(r)),
+            )
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("bindings".into(), bindings.into());
+    m.insert("keys".into(), keys.into());
+    m.insert(
+        "registrations".into(),
+        json!({"accepted": counters.bu_accepted, "refused": refused(counters)}),
+    );
+    m.insert("refusals".into(), refusals.into());
+    m
+}
+
+fn binding_json(hoa: &std::net::Ipv6Addr, b: &BindingView, input: &ReportInput<'_>) -> Value {
+    json!({
+        "home_address": hoa.to_string(),
+        "care_of_address": b.care_of_address.to_string(),
+        "sequence": b.sequence.0,
+        "lifetime_left_s": secs_between(b.expires_at, input.now),
+    })
+}
+
+/// The status as aligned text (`mip6-ha status`). Reads only what is there, so a
+/// reply from another version still prints.
+pub fn render_text(status: &Value) -> String {
+    let mut out = String::new();
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    let _ = writeln!(out, "role          {}", s(&status["role"]));
+    let _ = writeln!(out, "address       {}", s(&status["address"]));
+    let _ = writeln!(out, "uptime        {} s", s(&status["uptime_s"]));
+    let _ = writeln!(out, "persistence   {}", s(&status["persistence"]));
+    let bindings = status["bindings"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(out, "\nbindings ({})", bindings.len());
+    if !bindings.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<39} {:<39} {:>8} {:>12}",
+            "home address", "care-of address", "sequence", "lifetime (s)"
+        );
+    }
+    for b in &bindings {
+        let _ = writeln!(
+            out,
+            "  {:<39} {:<39} {:>8} {:>12}",
+            s(&b["home_address"]),
+            s(&b["care_of_address"]),
+            s(&b["sequence"]),
+            s(&b["lifetime_left_s"])
+        );
+    }
+    let _ = writeln!(out, "\nkeys");
+    for k in status["keys"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {}  transmit: {}",
+            s(&k["home_address"]),
+            s(&k["transmit"])
+        );
+        let _ = writeln!(
+            out,
+            "    {:<9} {:>10} {:>12} {:>12} {:>9} {:>10} {:>11}",
+            "slot",
+            "generation",
+            "SPI mn->ha",
+            "SPI ha->mn",
+            "age (s)",
+            "packets in",
+            "packets out"
+        );
+        for g in k["generations"].as_array().into_iter().flatten() {
+            let hex = |v: &Value| v.as_u64().map_or("-".to_owned(), |n| format!("{n:#010x}"));
+            let _ = writeln!(
+                out,
+                "    {:<9} {:>10} {:>12} {:>12} {:>9} {:>10} {:>11}",
+                s(&g["slot"]),
+                s(&g["generation"]),
+                hex(&g["spi_mn_to_ha"]),
+                hex(&g["spi_ha_to_mn"]),
+                s(&g["age_s"]),
+                s(&g["packets_in"]),
+                s(&g["packets_out"])
+            );
+        }
+    }
+    let table = |out: &mut String, title: &str, v: &Value| {
+        let _ = writeln!(out, "\n{title}");
+        match v.as_object() {
+            Some(m) if !m.is_empty() => {
+                for (k, n) in m {
+                    let _ = writeln!(out, "  {:<28} {}", k, s(n));
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "  (none)");
+            }
+        }
+    };
+    table(&mut out, "key events", &status["key_events"]);
+    table(&mut out, "registrations", &status["registrations"]);
+    table(&mut out, "refusals", &status["refusals"]);
+    table(&mut out, "drops", &status["drops"]);
+    table(&mut out, "frames", &status["frames"]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_rendering_survives_any_json() {
+        for v in [json!(null), json!({}), json!({"bindings": 3, "keys": "x"})] {
+            let text = render_text(&v);
+            assert!(text.contains("bindings (0)"));
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Start-up and run of `mip6-mn -c FILE`.
+//!
+//! Start-up, in order: SIGINT/SIGTERM caught; the state store
+//! (`<state_dir>/mip6-mn.redb`; whole records with `restore = "resume-keys"`, the
+//! durable minimum otherwise) and its record; movement detection (subscribe to address
+//! events, then dump what is there, so no change is lost) and the first care-of
+//! address; the sockets and the TUN with the home address; the source rule, the
+//! reverse-tunnel route and the nft guard ([`crate::host`]); the capture; the engine;
+//! the first Binding Update if there is a care-of address. Then the shell
+//! ([`mip6_daemon::shell`]) serves the control socket and the metrics, logs `ready`,
+//! and runs until a signal, then removes everything it installed.
+
+use mip6_daemon::capture::EngineCapture;
+use mip6_daemon::rng::DaemonRng;
+use mip6_daemon::shell::{Capture, Io, IoConfig, KeyMaterial, Shell};
+use mip6_daemon::signals::Shutdown;
+use mip6_daemon::{clock, RunError, StartOptions};
+use mip6_mn::{MnConfig, MobileNode, RestorePolicy};
+use mip6_netio::addr_watch::AddrWatch;
+use mip6_netio::TunConfig;
+
+use crate::config::DaemonConfig;
+use crate::host::{Host, HostConfig, TUN_MTU};
+use crate::movement::CoaTracker;
+use crate::role::MobileNodeRole;
+use crate::status::Identity;
+use crate::store::{self, Persistence};
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn run(
+    (config, engine): (DaemonConfig, MnConfig),
+    options: StartOptions,
+) -> Result<(), RunError> {
+    // Signals first: a SIGTERM during start-up must not kill us past our guards.
+    let shutdown = Shutdown::install().map_err(RunError::runtime("signal handlers"))?;
+    let hoa = engine.home_address;
+    let ha = engine.home_agent;
+
+    std::fs::create_dir_all(&config.state_dir).map_err(RunError::runtime(format!(
+        "state directory {}",
+        config.state_dir.display()
+    )))?;
+    let mode = match engine.restore {
+        RestorePolicy::Reinitialize => Persistence::DurableMinimum,
+        RestorePolicy::ResumeKeys => Persistence::Full,
+    };
+    let store = store::open(&config.state_dir, mode).map_err(RunError::runtime(format!(
+        "state store in {}",
+        config.state_dir.display()
+    )))?;
+    let restored = store::load(&store)
+        .await
+        .map_err(RunError::runtime("state store"))?;
+
+    // Movement detection: subscribe, then read what is there (no change is lost).
+    let watch = AddrWatch::open().map_err(RunError::runtime("address watcher"))?;
+    let mut watched = Vec::new();
+    for iface in config.interfaces.get_ref() {
+        let name = iface.get_ref();
+        watched.push(
+            mip6_netio::if_index(name).map_err(RunError::runtime(format!("interface {name}")))?,
+        );
+    }
+    let mut tracker = CoaTracker::new(watched);
+    for event in watch
+        .dump()
+        .await
+        .map_err(RunError::runtime("address dump"))?
+    {
+        tracker.apply(&event);
+    }
+    let initial_coa = tracker.current();
+
+    let io = Io::open(&IoConfig {
+        packet_sockets: vec![None],
+        local: initial_coa.unwrap_or(hoa),
+        source: initial_coa,
+        tun: TunConfig {
+            name: config.tun_name().to_owned(),
+            mtu: TUN_MTU,
+            addresses: vec![(hoa, 128)],
+            offload: config.tun_offload,
+        },
+    })
+    .map_err(RunError::runtime("set-up"))?;
+    let host = Host::install(
+        &HostConfig {
+            home_address: hoa,
+            tun_name: config.tun_name().to_owned(),
+            route_table: config.route_table(),
+            rule_priority: config.rule_priority,
+        },
+        io.tun.get_ref().ifindex(),
+        initial_coa,
+    )
+    .await
+    .map_err(RunError::runtime("set-up"))?;
+
+    if options.seed.is_some() {
+        tracing::warn!("--seed: the RNG is predictable; for tests and replay only");
+    }
+    let mut rng = DaemonRng::new(options.seed);
+    // The capture's `start` record carries the `now` the engine is built with, so a
+    // replay builds it the same way (`restart` when a stored record was given too).
+    let now = clock::now();
+    let capture = match &options.capture {
+        Some(path) => {
+            let mut pcap = EngineCapture::create(path, hoa)
+                .map_err(RunError::runtime(format!("capture {}", path.display())))?;
+            pcap.set_limit(options.capture_limit);
+            if let Some(record) = &restored {
+                // A replay of this run needs the record it started from.
+                pcap.write_start_state(&store::encode_record(record))
+                    .map_err(RunError::runtime(format!(
+                        "capture state {}",
+                        path.display()
+                    )))?;
+            }
+            pcap.start(now, restored.is_some());
+            let mut capture = Capture::new(pcap);
+            capture.add_keys([KeyMaterial {
+                home_agent: ha,
+                home_address: hoa,
+                secret: engine.init_secret.clone(),
+                spis: engine.init_spis,
+                suite: engine.suite,
+            }]);
+            Some(capture)
+        }
+        None => None,
+    };
+    let node = MobileNode::new(engine, &mut rng, now, restored);
+    let role = MobileNodeRole::new(
+        node,
+        Identity {
+            home_address: hoa,
+            home_agent: ha,
+        },
+        host,
+        watch,
+        tracker,
+        config.tun_name().to_owned(),
+    );
+    let mut shell = Shell::new(role, io, store, capture, now, TUN_MTU);
+    if initial_coa.is_some() {
+        shell
+            .move_to(initial_coa)
+            .await
+            .map_err(RunError::runtime("first Binding Update"))?;
+    }
+    shell
+        .run(shutdown, &config.control_socket, config.metrics())
+        .await
+        .map_err(RunError::runtime("event loop"))
+}
