@@ -55,7 +55,7 @@ enum Command {
 }
 
 fn parse_secs(text: &str) -> Result<Duration, String> {
-    mip6_ha_daemon::config::ConfigDuration::parse(text).map(|d| d.0)
+    mip6_daemon::config::ConfigDuration::parse(text).map(|d| d.0)
 }
 
 #[derive(clap::Args, Debug)]
