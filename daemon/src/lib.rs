@@ -12,6 +12,7 @@
 //! | [`logging`] | tracing to stderr, text or JSON |
 //! | [`rng`] | OS RNG, or a seeded one for tests and replay only |
 //! | [`counters`] | counters both drivers keep (frames per path) |
+//! | [`record`] | the fixed-length binary records the stores keep: version byte, big-endian fields, presence bytes; reader and writer |
 //! | [`control`] | Unix control socket: one JSON request, one JSON reply |
 //! | [`metrics`] | Prometheus text exposition over HTTP on a loopback address |
 //! | [`capture`] | pcapng of everything an engine consumed and produced, with its `esp_sa` key log, and the reader replay tests use |

@@ -1,6 +1,6 @@
 //! # mip6-lab
 //!
-//! Builds DESIGN.md's network-namespace topology, runs the home agent, the mobile node
+//! Builds the network-namespace topology of `docs/architecture.md` ("Lab topology"), runs the home agent, the mobile node
 //! and a correspondent in it, moves the mobile node and reports (issue 4).
 //!
 //! | module | what |
@@ -8,6 +8,7 @@
 //! | [`topology`] | [`Lab`]: the namespaces, veths, addresses and routes; MN movement; processes in namespaces; cleanup |
 //! | [`prereq`] | root and tools a lab needs; the skip rule for tests |
 //! | [`error`] | [`LabError`] |
+//! | `cmd` | running `ip`, `ping`, `kill` with failures as [`LabError`]s carrying the command line and stderr (private) |
 //! | [`traffic`] | the traffic generator the demo runs in the namespaces: UDP with sequence numbers, TCP goodput |
 //! | [`bench`] | `mip6-lab bench`: TCP goodput and CPU per Gbit through mip6's tunnel, without a tunnel, and through boringtun (issue 4) |
 //! | [`demo`] | `mip6-lab demo`: the daemons in the lab, traffic phases, moves, rekeys, HA restart, the report |

@@ -14,6 +14,8 @@
 //! | [`capture`] | pcapng read/write and Wireshark `esp_sa` export | |
 //! | [`frames`] | builders for the BU, BA and data frames, and the inbound opener | RFC 6275, RFC 3776 |
 //! | [`time`] | the engines' notion of time, NTP timestamps | RFC 5905 §6 |
+//! | [`secret`] | [`Secret32`]: 32-octet secrets wiped on drop, compared in constant time | RFC 5869 (IKM) |
+//! | [`error`] | [`LenError`] and [`Layer`]: what every layer's error says about a length | |
 //! | [`engine`] | the sans-IO contract both engines implement, and the values crossing it | |
 //!
 //! Each wire type follows the same two levels (as smoltcp's `wire` module does): a
