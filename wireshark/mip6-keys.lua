@@ -7,7 +7,7 @@
 -- (mip6.vsm.vendorId) and hands the rest of the option, from the sub-type octet
 -- on, to the dissector registered for that vendor id in the "mip6.vsm" table.
 --
--- Layouts (all integers network order; see DESIGN.md):
+-- Layouts (all integers network order; see docs/architecture.md):
 --   sub-type 1 Key Initialization Request: 8-octet NTP timestamp nonce
 --   sub-type 2 Key Update Request:          no body
 --   sub-type 3 Key Resending Request:       no body

@@ -11,7 +11,7 @@
 //!
 //! Values: durations are `"30s"`, `"5m"`, `"1h"` or an integer number of seconds; SPIs
 //! are TOML integers (`0x1001` is one) or hex strings `"0x1001"`; secrets are 64 hex
-//! digits (32 octets, DESIGN.md "Key schedule"); prefixes are `ADDRESS/LEN` with no
+//! digits (32 octets, docs/architecture.md, "Key schedule"); prefixes are `ADDRESS/LEN` with no
 //! host bits set. Nothing here panics on any input.
 
 use core::fmt;
@@ -34,7 +34,7 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(65535 * 4);
 /// a lifetime of 0 means deregistration.
 pub const MIN_LIFETIME: Duration = Duration::from_secs(4);
 
-/// Octets of an initialization secret (DESIGN.md "Key schedule").
+/// Octets of an initialization secret (docs/architecture.md, "Key schedule").
 pub const SECRET_OCTETS: usize = 32;
 
 /// The problems the shared code finds, built in a daemon's own kind enum. Each daemon's
@@ -317,7 +317,7 @@ impl<'de> Deserialize<'de> for ConfigSpi {
 pub struct SecretHex(Zeroizing<String>);
 
 impl SecretHex {
-    /// Decodes the 64 hex digits into a [`Secret32`] (DESIGN.md "Key schedule").
+    /// Decodes the 64 hex digits into a [`Secret32`] (docs/architecture.md, "Key schedule").
     pub fn decode<K: CommonKind>(&self) -> Result<Secret32, K> {
         let text = self.0.trim();
         if !text.bytes().all(|b| b.is_ascii_hexdigit()) {

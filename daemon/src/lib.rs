@@ -26,7 +26,7 @@
 /// `sequence_block`). Each reservation is one durable (fsync'd) store write in the
 /// event loop, so the block is sized for data rates: 65 536 packets of 1420 octets is
 /// about one write a second at 750 Mbit/s. A crash skips at most one block of the
-/// 2^32 sequence space (DESIGN.md invariant 2 holds: nothing is ever sealed twice).
+/// 2^32 sequence space (docs/architecture.md invariant 2 holds: nothing is ever sealed twice).
 pub const SEQUENCE_BLOCK: u64 = 1 << 16;
 
 pub mod capture;

@@ -1,4 +1,4 @@
-//! DESIGN.md's lab ("Lab topology") in Linux network namespaces joined by veth pairs.
+//! docs/architecture.md's lab ("Lab topology") in Linux network namespaces joined by veth pairs.
 //!
 //! ```text
 //!                 home link 2001:db8:1::/64
@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 use crate::cmd;
 use crate::error::LabError;
 
-/// The home link's prefix, 2001:db8:1::/64 (DESIGN.md "Lab topology").
+/// The home link's prefix, 2001:db8:1::/64 (docs/architecture.md, "Lab topology").
 pub const HOME_PREFIX: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0);
 /// The home agent's address on the home link.
 pub const HA_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);

@@ -149,7 +149,7 @@ fn bench(c: &mut Criterion) {
     });
 
     // IPv6 (CoA → HA) + Destination Options (HoA) + ESP (transport mode, the BU inside),
-    // as the MN sends a BU (RFC 6275 §11.7.1, DESIGN.md).
+    // as the MN sends a BU (RFC 6275 §11.7.1, docs/architecture.md).
     let mut esp = vec![0u8; sealed_len(bu.len())];
     esp[PAYLOAD_OFFSET..PAYLOAD_OFFSET + bu.len()].copy_from_slice(&bu);
     let key = SaKey::new(EspSuite::Aes128Gcm, &[0x42; 16], [1, 2, 3, 4]).unwrap();

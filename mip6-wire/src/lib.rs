@@ -10,7 +10,7 @@
 //! | [`ext`] | Home Address destination option, type 2 routing header, IPv6 header chain walker and emitter | RFC 6275 §6.3–6.4, RFC 8200 |
 //! | [`tunnel`] | IPv6-in-IPv6 encapsulation | RFC 2473 |
 //! | [`esp`] | ESP with AES-GCM, sealed and opened in place, anti-replay window | RFC 4303, RFC 4106 |
-//! | [`keys`] | HKDF key schedule and the two-generation SA table | RFC 5869, DESIGN.md |
+//! | [`keys`] | HKDF key schedule and the two-generation SA table | RFC 5869, docs/architecture.md |
 //! | [`capture`] | pcapng read/write and Wireshark `esp_sa` export | |
 //! | [`frames`] | builders for the BU, BA and data frames, and the inbound opener | RFC 6275, RFC 3776 |
 //! | [`time`] | the engines' notion of time, NTP timestamps | RFC 5905 §6 |

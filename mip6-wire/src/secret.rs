@@ -1,7 +1,7 @@
 //! 32-octet secrets (generation secrets, the initialization secret), wiped on drop
 //! and compared in constant time.
 //!
-//! A [`Secret32`] is what a Key Distribution option carries (DESIGN.md, "Key-management
+//! A [`Secret32`] is what a Key Distribution option carries (docs/architecture.md, "Key-management
 //! options") and what the HKDF key schedule takes as input keying material (RFC 5869).
 
 use core::fmt;

@@ -10,7 +10,7 @@
 //!   whose routing type is 2 (the BA's type 2 routing header, RFC 6275 §6.4), or ESP
 //!   (50: a tunnel frame, RFC 6275 §9.5.1 with RFC 4303 tunnel mode).
 //!
-//! What follows that header (ESP in DESIGN.md's BU/BA, RFC 3776) is not checked: the
+//! What follows that header (ESP in docs/architecture.md's BU/BA, RFC 3776) is not checked: the
 //! engine rejects what it cannot open, and a BPF program cannot walk an option list.
 //! Tunnel frames come this way, beside signalling, because the [`nft`](crate::nft) guard
 //! then drops them at prerouting: the kernel spends no route lookup and no local delivery

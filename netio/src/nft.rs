@@ -3,7 +3,7 @@
 //!
 //! A kernel without Mobile IPv6 support answers a packet carrying a Home Address option
 //! with ICMPv6 Parameter Problem code 2, and one carrying a type 2 routing header with code
-//! 0 (DESIGN.md, measured facts; RFC 8200 §4.2, §4.4). The daemon takes those packets from
+//! 0 (docs/architecture.md, measured facts; RFC 8200 §4.2, §4.4). The daemon takes those packets from
 //! an `AF_PACKET` socket, which taps the frame in the device layer before netfilter's
 //! prerouting hook, so dropping them at prerouting stops the kernel's answer without
 //! hiding them from the daemon. Unfragmented ESP to the same addresses (tunnel frames)

@@ -2,7 +2,7 @@
 //! sockets, rebuilt into the full IPv6 packets the engines take.
 //!
 //! Choice: `AF_INET6` raw sockets, not `AF_PACKET`. Tunnel frames carry no Home Address
-//! option and no RH2, so the kernel's stack delivers them (DESIGN.md, measured facts), and
+//! option and no RH2, so the kernel's stack delivers them (docs/architecture.md, measured facts), and
 //! a raw socket gets only packets for this host, already reassembled, with no filter to
 //! maintain. The price: on an `AF_INET6` raw socket the IPv6 header is not part of the data
 //! (raw(7), ipv6(7): only IPv4 raw sockets deliver the header). So each buffer is filled as

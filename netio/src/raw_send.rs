@@ -5,7 +5,7 @@
 //! packet — header, extension headers (HoA option, RH2) and payload — and sends it as it is
 //! (the `IPV6_HDRINCL` behaviour, Linux `rawv6_send_hdrinc`): no checksum is computed, no
 //! field is rewritten. This is how BU/BA leave: `IPV6_RTHDR` refuses type 2 and with
-//! `IPV6_DSTOPTS` the kernel checksums the MH over the CoA (DESIGN.md, measured facts), so
+//! `IPV6_DSTOPTS` the kernel checksums the MH over the CoA (docs/architecture.md, measured facts), so
 //! the engines build and checksum every octet themselves.
 //!
 //! The kernel still routes the packet: it needs the destination in `msg_name`, which this

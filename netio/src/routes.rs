@@ -5,7 +5,7 @@
 //!   the HoA to the daemon; a proxy neighbour entry for the HoA on the home link so the HA
 //!   answers neighbour solicitations for it (RFC 6275 §10.4.1); `forwarding` on (proxy NDP
 //!   answers only with forwarding on) and `proxy_ndp` 1 with `proxy_delay` 0 on the home
-//!   link, or the first packet to a HoA waits up to 0.8 s (DESIGN.md, measured facts).
+//!   link, or the first packet to a HoA waits up to 0.8 s (docs/architecture.md, measured facts).
 //! - MN: a source rule `from <HoA> lookup <table>` and a default route in that table toward
 //!   its TUN, so traffic sourced from the HoA is reverse-tunnelled (RFC 6275 §11.3.1).
 //!

@@ -26,7 +26,7 @@
 //! offload flags, [`Tun::open`] falls back to a plain device and says so in a warning.
 //!
 //! MTU: choose it so that an inner packet plus the tunnel overhead (outer IPv6 header,
-//! ESP header, IV, padding, ICV) fits the physical link — DESIGN.md: otherwise the kernel
+//! ESP header, IV, padding, ICV) fits the physical link — docs/architecture.md: otherwise the kernel
 //! fragments silently. Segments split from a super-packet respect it.
 //!
 //! Not done: `IFF_MULTI_QUEUE` (one queue per worker thread; the daemons are

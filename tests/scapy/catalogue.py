@@ -344,7 +344,7 @@ def esp_bu():
     pkt = IPv6(bytes.fromhex(plain["hex"]))
     sa = SecurityAssociation(ESP, spi=ESP_SPI, crypt_algo="AES-GCM",
                              crypt_key=ESP_KEY + ESP_SALT, auth_algo="NULL")
-    iv = ESP_SEQ.to_bytes(8, "big")   # DESIGN.md: explicit IV = 64-bit sequence number
+    iv = ESP_SEQ.to_bytes(8, "big")   # docs/architecture.md: explicit IV = 64-bit sequence number
     enc = sa.encrypt(pkt, seq_num=ESP_SEQ, iv=iv)
     f = dict(plain["fields"])
     f.update({"ip_nh": 60, "spi": ESP_SPI, "esp_seq": ESP_SEQ, "esp_iv": iv.hex(),

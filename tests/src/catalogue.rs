@@ -32,7 +32,7 @@ use mip6_wire::mh::{
 use mip6_wire::tunnel::{InnerOrigin, Tunnel};
 use mip6_wire::Secret32;
 
-/// The home agent (DESIGN.md lab topology).
+/// The home agent (docs/architecture.md lab topology).
 pub const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
 /// The mobile node's home address.
 pub const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);

@@ -1,5 +1,5 @@
 //! End to end in network namespaces (issue 4, "How it must be proven"): `mip6-ha` and
-//! `mip6-mn` as built, in DESIGN.md's lab, with traffic between the home address and
+//! `mip6-mn` as built, in docs/architecture.md's lab, with traffic between the home address and
 //! the correspondent from `mip6-lab udp-peer`. Each test asserts on the daemons'
 //! status, the traffic generator's counts and (the first) the captures read back by
 //! tshark. Root only; skipped loudly otherwise, except under `CI=true`.

@@ -55,7 +55,9 @@ fn tshark_field(key: &str, case: &Case) -> Result<(&'static str, Occ), &'static 
         ("esp_iv", _) => ("esp.iv", First),
         ("esp_next_header", _) => ("esp.protocol", First),
         ("esp_key" | "esp_salt", _) => return Err("key material: given to tshark, not shown"),
-        ("checksum_ok", _) => return Err("Wireshark does not verify the MH checksum (DESIGN.md)"),
+        ("checksum_ok", _) => {
+            return Err("Wireshark does not verify the MH checksum (docs/architecture.md)")
+        }
         ("opt_types", _) => return Err("checked as mip6.mobility_opt below, padding apart"),
         ("mh_type", _) => ("mip6.mhtype", First),
         ("mh_len", _) => ("mip6.hlen", First),

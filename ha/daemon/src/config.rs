@@ -8,7 +8,7 @@
 //!
 //! Values: durations are `"30s"`, `"5m"`, `"1h"` or an integer number of seconds; SPIs
 //! are TOML integers (`0x1001` is one) or hex strings `"0x1001"`; secrets are 64 hex
-//! digits (32 octets, DESIGN.md "Key schedule"); the home prefix is `ADDRESS/LEN` with
+//! digits (32 octets, docs/architecture.md, "Key schedule"); the home prefix is `ADDRESS/LEN` with
 //! no host bits set.
 //!
 //! The value types, the error layout and the parsing plumbing are shared with

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::topology::{Link, HA_IFACE};
 use crate::{HA_ADDR, HOME_PREFIX, MN_HOA};
 
-/// The lab's initialization secret: octets 0x00..=0x1f, DESIGN.md's known-answer
+/// The lab's initialization secret: octets 0x00..=0x1f, docs/architecture.md's known-answer
 /// secret. A lab secret, in the open on purpose: the captures' key files show every
 /// key anyway.
 pub const LAB_INIT_SECRET: &str =

@@ -1,4 +1,4 @@
-//! `mip6-lab demo`: DESIGN.md's lab with the real daemons in it, traffic both ways
+//! `mip6-lab demo`: docs/architecture.md's lab with the real daemons in it, traffic both ways
 //! through the tunnel, and a report (issue 4, "mip6-lab — the README's main command").
 //!
 //! Steps of [`run`]:

@@ -2,7 +2,7 @@
 //! the home agent's packets that carry a type 2 routing header on their way to the MN
 //! (RFC 6275 §6.4: the Binding Acknowledgements, and nothing else the HA sends has
 //! one: tunnelled data is ESP in IPv6 without extension headers), so the MN's
-//! retransmission and key resend path (DESIGN.md "Key schedule", patent (4), (10)) runs.
+//! retransmission and key resend path (docs/architecture.md, "Key schedule", patent (4), (10)) runs.
 //!
 //! Two rules: one counts every such packet (`ba-seen`), the next drops P % of them
 //! (`ba-dropped`; [`ba_drop_ruleset`] says how the share is taken). The table is installed with

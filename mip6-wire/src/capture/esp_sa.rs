@@ -513,7 +513,7 @@ mod tests {
             .collect()
     }
 
-    /// The proof DESIGN.md asks for: tshark 4.0 decrypts BU, BA and tunnelled data
+    /// The proof docs/architecture.md asks for: tshark 4.0 decrypts BU, BA and tunnelled data
     /// with the exported records, reports the ICV correct, and reads the MH fields.
     #[test]
     fn tshark_decrypts_bu_ba_and_tunnel_with_exported_sas() {
@@ -565,7 +565,7 @@ mod tests {
         assert_eq!(rows[0][5], "", "{rows:?}");
     }
 
-    /// DESIGN.md's claim, measured: BU and BA are matched by the HoA, not the CoA;
+    /// docs/architecture.md's claim, measured: BU and BA are matched by the HoA, not the CoA;
     /// tunnel packets by the CoA.
     #[test]
     fn tshark_matches_bu_and_ba_by_home_address() {

@@ -585,7 +585,7 @@ mod tests {
     /// A stand-in for the ESP header: SPI 0x1001, sequence 1 (RFC 4303 §2).
     const ESP_STUB: [u8; 8] = [0, 0, 0x10, 0x01, 0, 0, 0, 1];
 
-    /// BU-shaped packet (DESIGN.md "Home registration"):
+    /// BU-shaped packet (docs/architecture.md, "Home-registration packets"):
     /// `IPv6(src=2001:db8:2::100, dst=2001:db8:1::1) | DestOpts(HoA
     /// 2001:db8:1::100) | ESP`, from RFC 8200 §3 / §4.6 and RFC 6275 §6.3.
     fn bu_packet() -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! Frame builders and the inbound opener for the three frames of DESIGN.md, so the
+//! Frame builders and the inbound opener for the three frames of docs/architecture.md, so the
 //! engines never hand-assemble headers:
 //!
 //! | frame | layout | module |

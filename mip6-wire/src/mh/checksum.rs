@@ -4,7 +4,7 @@
 //! the whole Mobility Header, the Checksum field counting as zero.
 //!
 //! **Which addresses.** The caller picks the pseudo-header addresses; this module cannot
-//! see the IPv6 header. RFC 6275 §6.1.1 (and DESIGN.md): the source is the mobile node's
+//! see the IPv6 header. RFC 6275 §6.1.1 (and docs/architecture.md): the source is the mobile node's
 //! *home address* when the packet carries a Home Address destination option (not the
 //! care-of address in the IPv6 source field), and the destination is the *final*
 //! destination — the home address when a type 2 routing header is present.

@@ -1,5 +1,5 @@
 //! Errors of the Mobility Header layer (RFC 6275 §6.1, §9.2), of mobility options
-//! (RFC 6275 §6.2) and of key-management options (RFC 5094, DESIGN.md), one enum per
+//! (RFC 6275 §6.2) and of key-management options (RFC 5094, docs/architecture.md), one enum per
 //! layer. Every variant carries an offset; truncations are [`LenError`]s.
 //!
 //! Offsets: [`Error`] and [`OptionError`] count from the first octet of the Mobility
@@ -223,7 +223,7 @@ impl OptionError {
 }
 
 /// An error reading a key-management option out of a Vendor-Specific mobility option of
-/// our vendor ID (DESIGN.md "Key-management options"). Offsets count from the
+/// our vendor ID (docs/architecture.md, "Key-management options"). Offsets count from the
 /// Vendor-Specific option's Option Type octet (the sub-type is at 6, its body at 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
@@ -243,7 +243,7 @@ pub enum KeyError {
         /// Body octets present.
         actual: usize,
     },
-    /// A sub-type DESIGN.md does not define (1–4 are defined).
+    /// A sub-type docs/architecture.md does not define (1–4 are defined).
     #[error("key-management option at offset {offset}: unknown sub-type {sub_type}")]
     UnknownSubType {
         /// The sub-type found.

@@ -1,5 +1,5 @@
 //! Key-management options carried in a Vendor-Specific Mobility Option (RFC 5094, type
-//! 19, alignment 4n+2) of our vendor ID (DESIGN.md "Key-management options").
+//! 19, alignment 4n+2) of our vendor ID (docs/architecture.md, "Key-management options").
 //!
 //! | sub-type | name | body after the sub-type octet |
 //! | --- | --- | --- |
@@ -31,10 +31,10 @@ use crate::error::{Layer, LenError};
 use crate::secret::{Secret32, SECRET_LEN};
 
 /// Vendor ID used when none is configured: 32473, the enterprise number RFC 5612
-/// reserves for documentation (DESIGN.md).
+/// reserves for documentation (docs/architecture.md).
 pub const DEFAULT_VENDOR_ID: u32 = 32473;
 
-/// Sub-type numbers (DESIGN.md "Key-management options").
+/// Sub-type numbers (docs/architecture.md, "Key-management options").
 pub mod sub_type {
     /// Key Initialization Request (in a BU) and its echo (in the BA).
     pub const KEY_INITIALIZATION: u8 = 1;
@@ -46,7 +46,7 @@ pub mod sub_type {
     pub const KEY_DISTRIBUTION: u8 = 4;
 }
 
-/// Key Distribution body (after the sub-type octet), DESIGN.md:
+/// Key Distribution body (after the sub-type octet), docs/architecture.md:
 ///
 /// ```text
 ///  0                   1                   2                   3
@@ -104,7 +104,7 @@ pub struct KeyDistribution {
     pub secret: Secret32,
 }
 
-/// A key-management option (DESIGN.md "Key-management options").
+/// A key-management option (docs/architecture.md, "Key-management options").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOption {
     /// Sub-type 1: Key Initialization Request in a BU, echoed unchanged in the BA that
@@ -355,7 +355,7 @@ pub(crate) mod tests {
         }
     }
 
-    // Whole Vendor-Specific options, hand-built from RFC 5094 §3 and the DESIGN.md
+    // Whole Vendor-Specific options, hand-built from RFC 5094 §3 and the docs/architecture.md
     // table: type 19, Option Length, vendor 32473 = 0x00007ED9, sub-type, body.
     const KEY_INIT: [u8; 15] = [
         19, 13, 0x00, 0x00, 0x7E, 0xD9, 1, 0xE9, 0x8A, 0x3B, 0x00, 0x80, 0x00, 0x00, 0x00,

@@ -1,6 +1,6 @@
 //! Mobility Header (RFC 6275 §6.1), mobility options (RFC 6275 §6.2; Vendor-Specific,
 //! RFC 5094), Binding Update sequence numbers (RFC 6275 §9.5.1), the MH checksum
-//! (RFC 6275 §6.1.1) and our key-management options (DESIGN.md "Key-management
+//! (RFC 6275 §6.1.1) and our key-management options (docs/architecture.md "Key-management
 //! options").
 //!
 //! | module | job |

@@ -376,7 +376,7 @@ mod tests {
     }
 
     /// BU from the MN (HoA 2001:db8:1::100) to the HA (2001:db8:1::1), hand-built from
-    /// RFC 6275 §6.1.1, §6.1.7, §6.2.5 and RFC 5094 §3 / DESIGN.md; checksum computed
+    /// RFC 6275 §6.1.1, §6.1.7, §6.2.5 and RFC 5094 §3 / docs/architecture.md; checksum computed
     /// with an independent Python RFC 1071 sum over the pseudo-header (src HoA, dst HA).
     /// seq 7, A|H|K, lifetime 150 (600 s), Alternate CoA 2001:db8:2::100 at 14 (8n+6),
     /// Key Initialization Request (vendor 32473, timestamp 0xE98A3B0080000000) at 34

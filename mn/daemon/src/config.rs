@@ -8,7 +8,7 @@
 //!
 //! Values: durations are `"30s"`, `"5m"`, `"1h"` or an integer number of seconds; SPIs
 //! are TOML integers (`0x1001` is one) or hex strings `"0x1001"`; the secret is 64 hex
-//! digits (32 octets, DESIGN.md "Key schedule").
+//! digits (32 octets, docs/architecture.md, "Key schedule").
 //!
 //! The value types, the error layout and the parsing plumbing are shared with
 //! `mip6_ha_daemon::config` in [`mip6_daemon::config`] and re-exported here.
