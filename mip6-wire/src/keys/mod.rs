@@ -2,18 +2,20 @@
 //!
 //! - [`schedule`]: the HKDF-SHA-256 key schedule of DESIGN.md (RFC 5869), secret →
 //!   per-direction AES-GCM key ‖ salt.
-//! - [`sa`]: the key table of one peer with the init, anterior (N−1) and newest (N)
+//! - [`table`]: the key table of one peer with the init, anterior (N−1) and newest (N)
 //!   slots of the key-distribution scheme (patent FIG. 1), which key transmits for each
-//!   role, and SPI lookup among the accepted keys.
+//!   role, and SPI lookup among the accepted keys. The mobile node engine holds one;
+//!   the home agent role serves the test kit's scripted home agent (the HA engine keeps
+//!   its own compact slots).
 //!
 //! What is *not* here: when to generate, distribute or resend a generation — those
 //! protocol decisions belong to the HA and MN engines.
 
-pub mod sa;
 pub mod schedule;
+pub mod table;
 
-pub use sa::{Dropped, Generation, GenerationId, KeyTable, KeyTableError, Role, Slot, SpiPair};
 pub use schedule::{derive_sa_key, Direction, KeySchedule, KDF_SALT};
+pub use table::{Dropped, Generation, GenerationId, KeyTable, KeyTableError, Role, Slot, SpiPair};
 
 use crate::Time;
 

@@ -1,10 +1,17 @@
-//! The SA table of one peer: the init key and the two newest generations, and which of
-//! them transmits (DESIGN.md "Who uses which key", patent FIG. 1).
+//! The key table of one peer: the init key and the two newest generations, and which
+//! of them transmits (DESIGN.md "Who uses which key", patent FIG. 1).
 //!
 //! | role | transmits with | accepts |
 //! | --- | --- | --- |
 //! | [`Role::HomeAgent`] | anterior (N−1); init when there is no anterior | newest, anterior, init |
 //! | [`Role::MobileNode`] | newest (N); init when there is no newest | newest, anterior, init |
+//!
+//! Who uses which role: the mobile node engine (`mip6-mn`) keeps its keys in a
+//! [`KeyTable`] of [`Role::MobileNode`]. [`Role::HomeAgent`] serves only the test kit's
+//! scripted home agent (`mip6-testkit`), which plays the HA by hand against the
+//! mobile node engine: the home agent engine (`mip6-ha`) does not use this table, it
+//! keeps its own compact per-MN slots (`ha/engine/src/mobile_node.rs`) so that a
+//! million mobile nodes fit in memory.
 //!
 //! A [`Generation`] holds one secret, its suite, its two SPIs and the two SAs derived
 //! from it with [`super::schedule`]: the outbound one in the role's transmit direction,
@@ -13,7 +20,8 @@
 //! never "generation 0".
 //!
 //! The [`OutboundSa`] and [`InboundSa`] themselves are [`crate::esp`]'s (re-exported
-//! here): seal/open live with the packet format.
+//! here): seal/open live with the packet format (`esp/sa.rs`, one SA; this module, the
+//! table of a peer's SAs).
 //!
 //! The operations are slot moves only — [`KeyTable::install_newest`],
 //! [`KeyTable::initialize`], [`KeyTable::drop_dynamic`] — plus SPI lookup and
