@@ -241,7 +241,14 @@ mod tests {
             .outbound_mut();
         let kir = key_initialization(T0);
         let update = home_registration(7, LIFETIME_UNITS);
-        let mut bu = seal_bu(sa, COA, HOA, update, &[kir.clone()], mh::DEFAULT_VENDOR_ID);
+        let mut bu = seal_bu(
+            sa,
+            COA,
+            HOA,
+            update,
+            std::slice::from_ref(&kir),
+            mh::DEFAULT_VENDOR_ID,
+        );
         let opened = frames::open(&mut bu, &mut ha).unwrap();
         let Payload::Signalling(repr) = opened.payload else {
             panic!("signalling")

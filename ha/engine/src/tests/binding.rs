@@ -6,20 +6,25 @@ use mip6_wire::mh::{BaStatus, BindingUpdateRepr, BuFlags, KeyOption, SequenceNum
 use super::harness::*;
 use crate::{BindingChange, DropReason, Event, Received, Refusal, RemovalCause, RouteChange};
 
-fn registered() -> (Ha, Mn) {
+fn registered() -> (Ha, ScriptedMn) {
     let mut ha = ha(RequestMode::Explicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    drain(&mut ha);
+    take_events(&mut ha);
     (ha, mn)
 }
 
 /// Sends a BU built from `update`, returns the BA.
-fn send(ha: &mut Ha, mn: &mut Mn, update: BindingUpdateRepr, coa: std::net::Ipv6Addr) -> Ba {
+fn send(
+    ha: &mut Ha,
+    mn: &mut ScriptedMn,
+    update: BindingUpdateRepr,
+    coa: std::net::Ipv6Addr,
+) -> OpenedBa {
     let mut frame = mn.seal_bu(None, update, coa, HOA, &[]);
     let r = ha.handle(T0 + secs(1), &mut frame);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    mn.open_ba(one_transmit(ha))
+    mn.open_ba(one_ba(ha))
 }
 
 #[test]
@@ -31,7 +36,7 @@ fn refusals_answer_with_their_status_and_move_nothing() {
         (
             BindingUpdateRepr {
                 flags: BuFlags::A,
-                ..mn.update()
+                ..mn.next_update()
             },
             COA2,
             Refusal::NotHomeRegistration,
@@ -39,19 +44,19 @@ fn refusals_answer_with_their_status_and_move_nothing() {
         (
             BindingUpdateRepr {
                 flags: BuFlags::H,
-                ..mn.update()
+                ..mn.next_update()
             },
             COA2,
             Refusal::AckNotRequested,
         ),
         (
-            mn.update(),
+            mn.next_update(),
             "fe80::1".parse().unwrap(),
             Refusal::InvalidCareOf,
         ),
-        (mn.update(), HA, Refusal::InvalidCareOf),
+        (mn.next_update(), HA, Refusal::InvalidCareOf),
         (
-            mn.update(),
+            mn.next_update(),
             "ff02::1".parse().unwrap(),
             Refusal::InvalidCareOf,
         ),
@@ -74,7 +79,7 @@ fn refusals_answer_with_their_status_and_move_nothing() {
 fn malformed_key_option_is_128() {
     let (mut ha, mut mn) = registered();
     // A Key Update Request body with a stray octet: "overlong" for sub-type 2.
-    let update = mn.update();
+    let update = mn.next_update();
     let body = [0u8; 1];
     let vso = mip6_wire::mh::MobilityOption::VendorSpecific(mip6_wire::mh::VendorSpecific {
         vendor_id: mip6_wire::mh::DEFAULT_VENDOR_ID,
@@ -89,7 +94,7 @@ fn malformed_key_option_is_128() {
         .seal(mn.keys.get_mut(slot).unwrap().outbound_mut(), &mut buf)
         .unwrap();
     ha.handle(T0 + secs(1), &mut buf);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.status, BaStatus::ReasonUnspecified);
     assert_eq!(ha.counters().refused(Refusal::MalformedKeyOption), 1);
 }
@@ -100,7 +105,7 @@ fn stale_sequence_is_135_with_the_last_accepted_number() {
     let last = ha.binding(&HOA).unwrap().sequence;
     let update = BindingUpdateRepr {
         sequence: last,
-        ..mn.update()
+        ..mn.next_update()
     };
     let ba = send(&mut ha, &mut mn, update, COA2);
     assert_eq!(ba.status, BaStatus::SequenceNumberOutOfWindow);
@@ -111,7 +116,7 @@ fn stale_sequence_is_135_with_the_last_accepted_number() {
     assert_eq!(ha.binding(&HOA).unwrap().care_of_address, COA);
     let older = BindingUpdateRepr {
         sequence: SequenceNumber(last.0.wrapping_sub(100)),
-        ..mn.update()
+        ..mn.next_update()
     };
     assert_eq!(
         send(&mut ha, &mut mn, older, COA2).status,
@@ -122,9 +127,9 @@ fn stale_sequence_is_135_with_the_last_accepted_number() {
 #[test]
 fn sequence_numbers_wrap_modulo_2_16() {
     let (mut ha, mut mn) = registered();
-    let at = |s: u16, mn: &mut Mn| BindingUpdateRepr {
+    let at = |s: u16, mn: &mut ScriptedMn| BindingUpdateRepr {
         sequence: SequenceNumber(s),
-        ..mn.update()
+        ..mn.next_update()
     };
     // 1 → 30000 → 60000 → 65535 → 0: each within 2^15 after the last, so newer.
     for s in [30000u16, 60000, 65535, 0] {
@@ -143,19 +148,19 @@ fn sequence_numbers_wrap_modulo_2_16() {
 #[test]
 fn moving_updates_the_binding_and_the_route() {
     let (mut ha, mut mn) = registered();
-    let u = mn.update();
+    let u = mn.next_update();
     let ba = send(&mut ha, &mut mn, u, COA2);
     assert_eq!(ba.status, BaStatus::Accepted);
-    let events = drain(&mut ha);
+    let events = take_events(&mut ha);
     assert!(events.contains(&Event::Route(RouteChange::Install {
         home_address: HOA,
         care_of_address: COA2
     })));
     assert!(events.iter().any(|e| matches!(e, Event::Binding { change: BindingChange::Updated(b), .. } if b.care_of_address == COA2)));
     // A refresh from the same CoA emits no new route.
-    let u = mn.update();
+    let u = mn.next_update();
     send(&mut ha, &mut mn, u, COA2);
-    let events = drain(&mut ha);
+    let events = take_events(&mut ha);
     assert!(!events.iter().any(|e| matches!(e, Event::Route(_))));
 }
 
@@ -164,7 +169,7 @@ fn lifetime_is_capped_and_the_binding_expires() {
     let (mut ha, mut mn) = registered();
     let u = BindingUpdateRepr {
         lifetime: u16::MAX,
-        ..mn.update()
+        ..mn.next_update()
     };
     let ba = send(&mut ha, &mut mn, u, COA);
     assert_eq!(ba.lifetime_units, 900, "capped at 3600 s");
@@ -172,13 +177,13 @@ fn lifetime_is_capped_and_the_binding_expires() {
     let b = ha.binding(&HOA).unwrap();
     assert_eq!(b.lifetime_secs, 3600);
     assert_eq!(b.expires_at, T0 + secs(3601));
-    drain(&mut ha);
+    take_events(&mut ha);
     assert_eq!(ha.poll_timeout(), Some(T0 + secs(3600)), "key timer first");
     ha.handle_timeout(T0 + secs(3600));
     assert_eq!(ha.poll_timeout(), Some(T0 + secs(3601)));
     ha.handle_timeout(T0 + secs(3601));
     assert_eq!(ha.binding(&HOA), None);
-    let events = drain(&mut ha);
+    let events = take_events(&mut ha);
     assert!(events.contains(&Event::Route(RouteChange::Remove { home_address: HOA })));
     assert!(events.contains(&Event::Binding {
         home_address: HOA,
@@ -193,7 +198,7 @@ fn lifetime_is_capped_and_the_binding_expires() {
 #[test]
 fn refreshed_binding_does_not_expire_at_the_old_deadline() {
     let (mut ha, mut mn) = registered();
-    let u = mn.update();
+    let u = mn.next_update();
     send(&mut ha, &mut mn, u, COA); // expires T0 + 601
     ha.handle_timeout(T0 + secs(600));
     assert!(ha.binding(&HOA).is_some());
@@ -206,14 +211,14 @@ fn deregistration_by_lifetime_zero_or_home_address_as_coa() {
         let (mut ha, mut mn) = registered();
         let u = BindingUpdateRepr {
             lifetime: if coa == HOA { 150 } else { 0 },
-            ..mn.update()
+            ..mn.next_update()
         };
         let ba = send(&mut ha, &mut mn, u, coa);
         assert_eq!(ba.status, BaStatus::Accepted);
         assert_eq!(ba.lifetime_units, 0);
         assert_eq!(ba.refresh_units, None);
         assert_eq!(ha.binding(&HOA), None);
-        let events = drain(&mut ha);
+        let events = take_events(&mut ha);
         assert!(events.contains(&Event::Binding {
             home_address: HOA,
             change: BindingChange::Removed(RemovalCause::Deregistered)
@@ -225,12 +230,12 @@ fn deregistration_by_lifetime_zero_or_home_address_as_coa() {
 #[test]
 fn replayed_bu_gets_no_answer_and_moves_nothing() {
     let (mut ha, mut mn) = registered();
-    let u = mn.update();
+    let u = mn.next_update();
     let frame = mn.seal_bu(None, u, COA2, HOA, &[KeyOption::KeyUpdateRequest]);
     let r = ha.handle(T0 + secs(1), &mut frame.clone());
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    one_transmit(&mut ha);
-    drain(&mut ha);
+    one_ba(&mut ha);
+    take_events(&mut ha);
     let keys = ha.keys(&HOA).unwrap();
     let binding = ha.binding(&HOA);
     assert_eq!(
@@ -238,11 +243,11 @@ fn replayed_bu_gets_no_answer_and_moves_nothing() {
         Received::Dropped(DropReason::Replayed)
     );
     assert!(ha.poll_transmit().is_none());
-    assert!(drain(&mut ha).is_empty());
+    assert!(take_events(&mut ha).is_empty());
     assert_eq!(ha.keys(&HOA).unwrap(), keys);
     assert_eq!(ha.binding(&HOA), binding);
     // A corrupted fresh BU: bad ICV, silently dropped too.
-    let u = mn.update();
+    let u = mn.next_update();
     let mut bad = mn.seal_bu(None, u, COA2, HOA, &[]);
     let last = bad.len() - 1;
     bad[last] ^= 1;
@@ -277,11 +282,11 @@ fn bu_under_another_mns_spi_or_an_unknown_spi_is_dropped_silently() {
 #[test]
 fn home_address_of_another_mn_is_refused_with_133_and_counted() {
     let (mut ha, mut mn) = registered();
-    let u = mn.update();
+    let u = mn.next_update();
     let mut frame = mn.seal_bu(Some(Slot::Newest), u, COA2, HOA2, &[]);
     let r = ha.handle(T0 + secs(1), &mut frame);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.status, BaStatus::NotHomeAgentForThisMobileNode);
     assert_eq!(ha.counters().attacks, 1);
     assert_eq!(ha.binding(&HOA2), None);
@@ -309,7 +314,7 @@ fn refreshes_keep_one_timer_entry_per_mobile_node() {
         let now = T0 + secs(1) + core::time::Duration::from_micros(i.min(1500));
         let r = ha.handle(now, &mut frame);
         assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-        drain(&mut ha);
+        take_events(&mut ha);
         while ha.poll_transmit().is_some() {}
         assert_eq!(ha.timers.len(), 1, "one entry for the one MN");
     }
@@ -328,7 +333,7 @@ fn a_shortened_lifetime_expires_at_the_new_deadline() {
     let (mut ha, mut mn) = registered();
     let u = BindingUpdateRepr {
         lifetime: 150,
-        ..mn.update()
+        ..mn.next_update()
     };
     send(&mut ha, &mut mn, u, COA);
     assert_eq!(ha.binding(&HOA).unwrap().expires_at, T0 + secs(601));
@@ -336,10 +341,10 @@ fn a_shortened_lifetime_expires_at_the_new_deadline() {
     // the first is superseded.
     let u = BindingUpdateRepr {
         lifetime: 25,
-        ..mn.update()
+        ..mn.next_update()
     };
     send(&mut ha, &mut mn, u, COA);
-    drain(&mut ha);
+    take_events(&mut ha);
     assert_eq!(ha.poll_timeout(), Some(T0 + secs(101)));
     ha.handle_timeout(T0 + secs(100));
     assert!(ha.binding(&HOA).is_some(), "not before its time");
@@ -364,11 +369,11 @@ fn random_refreshes_expire_every_binding_at_its_deadline() {
     let hoas: Vec<std::net::Ipv6Addr> = (0..N)
         .map(|i| std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 1, i as u16))
         .collect();
-    let configs: Vec<_> = (0..N)
-        .map(|i| mn_config(hoas[i as usize], i as u8 + 1))
+    let keys: Vec<KeyMaterial> = (0..N)
+        .map(|i| fleet_init_key(hoas[i as usize], i as u8 + 1))
         .collect();
-    let mut mns: Vec<Mn> = configs.iter().map(Mn::new).collect();
-    let mut config = crate::HaConfig::new(HA, configs);
+    let mut mns: Vec<ScriptedMn> = keys.iter().map(|k| ScriptedMn::new(k, COA)).collect();
+    let mut config = crate::HaConfig::new(HA, keys.iter().map(mn_config).collect());
     config.max_binding_lifetime = secs(1000);
     // No key update falls due: only binding deadlines move here.
     config.key_update_interval = secs(30 * 86_400);
@@ -376,7 +381,7 @@ fn random_refreshes_expire_every_binding_at_its_deadline() {
     for mn in &mut mns {
         initialize(&mut ha, mn, T0, RequestMode::Explicit);
     }
-    drain(&mut ha);
+    take_events(&mut ha);
     let mut model: HashMap<std::net::Ipv6Addr, mip6_wire::Time> = hoas
         .iter()
         .map(|h| (*h, ha.binding(h).unwrap().expires_at))
@@ -405,12 +410,12 @@ fn random_refreshes_expire_every_binding_at_its_deadline() {
         let lifetime_units = 1 + (x >> 40) as u16 % 250;
         let u = BindingUpdateRepr {
             lifetime: lifetime_units,
-            ..mns[i].update()
+            ..mns[i].next_update()
         };
         let mut frame = mns[i].seal_bu(None, u, COA, hoas[i], &[]);
         let r = ha.handle(now, &mut frame);
         assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-        drain(&mut ha);
+        take_events(&mut ha);
         while ha.poll_transmit().is_some() {}
         model.insert(hoas[i], ha.binding(&hoas[i]).unwrap().expires_at);
         assert!(ha.timers.len() <= 2 * N as usize + 1024 + 1);
@@ -430,9 +435,9 @@ fn the_rfc_4303_window_of_64_works_end_to_end() {
     let mut config = config(RequestMode::Explicit);
     config.replay_window = mip6_wire::esp::ReplayWindow::new(64).unwrap();
     let mut ha = ha_with(config, 1, Vec::new());
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    drain(&mut ha);
+    take_events(&mut ha);
     // 70 BUs sealed ahead, delivered newest first: the 64 most recent open, the 6
     // oldest fall left of the window.
     let frames: Vec<Vec<u8>> = (0..70).map(|_| mn.bu(&[])).collect();
@@ -475,8 +480,8 @@ fn prefetch_changes_nothing() {
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
     let r = twin.handle(now, &mut frame.clone());
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    assert_eq!(drain(&mut ha), drain(&mut twin));
-    let ba = one_transmit(&mut ha);
-    assert_eq!(ba, one_transmit(&mut twin), "same BA, byte for byte");
+    assert_eq!(take_events(&mut ha), take_events(&mut twin));
+    let ba = one_ba(&mut ha);
+    assert_eq!(ba, one_ba(&mut twin), "same BA, byte for byte");
     assert_eq!(mn.open_ba(ba).status, BaStatus::Accepted);
 }

@@ -1,18 +1,17 @@
 //! The tunnel: HA → MN sealing, MN → HA checks (RFC 6275 §10.4).
 
-use mip6_wire::esp;
-use mip6_wire::frames::{self, Payload, DATA_HEADROOM};
+use mip6_wire::frames::{self, Payload};
 use mip6_wire::keys::{GenerationId, RequestMode};
 use mip6_wire::mh::KeyOption;
 
 use super::harness::*;
 use crate::{DataError, DropReason, Event, Received};
 
-fn registered() -> (Ha, Mn) {
+fn registered() -> (Ha, ScriptedMn) {
     let mut ha = ha(RequestMode::Explicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    drain(&mut ha);
+    take_events(&mut ha);
     (ha, mn)
 }
 
@@ -20,9 +19,8 @@ fn downlink(
     ha: &mut Ha,
     dst: std::net::Ipv6Addr,
 ) -> (Result<crate::DataFrame, DataError>, Vec<u8>) {
-    let inner = inner_packet(CN, dst, 64, b"to the mobile node");
-    let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
-    buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(&inner);
+    let inner = udp_packet(CN, dst, b"to the mobile node");
+    let mut buf = data_buffer(&inner);
     let r = ha.seal_data(T0 + secs(1), &mut buf, inner.len());
     (r, buf)
 }
@@ -60,7 +58,7 @@ fn data_under_the_new_generation_confirms_it() {
     let (mut ha, mut mn) = registered();
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(T0 + secs(1), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     mn.install(&ba);
     assert!(!ha.keys(&HOA).unwrap().newest_confirmed);
     let mut up = mn.data(HOA, COA, b"x");
@@ -71,7 +69,7 @@ fn data_under_the_new_generation_confirms_it() {
     let v = ha.keys(&HOA).unwrap();
     assert!(v.newest_confirmed);
     assert_eq!(v.transmit, GenerationId::Number(1));
-    assert!(drain(&mut ha)
+    assert!(take_events(&mut ha)
         .iter()
         .any(|e| matches!(e, Event::Persist(r) if r.newest_confirmed)));
 }

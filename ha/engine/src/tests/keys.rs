@@ -1,16 +1,11 @@
 //! The patent's sequences (1)–(11), HA side, both request modes; KeyView after each step.
 
-use mip6_wire::esp;
-use mip6_wire::frames::{self, DATA_HEADROOM};
+use mip6_wire::frames;
 use mip6_wire::keys::{GenerationId, RequestMode, Slot};
 use mip6_wire::mh::{BaStatus, KeyOption};
 
 use super::harness::*;
 use crate::{DistributionKind, DropReason, Event, KeyView, Received, Refusal};
-
-fn g(n: u32) -> GenerationId {
-    GenerationId::Number(n)
-}
 
 fn view(ha: &Ha) -> KeyView {
     ha.keys(&HOA).unwrap()
@@ -38,14 +33,14 @@ fn explicit_initialization_echoes_the_nonce_and_distributes_generation_1() {
     // Patent (1): BU with a Key Initialization Request under the init key.
     let mut ha = ha(RequestMode::Explicit);
     assert_keys(&ha, GenerationId::Init, &[GenerationId::Init], false);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
-    let mut frame = mn.bu(&[kir(T0)]);
+    let mut mn = mn();
+    let mut frame = mn.bu(&[key_initialization(T0)]);
     let r = ha.handle(T0, &mut frame);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let events = drain(&mut ha);
-    let ba_frame = one_transmit(&mut ha);
+    let events = take_events(&mut ha);
+    let ba_frame = one_ba(&mut ha);
     assert_eq!(
-        ba_esp(&ba_frame).0,
+        esp_header(&ba_frame).unwrap().0,
         0x2001,
         "BA sealed with the init HA→MN SPI"
     );
@@ -78,7 +73,7 @@ fn explicit_initialization_echoes_the_nonce_and_distributes_generation_1() {
     let mut frame = mn.bu(&[]);
     let r = ha.handle(T0 + secs(1), &mut frame);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.status, BaStatus::Accepted);
     assert_eq!(ba.slot, Slot::Init);
     assert!(ba.distribution.is_none());
@@ -89,7 +84,7 @@ fn explicit_initialization_echoes_the_nonce_and_distributes_generation_1() {
 fn implicit_initialization_by_the_init_spi() {
     // Patent (7), (8): a plain BU sealed with the init SPI.
     let mut ha = ha(RequestMode::Implicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     let ba = initialize(&mut ha, &mut mn, T0, RequestMode::Implicit);
     assert_eq!(ba.echo, None);
     assert_eq!(ba.distribution.as_ref().unwrap().generation, 1);
@@ -99,26 +94,26 @@ fn implicit_initialization_by_the_init_spi() {
 #[test]
 fn explicit_init_without_request_or_with_stale_or_skewed_timestamp_is_145() {
     let mut ha = ha(RequestMode::Explicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     // No request under init.
     let mut frame = mn.bu(&[]);
     ha.handle(T0, &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(u8::from(ba.status), 145);
     assert_eq!(ba.slot, Slot::Init);
     assert_eq!(ha.binding(&HOA), None, "no binding moves");
     // Skewed: one hour ahead.
-    let mut frame = mn.bu(&[kir(T0 + secs(3600))]);
+    let mut frame = mn.bu(&[key_initialization(T0 + secs(3600))]);
     ha.handle(T0, &mut frame);
-    assert_eq!(u8::from(mn.open_ba(one_transmit(&mut ha)).status), 145);
+    assert_eq!(u8::from(mn.open_ba(one_ba(&mut ha)).status), 145);
     // Accepted once at T0 + 1 …
     initialize(&mut ha, &mut mn, T0 + secs(1), RequestMode::Explicit);
     let before = view(&ha);
     // … then the same timestamp again (a replayed or stale init) is refused.
     mn.keys.drop_dynamic();
-    let mut frame = mn.bu_under(Slot::Init, &[kir(T0 + secs(1))]);
+    let mut frame = mn.bu_under(Slot::Init, &[key_initialization(T0 + secs(1))]);
     ha.handle(T0 + secs(2), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.status, Refusal::InitTimestamp.status());
     assert_eq!(ba.echo, Some((T0 + secs(1)).to_ntp()));
     assert!(ba.distribution.is_none());
@@ -130,13 +125,13 @@ fn explicit_init_without_request_or_with_stale_or_skewed_timestamp_is_145() {
 fn update_on_request_then_next_update_sealed_with_anterior() {
     // Patent (3).
     let mut ha = ha(RequestMode::Explicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    drain(&mut ha);
+    take_events(&mut ha);
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(T0 + secs(10), &mut frame);
-    let events = drain(&mut ha);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let events = take_events(&mut ha);
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(
         ba.slot,
         Slot::Init,
@@ -155,9 +150,13 @@ fn update_on_request_then_next_update_sealed_with_anterior() {
 
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(T0 + secs(20), &mut frame);
-    let ba_frame = one_transmit(&mut ha);
+    let ba_frame = one_ba(&mut ha);
     let gen1_ha_to_mn = mn.keys.get(Slot::Anterior).unwrap().spis().ha_to_mn.get();
-    assert_eq!(ba_esp(&ba_frame).0, gen1_ha_to_mn, "sealed with N−1");
+    assert_eq!(
+        esp_header(&ba_frame).unwrap().0,
+        gen1_ha_to_mn,
+        "sealed with N−1"
+    );
     let ba = mn.open_ba(ba_frame);
     assert_eq!(ba.slot, Slot::Anterior);
     assert_eq!(ba.distribution.as_ref().unwrap().generation, 3);
@@ -168,18 +167,18 @@ fn update_on_request_then_next_update_sealed_with_anterior() {
 }
 
 /// Brings HA and MN to: HA newest 2 (unconfirmed, distribution lost), MN newest 1.
-fn lost_distribution(mode: RequestMode) -> (Ha, Mn) {
+fn lost_distribution(mode: RequestMode) -> (Ha, ScriptedMn) {
     let mut ha = ha(mode);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, mode);
     ha.handle_timeout(T0 + secs(3600));
     assert!(view(&ha).update_due);
     let mut frame = mn.bu(&[]);
     ha.handle(T0 + secs(3600), &mut frame);
-    let lost = mn.open_ba(one_transmit(&mut ha));
+    let lost = mn.open_ba(one_ba(&mut ha));
     assert_eq!(lost.distribution.as_ref().unwrap().generation, 2);
     assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
-    drain(&mut ha);
+    take_events(&mut ha);
     (ha, mn)
 }
 
@@ -190,8 +189,8 @@ fn resend_not_generate_when_the_distribution_was_lost() {
     let secret_before = ha.record(&HOA).unwrap().newest.unwrap().secret;
     let mut frame = mn.bu(&[KeyOption::KeyResendingRequest]);
     ha.handle(T0 + secs(3601), &mut frame);
-    let events = drain(&mut ha);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let events = take_events(&mut ha);
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(
         ba.slot,
         Slot::Newest,
@@ -208,7 +207,7 @@ fn resend_not_generate_when_the_distribution_was_lost() {
     // An update request under the anterior key also only resends.
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(T0 + secs(3602), &mut frame);
-    let again = mn.open_ba(one_transmit(&mut ha));
+    let again = mn.open_ba(one_ba(&mut ha));
     assert_eq!(again.distribution.unwrap().generation, 2);
     assert_eq!(ha.counters().key_resends, 2);
     assert_eq!(ha.counters().key_updates, 1);
@@ -216,7 +215,7 @@ fn resend_not_generate_when_the_distribution_was_lost() {
     mn.install(&ba);
     let mut frame = mn.bu(&[]);
     ha.handle(T0 + secs(3603), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert!(ba.distribution.is_none());
     assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], true);
 }
@@ -227,7 +226,7 @@ fn implicit_resend_on_a_plain_bu_under_the_anterior_key() {
     let (mut ha, mut mn) = lost_distribution(RequestMode::Implicit);
     let mut frame = mn.bu(&[]);
     ha.handle(T0 + secs(3601), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.distribution.as_ref().unwrap().generation, 2);
     assert_eq!(ha.counters().key_resends, 1);
     mn.install(&ba);
@@ -241,12 +240,12 @@ fn ha_timer_only_sets_a_flag_acted_on_at_the_next_bu_under_newest() {
     // Patent (6) explicit, (9) implicit.
     for mode in [RequestMode::Explicit, RequestMode::Implicit] {
         let mut ha = ha(mode);
-        let mut mn = Mn::new(&mn_config(HOA, 1));
+        let mut mn = mn();
         initialize(&mut ha, &mut mn, T0, mode);
         // Confirm gen 1 first (a BU under it, before the timer).
         let mut frame = mn.bu(&[]);
         ha.handle(T0 + secs(1), &mut frame);
-        assert!(mn.open_ba(one_transmit(&mut ha)).distribution.is_none());
+        assert!(mn.open_ba(one_ba(&mut ha)).distribution.is_none());
         // The binding expiry (600 s) comes before the key timer (3600 s): keep it alive.
         assert_eq!(ha.poll_timeout(), Some(T0 + secs(601)));
         let mut t = T0 + secs(1);
@@ -254,7 +253,7 @@ fn ha_timer_only_sets_a_flag_acted_on_at_the_next_bu_under_newest() {
             t = t + secs(500);
             let mut frame = mn.bu(&[]);
             ha.handle(t, &mut frame);
-            assert!(mn.open_ba(one_transmit(&mut ha)).distribution.is_none());
+            assert!(mn.open_ba(one_ba(&mut ha)).distribution.is_none());
         }
         ha.handle_timeout(T0 + secs(3600));
         assert!(view(&ha).update_due, "{mode:?}");
@@ -265,7 +264,7 @@ fn ha_timer_only_sets_a_flag_acted_on_at_the_next_bu_under_newest() {
         assert_eq!(view(&ha).newest, Some(1));
         let mut frame = mn.bu(&[]);
         ha.handle(T0 + secs(3601), &mut frame);
-        let ba = mn.open_ba(one_transmit(&mut ha));
+        let ba = mn.open_ba(one_ba(&mut ha));
         assert_eq!(ba.distribution.unwrap().generation, 2, "{mode:?}");
         let v = view(&ha);
         assert!(!v.update_due, "flag cleared when the new key is sent");
@@ -280,7 +279,7 @@ fn no_new_generation_while_newest_is_unconfirmed() {
     ha.handle_timeout(T0 + secs(7200));
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(T0 + secs(7200), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.distribution.unwrap().generation, 2);
     assert_eq!(view(&ha).newest, Some(2));
     assert_eq!(ha.counters().key_updates, 1);
@@ -291,11 +290,11 @@ fn reinitialization_drops_both_generations_and_their_spis() {
     // Patent (5), (11): the MN gives up on its dynamic keys.
     for mode in [RequestMode::Explicit, RequestMode::Implicit] {
         let mut ha = ha(mode);
-        let mut mn = Mn::new(&mn_config(HOA, 1));
+        let mut mn = mn();
         initialize(&mut ha, &mut mn, T0, mode);
         let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
         ha.handle(T0 + secs(1), &mut frame);
-        let ba = mn.open_ba(one_transmit(&mut ha));
+        let ba = mn.open_ba(one_ba(&mut ha));
         mn.install(&ba);
         assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
         let old_frame = mn.bu(&[]);
@@ -316,11 +315,11 @@ fn reinitialization_drops_both_generations_and_their_spis() {
 fn initialization_request_under_newest_initializes() {
     // Patent (2): Key Initialization Request sealed with the Nth key; BA under init.
     let mut ha = ha(RequestMode::Explicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    let mut frame = mn.bu(&[kir(T0 + secs(5))]);
+    let mut frame = mn.bu(&[key_initialization(T0 + secs(5))]);
     ha.handle(T0 + secs(5), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.slot, Slot::Init);
     assert_eq!(ba.echo, Some((T0 + secs(5)).to_ntp()));
     assert_eq!(ba.distribution.unwrap().generation, 1);
@@ -332,11 +331,11 @@ fn sequence_margin_makes_an_update_due() {
     let mut cfg = config(RequestMode::Implicit);
     cfg.rekey_sequence_margin = u64::from(u32::MAX); // every SA is "near exhaustion"
     let mut ha = ha_with(cfg, 3, Vec::new());
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, RequestMode::Implicit);
     let mut frame = mn.bu(&[]);
     ha.handle(T0 + secs(1), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.distribution.unwrap().generation, 2);
 }
 
@@ -344,14 +343,14 @@ fn sequence_margin_makes_an_update_due() {
 fn results_name_the_spi_that_opened_or_sealed_each_frame() {
     // The driver counts packets per SA from these alone (no second header walk).
     let mut ha = ha(RequestMode::Explicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
-    let mut frame = mn.bu(&[kir(T0)]);
+    let mut mn = mn();
+    let mut frame = mn.bu(&[key_initialization(T0)]);
     assert_eq!(
         ha.handle(T0, &mut frame),
         Received::Consumed { spi: Some(0x1001) },
         "the BU opened under the init MN→HA SPI"
     );
-    drain(&mut ha);
+    take_events(&mut ha);
     let ba = ha.poll_transmit().expect("a BA");
     assert_eq!(
         ba.spi,
@@ -360,7 +359,7 @@ fn results_name_the_spi_that_opened_or_sealed_each_frame() {
     );
     assert_eq!(
         ba.spi,
-        Some(ba_esp(&ba.frame).0),
+        Some(esp_header(&ba.frame).unwrap().0),
         "and that is the SPI it carries"
     );
     let ba = mn.open_ba(ba.frame);
@@ -374,9 +373,8 @@ fn results_name_the_spi_that_opened_or_sealed_each_frame() {
         other => panic!("not delivered: {other:?}"),
     }
     // Downstream data is sealed under the transmit key: init until an update.
-    let inner = inner_packet(CN, HOA, 64, b"down");
-    let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
-    buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(&inner);
+    let inner = udp_packet(CN, HOA, b"down");
+    let mut buf = data_buffer(&inner);
     let sealed = ha.seal_data(T0 + secs(1), &mut buf, inner.len()).unwrap();
     assert_eq!(sealed.spi, 0x2001);
     assert_eq!(Some(sealed.spi), frames::esp_spi(&buf[..sealed.len]));
@@ -385,29 +383,29 @@ fn results_name_the_spi_that_opened_or_sealed_each_frame() {
 #[test]
 fn key_view_reports_every_slot_with_its_spis_and_install_time() {
     let mut ha = ha(RequestMode::Explicit);
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     let only_init = view(&ha).generations;
     assert_eq!(only_init.len(), 1);
     assert_eq!(only_init[0].slot, Slot::Init);
-    assert_eq!(only_init[0].spis, mn_config(HOA, 1).init_spis);
+    assert_eq!(only_init[0].spis, init_key().spis);
     assert_eq!(
         only_init[0].installed_at, T0,
         "the init key: since the start"
     );
 
     let t1 = T0 + secs(2);
-    let mut frame = mn.bu(&[kir(t1)]);
+    let mut frame = mn.bu(&[key_initialization(t1)]);
     ha.handle(t1, &mut frame);
-    drain(&mut ha);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    take_events(&mut ha);
+    let ba = mn.open_ba(one_ba(&mut ha));
     mn.install(&ba);
     let g1 = ba.distribution.clone().unwrap();
 
     let t2 = T0 + secs(7);
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(t2, &mut frame);
-    drain(&mut ha);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    take_events(&mut ha);
+    let ba = mn.open_ba(one_ba(&mut ha));
     let g2 = ba.distribution.clone().unwrap();
     assert_eq!(g2.generation, 2);
 

@@ -1,5 +1,6 @@
-//! Engine tests: a hand-played MN (mip6-wire frames, `KeyTable` of `Role::MobileNode`)
-//! against the `HomeAgent`, deterministic (seeded ChaCha20, simulated time).
+//! Engine tests: the test kit's scripted mobile node (`mip6_testkit::ScriptedMn`: a
+//! `KeyTable` of `Role::MobileNode` and mip6-wire's frames) against the `HomeAgent`,
+//! deterministic (seeded ChaCha20, simulated time).
 
 mod binding;
 mod data;

@@ -8,26 +8,26 @@ use crate::{DropReason, Event, MnRecord, Received, RouteChange};
 
 /// Runs an initialization, an update and some BAs; returns the HA, the MN and every
 /// event seen.
-fn history() -> (Ha, Mn, Vec<Event>, Vec<u8>) {
+fn history() -> (Ha, ScriptedMn, Vec<Event>, Vec<u8>) {
     let mut cfg = config(RequestMode::Explicit);
     cfg.sequence_block = 4;
     let mut ha = ha_with(cfg, 11, Vec::new());
-    let mut mn = Mn::new(&mn_config(HOA, 1));
+    let mut mn = mn();
     let mut events = Vec::new();
     initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    events.extend(drain(&mut ha));
+    events.extend(take_events(&mut ha));
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(T0 + secs(1), &mut frame);
-    let ba = mn.open_ba(one_transmit(&mut ha));
+    let ba = mn.open_ba(one_ba(&mut ha));
     mn.install(&ba);
-    events.extend(drain(&mut ha));
+    events.extend(take_events(&mut ha));
     let mut last_bu = Vec::new();
     for i in 0..6 {
         let frame = mn.bu(&[]);
         last_bu = frame.clone();
         ha.handle(T0 + secs(2 + i), &mut frame.clone());
-        mn.open_ba(one_transmit(&mut ha));
-        events.extend(drain(&mut ha));
+        mn.open_ba(one_ba(&mut ha));
+        events.extend(take_events(&mut ha));
     }
     (ha, mn, events, last_bu)
 }
@@ -77,15 +77,15 @@ fn restored_engine_resumes_keys_binding_and_sequence_marks() {
     let mut frame = mn.bu(&[]);
     let r = restored.handle(T0 + secs(20), &mut frame);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let ba_frame = one_transmit(&mut restored);
-    let (_, seq) = ba_esp(&ba_frame);
+    let ba_frame = one_ba(&mut restored);
+    let (_, seq) = esp_header(&ba_frame).unwrap();
     assert!(u64::from(seq) >= mark, "seq {seq} < mark {mark}");
     assert_eq!(used.anterior.unwrap().outbound_mark, mark);
     let ba = mn.open_ba(ba_frame);
     assert_eq!(ba.status, BaStatus::Accepted);
     assert_eq!(ba.slot, Slot::Anterior);
     // The mark moved ahead before that BA, in a Persist event.
-    let new_mark = last_records(&drain(&mut restored))[0]
+    let new_mark = last_records(&take_events(&mut restored))[0]
         .anterior
         .as_ref()
         .unwrap()
@@ -135,10 +135,10 @@ fn durable_minimum_restart_forces_reinitialization_without_nonce_reuse() {
     );
     // A replay of the old init (same timestamp) is refused with 145.
     mn.keys.drop_dynamic();
-    let mut replay = mn.bu_under(Slot::Init, &[kir(T0)]);
+    let mut replay = mn.bu_under(Slot::Init, &[key_initialization(T0)]);
     restarted.handle(T0 + secs(31), &mut replay);
     let t = restarted.poll_transmit().unwrap().frame;
-    let (spi, seq) = ba_esp(&t);
+    let (spi, seq) = esp_header(&t).unwrap();
     assert_eq!(spi, 0x2001);
     assert!(
         u64::from(seq) >= old_init.init_outbound_mark,

@@ -1,7 +1,5 @@
 //! Key protocol from the mobile node's side (docs/key-protocol.md; patent (1)–(11)).
 
-use mip6_wire::esp;
-use mip6_wire::frames::DATA_HEADROOM;
 use mip6_wire::keys::{GenerationId, RequestMode, Slot};
 use mip6_wire::mh::{BuFlags, KeyOption};
 
@@ -40,12 +38,12 @@ fn key_slots(mn: &crate::MobileNode) -> KeyView {
 #[test]
 fn explicit_initialization_echoes_the_timestamp_and_installs_generation_1() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     assert_eq!(key_slots(&mn), view(Init, &[Init], UpdateTimer::Off));
     assert_eq!(mn.poll_timeout(), None, "nothing to do before a CoA");
 
     mn.set_care_of_address(T0, Some(COA));
-    let (events, transmits) = drain(&mut mn);
+    let (events, transmits) = take_all(&mut mn);
     assert!(
         matches!(&events[..], [Event::Persist(r)] if r.init_outbound_mark == 1 + 1024),
         "the init SA's first block is persisted before the BU: {events:?}"
@@ -79,7 +77,7 @@ fn explicit_initialization_echoes_the_timestamp_and_installs_generation_1() {
     );
     let r = mn.handle(now, &mut ba);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let (events, _) = drain(&mut mn);
+    let (events, _) = take_all(&mut mn);
     assert_eq!(
         non_persist(&events),
         [
@@ -111,7 +109,7 @@ fn explicit_initialization_echoes_the_timestamp_and_installs_generation_1() {
 #[test]
 fn an_initialization_answer_without_the_right_echo_is_ignored() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     mn.set_care_of_address(T0, Some(COA));
     let bu = ha.open_bu(&one_bu(&mut mn));
     let Some(KeyOption::KeyInitialization { timestamp }) = bu.key else {
@@ -152,7 +150,7 @@ fn an_initialization_answer_without_the_right_echo_is_ignored() {
 #[test]
 fn implicit_initialization_is_a_plain_bu_under_init() {
     let mut mn = node(RequestMode::Implicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     mn.set_care_of_address(T0, Some(COA));
     let bu = ha.open_bu(&one_bu(&mut mn));
     assert_eq!(
@@ -175,7 +173,7 @@ fn implicit_initialization_is_a_plain_bu_under_init() {
 #[test]
 fn the_update_timer_sends_a_key_update_request_at_once() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
     let due = T0 + secs(3600.0);
     assert_eq!(mn.keys().update, UpdateTimer::At(due));
@@ -219,7 +217,7 @@ fn the_update_timer_sends_a_key_update_request_at_once() {
             UpdateTimer::At(due + secs(3600.0))
         )
     );
-    let (events, _) = drain(&mut mn);
+    let (events, _) = take_all(&mut mn);
     assert!(events.contains(&Event::KeysInstalled {
         generation: 2,
         kind: DistributionKind::Update
@@ -227,9 +225,9 @@ fn the_update_timer_sends_a_key_update_request_at_once() {
 }
 
 /// Registered with generation 1 (explicit or implicit), then a refresh BU is lost.
-fn lost_refresh(mode: RequestMode) -> (crate::MobileNode, Ha, mip6_wire::Time) {
+fn lost_refresh(mode: RequestMode) -> (crate::MobileNode, ScriptedHa, mip6_wire::Time) {
     let mut mn = node(mode);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
     let now = mn.poll_timeout().unwrap();
     mn.handle_timeout(now);
@@ -240,7 +238,7 @@ fn lost_refresh(mode: RequestMode) -> (crate::MobileNode, Ha, mip6_wire::Time) {
 #[test]
 fn explicit_resend_carries_a_key_resending_request_and_gets_the_lost_generation() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
     let now = mn.poll_timeout().unwrap();
     mn.handle_timeout(now);
@@ -282,7 +280,7 @@ fn explicit_resend_carries_a_key_resending_request_and_gets_the_lost_generation(
     assert_eq!(mn.counters().bu_retransmitted, 1);
     // The generation that answered the Key Resending Request is reported as a resend
     // (patent (4)), not as an update the node asked for.
-    let (events, _) = drain(&mut mn);
+    let (events, _) = take_all(&mut mn);
     assert!(
         events.contains(&Event::KeysInstalled {
             generation: 2,
@@ -295,7 +293,7 @@ fn explicit_resend_carries_a_key_resending_request_and_gets_the_lost_generation(
 #[test]
 fn results_and_the_key_view_name_spis_and_install_times() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     let start = mn.keys().generations;
     assert_eq!(start.len(), 1);
     assert_eq!((start[0].slot, start[0].spis), (Slot::Init, init_spis()));
@@ -303,7 +301,7 @@ fn results_and_the_key_view_name_spis_and_install_times() {
 
     let t1 = T0 + secs(3.0);
     mn.set_care_of_address(t1, Some(COA));
-    let (_, transmits) = drain(&mut mn);
+    let (_, transmits) = take_all(&mut mn);
     let bu = &transmits[0];
     assert_eq!(
         bu.spi,
@@ -330,12 +328,11 @@ fn results_and_the_key_view_name_spis_and_install_times() {
     assert_eq!(v.generations[1].slot, Slot::Init);
 
     // Data leaves under generation 1 and says so.
-    let inner = inner_packet(HOA, CN, b"up");
-    let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
-    buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(&inner);
+    let inner = udp_packet(HOA, CN, b"up");
+    let mut buf = data_buffer(&inner);
     let sealed = mn.seal_data(t1, &mut buf, inner.len()).unwrap();
     assert_eq!(sealed.spi, g1.spi_mn_to_ha);
-    let down = ha.seal_data(COA, &inner_packet(CN, HOA, b"down"));
+    let down = ha.seal_data(COA, &udp_packet(CN, HOA, b"down"));
     let mut down = down;
     match mn.handle(t1, &mut down) {
         Received::Delivered { spi, .. } => assert_eq!(spi, init_spis().ha_to_mn.get()),
@@ -373,7 +370,7 @@ fn after_max_key_resends_the_node_drops_its_keys_and_initializes() {
         }
         now = now + secs(6.0);
         mn.handle_timeout(now);
-        let (events, transmits) = drain(&mut mn);
+        let (events, transmits) = take_all(&mut mn);
         assert!(events.contains(&Event::KeysDropped), "{mode:?}: {events:?}");
         assert_eq!(transmits.len(), 1);
         // An HA that lost its dynamic keys (patent (11); its init SA state persisted)
@@ -412,7 +409,7 @@ fn after_max_key_resends_the_node_drops_its_keys_and_initializes() {
 #[test]
 fn a_duplicate_or_older_key_distribution_never_moves_keys() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
     // Refresh answered with generation 1 again (a duplicated distribution).
     let mut now = mn.poll_timeout().unwrap();
@@ -468,9 +465,9 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
     let mut cfg = config(RequestMode::Explicit);
     cfg.sequence_block = 4;
     let mut mn = node_with(cfg.clone(), None);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     let bu = register(&mut mn, &mut ha, T0);
-    let mut records: Vec<_> = drain(&mut mn)
+    let mut records: Vec<_> = take_all(&mut mn)
         .0
         .into_iter()
         .filter_map(|e| match e {
@@ -484,7 +481,7 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
     for _ in 0..4 {
         now = mn.poll_timeout().unwrap();
         mn.handle_timeout(now);
-        let (events, _) = drain(&mut mn);
+        let (events, _) = take_all(&mut mn);
         records.extend(events.into_iter().filter_map(|e| match e {
             Event::Persist(r) => Some(r),
             _ => None,
@@ -500,7 +497,7 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
     let mut mn = node_with(cfg.clone(), Some(last.clone()));
     assert_eq!(key_slots(&mn), view(Init, &[Init], UpdateTimer::Off));
     mn.set_care_of_address(now, Some(COA));
-    let (events, transmits) = drain(&mut mn);
+    let (events, transmits) = take_all(&mut mn);
     assert!(
         matches!(&events[..], [Event::Persist(r)] if r.init_outbound_mark == last.init_outbound_mark + 4),
         "the next block is reserved before sealing: {events:?}"
@@ -521,7 +518,7 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
 
     // With ResumeKeys the node keeps transmitting with its newest key.
     let mut mn2 = node(RequestMode::Explicit);
-    let mut ha2 = Ha::new();
+    let mut ha2 = home_agent();
     register(&mut mn2, &mut ha2, T0);
     let record = mn2.record();
     assert_eq!(record.newest.as_ref().map(|g| g.generation), Some(1));
@@ -548,7 +545,7 @@ fn a_restart_starts_from_init_and_resumes_sequence_numbers_above_the_mark() {
 #[test]
 fn an_update_request_answered_without_a_key_is_asked_again_later() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
     // Refresh until the key timer is next, then let it fire.
     let due = T0 + secs(3600.0);
@@ -574,7 +571,7 @@ fn an_update_request_answered_without_a_key_is_asked_again_later() {
         ),
         "not granted: asked again after MAX_BINDACK_TIMEOUT, not in a loop"
     );
-    assert!(drain(&mut mn).1.is_empty());
+    assert!(take_all(&mut mn).1.is_empty());
     mn.handle_timeout(due + secs(32.0));
     let bu = ha.open_bu(&one_bu(&mut mn));
     assert_eq!(bu.key, Some(KeyOption::KeyUpdateRequest));

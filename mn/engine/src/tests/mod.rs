@@ -1,5 +1,6 @@
-//! Engine tests: the home agent is played by hand with a `KeyTable` of
-//! `Role::HomeAgent` and mip6-wire's frames, following docs/key-protocol.md.
+//! Engine tests: the home agent is the test kit's scripted one
+//! (`mip6_testkit::ScriptedHa`: a `KeyTable` of `Role::HomeAgent` and mip6-wire's
+//! frames), played as docs/key-protocol.md says.
 //! Deterministic: seeded ChaCha20, simulated time.
 
 mod harness;

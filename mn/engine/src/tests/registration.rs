@@ -9,7 +9,7 @@ use crate::{DropReason, Event, Received, Registration, Target};
 #[test]
 fn retransmissions_double_from_1_5_s_to_32_s_each_with_a_fresh_timestamp() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     mn.set_care_of_address(T0, Some(COA));
     let first = ha.open_bu(&one_bu(&mut mn));
     let mut now = T0;
@@ -51,7 +51,7 @@ fn retransmissions_double_from_1_5_s_to_32_s_each_with_a_fresh_timestamp() {
 #[test]
 fn status_135_resynchronizes_the_sequence_number_and_resends_at_once() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     mn.set_care_of_address(T0, Some(COA));
     let bu = ha.open_bu(&one_bu(&mut mn));
     let ha_last = bu.update.sequence.wrapping_add(1000);
@@ -59,7 +59,7 @@ fn status_135_resynchronizes_the_sequence_number_and_resends_at_once() {
     let now = T0 + secs(0.2);
     let r = mn.handle(now, &mut ba);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let (events, transmits) = drain(&mut mn);
+    let (events, transmits) = take_all(&mut mn);
     assert!(
         !events.iter().any(|e| matches!(e, Event::Refused { .. })),
         "135 is handled, not surfaced"
@@ -89,14 +89,14 @@ fn status_135_resynchronizes_the_sequence_number_and_resends_at_once() {
 #[test]
 fn a_refusal_is_surfaced_and_retried_after_the_maximum_timeout() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     mn.set_care_of_address(T0, Some(COA));
     let bu = ha.open_bu(&one_bu(&mut mn));
     let mut ba = ha.ba_with(COA, bu.update.sequence, 129, 0, &[], &[]);
     let now = T0 + secs(0.5);
     let r = mn.handle(now, &mut ba);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let (events, transmits) = drain(&mut mn);
+    let (events, transmits) = take_all(&mut mn);
     assert_eq!(
         non_persist(&events),
         [Event::Refused {
@@ -122,7 +122,7 @@ fn a_refusal_is_surfaced_and_retried_after_the_maximum_timeout() {
 #[test]
 fn a_ba_with_another_sequence_number_or_none_outstanding_is_ignored() {
     let mut mn = node(RequestMode::Implicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     mn.set_care_of_address(T0, Some(COA));
     let bu = ha.open_bu(&one_bu(&mut mn));
     let kd = ha.initialize(1);
@@ -164,7 +164,7 @@ fn a_ba_with_another_sequence_number_or_none_outstanding_is_ignored() {
 #[test]
 fn the_binding_is_refreshed_before_it_expires() {
     let mut mn = node(RequestMode::Implicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
     let Registration::Registered(r) = mn.registration().state else {
         panic!("registered")
@@ -177,7 +177,7 @@ fn the_binding_is_refreshed_before_it_expires() {
     );
     assert_eq!(mn.poll_timeout(), Some(r.refresh_at));
     mn.handle_timeout(r.refresh_at - secs(0.001));
-    assert!(drain(&mut mn).1.is_empty(), "not before the deadline");
+    assert!(take_all(&mut mn).1.is_empty(), "not before the deadline");
     mn.handle_timeout(r.refresh_at);
     let bu = ha.open_bu(&one_bu(&mut mn));
     assert_eq!(bu.alt_coa, Some(COA));
@@ -205,11 +205,11 @@ fn the_binding_is_refreshed_before_it_expires() {
 #[test]
 fn a_new_care_of_address_sends_a_bu_at_once() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
-    drain(&mut mn);
+    take_all(&mut mn);
     mn.set_care_of_address(T0 + secs(10.0), Some(COA));
-    assert!(drain(&mut mn).1.is_empty(), "same CoA: nothing to say");
+    assert!(take_all(&mut mn).1.is_empty(), "same CoA: nothing to say");
     mn.set_care_of_address(T0 + secs(10.0), Some(COA2));
     let bu = ha.open_bu(&one_bu(&mut mn));
     assert_eq!(bu.src, COA2);
@@ -220,7 +220,7 @@ fn a_new_care_of_address_sends_a_bu_at_once() {
     let mut ba = ha.ba(&bu, &[]);
     let r = mn.handle(T0 + secs(10.1), &mut ba);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let (events, _) = drain(&mut mn);
+    let (events, _) = take_all(&mut mn);
     assert_eq!(
         non_persist(&events),
         [Event::Registered {
@@ -233,9 +233,9 @@ fn a_new_care_of_address_sends_a_bu_at_once() {
 #[test]
 fn returning_home_deregisters_from_the_home_address() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
-    drain(&mut mn);
+    take_all(&mut mn);
     let now = T0 + secs(20.0);
     mn.set_care_of_address(now, Some(HOA));
     let bu = ha.open_bu(&one_bu(&mut mn));
@@ -250,7 +250,7 @@ fn returning_home_deregisters_from_the_home_address() {
     let mut ba = ha.ba_with(HOA, bu.update.sequence, 0, 0, &[], &[]);
     let r = mn.handle(now, &mut ba);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let (events, _) = drain(&mut mn);
+    let (events, _) = take_all(&mut mn);
     assert_eq!(non_persist(&events), [Event::Deregistered]);
     assert_eq!(mn.registration().state, Registration::AtHome);
     assert_eq!(
@@ -267,7 +267,7 @@ fn returning_home_deregisters_from_the_home_address() {
 fn at_home_right_after_a_start_nothing_is_sent() {
     let mut mn = node(RequestMode::Explicit);
     mn.set_care_of_address(T0, None);
-    assert!(drain(&mut mn).1.is_empty());
+    assert!(take_all(&mut mn).1.is_empty());
     assert_eq!(mn.registration().state, Registration::AtHome);
     assert_eq!(mn.registration().last_sequence, None);
 }
@@ -275,9 +275,9 @@ fn at_home_right_after_a_start_nothing_is_sent() {
 #[test]
 fn a_binding_refresh_request_is_answered_with_a_bu() {
     let mut mn = node(RequestMode::Implicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     let first = register(&mut mn, &mut ha, T0);
-    drain(&mut mn);
+    take_all(&mut mn);
     let mut brr = ha.brr(COA);
     let r = mn.handle(T0 + secs(5.0), &mut brr);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");

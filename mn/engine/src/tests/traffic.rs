@@ -1,15 +1,13 @@
 //! The data plane (RFC 6275 §11.3.1) and drops.
 
-use mip6_wire::esp;
-use mip6_wire::frames::{self, Payload, DATA_HEADROOM};
+use mip6_wire::frames::{self, Payload};
 use mip6_wire::keys::{RequestMode, Slot};
 
 use super::harness::*;
 use crate::{DataError, DropReason, Event, Received};
 
 fn seal(mn: &mut crate::MobileNode, inner: &[u8]) -> Result<Vec<u8>, DataError> {
-    let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
-    buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(inner);
+    let mut buf = data_buffer(inner);
     let frame = mn.seal_data(T0, &mut buf, inner.len())?;
     assert_eq!(frame.destination, HA);
     buf.truncate(frame.len);
@@ -19,14 +17,14 @@ fn seal(mn: &mut crate::MobileNode, inner: &[u8]) -> Result<Vec<u8>, DataError> 
 #[test]
 fn data_crosses_the_tunnel_both_ways_with_the_right_keys() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
-    let inner = inner_packet(HOA, CN, b"up the tunnel");
+    let mut ha = home_agent();
+    let inner = udp_packet(HOA, CN, b"up the tunnel");
     assert_eq!(seal(&mut mn, &inner), Err(DataError::NotAway));
     register(&mut mn, &mut ha, T0);
-    drain(&mut mn);
+    take_all(&mut mn);
 
     let mut up = seal(&mut mn, &inner).unwrap();
-    let (events, _) = drain(&mut mn);
+    let (events, _) = take_all(&mut mn);
     assert!(
         matches!(&events[..], [Event::Persist(r)] if r.newest.as_ref().unwrap().outbound_mark == 1025),
         "the first data frame under generation 1 reserves a block: {events:?}"
@@ -46,7 +44,7 @@ fn data_crosses_the_tunnel_both_ways_with_the_right_keys() {
     assert_eq!(header.src_addr, HOA);
     assert_eq!(&up[packet], &inner[..]);
 
-    let down_inner = inner_packet(CN, HOA, b"down the tunnel");
+    let down_inner = udp_packet(CN, HOA, b"down the tunnel");
     let mut down = ha.seal_data(COA, &down_inner);
     let Received::Delivered { inner, .. } = mn.handle(T0, &mut down) else {
         panic!("delivered")
@@ -60,16 +58,16 @@ fn data_crosses_the_tunnel_both_ways_with_the_right_keys() {
 #[test]
 fn wrong_inner_addresses_are_refused() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
-    let mut down = ha.seal_data(COA, &inner_packet(CN, COA2, b"not for us"));
+    let mut down = ha.seal_data(COA, &udp_packet(CN, COA2, b"not for us"));
     assert_eq!(
         mn.handle(T0, &mut down),
         Received::Dropped(DropReason::WrongInnerDestination)
     );
     assert_eq!(mn.counters().dropped(DropReason::WrongInnerDestination), 1);
     assert_eq!(
-        seal(&mut mn, &inner_packet(CN, HOA, b"spoofed")),
+        seal(&mut mn, &udp_packet(CN, HOA, b"spoofed")),
         Err(DataError::WrongInnerSource(CN))
     );
 }
@@ -77,20 +75,20 @@ fn wrong_inner_addresses_are_refused() {
 #[test]
 fn junk_and_foreign_frames_are_dropped_and_counted() {
     let mut mn = node(RequestMode::Explicit);
-    let mut ha = Ha::new();
+    let mut ha = home_agent();
     register(&mut mn, &mut ha, T0);
     let mut junk = vec![0x60; 30];
     assert_eq!(
         mn.handle(T0, &mut junk),
         Received::Dropped(DropReason::Malformed)
     );
-    let mut down = ha.seal_data(COA, &inner_packet(CN, HOA, b"x"));
+    let mut down = ha.seal_data(COA, &udp_packet(CN, HOA, b"x"));
     down[8..24].copy_from_slice(&CN.octets());
     assert_eq!(
         mn.handle(T0, &mut down),
         Received::Dropped(DropReason::WrongSource)
     );
-    let mut down = ha.seal_data(COA, &inner_packet(CN, HOA, b"x"));
+    let mut down = ha.seal_data(COA, &udp_packet(CN, HOA, b"x"));
     let last = down.len() - 1;
     down[last] ^= 1;
     assert_eq!(
@@ -125,7 +123,7 @@ mod robustness {
         #[test]
         fn flipped_bas_move_nothing(at in 0usize..400, bit in 0u8..8) {
             let mut mn = node(RequestMode::Explicit);
-            let mut ha = Ha::new();
+            let mut ha = home_agent();
             mn.set_care_of_address(T0, Some(COA));
             let bu = ha.open_bu(&one_bu(&mut mn));
             let kd = ha.initialize(1);
