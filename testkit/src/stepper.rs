@@ -129,18 +129,16 @@ pub fn next_deadline(deadlines: impl IntoIterator<Item = Option<Time>>) -> Optio
     deadlines.into_iter().flatten().min()
 }
 
-/// Simulated time: moves `now` to the earliest of `deadlines` if that is no later than
-/// `until` (any, without one); never backwards (a deadline already passed leaves `now`
-/// where it is). Returns the new `now`, or `None` (and `now` unmoved) when no
-/// deadline is due by `until`.
+/// Simulated time: where `now` jumps to — the earliest of `deadlines`, if that is no
+/// later than `until` (any, without one) — never backwards (a deadline already
+/// passed keeps `now`). `None` when no deadline is due by `until`.
 pub fn jump_to_deadline(
-    now: &mut Time,
+    now: Time,
     deadlines: impl IntoIterator<Item = Option<Time>>,
     until: Option<Time>,
 ) -> Option<Time> {
     let at = next_deadline(deadlines).filter(|&at| until.is_none_or(|u| at <= u))?;
-    *now = (*now).max(at);
-    Some(*now)
+    Some(now.max(at))
 }
 
 /// Every event `engine` has queued, in order (its frames stay queued).
@@ -269,18 +267,13 @@ mod tests {
             ..Echo::default()
         };
         assert!(timeout_if_due(&mut e, t0, |_| {}).is_none());
-        let mut now = t0;
-        assert_eq!(
-            jump_to_deadline(&mut now, [e.poll_timeout()], Some(t0)),
-            None
-        );
-        assert_eq!(now, t0);
-        let at = jump_to_deadline(&mut now, [None, e.poll_timeout()], None);
-        assert_eq!(at, Some(t0 + Duration::from_secs(5)));
+        assert_eq!(jump_to_deadline(t0, [e.poll_timeout()], Some(t0)), None);
+        let now = jump_to_deadline(t0, [None, e.poll_timeout()], None).expect("a deadline");
+        assert_eq!(now, t0 + Duration::from_secs(5));
         let frames = timeout_if_due(&mut e, now, |_| {}).expect("due");
         assert_eq!(frames[0].frame, [99]);
-        let mut later = now + Duration::from_secs(9);
-        assert_eq!(jump_to_deadline(&mut later, [Some(now)], None), Some(later));
+        let later = now + Duration::from_secs(9);
+        assert_eq!(jump_to_deadline(later, [Some(now)], None), Some(later));
     }
 
     #[test]

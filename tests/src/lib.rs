@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod engine_keys;
 pub mod fuzz_checks;
 pub mod lab_e2e;
 pub mod model;

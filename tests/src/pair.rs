@@ -3,20 +3,21 @@
 //! explicit in-flight queues a test inspects, drops, duplicates, reorders or delivers
 //! one frame at a time (in the manner of quinn-proto's `src/tests/util.rs` `Pair`).
 //!
-//! - Addresses are DESIGN.md's lab plan: HA 2001:db8:1::1, HoA 2001:db8:1::100,
+//! - Addresses, the start time and the init keys are the test kit's lab
+//!   (`mip6_testkit::lab`, re-exported here): HA 2001:db8:1::1, HoA 2001:db8:1::100,
 //!   care-of addresses 2001:db8:2::100 ([`COA`]) and 2001:db8:3::100 ([`COA2`]),
-//!   correspondent 2001:db8:4::10 ([`CN`]). The init secret and SPIs are fixed
-//!   ([`INIT_SECRET`], [`init_spis`]); the request mode is a parameter.
-//! - The driver contract of both engines is kept: after every call the harness drains
-//!   `poll_event` first, writes each `Persist` record to that side's "disk"
-//!   ([`Pair::ha_disk`], [`Pair::mn_disk`]), then queues what `poll_transmit` (or
-//!   `seal_data`) produced. A restart ([`Pair::restart_ha`], [`Pair::restart_mn`])
-//!   builds the engine again from that disk.
-//! - Every frame an engine emits is checked against DESIGN.md invariant 2: the
-//!   harness knows every SA's key (from the configuration and the persisted
-//!   generations) and panics if a (key, sequence number) is ever sealed twice — across
-//!   restarts too. A restarted HA gets a fresh RNG seed (a real one reads the OS RNG;
-//!   the same seed would redraw the same generation 1 and reuse its nonces).
+//!   correspondent 2001:db8:4::10 ([`CN`]); the request mode is a parameter.
+//! - The driver contract of both engines is kept, through the kit's stepper: after
+//!   every call the harness drains `poll_event` first, writes each `Persist` record to
+//!   that side's "disk" ([`Pair::ha_disk`], [`Pair::mn_disk`]), then queues what
+//!   `poll_transmit` (or `seal_data`) produced. A restart ([`Pair::restart_ha`],
+//!   [`Pair::restart_mn`]) builds the engine again from that disk.
+//! - Every frame an engine emits goes through the kit's nonce ledger (invariant 2):
+//!   the harness teaches it every SA's key (from the configuration and the persisted
+//!   generations) and panics if a (key, sequence number) is ever sealed twice, or a
+//!   sequence number goes backwards — across restarts too. A restarted HA gets a fresh
+//!   RNG seed (a real one reads the OS RNG; the same seed would redraw the same
+//!   generation 1 and reuse its nonces).
 //! - Knowing the keys, the harness also decodes a frame in flight without touching
 //!   either engine ([`Pair::decode`]): which generation sealed it, and the BU/BA/data
 //!   inside.
@@ -28,10 +29,11 @@
 //!   Wireshark.
 //!
 //! Not modelled: link delays (a frame is in flight until a test delivers it), more
-//! than one engine-driven mobile node (other MNs are hand-played with [`Forger`]).
+//! than one engine-driven mobile node (other MNs are the kit's scripted
+//! [`ScriptedMn`]s; [`clone_of_mn`] makes one holding the pair's MN keys).
 
 use core::time::Duration;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::BufWriter;
 use std::net::Ipv6Addr;
@@ -39,74 +41,32 @@ use std::path::PathBuf;
 
 use mip6_ha::{self as ha, HomeAgent};
 use mip6_mn::{self as mn, MobileNode};
+use mip6_testkit::ledger::LedgerKey;
+use mip6_testkit::signalling::OptionsRead;
+use mip6_testkit::{stepper, NonceLedger};
 use mip6_wire::capture::{self, PcapngWriter};
-use mip6_wire::esp::{self, InboundSa, SaKey, Spi, Suite};
-use mip6_wire::frames::{self, BindingUpdateFrame, Payload, TunnelEndpoints, DATA_HEADROOM};
-use mip6_wire::keys::schedule::{derive_sa_key, Direction};
-use mip6_wire::keys::{Generation, GenerationId, KeyTable, RequestMode, Role, Slot, SpiPair};
-use mip6_wire::mh::{
-    BaStatus, BindingUpdateRepr, BuFlags, KeyDistribution, KeyOption, Message, MobilityOption,
-    SequenceNumber,
-};
-use mip6_wire::tunnel::InnerOrigin;
-use mip6_wire::{Secret32, Time};
+use mip6_wire::esp::{InboundSa, Spi};
+use mip6_wire::frames::{self, Payload};
+use mip6_wire::keys::schedule::Direction;
+use mip6_wire::keys::{GenerationId, RequestMode, Slot, SpiPair};
+use mip6_wire::mh::{BaStatus, KeyDistribution, KeyOption, Message};
+use mip6_wire::Time;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-/// The home agent's address (DESIGN.md lab: home link 2001:db8:1::/64).
-pub const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-/// The mobile node's home address.
-pub const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
-/// A second home address the HA may serve (hand-played with [`Forger`]).
-pub const HOA2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x200);
-/// Care-of address on the first foreign link (2001:db8:2::/64).
-pub const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
-/// Care-of address on the second foreign link (2001:db8:3::/64).
-pub const COA2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 0x100);
-/// A correspondent (2001:db8:4::/64).
-pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
-/// Octets of a UDP header.
-const UDP_HEADER: usize = 8;
-/// Start of every run: 2026-01-01T00:00:00Z.
-pub const T0: Time = Time::from_secs(1_767_225_600);
-/// The pre-shared initialization secret of [`HOA`].
-pub const INIT_SECRET: [u8; 32] = [0x42; 32];
-/// The pre-shared initialization secret of [`HOA2`].
-pub const INIT_SECRET2: [u8; 32] = [0x43; 32];
+pub use mip6_testkit::lab::{
+    g, init_key, init_spis, init_spis2, second_init_key, CN, COA, COA2, HA, HOA, HOA2, INIT,
+    INIT_SECRET, INIT_SECRET2, T0,
+};
+pub use mip6_testkit::packet::{esp_header, set_spi, udp_packet, udp_payload};
+pub use mip6_testkit::signalling::{home_registration, key_initialization};
+pub use mip6_testkit::ScriptedMn;
 
-/// The init SPIs of [`HOA`]: MN→HA 0x1001, HA→MN 0x2001.
-pub fn init_spis() -> SpiPair {
-    spi_pair(0x1001, 0x2001)
-}
-
-/// The init SPIs of [`HOA2`]: MN→HA 0x1002, HA→MN 0x2002.
-pub fn init_spis2() -> SpiPair {
-    spi_pair(0x1002, 0x2002)
-}
-
-fn spi_pair(mn_to_ha: u32, ha_to_mn: u32) -> SpiPair {
-    SpiPair {
-        mn_to_ha: Spi::new(mn_to_ha).expect("not reserved"),
-        ha_to_mn: Spi::new(ha_to_mn).expect("not reserved"),
-    }
-}
-
-/// Generation `n` (shorthand for assertions).
-pub const fn g(n: u32) -> GenerationId {
-    GenerationId::Number(n)
-}
-
-/// The init key (shorthand for assertions).
-pub const INIT: GenerationId = GenerationId::Init;
+use crate::engine_keys::{ha_mn_config, ha_record_keys, init_key_of, mn_config, mn_record_keys};
 
 /// The HA-side configuration of the second mobile node [`HOA2`].
 pub fn second_mn() -> ha::MnConfig {
-    ha::MnConfig {
-        home_address: HOA2,
-        init_secret: Secret32::new(INIT_SECRET2),
-        init_spis: init_spis2(),
-        init_suite: Suite::Aes128Gcm,
-    }
+    ha_mn_config(&second_init_key())
 }
 
 /// Configuration of both engines, adjustable before [`Pair::with`].
@@ -129,16 +89,10 @@ impl PairConfig {
     /// 75 %), the HA grants up to 3600 s (refresh advice at 80 %); neither key update
     /// timer fires within a test unless the test sets it (MN: none; HA: one day).
     pub fn new(mode: RequestMode) -> Self {
-        let mn_ha = ha::MnConfig {
-            home_address: HOA,
-            init_secret: Secret32::new(INIT_SECRET),
-            init_spis: init_spis(),
-            init_suite: Suite::Aes128Gcm,
-        };
-        let mut ha = ha::HaConfig::new(HA, vec![mn_ha]);
+        let mut ha = ha::HaConfig::new(HA, vec![ha_mn_config(&init_key())]);
         ha.mode = mode;
         ha.key_update_interval = Duration::from_secs(86_400);
-        let mut mn = mn::MnConfig::new(HA, HOA, Secret32::new(INIT_SECRET), init_spis());
+        let mut mn = mn_config(HA, &init_key());
         mn.request_mode = mode;
         mn.key_update_interval = None;
         PairConfig {
@@ -156,7 +110,7 @@ impl PairConfig {
         self
     }
 
-    /// Also serves [`HOA2`] (hand-played with [`Forger::second_mn`]).
+    /// Also serves [`HOA2`] (hand-played with [`ScriptedMn::second`]).
     pub fn with_second_mn(mut self) -> Self {
         self.ha.mobile_nodes.push(second_mn());
         self
@@ -186,59 +140,16 @@ pub struct InFlight {
 impl InFlight {
     /// The ESP SPI that sealed it.
     pub fn spi(&self) -> u32 {
-        esp_header(&self.frame).0
+        self.esp_header().0
     }
 
     /// Its ESP sequence number.
     pub fn esp_seq(&self) -> u32 {
-        esp_header(&self.frame).1
+        self.esp_header().1
     }
-}
 
-/// SPI and sequence number of a frame's ESP header (panics if it has none).
-pub fn esp_header(frame: &[u8]) -> (u32, u32) {
-    let f = frames::inspect(frame).expect("an ESP frame");
-    let seq = frame
-        .get(f.esp.start + 4..f.esp.start + 8)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(u32::from_be_bytes)
-        .expect("ESP sequence number");
-    (f.spi, seq)
-}
-
-/// Overwrites the ESP SPI of a frame (panics if it has none).
-pub fn set_spi(frame: &mut [u8], spi: u32) {
-    let f = frames::inspect(frame).expect("an ESP frame");
-    frame[f.esp.start..f.esp.start + 4].copy_from_slice(&spi.to_be_bytes());
-}
-
-/// One SA the harness knows the key of.
-#[derive(Clone)]
-pub struct SaInfo {
-    /// The home address it belongs to.
-    pub home_address: Ipv6Addr,
-    /// Init key or generation number.
-    pub id: GenerationId,
-    /// Its direction.
-    pub direction: Direction,
-    key: SaKey,
-}
-
-impl core::fmt::Debug for SaInfo {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SaInfo")
-            .field("home_address", &self.home_address)
-            .field("id", &self.id)
-            .field("direction", &self.direction)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SaInfo {
-    fn key_and_salt(&self) -> Vec<u8> {
-        let mut v = self.key.key().to_vec();
-        v.extend_from_slice(self.key.salt());
-        v
+    fn esp_header(&self) -> (u32, u32) {
+        esp_header(&self.frame).expect("an ESP frame")
     }
 }
 
@@ -418,8 +329,7 @@ pub struct Pair {
     pub mn_received: Vec<Vec<u8>>,
     mn_rng: ChaCha20Rng,
     ha_restarts: u64,
-    sas: HashMap<u32, SaInfo>,
-    sealed: HashSet<(Vec<u8>, u32)>,
+    ledger: NonceLedger,
     data_counter: u32,
     capture: Option<Capture>,
 }
@@ -479,20 +389,13 @@ impl Pair {
             mn_received: Vec::new(),
             mn_rng,
             ha_restarts: 0,
-            sas: HashMap::new(),
-            sealed: HashSet::new(),
+            ledger: NonceLedger::new(),
             data_counter: 0,
             capture,
             config,
         };
-        for m in pair.config.ha.mobile_nodes.clone() {
-            pair.learn(
-                m.home_address,
-                GenerationId::Init,
-                &m.init_secret,
-                m.init_spis,
-                m.init_suite,
-            );
+        for m in &pair.config.ha.mobile_nodes {
+            pair.ledger.learn(&init_key_of(m));
         }
         pair.pump();
         pair
@@ -598,18 +501,24 @@ impl Pair {
         );
     }
 
-    /// Which key (and home address, direction) an SPI belongs to, among every SA the
+    /// Which key (and home address, direction) an SPI names now, among every SA the
     /// pair has seen.
-    pub fn sa_of(&self, spi: u32) -> Option<&SaInfo> {
-        self.sas.get(&spi)
+    pub fn sa_of(&self, spi: u32) -> Option<&LedgerKey> {
+        self.ledger.key_of_spi(spi)
     }
 
     /// Which key sealed a frame.
     #[track_caller]
     pub fn sealed_with(&self, frame: &InFlight) -> GenerationId {
-        let spi = frame.spi();
+        self.sealed_with_bytes(&frame.frame)
+    }
+
+    #[track_caller]
+    fn sealed_with_bytes(&self, frame: &[u8]) -> GenerationId {
+        let spi = esp_header(frame).expect("an ESP frame").0;
         self.sa_of(spi)
             .unwrap_or_else(|| panic!("SPI {spi:#x} is not a known SA"))
+            .material
             .id
     }
 
@@ -619,50 +528,32 @@ impl Pair {
     pub fn decode(&self, frame: &[u8]) -> Decoded {
         let mut buf = frame.to_vec();
         let f = frames::inspect(&buf).expect("an ESP frame");
-        let info = self
-            .sas
-            .get(&f.spi)
-            .unwrap_or_else(|| panic!("SPI {:#x} is not a known SA", f.spi))
-            .clone();
-        let mut sa: InboundSa = InboundSa::new(Spi::new(f.spi).expect("SPI"), info.key.clone());
+        let key = self
+            .sa_of(f.spi)
+            .unwrap_or_else(|| panic!("SPI {:#x} is not a known SA", f.spi));
+        let mut sa: InboundSa = InboundSa::new(
+            Spi::new(f.spi).expect("SPI"),
+            key.material.sa_key(key.direction),
+        );
         let opened = sa
             .open(&mut buf[f.esp.clone()])
             .expect("the frame opens under its SA");
-        let vendor = self.config.ha.vendor_id;
         let content = match frames::inbound::classify(&buf, &f, &opened).expect("payload") {
             Payload::Signalling(mh) => {
-                let mut key = None;
-                let mut alt_coa = None;
-                let mut distribution = None;
-                let mut echo = None;
-                for option in mh.options() {
-                    let option = option.expect("well-formed option");
-                    if let MobilityOption::AlternateCareOfAddress(a) = option {
-                        alt_coa = Some(a);
-                    }
-                    match KeyOption::from_option(&option, vendor).expect("key option") {
-                        Some(KeyOption::KeyDistribution(d)) => distribution = Some(d),
-                        Some(KeyOption::KeyInitialization { timestamp }) => {
-                            echo = Some(timestamp);
-                            key = Some(KeyOption::KeyInitialization { timestamp });
-                        }
-                        Some(k) => key = Some(k),
-                        None => {}
-                    }
-                }
+                let options = OptionsRead::read(&mh, self.config.ha.vendor_id);
                 match mh.message {
                     Message::BindingUpdate(u) => Content::Bu {
                         sequence: u.sequence.0,
                         lifetime: u.lifetime,
                         home_address: f.chain.home_address,
-                        alt_coa,
-                        key,
+                        alt_coa: options.alt_coa,
+                        key: options.request().cloned(),
                     },
                     Message::BindingAck(a) => Content::Ba {
                         status: a.status,
                         sequence: a.sequence.0,
-                        distribution,
-                        echo,
+                        distribution: options.distribution().cloned(),
+                        echo: options.echo(),
                     },
                     _ => Content::Other,
                 }
@@ -674,9 +565,9 @@ impl Pair {
             _ => Content::Other,
         };
         Decoded {
-            sealed_with: info.id,
-            direction: info.direction,
-            home_address: info.home_address,
+            sealed_with: key.material.id,
+            direction: key.direction,
+            home_address: key.material.home_address,
             content,
         }
     }
@@ -778,34 +669,38 @@ impl Pair {
 
     /// The earliest deadline of either engine.
     pub fn next_deadline(&self) -> Option<Time> {
-        match (self.ha.poll_timeout(), self.mn.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        stepper::next_deadline(self.deadlines())
+    }
+
+    fn deadlines(&self) -> [Option<Time>; 2] {
+        [self.ha.poll_timeout(), self.mn.poll_timeout()]
+    }
+
+    /// Both engines act on `now` (each ignores it if nothing of its is due).
+    fn fire_timeouts(&mut self) {
+        self.ha.handle_timeout(self.now);
+        self.mn.handle_timeout(self.now);
+        self.pump();
     }
 
     /// Moves time to the earliest deadline and lets both engines act on it; returns
     /// the new time.
     #[track_caller]
     pub fn advance_to_next_deadline(&mut self) -> Time {
-        let at = self.next_deadline().expect("an engine has a deadline");
-        self.now = self.now.max(at);
-        self.ha.handle_timeout(self.now);
-        self.mn.handle_timeout(self.now);
-        self.pump();
+        self.now = stepper::jump_to_deadline(self.now, self.deadlines(), None)
+            .expect("an engine has a deadline");
+        self.fire_timeouts();
         self.now
     }
 
     /// Moves time to `t`, handling every deadline on the way in order.
     pub fn advance_to(&mut self, t: Time) {
         let mut steps = 0;
-        while let Some(at) = self.next_deadline().filter(|&at| at <= t) {
+        while let Some(at) = stepper::jump_to_deadline(self.now, self.deadlines(), Some(t)) {
             steps += 1;
             assert!(steps < 100_000, "deadlines do not advance: {at}");
-            self.now = self.now.max(at);
-            self.ha.handle_timeout(self.now);
-            self.mn.handle_timeout(self.now);
-            self.pump();
+            self.now = at;
+            self.fire_timeouts();
         }
         self.now = self.now.max(t);
     }
@@ -841,55 +736,6 @@ impl Pair {
 
     // ----- data -----------------------------------------------------------------
 
-    /// An IPv6/UDP packet `src`:5000 → `dst`:5001 with hop limit 64 carrying
-    /// `payload` (UDP checksum computed, so Wireshark shows it clean).
-    pub fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Vec<u8> {
-        let udp_len = u16::try_from(UDP_HEADER + payload.len()).expect("short payload");
-        let mut p = vec![0x60, 0, 0, 0];
-        p.extend_from_slice(&udp_len.to_be_bytes());
-        p.extend_from_slice(&[17, 64]);
-        p.extend_from_slice(&src.octets());
-        p.extend_from_slice(&dst.octets());
-        p.extend_from_slice(&5000u16.to_be_bytes());
-        p.extend_from_slice(&5001u16.to_be_bytes());
-        p.extend_from_slice(&udp_len.to_be_bytes());
-        p.extend_from_slice(&[0, 0]);
-        p.extend_from_slice(payload);
-        // RFC 8200 §8.1: the checksum covers the pseudo-header and the datagram.
-        let mut sum: u32 = 0;
-        let mut add = |bytes: &[u8]| {
-            for chunk in bytes.chunks(2) {
-                let hi = u32::from(chunk[0]) << 8;
-                sum += hi | chunk.get(1).map_or(0, |&b| u32::from(b));
-            }
-        };
-        add(&src.octets());
-        add(&dst.octets());
-        add(&u32::from(udp_len).to_be_bytes());
-        add(&[0, 0, 0, 17]);
-        add(&p[40..]);
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        let checksum = match !(sum as u16) {
-            0 => 0xffff,
-            c => c,
-        };
-        p[46..48].copy_from_slice(&checksum.to_be_bytes());
-        p
-    }
-
-    /// The UDP payload of an inner packet built by [`inner_packet`](Self::inner_packet).
-    pub fn inner_payload(packet: &[u8]) -> &[u8] {
-        packet.get(40 + UDP_HEADER..).unwrap_or_default()
-    }
-
-    fn data_buffer(inner: &[u8]) -> Vec<u8> {
-        let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
-        buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(inner);
-        buf
-    }
-
     /// The MN tunnels a packet HoA → CN (sealed with `seal_data`); the frame goes in
     /// flight toward the HA.
     pub fn mn_send_data(&mut self, payload: &[u8]) -> Result<(), mn::DataError> {
@@ -917,26 +763,22 @@ impl Pair {
     /// Seals a packet HoA → CN at the MN (events drained, frame checked and
     /// mirrored) without queueing it.
     pub fn mn_seal_data(&mut self, payload: &[u8]) -> Result<Vec<u8>, mn::DataError> {
-        let inner = Self::inner_packet(HOA, CN, payload);
-        let mut buf = Self::data_buffer(&inner);
-        let sealed = self.mn.seal_data(self.now, &mut buf, inner.len());
+        let inner = udp_packet(HOA, CN, payload);
+        let sealed = stepper::seal_packet(&mut self.mn, self.now, &inner);
         self.pump_mn();
-        let f = sealed?;
-        buf.truncate(f.len);
-        self.observe(&buf, "MN→HA data");
-        Ok(buf)
+        let frame = sealed?.frame;
+        self.observe(&frame, Direction::MnToHa, "MN→HA data");
+        Ok(frame)
     }
 
     /// Seals a packet CN → HoA at the HA without queueing it.
     pub fn ha_seal_data(&mut self, payload: &[u8]) -> Result<Vec<u8>, ha::DataError> {
-        let inner = Self::inner_packet(CN, HOA, payload);
-        let mut buf = Self::data_buffer(&inner);
-        let sealed = self.ha.seal_data(self.now, &mut buf, inner.len());
+        let inner = udp_packet(CN, HOA, payload);
+        let sealed = stepper::seal_packet(&mut self.ha, self.now, &inner);
         self.pump_ha();
-        let f = sealed?;
-        buf.truncate(f.len);
-        self.observe(&buf, "HA→MN data");
-        Ok(buf)
+        let frame = sealed?.frame;
+        self.observe(&frame, Direction::HaToMn, "HA→MN data");
+        Ok(frame)
     }
 
     /// DESIGN.md invariant 1 with real frames: one packet each way, sealed by the
@@ -956,7 +798,7 @@ impl Pair {
         );
         let forwarded = self.ha_forwarded.last().expect("forwarded");
         assert_eq!(
-            Self::inner_payload(forwarded),
+            udp_payload(forwarded),
             payload.as_slice(),
             "MN→HA payload intact"
         );
@@ -969,7 +811,7 @@ impl Pair {
         );
         let received = self.mn_received.last().expect("received");
         assert_eq!(
-            Self::inner_payload(received),
+            udp_payload(received),
             payload.as_slice(),
             "HA→MN payload intact"
         );
@@ -977,12 +819,6 @@ impl Pair {
             mn_sealed_with,
             ha_sealed_with,
         }
-    }
-
-    fn sealed_with_bytes(&self, frame: &[u8]) -> GenerationId {
-        let spi = esp_header(frame).0;
-        self.sa_of(spi)
-            .map_or_else(|| panic!("unknown SPI {spi:#x}"), |s| s.id)
     }
 
     // ----- crashes ----------------------------------------------------------------
@@ -1052,23 +888,23 @@ impl Pair {
         self.pump_mn();
     }
 
-    /// Driver contract: events (persist) first, then transmits.
+    /// Driver contract (the kit's stepper): events first — each `Persist` on the
+    /// disk, its keys in the ledger — then the frames.
     fn pump_ha(&mut self) {
-        while let Some(e) = self.ha.poll_event() {
+        let transmits = stepper::drain(&mut self.ha, |e| {
             if let ha::Event::Persist(r) = &e {
-                for gr in [&r.newest, &r.anterior].into_iter().flatten() {
-                    let secret = gr.secret.clone();
-                    self.learn(r.home_address, g(gr.generation), &secret, gr.spis, gr.suite);
+                for key in ha_record_keys(r) {
+                    self.ledger.learn(&key);
                 }
                 self.ha_disk.insert(r.home_address, r.clone());
             }
             self.ha_events.push(e);
-        }
-        while let Some(t) = self.ha.poll_transmit() {
+        });
+        for t in transmits {
             let to_pair = frames::inspect(&t.frame)
                 .map(|f| f.chain.rh2 == Some(HOA))
                 .unwrap_or(false);
-            self.observe(&t.frame, "HA→MN signalling");
+            self.observe(&t.frame, Direction::HaToMn, "HA→MN signalling");
             let f = InFlight {
                 kind: FrameKind::Signalling,
                 frame: t.frame,
@@ -1083,19 +919,18 @@ impl Pair {
     }
 
     fn pump_mn(&mut self) {
-        while let Some(e) = self.mn.poll_event() {
+        let transmits = stepper::drain(&mut self.mn, |e| {
             if let mn::Event::Persist(r) = &e {
-                for gr in [&r.newest, &r.anterior].into_iter().flatten() {
-                    let secret = gr.secret.clone();
-                    self.learn(HOA, g(gr.generation), &secret, gr.spis, gr.suite);
+                for key in mn_record_keys(HOA, r) {
+                    self.ledger.learn(&key);
                 }
                 self.mn_disk = Some(r.clone());
             }
             self.mn_events.push(e);
-        }
-        while let Some(t) = self.mn.poll_transmit() {
+        });
+        for t in transmits {
             assert_eq!(t.destination, HA, "the MN only talks to its HA");
-            self.observe(&t.frame, "MN→HA signalling");
+            self.observe(&t.frame, Direction::MnToHa, "MN→HA signalling");
             self.to_ha.push_back(InFlight {
                 kind: FrameKind::Signalling,
                 frame: t.frame,
@@ -1104,45 +939,22 @@ impl Pair {
         }
     }
 
-    fn learn(
-        &mut self,
-        home_address: Ipv6Addr,
-        id: GenerationId,
-        secret: &Secret32,
-        spis: SpiPair,
-        suite: Suite,
-    ) {
-        for direction in [Direction::MnToHa, Direction::HaToMn] {
-            let spi = spis.get(direction);
-            let key = derive_sa_key(secret, &home_address, direction, spi, suite);
-            self.sas.insert(
-                spi.get(),
-                SaInfo {
-                    home_address,
-                    id,
-                    direction,
-                    key,
-                },
-            );
-        }
-    }
-
-    /// Checks an engine-emitted frame against invariant 2 and mirrors it.
+    /// Checks an engine-emitted frame against invariant 2 (the kit's nonce ledger)
+    /// and mirrors it.
     #[track_caller]
-    fn observe(&mut self, frame: &[u8], what: &str) {
-        let (spi, seq) = esp_header(frame);
-        let info = self
-            .sas
-            .get(&spi)
-            .unwrap_or_else(|| panic!("{what} sealed under SPI {spi:#x} no SA of the pair has"));
-        let fresh = self.sealed.insert((info.key_and_salt(), seq));
-        assert!(
-            fresh,
-            "DESIGN.md invariant 2 violated: {what} reuses sequence number {seq} under the key of \
-             SPI {spi:#x} ({:?} {:?})",
-            info.id, info.direction
+    fn observe(&mut self, frame: &[u8], direction: Direction, what: &str) {
+        let sealed = self
+            .ledger
+            .record(direction, frame)
+            .unwrap_or_else(|e| panic!("DESIGN.md invariant 2 violated: {what}: {e}"));
+        let id = self
+            .ledger
+            .key(direction, sealed.spi)
+            .map(|k| k.material.id);
+        let comment = format!(
+            "{what}, SPI {:#x} ({id:?}) seq {}",
+            sealed.spi, sealed.sequence
         );
-        let comment = format!("{what}, SPI {spi:#x} ({:?}) seq {seq}", info.id);
         self.capture_frame(frame, &comment);
     }
 
@@ -1162,19 +974,22 @@ impl Drop for Pair {
         };
         drop(c.writer.into_inner());
         let mut records = Vec::new();
-        let mut sas: Vec<(&u32, &SaInfo)> = self.sas.iter().collect();
-        sas.sort_by_key(|(spi, s)| (s.home_address, **spi));
-        for (spi, info) in sas {
-            let direction = match info.direction {
+        let mut keys: Vec<&LedgerKey> = self.ledger.current_keys().collect();
+        keys.sort_by_key(|k| (k.material.home_address, k.spi()));
+        for key in keys {
+            let direction = match key.direction {
                 Direction::MnToHa => capture::Direction::MnToHa,
                 Direction::HaToMn => capture::Direction::HaToMn,
             };
+            let sa_key = key.material.sa_key(key.direction);
+            let mut key_and_salt = sa_key.key().to_vec();
+            key_and_salt.extend_from_slice(sa_key.salt());
             if let Ok(rs) = capture::home_registration_records(
-                info.home_address,
+                key.material.home_address,
                 HA,
-                *spi,
+                key.spi(),
                 direction,
-                &info.key_and_salt(),
+                &key_and_salt,
             ) {
                 records.extend(rs);
             }
@@ -1193,182 +1008,25 @@ fn dynamic_numbers(accepted: &[GenerationId]) -> (Option<u32>, Option<u32>) {
     (numbers.next(), numbers.next())
 }
 
-/// A hand-played mobile node for attacks and for a second MN: a key table with the
-/// MN role and mip6-wire's frame builders, sealing whatever a test asks.
-pub struct Forger {
-    /// The home address it claims by default.
-    pub home_address: Ipv6Addr,
-    /// The care-of address it sends from.
-    pub care_of_address: Ipv6Addr,
-    /// Its keys.
-    pub keys: KeyTable,
-    /// Vendor ID of its key options.
-    pub vendor_id: u32,
-    /// Sequence number of its last BU.
-    pub bu_sequence: u16,
-}
-
-impl core::fmt::Debug for Forger {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Forger")
-            .field("home_address", &self.home_address)
-            .finish_non_exhaustive()
+/// A copy of the pair's MN keys as its record holds them (an insider, or the MN
+/// itself behaving as the engine never would), at `coa`, every outbound SA resuming
+/// `offset` sequence numbers past the record's mark so it never reuses a nonce the
+/// engine uses in a test.
+pub fn clone_of_mn(record: &mn::MnRecord, coa: Ipv6Addr, offset: u64) -> ScriptedMn {
+    let mut clone = ScriptedMn::new(&init_key(), coa);
+    clone.resume_outbound(Slot::Init, record.init_outbound_mark + offset);
+    for key in mn_record_keys(HOA, record)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        clone.install_key(&key);
     }
-}
-
-impl Forger {
-    /// A node holding only its init key.
-    pub fn new(home_address: Ipv6Addr, secret: [u8; 32], spis: SpiPair, coa: Ipv6Addr) -> Self {
-        let init = Generation::derive(
-            Role::MobileNode,
-            GenerationId::Init,
-            Secret32::new(secret),
-            &home_address,
-            spis,
-            Suite::Aes128Gcm,
-        );
-        Forger {
-            home_address,
-            care_of_address: coa,
-            keys: KeyTable::new(Role::MobileNode, init),
-            vendor_id: mip6_wire::mh::DEFAULT_VENDOR_ID,
-            bu_sequence: 0,
+    let marks = [&record.newest, &record.anterior].map(|g| g.as_ref().map(|g| g.outbound_mark));
+    for (slot, mark) in [Slot::Newest, Slot::Anterior].into_iter().zip(marks) {
+        if let Some(mark) = mark {
+            clone.resume_outbound(slot, mark + offset);
         }
     }
-
-    /// The second MN ([`HOA2`]) at [`COA2`], init key only.
-    pub fn second_mn() -> Self {
-        Forger::new(HOA2, INIT_SECRET2, init_spis2(), COA2)
-    }
-
-    /// A copy of the pair's MN keys as its record holds them (an insider, or the MN
-    /// itself behaving as the engine never would), every outbound SA resuming
-    /// `offset` sequence numbers past the record's mark so it never reuses a nonce
-    /// the engine uses in a test.
-    pub fn clone_of_mn(record: &mn::MnRecord, coa: Ipv6Addr, offset: u64) -> Self {
-        let mut f = Forger::new(HOA, INIT_SECRET, init_spis(), coa);
-        let resume = |g: &mut Generation, mark: u64| {
-            let sa = g.outbound_mut();
-            *sa = sa.clone().with_next_sequence(mark + offset);
-        };
-        if let Some(init) = f.keys.get_mut(Slot::Init) {
-            resume(init, record.init_outbound_mark);
-        }
-        for gr in [&record.anterior, &record.newest].into_iter().flatten() {
-            let mut generation = Generation::derive(
-                Role::MobileNode,
-                g(gr.generation),
-                gr.secret.clone(),
-                &HOA,
-                gr.spis,
-                gr.suite,
-            );
-            resume(&mut generation, gr.outbound_mark);
-            f.keys.install_newest(generation).expect("distinct SPIs");
-        }
-        f
-    }
-
-    /// A home-registration BU (A|H, 600 s) with the next sequence number, sealed
-    /// with `slot`, naming `home_address` in its Home Address option.
-    pub fn bu(&mut self, slot: Slot, home_address: Ipv6Addr, key: Option<KeyOption>) -> Vec<u8> {
-        self.bu_sequence = self.bu_sequence.wrapping_add(1);
-        self.bu_with(
-            slot,
-            home_address,
-            SequenceNumber(self.bu_sequence),
-            150,
-            key,
-        )
-    }
-
-    /// A BU with every field given.
-    pub fn bu_with(
-        &mut self,
-        slot: Slot,
-        home_address: Ipv6Addr,
-        sequence: SequenceNumber,
-        lifetime_units: u16,
-        key: Option<KeyOption>,
-    ) -> Vec<u8> {
-        let body = key.as_ref().map(KeyOption::encode);
-        let options: Vec<MobilityOption<'_>> =
-            body.iter().map(|b| b.to_option(self.vendor_id)).collect();
-        let update = BindingUpdateRepr {
-            sequence,
-            flags: BuFlags::A | BuFlags::H,
-            lifetime: lifetime_units,
-        };
-        let frame =
-            BindingUpdateFrame::new(self.care_of_address, HA, home_address, update, &options);
-        let mut buf = vec![0; frame.buffer_len().expect("BU layout")];
-        let sa = self.keys.get_mut(slot).expect("slot filled").outbound_mut();
-        let n = frame.seal(sa, &mut buf).expect("seal");
-        buf.truncate(n);
-        buf
-    }
-
-    /// A tunnelled packet `inner_src` → CN from `outer_src`, sealed with `slot`.
-    pub fn data(
-        &mut self,
-        slot: Slot,
-        outer_src: Ipv6Addr,
-        inner_src: Ipv6Addr,
-        payload: &[u8],
-    ) -> Vec<u8> {
-        let inner = Pair::inner_packet(inner_src, CN, payload);
-        let mut buf = Pair::data_buffer(&inner);
-        let sa = self.keys.get_mut(slot).expect("slot filled").outbound_mut();
-        let ep = TunnelEndpoints::new(outer_src, HA);
-        let n = frames::seal_data_in_place(&ep, sa, &mut buf, inner.len(), InnerOrigin::Local)
-            .expect("seal");
-        buf.truncate(n);
-        buf
-    }
-
-    /// Opens a BA sent to this node; returns the slot and what it carried, and
-    /// installs a Key Distribution in it as newest.
-    pub fn take_ba(&mut self, mut frame: Vec<u8>) -> (Slot, Content) {
-        let opened = frames::open(&mut frame, &mut self.keys).expect("BA opens");
-        let Payload::Signalling(mh) = opened.payload else {
-            panic!("not signalling")
-        };
-        let Message::BindingAck(ack) = mh.message else {
-            panic!("not a BA")
-        };
-        let mut distribution = None;
-        let mut echo = None;
-        for option in mh.options() {
-            match KeyOption::from_option(&option.expect("option"), self.vendor_id)
-                .expect("key option")
-            {
-                Some(KeyOption::KeyDistribution(d)) => distribution = Some(d),
-                Some(KeyOption::KeyInitialization { timestamp }) => echo = Some(timestamp),
-                _ => {}
-            }
-        }
-        if let Some(d) = &distribution {
-            let generation = Generation::derive(
-                Role::MobileNode,
-                g(d.generation),
-                d.secret.clone(),
-                &self.home_address,
-                SpiPair {
-                    mn_to_ha: Spi::new(d.spi_mn_to_ha).expect("SPI"),
-                    ha_to_mn: Spi::new(d.spi_ha_to_mn).expect("SPI"),
-                },
-                d.suite,
-            );
-            self.keys.install_newest(generation).expect("distinct SPIs");
-        }
-        (
-            opened.slot,
-            Content::Ba {
-                status: ack.status,
-                sequence: ack.sequence.0,
-                distribution,
-                echo,
-            },
-        )
-    }
+    clone
 }

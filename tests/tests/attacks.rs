@@ -8,7 +8,7 @@ use mip6_ha::{self as ha, DropReason, Refusal};
 use mip6_mn::{self as mn, RestorePolicy};
 use mip6_tests::pair::*;
 use mip6_wire::keys::{RequestMode, Slot};
-use mip6_wire::mh::{BaStatus, KeyOption, SequenceNumber};
+use mip6_wire::mh::{BaStatus, KeyOption};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -53,39 +53,29 @@ fn explicit(name: &str) -> Pair {
 }
 
 fn kir(p: &Pair) -> Option<KeyOption> {
-    Some(KeyOption::KeyInitialization {
-        timestamp: p.now.to_ntp(),
-    })
+    Some(key_initialization(p.now))
 }
 
 /// Registers the hand-played second MN (HOA2 at COA2) with an initialization.
 #[track_caller]
-fn register_second(p: &mut Pair, mode: RequestMode) -> Forger {
-    let mut mn2 = Forger::second_mn();
+fn register_second(p: &mut Pair, mode: RequestMode) -> ScriptedMn {
+    let mut mn2 = ScriptedMn::second();
     let request = match mode {
         RequestMode::Explicit => kir(p),
         RequestMode::Implicit => None,
     };
-    let bu = mn2.bu(Slot::Init, HOA2, request);
+    let bu = mn2.bu_claiming(Slot::Init, HOA2, request.as_slice());
     let r = p.handle_at_ha(bu).0;
     assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     let ba = p.to_others.pop_front().expect("a BA to the second MN");
-    let (slot, content) = mn2.take_ba(ba.frame);
-    assert_eq!(slot, Slot::Init);
-    let Content::Ba {
-        status,
-        distribution,
-        ..
-    } = content
-    else {
-        unreachable!()
-    };
-    assert_eq!(status, BaStatus::Accepted);
-    assert_eq!(distribution.map(|d| d.generation), Some(1));
+    let ba = mn2.take_ba(ba.frame);
+    assert_eq!(ba.slot, Slot::Init);
+    assert_eq!(ba.status, BaStatus::Accepted);
+    assert_eq!(ba.distribution.map(|d| d.generation), Some(1));
     assert_eq!(p.ha.binding(&HOA2).map(|b| b.care_of_address), Some(COA2));
     // A packet under generation 1 proves MN2 holds it (so later frames under it move
     // no flag).
-    let hello = mn2.data(Slot::Newest, COA2, HOA2, b"hello");
+    let hello = mn2.data_under(Slot::Newest, HOA2, COA2, b"hello");
     assert!(matches!(
         p.handle_at_ha(hello).0,
         ha::Received::Delivered { .. }
@@ -151,14 +141,14 @@ fn replayed_bu_is_dropped_and_moves_nothing() {
     // An old sequence number under a fresh ESP sequence number (an insider holding
     // the MN's key): refused with 135, the BA names the binding's sequence number.
     let record = p.mn_disk.clone().expect("persisted");
-    let mut insider = Forger::clone_of_mn(&record, COA, 1 << 20);
+    let mut insider = clone_of_mn(&record, COA, 1 << 20);
     let old = before.binding.expect("bound").sequence;
-    let bu = insider.bu_with(
-        Slot::Newest,
+    let bu = insider.seal_bu(
+        Some(Slot::Newest),
+        home_registration(old.0.wrapping_sub(1), 150),
+        COA,
         HOA,
-        SequenceNumber(old.0.wrapping_sub(1)),
-        150,
-        None,
+        &[],
     );
     let counters = p.ha_counters();
     let r = p.handle_at_ha(bu).0;
@@ -268,24 +258,24 @@ fn replayed_key_initialization_request_is_dropped_or_refused() {
     // An old timestamp under a fresh ESP sequence number (sealed with a copy of the
     // init key): the persisted last timestamp refuses it with 145.
     let record = p.mn_disk.clone().expect("persisted");
-    let mut insider = Forger::clone_of_mn(&record, COA, 1 << 20);
-    let stale = insider.bu(
+    let mut insider = clone_of_mn(&record, COA, 1 << 20);
+    let stale = insider.bu_claiming(
         Slot::Init,
         HOA,
-        Some(KeyOption::KeyInitialization {
-            timestamp: (T0 + core::time::Duration::from_millis(1500)).to_ntp(),
-        }),
+        &[key_initialization(
+            T0 + core::time::Duration::from_millis(1500),
+        )],
     );
     let r = p.handle_at_ha(stale).0;
     assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     assert_eq!(p.ha_counters().refused(Refusal::InitTimestamp), 1);
     // And one from the future, beyond the allowed skew.
-    let skewed = insider.bu(
+    let skewed = insider.bu_claiming(
         Slot::Init,
         HOA,
-        Some(KeyOption::KeyInitialization {
-            timestamp: (p.now + core::time::Duration::from_secs(3600)).to_ntp(),
-        }),
+        &[key_initialization(
+            p.now + core::time::Duration::from_secs(3600),
+        )],
     );
     let r = p.handle_at_ha(skewed).0;
     assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
@@ -393,7 +383,7 @@ fn bu_naming_another_mns_home_address_is_refused() {
     let counters = p.ha_counters();
 
     // MN2, with its own valid key, asks to move MN1's home address to itself.
-    let bu = mn2.bu(Slot::Newest, HOA, None);
+    let bu = mn2.bu_claiming(Slot::Newest, HOA, &[]);
     let r = p.handle_at_ha(bu).0;
     assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     let after = p.ha_counters();
@@ -404,7 +394,7 @@ fn bu_naming_another_mns_home_address_is_refused() {
     assert_eq!(after.attacks, counters.attacks + 1);
     assert_eq!(after.bu_accepted, counters.bu_accepted);
     // Same with a Key Initialization Request under MN2's init key.
-    let bu = mn2.bu(Slot::Init, HOA, kir(&p));
+    let bu = mn2.bu_claiming(Slot::Init, HOA, kir(&p).as_slice());
     let r = p.handle_at_ha(bu).0;
     assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     assert_eq!(p.ha_counters().attacks, counters.attacks + 2);
@@ -418,11 +408,8 @@ fn bu_naming_another_mns_home_address_is_refused() {
     assert!(p.to_mn.is_empty());
     for _ in 0..2 {
         let ba = p.to_others.pop_front().expect("a refusal to MN2");
-        let (_, content) = mn2.take_ba(ba.frame);
-        let Content::Ba { status, .. } = content else {
-            unreachable!()
-        };
-        assert_eq!(status, BaStatus::NotHomeAgentForThisMobileNode);
+        let ba = mn2.take_ba(ba.frame);
+        assert_eq!(ba.status, BaStatus::NotHomeAgentForThisMobileNode);
     }
     p.assert_data_flows();
 }
@@ -442,7 +429,7 @@ fn tunnelled_packet_with_foreign_inner_source_is_dropped() {
     // MN2 (a registered node, its own key) tunnels packets claiming MN1's home
     // address, and a third party's.
     for inner_src in [HOA, CN, HA] {
-        let frame = mn2.data(Slot::Newest, COA2, inner_src, b"spoofed");
+        let frame = mn2.data_under(Slot::Newest, inner_src, COA2, b"spoofed");
         assert_eq!(
             p.handle_at_ha(frame).0,
             ha::Received::Dropped(DropReason::SpoofedInnerSource),
@@ -454,18 +441,18 @@ fn tunnelled_packet_with_foreign_inner_source_is_dropped() {
     assert_eq!(p.ha_forwarded.len(), forwarded, "nothing forwarded");
     // Its own home address from its bound care-of address is fine; from another
     // care-of address it is not.
-    let own = mn2.data(Slot::Newest, COA2, HOA2, b"own");
+    let own = mn2.data_under(Slot::Newest, HOA2, COA2, b"own");
     assert!(matches!(
         p.handle_at_ha(own).0,
         ha::Received::Delivered { .. }
     ));
-    let moved = mn2.data(Slot::Newest, COA, HOA2, b"elsewhere");
+    let moved = mn2.data_under(Slot::Newest, HOA2, COA, b"elsewhere");
     assert_eq!(
         p.handle_at_ha(moved).0,
         ha::Received::Dropped(DropReason::WrongCareOf)
     );
     // The MN engine refuses to seal such a packet in the first place.
-    let inner = Pair::inner_packet(CN, HOA, b"x");
+    let inner = udp_packet(CN, HOA, b"x");
     let mut buf = vec![0; 200];
     buf[mip6_wire::frames::DATA_HEADROOM..][..inner.len()].copy_from_slice(&inner);
     assert_eq!(
@@ -527,7 +514,7 @@ fn forged_data_frames_are_dropped() {
         for bit in [0x01, 0x80] {
             let mut forged = up.clone();
             forged[byte] ^= bit;
-            let seq = esp_header(&forged).1;
+            let seq = esp_header(&forged).expect("an ESP frame").1;
             let r = p.handle_at_ha(forged).0;
             let expected = match byte - esp_start {
                 0..=3 => DropReason::UnknownSpi,

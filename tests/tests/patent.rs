@@ -279,14 +279,14 @@ fn patent_2_initialization_request_under_nth_key() {
     // BU sealed with N (S100–S106). The MN engine never does this (a restart drops
     // the dynamic keys, see below), so a hand-played copy of its keys sends it.
     let record = p.mn_disk.clone().expect("MN persisted");
-    let mut literal = Forger::clone_of_mn(&record, COA, 1 << 20);
+    let mut literal = clone_of_mn(&record, COA, 1 << 20);
     let timestamp = p.now.to_ntp();
-    let bu = literal.bu_with(
-        Slot::Newest,
+    let bu = literal.seal_bu(
+        Some(Slot::Newest),
+        home_registration(registered_seq.next().0, 150),
+        COA,
         HOA,
-        registered_seq.next(),
-        150,
-        Some(KeyOption::KeyInitialization { timestamp }),
+        &[KeyOption::KeyInitialization { timestamp }],
     );
     assert_eq!(p.decode(&bu).sealed_with, g(2), "S102: sealed with N");
     p.inject_to_ha(bu);
@@ -302,20 +302,11 @@ fn patent_2_initialization_request_under_nth_key() {
     // S116–S121: the BA carrying the key is sealed with init, echoing the nonce.
     let ba = p.drop_next_to_mn();
     assert_eq!(ba.spi(), init_spis().ha_to_mn.get(), "S117–S119: init");
-    let (slot, content) = literal.take_ba(ba.frame);
-    assert_eq!(slot, Slot::Init, "S125: opened with init");
-    let Content::Ba {
-        status,
-        distribution,
-        echo,
-        ..
-    } = content
-    else {
-        unreachable!()
-    };
-    assert_eq!(status, BaStatus::Accepted);
-    assert_eq!(distribution.map(|d| d.generation), Some(1));
-    assert_eq!(echo, Some(timestamp));
+    let ba = literal.take_ba(ba.frame);
+    assert_eq!(ba.slot, Slot::Init, "S125: opened with init");
+    assert_eq!(ba.status, BaStatus::Accepted);
+    assert_eq!(ba.distribution.map(|d| d.generation), Some(1));
+    assert_eq!(ba.echo, Some(timestamp));
 
     // The engine's way (docs/key-protocol.md): the restart that decides the
     // initialization (S100) leaves the MN with only its init key, so the Key

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mip6_daemon::capture::{read_inputs, EngineCapture, InputKind};
 use mip6_ha::{DistributionKind, Event as HaEvent};
-use mip6_tests::pair::{Pair, PairConfig, CN, COA, COA2, HA, HOA, T0};
+use mip6_tests::pair::{udp_packet, PairConfig, CN, COA, COA2, HA, HOA, T0};
 use mip6_tests::replay::{record, replay_ha, replay_mn, HaStepper, MnStepper, Output};
 use mip6_wire::keys::RequestMode;
 use mip6_wire::Time;
@@ -125,11 +125,11 @@ fn simulated_run(dir: &std::path::Path, mode: RequestMode, secs: u64) -> Vec<Dis
             // Data both ways, every 250 ms.
             counter += 1;
             let payload = counter.to_be_bytes();
-            let up = Pair::inner_packet(HOA, CN, &payload);
+            let up = udp_packet(HOA, CN, &payload);
             let outs = mn.tun_in(now, &up);
             record(&mut mn_cap, now, &InputKind::TunIn, &up, &outs);
             send(&mut flights, now, true, &outs);
-            let down = Pair::inner_packet(CN, HOA, &payload);
+            let down = udp_packet(CN, HOA, &payload);
             let outs = ha.tun_in(now, &down);
             record(&mut ha_cap, now, &InputKind::TunIn, &down, &outs);
             send(&mut flights, now, false, &outs);
