@@ -1,8 +1,10 @@
 //! One state of the model: the real [`HomeAgent`] and [`MobileNode`] engines, the
 //! network between them (a multiset of in-flight frames, as bytes), the HA's
-//! persisted record, the clock, and what the path so far sealed. [`World::apply`]
-//! performs one [`Action`]; the engines are driven exactly as their driver contract
-//! says (after every call: drain the events, store every `Persist`, then send).
+//! persisted record, the clock, and what the path so far sealed (the test kit's
+//! nonce ledger). [`World::apply`] performs one [`Action`]; the engines are driven
+//! exactly as their driver contract says, through the kit's stepper (after every
+//! call: drain the events, store every `Persist`, then send). Addresses and the init
+//! key are the kit's lab.
 //!
 //! The engines hold `mip6_wire::keys::KeyTable`s, which are not `Clone` (their SAs
 //! own expanded AES keys), so a state is never copied: the explorer rebuilds a state
@@ -11,33 +13,27 @@
 
 use core::time::Duration;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::Ipv6Addr;
 
 use mip6_ha::{HaConfig, HomeAgent};
 use mip6_mn::{MobileNode, Registration};
-use mip6_wire::esp::{self, Spi, Suite};
-use mip6_wire::frames::{self, DATA_HEADROOM};
-use mip6_wire::keys::{RequestMode, SpiPair};
-use mip6_wire::{Secret32, Time};
+use mip6_testkit::ledger::Learned;
+use mip6_testkit::packet::{esp_header, udp_packet};
+use mip6_testkit::{stepper, KeyMaterial, NonceLedger};
+use mip6_wire::keys::{Direction, RequestMode};
+use mip6_wire::Time;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-/// The home agent's address.
-pub const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-/// The mobile node's home address.
-pub const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
-/// The mobile node's care-of address (it never moves in the model).
-pub const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
-/// A correspondent: the other end of the data packets.
-pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
-/// Start of simulated time, 2026-01-01T00:00:00Z.
-pub const T0: Time = Time::from_secs(1_767_225_600);
+use crate::engine_keys::{ha_mn_config, ha_record_keys, mn_config, mn_record_keys};
 
-const INIT_SECRET: [u8; 32] = [0x5a; 32];
-const INIT_MN_TO_HA: u32 = 0x1001;
-const INIT_HA_TO_MN: u32 = 0x2001;
+/// The lab's addresses (the MN's care-of address is [`COA`]: it never moves in the
+/// model) and start of simulated time.
+pub use mip6_testkit::lab::{init_key, CN, COA, HA, HOA, T0};
+
+use mip6_testkit::lab::since_t0;
 
 /// The model's knobs: the request mode and short protocol timers, so that key
 /// updates, retransmissions and expiries happen within a few actions.
@@ -86,21 +82,8 @@ impl ModelConfig {
         }
     }
 
-    fn init_spis() -> SpiPair {
-        SpiPair {
-            mn_to_ha: Spi::new(INIT_MN_TO_HA).expect("init SPI above 255"),
-            ha_to_mn: Spi::new(INIT_HA_TO_MN).expect("init SPI above 255"),
-        }
-    }
-
     fn ha_config(&self) -> HaConfig {
-        let mn = mip6_ha::MnConfig {
-            home_address: HOA,
-            init_secret: Secret32::new(INIT_SECRET),
-            init_spis: Self::init_spis(),
-            init_suite: Suite::Aes128Gcm,
-        };
-        let mut c = HaConfig::new(HA, vec![mn]);
+        let mut c = HaConfig::new(HA, vec![ha_mn_config(&init_key())]);
         c.mode = self.mode;
         c.key_update_interval = self.ha_key_update;
         c.sequence_block = 1;
@@ -108,7 +91,7 @@ impl ModelConfig {
     }
 
     fn mn_config(&self) -> mip6_mn::MnConfig {
-        let mut c = mip6_mn::MnConfig::new(HA, HOA, Secret32::new(INIT_SECRET), Self::init_spis());
+        let mut c = mn_config(HA, &init_key());
         c.request_mode = self.mode;
         c.key_update_interval = self.mn_key_update;
         c.requested_lifetime = self.lifetime;
@@ -213,54 +196,17 @@ pub struct World {
     pub duplicates: u32,
     /// Data packets sent on this path.
     pub data: u32,
-    /// SPI → every ESP sequence number sealed under it on this path.
-    sealed: BTreeMap<u32, BTreeSet<u32>>,
-    /// SPI → the secret of the key it named, on this path (checks SPIs name keys 1:1).
-    spi_keys: BTreeMap<u32, [u8; 32]>,
+    /// Every key held on this path and every sequence number sealed under each.
+    ledger: NonceLedger,
     /// Safety violations seen on this path (nonce reuse, SPI naming two keys).
     pub violations: Vec<String>,
     /// Hash of the actions so far: seeds the RNG of a restarted HA.
     trace_hash: u64,
 }
 
-fn rel(t: Time) -> f64 {
-    t.as_micros().saturating_sub(T0.as_micros()) as f64 / 1e6
-}
-
-/// An IPv6/UDP-ish inner packet.
+/// An IPv6/UDP inner packet src → dst (the model's data).
 fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
-    let payload = b"model";
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[17, 64]);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    p.extend_from_slice(payload);
-    p
-}
-
-fn data_buffer(inner: &[u8]) -> Vec<u8> {
-    let mut buf = vec![0; DATA_HEADROOM + inner.len() + esp::trailer_len(inner.len())];
-    buf[DATA_HEADROOM..DATA_HEADROOM + inner.len()].copy_from_slice(inner);
-    buf
-}
-
-/// The ESP SPI and sequence number of a frame.
-fn esp_header(frame: &[u8]) -> Option<(u32, u32)> {
-    let f = frames::inspect(frame).ok()?;
-    let seq = frame.get(f.esp.start + 4..f.esp.start + 8)?;
-    Some((f.spi, u32::from_be_bytes(seq.try_into().ok()?)))
-}
-
-/// (directional SPI, secret) of a generation record's keys.
-fn ha_keys(g: &mip6_ha::GenerationRecord) -> [(u32, [u8; 32]); 2] {
-    let s = *g.secret.expose();
-    [(g.spis.mn_to_ha.get(), s), (g.spis.ha_to_mn.get(), s)]
-}
-
-fn mn_keys(g: &mip6_mn::GenerationRecord) -> [(u32, [u8; 32]); 2] {
-    let s = *g.secret.expose();
-    [(g.spis.mn_to_ha.get(), s), (g.spis.ha_to_mn.get(), s)]
+    udp_packet(src, dst, b"model")
 }
 
 fn hash_ha_record(h: &mut DefaultHasher, r: &mip6_ha::MnRecord) {
@@ -316,8 +262,7 @@ impl World {
             losses: 0,
             duplicates: 0,
             data: 0,
-            sealed: BTreeMap::new(),
-            spi_keys: BTreeMap::new(),
+            ledger: NonceLedger::new(),
             violations: Vec::new(),
             trace_hash: 0,
         };
@@ -446,10 +391,10 @@ impl World {
     fn tick(&mut self) -> String {
         let dm = self.mn.poll_timeout();
         let dh = self.ha.poll_timeout();
-        let Some(t) = [dm, dh].into_iter().flatten().min() else {
+        let Some(t) = stepper::jump_to_deadline(self.now, [dm, dh], None) else {
             return "tick: no deadline".into();
         };
-        self.now = self.now.max(t);
+        self.now = t;
         let mut fired = Vec::new();
         if dm.is_some_and(|d| d <= self.now) {
             self.mn.handle_timeout(self.now);
@@ -463,7 +408,7 @@ impl World {
         }
         format!(
             "tick to t={:.1}s: {} deadline fired",
-            rel(self.now),
+            since_t0(self.now),
             fired.join("+")
         )
     }
@@ -497,28 +442,22 @@ impl World {
     fn send_data(&mut self, from: Side) -> String {
         match from {
             Side::Mn => {
-                let inner = inner_packet(HOA, CN);
-                let mut buf = data_buffer(&inner);
-                match self.mn.seal_data(self.now, &mut buf, inner.len()) {
-                    Ok(d) => {
-                        buf.truncate(d.len);
+                match stepper::seal_packet(&mut self.mn, self.now, &inner_packet(HOA, CN)) {
+                    Ok(sealed) => {
                         self.after_mn();
-                        let label = self.label("data MN→HA", &buf);
-                        self.sent(Side::Ha, buf, label.clone());
+                        let label = self.label("data MN→HA", &sealed.frame);
+                        self.sent(Side::Ha, sealed.frame, label.clone());
                         format!("MN sends {label}")
                     }
                     Err(e) => format!("MN cannot send data: {e}"),
                 }
             }
             Side::Ha => {
-                let inner = inner_packet(CN, HOA);
-                let mut buf = data_buffer(&inner);
-                match self.ha.seal_data(self.now, &mut buf, inner.len()) {
-                    Ok(d) => {
-                        buf.truncate(d.len);
+                match stepper::seal_packet(&mut self.ha, self.now, &inner_packet(CN, HOA)) {
+                    Ok(sealed) => {
                         self.after_ha();
-                        let label = self.label("data HA→MN", &buf);
-                        self.sent(Side::Mn, buf, label.clone());
+                        let label = self.label("data HA→MN", &sealed.frame);
+                        self.sent(Side::Mn, sealed.frame, label.clone());
                         format!("HA sends {label}")
                     }
                     Err(e) => format!("HA cannot send data: {e}"),
@@ -531,13 +470,13 @@ impl World {
         let (spi, seq) = esp_header(frame).unwrap_or_default();
         format!(
             "[{kind} spi={spi:#x} seq={seq} sent t={:.1}s]",
-            rel(self.now)
+            since_t0(self.now)
         )
     }
 
     /// A frame leaves a sender: nonce checks, then into the network.
     fn sent(&mut self, to: Side, bytes: Vec<u8>, label: String) {
-        self.check_seal(&bytes, &label);
+        self.check_seal(to, &bytes, &label);
         self.net.push(InFlight {
             to,
             bytes,
@@ -554,15 +493,16 @@ impl World {
         self.sent(to, bytes, label);
     }
 
-    /// Driver contract after an HA call: events first (store Persist), then send.
+    /// Driver contract after an HA call (the kit's stepper): events first (store
+    /// Persist), then send.
     fn after_ha(&mut self) {
-        while let Some(e) = self.ha.poll_event() {
+        let frames = stepper::drain(&mut self.ha, |e| {
             if let mip6_ha::Event::Persist(r) = e {
                 self.ha_store = Some(r);
             }
-        }
+        });
         self.learn_keys();
-        while let Some(t) = self.ha.poll_transmit() {
+        for t in frames {
             let label = self.label("BA", &t.frame);
             self.sent(Side::Mn, t.frame, label);
         }
@@ -571,64 +511,47 @@ impl World {
     /// Driver contract after an MN call (the MN never crashes here: its Persist
     /// records are not kept).
     fn after_mn(&mut self) {
-        while self.mn.poll_event().is_some() {}
+        let frames = stepper::drain(&mut self.mn, |_| {});
         self.learn_keys();
-        while let Some(t) = self.mn.poll_transmit() {
+        for t in frames {
             let label = self.label("BU", &t.frame);
             self.sent(Side::Ha, t.frame, label);
         }
     }
 
-    /// Records which key each SPI held by either side names; an SPI that named
-    /// another key earlier on this path is a violation (nonces are per key, the
-    /// nonce check below is per SPI).
+    /// Teaches the ledger every key either side holds; an SPI that named another
+    /// key earlier on this path is a violation (SPIs name keys 1:1 along a path).
     fn learn_keys(&mut self) {
-        let mut pairs = vec![(INIT_MN_TO_HA, INIT_SECRET), (INIT_HA_TO_MN, INIT_SECRET)];
-        if let Some(r) = self.ha.record(&HOA) {
-            for g in [&r.newest, &r.anterior].into_iter().flatten() {
-                pairs.extend(ha_keys(g));
-            }
-        }
-        let r = self.mn.record();
-        for g in [&r.newest, &r.anterior].into_iter().flatten() {
-            pairs.extend(mn_keys(g));
-        }
-        for (spi, secret) in pairs {
-            let known = self.spi_keys.entry(spi).or_insert(secret);
-            if *known != secret {
-                self.violations.push(format!(
-                    "SPI {spi:#x} names two different keys on this path"
-                ));
-                *known = secret;
+        let hr = self.ha.record(&HOA);
+        let mr = self.mn.record();
+        let keys = std::iter::once(init_key())
+            .chain(hr.iter().flat_map(ha_record_keys))
+            .chain(mn_record_keys(HOA, &mr));
+        for key in keys {
+            let learned = self.ledger.learn(&key);
+            let spis = [key.spis.mn_to_ha, key.spis.ha_to_mn];
+            for (spi, l) in spis.into_iter().zip(learned) {
+                if l == Learned::Rebound {
+                    self.violations.push(format!(
+                        "SPI {:#x} names two different keys on this path",
+                        spi.get()
+                    ));
+                }
             }
         }
     }
 
-    /// No (key, sequence) sealed twice (DESIGN.md invariant 2), checked strictly: each
-    /// new sequence number under an SPI must exceed every earlier one on the path.
-    fn check_seal(&mut self, frame: &[u8], label: &str) {
-        let Some((spi, seq)) = esp_header(frame) else {
-            self.violations
-                .push(format!("{label}: sent frame has no ESP header"));
-            return;
+    /// No (key, sequence) sealed twice (DESIGN.md invariant 2), checked strictly by
+    /// the kit's nonce ledger: each new sequence number under a key must exceed every
+    /// earlier one on the path.
+    fn check_seal(&mut self, to: Side, frame: &[u8], label: &str) {
+        let direction = match to {
+            Side::Ha => Direction::MnToHa,
+            Side::Mn => Direction::HaToMn,
         };
-        if !self.spi_keys.contains_key(&spi) {
-            self.violations.push(format!(
-                "{label}: sealed under SPI {spi:#x}, which no key table holds"
-            ));
+        if let Err(e) = self.ledger.record(direction, frame) {
+            self.violations.push(format!("{label}: {e}"));
         }
-        let seen = self.sealed.entry(spi).or_default();
-        if seen.contains(&seq) {
-            self.violations.push(format!(
-                "{label}: NONCE REUSE, (SPI {spi:#x}, seq {seq}) sealed twice"
-            ));
-        } else if seen.last().is_some_and(|&top| seq < top) {
-            self.violations.push(format!(
-                "{label}: sequence went backwards under SPI {spi:#x} ({seq} < {})",
-                seen.last().copied().unwrap_or_default()
-            ));
-        }
-        seen.insert(seq);
     }
 
     /// Invariant 1 on the key views: each side's transmit key (directional SPI and
@@ -636,42 +559,29 @@ impl World {
     pub fn concord(&self) -> Concord {
         let hr = self.ha.record(&HOA).expect("the MN is configured");
         let mr = self.mn.record();
-        let init = (INIT_MN_TO_HA, INIT_HA_TO_MN, INIT_SECRET);
-        let from_ha = |g: &mip6_ha::GenerationRecord| {
-            (
-                g.spis.mn_to_ha.get(),
-                g.spis.ha_to_mn.get(),
-                *g.secret.expose(),
-            )
-        };
-        let from_mn = |g: &mip6_mn::GenerationRecord| {
-            (
-                g.spis.mn_to_ha.get(),
-                g.spis.ha_to_mn.get(),
-                *g.secret.expose(),
-            )
-        };
-        let ha_held: Vec<_> = [hr.newest.as_ref(), hr.anterior.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(from_ha)
-            .chain([init])
-            .collect();
-        let mn_held: Vec<_> = [mr.newest.as_ref(), mr.anterior.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(from_mn)
-            .chain([init])
-            .collect();
+        let init = init_key();
+        let ha_held: Vec<KeyMaterial> = ha_record_keys(&hr).chain([init.clone()]).collect();
+        let mn_held: Vec<KeyMaterial> = mn_record_keys(HOA, &mr).chain([init.clone()]).collect();
         // The MN transmits with newest, init when there is none.
-        let mn_tx = mr.newest.as_ref().map(from_mn).unwrap_or(init);
+        let mn_tx = match &mr.newest {
+            Some(g) => {
+                KeyMaterial::generation(HOA, g.generation, g.secret.clone(), g.spis, g.suite)
+            }
+            None => init,
+        };
         // The HA's transmit key, as the engine says (anterior, or init).
         let tx_spi = self.ha.keys(&HOA).expect("configured").transmit_spi;
-        let ha_tx = ha_held.iter().find(|k| k.1 == tx_spi);
+        let ha_tx = ha_held.iter().find(|k| k.spis.ha_to_mn.get() == tx_spi);
         Concord {
             in_scope: hr.newest.is_some() && mr.newest.is_some(),
-            mn_to_ha: ha_held.iter().any(|k| k.0 == mn_tx.0 && k.2 == mn_tx.2),
-            ha_to_mn: ha_tx.is_some_and(|t| mn_held.iter().any(|k| k.1 == t.1 && k.2 == t.2)),
+            mn_to_ha: ha_held
+                .iter()
+                .any(|k| k.spis.mn_to_ha == mn_tx.spis.mn_to_ha && k.secret == mn_tx.secret),
+            ha_to_mn: ha_tx.is_some_and(|t| {
+                mn_held
+                    .iter()
+                    .any(|k| k.spis.ha_to_mn == t.spis.ha_to_mn && k.secret == t.secret)
+            }),
         }
     }
 
@@ -680,15 +590,11 @@ impl World {
     /// (not bound, wrong care-of) but must open; HA→MN is tried if the HA is bound.
     /// With `strict`, both must be delivered.
     pub fn data_trial(&mut self, strict: bool) -> Result<(), String> {
-        let inner = inner_packet(HOA, CN);
-        let mut buf = data_buffer(&inner);
-        let d = self
-            .mn
-            .seal_data(self.now, &mut buf, inner.len())
-            .map_err(|e| format!("MN cannot seal data: {e}"))?;
-        buf.truncate(d.len);
+        let mut buf = stepper::seal_packet(&mut self.mn, self.now, &inner_packet(HOA, CN))
+            .map_err(|e| format!("MN cannot seal data: {e}"))?
+            .frame;
         self.after_mn();
-        self.check_seal(&buf, "trial data MN→HA");
+        self.check_seal(Side::Ha, &buf, "trial data MN→HA");
         let r = self.ha.handle(self.now, &mut buf);
         self.after_ha();
         use mip6_ha::DropReason as D;
@@ -702,13 +608,11 @@ impl World {
                 "data sealed by the MN does not open at the HA: {r:?}"
             ));
         }
-        let inner = inner_packet(CN, HOA);
-        let mut buf = data_buffer(&inner);
-        match self.ha.seal_data(self.now, &mut buf, inner.len()) {
-            Ok(d) => {
-                buf.truncate(d.len);
+        match stepper::seal_packet(&mut self.ha, self.now, &inner_packet(CN, HOA)) {
+            Ok(sealed) => {
+                let mut buf = sealed.frame;
                 self.after_ha();
-                self.check_seal(&buf, "trial data HA→MN");
+                self.check_seal(Side::Mn, &buf, "trial data HA→MN");
                 let r = self.mn.handle(self.now, &mut buf);
                 self.after_mn();
                 if !matches!(r, mip6_mn::Received::Delivered { .. }) {
@@ -890,15 +794,14 @@ impl World {
             .collect();
         net.sort();
         net.hash(&mut h);
-        let mut live: BTreeSet<u32> = [INIT_MN_TO_HA, INIT_HA_TO_MN].into();
-        for g in [&hr.newest, &hr.anterior].into_iter().flatten() {
-            live.extend(ha_keys(g).map(|k| k.0));
-        }
-        for g in [&mr.newest, &mr.anterior].into_iter().flatten() {
-            live.extend(mn_keys(g).map(|k| k.0));
-        }
+        let live: BTreeSet<u32> = std::iter::once(init_key())
+            .chain(ha_record_keys(&hr))
+            .chain(mn_record_keys(HOA, &mr))
+            .flat_map(|k| [k.spis.mn_to_ha.get(), k.spis.ha_to_mn.get()])
+            .collect();
         for spi in live {
-            (spi, self.sealed.get(&spi).and_then(|s| s.last())).hash(&mut h);
+            let highest = self.ledger.key_of_spi(spi).and_then(|k| k.highest());
+            (spi, highest).hash(&mut h);
         }
         (self.crashes, self.losses, self.duplicates, self.data).hash(&mut h);
         h.finish()

@@ -47,7 +47,9 @@
 //!    frames: a data frame dropped with `UnknownSpi` while the pair holds state fails
 //!    the run when the seed does not reorder, and is counted when it does.
 //! 2. No (key, explicit IV) is sealed twice over the whole run, across every crash
-//!    and restart ([`ledger::Ledger`]). Also the persistence contract: the records on
+//!    and restart (the test kit's [`NonceLedger`](mip6_testkit::NonceLedger), which
+//!    also refuses a sequence number going backwards under a key). Also the
+//!    persistence contract: the records on
 //!    the simulated disk name the engines' keys, bindings and replay state, with
 //!    outbound marks at or above the engines'.
 //! 3. After the faults stop, every MN is registered at its care-of address, the HA
@@ -57,29 +59,22 @@
 //!    sealed under a guessed key, and garbage, injected during the fault phase, leave
 //!    every MN's binding, key view and persisted replay state unchanged.
 
-pub mod ledger;
+pub mod keys;
 pub mod net;
 mod world;
 
 use core::time::Duration;
 use std::collections::BTreeMap;
-use std::net::Ipv6Addr;
 
 use mip6_mn::config::MAX_BINDACK_TIMEOUT;
 use mip6_mn::RestorePolicy;
 use mip6_wire::keys::RequestMode;
-use mip6_wire::Time;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 pub use world::mode_name;
 
 use net::Faults;
-
-/// The home agent's address.
-pub const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-/// Start of simulated time: 2026-01-01T00:00:00Z (NTP timestamps need a real date).
-pub const T0: Time = Time::from_secs(1_767_225_600);
 
 /// Binding lifetime the MNs ask for (short, so refreshes happen in a run).
 const LIFETIME: Duration = Duration::from_secs(40);

@@ -9,20 +9,22 @@ use std::net::Ipv6Addr;
 
 use mip6_ha::{DistributionKind, HaConfig, HomeAgent};
 use mip6_mn::{MobileNode, Registration, RestorePolicy};
-use mip6_wire::esp::{self, Spi, Suite};
-use mip6_wire::frames::{BindingUpdateFrame, DATA_HEADROOM};
-use mip6_wire::keys::{Generation, GenerationId, RequestMode, Role, SpiPair};
-use mip6_wire::mh::{BindingUpdateRepr, BuFlags, KeyOption, SequenceNumber, DEFAULT_VENDOR_ID};
+use mip6_testkit::lab::{fleet_init_key, since_t0, t0_plus_ms, CN, HA, T0};
+use mip6_testkit::packet::{udp_packet, udp_payload};
+use mip6_testkit::signalling::{home_registration, seal_bu};
+use mip6_testkit::{stepper, KeyMaterial, NonceLedger};
+use mip6_wire::esp::{Spi, Suite};
+use mip6_wire::keys::{Direction, GenerationId, RequestMode, Role, SpiPair};
+use mip6_wire::mh::{KeyOption, DEFAULT_VENDOR_ID};
 use mip6_wire::{Secret32, Time};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use super::ledger::{Dir, KeyId, KeySet, Ledger};
+use super::keys::{KeyId, KeySet};
 use super::net::{Dest, Kind, Network, Packet};
-use super::{Params, Stats, HA, T0};
+use super::{Params, Stats};
+use crate::engine_keys::{ha_mn_config, ha_record_keys, init_key_of, mn_config, mn_record_keys};
 
-/// The correspondent node's address (inner source/destination of data).
-const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
 /// Where forged BUs claim the MN is.
 const ATTACKER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x66, 0, 0, 0, 0, 1);
 /// How long data must flow after convergence before a run ends.
@@ -76,6 +78,16 @@ impl Mn {
     fn coa(&self) -> Ipv6Addr {
         self.coas[self.at]
     }
+
+    /// One end lost its state for the other (see the module docs): a new epoch.
+    fn lose(&mut self, ha_side: bool) {
+        if ha_side {
+            self.ha_lost = true;
+        } else {
+            self.mn_lost = true;
+        }
+        self.epoch += 1;
+    }
 }
 
 /// What an injection may not move: the binding, the key view and the persisted
@@ -103,7 +115,7 @@ pub struct World {
     mns: Vec<Mn>,
     coa_owner: HashMap<Ipv6Addr, usize>,
     net: Network,
-    ledger: Ledger,
+    ledger: NonceLedger,
     actions: BinaryHeap<Reverse<(Time, u64, Action)>>,
     order: u64,
     healed_at: Option<Time>,
@@ -116,29 +128,19 @@ pub struct World {
 }
 
 fn at(ms: u64) -> Time {
-    T0 + Duration::from_millis(ms)
+    t0_plus_ms(ms)
 }
 
-fn secs(t: Time) -> f64 {
-    t.saturating_since(T0).as_secs_f64()
-}
-
-/// An inner IPv6 packet src → dst carrying (tag, MN, sequence number).
+/// An inner IPv6/UDP packet src → dst carrying (tag, MN, sequence number).
 fn inner(src: Ipv6Addr, dst: Ipv6Addr, tag: u8, mn: usize, seq: u32) -> Vec<u8> {
     let mut payload = vec![tag, u8::try_from(mn).unwrap_or(u8::MAX), 0, 0];
     payload.extend_from_slice(&seq.to_be_bytes());
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&u16::try_from(payload.len()).unwrap_or(0).to_be_bytes());
-    p.extend_from_slice(&[17, 64]);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    p.extend_from_slice(&payload);
-    p
+    udp_packet(src, dst, &payload)
 }
 
 /// (tag, MN, sequence number) of a delivered inner packet.
 fn read_inner(inner: &[u8]) -> Option<(u8, usize, u32)> {
-    let p = inner.get(40..48)?;
+    let p = udp_payload(inner).get(..8)?;
     Some((
         p[0],
         usize::from(p[1]),
@@ -149,7 +151,7 @@ fn read_inner(inner: &[u8]) -> Option<(u8, usize, u32)> {
 macro_rules! tr {
     ($w:expr, $($arg:tt)*) => {
         if $w.trace {
-            println!("{:>10.6} {}", secs($w.now), format_args!($($arg)*));
+            println!("{:>10.6} {}", since_t0($w.now), format_args!($($arg)*));
         }
     };
 }
@@ -161,24 +163,16 @@ impl World {
         let mut mns = Vec::new();
         let mut coa_owner = HashMap::new();
         for i in 0..p.mns {
-            let n = u16::try_from(i).unwrap_or(0) + 1;
-            let hoa = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100 + n);
+            let n = u8::try_from(i).unwrap_or(0) + 1;
+            let last = 0x100 + u16::from(n);
+            let hoa = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, last);
             let coas = [
-                Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100 + n),
-                Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 0x100 + n),
+                Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, last),
+                Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, last),
             ];
-            let secret = Secret32::new([u8::try_from(n).unwrap_or(0); 32]);
-            let spis = SpiPair {
-                mn_to_ha: Spi::new(0x1000 + u32::from(n)).expect("non-reserved"),
-                ha_to_mn: Spi::new(0x2000 + u32::from(n)).expect("non-reserved"),
-            };
-            ha_mns.push(mip6_ha::MnConfig {
-                home_address: hoa,
-                init_secret: secret.clone(),
-                init_spis: spis,
-                init_suite: Suite::Aes128Gcm,
-            });
-            let mut cfg = mip6_mn::MnConfig::new(HA, hoa, secret, spis);
+            let key = fleet_init_key(hoa, n);
+            ha_mns.push(ha_mn_config(&key));
+            let mut cfg = mn_config(HA, &key);
             cfg.request_mode = p.mode;
             cfg.key_update_interval = Some(p.mn_key_update);
             cfg.requested_lifetime = p.lifetime;
@@ -215,11 +209,9 @@ impl World {
             Vec::new(),
         )
         .expect("valid configuration");
-        let mut ledger = Ledger::default();
+        let mut ledger = NonceLedger::new();
         for m in &ha_cfg.mobile_nodes {
-            let s = m.init_secret.expose();
-            ledger.learn(Dir::MnToHa, m.init_spis.mn_to_ha.get(), s);
-            ledger.learn(Dir::HaToMn, m.init_spis.ha_to_mn.get(), s);
+            ledger.learn(&init_key_of(m));
         }
         let net = Network::new(p.faults);
         let mut w = World {
@@ -312,19 +304,16 @@ impl World {
     }
 
     fn next_time(&self) -> Time {
-        let mut t = Time::from_micros(u64::MAX);
-        let mut consider = |c: Option<Time>| {
-            if let Some(c) = c {
-                t = t.min(c);
-            }
-        };
-        consider(self.net.peek());
-        consider(self.ha.as_ref().and_then(Ha::poll_timeout));
-        for m in &self.mns {
-            consider(m.node.poll_timeout());
-        }
-        consider(self.actions.peek().map(|r| r.0 .0));
-        t.max(self.now)
+        let deadlines = [
+            self.net.peek(),
+            self.ha.as_ref().and_then(Ha::poll_timeout),
+            self.actions.peek().map(|r| r.0 .0),
+        ]
+        .into_iter()
+        .chain(self.mns.iter().map(|m| m.node.poll_timeout()));
+        stepper::next_deadline(deadlines)
+            .unwrap_or(Time::from_micros(u64::MAX))
+            .max(self.now)
     }
 
     fn touch(&mut self, i: usize) {
@@ -438,16 +427,6 @@ impl World {
         self.holds_state(i).then_some(self.mns[i].epoch)
     }
 
-    fn lose(&mut self, i: usize, ha_side: bool) {
-        let m = &mut self.mns[i];
-        if ha_side {
-            m.ha_lost = true;
-        } else {
-            m.mn_lost = true;
-        }
-        m.epoch += 1;
-    }
-
     fn deliver(&mut self, mut p: Packet) -> Result<(), String> {
         let now = self.now;
         let mut bytes = std::mem::take(&mut p.bytes);
@@ -553,50 +532,43 @@ impl World {
         Ok(())
     }
 
-    /// Drains the HA after a call: events (persist first), then its frames.
+    /// Drains the HA after a call (the kit's stepper): events (persist first), then
+    /// its frames.
     fn after_ha(&mut self) -> Result<(), String> {
         let Some(ha) = self.ha.as_mut() else {
             return Ok(());
         };
-        while let Some(e) = ha.poll_event() {
-            match e {
-                mip6_ha::Event::Persist(r) => {
-                    self.ledger.learn_ha(&r);
-                    self.ha_disk.insert(r.home_address, r);
+        let frames = stepper::drain(ha, |e| match e {
+            mip6_ha::Event::Persist(r) => {
+                for key in ha_record_keys(&r) {
+                    self.ledger.learn(&key);
                 }
-                mip6_ha::Event::Keys(k) => {
-                    match k.kind {
-                        DistributionKind::Initialization => {
-                            self.stats.initializations += 1;
-                            if let Some(m) = self.mns.iter_mut().find(|m| m.hoa == k.home_address) {
-                                m.mn_lost = false;
-                                m.ha_lost = false;
-                            }
-                        }
-                        DistributionKind::Update => self.stats.updates += 1,
-                        DistributionKind::Resend => self.stats.resends += 1,
-                    }
-                    if self.trace {
-                        println!("{:>10.6} HA keys {:?}", secs(self.now), k);
-                    }
-                }
-                other => {
-                    if self.trace {
-                        println!("{:>10.6} HA event {:?}", secs(self.now), other);
-                    }
-                }
+                self.ha_disk.insert(r.home_address, r);
             }
-        }
+            mip6_ha::Event::Keys(k) => {
+                match k.kind {
+                    DistributionKind::Initialization => {
+                        self.stats.initializations += 1;
+                        if let Some(m) = self.mns.iter_mut().find(|m| m.hoa == k.home_address) {
+                            m.mn_lost = false;
+                            m.ha_lost = false;
+                        }
+                    }
+                    DistributionKind::Update => self.stats.updates += 1,
+                    DistributionKind::Resend => self.stats.resends += 1,
+                }
+                tr!(self, "HA keys {k:?}");
+            }
+            other => tr!(self, "HA event {other:?}"),
+        });
         for (i, m) in self.mns.iter().enumerate() {
             if self.touched & (1 << i) != 0 {
                 if let Some(r) = ha.record(&m.hoa) {
-                    self.ledger.learn_ha(&r);
+                    for key in ha_record_keys(&r) {
+                        self.ledger.learn(&key);
+                    }
                 }
             }
-        }
-        let mut frames = Vec::new();
-        while let Some(t) = ha.poll_transmit() {
-            frames.push(t);
         }
         for t in frames {
             let Some(&i) = self.coa_owner.get(&t.destination) else {
@@ -606,8 +578,8 @@ impl World {
                 ));
             };
             self.ledger
-                .sealed(Dir::HaToMn, &t.frame)
-                .map_err(|e| format!("invariant 2: HA BA: {e:?}"))?;
+                .record(Direction::HaToMn, &t.frame)
+                .map_err(|e| format!("invariant 2: HA BA: {e}"))?;
             let packet = Packet {
                 dest: Dest::Coa(t.destination),
                 mn: i,
@@ -620,30 +592,35 @@ impl World {
         Ok(())
     }
 
-    /// Drains MN `i` after a call: events (persist first), then its BUs.
+    /// Drains MN `i` after a call (the kit's stepper): events (persist first), then
+    /// its BUs.
     fn after_mn(&mut self, i: usize) -> Result<(), String> {
-        while let Some(e) = self.mns[i].node.poll_event() {
-            match e {
-                mip6_mn::Event::Persist(r) => {
-                    self.ledger.learn_mn(&r);
-                    self.mns[i].disk = Some(r);
+        let m = &mut self.mns[i];
+        let mut keys_dropped = 0;
+        let frames = stepper::drain(&mut m.node, |e| match e {
+            mip6_mn::Event::Persist(r) => {
+                for key in mn_record_keys(m.hoa, &r) {
+                    self.ledger.learn(&key);
                 }
-                mip6_mn::Event::KeysDropped => {
-                    self.stats.mn_keys_dropped += 1;
-                    tr!(self, "MN{i} dropped its keys");
-                    self.lose(i, false);
-                }
-                other => {
-                    tr!(self, "MN{i} event {other:?}");
-                }
+                m.disk = Some(r);
             }
+            mip6_mn::Event::KeysDropped => {
+                self.stats.mn_keys_dropped += 1;
+                tr!(self, "MN{i} dropped its keys");
+                keys_dropped += 1;
+            }
+            other => tr!(self, "MN{i} event {other:?}"),
+        });
+        for _ in 0..keys_dropped {
+            m.lose(false);
         }
-        let r = self.mns[i].node.record();
-        self.ledger.learn_mn(&r);
-        while let Some(t) = self.mns[i].node.poll_transmit() {
+        for key in mn_record_keys(m.hoa, &m.node.record()) {
+            self.ledger.learn(&key);
+        }
+        for t in frames {
             self.ledger
-                .sealed(Dir::MnToHa, &t.frame)
-                .map_err(|e| format!("invariant 2: MN{i} BU: {e:?}"))?;
+                .record(Direction::MnToHa, &t.frame)
+                .map_err(|e| format!("invariant 2: MN{i} BU: {e}"))?;
             self.stats.bus += 1;
             let packet = Packet {
                 dest: Dest::Ha,
@@ -661,22 +638,19 @@ impl World {
         let m = &mut self.mns[i];
         m.up_seq += 1;
         let pkt = inner(m.hoa, CN, b'U', i, m.up_seq);
-        let mut buf = vec![0; DATA_HEADROOM + pkt.len() + esp::trailer_len(pkt.len())];
-        buf[DATA_HEADROOM..DATA_HEADROOM + pkt.len()].copy_from_slice(&pkt);
-        match m.node.seal_data(self.now, &mut buf, pkt.len()) {
-            Ok(df) => {
+        match stepper::seal_packet(&mut m.node, self.now, &pkt) {
+            Ok(sealed) => {
                 self.after_mn(i)?;
-                buf.truncate(df.len);
                 self.ledger
-                    .sealed(Dir::MnToHa, &buf)
-                    .map_err(|e| format!("invariant 2: MN{i} data: {e:?}"))?;
+                    .record(Direction::MnToHa, &sealed.frame)
+                    .map_err(|e| format!("invariant 2: MN{i} data: {e}"))?;
                 self.stats.up_sent += 1;
                 let packet = Packet {
                     dest: Dest::Ha,
                     mn: i,
                     kind: Kind::Data,
                     epoch: self.pair_epoch(i),
-                    bytes: buf,
+                    bytes: sealed.frame,
                 };
                 self.net.send(self.now, packet, &mut self.rng);
             }
@@ -696,22 +670,19 @@ impl World {
         let m = &mut self.mns[i];
         m.down_seq += 1;
         let pkt = inner(CN, m.hoa, b'D', i, m.down_seq);
-        let mut buf = vec![0; DATA_HEADROOM + pkt.len() + esp::trailer_len(pkt.len())];
-        buf[DATA_HEADROOM..DATA_HEADROOM + pkt.len()].copy_from_slice(&pkt);
-        match ha.seal_data(self.now, &mut buf, pkt.len()) {
-            Ok(df) => {
+        match stepper::seal_packet(ha, self.now, &pkt) {
+            Ok(sealed) => {
                 self.after_ha()?;
-                buf.truncate(df.len);
                 self.ledger
-                    .sealed(Dir::HaToMn, &buf)
-                    .map_err(|e| format!("invariant 2: HA data for MN{i}: {e:?}"))?;
+                    .record(Direction::HaToMn, &sealed.frame)
+                    .map_err(|e| format!("invariant 2: HA data for MN{i}: {e}"))?;
                 self.stats.down_sent += 1;
                 let packet = Packet {
-                    dest: Dest::Coa(df.destination),
+                    dest: Dest::Coa(sealed.destination),
                     mn: i,
                     kind: Kind::Data,
                     epoch: self.pair_epoch(i),
-                    bytes: buf,
+                    bytes: sealed.frame,
                 };
                 self.net.send(self.now, packet, &mut self.rng);
             }
@@ -761,7 +732,7 @@ impl World {
                 r
             } else {
                 if r.newest.is_some() || r.anterior.is_some() {
-                    self.lose(i, true);
+                    self.mns[i].lose(true);
                 }
                 r.durable_minimum()
             };
@@ -815,7 +786,7 @@ impl World {
                     after.short()
                 ));
             }
-            RestorePolicy::Reinitialize if before.newest.is_some() => self.lose(i, false),
+            RestorePolicy::Reinitialize if before.newest.is_some() => self.mns[i].lose(false),
             _ => {}
         }
         let m = &mut self.mns[i];
@@ -939,15 +910,10 @@ impl World {
             ha_to_mn: Spi::new(self.rng.gen_range(256..u32::MAX))
                 .expect("above the reserved range"),
         };
-        let g: Generation = Generation::derive(
-            Role::MobileNode,
-            GenerationId::Number(1),
-            Secret32::new(secret),
-            &m.hoa,
-            spis,
-            Suite::Aes128Gcm,
-        );
-        let mut sa = g
+        let guessed =
+            KeyMaterial::generation(m.hoa, 1, Secret32::new(secret), spis, Suite::Aes128Gcm);
+        let mut sa = guessed
+            .derive(Role::MobileNode)
             .outbound()
             .clone()
             .with_next_sequence(self.rng.gen_range(1..1 << 20));
@@ -959,21 +925,15 @@ impl World {
             2 => Some(KeyOption::KeyResendingRequest),
             _ => None,
         };
-        let body = key.as_ref().map(KeyOption::encode);
-        let options: Vec<_> = body
-            .iter()
-            .map(|b| b.to_option(DEFAULT_VENDOR_ID))
-            .collect();
-        let update = BindingUpdateRepr {
-            sequence: SequenceNumber(self.rng.gen()),
-            flags: BuFlags::A | BuFlags::H,
-            lifetime: 10,
-        };
-        let frame = BindingUpdateFrame::new(ATTACKER, HA, m.hoa, update, &options);
-        let mut buf = vec![0; frame.buffer_len().expect("a BU fits")];
-        let n = frame.seal(&mut sa, &mut buf).expect("a BU seals");
-        buf.truncate(n);
-        buf
+        let update = home_registration(self.rng.gen(), 10);
+        seal_bu(
+            &mut sa,
+            ATTACKER,
+            m.hoa,
+            update,
+            key.as_slice(),
+            DEFAULT_VENDOR_ID,
+        )
     }
 
     /// The invariants after a step.

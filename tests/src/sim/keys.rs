@@ -1,0 +1,104 @@
+//! Keys as both ends of the simulation name them, to check invariant 1 on the state:
+//! [`KeyId`] (the init key, or a generation by number, SPIs and secret) and
+//! [`KeySet`] (what one end transmits with and accepts, computed from its record).
+//! Nonces are the test kit's business (`mip6_testkit::NonceLedger`).
+
+/// A key generation as both ends name it: the init key of an MN, or a drawn
+/// generation (number, SPIs MN→HA and HA→MN, secret).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyId {
+    /// The MN's pre-shared init key.
+    Init,
+    /// A generation drawn by the HA.
+    Gen {
+        /// Generation number.
+        generation: u32,
+        /// (MN→HA, HA→MN) SPIs.
+        spis: (u32, u32),
+        /// The generation secret.
+        secret: [u8; 32],
+    },
+}
+
+impl KeyId {
+    /// From an HA persistence record's generation.
+    pub fn from_ha(g: &mip6_ha::GenerationRecord) -> Self {
+        KeyId::Gen {
+            generation: g.generation,
+            spis: (g.spis.mn_to_ha.get(), g.spis.ha_to_mn.get()),
+            secret: *g.secret.expose(),
+        }
+    }
+
+    /// From an MN persistence record's generation.
+    pub fn from_mn(g: &mip6_mn::GenerationRecord) -> Self {
+        KeyId::Gen {
+            generation: g.generation,
+            spis: (g.spis.mn_to_ha.get(), g.spis.ha_to_mn.get()),
+            secret: *g.secret.expose(),
+        }
+    }
+
+    /// Short form for traces: `init` or `g3/0x1234abcd`.
+    pub fn short(&self) -> String {
+        match self {
+            KeyId::Init => "init".into(),
+            KeyId::Gen {
+                generation, spis, ..
+            } => format!("g{generation}/{:#x}", spis.0),
+        }
+    }
+}
+
+/// What each end transmits with and accepts, computed from its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySet {
+    /// The transmit key.
+    pub transmit: KeyId,
+    /// Newest N, if any.
+    pub newest: Option<KeyId>,
+    /// Anterior N−1, if any.
+    pub anterior: Option<KeyId>,
+}
+
+impl KeySet {
+    /// The HA side (patent FIG. 1): transmits with anterior, init when there is none.
+    pub fn of_ha(r: &mip6_ha::MnRecord) -> Self {
+        let newest = r.newest.as_ref().map(KeyId::from_ha);
+        let anterior = r.anterior.as_ref().map(KeyId::from_ha);
+        KeySet {
+            transmit: anterior.clone().unwrap_or(KeyId::Init),
+            newest,
+            anterior,
+        }
+    }
+
+    /// The MN side: transmits with newest, init when there is none.
+    pub fn of_mn(r: &mip6_mn::MnRecord) -> Self {
+        let newest = r.newest.as_ref().map(KeyId::from_mn);
+        let anterior = r.anterior.as_ref().map(KeyId::from_mn);
+        KeySet {
+            transmit: newest.clone().unwrap_or(KeyId::Init),
+            newest,
+            anterior,
+        }
+    }
+
+    /// Whether `key` is accepted: newest, anterior or init (both roles accept these).
+    pub fn accepts(&self, key: &KeyId) -> bool {
+        *key == KeyId::Init
+            || self.newest.as_ref() == Some(key)
+            || self.anterior.as_ref() == Some(key)
+    }
+
+    /// Short form for traces.
+    pub fn short(&self) -> String {
+        let s = |k: &Option<KeyId>| k.as_ref().map_or("-".into(), KeyId::short);
+        format!(
+            "tx {} [N {} N-1 {}]",
+            self.transmit.short(),
+            s(&self.newest),
+            s(&self.anterior)
+        )
+    }
+}
