@@ -10,12 +10,11 @@
 //! hold the daemons to this.
 
 use std::net::Ipv6Addr;
-use std::ops::Range;
 
 use mip6_daemon::capture::{CapturedInput, EngineCapture, InputKind};
 use mip6_daemon::rng::DaemonRng;
-use mip6_wire::esp::trailer_len;
-use mip6_wire::frames::DATA_HEADROOM;
+use mip6_testkit::stepper;
+use mip6_wire::engine::{Engine, Received, Transmit};
 use mip6_wire::Time;
 
 /// One output of an engine step.
@@ -27,75 +26,13 @@ pub enum Output {
     TunOut(Vec<u8>),
 }
 
-/// Copies `packet` into a buffer laid out for `seal_data`.
-fn seal_buffer(packet: &[u8]) -> Vec<u8> {
-    let mut buf = vec![0u8; DATA_HEADROOM + packet.len() + trailer_len(packet.len())];
-    buf[DATA_HEADROOM..DATA_HEADROOM + packet.len()].copy_from_slice(packet);
-    buf
+fn net_out(frames: Vec<Transmit>) -> impl Iterator<Item = Output> {
+    frames.into_iter().map(|t| Output::NetOut(t.frame))
 }
 
-/// What a stepper needs of an engine: the sans-IO calls both engines share.
-pub trait SansIoEngine {
-    /// The engine's event type.
-    type Event;
-    /// `handle(now, frame)`; the delivered inner packet's range, if any.
-    fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>>;
-    /// `seal_data(now, buf, inner_len)`; the sealed frame's length, if sealed.
-    fn seal(&mut self, now: Time, buf: &mut [u8], inner_len: usize) -> Option<usize>;
-    /// `handle_timeout(now)`.
-    fn timeout(&mut self, now: Time);
-    /// `poll_event()`.
-    fn next_event(&mut self) -> Option<Self::Event>;
-    /// `poll_transmit()`'s frame.
-    fn next_frame(&mut self) -> Option<Vec<u8>>;
-}
-
-impl SansIoEngine for mip6_ha::HomeAgent<DaemonRng> {
-    type Event = mip6_ha::Event;
-    fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>> {
-        match self.handle(now, frame) {
-            mip6_ha::Received::Delivered { inner, .. } => Some(inner),
-            _ => None,
-        }
-    }
-    fn seal(&mut self, now: Time, buf: &mut [u8], inner_len: usize) -> Option<usize> {
-        self.seal_data(now, buf, inner_len).ok().map(|f| f.len)
-    }
-    fn timeout(&mut self, now: Time) {
-        self.handle_timeout(now);
-    }
-    fn next_event(&mut self) -> Option<mip6_ha::Event> {
-        self.poll_event()
-    }
-    fn next_frame(&mut self) -> Option<Vec<u8>> {
-        self.poll_transmit().map(|t| t.frame)
-    }
-}
-
-impl SansIoEngine for mip6_mn::MobileNode {
-    type Event = mip6_mn::Event;
-    fn handle_frame(&mut self, now: Time, frame: &mut [u8]) -> Option<Range<usize>> {
-        match self.handle(now, frame) {
-            mip6_mn::Received::Delivered { inner, .. } => Some(inner),
-            _ => None,
-        }
-    }
-    fn seal(&mut self, now: Time, buf: &mut [u8], inner_len: usize) -> Option<usize> {
-        self.seal_data(now, buf, inner_len).ok().map(|f| f.len)
-    }
-    fn timeout(&mut self, now: Time) {
-        self.handle_timeout(now);
-    }
-    fn next_event(&mut self) -> Option<mip6_mn::Event> {
-        self.poll_event()
-    }
-    fn next_frame(&mut self) -> Option<Vec<u8>> {
-        self.poll_transmit().map(|t| t.frame)
-    }
-}
-
-/// Drives an engine one input at a time and returns each input's outputs in order.
-pub struct Stepper<E: SansIoEngine> {
+/// Drives an engine one input at a time through the test kit's stepper (events
+/// first, then frames) and returns each input's outputs in order.
+pub struct Stepper<E: Engine> {
     /// The engine.
     pub engine: E,
     /// Every event drained, in order.
@@ -107,62 +44,46 @@ pub type HaStepper = Stepper<mip6_ha::HomeAgent<DaemonRng>>;
 /// A mobile node stepper.
 pub type MnStepper = Stepper<mip6_mn::MobileNode>;
 
-impl<E: SansIoEngine> Stepper<E> {
-    fn with(engine: E) -> Stepper<E> {
-        let mut s = Stepper {
-            engine,
-            events: Vec::new(),
-        };
-        s.drain_events();
-        s
-    }
-
-    fn drain_events(&mut self) {
-        while let Some(e) = self.engine.next_event() {
-            self.events.push(e);
-        }
-    }
-
-    fn drain(&mut self, out: &mut Vec<Output>) {
-        self.drain_events();
-        while let Some(frame) = self.engine.next_frame() {
-            out.push(Output::NetOut(frame));
-        }
+impl<E: Engine> Stepper<E> {
+    fn with(mut engine: E) -> Stepper<E> {
+        let events = stepper::take_events(&mut engine);
+        Stepper { engine, events }
     }
 
     /// A frame from the network.
     pub fn net_in(&mut self, now: Time, frame: &[u8]) -> Vec<Output> {
-        let mut out = Vec::new();
         let mut buf = frame.to_vec();
-        if let Some(inner) = self.engine.handle_frame(now, &mut buf) {
+        let (received, frames) =
+            stepper::handle(&mut self.engine, now, &mut buf, |e| self.events.push(e));
+        let mut out = Vec::new();
+        if let Received::Delivered { inner, .. } = received {
             if let Some(p) = buf.get(inner) {
                 out.push(Output::TunOut(p.to_vec()));
             }
         }
-        self.drain(&mut out);
+        out.extend(net_out(frames));
         out
     }
 
     /// A packet from the TUN.
     pub fn tun_in(&mut self, now: Time, packet: &[u8]) -> Vec<Output> {
-        let mut out = Vec::new();
-        let mut buf = seal_buffer(packet);
-        let sealed = self.engine.seal(now, &mut buf, packet.len());
-        self.drain_events();
-        if let Some(len) = sealed {
-            buf.truncate(len);
-            out.push(Output::NetOut(buf));
-        }
-        self.drain(&mut out);
+        let (sealed, frames) =
+            stepper::seal(&mut self.engine, now, packet, |e| self.events.push(e));
+        let mut out: Vec<Output> = sealed
+            .ok()
+            .map(|s| Output::NetOut(s.frame))
+            .into_iter()
+            .collect();
+        out.extend(net_out(frames));
         out
     }
 
     /// `handle_timeout(now)`.
     pub fn timeout(&mut self, now: Time) -> Vec<Output> {
-        let mut out = Vec::new();
-        self.engine.timeout(now);
-        self.drain(&mut out);
-        out
+        net_out(stepper::timeout(&mut self.engine, now, |e| {
+            self.events.push(e)
+        }))
+        .collect()
     }
 }
 
@@ -195,10 +116,12 @@ impl MnStepper {
 
     /// The care-of address changed.
     pub fn care_of(&mut self, now: Time, coa: Option<Ipv6Addr>) -> Vec<Output> {
-        let mut out = Vec::new();
-        self.engine.set_care_of_address(now, coa);
-        self.drain(&mut out);
-        out
+        let ((), frames) = stepper::input(
+            &mut self.engine,
+            |mn| mn.set_care_of_address(now, coa),
+            |e| self.events.push(e),
+        );
+        net_out(frames).collect()
     }
 }
 
