@@ -30,12 +30,13 @@
 //! every target; next to it, `HomeAgent::approx_state_bytes()` and the sizes of the
 //! types a binding holds, with the boxed AES-GCM state measured with `size_of_val`.
 //!
-//! The mobile nodes are played by hand with mip6-wire (as `ha/src/tests/harness.rs`
-//! does): registration BUs carry a Key Initialization Request and are sealed under each
-//! MN's init key; the refresh BUs are sealed under the generation the HA distributed,
-//! rebuilt with the MN role from the HA's `Persist` record of each sampled MN (the
-//! record holds the same secret and SPIs as the Key Distribution in the BA; one BA is
-//! opened and checked at the MN before the runs). Nothing is asserted about speed; the
+//! The mobile nodes are played by hand with the test kit (`mip6-testkit`, as the unit
+//! tests do): registration BUs carry a Key Initialization Request and are sealed under
+//! each MN's init key; the refresh BUs are sealed under the generation the HA
+//! distributed, rebuilt with the MN role from the HA's `Persist` record of each sampled
+//! MN (the record holds the same secret and SPIs as the Key Distribution in the BA;
+//! one BA is opened and checked at the kit's scripted MN before the runs). The MNs
+//! are kept as bare generations, not key tables, so that a million of them fit. Nothing is asserted about speed; the
 //! run panics only if the engine refuses what the bench feeds it (the figures would
 //! be meaningless).
 //!
@@ -54,25 +55,24 @@ use std::time::Instant;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use mip6_ha::{Event, HaConfig, HomeAgent, MnConfig, Received};
+use mip6_testkit::cpu::{cpu_iters, cpu_iters_batched, cpu_time};
+use mip6_testkit::lab::{spi_pair, CN, COA, HA, T0};
+use mip6_testkit::packet::{data_buffer, udp_packet};
+use mip6_testkit::signalling::{
+    home_registration, key_initialization, seal_bu_into, LIFETIME_UNITS,
+};
+use mip6_testkit::{stepper, KeyMaterial, ScriptedMn};
 use mip6_wire::esp::{
-    self, AesGcmAead, AesGcmInline, EspAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Spi, Suite,
+    AesGcmAead, AesGcmInline, EspAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Suite,
 };
-use mip6_wire::frames::{self, BindingUpdateFrame, Payload, TunnelEndpoints, DATA_HEADROOM};
-use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot, SpiPair};
-use mip6_wire::mh::{
-    BaStatus, BindingUpdateRepr, BuFlags, KeyBody, KeyOption, Message, MobilityOption,
-    SequenceNumber, DEFAULT_VENDOR_ID,
-};
+use mip6_wire::frames::{self, TunnelEndpoints, DATA_HEADROOM};
+use mip6_wire::keys::{Generation, KeyTable, Role, Slot, SpiPair};
+use mip6_wire::mh::{BaStatus, KeyOption, DEFAULT_VENDOR_ID};
 use mip6_wire::tunnel::InnerOrigin;
 use mip6_wire::{Secret32, Time};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
-const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
-/// 2026-01-01T00:00:00Z.
-const T0: Time = Time::from_secs(1_767_225_600);
 /// Inner packet size of the data benches.
 const INNER: usize = 1420;
 /// Mobile nodes whose refresh BUs the steady-state bench sends (spread over all N).
@@ -113,65 +113,26 @@ fn hoa(i: u32) -> Ipv6Addr {
     )
 }
 
-fn mn_config(i: u32) -> MnConfig {
+/// The init key of MN `i`: its own secret and SPIs (0x1000_0000 + i, 0x2000_0000 + i).
+fn init_key(i: u32) -> KeyMaterial {
     let mut secret = [0x5a; 32];
     secret[..4].copy_from_slice(&i.to_be_bytes());
+    KeyMaterial::init(hoa(i), secret, spi_pair(0x1000_0000 + i, 0x2000_0000 + i))
+}
+
+fn mn_config(i: u32) -> MnConfig {
+    let key = init_key(i);
     MnConfig {
-        home_address: hoa(i),
-        init_secret: Secret32::new(secret),
-        init_spis: SpiPair {
-            mn_to_ha: Spi::new(0x1000_0000 + i).unwrap(),
-            ha_to_mn: Spi::new(0x2000_0000 + i).unwrap(),
-        },
-        init_suite: Suite::Aes128Gcm,
+        home_address: key.home_address,
+        init_secret: key.secret,
+        init_spis: key.spis,
+        init_suite: key.suite,
     }
 }
 
-fn init_generation(c: &MnConfig) -> Generation {
-    Generation::derive(
-        Role::MobileNode,
-        GenerationId::Init,
-        c.init_secret.clone(),
-        &c.home_address,
-        c.init_spis,
-        c.init_suite,
-    )
-}
-
-/// On-CPU time of this thread (`/proc/thread-self/schedstat`, ns; the kernel brings it
-/// up to date at scheduler ticks and switches, so only spans of many ms are exact),
-/// so that figures hold on a shared, loaded machine; wall-clock time if unreadable.
-fn cpu_time() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or_else(|| WALL.with(|w| w.elapsed()), Duration::from_nanos)
-}
-
-thread_local! {
-    static WALL: Instant = Instant::now();
-}
-
-/// Runs `f` `iters` times, returns the on-CPU time it took.
-fn cpu_iters(iters: u64, mut f: impl FnMut()) -> Duration {
-    let start = cpu_time();
-    for _ in 0..iters {
-        f();
-    }
-    cpu_time() - start
-}
-
-/// Runs `f(k)` on batches of `k` ≤ `batch` until `iters` in all, returns the on-CPU
-/// time it took.
-fn cpu_iters_batched(iters: u64, batch: usize, mut f: impl FnMut(usize)) -> Duration {
-    let start = cpu_time();
-    let mut left = iters;
-    while left > 0 {
-        let k = left.min(batch as u64);
-        f(k as usize);
-        left -= k;
-    }
-    cpu_time() - start
+/// Generation `number` of MN `i` as the HA distributed it, with the MN role.
+fn generation(i: u32, number: u32, secret: Secret32, spis: SpiPair) -> Generation {
+    KeyMaterial::generation(hoa(i), number, secret, spis, Suite::Aes128Gcm).derive(Role::MobileNode)
 }
 
 /// Resident set size of this process in octets (Linux `/proc/self/statm`, 4 KiB pages).
@@ -188,7 +149,7 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-/// A home registration BU from `coa`, sealed with `sa`, into `buf` (cleared first).
+/// A home registration BU from [`COA`], sealed with `sa`, into `buf`; its length.
 fn seal_bu(
     sa: &mut OutboundSa,
     hoa: Ipv6Addr,
@@ -196,20 +157,8 @@ fn seal_bu(
     keys: &[KeyOption],
     buf: &mut Vec<u8>,
 ) -> usize {
-    let bodies: Vec<KeyBody> = keys.iter().map(KeyOption::encode).collect();
-    let options: Vec<MobilityOption<'_>> = bodies
-        .iter()
-        .map(|b| b.to_option(DEFAULT_VENDOR_ID))
-        .collect();
-    let update = BindingUpdateRepr {
-        sequence: SequenceNumber(seq),
-        flags: BuFlags::A | BuFlags::H,
-        lifetime: 150,
-    };
-    let frame = BindingUpdateFrame::new(COA, HA, hoa, update, &options);
-    buf.clear();
-    buf.resize(frame.buffer_len().unwrap(), 0);
-    frame.seal(sa, buf).unwrap()
+    let update = home_registration(seq, LIFETIME_UNITS);
+    seal_bu_into(sa, COA, hoa, update, keys, DEFAULT_VENDOR_ID, buf)
 }
 
 /// The MN side of a sampled mobile node: its newest generation and BU sequence number.
@@ -274,29 +223,27 @@ fn shuffle<T>(v: &mut [T], rng: &mut ChaCha20Rng) {
     }
 }
 
-/// Drains the HA after a call: events first (a driver would persist the records),
-/// then the transmits. Returns the number of frames to send.
+/// Drains the HA after a call as its driver contract says (the kit's stepper):
+/// events first (a driver would persist the records), then the transmits. Returns
+/// the number of frames to send.
 fn drain(ha: &mut Ha) -> usize {
-    while let Some(e) = ha.poll_event() {
-        black_box(e);
-    }
     let mut sent = 0;
-    while let Some(t) = ha.poll_transmit() {
-        black_box(t);
-        sent += 1;
-    }
+    stepper::drain_with(
+        ha,
+        |e| {
+            black_box(e);
+        },
+        |t| {
+            black_box(t);
+            sent += 1;
+        },
+    );
     sent
 }
 
-/// An IPv6 packet of `total` octets src → dst (UDP next header, zero payload).
+/// An IPv6/UDP packet of `total` octets src → dst (payload 0xA5).
 fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr, total: usize) -> Vec<u8> {
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&((total - 40) as u16).to_be_bytes());
-    p.extend_from_slice(&[17, 64]);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    p.resize(total, 0xA5);
-    p
+    udp_packet(src, dst, &vec![0xA5; total - 48])
 }
 
 /// Sizes of what one binding holds (std::mem::size_of) and of the boxed AES-GCM state.
@@ -383,12 +330,10 @@ fn setup() -> Setup {
     // The registration BUs are sealed (MN side) into one flat buffer, faulted in
     // before the first memory reading, so that the HA's handling is timed alone.
     let now = T0 + Duration::from_secs(1);
-    let kir = [KeyOption::KeyInitialization {
-        timestamp: now.to_ntp(),
-    }];
+    let kir = [key_initialization(now)];
     let mut buf = Vec::with_capacity(256);
     let bu_len = seal_bu(
-        init_generation(&mn_config(0)).outbound_mut(),
+        init_key(0).derive(Role::MobileNode).outbound_mut(),
         hoa(0),
         1,
         &kir,
@@ -398,7 +343,7 @@ fn setup() -> Setup {
     bus.fill(1);
     let kur = [KeyOption::KeyUpdateRequest];
     let update_len = seal_bu(
-        init_generation(&mn_config(0)).outbound_mut(),
+        init_key(0).derive(Role::MobileNode).outbound_mut(),
         hoa(0),
         2,
         &kur,
@@ -421,9 +366,8 @@ fn setup() -> Setup {
     // Register every MN: BU with a Key Initialization Request under its init key.
     let (t, c) = (Instant::now(), cpu_time());
     for (i, frame) in (0..n32).zip(bus.chunks_exact_mut(bu_len)) {
-        let config = mn_config(i);
-        let mut init = init_generation(&config);
-        let len = seal_bu(init.outbound_mut(), config.home_address, 1, &kir, &mut buf);
+        let mut init = init_key(i).derive(Role::MobileNode);
+        let len = seal_bu(init.outbound_mut(), hoa(i), 1, &kir, &mut buf);
         assert_eq!(len, bu_len, "registration BUs differ in length");
         frame.copy_from_slice(&buf[..len]);
     }
@@ -432,17 +376,20 @@ fn setup() -> Setup {
     for (i, frame) in (0..n32).zip(bus.chunks_exact_mut(bu_len)) {
         let received = ha.handle(now, frame);
         let mut sent = 0;
-        while let Some(e) = ha.poll_event() {
-            if let Event::Persist(r) = &e {
-                if let Some(g) = &r.newest {
-                    generation_1[i as usize] = (g.secret.clone(), g.spis);
+        stepper::drain_with(
+            &mut ha,
+            |e| {
+                if let Event::Persist(r) = &e {
+                    if let Some(g) = &r.newest {
+                        generation_1[i as usize] = (g.secret.clone(), g.spis);
+                    }
                 }
-            }
-        }
-        while let Some(tx) = ha.poll_transmit() {
-            black_box(tx);
-            sent += 1;
-        }
+            },
+            |tx| {
+                black_box(tx);
+                sent += 1;
+            },
+        );
         assert!(
             matches!(received, Received::Consumed { .. }) && sent == 1,
             "registration of MN {i} failed: {received:?}"
@@ -465,14 +412,7 @@ fn setup() -> Setup {
     // run for one key update interval is in.
     for (i, frame) in (0..n32).zip(update_bus.chunks_exact_mut(update_len)) {
         let (secret, spis) = generation_1[i as usize].clone();
-        let mut g1 = Generation::derive(
-            Role::MobileNode,
-            GenerationId::Number(1),
-            secret,
-            &hoa(i),
-            spis,
-            Suite::Aes128Gcm,
-        );
+        let mut g1 = generation(i, 1, secret, spis);
         let len = seal_bu(g1.outbound_mut(), hoa(i), 2, &kur, &mut buf);
         assert_eq!(len, update_len, "update BUs differ in length");
         frame.copy_from_slice(&buf[..len]);
@@ -481,18 +421,21 @@ fn setup() -> Setup {
     for (i, frame) in (0..n32).zip(update_bus.chunks_exact_mut(update_len)) {
         let received = ha.handle(now, frame);
         let mut sent = 0;
-        while let Some(e) = ha.poll_event() {
-            if let Event::Persist(r) = &e {
-                let slot = is_sampled[i as usize];
-                if slot != u32::MAX {
-                    records[slot as usize] = r.newest.clone();
+        stepper::drain_with(
+            &mut ha,
+            |e| {
+                if let Event::Persist(r) = &e {
+                    let slot = is_sampled[i as usize];
+                    if slot != u32::MAX {
+                        records[slot as usize] = r.newest.clone();
+                    }
                 }
-            }
-        }
-        while let Some(tx) = ha.poll_transmit() {
-            black_box(tx);
-            sent += 1;
-        }
+            },
+            |tx| {
+                black_box(tx);
+                sent += 1;
+            },
+        );
         assert!(
             matches!(received, Received::Consumed { .. }) && sent == 1,
             "key update of MN {i} failed: {received:?}"
@@ -593,14 +536,7 @@ fn setup() -> Setup {
         .zip(records)
         .map(|(&index, record)| {
             let r = record.expect("a record with generation 2 for every sampled MN");
-            let newest = Generation::derive(
-                Role::MobileNode,
-                GenerationId::Number(r.generation),
-                r.secret,
-                &hoa(index),
-                r.spis,
-                r.suite,
-            );
+            let newest = generation(index, r.generation, r.secret, r.spis);
             // Generation 2 is fresh (its ESP sequence starts at 1); BU sequence 2 was
             // the key update's.
             Sampled {
@@ -620,53 +556,38 @@ fn setup() -> Setup {
     s
 }
 
-/// One refresh of the first sampled MN, whose BA is opened at a hand-played MN key
-/// table (init, generation 1 as anterior, 2 as newest): status 0, sealed under the
-/// anterior, the key the HA transmits with once the MN proved it holds 2.
+/// One refresh of the first sampled MN, whose BA is opened at the kit's scripted MN
+/// holding its keys (init, generation 1 as anterior, 2 as newest): status 0, sealed
+/// under the anterior, the key the HA transmits with once the MN proved it holds 2.
 fn check_one_ba(
     s: &mut Setup,
     (generation_1, generation_2): ((Secret32, SpiPair), mip6_ha::GenerationRecord),
 ) {
     let mn = &mut s.sampled[0];
-    let config = mn_config(mn.index);
-    let mut table = KeyTable::new(Role::MobileNode, init_generation(&config));
+    let home = hoa(mn.index);
+    let mut scripted = ScriptedMn::new(&init_key(mn.index), COA);
     for (number, secret, spis) in [
         (1, generation_1.0, generation_1.1),
         (2, generation_2.secret, generation_2.spis),
     ] {
-        let g = Generation::derive(
-            Role::MobileNode,
-            GenerationId::Number(number),
+        scripted.install_key(&KeyMaterial::generation(
+            home,
+            number,
             secret,
-            &config.home_address,
             spis,
             Suite::Aes128Gcm,
-        );
-        table.install_newest(g).expect("the generation installs");
+        ));
     }
     mn.seq = mn.seq.wrapping_add(1);
     let mut buf = Vec::new();
-    let len = seal_bu(
-        mn.newest.outbound_mut(),
-        config.home_address,
-        mn.seq,
-        &[],
-        &mut buf,
-    );
+    let len = seal_bu(mn.newest.outbound_mut(), home, mn.seq, &[], &mut buf);
     let r = s.ha.handle(s.now, &mut buf[..len]);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    while s.ha.poll_event().is_some() {}
-    let mut ba = s.ha.poll_transmit().expect("a BA").frame;
-    let opened = frames::open(&mut ba, &mut table).expect("the BA opens at the MN");
-    assert_eq!(opened.slot, Slot::Anterior);
-    let Payload::Signalling(mh) = opened.payload else {
-        panic!("not signalling")
-    };
-    let Message::BindingAck(ack) = mh.message else {
-        panic!("not a BA")
-    };
-    assert_eq!(ack.status, BaStatus::Accepted);
-    assert_eq!(ack.sequence, SequenceNumber(mn.seq));
+    let ba = stepper::drain(&mut s.ha, |_| {});
+    let ba = scripted.open_ba(ba.into_iter().next().expect("a BA").frame);
+    assert_eq!(ba.slot, Slot::Anterior);
+    assert_eq!(ba.status, BaStatus::Accepted);
+    assert_eq!(ba.sequence, mn.seq);
 }
 
 fn bench(c: &mut Criterion) {
@@ -742,7 +663,7 @@ fn bench(c: &mut Criterion) {
     let mn_index = s.sampled[0].index;
     let home = hoa(mn_index);
     let toward = inner_packet(CN, home, INNER);
-    let mut buf = vec![0u8; DATA_HEADROOM + INNER + esp::trailer_len(INNER)];
+    let mut buf = data_buffer(&toward);
     group.bench_function("data_seal_1420", |b| {
         b.iter_custom(|iters| {
             cpu_iters(iters, || {
@@ -757,7 +678,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let from = inner_packet(home, CN, INNER);
-    let frame_len = DATA_HEADROOM + INNER + esp::trailer_len(INNER);
+    let frame_len = data_buffer(&from).len();
     let mut data = vec![0u8; frame_len * DATA_POOL];
     let mut data_next = DATA_POOL;
     let received_before = s.ha.counters().data_received;

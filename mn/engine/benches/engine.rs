@@ -1,6 +1,5 @@
 //! The mobile node engine (issue 3), one registered node (generation 1 installed, the
-//! home agent played by hand with a mip6-wire `KeyTable`, as `mn/src/tests/harness.rs`
-//! does):
+//! home agent played by the test kit's `ScriptedHa`, as the unit tests do):
 //!
 //! - `mn/data_seal_1420`: [`MobileNode::seal_data`] of a 1420-octet inner packet from
 //!   the home address (copy-in of the inner packet included, ~30 ns) + draining
@@ -25,162 +24,70 @@
 
 use core::time::Duration;
 use std::net::Ipv6Addr;
-use std::time::Instant;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use mip6_mn::{Event, MnConfig, MobileNode, Received};
-use mip6_wire::esp::{self, Spi, Suite};
-use mip6_wire::frames::{self, BindingAckFrame, Payload, TunnelEndpoints, DATA_HEADROOM};
-use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot, SpiPair};
-use mip6_wire::mh::{
-    BaFlags, BaStatus, BindingAckRepr, KeyBody, KeyDistribution, KeyOption, Message,
-    MobilityOption, DEFAULT_VENDOR_ID,
-};
-use mip6_wire::tunnel::InnerOrigin;
-use mip6_wire::{Secret32, Time};
+use mip6_testkit::cpu::cpu_iters;
+use mip6_testkit::lab::{init_key, CN, COA, COA2, HA, HOA, T0};
+use mip6_testkit::packet::{data_buffer, udp_packet};
+use mip6_testkit::scripted::distribution;
+use mip6_testkit::{stepper, ScriptedHa};
+use mip6_wire::esp::Suite;
+use mip6_wire::keys::Slot;
+use mip6_wire::mh::{KeyDistribution, KeyOption};
+use mip6_wire::Time;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
-const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
-const COA2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 0x100);
-const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
-/// 2026-01-01T00:00:00Z.
-const T0: Time = Time::from_secs(1_767_225_600);
-const INIT_SECRET: [u8; 32] = [0x42; 32];
 /// Inner packet size of the data benches.
 const INNER: usize = 1420;
 /// Tunnelled frames sealed ahead per refill of the data-open pool.
 const DATA_POOL: usize = 16_384;
 
-fn init_spis() -> SpiPair {
-    SpiPair {
-        mn_to_ha: Spi::new(0x1001).unwrap(),
-        ha_to_mn: Spi::new(0x2001).unwrap(),
-    }
-}
-
-/// An IPv6 packet of `total` octets src → dst (UDP next header, zero payload).
+/// An IPv6/UDP packet of `total` octets src → dst (payload 0xA5).
 fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr, total: usize) -> Vec<u8> {
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&((total - 40) as u16).to_be_bytes());
-    p.extend_from_slice(&[17, 64]);
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    p.resize(total, 0xA5);
-    p
+    udp_packet(src, dst, &vec![0xA5; total - 48])
 }
 
-/// On-CPU time of this thread (`/proc/thread-self/schedstat`, ns; the kernel brings it
-/// up to date at scheduler ticks and switches, so only spans of many ms are exact),
-/// so that figures hold on a shared, loaded machine; wall-clock time if unreadable.
-fn cpu_time() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or_else(|| WALL.with(|w| w.elapsed()), Duration::from_nanos)
-}
-
-thread_local! {
-    static WALL: Instant = Instant::now();
-}
-
-/// Runs `f` `iters` times, returns the on-CPU time it took.
-fn cpu_iters(iters: u64, mut f: impl FnMut()) -> Duration {
-    let start = cpu_time();
-    for _ in 0..iters {
-        f();
-    }
-    cpu_time() - start
-}
-
+/// Drains the node after a call as its driver contract says (the kit's stepper);
+/// returns the number of frames to send.
 fn drain(mn: &mut MobileNode) -> usize {
-    while let Some(e) = mn.poll_event() {
-        black_box(e);
-    }
     let mut sent = 0;
-    while let Some(t) = mn.poll_transmit() {
-        black_box(t);
-        sent += 1;
-    }
+    stepper::drain_with(
+        mn,
+        |e| {
+            black_box(e);
+        },
+        |t| {
+            black_box(t);
+            sent += 1;
+        },
+    );
     sent
 }
 
 /// A node registered with generation 1 (Key Initialization answered with a Key
-/// Distribution under init), and the home agent's key table (init + generation 1).
-fn registered(now: Time) -> (MobileNode, KeyTable) {
-    let config = MnConfig::new(HA, HOA, Secret32::new(INIT_SECRET), init_spis());
+/// Distribution under init, AES-128-GCM), and the scripted home agent (init +
+/// generation 1).
+fn registered(now: Time) -> (MobileNode, ScriptedHa) {
+    let key = init_key();
+    let config = MnConfig::new(HA, key.home_address, key.secret.clone(), key.spis);
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let mut mn = MobileNode::new(config, &mut rng, now, None);
-    let mut ha = KeyTable::new(
-        Role::HomeAgent,
-        Generation::derive(
-            Role::HomeAgent,
-            GenerationId::Init,
-            Secret32::new(INIT_SECRET),
-            &HOA,
-            init_spis(),
-            Suite::Aes128Gcm,
-        ),
-    );
+    let mut ha = ScriptedHa::new(&key);
     mn.set_care_of_address(now, Some(COA));
-    while mn.poll_event().is_some() {}
-    let mut bu = mn.poll_transmit().expect("a BU").frame;
-    let opened = frames::open(&mut bu, &mut ha).expect("the BU opens at the HA");
-    assert_eq!(opened.slot, Slot::Init);
-    let Payload::Signalling(mh) = opened.payload else {
-        panic!("not signalling")
-    };
-    let Message::BindingUpdate(update) = mh.message else {
-        panic!("not a BU")
-    };
-    let echo = mh
-        .options()
-        .filter_map(Result::ok)
-        .find_map(|o| KeyOption::from_option(&o, DEFAULT_VENDOR_ID).ok().flatten())
-        .expect("a Key Initialization Request");
-    let kd = KeyDistribution {
-        generation: 1,
-        spi_mn_to_ha: 0x3001,
-        spi_ha_to_mn: 0x3002,
+    let bu = stepper::drain(&mut mn, |_| {});
+    let bu = ha.open_bu(&bu.first().expect("a BU").frame);
+    assert_eq!(bu.slot, Slot::Init);
+    let echo = bu.key.clone().expect("a Key Initialization Request");
+    let kd = ha.initialize_with(KeyDistribution {
         suite: Suite::Aes128Gcm,
-        lifetime_secs: 3600,
-        secret: Secret32::new([1; 32]),
-    };
-    let generation = Generation::derive(
-        Role::HomeAgent,
-        GenerationId::Number(1),
-        kd.secret.clone(),
-        &HOA,
-        SpiPair {
-            mn_to_ha: Spi::new(kd.spi_mn_to_ha).unwrap(),
-            ha_to_mn: Spi::new(kd.spi_ha_to_mn).unwrap(),
-        },
-        kd.suite,
-    );
-    ha.initialize(generation).unwrap();
-    let keys = [KeyOption::KeyDistribution(kd), echo];
-    let bodies: Vec<KeyBody> = keys.iter().map(KeyOption::encode).collect();
-    let options: Vec<MobilityOption<'_>> = bodies
-        .iter()
-        .map(|b| b.to_option(DEFAULT_VENDOR_ID))
-        .collect();
-    let ack = BindingAckRepr {
-        status: BaStatus::Accepted,
-        flags: BaFlags(0),
-        sequence: update.sequence,
-        lifetime: update.lifetime,
-    };
-    let frame = BindingAckFrame::new(HA, COA, HOA, ack, &options);
-    let mut ba = vec![0; frame.buffer_len().unwrap()];
-    let slot = ha.transmit_slot();
-    frame
-        .seal(ha.get_mut(slot).unwrap().outbound_mut(), &mut ba)
-        .unwrap();
+        ..distribution(1)
+    });
+    let mut ba = ha.ba(&bu, &[KeyOption::KeyDistribution(kd), echo]);
     let r = mn.handle(now, &mut ba);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
-    let events: Vec<Event> = std::iter::from_fn(|| mn.poll_event()).collect();
+    let events: Vec<Event> = stepper::take_events(&mut mn);
     assert!(
         events
             .iter()
@@ -201,12 +108,12 @@ fn bench(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
 
     let from = inner_packet(HOA, CN, INNER);
-    let frame_len = DATA_HEADROOM + INNER + esp::trailer_len(INNER);
-    let mut buf = vec![0u8; frame_len];
+    let mut buf = data_buffer(&from);
+    let frame_len = buf.len();
     group.bench_function("data_seal_1420", |b| {
         b.iter_custom(|iters| {
             cpu_iters(iters, || {
-                buf[DATA_HEADROOM..DATA_HEADROOM + INNER].copy_from_slice(&from);
+                buf[mip6_wire::frames::DATA_HEADROOM..][..INNER].copy_from_slice(&from);
                 let sealed = mn.seal_data(now, &mut buf, INNER).unwrap();
                 while let Some(e) = mn.poll_event() {
                     black_box(e);
@@ -221,21 +128,14 @@ fn bench(c: &mut Criterion) {
     let mut next = DATA_POOL;
     let delivered_before = mn.counters().data_delivered;
     let mut handled = 0u64;
-    let ep = TunnelEndpoints::new(HA, COA);
     group.bench_function("data_open_1420", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters;
             while left > 0 {
                 if next == DATA_POOL {
-                    let slot = ha.transmit_slot();
-                    let sa = ha.get_mut(slot).unwrap().outbound_mut();
                     for f in data.chunks_exact_mut(frame_len) {
-                        f[DATA_HEADROOM..DATA_HEADROOM + INNER].copy_from_slice(&toward);
-                        let n =
-                            frames::seal_data_in_place(&ep, sa, f, INNER, InnerOrigin::Forwarded)
-                                .unwrap();
-                        assert_eq!(n, frame_len);
+                        f.copy_from_slice(&ha.seal_data(COA, &toward));
                     }
                     next = 0;
                 }
