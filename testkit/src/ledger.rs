@@ -259,7 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rebind_counts_only_a_new_secret() {
+    fn rebind_counts_only_a_new_secret() {
         let mut l = NonceLedger::new();
         let k = init_key();
         assert_eq!(l.learn(&k), [Learned::New; 2]);
@@ -274,12 +274,18 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_sealed_twice_or_backwards_or_under_no_key_is_refused() {
+    fn unreadable_frame_is_an_error() {
         let mut l = NonceLedger::new();
         assert_eq!(
             l.record(Direction::MnToHa, &[0; 10]),
             Err(LedgerError::Unreadable)
         );
+        assert_eq!(l.frames, 0);
+    }
+
+    #[test]
+    fn a_frame_sealed_twice_or_backwards_or_under_no_key_is_refused() {
+        let mut l = NonceLedger::new();
         let k = init_key();
         let mut table =
             mip6_wire::keys::KeyTable::new(Role::MobileNode, k.derive(Role::MobileNode));
