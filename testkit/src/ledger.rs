@@ -242,20 +242,20 @@ impl NonceLedger {
 mod tests {
     use super::*;
     use crate::lab::{init_key, spi_pair, COA, HOA};
-    use crate::signalling::{home_registration, seal_bu};
+    use crate::signalling::{home_registration, BuSpec};
     use mip6_wire::keys::{Role, Slot};
     use mip6_wire::mh::DEFAULT_VENDOR_ID;
     use mip6_wire::Secret32;
 
     fn bu(sa: &mut mip6_wire::esp::OutboundSa) -> Vec<u8> {
-        seal_bu(
-            sa,
-            COA,
-            HOA,
-            home_registration(1, 1),
-            &[],
-            DEFAULT_VENDOR_ID,
-        )
+        BuSpec {
+            care_of_address: COA,
+            home_address: HOA,
+            update: home_registration(1, 1),
+            keys: &[],
+            vendor_id: DEFAULT_VENDOR_ID,
+        }
+        .seal(sa)
     }
 
     #[test]

@@ -47,48 +47,47 @@ fn key_bodies(keys: &[KeyOption]) -> Vec<KeyBody> {
     keys.iter().map(KeyOption::encode).collect()
 }
 
-/// The BU `update` from `care_of_address` for `home_address`, carrying `keys`, sealed
-/// with `sa` into `buf` (resized to fit); returns the frame's length.
-#[allow(clippy::too_many_arguments)]
-pub fn seal_bu_into<A: EspAead>(
-    sa: &mut OutboundSa<A>,
-    care_of_address: Ipv6Addr,
-    home_address: Ipv6Addr,
-    update: BindingUpdateRepr,
-    keys: &[KeyOption],
-    vendor_id: u32,
-    buf: &mut Vec<u8>,
-) -> usize {
-    let bodies = key_bodies(keys);
-    let options: Vec<MobilityOption<'_>> = bodies.iter().map(|b| b.to_option(vendor_id)).collect();
-    let frame = BindingUpdateFrame::new(care_of_address, HA, home_address, update, &options);
-    buf.clear();
-    buf.resize(frame.buffer_len().expect("a BU layout"), 0);
-    frame.seal(sa, buf).expect("a BU seals")
+/// A Binding Update to seal: from `care_of_address` to [`HA`], for `home_address`,
+/// carrying `keys` as vendor-specific options of `vendor_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct BuSpec<'a> {
+    /// The outer source and Alternate Care-of Address.
+    pub care_of_address: Ipv6Addr,
+    /// The Home Address option.
+    pub home_address: Ipv6Addr,
+    /// The BU's fields.
+    pub update: BindingUpdateRepr,
+    /// The key-management options.
+    pub keys: &'a [KeyOption],
+    /// Their vendor ID.
+    pub vendor_id: u32,
 }
 
-/// The BU `update` from `care_of_address` for `home_address`, carrying `keys`, sealed
-/// with `sa`.
-pub fn seal_bu<A: EspAead>(
-    sa: &mut OutboundSa<A>,
-    care_of_address: Ipv6Addr,
-    home_address: Ipv6Addr,
-    update: BindingUpdateRepr,
-    keys: &[KeyOption],
-    vendor_id: u32,
-) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let n = seal_bu_into(
-        sa,
-        care_of_address,
-        home_address,
-        update,
-        keys,
-        vendor_id,
-        &mut buf,
-    );
-    buf.truncate(n);
-    buf
+impl BuSpec<'_> {
+    /// Seals the BU with `sa` into `buf` (resized to fit); returns the frame's length.
+    pub fn seal_into<A: EspAead>(&self, sa: &mut OutboundSa<A>, buf: &mut Vec<u8>) -> usize {
+        let bodies = key_bodies(self.keys);
+        let options: Vec<MobilityOption<'_>> =
+            bodies.iter().map(|b| b.to_option(self.vendor_id)).collect();
+        let frame = BindingUpdateFrame::new(
+            self.care_of_address,
+            HA,
+            self.home_address,
+            self.update,
+            &options,
+        );
+        buf.clear();
+        buf.resize(frame.buffer_len().expect("a BU layout"), 0);
+        frame.seal(sa, buf).expect("a BU seals")
+    }
+
+    /// Seals the BU with `sa`.
+    pub fn seal<A: EspAead>(&self, sa: &mut OutboundSa<A>) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let n = self.seal_into(sa, &mut buf);
+        buf.truncate(n);
+        buf
+    }
 }
 
 /// What a BA says besides its options (RFC 6275 §6.1.8).
@@ -241,14 +240,14 @@ mod tests {
             .outbound_mut();
         let kir = key_initialization(T0);
         let update = home_registration(7, LIFETIME_UNITS);
-        let mut bu = seal_bu(
-            sa,
-            COA,
-            HOA,
+        let mut bu = BuSpec {
+            care_of_address: COA,
+            home_address: HOA,
             update,
-            std::slice::from_ref(&kir),
-            mh::DEFAULT_VENDOR_ID,
-        );
+            keys: std::slice::from_ref(&kir),
+            vendor_id: mh::DEFAULT_VENDOR_ID,
+        }
+        .seal(sa);
         let opened = frames::open(&mut bu, &mut ha).unwrap();
         let Payload::Signalling(repr) = opened.payload else {
             panic!("signalling")

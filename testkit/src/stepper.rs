@@ -7,7 +7,8 @@
 //!
 //! The frames come back as a `Vec` for the caller to send with its own bookkeeping
 //! (nonce ledger, capture, network); [`drain_with`] hands them to a second hook
-//! instead, allocating nothing (the benches).
+//! instead, allocating nothing, and [`drain_and_count`] only counts them (the
+//! benches).
 //!
 //! For unit tests that inspect an engine between calls, [`take_events`],
 //! [`take_transmits`], [`take_all`] and [`one_transmit`] empty its queues by hand.
@@ -32,6 +33,24 @@ pub fn drain_with<E: Engine>(
     while let Some(transmit) = engine.poll_transmit() {
         on_transmit(transmit);
     }
+}
+
+/// Drains `engine` for a bench: events first, then frames, each through
+/// [`std::hint::black_box`] so that none is optimized away; returns how many frames
+/// there were.
+pub fn drain_and_count<E: Engine>(engine: &mut E) -> usize {
+    let mut frames = 0;
+    drain_with(
+        engine,
+        |e| {
+            std::hint::black_box(e);
+        },
+        |t| {
+            std::hint::black_box(t);
+            frames += 1;
+        },
+    );
+    frames
 }
 
 /// Drains `engine`: every event to `on_event`, then the frames, returned in order.
@@ -287,6 +306,9 @@ mod tests {
         e.queue(1);
         e.queue(2);
         assert_eq!(take_all(&mut e).0, [1, 2]);
+        e.queue(3);
+        e.queue(4);
+        assert_eq!(drain_and_count(&mut e), 2);
         e.queue(3);
         assert_eq!(one_transmit(&mut e).frame, [3]);
         assert_eq!(take_events(&mut e), [3]);

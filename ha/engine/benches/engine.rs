@@ -58,9 +58,7 @@ use mip6_ha::{Event, HaConfig, HomeAgent, MnConfig, Received};
 use mip6_testkit::cpu::{cpu_iters, cpu_iters_batched, cpu_time};
 use mip6_testkit::lab::{spi_pair, CN, COA, HA, T0};
 use mip6_testkit::packet::{data_buffer, udp_packet};
-use mip6_testkit::signalling::{
-    home_registration, key_initialization, seal_bu_into, LIFETIME_UNITS,
-};
+use mip6_testkit::signalling::{home_registration, key_initialization, BuSpec, LIFETIME_UNITS};
 use mip6_testkit::{stepper, KeyMaterial, ScriptedMn};
 use mip6_wire::esp::{
     AesGcmAead, AesGcmInline, EspAead, InboundSa, OutboundSa, ReplayWindow, SaKey, Suite,
@@ -157,8 +155,14 @@ fn seal_bu(
     keys: &[KeyOption],
     buf: &mut Vec<u8>,
 ) -> usize {
-    let update = home_registration(seq, LIFETIME_UNITS);
-    seal_bu_into(sa, COA, hoa, update, keys, DEFAULT_VENDOR_ID, buf)
+    let spec = BuSpec {
+        care_of_address: COA,
+        home_address: hoa,
+        update: home_registration(seq, LIFETIME_UNITS),
+        keys,
+        vendor_id: DEFAULT_VENDOR_ID,
+    };
+    spec.seal_into(sa, buf)
 }
 
 /// The MN side of a sampled mobile node: its newest generation and BU sequence number.
@@ -223,24 +227,6 @@ fn shuffle<T>(v: &mut [T], rng: &mut ChaCha20Rng) {
     }
 }
 
-/// Drains the HA after a call as its driver contract says (the kit's stepper):
-/// events first (a driver would persist the records), then the transmits. Returns
-/// the number of frames to send.
-fn drain(ha: &mut Ha) -> usize {
-    let mut sent = 0;
-    stepper::drain_with(
-        ha,
-        |e| {
-            black_box(e);
-        },
-        |t| {
-            black_box(t);
-            sent += 1;
-        },
-    );
-    sent
-}
-
 /// An IPv6/UDP packet of `total` octets src → dst (payload 0xA5).
 fn inner_packet(src: Ipv6Addr, dst: Ipv6Addr, total: usize) -> Vec<u8> {
     udp_packet(src, dst, &vec![0xA5; total - 48])
@@ -291,6 +277,39 @@ fn print_type_sizes() {
         "  mip6_ha::MnRecord           {}",
         size_of::<mip6_ha::MnRecord>()
     );
+}
+
+/// Hands the HA the BU of MN i in each `len`-octet chunk of `frames`, in order,
+/// draining it as its driver contract says (the kit's stepper): `on_persist(i, r)`
+/// sees each Persist record, and each BU must be answered by exactly one BA.
+fn handle_each(
+    ha: &mut Ha,
+    now: Time,
+    frames: &mut [u8],
+    len: usize,
+    what: &str,
+    mut on_persist: impl FnMut(u32, &mip6_ha::MnRecord),
+) {
+    for (i, frame) in (0..).zip(frames.chunks_exact_mut(len)) {
+        let received = ha.handle(now, frame);
+        let mut sent = 0;
+        stepper::drain_with(
+            ha,
+            |e| {
+                if let Event::Persist(r) = &e {
+                    on_persist(i, r);
+                }
+            },
+            |tx| {
+                black_box(tx);
+                sent += 1;
+            },
+        );
+        assert!(
+            matches!(received, Received::Consumed { .. }) && sent == 1,
+            "{what} of MN {i} failed: {received:?}"
+        );
+    }
 }
 
 /// Everything the benches share: the HA with N registered MNs and the sampled MNs.
@@ -373,28 +392,11 @@ fn setup() -> Setup {
     }
     let (t_seal, c_seal) = (t.elapsed(), cpu_time() - c);
     let (t, c) = (Instant::now(), cpu_time());
-    for (i, frame) in (0..n32).zip(bus.chunks_exact_mut(bu_len)) {
-        let received = ha.handle(now, frame);
-        let mut sent = 0;
-        stepper::drain_with(
-            &mut ha,
-            |e| {
-                if let Event::Persist(r) = &e {
-                    if let Some(g) = &r.newest {
-                        generation_1[i as usize] = (g.secret.clone(), g.spis);
-                    }
-                }
-            },
-            |tx| {
-                black_box(tx);
-                sent += 1;
-            },
-        );
-        assert!(
-            matches!(received, Received::Consumed { .. }) && sent == 1,
-            "registration of MN {i} failed: {received:?}"
-        );
-    }
+    handle_each(&mut ha, now, &mut bus, bu_len, "registration", |i, r| {
+        if let Some(g) = &r.newest {
+            generation_1[i as usize] = (g.secret.clone(), g.spis);
+        }
+    });
     let (t_register, c_register) = (t.elapsed(), cpu_time() - c);
     let rss3 = rss();
     drop(bus);
@@ -418,29 +420,19 @@ fn setup() -> Setup {
         frame.copy_from_slice(&buf[..len]);
     }
     let (t, c) = (Instant::now(), cpu_time());
-    for (i, frame) in (0..n32).zip(update_bus.chunks_exact_mut(update_len)) {
-        let received = ha.handle(now, frame);
-        let mut sent = 0;
-        stepper::drain_with(
-            &mut ha,
-            |e| {
-                if let Event::Persist(r) = &e {
-                    let slot = is_sampled[i as usize];
-                    if slot != u32::MAX {
-                        records[slot as usize] = r.newest.clone();
-                    }
-                }
-            },
-            |tx| {
-                black_box(tx);
-                sent += 1;
-            },
-        );
-        assert!(
-            matches!(received, Received::Consumed { .. }) && sent == 1,
-            "key update of MN {i} failed: {received:?}"
-        );
-    }
+    handle_each(
+        &mut ha,
+        now,
+        &mut update_bus,
+        update_len,
+        "key update",
+        |i, r| {
+            let slot = is_sampled[i as usize];
+            if slot != u32::MAX {
+                records[slot as usize] = r.newest.clone();
+            }
+        },
+    );
     let (t_update, c_update) = (t.elapsed(), cpu_time() - c);
     let rss4 = rss();
     drop(update_bus);
@@ -619,7 +611,7 @@ fn bench(c: &mut Criterion) {
                 total += cpu_iters(batch, || {
                     let frame = pool.take();
                     black_box(s.ha.handle(s.now, frame));
-                    black_box(drain(&mut s.ha));
+                    black_box(stepper::drain_and_count(&mut s.ha));
                 });
                 left -= batch;
                 handled += batch;
@@ -643,7 +635,7 @@ fn bench(c: &mut Criterion) {
                     for _ in 0..k {
                         let frame = pool.take();
                         black_box(s.ha.handle(s.now, frame));
-                        black_box(drain(&mut s.ha));
+                        black_box(stepper::drain_and_count(&mut s.ha));
                     }
                 });
                 left -= batch;

@@ -3,9 +3,9 @@
 
 use std::net::Ipv6Addr;
 
-use mip6_wire::esp::Suite;
+use mip6_wire::esp::{OutboundSa, Suite};
 use mip6_wire::frames::{self, Payload, TunnelEndpoints};
-use mip6_wire::keys::{GenerationId, KeyTable, Role, Slot};
+use mip6_wire::keys::{Generation, GenerationId, KeyTable, Role, Slot};
 use mip6_wire::mh::{
     BaStatus, BindingUpdateRepr, KeyDistribution, KeyOption, Message, MobilityOption,
     SequenceNumber, DEFAULT_VENDOR_ID,
@@ -78,6 +78,20 @@ impl ScriptedHa {
         }
     }
 
+    /// The outbound SA of the transmit key (the anterior; init when there is none).
+    fn transmit_sa(&mut self) -> &mut OutboundSa {
+        let slot = self.table.transmit_slot();
+        self.table
+            .get_mut(slot)
+            .expect("transmit slot")
+            .outbound_mut()
+    }
+
+    /// The generation `d` carries, with the home agent's role.
+    fn generation(&self, d: &KeyDistribution) -> Generation {
+        KeyMaterial::distributed(self.home_address, d).derive(Role::HomeAgent)
+    }
+
     /// Opens a BU the node sent and reads it (panics unless it opens and carries at
     /// most one key option).
     pub fn open_bu(&mut self, frame: &[u8]) -> OpenedBu {
@@ -110,9 +124,9 @@ impl ScriptedHa {
 
     /// Initializes with `d` (key-protocol "initialize": dynamic keys dropped, `d` newest).
     pub fn initialize_with(&mut self, d: KeyDistribution) -> KeyDistribution {
-        let key = KeyMaterial::distributed(self.home_address, &d);
+        let generation = self.generation(&d);
         self.table
-            .initialize(key.derive(Role::HomeAgent))
+            .initialize(generation)
             .expect("a generation with SPIs of its own");
         d
     }
@@ -126,9 +140,9 @@ impl ScriptedHa {
     /// before calling this, since the transmit key moves).
     pub fn update(&mut self, g: u32) -> KeyDistribution {
         let d = distribution(g);
-        let key = KeyMaterial::distributed(self.home_address, &d);
+        let generation = self.generation(&d);
         self.table
-            .install_newest(key.derive(Role::HomeAgent))
+            .install_newest(generation)
             .expect("a generation with SPIs of its own");
         d
     }
@@ -149,13 +163,8 @@ impl ScriptedHa {
             sequence,
             lifetime_units,
         };
-        let slot = self.table.transmit_slot();
-        let sa = self
-            .table
-            .get_mut(slot)
-            .expect("transmit slot")
-            .outbound_mut();
-        seal_ba(sa, to, self.home_address, ack, keys, extra)
+        let home_address = self.home_address;
+        seal_ba(self.transmit_sa(), to, home_address, ack, keys, extra)
     }
 
     /// An accepting BA answering `bu` (to its source, its sequence number and
@@ -168,12 +177,7 @@ impl ScriptedHa {
     /// transmit key.
     pub fn seal_data(&mut self, coa: Ipv6Addr, inner: &[u8]) -> Vec<u8> {
         let mut buf = data_buffer(inner);
-        let slot = self.table.transmit_slot();
-        let sa = self
-            .table
-            .get_mut(slot)
-            .expect("transmit slot")
-            .outbound_mut();
+        let sa = self.transmit_sa();
         let n = frames::seal_data_in_place(
             &TunnelEndpoints::new(HA, coa),
             sa,
@@ -188,12 +192,7 @@ impl ScriptedHa {
 
     /// A Binding Refresh Request to `to` (RFC 6275 §6.1.2), under the transmit key.
     pub fn brr(&mut self, to: Ipv6Addr) -> Vec<u8> {
-        let slot = self.table.transmit_slot();
-        let sa = self
-            .table
-            .get_mut(slot)
-            .expect("transmit slot")
-            .outbound_mut();
-        seal_brr(sa, to, self.home_address)
+        let home_address = self.home_address;
+        seal_brr(self.transmit_sa(), to, home_address)
     }
 }

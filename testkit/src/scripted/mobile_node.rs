@@ -12,7 +12,7 @@ use mip6_wire::tunnel::InnerOrigin;
 use crate::lab::{second_init_key, CN, COA2, HA};
 use crate::material::KeyMaterial;
 use crate::packet::{data_buffer, udp_packet};
-use crate::signalling::{home_registration, seal_bu, OptionsRead, LIFETIME_UNITS};
+use crate::signalling::{home_registration, BuSpec, OptionsRead, LIFETIME_UNITS};
 
 /// What the scripted mobile node read in a BA it opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +108,14 @@ impl ScriptedMn {
         keys: &[KeyOption],
     ) -> Vec<u8> {
         let slot = slot.unwrap_or(self.keys.transmit_slot());
-        let sa = self.keys.get_mut(slot).expect("slot filled").outbound_mut();
-        seal_bu(sa, coa, home_address, update, keys, self.vendor_id)
+        let spec = BuSpec {
+            care_of_address: coa,
+            home_address,
+            update,
+            keys,
+            vendor_id: self.vendor_id,
+        };
+        spec.seal(self.keys.get_mut(slot).expect("slot filled").outbound_mut())
     }
 
     /// The next home registration BU with `keys`, under the transmit key.

@@ -3,6 +3,20 @@
 //! [`KeySet`] (what one end transmits with and accepts, computed from its record).
 //! Nonces are the test kit's business (`mip6_testkit::NonceLedger`).
 
+/// The (newest, anterior) [`KeyId`]s of a persistence record of either engine (their
+/// generation records have the same fields).
+macro_rules! slot_ids {
+    ($record:expr) => {
+        [&$record.newest, &$record.anterior].map(|g| {
+            g.as_ref().map(|g| KeyId::Gen {
+                generation: g.generation,
+                spis: (g.spis.mn_to_ha.get(), g.spis.ha_to_mn.get()),
+                secret: *g.secret.expose(),
+            })
+        })
+    };
+}
+
 /// A key generation as both ends name it: the init key of an MN, or a drawn
 /// generation (number, SPIs MN→HA and HA→MN, secret).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,24 +35,6 @@ pub enum KeyId {
 }
 
 impl KeyId {
-    /// From an HA persistence record's generation.
-    pub fn from_ha(g: &mip6_ha::GenerationRecord) -> Self {
-        KeyId::Gen {
-            generation: g.generation,
-            spis: (g.spis.mn_to_ha.get(), g.spis.ha_to_mn.get()),
-            secret: *g.secret.expose(),
-        }
-    }
-
-    /// From an MN persistence record's generation.
-    pub fn from_mn(g: &mip6_mn::GenerationRecord) -> Self {
-        KeyId::Gen {
-            generation: g.generation,
-            spis: (g.spis.mn_to_ha.get(), g.spis.ha_to_mn.get()),
-            secret: *g.secret.expose(),
-        }
-    }
-
     /// Short form for traces: `init` or `g3/0x1234abcd`.
     pub fn short(&self) -> String {
         match self {
@@ -64,8 +60,7 @@ pub struct KeySet {
 impl KeySet {
     /// The HA side (patent FIG. 1): transmits with anterior, init when there is none.
     pub fn of_ha(r: &mip6_ha::MnRecord) -> Self {
-        let newest = r.newest.as_ref().map(KeyId::from_ha);
-        let anterior = r.anterior.as_ref().map(KeyId::from_ha);
+        let [newest, anterior] = slot_ids!(r);
         KeySet {
             transmit: anterior.clone().unwrap_or(KeyId::Init),
             newest,
@@ -75,8 +70,7 @@ impl KeySet {
 
     /// The MN side: transmits with newest, init when there is none.
     pub fn of_mn(r: &mip6_mn::MnRecord) -> Self {
-        let newest = r.newest.as_ref().map(KeyId::from_mn);
-        let anterior = r.anterior.as_ref().map(KeyId::from_mn);
+        let [newest, anterior] = slot_ids!(r);
         KeySet {
             transmit: newest.clone().unwrap_or(KeyId::Init),
             newest,

@@ -11,7 +11,7 @@ use mip6_ha::{DistributionKind, HaConfig, HomeAgent};
 use mip6_mn::{MobileNode, Registration, RestorePolicy};
 use mip6_testkit::lab::{fleet_init_key, since_t0, t0_plus_ms, CN, HA, T0};
 use mip6_testkit::packet::{udp_packet, udp_payload};
-use mip6_testkit::signalling::{home_registration, seal_bu};
+use mip6_testkit::signalling::{home_registration, BuSpec};
 use mip6_testkit::{stepper, KeyMaterial, NonceLedger};
 use mip6_wire::esp::{Spi, Suite};
 use mip6_wire::keys::{Direction, GenerationId, RequestMode, Role, SpiPair};
@@ -20,7 +20,7 @@ use mip6_wire::{Secret32, Time};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use super::keys::{KeyId, KeySet};
+use super::keys::KeySet;
 use super::net::{Dest, Kind, Network, Packet};
 use super::{Params, Stats};
 use crate::engine_keys::{ha_mn_config, ha_record_keys, init_key_of, mn_config, mn_record_keys};
@@ -577,17 +577,7 @@ impl World {
                     t.destination
                 ));
             };
-            self.ledger
-                .record(Direction::HaToMn, &t.frame)
-                .map_err(|e| format!("invariant 2: HA BA: {e}"))?;
-            let packet = Packet {
-                dest: Dest::Coa(t.destination),
-                mn: i,
-                kind: Kind::Ba,
-                epoch: self.pair_epoch(i),
-                bytes: t.frame,
-            };
-            self.net.send(self.now, packet, &mut self.rng);
+            self.send(Dest::Coa(t.destination), i, Kind::Ba, t.frame, "HA BA")?;
         }
         Ok(())
     }
@@ -618,19 +608,37 @@ impl World {
             self.ledger.learn(&key);
         }
         for t in frames {
-            self.ledger
-                .record(Direction::MnToHa, &t.frame)
-                .map_err(|e| format!("invariant 2: MN{i} BU: {e}"))?;
+            self.send(Dest::Ha, i, Kind::Bu, t.frame, &format!("MN{i} BU"))?;
             self.stats.bus += 1;
-            let packet = Packet {
-                dest: Dest::Ha,
-                mn: i,
-                kind: Kind::Bu,
-                epoch: self.pair_epoch(i),
-                bytes: t.frame,
-            };
-            self.net.send(self.now, packet, &mut self.rng);
         }
+        Ok(())
+    }
+
+    /// A frame an engine sealed, from or for MN `i`, goes on the network: checked
+    /// against invariant 2 (the kit's nonce ledger) first.
+    fn send(
+        &mut self,
+        dest: Dest,
+        i: usize,
+        kind: Kind,
+        bytes: Vec<u8>,
+        what: &str,
+    ) -> Result<(), String> {
+        let direction = match dest {
+            Dest::Ha => Direction::MnToHa,
+            Dest::Coa(_) => Direction::HaToMn,
+        };
+        self.ledger
+            .record(direction, &bytes)
+            .map_err(|e| format!("invariant 2: {what}: {e}"))?;
+        let packet = Packet {
+            dest,
+            mn: i,
+            kind,
+            epoch: self.pair_epoch(i),
+            bytes,
+        };
+        self.net.send(self.now, packet, &mut self.rng);
         Ok(())
     }
 
@@ -641,18 +649,9 @@ impl World {
         match stepper::seal_packet(&mut m.node, self.now, &pkt) {
             Ok(sealed) => {
                 self.after_mn(i)?;
-                self.ledger
-                    .record(Direction::MnToHa, &sealed.frame)
-                    .map_err(|e| format!("invariant 2: MN{i} data: {e}"))?;
+                let what = format!("MN{i} data");
+                self.send(Dest::Ha, i, Kind::Data, sealed.frame, &what)?;
                 self.stats.up_sent += 1;
-                let packet = Packet {
-                    dest: Dest::Ha,
-                    mn: i,
-                    kind: Kind::Data,
-                    epoch: self.pair_epoch(i),
-                    bytes: sealed.frame,
-                };
-                self.net.send(self.now, packet, &mut self.rng);
             }
             Err(e) => {
                 self.stats.up_unsent += 1;
@@ -673,18 +672,10 @@ impl World {
         match stepper::seal_packet(ha, self.now, &pkt) {
             Ok(sealed) => {
                 self.after_ha()?;
-                self.ledger
-                    .record(Direction::HaToMn, &sealed.frame)
-                    .map_err(|e| format!("invariant 2: HA data for MN{i}: {e}"))?;
+                let dest = Dest::Coa(sealed.destination);
+                let what = format!("HA data for MN{i}");
+                self.send(dest, i, Kind::Data, sealed.frame, &what)?;
                 self.stats.down_sent += 1;
-                let packet = Packet {
-                    dest: Dest::Coa(sealed.destination),
-                    mn: i,
-                    kind: Kind::Data,
-                    epoch: self.pair_epoch(i),
-                    bytes: sealed.frame,
-                };
-                self.net.send(self.now, packet, &mut self.rng);
             }
             Err(e) => {
                 self.stats.down_unsent += 1;
@@ -925,15 +916,14 @@ impl World {
             2 => Some(KeyOption::KeyResendingRequest),
             _ => None,
         };
-        let update = home_registration(self.rng.gen(), 10);
-        seal_bu(
-            &mut sa,
-            ATTACKER,
-            m.hoa,
-            update,
-            key.as_slice(),
-            DEFAULT_VENDOR_ID,
-        )
+        BuSpec {
+            care_of_address: ATTACKER,
+            home_address: m.hoa,
+            update: home_registration(self.rng.gen(), 10),
+            keys: key.as_slice(),
+            vendor_id: DEFAULT_VENDOR_ID,
+        }
+        .seal(&mut sa)
     }
 
     /// The invariants after a step.
@@ -1020,12 +1010,6 @@ impl World {
         let m = &self.mns[i];
         match self.ha_disk.get(&m.hoa) {
             Some(d) => {
-                let gens = |r: &mip6_ha::MnRecord| {
-                    (
-                        r.newest.as_ref().map(KeyId::from_ha),
-                        r.anterior.as_ref().map(KeyId::from_ha),
-                    )
-                };
                 let marks_ok = d.init_outbound_mark >= hr.init_outbound_mark
                     && [(&d.newest, &hr.newest), (&d.anterior, &hr.anterior)]
                         .iter()
@@ -1033,7 +1017,7 @@ impl World {
                             (Some(d), Some(h)) => d.outbound_mark >= h.outbound_mark,
                             _ => true,
                         });
-                if gens(d) != gens(hr)
+                if KeySet::of_ha(d) != KeySet::of_ha(hr)
                     || d.binding != hr.binding
                     || d.newest_confirmed != hr.newest_confirmed
                     || d.last_init_timestamp != hr.last_init_timestamp

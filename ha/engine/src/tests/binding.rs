@@ -6,14 +6,6 @@ use mip6_wire::mh::{BaStatus, BindingUpdateRepr, BuFlags, KeyOption, SequenceNum
 use super::harness::*;
 use crate::{BindingChange, DropReason, Event, Received, Refusal, RemovalCause, RouteChange};
 
-fn registered() -> (Ha, ScriptedMn) {
-    let mut ha = ha(RequestMode::Explicit);
-    let mut mn = mn();
-    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    take_events(&mut ha);
-    (ha, mn)
-}
-
 /// Sends a BU built from `update`, returns the BA.
 fn send(
     ha: &mut Ha,

@@ -1,19 +1,11 @@
 //! The tunnel: HA → MN sealing, MN → HA checks (RFC 6275 §10.4).
 
 use mip6_wire::frames::{self, Payload};
-use mip6_wire::keys::{GenerationId, RequestMode};
+use mip6_wire::keys::GenerationId;
 use mip6_wire::mh::KeyOption;
 
 use super::harness::*;
 use crate::{DataError, DropReason, Event, Received};
-
-fn registered() -> (Ha, ScriptedMn) {
-    let mut ha = ha(RequestMode::Explicit);
-    let mut mn = mn();
-    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
-    take_events(&mut ha);
-    (ha, mn)
-}
 
 fn downlink(
     ha: &mut Ha,

@@ -52,6 +52,16 @@ pub fn mn() -> ScriptedMn {
     ScriptedMn::new(&init_key(), COA)
 }
 
+/// An explicit-mode home agent with the scripted MN registered (generation 1), its
+/// events taken.
+pub fn registered() -> (Ha, ScriptedMn) {
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = mn();
+    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
+    take_events(&mut ha);
+    (ha, mn)
+}
+
 /// The last Persist record for each home address among `events`.
 pub fn last_records(events: &[Event]) -> Vec<MnRecord> {
     let mut out: Vec<MnRecord> = Vec::new();
