@@ -1,5 +1,6 @@
-//! The lab every test plays in: its addresses (the namespace lab of `lab/`), the start
-//! of simulated time, the pre-shared init secrets and SPIs, and short helpers for
+//! The lab every simulated test plays in: its addresses (those of the namespace lab in
+//! `lab/`, but for the correspondent, which is 2001:db8:4::1 there), the start of
+//! simulated time, the pre-shared init secrets and SPIs, and short helpers for
 //! durations and key names. Each is defined here once.
 //!
 //! | what | value |

@@ -32,14 +32,9 @@ use mip6_wire::mh::{
 use mip6_wire::tunnel::{InnerOrigin, Tunnel};
 use mip6_wire::Secret32;
 
-/// The home agent (docs/architecture.md lab topology).
-pub const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-/// The mobile node's home address.
-pub const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
-/// The mobile node's care-of address.
-pub const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
-/// A correspondent node.
-pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 0x10);
+/// The home agent, the mobile node's home and care-of addresses and a correspondent:
+/// the test kit's lab addresses.
+pub use mip6_testkit::lab::{CN, COA, HA, HOA};
 /// Vendor ID of the key options (RFC 5612 documentation PEN).
 pub const VENDOR: u32 = mh::DEFAULT_VENDOR_ID;
 /// Key Initialization timestamp nonce (NTP format).

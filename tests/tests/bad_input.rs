@@ -4,16 +4,12 @@
 //!
 //! Frames are built valid with mip6-wire's own builders, then broken one way each.
 
-use core::net::Ipv6Addr;
-
+use mip6_testkit::lab::{COA, HA, HOA};
 use mip6_wire::esp::{self, AesGcmAead, EspAead, InboundSa, OutboundSa, SaKey, Spi, Suite};
 use mip6_wire::frames::{self, BindingUpdateFrame, FrameError};
 use mip6_wire::mh::{self, BindingUpdateRepr, BuFlags, Message, MobilityOption, SequenceNumber};
 use mip6_wire::{ext, Layer};
 
-const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
-const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
 const SPI: u32 = 0x1001;
 
 fn key() -> SaKey {

@@ -4,7 +4,7 @@
 //! durable minimum), data sent both ways, and every timer (retransmission, refresh,
 //! both key-update timers, binding expiry) fired by advancing simulated time.
 //!
-//! [`world`] holds one state and its actions; [`explore`] walks every state
+//! [`world`] holds one state and its actions; [`explore`](mod@explore) walks every state
 //! breadth-first to a depth bound, deduplicated by [`World::fingerprint`], and checks
 //! on every state:
 //!

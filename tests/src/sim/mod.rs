@@ -2,7 +2,7 @@
 //! network (DESIGN.md "Invariants the tests must check"), in simulated time.
 //!
 //! Everything a run does comes from its seed, through one `ChaCha20Rng`: the
-//! parameters ([`Params::from_seed`]: request mode, HA persistence, MN restore
+//! parameters ([`Params::draw`]: request mode, HA persistence, MN restore
 //! policy, loss 0–50 %, duplication 0–20 %, reordering or not, delays, when the HA
 //! crashes and for how long, when MNs restart and move, when BUs are replayed or
 //! forged, data rates) and every draw during the run. The engines are driven as their
