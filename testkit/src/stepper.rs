@@ -81,16 +81,6 @@ pub fn timeout<E: Engine>(
     drain(engine, on_event)
 }
 
-/// [`timeout`] if `engine`'s deadline has passed at `now`; `None` (and no call) if not.
-pub fn timeout_if_due<E: Engine>(
-    engine: &mut E,
-    now: Time,
-    on_event: impl FnMut(E::Event),
-) -> Option<Vec<Transmit>> {
-    let due = engine.poll_timeout().is_some_and(|at| at <= now);
-    due.then(|| timeout(engine, now, on_event))
-}
-
 /// Any other input of an engine (`set_care_of_address`, a restart's set-up), then a
 /// drain: `call`'s result and the frames.
 pub fn input<E: Engine, R>(
@@ -130,9 +120,10 @@ pub fn seal_packet<E: Engine>(
     })
 }
 
-/// Has `engine` tunnel `inner` ([`seal_packet`]), then drains it. The data frame
-/// comes first in the result, but the events were handed out before it was: send
-/// it after or before the signalling frames as the harness models.
+/// Has `engine` tunnel `inner` ([`seal_packet`]), then drains it. Every event has
+/// been handed to `on_event` by the time this returns, so the harness has stored it
+/// before it sends the data frame and the signalling frames, in whichever order it
+/// models.
 pub fn seal<E: Engine>(
     engine: &mut E,
     now: Time,
@@ -279,18 +270,18 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_fire_only_when_due_and_time_jumps_forward_only() {
+    fn time_jumps_to_the_next_deadline_and_forward_only() {
         let t0 = crate::lab::T0;
         let mut e = Echo {
             deadline: Some(t0 + Duration::from_secs(5)),
             ..Echo::default()
         };
-        assert!(timeout_if_due(&mut e, t0, |_| {}).is_none());
         assert_eq!(jump_to_deadline(t0, [e.poll_timeout()], Some(t0)), None);
         let now = jump_to_deadline(t0, [None, e.poll_timeout()], None).expect("a deadline");
         assert_eq!(now, t0 + Duration::from_secs(5));
-        let frames = timeout_if_due(&mut e, now, |_| {}).expect("due");
+        let frames = timeout(&mut e, now, |_| {});
         assert_eq!(frames[0].frame, [99]);
+        assert_eq!(next_deadline([e.poll_timeout(), None]), None);
         let later = now + Duration::from_secs(9);
         assert_eq!(jump_to_deadline(later, [Some(now)], None), Some(later));
     }
