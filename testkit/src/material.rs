@@ -8,7 +8,7 @@
 
 use std::net::Ipv6Addr;
 
-use mip6_wire::esp::{SaKey, Spi, Suite};
+use mip6_wire::esp::{EspAead, SaKey, Spi, Suite};
 use mip6_wire::keys::{derive_sa_key, Direction, Generation, GenerationId, Role, SpiPair};
 use mip6_wire::mh::KeyDistribution;
 use mip6_wire::Secret32;
@@ -74,6 +74,12 @@ impl KeyMaterial {
 
     /// Both SAs of this key as `role` holds them (outbound in the role's direction).
     pub fn derive(&self, role: Role) -> Generation {
+        self.derive_with(role)
+    }
+
+    /// [`derive`](Self::derive) with the AEAD `A` (the null AEAD of an engine fuzz
+    /// target).
+    pub fn derive_with<A: EspAead>(&self, role: Role) -> Generation<A> {
         Generation::derive(
             role,
             self.id,

@@ -11,6 +11,7 @@
 use core::ops::Range;
 use std::net::Ipv6Addr;
 
+use mip6_wire::esp::EspAead;
 use mip6_wire::ext::Chain;
 use mip6_wire::frames::{self, TunnelEndpoints, DATA_HEADROOM};
 use mip6_wire::tunnel::InnerOrigin;
@@ -24,7 +25,7 @@ use crate::events::{DataError, DataFrame, Received};
 /// Offset of the destination address in an IPv6 header (RFC 8200 §3).
 const IPV6_DST: Range<usize> = 24..40;
 
-impl<R: RngCore + CryptoRng> HomeAgent<R> {
+impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Seals the IPv6 packet at `buf[DATA_HEADROOM..DATA_HEADROOM + inner_len]`, whose
     /// destination is a bound home address, into a tunnel frame toward the care-of
     /// address, in place, with the MN's transmit key (the hop limit is decremented:
@@ -70,7 +71,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let endpoints = TunnelEndpoints::new(endpoints_source, binding.care_of_address);
         let spi = keys.spis().ha_to_mn.get();
         let len = keys
-            .with_outbound(|sa| {
+            .with_outbound::<A, _>(|sa| {
                 frames::seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Forwarded)
             })
             .ok_or(DataError::NotBound(hoa))??;

@@ -5,6 +5,9 @@
 use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 
+use core::marker::PhantomData;
+
+use mip6_wire::esp::{AesGcmInline, EspAead};
 use mip6_wire::keys::{GenerationId, GenerationView, Slot};
 use mip6_wire::Time;
 use rand_core::{CryptoRng, RngCore};
@@ -66,7 +69,11 @@ pub struct KeyView {
 /// [`poll_event`](Self::poll_event) and **persist every [`Event::Persist`] before
 /// sending anything** from [`poll_transmit`](Self::poll_transmit) or the result of
 /// [`seal_data`](Self::seal_data); sleep until [`poll_timeout`](Self::poll_timeout).
-pub struct HomeAgent<R> {
+///
+/// `A` is the ESP AEAD (RFC 4106): AES-GCM expanded per packet by default;
+/// `mip6_wire::esp::NullAead` (feature `null-aead`) in the engine fuzz target, so the
+/// fuzzer reaches the key logic behind the ICV.
+pub struct HomeAgent<R, A = AesGcmInline> {
     pub(crate) config: HaConfig,
     pub(crate) rng: R,
     pub(crate) mns: Vec<MobileNode>,
@@ -81,9 +88,10 @@ pub struct HomeAgent<R> {
     /// When the engine was built: the epoch of the install stamps, and when the init
     /// keys it reports were installed.
     pub(crate) started: Time,
+    cipher: PhantomData<fn() -> A>,
 }
 
-impl<R> core::fmt::Debug for HomeAgent<R> {
+impl<R, A> core::fmt::Debug for HomeAgent<R, A> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("HomeAgent")
             .field("address", &self.config.address)
@@ -98,6 +106,18 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
     /// for home addresses not configured are ignored). Restored bindings produce
     /// `Route(Install)` events; restored SAs resume at their persisted marks.
     pub fn new(
+        config: HaConfig,
+        rng: R,
+        now: Time,
+        restored: Vec<MnRecord>,
+    ) -> Result<Self, ConfigError> {
+        Self::with_cipher(config, rng, now, restored)
+    }
+}
+
+impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
+    /// [`HomeAgent::new`] with the AEAD `A` instead of the default AES-GCM.
+    pub fn with_cipher(
         config: HaConfig,
         rng: R,
         now: Time,
@@ -122,6 +142,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             counters: Counters::default(),
             started: now,
             config,
+            cipher: PhantomData,
         };
         for mn in mobile_nodes {
             let index =
@@ -675,7 +696,7 @@ impl HoaIndex {
 
 /// The shared sans-IO contract ([`mip6_wire::engine`]), so one driver shell and one
 /// test stepper serve both engines. Each method is the inherent one of the same name.
-impl<R: RngCore + CryptoRng> mip6_wire::engine::Engine for HomeAgent<R> {
+impl<R: RngCore + CryptoRng, A: EspAead> mip6_wire::engine::Engine for HomeAgent<R, A> {
     type Event = Event;
     type DropReason = crate::counters::DropReason;
     type DataError = crate::events::DataError;

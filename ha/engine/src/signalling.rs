@@ -25,7 +25,7 @@
 
 use std::net::Ipv6Addr;
 
-use mip6_wire::esp::{self, sa::SEQUENCE_END};
+use mip6_wire::esp::{self, sa::SEQUENCE_END, EspAead};
 use mip6_wire::ext::Chain;
 use mip6_wire::frames::{self, BindingAckFrame, Payload};
 use mip6_wire::keys::{DistributionKind, GenerationId, RequestMode, Slot, SpiPair};
@@ -120,7 +120,7 @@ fn esp_drop(e: &frames::FrameError) -> DropReason {
     }
 }
 
-impl<R: RngCore + CryptoRng> HomeAgent<R> {
+impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Handles a frame received for the HA (a BU or a tunnelled packet), decrypting it
     /// in place. BAs are queued for [`poll_transmit`](Self::poll_transmit).
     pub fn handle(&mut self, now: Time, frame: &mut [u8]) -> Received {
@@ -156,7 +156,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
         let Some(keys) = mn.keys.get_mut(slot) else {
             return Received::Dropped(DropReason::UnknownSpi);
         };
-        let opened = match keys.open(esp_area) {
+        let opened = match keys.open::<A>(esp_area) {
             Ok(opened) => opened,
             Err(e) => return Received::Dropped(esp_drop(&frames::FrameError::Esp(e))),
         };
@@ -621,7 +621,7 @@ impl<R: RngCore + CryptoRng> HomeAgent<R> {
             return;
         };
         let spi = keys.spis().ha_to_mn.get();
-        let Some(sealed) = keys.with_outbound(|sa| frame.seal(sa, &mut buf)) else {
+        let Some(sealed) = keys.with_outbound::<A, _>(|sa| frame.seal(sa, &mut buf)) else {
             self.counters.drop(DropReason::SealFailed);
             return;
         };

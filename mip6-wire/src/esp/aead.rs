@@ -308,12 +308,13 @@ impl EspAead for AesGcmInline {
 
 /// The identity "AEAD" for fuzzing past the ICV (as rustls' fuzzing provider does):
 /// seal leaves the plaintext as it is and writes an all-zero ICV; open accepts any ICV.
-/// Compiled only under `cfg(test)` or `cfg(fuzzing)`, never in a release build.
-#[cfg(any(test, fuzzing))]
+/// Compiled only under `cfg(test)`, `cfg(fuzzing)` or the `null-aead` feature (which
+/// the engine fuzz targets and the test kit turn on, and no daemon does).
+#[cfg(any(test, fuzzing, feature = "null-aead"))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NullAead;
 
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, fuzzing, feature = "null-aead"))]
 impl EspAead for NullAead {
     fn from_key(_key: &SaKey) -> Self {
         NullAead

@@ -40,7 +40,7 @@ pub mod packet;
 pub mod replay;
 pub mod sa;
 
-#[cfg(any(test, fuzzing))]
+#[cfg(any(test, fuzzing, feature = "null-aead"))]
 pub use aead::NullAead;
 pub use aead::{AeadError, AesGcmAead, AesGcmInline, EspAead, SaKey, Suite};
 pub use packet::{Packet, Repr, Spi};

@@ -110,8 +110,14 @@ impl<A: EspAead> OutboundSa<A> {
     /// `0` is taken as 1; anything at or above 2^32 leaves the SA exhausted.
     #[must_use]
     pub fn with_next_sequence(mut self, next: u64) -> Self {
-        self.next_seq = next.clamp(FIRST_SEQUENCE, SEQUENCE_END);
+        self.resume_at(next);
         self
+    }
+
+    /// Makes this SA go on at sequence number `next`, in place, as
+    /// [`with_next_sequence`](Self::with_next_sequence) does.
+    pub fn resume_at(&mut self, next: u64) {
+        self.next_seq = next.clamp(FIRST_SEQUENCE, SEQUENCE_END);
     }
 
     /// The SPI this SA writes.

@@ -7,6 +7,7 @@
 //! or done): the keys always exist (init at least), and the home agent decides what
 //! it forwards. At home there is no tunnel ([`DataError::NotAway`]).
 
+use mip6_wire::esp::EspAead;
 use mip6_wire::frames::{seal_data_in_place, FrameError, TunnelEndpoints, DATA_HEADROOM};
 use mip6_wire::tunnel::{self, InnerOrigin};
 use mip6_wire::Time;
@@ -14,7 +15,7 @@ use mip6_wire::Time;
 use crate::engine::MobileNode;
 use crate::event::{DataError, DataFrame};
 
-impl MobileNode {
+impl<A: EspAead> MobileNode<A> {
     /// Seals the inner IPv6 packet at `buf[DATA_HEADROOM..DATA_HEADROOM + inner_len]`
     /// (from the home address) into a tunnel frame CoA → HA, in place; `buf` needs
     /// [`mip6_wire::esp::trailer_len`]`(inner_len)` octets after the inner packet.

@@ -5,6 +5,7 @@ use core::net::Ipv6Addr;
 use core::time::Duration;
 use std::collections::VecDeque;
 
+use mip6_wire::esp::{AesGcmAead, EspAead};
 use mip6_wire::frames::inbound::classify;
 use mip6_wire::frames::{inspect, BindingUpdateFrame, FrameError, Payload};
 use mip6_wire::keys::RequestMode;
@@ -28,11 +29,13 @@ use crate::registration::{
 /// A sans-IO Mobile IPv6 mobile node for one home agent (RFC 6275 §11), with the
 /// two-generation key protocol of docs/key-protocol.md.
 ///
-/// See the crate documentation for the driver contract.
+/// See the crate documentation for the driver contract. `A` is the ESP AEAD (RFC
+/// 4106): AES-GCM by default; `mip6_wire::esp::NullAead` (feature `null-aead`) in the
+/// engine fuzz target, so the fuzzer reaches the key logic behind the ICV.
 #[derive(Debug)]
-pub struct MobileNode {
+pub struct MobileNode<A: EspAead = AesGcmAead> {
     pub(crate) config: MnConfig,
-    pub(crate) keys: NodeKeys,
+    pub(crate) keys: NodeKeys<A>,
     pub(crate) registration: Registration,
     /// Sequence number of the next BU.
     next_seq: SequenceNumber,
@@ -55,6 +58,19 @@ struct Attempt {
 }
 
 impl MobileNode {
+    /// A mobile node started at `now`: [`MobileNode::with_cipher`] with the default
+    /// AES-GCM.
+    pub fn new<R: RngCore + CryptoRng>(
+        config: MnConfig,
+        rng: &mut R,
+        now: Time,
+        restored: Option<MnRecord>,
+    ) -> Self {
+        Self::with_cipher(config, rng, now, restored)
+    }
+}
+
+impl<A: EspAead> MobileNode<A> {
     /// A mobile node started at `now`. With `restored`, the record of a previous run
     /// (see [`crate::persist`]): by default ([`crate::RestorePolicy::Reinitialize`])
     /// only the outbound sequence marks and the BU sequence number are taken back, and
@@ -63,7 +79,7 @@ impl MobileNode {
     /// from `rng`.
     ///
     /// Nothing is sent until [`set_care_of_address`](Self::set_care_of_address).
-    pub fn new<R: RngCore + CryptoRng>(
+    pub fn with_cipher<R: RngCore + CryptoRng>(
         config: MnConfig,
         rng: &mut R,
         now: Time,
@@ -580,7 +596,7 @@ impl MobileNode {
 /// The shared sans-IO contract ([`mip6_wire::engine`]), so one driver shell and one
 /// test stepper serve both engines. Each method is the inherent one of the same name;
 /// movement ([`MobileNode::set_care_of_address`]) is the mobile node's own input.
-impl mip6_wire::engine::Engine for MobileNode {
+impl<A: EspAead> mip6_wire::engine::Engine for MobileNode<A> {
     type Event = Event;
     type DropReason = DropReason;
     type DataError = crate::event::DataError;

@@ -5,7 +5,7 @@
 
 use core::net::Ipv6Addr;
 
-use mip6_wire::esp::{OutboundSa, Spi};
+use mip6_wire::esp::{AesGcmAead, EspAead, OutboundSa, Spi};
 use mip6_wire::keys::{
     DistributionKind, Generation, GenerationId, GenerationView, KeyTable, Role, Slot, SpiPair,
 };
@@ -75,17 +75,17 @@ pub(crate) enum Installed {
     Ignored,
 }
 
-/// The node's key table and its bookkeeping.
+/// The node's key table and its bookkeeping; `A` is the ESP AEAD (RFC 4106).
 #[derive(Debug)]
-pub(crate) struct NodeKeys {
-    table: KeyTable,
+pub(crate) struct NodeKeys<A: EspAead = AesGcmAead> {
+    table: KeyTable<A>,
     marks: Marks,
     installed: InstallTimes,
     pub(crate) update: UpdateTimer,
 }
 
 /// A persisted generation, its outbound SA resuming at the persisted mark.
-fn restored_generation(hoa: &Ipv6Addr, record: &GenerationRecord) -> Generation {
+fn restored_generation<A: EspAead>(hoa: &Ipv6Addr, record: &GenerationRecord) -> Generation<A> {
     let mut g = Generation::derive(
         Role::MobileNode,
         GenerationId::Number(record.generation),
@@ -98,11 +98,11 @@ fn restored_generation(hoa: &Ipv6Addr, record: &GenerationRecord) -> Generation 
     g
 }
 
-fn resume(sa: &mut OutboundSa, mark: u64) {
-    *sa = sa.clone().with_next_sequence(mark);
+fn resume<A: EspAead>(sa: &mut OutboundSa<A>, mark: u64) {
+    sa.resume_at(mark);
 }
 
-impl NodeKeys {
+impl<A: EspAead> NodeKeys<A> {
     /// The init key only, or what `record` gives back under the configured policy,
     /// installed at `now`.
     pub(crate) fn new(config: &MnConfig, record: Option<&MnRecord>, now: Time) -> Self {
@@ -152,7 +152,7 @@ impl NodeKeys {
     }
 
     /// The key table (for `inbound::open`).
-    pub(crate) fn table_mut(&mut self) -> &mut KeyTable {
+    pub(crate) fn table_mut(&mut self) -> &mut KeyTable<A> {
         &mut self.table
     }
 
@@ -188,7 +188,7 @@ impl NodeKeys {
     }
 
     /// The SA the node seals with (newest, init when there is none).
-    pub(crate) fn transmit_sa(&mut self) -> &mut OutboundSa {
+    pub(crate) fn transmit_sa(&mut self) -> &mut OutboundSa<A> {
         let slot = self.table.transmit_slot();
         // The transmit slot is always filled (init is, newest is when it is chosen).
         match self.table.get_mut(slot) {
@@ -256,7 +256,7 @@ impl NodeKeys {
             accepted: self
                 .table
                 .accepted_slots()
-                .filter_map(|s| self.table.get(s).map(Generation::id))
+                .filter_map(|s| self.table.get(s).map(Generation::<A>::id))
                 .collect(),
             newest: number(self.table.newest()),
             anterior: number(self.table.anterior()),
@@ -283,7 +283,7 @@ impl NodeKeys {
 
     /// The persisted form.
     pub(crate) fn record(&self, bu_sequence_mark: mip6_wire::mh::SequenceNumber) -> MnRecord {
-        let gen_record = |g: Option<&Generation>, mark: u64| {
+        let gen_record = |g: Option<&Generation<A>>, mark: u64| {
             g.and_then(|g| match g.id() {
                 GenerationId::Number(generation) => Some(GenerationRecord {
                     generation,
@@ -304,7 +304,7 @@ impl NodeKeys {
     }
 }
 
-fn number(g: Option<&Generation>) -> Option<u32> {
+fn number<A: EspAead>(g: Option<&Generation<A>>) -> Option<u32> {
     match g?.id() {
         GenerationId::Number(n) => Some(n),
         GenerationId::Init => None,
