@@ -484,7 +484,7 @@ impl Pair {
         );
     }
 
-    /// DESIGN.md invariant 1 on the state, by SPI: the key each side transmits with
+    /// docs/architecture.md invariant 1 on the state, by SPI: the key each side transmits with
     /// is among the keys its peer accepts.
     #[track_caller]
     pub fn assert_keys_concordant(&self) {
@@ -781,7 +781,7 @@ impl Pair {
         Ok(frame)
     }
 
-    /// DESIGN.md invariant 1 with real frames: one packet each way, sealed by the
+    /// docs/architecture.md invariant 1 with real frames: one packet each way, sealed by the
     /// engines and handed straight to the peer (overtaking whatever is in flight);
     /// both must be delivered with their payload intact. Returns the keys that
     /// sealed them.
@@ -946,7 +946,7 @@ impl Pair {
         let sealed = self
             .ledger
             .record(direction, frame)
-            .unwrap_or_else(|e| panic!("DESIGN.md invariant 2 violated: {what}: {e}"));
+            .unwrap_or_else(|e| panic!("docs/architecture.md invariant 2 violated: {what}: {e}"));
         let id = self
             .ledger
             .key(direction, sealed.spi)

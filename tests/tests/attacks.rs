@@ -1,4 +1,4 @@
-//! Replays and forgeries against the real engines (DESIGN.md invariant 4: a replayed
+//! Replays and forgeries against the real engines (docs/architecture.md invariant 4: a replayed
 //! or forged BU never moves a binding or a key). Each attack must be rejected,
 //! counted under its specific drop reason or refusal, and leave every binding and
 //! key exactly as it was (compared whole: BindingView, KeyView and the SPIs of every

@@ -6,7 +6,7 @@
 //! keys are accepted (the patent's FIG. 1), which SA sealed the frame in flight (its
 //! ESP SPI against the slot's SPI), what the frame carries (decoded with the
 //! harness's copy of the keys), and — wherever both ends are up and the binding
-//! exists — that a data packet gets through each way (DESIGN.md invariant 1 with real
+//! exists — that a data packet gets through each way (docs/architecture.md invariant 1 with real
 //! frames). Every frame the engines emit is also checked for nonce reuse (invariant
 //! 2) by the harness.
 //!

@@ -1,6 +1,6 @@
 //! Binding cache entries (RFC 6275 §9.1, §10.3.1): one per mobile node, keyed by home
 //! address in the engine's index. The care-of address is always the authenticated
-//! Alternate Care-of Address option, never the unprotected IPv6 source (DESIGN.md).
+//! Alternate Care-of Address option, never the unprotected IPv6 source (docs/architecture.md).
 //!
 //! Not supported: correspondent registrations (route optimisation), the L and K
 //! flags' semantics, multiple care-of addresses (RFC 5648).

@@ -1,6 +1,6 @@
 //! Configuration of the home agent engine: the HA's own address, the key protocol's
 //! knobs (docs/key-protocol.md) and the mobile nodes it serves, each with its
-//! pre-shared initialization key (DESIGN.md "Key schedule").
+//! pre-shared initialization key (docs/architecture.md "Key schedule").
 //!
 //! Not supported: dynamic home agent address discovery (RFC 6275 §10.5) and mobile
 //! nodes added at run time (the daemon restarts the engine with a new configuration).
@@ -19,7 +19,7 @@ use mip6_wire::Secret32;
 pub struct MnConfig {
     /// The mobile node's home address.
     pub home_address: Ipv6Addr,
-    /// The pre-shared initialization secret (DESIGN.md "Key schedule").
+    /// The pre-shared initialization secret (docs/architecture.md "Key schedule").
     pub init_secret: Secret32,
     /// The init SPIs (MN→HA and HA→MN), configured on both ends.
     pub init_spis: SpiPair,
@@ -34,7 +34,7 @@ pub struct HaConfig {
     pub address: Ipv6Addr,
     /// How the mobile nodes ask for keys; both ends are configured alike.
     pub mode: RequestMode,
-    /// Vendor ID of the key-management options (DESIGN.md: 32473 unless configured).
+    /// Vendor ID of the key-management options (docs/architecture.md: 32473 unless configured).
     pub vendor_id: u32,
     /// Suite of the generations the HA draws.
     pub suite: Suite,
@@ -47,7 +47,7 @@ pub struct HaConfig {
     /// the Key Distribution option.
     pub key_update_interval: Duration,
     /// How far a Key Initialization Request's timestamp may be from the HA's clock
-    /// (RFC 4285 §6 rule, DESIGN.md).
+    /// (RFC 4285 §6 rule, docs/architecture.md).
     pub init_timestamp_skew: Duration,
     /// An update is due when the HA's transmit SA or the MN's newest SA has fewer
     /// sequence numbers left than this (docs/key-protocol.md, default 2^20).

@@ -3,8 +3,11 @@
 //! The Mobile IPv6 home agent (RFC 6275 §10) as a sans-IO engine, [`HomeAgent`]:
 //! a binding cache (RFC 6275 §9.1, §10.3), the tunnel data plane (§10.4), and the
 //! two-generation key distribution of the patent with the HA role, exactly as
-//! `docs/key-protocol.md` fixes it. The `mip6-ha` daemon that drives it over sockets
-//! and a TUN arrives later.
+//! `docs/key-protocol.md` fixes it. Its crate can do no I/O (no runtime, socket or
+//! store crate in its dependency tree, `scripts/check-engine-deps`); the `mip6-ha`
+//! daemon (`ha/daemon`, crate `mip6-ha-daemon`) drives it through `mip6-daemon`'s
+//! shell over sockets and a TUN. The ESP AEAD is a type parameter (AES-GCM by
+//! default; the engine fuzz target uses the null AEAD).
 //!
 //! ## Driver contract
 //!
@@ -18,7 +21,7 @@
 //!    [`Event::Persist`] record before sending anything** from
 //!    [`HomeAgent::poll_transmit`] or a sealed data frame. Outbound sequence numbers
 //!    are reserved in blocks ([`HaConfig::sequence_block`]) so no (key, sequence) pair
-//!    is sealed twice across a restart (DESIGN.md invariant 2).
+//!    is sealed twice across a restart (docs/architecture.md invariant 2).
 //! 3. On restart, pass the stored records to [`HomeAgent::new`]; a "stateless" HA
 //!    passes [`MnRecord::durable_minimum`] of each, and its MNs re-initialize.
 //!

@@ -127,7 +127,7 @@ impl core::fmt::Debug for SlotKeys {
 }
 
 impl SlotKeys {
-    /// Derives both SAs of a key (DESIGN.md key schedule), HA role.
+    /// Derives both SAs of a key (docs/architecture.md key schedule), HA role.
     fn derive(
         id: GenerationId,
         secret: &Secret32,

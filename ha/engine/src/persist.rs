@@ -1,6 +1,6 @@
 //! Persistence records: the plain data the driver stores for each mobile node so a
 //! restarted home agent resumes its bindings and keys without ever sealing the same
-//! (key, sequence number) twice (DESIGN.md invariant 2) or accepting a replayed BU
+//! (key, sequence number) twice (docs/architecture.md invariant 2) or accepting a replayed BU
 //! (invariant 4).
 //!
 //! The engine emits [`crate::Event::Persist`] with a whole [`MnRecord`] whenever a
@@ -22,7 +22,7 @@ use mip6_wire::Secret32;
 
 use crate::binding::BindingView;
 
-/// One key generation as persisted (DESIGN.md "Key schedule": the secret, SPIs and
+/// One key generation as persisted (docs/architecture.md "Key schedule": the secret, SPIs and
 /// suite re-derive both SAs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerationRecord {

@@ -34,7 +34,7 @@ pub enum Refusal {
     /// A key-management option of our vendor could not be parsed → 128.
     MalformedKeyOption,
     /// No Alternate Care-of Address option: the HA never binds to the unprotected IPv6
-    /// source (DESIGN.md) → 174 invalid care-of address **(choice)**.
+    /// source (docs/architecture.md) → 174 invalid care-of address **(choice)**.
     MissingAlternateCareOf,
     /// The Alternate Care-of Address is not a global unicast address, or is the HA's
     /// own → 174 invalid care-of address.

@@ -535,7 +535,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         }));
     }
 
-    /// The Key Distribution option for a generation (DESIGN.md sub-type 4).
+    /// The Key Distribution option for a generation (docs/architecture.md sub-type 4).
     fn distribution(&self, g: &Dynamic) -> KeyOption {
         let generation = match g.keys.id() {
             GenerationId::Number(n) => n,

@@ -7,7 +7,7 @@
 //! `aes` and `polyval` states it holds wipe themselves when the cipher is dropped (checked
 //! at compile time below).
 //!
-//! Not supported: ICVs of 8 or 12 octets (RFC 4106 §8.1 defines them; DESIGN.md uses 16),
+//! Not supported: ICVs of 8 or 12 octets (RFC 4106 §8.1 defines them; docs/architecture.md uses 16),
 //! AES-192.
 
 use super::{ICV_LEN, NONCE_LEN, SALT_LEN};
@@ -16,7 +16,7 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
 use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// The ESP cipher suites (DESIGN.md "Key schedule"; RFC 4106 with a 16-octet ICV).
+/// The ESP cipher suites (docs/architecture.md "Key schedule"; RFC 4106 with a 16-octet ICV).
 /// The code point is the one the Key Distribution option and the key schedule carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Suite {

@@ -11,7 +11,7 @@
 //!   plugged in later; [`AesGcmAead`] (RustCrypto `aes-gcm`) is the default.
 //! - Nonce = 4-octet salt ‖ 8-octet explicit IV (RFC 4106 §4); the explicit IV is the
 //!   SA's 64-bit sequence counter in network order (RFC 4106 §3.1 allows any unique
-//!   value; using the counter is DESIGN.md's choice). AAD = SPI ‖ 32-bit Sequence Number
+//!   value; using the counter is docs/architecture.md's choice). AAD = SPI ‖ 32-bit Sequence Number
 //!   (RFC 4106 §5, no ESN).
 //! - Padding 1, 2, 3, ... (RFC 4303 §2.4) so that Pad Length and Next Header end on a
 //!   4-octet boundary; the receiver checks the padding octets (RFC 4303 §2.4 "SHOULD").

@@ -106,7 +106,7 @@ impl<A: EspAead> OutboundSa<A> {
     }
 
     /// The same SA resuming at sequence number `next`, for restoring a persisted
-    /// high-water mark after a restart (DESIGN.md invariant 2: persist ahead of use).
+    /// high-water mark after a restart (docs/architecture.md invariant 2: persist ahead of use).
     /// `0` is taken as 1; anything at or above 2^32 leaves the SA exhausted.
     #[must_use]
     pub fn with_next_sequence(mut self, next: u64) -> Self {
@@ -357,7 +357,7 @@ mod tests {
         0x3b, 0x02, 0x05, 0x00, 0x00, 0x00, 0xa5, 0xf3, 0x00, 0x01, 0x00, 0x00, 0x00,
     ];
 
-    /// RFC 4106-shaped packet: AES-128-GCM, key ‖ salt = the DESIGN.md suite-1 ha->mn row,
+    /// RFC 4106-shaped packet: AES-128-GCM, key ‖ salt = the docs/architecture.md suite-1 ha->mn row,
     /// SPI 0x00001001, sequence number 0x01020304 (IV the same as a 64-bit counter),
     /// payload MH_PAYLOAD (13 octets), one padding octet, next header 135.
     /// Expected bytes computed once, independently, with the python `cryptography`
@@ -369,7 +369,7 @@ mod tests {
         0xfa, 0xfc, 0x24,
     ];
 
-    /// AES-256-GCM, key ‖ salt = the DESIGN.md suite-2 ha->mn row, SPI 0x00001001,
+    /// AES-256-GCM, key ‖ salt = the docs/architecture.md suite-2 ha->mn row, SPI 0x00001001,
     /// sequence number 1, payload 00 01 .. 27 (40 octets, tunnel mode), padding 01 02,
     /// next header 41. Expected bytes from the python `cryptography` package as above.
     const PACKET256: [u8; 76] = [

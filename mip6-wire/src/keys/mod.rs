@@ -1,6 +1,6 @@
 //! Key material for the ESP SAs between a home agent and one mobile node.
 //!
-//! - [`schedule`]: the HKDF-SHA-256 key schedule of DESIGN.md (RFC 5869), secret →
+//! - [`schedule`]: the HKDF-SHA-256 key schedule of docs/architecture.md (RFC 5869), secret →
 //!   per-direction AES-GCM key ‖ salt.
 //! - [`table`]: the key table of one peer with the init, anterior (N−1) and newest (N)
 //!   slots of the key-distribution scheme (patent FIG. 1), which key transmits for each
@@ -72,7 +72,7 @@ pub struct GenerationView {
     pub installed_at: Time,
 }
 
-/// How a mobile node asks for keys (DESIGN.md "Two request modes"; patent (1)–(6) and
+/// How a mobile node asks for keys (docs/architecture.md "Request modes"; patent (1)–(6) and
 /// (7)–(11)). Both ends must be configured alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RequestMode {

@@ -1,4 +1,4 @@
-//! The mip6 key schedule (DESIGN.md "Key schedule"): HKDF with HMAC-SHA-256
+//! The mip6 key schedule (docs/architecture.md "Key schedule"): HKDF with HMAC-SHA-256
 //! (RFC 5869) from a 32-octet generation (or initialization) secret to one AES-GCM
 //! key ‖ salt (RFC 4106 §8.1 KEYMAT) per direction.
 //!
@@ -27,10 +27,10 @@ use zeroize::Zeroize;
 
 use crate::esp::aead::MAX_KEY_LEN;
 
-/// HKDF-Extract salt of the schedule (DESIGN.md; versioned so a later schedule differs).
+/// HKDF-Extract salt of the schedule (docs/architecture.md; versioned so a later schedule differs).
 pub const KDF_SALT: &[u8] = b"mip6 key schedule v1";
 
-/// The direction an SA protects; each has its own label, SPI and key (DESIGN.md).
+/// The direction an SA protects; each has its own label, SPI and key (docs/architecture.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Home agent to mobile node: label `"ha->mn"`.
@@ -119,7 +119,7 @@ mod tests {
         Secret32::new(octets)
     }
 
-    /// The known-answer table of DESIGN.md "Key schedule" (secret 00..1f,
+    /// The known-answer table of docs/architecture.md "Key schedule" (secret 00..1f,
     /// HoA 2001:db8:1::100, SPI 0x00001001 in both rows), all four rows.
     #[test]
     fn design_known_answers() {

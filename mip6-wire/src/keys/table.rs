@@ -1,5 +1,5 @@
 //! The key table of one peer: the init key and the two newest generations, and which
-//! of them transmits (DESIGN.md "Who uses which key", patent FIG. 1).
+//! of them transmits (docs/architecture.md "Who transmits and accepts which key", patent FIG. 1).
 //!
 //! | role | transmits with | accepts |
 //! | --- | --- | --- |
@@ -87,7 +87,7 @@ pub enum GenerationId {
     Number(u32),
 }
 
-/// The two SPIs of a generation (one SA per direction, RFC 4303 / DESIGN.md).
+/// The two SPIs of a generation (one SA per direction, RFC 4303 / docs/architecture.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpiPair {
     /// SPI of the MN→HA SA (unique across all MNs of an HA).
@@ -131,7 +131,7 @@ impl<A: EspAead> core::fmt::Debug for Generation<A> {
 
 impl<A: EspAead> Generation<A> {
     /// Derives both SAs of a generation for `role` with the default replay window
-    /// (DESIGN.md key schedule; outbound = the role's direction).
+    /// (docs/architecture.md key schedule; outbound = the role's direction).
     pub fn derive(
         role: Role,
         id: GenerationId,
@@ -581,7 +581,7 @@ mod tests {
     }
 
     /// HA and MN run the key life cycle side by side; after every step, what each one
-    /// transmits is accepted by the other (DESIGN.md invariant 1), checked on the slot
+    /// transmits is accepted by the other (docs/architecture.md invariant 1), checked on the slot
     /// state and on real packets sealed and opened.
     #[test]
     fn ha_and_mn_stay_concordant_through_the_life_cycle() {

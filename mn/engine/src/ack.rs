@@ -1,5 +1,5 @@
 //! Reading a Binding Acknowledgement's options (RFC 6275 §6.1.8, §6.2.4; RFC 5094 and
-//! DESIGN.md's key-management options): the Binding Refresh Advice, the echoed Key
+//! docs/architecture.md's key-management options): the Binding Refresh Advice, the echoed Key
 //! Initialization timestamp and the Key Distribution.
 //!
 //! Strict: a malformed option, a malformed key option of our vendor, or a second

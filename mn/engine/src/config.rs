@@ -71,7 +71,7 @@ pub struct MnConfig {
     /// The home address (RFC 6275 §11.5): in the Home Address option of every BU, the
     /// inner source of the packets the node tunnels.
     pub home_address: Ipv6Addr,
-    /// The pre-shared initialization secret (DESIGN.md "Key schedule").
+    /// The pre-shared initialization secret (docs/architecture.md "Key schedule").
     pub init_secret: Secret32,
     /// The init SPIs, configured alike on the home agent.
     pub init_spis: SpiPair,
@@ -93,7 +93,7 @@ pub struct MnConfig {
     /// Retransmissions under dynamic keys without any BA before the node drops its
     /// dynamic keys and initializes (patent (5), (11)).
     pub max_key_resends: u32,
-    /// Vendor ID of the key-management options (RFC 5094; DESIGN.md default 32473).
+    /// Vendor ID of the key-management options (RFC 5094; docs/architecture.md default 32473).
     pub vendor_id: u32,
     /// Outbound ESP sequence numbers reserved by each persisted mark.
     pub sequence_block: u64,

@@ -50,7 +50,7 @@ pub enum DropReason {
     #[error("BA sequence number mismatch")]
     SequenceMismatch,
     /// A BA answering a Key Initialization Request without its timestamp echoed
-    /// (DESIGN.md "Key-management options").
+    /// (docs/architecture.md "Key-management options").
     #[error("initialization timestamp not echoed")]
     InitEchoMismatch,
     /// A Key Distribution with reserved or clashing SPIs.

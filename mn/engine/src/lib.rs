@@ -4,8 +4,10 @@
 //! home registration with its binding update list entry, retransmission and refresh
 //! (RFC 6275 §11.7–§11.8), the two-generation ESP keys of the patent with the mobile
 //! node's role (`docs/key-protocol.md`), and the reverse tunnel (RFC 6275 §11.3.1).
-//! It reads no clock, no socket and no RNG it was not given; the `mip6-mn` daemon
-//! (a later issue) drives it.
+//! It reads no clock, no socket and no RNG it was not given, and its crate can do no
+//! I/O (`scripts/check-engine-deps`); the `mip6-mn` daemon (`mn/daemon`, crate
+//! `mip6-mn-daemon`) drives it through `mip6-daemon`'s shell. The ESP AEAD is a type
+//! parameter (AES-GCM by default; the engine fuzz target uses the null AEAD).
 //!
 //! | module | what |
 //! | --- | --- |
@@ -26,7 +28,7 @@
 //!   [`Event::Persist`] to stable storage, **then** send what
 //!   [`MobileNode::poll_transmit`] (or [`MobileNode::seal_data`]) produced. A Persist
 //!   reserves outbound ESP sequence numbers ahead of use; sending before it is written
-//!   could reuse a nonce after a crash (DESIGN.md invariant 2).
+//!   could reuse a nonce after a crash (docs/architecture.md invariant 2).
 //! - At restart, pass the last record to [`MobileNode::new`].
 //!
 //! ## Choices where RFC 6275 or the key protocol leave room

@@ -1,7 +1,7 @@
 //! The state a mobile node persists ([`Event::Persist`](crate::Event::Persist)) and
 //! takes back at restart ([`MobileNode::new`](crate::MobileNode::new)).
 //!
-//! **Nonce safety** (DESIGN.md invariant 2). Outbound ESP sequence numbers are reserved
+//! **Nonce safety** (docs/architecture.md invariant 2). Outbound ESP sequence numbers are reserved
 //! in blocks: each outbound SA has a *mark*, the first sequence number not covered by
 //! the last persisted record. Before an SA seals a number at or above its mark, the
 //! engine raises the mark by `sequence_block` and emits a `Persist` event; the driver

@@ -25,12 +25,12 @@ pub struct Bounds {
 /// Which property failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Property {
-    /// No (key, sequence) sealed twice; SPIs name keys 1:1 (DESIGN.md invariant 2).
+    /// No (key, sequence) sealed twice; SPIs name keys 1:1 (docs/architecture.md invariant 2).
     NoNonceReuse,
     /// Each side's transmit key among the other's accepted keys, and data opens both
-    /// ways, whenever both hold dynamic keys (DESIGN.md invariant 1).
+    /// ways, whenever both hold dynamic keys (docs/architecture.md invariant 1).
     KeyConcord,
-    /// A heal run converges to a common newest key and a registration (DESIGN.md
+    /// A heal run converges to a common newest key and a registration (docs/architecture.md
     /// invariant 3, bounded).
     Heal,
 }

@@ -8,7 +8,7 @@
 //! breadth-first to a depth bound, deduplicated by [`World::fingerprint`], and checks
 //! on every state:
 //!
-//! - **no nonce reuse** (DESIGN.md invariant 2): every frame either engine seals has
+//! - **no nonce reuse** (docs/architecture.md invariant 2): every frame either engine seals has
 //!   an ESP sequence number above every earlier one under its SPI on that path, and
 //!   each SPI names one key (secret) along the path;
 //! - **key concord** (invariant 1): when both sides hold dynamic keys, each side's

@@ -154,7 +154,7 @@ pub struct InFlight {
     pub label: String,
 }
 
-/// How the two sides' keys relate in one state (invariant 1, DESIGN.md).
+/// How the two sides' keys relate in one state (invariant 1, docs/architecture.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Concord {
     /// Both sides hold dynamic keys for each other (newest is set on both): the scope
@@ -541,7 +541,7 @@ impl World {
         }
     }
 
-    /// No (key, sequence) sealed twice (DESIGN.md invariant 2), checked strictly by
+    /// No (key, sequence) sealed twice (docs/architecture.md invariant 2), checked strictly by
     /// the kit's nonce ledger: each new sequence number under a key must exceed every
     /// earlier one on the path.
     fn check_seal(&mut self, to: Side, frame: &[u8], label: &str) {

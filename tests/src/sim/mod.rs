@@ -1,5 +1,5 @@
 //! Deterministic simulation of one home agent and a few mobile nodes over a faulty
-//! network (DESIGN.md "Invariants the tests must check"), in simulated time.
+//! network (docs/architecture.md "Invariants"), in simulated time.
 //!
 //! Everything a run does comes from its seed, through one `ChaCha20Rng`: the
 //! parameters ([`Params::draw`]: request mode, HA persistence, MN restore
