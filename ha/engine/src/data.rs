@@ -57,7 +57,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             .ok_or(DataError::UnknownHomeAddress(hoa))?;
         let block = self.config.sequence_block;
         let endpoints_source = self.config.address;
-        let mn = &mut self.mns[index as usize];
+        let mn = &mut self.mns[index];
         let Some(binding) = mn.binding.filter(|b| b.expires_at > now) else {
             return Err(DataError::NotBound(hoa));
         };
@@ -66,7 +66,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             mn.dirty = true;
             self.flush_persist(index);
         }
-        let mn = &mut self.mns[index as usize];
+        let mn = &mut self.mns[index];
         let keys = mn.keys.get_mut(slot).ok_or(DataError::NotBound(hoa))?;
         let endpoints = TunnelEndpoints::new(endpoints_source, binding.care_of_address);
         let spi = keys.spis().ha_to_mn.get();
@@ -93,7 +93,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         inner_source: Ipv6Addr,
         packet: Range<usize>,
     ) -> Received {
-        let mn = &self.mns[index as usize];
+        let mn = &self.mns[index];
         if inner_source != mn.home_address {
             self.counters.attacks += 1;
             tracing::warn!(hoa = %mn.home_address, %inner_source, "tunnelled packet with a spoofed inner source");

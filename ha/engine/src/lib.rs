@@ -37,9 +37,10 @@
 //! | `timers` | per-MN deadlines in one heap |
 //! | [`counters`] | drop reasons and counters |
 //! | [`refusal`] | refusal reasons and their BA status |
-//! | [`persist`] | persistence records |
-//! | [`store`] | the durable redb store of those records |
+//! | [`persist`] | persistence records (stored by the daemon's record store) |
 //! | [`events`] | transmits, events, results |
+//! | `engine` | [`HomeAgent`]: state, construction and restore, polling, views |
+//! | `index` | the SPI → MN and home address → MN tables |
 //!
 //! Not supported: route optimisation, DHAAD (§10.5), prefix discovery (§10.6), proxy
 //! Neighbor Discovery (the daemon's business), IKE.
@@ -52,6 +53,7 @@ pub mod counters;
 mod data;
 mod engine;
 pub mod events;
+mod index;
 mod mobile_node;
 pub mod persist;
 pub mod refusal;

@@ -145,7 +145,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         let Some(esp_area) = frame.get_mut(esp_frame.esp.clone()) else {
             return Received::Dropped(DropReason::Malformed);
         };
-        let mn = &mut self.mns[index as usize];
+        let mn = &mut self.mns[index];
         let Some(slot) = mn.keys.lookup_inbound(esp_frame.spi) else {
             return Received::Dropped(DropReason::UnknownSpi);
         };
@@ -241,7 +241,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         index: MnIndex,
         request: &ReceivedBu,
     ) -> Result<BindingAction, Refusal> {
-        let mn = &self.mns[index as usize];
+        let mn = &self.mns[index];
         let Some(hoa) = request.home_address else {
             return Err(Refusal::MissingHomeAddress);
         };
@@ -303,7 +303,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Decides the key action of an accepted BU (docs/key-protocol.md table) and draws
     /// the new generation if one is needed.
     fn key_action(&mut self, index: MnIndex, request: &ReceivedBu) -> Result<KeyAction, Refusal> {
-        let keys = &self.mns[index as usize].keys;
+        let keys = &self.mns[index].keys;
         if request.init_timestamp().is_some() || request.slot == Slot::Init {
             return self.draw(index, 1).map(KeyAction::Initialize);
         }
@@ -334,7 +334,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// RNG, the MN→HA SPI unique across all MNs, neither reserved (0..=255), an init
     /// SPI, or one of this MN's SPIs (re-drawn on collision).
     fn draw(&mut self, index: MnIndex, number: u32) -> Result<Dynamic, Refusal> {
-        let keys = &self.mns[index as usize].keys;
+        let keys = &self.mns[index].keys;
         let mut taken: Vec<u32> = keys
             .accepted_slots()
             .filter_map(|s| keys.get(s))
@@ -356,7 +356,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         };
         let mut secret = [0u8; 32];
         self.rng.fill_bytes(&mut secret);
-        let hoa = self.mns[index as usize].home_address;
+        let hoa = self.mns[index].home_address;
         Ok(Dynamic::derive(
             number,
             Secret32::new(secret),
@@ -384,7 +384,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 care_of_address,
                 lifetime_secs,
             } => {
-                let mn = &mut self.mns[index as usize];
+                let mn = &mut self.mns[index];
                 let expires_at = now + core::time::Duration::from_secs(lifetime_secs.into());
                 let binding = BindingView {
                     care_of_address,
@@ -441,12 +441,12 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             .init_timestamp()
             .map(|timestamp| KeyOption::KeyInitialization { timestamp });
         let interval = self.config.key_update_interval;
-        let hoa = self.mns[index as usize].home_address;
+        let hoa = self.mns[index].home_address;
         match action {
             KeyAction::Initialize(generation) => {
                 let distribution = self.distribution(&generation);
                 let number = distribution_number(&distribution);
-                let mn = &mut self.mns[index as usize];
+                let mn = &mut self.mns[index];
                 let new_spi = generation.keys.spis().mn_to_ha.get();
                 let stamp = InstallStamps::stamp(self.started, now);
                 match mn.keys.initialize(generation, stamp) {
@@ -477,10 +477,10 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 let number = distribution_number(&distribution);
                 let new_spi = generation.keys.spis().mn_to_ha.get();
                 // Seal with the transmit key *before* the update (patent S221).
-                let slot = self.mns[index as usize].keys.transmit_slot();
+                let slot = self.mns[index].keys.transmit_slot();
                 self.send_ba(index, slot, to, ack, &[distribution], refresh);
                 let stamp = InstallStamps::stamp(self.started, now);
-                let mn = &mut self.mns[index as usize];
+                let mn = &mut self.mns[index];
                 match mn.keys.install(generation, stamp) {
                     Ok(dropped) => {
                         if let Some(spi) = dropped {
@@ -499,18 +499,18 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 self.key_event(hoa, DistributionKind::Update, number);
             }
             KeyAction::Resend => {
-                let newest = self.mns[index as usize].keys.newest.as_ref();
+                let newest = self.mns[index].keys.newest.as_ref();
                 let Some(distribution) = newest.map(|g| self.distribution(g)) else {
                     return;
                 };
                 let number = distribution_number(&distribution);
                 self.counters.key_resends += 1;
                 self.key_event(hoa, DistributionKind::Resend, number);
-                let slot = self.mns[index as usize].keys.transmit_slot();
+                let slot = self.mns[index].keys.transmit_slot();
                 self.send_ba(index, slot, to, ack, &[distribution], refresh);
             }
             KeyAction::Nothing => {
-                let slot = self.mns[index as usize].keys.transmit_slot();
+                let slot = self.mns[index].keys.transmit_slot();
                 let options: Vec<KeyOption> = echo.into_iter().collect();
                 self.send_ba(index, slot, to, ack, &options, refresh);
             }
@@ -519,10 +519,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
 
     fn restart_update_timer(&mut self, now: Time, index: MnIndex, interval: core::time::Duration) {
         let at = now + interval;
-        self.mns[index as usize]
-            .keys
-            .update
-            .set(UpdateTimer::Running(at));
+        self.mns[index].keys.update.set(UpdateTimer::Running(at));
         self.schedule(index);
     }
 
@@ -557,7 +554,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// binding's sequence number.
     fn refuse(&mut self, index: MnIndex, request: &ReceivedBu, refusal: Refusal) {
         self.counters.refuse(refusal);
-        let mn = &self.mns[index as usize];
+        let mn = &self.mns[index];
         tracing::debug!(hoa = %mn.home_address, %refusal, "BU refused");
         let sequence = match (refusal, mn.binding) {
             (Refusal::SequenceOutOfWindow, Some(b)) => b.sequence,
@@ -603,7 +600,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         }
         let block = self.config.sequence_block;
         let ha = self.config.address;
-        let mn = &mut self.mns[index as usize];
+        let mn = &mut self.mns[index];
         let frame = BindingAckFrame::new(ha, to, mn.home_address, ack, &options);
         let len = match frame.buffer_len() {
             Ok(len) => len,
