@@ -18,14 +18,12 @@
 //!   one flipped bit makes it fail; the MH checksum agrees with a plain RFC 1071
 //!   reference sum.
 //!
-//! ESP and the identity AEAD: `mip6_wire::esp::NullAead` exists only under
-//! `cfg(test)`/`cfg(fuzzing)`, and a plain `cargo test` of this crate builds
-//! `mip6-wire` with neither, so the same code could not run in both places. The
-//! harness therefore defines its own identity AEAD, [`PassAead`], through the public
-//! [`EspAead`] trait: it runs identically under cargo fuzz and cargo test and lets
-//! arbitrary bytes past the ICV into the Pad Length and padding checks. The real
-//! [`AesGcmAead`] with a fixed key runs on the same bytes (ICV failures, length and
-//! SPI paths) and in the seal → open round trip.
+//! ESP and the identity AEAD: `mip6_wire::esp::NullAead` (feature `null-aead`, which
+//! this crate turns on) lets arbitrary bytes past the ICV into the Pad Length and
+//! padding checks; the real [`AesGcmAead`] with a fixed key runs on the same bytes
+//! (ICV failures, length and SPI paths) and in the seal → open round trip. The two
+//! engine targets (`ha_engine`, `mn_engine`, [`crate::engine_fuzz`]) drive whole
+//! engines through the same null AEAD.
 //!
 //! Allocation is fine here (a harness, not a per-packet path); the code under test is
 //! the only thing that must not allocate.
@@ -34,8 +32,8 @@ use std::net::Ipv6Addr;
 
 use mip6_wire::capture::{CapturedFrame, PcapngReader, PcapngWriter};
 use mip6_wire::esp::{
-    self, sealed_len, AeadError, AesGcmAead, EspAead, InboundSa, OutboundSa, SaKey, Spi, Suite,
-    ICV_LEN, MIN_PACKET_LEN, NONCE_LEN, PAYLOAD_OFFSET, TRAILER_FIXED_LEN,
+    self, sealed_len, AesGcmAead, EspAead, InboundSa, NullAead, OutboundSa, SaKey, Spi, Suite,
+    ICV_LEN, MIN_PACKET_LEN, PAYLOAD_OFFSET, TRAILER_FIXED_LEN,
 };
 use mip6_wire::ext::{
     self, ChainError, ChainRepr, DestOptsError, DestOptsHeader, DestOptsRepr, HomeAddressOption,
@@ -63,6 +61,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("mh_parse", mh_parse),
     ("mh_options", mh_options),
     ("key_option", key_option),
+    ("ha_engine", crate::engine_fuzz::ha_engine),
+    ("mn_engine", crate::engine_fuzz::mn_engine),
 ];
 
 // ---------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ fn check_key_error(e: &KeyError, option_len: usize) {
 // ---------------------------------------------------------------------------------
 
 /// Fixed addresses for the Mobility Header checksum pseudo-header (the home address
-/// of DESIGN.md's lab MN and its home agent).
+/// of docs/architecture.md's lab MN and its home agent).
 pub const MH_SRC: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
 /// See [`MH_SRC`].
 pub const MH_DST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
@@ -474,36 +474,6 @@ fn esp_spi() -> Spi {
     Spi::new(ESP_SPI).expect("not a reserved SPI")
 }
 
-/// Identity AEAD (see the module doc): seal leaves the plaintext and writes a zero ICV,
-/// open accepts any ICV.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PassAead;
-
-impl EspAead for PassAead {
-    fn from_key(_key: &SaKey) -> Self {
-        PassAead
-    }
-
-    fn seal_in_place(
-        &self,
-        _nonce: &[u8; NONCE_LEN],
-        _aad: &[u8],
-        _buf: &mut [u8],
-    ) -> Result<[u8; ICV_LEN], AeadError> {
-        Ok([0; ICV_LEN])
-    }
-
-    fn open_in_place(
-        &self,
-        _nonce: &[u8; NONCE_LEN],
-        _aad: &[u8],
-        _buf: &mut [u8],
-        _icv: &[u8; ICV_LEN],
-    ) -> Result<(), AeadError> {
-        Ok(())
-    }
-}
-
 fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
@@ -572,11 +542,11 @@ fn esp_open_arbitrary<A: EspAead>(bytes: &[u8], suite: Suite) {
 /// input: octet 0 picks the suite and the first sequence number, octet 1 is the Next
 /// Header, the rest (up to 2048 octets) the payload.
 pub fn esp_open(data: &[u8]) {
-    esp_open_arbitrary::<PassAead>(data, Suite::Aes128Gcm);
+    esp_open_arbitrary::<NullAead>(data, Suite::Aes128Gcm);
     if data.len() >= 4 {
         let mut ours = data.to_vec();
         ours[..4].copy_from_slice(&ESP_SPI.to_be_bytes());
-        esp_open_arbitrary::<PassAead>(&ours, Suite::Aes128Gcm);
+        esp_open_arbitrary::<NullAead>(&ours, Suite::Aes128Gcm);
         esp_open_arbitrary::<AesGcmAead>(&ours, Suite::Aes128Gcm);
         esp_open_arbitrary::<AesGcmAead>(&ours, Suite::Aes256Gcm);
     }
@@ -1489,5 +1459,10 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ]) as usize;
     iface[epb + 8] = 3; // interface 3 was never declared
     add("pcapng_read", "undeclared-interface", iface);
+    out.extend(
+        crate::engine_fuzz::seeds()
+            .into_iter()
+            .map(|(target, name, bytes)| (target, format!("seed-{name}"), bytes)),
+    );
     out
 }

@@ -7,6 +7,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`catalogue`] | the wire catalogue cross-checked with scapy and tshark |
+//! | [`engine_fuzz`] | the engine fuzz targets: each engine driven by a script through the null AEAD |
 //! | [`engine_keys`] | the engines' configurations and records to and from the kit's key material |
 //! | [`fuzz_checks`] | the checks behind the fuzz targets, replayed on their corpus |
 //! | [`lab_e2e`] | the namespace lab run end to end |
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod engine_fuzz;
 pub mod engine_keys;
 pub mod fuzz_checks;
 pub mod lab_e2e;
