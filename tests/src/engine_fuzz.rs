@@ -52,6 +52,22 @@ use crate::engine_keys::{ha_mn_config, ha_record_keys, mn_config, mn_record_keys
 /// Most operations one input runs (keeps an execution short).
 pub const MAX_OPS: usize = 96;
 
+/// `MIP6_FUZZ_TRACE=1` prints every operation and event of a script to stderr (to
+/// read a crash the fuzzer found: `MIP6_FUZZ_INPUT=FILE cargo test -p mip6-tests
+/// --lib engine_fuzz::tests::replay_input -- --ignored --nocapture`).
+fn tracing_on() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MIP6_FUZZ_TRACE").is_ok_and(|v| v == "1"))
+}
+
+macro_rules! trace {
+    ($($arg:tt)*) => {
+        if tracing_on() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
 /// The fuzz input read as a script: each read takes the next octets, and an input
 /// that runs out reads zeros (so every prefix of an input is a valid script).
 #[derive(Debug)]
@@ -245,6 +261,7 @@ impl HaWorld {
     fn drain(&mut self) {
         let (ledger, disk) = (&mut self.ledger, &mut self.disk);
         let frames = stepper::drain(&mut self.ha, |e| {
+            trace!("  HA event {e:?}");
             if let mip6_ha::Event::Persist(r) = e {
                 for key in ha_record_keys(&r) {
                     ledger.learn(&key);
@@ -277,7 +294,8 @@ impl HaWorld {
 
     fn deliver(&mut self, mut frame: Vec<u8>) {
         let copy = frame.clone();
-        let _ = self.ha.handle(self.now, &mut frame);
+        let received = self.ha.handle(self.now, &mut frame);
+        trace!("  HA received {} octets: {received:?}", copy.len());
         self.last_frame = copy;
         self.drain();
     }
@@ -310,7 +328,7 @@ impl HaWorld {
             }),
             2 => Some(KeyOption::KeyUpdateRequest),
             3 => Some(KeyOption::KeyResendingRequest),
-            4 => Some(KeyOption::KeyDistribution(fuzzed_distribution(script))),
+            4 => Some(KeyOption::KeyDistribution(fuzzed_distribution(script, 0))),
             _ => None,
         };
         p.asked_initialization = matches!(key, Some(KeyOption::KeyInitialization { .. }));
@@ -369,6 +387,7 @@ impl HaWorld {
     }
 
     fn step(&mut self, op: u8, script: &mut Script<'_>) {
+        trace!("HA op {} at {}", op % 9, self.now);
         match op % 9 {
             0 => {
                 self.now = self.now + advance(script);
@@ -450,10 +469,14 @@ impl HaWorld {
     }
 }
 
-/// A Key Distribution option with fuzzed fields (SPIs above the reserved range).
-fn fuzzed_distribution(script: &mut Script<'_>) -> KeyDistribution {
+/// A Key Distribution option with fuzzed fields (SPIs above the reserved range). The
+/// secret's last four octets are `draw`: a home agent draws every secret afresh, so a
+/// played one must never hand out the same key twice (the node would then rightly
+/// start its counter again under a key it had used).
+fn fuzzed_distribution(script: &mut Script<'_>, draw: u32) -> KeyDistribution {
     let mut secret = [0u8; 32];
     secret[..8].copy_from_slice(&script.u64().to_be_bytes());
+    secret[28..].copy_from_slice(&draw.to_be_bytes());
     KeyDistribution {
         generation: u32::from(script.u8()),
         spi_mn_to_ha: 0x1_0000 + u32::from(script.u16()),
@@ -499,6 +522,8 @@ struct MnWorld {
     ledger: NonceLedger,
     /// The home agent, played: its key table (role home agent).
     keys: KeyTable<NullAead>,
+    /// Secrets the played home agent has drawn.
+    draws: u32,
     last_bu: Option<LastBu>,
     care_of_address: Option<Ipv6Addr>,
     last_frame: Vec<u8>,
@@ -531,6 +556,7 @@ impl MnWorld {
             disk: None,
             ledger,
             keys: KeyTable::new(Role::HomeAgent, key.derive_with(Role::HomeAgent)),
+            draws: 0,
             last_bu: None,
             care_of_address: None,
             last_frame: Vec::new(),
@@ -546,6 +572,7 @@ impl MnWorld {
     fn drain(&mut self) {
         let (ledger, disk) = (&mut self.ledger, &mut self.disk);
         let frames = stepper::drain(&mut self.node, |e| {
+            trace!("  MN event {e:?}");
             if let mip6_mn::Event::Persist(r) = e {
                 for key in mn_record_keys(HOA, &r) {
                     ledger.learn(&key);
@@ -589,7 +616,8 @@ impl MnWorld {
 
     fn deliver(&mut self, mut frame: Vec<u8>) {
         let copy = frame.clone();
-        let _ = self.node.handle(self.now, &mut frame);
+        let received = self.node.handle(self.now, &mut frame);
+        trace!("  MN received {} octets: {received:?}", copy.len());
         self.last_frame = copy;
         self.drain();
     }
@@ -620,7 +648,8 @@ impl MnWorld {
         };
         let choice = script.u8() % 5;
         let generation = u32::from(script.u8());
-        let d = fuzzed_distribution(script);
+        self.draws += 1;
+        let d = fuzzed_distribution(script, self.draws);
         let d = KeyDistribution { generation, ..d };
         let mut keys = Vec::new();
         if let Some(ts) = last.timestamp {
@@ -679,6 +708,7 @@ impl MnWorld {
     }
 
     fn step(&mut self, op: u8, script: &mut Script<'_>) {
+        trace!("MN op {} at {}", op % 9, self.now);
         match op % 9 {
             0 => {
                 self.now = self.now + advance(script);
@@ -919,6 +949,19 @@ mod tests {
         }
         assert_eq!(w.node.keys().newest, Some(2), "{:?}", w.node.keys());
         assert!(w.ledger.frames > 0);
+    }
+
+    /// Runs the file `MIP6_FUZZ_INPUT` through the target `MIP6_FUZZ_TARGET`
+    /// (`ha_engine` unless `mn_engine`), for reading a crash with `MIP6_FUZZ_TRACE=1`.
+    #[test]
+    #[ignore = "a diagnostic: run by hand on a fuzzer's crash file"]
+    fn replay_input() {
+        let path = std::env::var("MIP6_FUZZ_INPUT").expect("MIP6_FUZZ_INPUT=FILE");
+        let data = std::fs::read(path).expect("read the input");
+        match std::env::var("MIP6_FUZZ_TARGET").as_deref() {
+            Ok("mn_engine") => mn_engine(&data),
+            _ => ha_engine(&data),
+        }
     }
 
     /// The ledger in the target catches a reuse: a home agent restarted from records
