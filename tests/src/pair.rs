@@ -901,9 +901,13 @@ impl Pair {
             self.ha_events.push(e);
         });
         for t in transmits {
-            let to_pair = frames::inspect(&t.frame)
-                .map(|f| f.chain.rh2 == Some(HOA))
-                .unwrap_or(false);
+            // A BA reaches the pair's node when it is sealed under one of that node's
+            // SAs (only it can open it); its RH2 names whatever home address the BU
+            // claimed (RFC 6275 §9.5.4), so it cannot tell.
+            let to_pair = t
+                .spi
+                .and_then(|spi| self.ledger.key(Direction::HaToMn, spi))
+                .is_some_and(|k| k.material.home_address == HOA);
             self.observe(&t.frame, Direction::HaToMn, "HA→MN signalling");
             let f = InFlight {
                 kind: FrameKind::Signalling,

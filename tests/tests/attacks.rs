@@ -406,11 +406,16 @@ fn bu_naming_another_mns_home_address_is_refused() {
     assert_eq!(snap(&p), before);
     // The refusals (133) go to MN2, never to MN1.
     assert!(p.to_mn.is_empty());
+    // Sealed under MN2's SAs, to MN2's care-of address; their RH2 names the home
+    // address MN2's BUs claimed (RFC 6275 §9.5.4).
+    let own = mn2.home_address;
+    mn2.home_address = HOA;
     for _ in 0..2 {
         let ba = p.to_others.pop_front().expect("a refusal to MN2");
         let ba = mn2.take_ba(ba.frame);
         assert_eq!(ba.status, BaStatus::NotHomeAgentForThisMobileNode);
     }
+    mn2.home_address = own;
     p.assert_data_flows();
 }
 

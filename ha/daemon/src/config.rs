@@ -514,6 +514,8 @@ impl DaemonConfig {
             });
         }
         let mut config = HaConfig::new(*self.address.get_ref(), mobile_nodes);
+        let prefix = *self.home_prefix.get_ref();
+        config.home_prefix = (prefix.address, prefix.len);
         config.mode = self.request_mode.into();
         config.vendor_id = self.vendor_id;
         config.suite = self.suite.into();

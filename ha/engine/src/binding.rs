@@ -28,13 +28,19 @@ pub struct BindingView {
 /// not the HA's own address (RFC 6275 §9.5.1: the care-of address must be a unicast
 /// routable address; BA status 174 otherwise).
 pub fn is_valid_care_of(coa: &Ipv6Addr, ha: &Ipv6Addr) -> bool {
-    let link_local = coa.segments()[0] & 0xffc0 == 0xfe80;
-    !(coa.is_unspecified()
-        || coa.is_loopback()
-        || coa.is_multicast()
+    is_unicast_routable(coa) && coa != ha
+}
+
+/// Whether `address` is a unicast routable address (RFC 6275 §9.5.1: a Binding
+/// Update's home address must be one, or the BU is silently discarded): not
+/// unspecified, loopback, multicast, link-local or IPv4-mapped.
+pub fn is_unicast_routable(address: &Ipv6Addr) -> bool {
+    let link_local = address.segments()[0] & 0xffc0 == 0xfe80;
+    !(address.is_unspecified()
+        || address.is_loopback()
+        || address.is_multicast()
         || link_local
-        || coa.to_ipv4_mapped().is_some()
-        || coa == ha)
+        || address.to_ipv4_mapped().is_some())
 }
 
 #[cfg(test)]

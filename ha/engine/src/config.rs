@@ -32,6 +32,9 @@ pub struct MnConfig {
 pub struct HaConfig {
     /// The home agent's own address: the source of its frames, the destination of BUs.
     pub address: Ipv6Addr,
+    /// The home subnet prefix and its length (RFC 6275 §10.3.1: a home address off it
+    /// is refused with 132). [`HaConfig::new`] takes the /64 of `address`.
+    pub home_prefix: (Ipv6Addr, u8),
     /// How the mobile nodes ask for keys; both ends are configured alike.
     pub mode: RequestMode,
     /// Vendor ID of the key-management options (docs/architecture.md: 32473 unless configured).
@@ -74,12 +77,18 @@ impl HaConfig {
     pub const DEFAULT_REPLAY_WINDOW: u32 = 64;
 
     /// A configuration with the defaults of docs/key-protocol.md and the engine
-    /// contract: explicit mode, AES-128-GCM generations, bindings of at most 3600 s
+    /// contract: the /64 of `address` as the home prefix, explicit mode, AES-128-GCM
+    /// generations, bindings of at most 3600 s
     /// refreshed at 80 %, a key update every 3600 s, 30 s of timestamp skew, a rekey
     /// margin of 2^20, sequence blocks of 1024 and anti-replay windows of 64.
     pub fn new(address: Ipv6Addr, mobile_nodes: Vec<MnConfig>) -> Self {
+        let seg = address.segments();
         HaConfig {
             address,
+            home_prefix: (
+                Ipv6Addr::new(seg[0], seg[1], seg[2], seg[3], 0, 0, 0, 0),
+                64,
+            ),
             mode: RequestMode::Explicit,
             vendor_id: DEFAULT_VENDOR_ID,
             suite: Suite::Aes128Gcm,
@@ -94,4 +103,11 @@ impl HaConfig {
             mobile_nodes,
         }
     }
+}
+
+/// Whether `address` lies inside `prefix` of `len` bits (RFC 4291 §2.3).
+pub fn on_prefix(address: &Ipv6Addr, (prefix, len): (Ipv6Addr, u8)) -> bool {
+    let bits = u32::from(len.min(128));
+    let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+    u128::from(*address) & mask == u128::from(prefix) & mask
 }

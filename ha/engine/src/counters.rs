@@ -43,11 +43,21 @@ pub enum DropReason {
     NotBound,
     /// The answer could not be sealed (an exhausted SA).
     SealFailed,
+    /// A BU whose home address is not unicast routable (RFC 6275 §9.5.1: silently
+    /// discarded).
+    InvalidHomeAddress,
+    /// A BU with the H flag clear and no binding: a correspondent registration, and
+    /// route optimisation is not supported (RFC 6275 §9.5.1 would need the Nonce
+    /// Indices and Binding Authorization Data of return routability).
+    NotHomeRegistration,
+    /// A home registration carrying a Nonce Indices option (RFC 6275 §9.5.1: silently
+    /// discarded).
+    NonceIndicesInHomeRegistration,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::Malformed,
         DropReason::UnknownSpi,
         DropReason::Replayed,
@@ -61,6 +71,9 @@ impl DropReason {
         DropReason::WrongCareOf,
         DropReason::NotBound,
         DropReason::SealFailed,
+        DropReason::InvalidHomeAddress,
+        DropReason::NotHomeRegistration,
+        DropReason::NonceIndicesInHomeRegistration,
     ];
 
     /// Position in [`DropReason::ALL`].
@@ -85,6 +98,11 @@ impl fmt::Display for DropReason {
             DropReason::WrongCareOf => "outer source is not the bound care-of address",
             DropReason::NotBound => "no binding for this mobile node",
             DropReason::SealFailed => "answer could not be sealed",
+            DropReason::InvalidHomeAddress => "home address is not unicast routable",
+            DropReason::NotHomeRegistration => "H flag clear: route optimisation not supported",
+            DropReason::NonceIndicesInHomeRegistration => {
+                "Nonce Indices option in a home registration"
+            }
         })
     }
 }

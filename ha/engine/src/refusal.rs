@@ -4,7 +4,12 @@
 //! rustls maps each error to one alert.
 //!
 //! Refusals are answered (a BA is sent); BUs that fail to *open* are not refusals but
-//! silent drops ([`crate::DropReason`]): the HA cannot prove who sent them.
+//! silent drops ([`crate::DropReason`]): the HA cannot prove who sent them. So are the
+//! BUs RFC 6275 §9.5.1 says to discard silently (a home address that is not unicast
+//! routable, a Nonce Indices option in a home registration, H clear with no binding).
+//!
+//! The A (acknowledge) flag refuses nothing: "regardless of the setting of the
+//! Acknowledge (A) bit", the home agent returns a BA (§10.3.1).
 
 use core::fmt;
 
@@ -13,20 +18,22 @@ use mip6_wire::mh::BaStatus;
 /// A reason to refuse an authenticated Binding Update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
-    /// The BU has no Home Address option: it does not name the MN whose SA sealed it
-    /// → 129 administratively prohibited.
-    MissingHomeAddress,
-    /// The Home Address option names another MN than the one whose SA sealed the BU
-    /// (an MN trying to move another's binding; counted as an attack) → 133 not home
-    /// agent for this mobile node **(choice)**: under this SA the HA serves only the
-    /// SA's own home address.
+    /// The home address (the Home Address option, else the IPv6 source, RFC 6275
+    /// §9.5.1) is not on the home subnet prefix → 132 not home subnet (§10.3.1).
+    NotHomeSubnet,
+    /// The home address is on the home subnet but names another MN than the one
+    /// whose SA sealed the BU (an MN trying to move another's binding; counted as an
+    /// attack) → 133 not home agent for this mobile node **(choice)**: under this SA
+    /// the HA serves only the SA's own home address.
     HomeAddressOfAnotherMn,
-    /// The H (home registration) flag is clear: this HA serves home registrations
-    /// only → 131 home registration not supported.
-    NotHomeRegistration,
-    /// The A flag is clear: the key protocol needs the BA (it carries the keys) → 128
-    /// reason unspecified **(choice)**.
-    AckNotRequested,
+    /// The H (home registration) flag is clear while a home registration binding
+    /// exists → 139 registration type change disallowed (RFC 6275 §9.5.1). Without a
+    /// binding such a BU is silently discarded instead (route optimisation is not
+    /// supported).
+    RegistrationTypeChange,
+    /// A deregistration for a mobile node that has no binding → 133 not home agent
+    /// for this mobile node (RFC 6275 §10.3.2).
+    NoBindingToDeregister,
     /// Explicit mode, BU under the init key without a Key Initialization Request, or a
     /// Key Initialization Request whose timestamp is not newer than the last accepted
     /// or outside the skew → 145 MIPV6-MESG-ID-REQD (RFC 4285 §6).
@@ -49,10 +56,10 @@ pub enum Refusal {
 impl Refusal {
     /// Every refusal, in a fixed order (the index into the refusal counters).
     pub const ALL: [Refusal; 10] = [
-        Refusal::MissingHomeAddress,
+        Refusal::NotHomeSubnet,
         Refusal::HomeAddressOfAnotherMn,
-        Refusal::NotHomeRegistration,
-        Refusal::AckNotRequested,
+        Refusal::RegistrationTypeChange,
+        Refusal::NoBindingToDeregister,
         Refusal::InitTimestamp,
         Refusal::MalformedKeyOption,
         Refusal::MissingAlternateCareOf,
@@ -64,10 +71,12 @@ impl Refusal {
     /// The BA status this refusal is answered with (RFC 6275 §6.1.8).
     pub const fn status(&self) -> BaStatus {
         match self {
-            Refusal::MissingHomeAddress => BaStatus::AdministrativelyProhibited,
-            Refusal::HomeAddressOfAnotherMn => BaStatus::NotHomeAgentForThisMobileNode,
-            Refusal::NotHomeRegistration => BaStatus::HomeRegistrationNotSupported,
-            Refusal::AckNotRequested | Refusal::MalformedKeyOption => BaStatus::ReasonUnspecified,
+            Refusal::NotHomeSubnet => BaStatus::NotHomeSubnet,
+            Refusal::HomeAddressOfAnotherMn | Refusal::NoBindingToDeregister => {
+                BaStatus::NotHomeAgentForThisMobileNode
+            }
+            Refusal::RegistrationTypeChange => BaStatus::RegistrationTypeChangeDisallowed,
+            Refusal::MalformedKeyOption => BaStatus::ReasonUnspecified,
             Refusal::InitTimestamp => BaStatus::Mipv6MesgIdReqd,
             Refusal::MissingAlternateCareOf | Refusal::InvalidCareOf => {
                 BaStatus::InvalidCareOfAddress
@@ -80,10 +89,10 @@ impl Refusal {
     /// Position in [`Refusal::ALL`].
     pub const fn index(&self) -> usize {
         match self {
-            Refusal::MissingHomeAddress => 0,
+            Refusal::NotHomeSubnet => 0,
             Refusal::HomeAddressOfAnotherMn => 1,
-            Refusal::NotHomeRegistration => 2,
-            Refusal::AckNotRequested => 3,
+            Refusal::RegistrationTypeChange => 2,
+            Refusal::NoBindingToDeregister => 3,
             Refusal::InitTimestamp => 4,
             Refusal::MalformedKeyOption => 5,
             Refusal::MissingAlternateCareOf => 6,
@@ -97,10 +106,10 @@ impl Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
-            Refusal::MissingHomeAddress => "BU without a Home Address option",
-            Refusal::HomeAddressOfAnotherMn => "Home Address option names another mobile node",
-            Refusal::NotHomeRegistration => "H flag clear: not a home registration",
-            Refusal::AckNotRequested => "A flag clear",
+            Refusal::NotHomeSubnet => "home address is not on the home subnet",
+            Refusal::HomeAddressOfAnotherMn => "home address names another mobile node",
+            Refusal::RegistrationTypeChange => "H flag clear for a home registration binding",
+            Refusal::NoBindingToDeregister => "deregistration without a binding",
             Refusal::InitTimestamp => "missing, stale or skewed Key Initialization timestamp",
             Refusal::MalformedKeyOption => "malformed key-management option",
             Refusal::MissingAlternateCareOf => "no Alternate Care-of Address option",
@@ -126,7 +135,8 @@ mod tests {
         assert_eq!(u8::from(Refusal::InvalidCareOf.status()), 174);
         assert_eq!(u8::from(Refusal::SequenceOutOfWindow.status()), 135);
         assert_eq!(u8::from(Refusal::HomeAddressOfAnotherMn.status()), 133);
-        assert_eq!(u8::from(Refusal::NotHomeRegistration.status()), 131);
-        assert_eq!(u8::from(Refusal::MissingHomeAddress.status()), 129);
+        assert_eq!(u8::from(Refusal::NoBindingToDeregister.status()), 133);
+        assert_eq!(u8::from(Refusal::NotHomeSubnet.status()), 132);
+        assert_eq!(u8::from(Refusal::RegistrationTypeChange.status()), 139);
     }
 }

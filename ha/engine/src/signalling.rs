@@ -36,7 +36,8 @@ use mip6_wire::mh::{
 use mip6_wire::{Secret32, Time};
 use rand_core::{CryptoRng, RngCore};
 
-use crate::binding::{is_valid_care_of, BindingView};
+use crate::binding::{is_unicast_routable, is_valid_care_of, BindingView};
+use crate::config::on_prefix;
 use crate::counters::DropReason;
 use crate::engine::{HomeAgent, MnIndex};
 use crate::events::{
@@ -55,7 +56,7 @@ struct ReceivedBu {
     /// The unprotected IPv6 source.
     source: Ipv6Addr,
     /// The Home Address option.
-    home_address: Option<Ipv6Addr>,
+    home_address_option: Option<Ipv6Addr>,
     update: BindingUpdateRepr,
     /// The first Alternate Care-of Address option.
     alt_coa: Option<Ipv6Addr>,
@@ -63,9 +64,42 @@ struct ReceivedBu {
     key: Option<KeyOption>,
     /// A key-management option of our vendor failed to parse.
     key_malformed: bool,
+    /// A Nonce Indices option was present (RFC 6275 §6.2.6).
+    nonce_indices: bool,
+}
+
+/// Why an authenticated BU is not accepted: answered with a BA, or discarded.
+#[derive(Debug, Clone, Copy)]
+enum Rejection {
+    /// Answered with the refusal's BA status.
+    Refuse(Refusal),
+    /// Silently discarded (RFC 6275 §9.5.1), counted under this reason.
+    Discard(DropReason),
+}
+
+impl From<Refusal> for Rejection {
+    fn from(r: Refusal) -> Self {
+        Rejection::Refuse(r)
+    }
 }
 
 impl ReceivedBu {
+    /// The mobile node's home address: the Home Address option if present, otherwise
+    /// the IPv6 source (RFC 6275 §9.5.1; a node at home sends from its home address
+    /// without the option, §11.5.4).
+    fn home_address(&self) -> Ipv6Addr {
+        self.home_address_option.unwrap_or(self.source)
+    }
+
+    /// The care-of address the BU asks for: the Alternate Care-of Address option, or,
+    /// for a node at home (source = home address, no Home Address option), the home
+    /// address itself. The unprotected source of a node away is never bound
+    /// (docs/architecture.md: only the ESP-protected option counts).
+    fn care_of(&self) -> Option<Ipv6Addr> {
+        self.alt_coa
+            .or_else(|| (self.home_address_option.is_none()).then_some(self.source))
+    }
+
     fn init_timestamp(&self) -> Option<u64> {
         match self.key {
             Some(KeyOption::KeyInitialization { timestamp }) => Some(timestamp),
@@ -216,10 +250,12 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         let consumed = Received::Consumed { spi: Some(spi) };
         let binding = match self.check_bu(now, index, &request) {
             Ok(action) => action,
-            Err(refusal) => {
+            Err(Rejection::Refuse(refusal)) => {
                 self.refuse(index, &request, refusal);
                 return consumed;
             }
+            // Counted and traced by `handle`, as every drop is.
+            Err(Rejection::Discard(reason)) => return Received::Dropped(reason),
         };
         let key_action = match self.key_action(index, &request) {
             Ok(action) => action,
@@ -234,31 +270,42 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         consumed
     }
 
-    /// The RFC 6275 §10.3.1 checks and the init timestamp rule; no state moves.
+    /// The RFC 6275 §9.5.1 and §10.3.1–10.3.2 checks and the init timestamp rule, in
+    /// that order; no state moves. The A flag is not checked: the HA answers every
+    /// BU it processes (§10.3.1).
     fn check_bu(
         &mut self,
         now: Time,
         index: MnIndex,
         request: &ReceivedBu,
-    ) -> Result<BindingAction, Refusal> {
+    ) -> Result<BindingAction, Rejection> {
         let mn = &self.mns[index];
-        let Some(hoa) = request.home_address else {
-            return Err(Refusal::MissingHomeAddress);
-        };
-        if hoa != mn.home_address {
-            self.counters.attacks += 1;
-            tracing::warn!(sa_hoa = %mn.home_address, claimed = %hoa, "BU names another mobile node's home address");
-            return Err(Refusal::HomeAddressOfAnotherMn);
+        let hoa = request.home_address();
+        if !is_unicast_routable(&hoa) {
+            return Err(Rejection::Discard(DropReason::InvalidHomeAddress));
         }
         let flags = request.update.flags;
         if !flags.contains(BuFlags::H) {
-            return Err(Refusal::NotHomeRegistration);
+            return Err(match mn.binding {
+                Some(_) => Refusal::RegistrationTypeChange.into(),
+                None => Rejection::Discard(DropReason::NotHomeRegistration),
+            });
         }
-        if !flags.contains(BuFlags::A) {
-            return Err(Refusal::AckNotRequested);
+        if request.nonce_indices {
+            return Err(Rejection::Discard(
+                DropReason::NonceIndicesInHomeRegistration,
+            ));
+        }
+        if !on_prefix(&hoa, self.config.home_prefix) {
+            return Err(Refusal::NotHomeSubnet.into());
+        }
+        if hoa != mn.home_address {
+            self.counters.attacks += 1;
+            tracing::warn!(sa_hoa = %mn.home_address, claimed = %hoa, "BU names another mobile node's home address");
+            return Err(Refusal::HomeAddressOfAnotherMn.into());
         }
         if request.key_malformed {
-            return Err(Refusal::MalformedKeyOption);
+            return Err(Refusal::MalformedKeyOption.into());
         }
         match request.init_timestamp() {
             Some(ts) => {
@@ -270,25 +317,27 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 let skew = self.config.init_timestamp_skew;
                 let within = at <= now + skew && now.saturating_since(at) <= skew;
                 if !(newer && within) {
-                    return Err(Refusal::InitTimestamp);
+                    return Err(Refusal::InitTimestamp.into());
                 }
             }
             None if request.slot == Slot::Init && self.config.mode == RequestMode::Explicit => {
-                return Err(Refusal::InitTimestamp);
+                return Err(Refusal::InitTimestamp.into());
             }
             None => {}
         }
-        let Some(coa) = request.alt_coa else {
-            return Err(Refusal::MissingAlternateCareOf);
+        let Some(coa) = request.care_of() else {
+            return Err(Refusal::MissingAlternateCareOf.into());
         };
         let deregister = request.update.lifetime == 0 || coa == mn.home_address;
         if !deregister && !is_valid_care_of(&coa, &self.config.address) {
-            return Err(Refusal::InvalidCareOf);
+            return Err(Refusal::InvalidCareOf.into());
         }
-        if let Some(b) = mn.binding {
-            if !request.update.sequence.is_newer_than(b.sequence) {
-                return Err(Refusal::SequenceOutOfWindow);
+        match mn.binding {
+            Some(b) if !request.update.sequence.is_newer_than(b.sequence) => {
+                return Err(Refusal::SequenceOutOfWindow.into());
             }
+            None if deregister => return Err(Refusal::NoBindingToDeregister.into()),
+            _ => {}
         }
         if deregister {
             return Ok(BindingAction::Deregister);
@@ -436,7 +485,6 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             let secs = u64::from(granted) * u64::from(self.config.refresh_percent) / 100;
             lifetime_secs_to_units(u32::try_from(secs).unwrap_or(u32::MAX)).max(1)
         });
-        let to = request.reply_to(&self.config.address);
         let echo = request
             .init_timestamp()
             .map(|timestamp| KeyOption::KeyInitialization { timestamp });
@@ -470,7 +518,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 self.key_event(hoa, DistributionKind::Initialization, number);
                 let mut options = vec![distribution];
                 options.extend(echo);
-                self.send_ba(index, Slot::Init, to, ack, &options, refresh);
+                self.send_ba(index, Slot::Init, request, ack, &options, refresh);
             }
             KeyAction::Update(generation) => {
                 let distribution = self.distribution(&generation);
@@ -478,7 +526,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 let new_spi = generation.keys.spis().mn_to_ha.get();
                 // Seal with the transmit key *before* the update (patent S221).
                 let slot = self.mns[index].keys.transmit_slot();
-                self.send_ba(index, slot, to, ack, &[distribution], refresh);
+                self.send_ba(index, slot, request, ack, &[distribution], refresh);
                 let stamp = InstallStamps::stamp(self.started, now);
                 let mn = &mut self.mns[index];
                 match mn.keys.install(generation, stamp) {
@@ -507,12 +555,12 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 self.counters.key_resends += 1;
                 self.key_event(hoa, DistributionKind::Resend, number);
                 let slot = self.mns[index].keys.transmit_slot();
-                self.send_ba(index, slot, to, ack, &[distribution], refresh);
+                self.send_ba(index, slot, request, ack, &[distribution], refresh);
             }
             KeyAction::Nothing => {
                 let slot = self.mns[index].keys.transmit_slot();
                 let options: Vec<KeyOption> = echo.into_iter().collect();
-                self.send_ba(index, slot, to, ack, &options, refresh);
+                self.send_ba(index, slot, request, ack, &options, refresh);
             }
         }
     }
@@ -576,22 +624,24 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             .map(|timestamp| KeyOption::KeyInitialization { timestamp })
             .into_iter()
             .collect();
-        let to = request.reply_to(&self.config.address);
-        self.send_ba(index, slot, to, ack, &echo, None);
+        self.send_ba(index, slot, request, ack, &echo, None);
     }
 
-    /// Builds and seals a BA with the key in `slot`, reserving sequence numbers first,
-    /// and queues it.
+    /// Builds and seals the BA answering `request` with the key in `slot`, reserving
+    /// sequence numbers first, and queues it: to the Alternate CoA (else the IPv6
+    /// source), for the home address the BU named.
     fn send_ba(
         &mut self,
         index: MnIndex,
         slot: Slot,
-        to: Ipv6Addr,
+        request: &ReceivedBu,
         ack: BindingAckRepr,
         keys: &[KeyOption],
         refresh: Option<u16>,
     ) {
         let vendor = self.config.vendor_id;
+        let to = request.reply_to(&self.config.address);
+        let home_address = request.home_address();
         let bodies: Vec<_> = keys.iter().map(KeyOption::encode).collect();
         let mut options: Vec<MobilityOption<'_>> =
             bodies.iter().map(|b| b.to_option(vendor)).collect();
@@ -601,7 +651,9 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         let block = self.config.sequence_block;
         let ha = self.config.address;
         let mn = &mut self.mns[index];
-        let frame = BindingAckFrame::new(ha, to, mn.home_address, ack, &options);
+        // The home address the BU named (RFC 6275 §9.5.4): the RH2 that takes the BA
+        // to it, and the MH checksum's destination.
+        let frame = BindingAckFrame::new(ha, to, home_address, ack, &options);
         let len = match frame.buffer_len() {
             Ok(len) => len,
             Err(e) => {
@@ -660,11 +712,12 @@ fn read_request(
         slot,
         esp_seq,
         source: chain.ipv6.src_addr,
-        home_address: chain.home_address,
+        home_address_option: chain.home_address,
         update,
         alt_coa: None,
         key: None,
         key_malformed: false,
+        nonce_indices: false,
     };
     // After a successful parse the iterator yields no error; stop at one anyway.
     for option in options.map_while(Result::ok) {
@@ -672,6 +725,7 @@ fn read_request(
             MobilityOption::AlternateCareOfAddress(a) if request.alt_coa.is_none() => {
                 request.alt_coa = Some(a);
             }
+            MobilityOption::NonceIndices { .. } => request.nonce_indices = true,
             MobilityOption::VendorSpecific(_) => match KeyOption::from_option(&option, vendor_id) {
                 Ok(Some(k)) if request.key.is_none() => request.key = Some(k),
                 Ok(_) => {}

@@ -25,14 +25,16 @@ pub const MAX_EXTRA_OPTIONS: usize = 6;
 
 /// A Binding Update for home registration, as the mobile node sends it (RFC 6275
 /// §11.7.1): from the care-of address, with the home address in a Home Address
-/// option, ESP-protected.
+/// option, ESP-protected. From home (care-of address = home address, §11.5.4) the
+/// Home Address option is left out.
 #[derive(Debug, Clone, Copy)]
 pub struct BindingUpdateFrame<'a> {
     /// The care-of address: the IPv6 source and the Alternate Care-of Address option.
     pub care_of_address: Ipv6Addr,
     /// The home agent's address: the IPv6 destination.
     pub home_agent: Ipv6Addr,
-    /// The home address: in the Home Address option, and the MH checksum's source.
+    /// The home address: in the Home Address option (none at home), and the MH
+    /// checksum's source.
     pub home_address: Ipv6Addr,
     /// Sequence number, flags and lifetime.
     pub update: BindingUpdateRepr,
@@ -69,7 +71,9 @@ impl<'a> BindingUpdateFrame<'a> {
             traffic_class: 0,
             flow_label: 0,
             rh2: None,
-            home_address: Some(self.home_address),
+            // A node at home sends from its home address, without the option
+            // (RFC 6275 §6.3, §11.5.4).
+            home_address: (self.care_of_address != self.home_address).then_some(self.home_address),
             next_header: NextHeader::ESP,
             payload_len: esp_len,
         }
@@ -114,7 +118,8 @@ pub struct BindingAckFrame<'a> {
     pub home_agent: Ipv6Addr,
     /// The care-of address: the IPv6 destination.
     pub care_of_address: Ipv6Addr,
-    /// The home address: in the RH2, and the MH checksum's destination.
+    /// The home address: in the RH2 (none when the BA goes to the home address
+    /// itself, a node at home), and the MH checksum's destination.
     pub home_address: Ipv6Addr,
     /// Status, flags, sequence number and lifetime.
     pub ack: BindingAckRepr,
@@ -150,7 +155,9 @@ impl<'a> BindingAckFrame<'a> {
             hop_limit: self.hop_limit,
             traffic_class: 0,
             flow_label: 0,
-            rh2: Some(self.home_address),
+            // A node at home is reached directly: no type 2 routing header
+            // (RFC 6275 §6.1.8, §9.5.4).
+            rh2: (self.care_of_address != self.home_address).then_some(self.home_address),
             home_address: None,
             next_header: NextHeader::ESP,
             payload_len: esp_len,

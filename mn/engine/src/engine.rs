@@ -161,7 +161,15 @@ impl<A: EspAead> MobileNode<A> {
         match classify(frame, &esp_frame, &opened).map_err(drop_for)? {
             Payload::Signalling(mh) => match mh.message {
                 Message::BindingAck(ack) => {
-                    if esp_frame.chain.rh2 != Some(self.config.home_address) {
+                    // Away: routed to the home address through a type 2 routing
+                    // header; at home: sent to the home address itself (RFC 6275
+                    // §6.1.8, §11.5.4).
+                    let hoa = self.config.home_address;
+                    let to_home = match esp_frame.chain.rh2 {
+                        Some(a) => a == hoa,
+                        None => esp_frame.chain.ipv6.dst_addr == hoa,
+                    };
+                    if !to_home {
                         return Err(DropReason::WrongHomeAddress);
                     }
                     let options = ack::parse(&mh, self.config.vendor_id)?;

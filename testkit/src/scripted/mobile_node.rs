@@ -180,7 +180,15 @@ impl ScriptedMn {
     /// an echoed Key Initialization.
     pub fn open_ba(&mut self, mut frame: Vec<u8>) -> OpenedBa {
         let opened = frames::open(&mut frame, &mut self.keys).expect("the BA opens");
-        assert_eq!(opened.frame.chain.rh2, Some(self.home_address));
+        // Away: a type 2 routing header names the home address; at home the BA is
+        // sent to the home address itself, without one (RFC 6275 §6.1.8).
+        match opened.frame.chain.rh2 {
+            Some(rh2) => assert_eq!(rh2, self.home_address, "the RH2 names the home address"),
+            None => assert_eq!(
+                opened.frame.chain.ipv6.dst_addr, self.home_address,
+                "a BA without RH2 goes to the home address"
+            ),
+        }
         let Payload::Signalling(mh) = opened.payload else {
             panic!("not signalling")
         };

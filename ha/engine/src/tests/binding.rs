@@ -24,22 +24,14 @@ fn refusals_answer_with_their_status_and_move_nothing() {
     let (mut ha, mut mn) = registered();
     let binding = ha.binding(&HOA).unwrap();
     let keys = ha.keys(&HOA).unwrap();
-    let cases: [(BindingUpdateRepr, std::net::Ipv6Addr, Refusal); 5] = [
+    let cases: [(BindingUpdateRepr, std::net::Ipv6Addr, Refusal); 4] = [
         (
             BindingUpdateRepr {
                 flags: BuFlags::A,
                 ..mn.next_update()
             },
             COA2,
-            Refusal::NotHomeRegistration,
-        ),
-        (
-            BindingUpdateRepr {
-                flags: BuFlags::H,
-                ..mn.next_update()
-            },
-            COA2,
-            Refusal::AckNotRequested,
+            Refusal::RegistrationTypeChange,
         ),
         (
             mn.next_update(),
@@ -62,8 +54,7 @@ fn refusals_answer_with_their_status_and_move_nothing() {
     }
     assert_eq!(ha.binding(&HOA), Some(binding));
     assert_eq!(ha.keys(&HOA).unwrap().newest, keys.newest);
-    assert_eq!(u8::from(Refusal::NotHomeRegistration.status()), 131);
-    assert_eq!(u8::from(Refusal::AckNotRequested.status()), 128);
+    assert_eq!(u8::from(Refusal::RegistrationTypeChange.status()), 139);
     assert_eq!(u8::from(Refusal::InvalidCareOf.status()), 174);
 }
 
@@ -278,6 +269,8 @@ fn home_address_of_another_mn_is_refused_with_133_and_counted() {
     let mut frame = mn.seal_bu(Some(Slot::Newest), u, COA2, HOA2, &[]);
     let r = ha.handle(T0 + secs(1), &mut frame);
     assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+    // The BA is routed to the home address the BU named (RFC 6275 §9.5.4: its RH2).
+    mn.home_address = HOA2;
     let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(ba.status, BaStatus::NotHomeAgentForThisMobileNode);
     assert_eq!(ha.counters().attacks, 1);

@@ -3,6 +3,7 @@
 //! deterministic (seeded ChaCha20, simulated time).
 
 mod binding;
+mod conformance;
 mod data;
 mod harness;
 mod keys;
