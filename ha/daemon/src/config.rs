@@ -30,7 +30,7 @@ use mip6_wire::mh::DEFAULT_VENDOR_ID;
 use serde::Deserialize;
 use toml::Spanned;
 
-use mip6_ha::{HaConfig, MnConfig};
+use mip6_ha::{BindingCacheStorage, HaConfig, MnConfig};
 
 pub use mip6_daemon::config::{
     ConfigDuration, ConfigRequestMode, ConfigSpi, ConfigSuite, LogConfig, LogFormat, LogLevel,
@@ -521,6 +521,11 @@ impl DaemonConfig {
         config.suite = self.suite.into();
         config.max_binding_lifetime = self.max_binding_lifetime();
         config.key_update_interval = self.key_update_interval();
+        config.binding_cache = if self.persistence {
+            BindingCacheStorage::Durable
+        } else {
+            BindingCacheStorage::Volatile
+        };
         if let Some(window) = self
             .replay_window
             .as_ref()

@@ -27,6 +27,24 @@ pub struct MnConfig {
     pub init_suite: Suite,
 }
 
+/// Whether the home agent's binding cache survives a restart: what decides the
+/// Binding Refresh Advice of RFC 6275 §10.3.1.
+///
+/// The RFC lets the home agent ask for a refresh earlier than the granted lifetime
+/// with a Binding Refresh Advice option (§6.2.4), and gives the reason: a home agent
+/// whose binding cache is not kept in nonvolatile storage learns of the bindings it
+/// lost only when their mobile nodes refresh them. When the cache survives restarts
+/// (the daemon's `persistence = true`: whole records) that reason is gone and the
+/// advice would only multiply the signalling, so the BA carries none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingCacheStorage {
+    /// Lost at a restart: every accepted BA advises a refresh at
+    /// [`HaConfig::refresh_percent`] of the granted lifetime.
+    Volatile,
+    /// Restored after a restart: no Binding Refresh Advice.
+    Durable,
+}
+
 /// The home agent engine's configuration.
 #[derive(Debug, Clone)]
 pub struct HaConfig {
@@ -43,8 +61,13 @@ pub struct HaConfig {
     pub suite: Suite,
     /// Longest binding lifetime granted (RFC 6275 §10.3.1: the HA MAY shorten it).
     pub max_binding_lifetime: Duration,
-    /// Binding Refresh Advice at this percentage of the granted lifetime
-    /// (RFC 6275 §6.2.4, §10.3.1). **(choice: 80 %)**
+    /// Where the binding cache lives. A home agent whose cache is lost at a restart
+    /// advises early refreshes; one whose cache survives does not
+    /// ([`BindingCacheStorage`], RFC 6275 §10.3.1).
+    pub binding_cache: BindingCacheStorage,
+    /// Binding Refresh Advice at this percentage of the granted lifetime, when
+    /// the binding cache is [`BindingCacheStorage::Volatile`] (RFC 6275 §6.2.4,
+    /// §10.3.1). **(choice: 80 %)**
     pub refresh_percent: u8,
     /// The HA's per-MN key update timer (patent (6), (9)); also the lifetime carried in
     /// the Key Distribution option.
@@ -78,8 +101,8 @@ impl HaConfig {
 
     /// A configuration with the defaults of docs/key-protocol.md and the engine
     /// contract: the /64 of `address` as the home prefix, explicit mode, AES-128-GCM
-    /// generations, bindings of at most 3600 s
-    /// refreshed at 80 %, a key update every 3600 s, 30 s of timestamp skew, a rekey
+    /// generations, bindings of at most 3600 s in a volatile binding cache
+    /// (refresh advised at 80 %), a key update every 3600 s, 30 s of timestamp skew, a rekey
     /// margin of 2^20, sequence blocks of 1024 and anti-replay windows of 64.
     pub fn new(address: Ipv6Addr, mobile_nodes: Vec<MnConfig>) -> Self {
         let seg = address.segments();
@@ -93,6 +116,7 @@ impl HaConfig {
             vendor_id: DEFAULT_VENDOR_ID,
             suite: Suite::Aes128Gcm,
             max_binding_lifetime: Duration::from_secs(3600),
+            binding_cache: BindingCacheStorage::Volatile,
             refresh_percent: 80,
             key_update_interval: Duration::from_secs(3600),
             init_timestamp_skew: Duration::from_secs(30),

@@ -61,7 +61,7 @@ mod signalling;
 mod timers;
 
 pub use binding::BindingView;
-pub use config::{HaConfig, MnConfig};
+pub use config::{BindingCacheStorage, HaConfig, MnConfig};
 pub use counters::{Counters, DropReason};
 pub use engine::{ConfigError, HomeAgent, KeyView, PREFETCH_MAX};
 pub use events::{

@@ -37,7 +37,7 @@ use mip6_wire::{Secret32, Time};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::binding::{is_unicast_routable, is_valid_care_of, BindingView};
-use crate::config::on_prefix;
+use crate::config::{on_prefix, BindingCacheStorage};
 use crate::counters::DropReason;
 use crate::engine::{HomeAgent, MnIndex};
 use crate::events::{
@@ -481,7 +481,10 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             sequence: request.update.sequence,
             lifetime: lifetime_units,
         };
-        let refresh = (granted > 0).then(|| {
+        // RFC 6275 §10.3.1: advise an earlier refresh only when the binding cache
+        // would not survive a restart.
+        let volatile = self.config.binding_cache == BindingCacheStorage::Volatile;
+        let refresh = (volatile && granted > 0).then(|| {
             let secs = u64::from(granted) * u64::from(self.config.refresh_percent) / 100;
             lifetime_secs_to_units(u32::try_from(secs).unwrap_or(u32::MAX)).max(1)
         });

@@ -11,6 +11,8 @@
 //! - §10.3.1: "regardless of the setting of the Acknowledge (A) bit" the home agent
 //!   processes the BU and returns a BA; a home address off the home subnet prefix
 //!   gets 132.
+//!   The Binding Refresh Advice it MAY add is there for a binding cache that is lost
+//!   at a restart: a cache that survives restarts advises nothing.
 //! - §10.3.2: a deregistration with no binding gets 133.
 //! - §11.5.4 with §6.1.8: a node at home deregisters from its home address without a
 //!   Home Address option, and the BA goes straight to the home address, with no type
@@ -275,4 +277,51 @@ fn rfc6275_11_5_4_deregistration_from_home_needs_no_home_address_option_and_gets
     assert_eq!(ba.status, BaStatus::Accepted);
     assert_eq!(ba.sequence, update.sequence.0);
     assert_eq!(ha.binding(&HOA), None);
+}
+
+/// Registers the scripted node with a home agent whose binding cache is `storage`
+/// and returns the BA of the registration and of a refresh after it.
+fn registration_and_refresh(storage: crate::BindingCacheStorage) -> [OpenedBa; 2] {
+    let mut c = config(RequestMode::Explicit);
+    c.binding_cache = storage;
+    c.max_binding_lifetime = std::time::Duration::from_secs(400);
+    let mut ha = ha_with(c, 7, Vec::new());
+    let mut mn = mn();
+    let update = BindingUpdateRepr {
+        lifetime: 100, // 400 s
+        ..mn.next_update()
+    };
+    let init = [key_initialization(T0)];
+    let mut frame = mn.seal_bu(Some(mip6_wire::keys::Slot::Init), update, COA, HOA, &init);
+    ha.handle(T0, &mut frame);
+    let first = mn.open_ba(one_ba(&mut ha));
+    assert_eq!(first.status, BaStatus::Accepted);
+    mn.install(&first);
+    let update = BindingUpdateRepr {
+        lifetime: 100,
+        ..mn.next_update()
+    };
+    let mut frame = mn.seal_bu(None, update, COA2, HOA, &[]);
+    deliver(&mut ha, &mut frame);
+    let second = mn.open_ba(one_ba(&mut ha));
+    assert_eq!(second.status, BaStatus::Accepted);
+    [first, second]
+}
+
+#[test]
+fn rfc6275_10_3_1_volatile_binding_cache_advises_a_refresh_before_the_lifetime() {
+    for ba in registration_and_refresh(crate::BindingCacheStorage::Volatile) {
+        assert_eq!(ba.lifetime_units, 100);
+        let advice = ba.refresh_units.expect("a Binding Refresh Advice");
+        // §6.2.4/§10.3.1: the Refresh Interval is shorter than the granted lifetime.
+        assert!(advice > 0 && advice < ba.lifetime_units, "advice {advice}");
+    }
+}
+
+#[test]
+fn rfc6275_10_3_1_binding_cache_that_survives_restarts_advises_no_refresh() {
+    for ba in registration_and_refresh(crate::BindingCacheStorage::Durable) {
+        assert_eq!(ba.lifetime_units, 100);
+        assert_eq!(ba.refresh_units, None, "no Binding Refresh Advice");
+    }
 }
