@@ -1,5 +1,5 @@
-//! The nonce ledger: the project's invariant 2, "no (key, direction, sequence number)
-//! is ever sealed twice, across restarts too" (RFC 4303 §3.3.3; with AES-GCM a
+//! The nonce ledger: the project's invariant 2, "no (key, nonce) is ever sealed
+//! twice, across restarts and lost state too" (RFC 4303 §3.3.3; with AES-GCM a
 //! repeated nonce under one key gives the key away, RFC 4106 §3).
 //!
 //! A harness teaches the ledger every key either end holds ([`NonceLedger::learn`]:
@@ -7,15 +7,20 @@
 //! engines' live records) and hands it every frame an engine seals
 //! ([`NonceLedger::record`]), across every crash and restart of the run. The ledger
 //! names the key of a frame by the secret its (direction, SPI) maps to at that moment,
-//! and the nonce by the ESP explicit IV, the 64-bit sequence number (RFC 4106 §3.1).
+//! and the nonce by the ESP explicit IV (RFC 4106 §3.1: the engines write their IV
+//! prefix and the sequence number there, mip6-wire `esp::sa` "IVs").
 //!
 //! A mapping that changes — an SPI drawn again with another secret, e.g. by a home
 //! agent that forgot its generations — is a *rebind*: still safe, since the key
 //! differs, and counted ([`NonceLedger::rebinds`]); a harness that holds SPIs to name
 //! one key per run can treat [`Learned::Rebound`] as a failure.
 //!
-//! Besides reuse, the ledger refuses a sequence number below one already sealed under
-//! the same key ([`LedgerError::Backwards`]): RFC 4303 §3.3.3 has the sender count up.
+//! Besides reuse, the ledger refuses an ESP sequence number below one already sealed
+//! under the same key ([`LedgerError::Backwards`]): RFC 4303 §3.3.3 has the sender
+//! count up, and an engine that restarts from its records resumes at or above its
+//! persisted mark. A harness that wipes an engine's records on purpose says so
+//! ([`NonceLedger::state_lost`]): from then on the sequence numbers of that direction
+//! may start again, and only the nonces must stay new.
 
 use std::collections::HashMap;
 
@@ -48,14 +53,14 @@ pub enum LedgerError {
         /// Its SPI.
         spi: u32,
     },
-    /// This (key, sequence number) was sealed before.
+    /// This (key, IV) was sealed before: the same AES-GCM nonce twice.
     NonceReuse {
         /// The direction the frame was sealed in.
         direction: Direction,
         /// Its SPI.
         spi: u32,
-        /// The sequence number sealed again.
-        sequence: u64,
+        /// The explicit IV sealed again.
+        iv: u64,
     },
     /// A sequence number below one already sealed under the key.
     Backwards {
@@ -77,13 +82,9 @@ impl core::fmt::Display for LedgerError {
             LedgerError::UnknownKey { direction, spi } => {
                 write!(f, "sealed {direction:?} under SPI {spi:#x}, which no key names")
             }
-            LedgerError::NonceReuse {
-                direction,
-                spi,
-                sequence,
-            } => write!(
+            LedgerError::NonceReuse { direction, spi, iv } => write!(
                 f,
-                "NONCE REUSE: sequence number {sequence} sealed twice {direction:?} under the key of SPI {spi:#x}"
+                "NONCE REUSE: IV {iv:#018x} sealed twice {direction:?} under the key of SPI {spi:#x}"
             ),
             LedgerError::Backwards {
                 direction,
@@ -107,7 +108,8 @@ pub struct LedgerKey {
     pub material: KeyMaterial,
     /// The direction of the SA.
     pub direction: Direction,
-    /// Every sequence number sealed under it, and the highest.
+    /// Every explicit IV sealed under it, and the highest ESP sequence number since
+    /// the last [`NonceLedger::state_lost`].
     sealed: std::collections::HashSet<u64>,
     highest: Option<u64>,
 }
@@ -118,7 +120,8 @@ impl LedgerKey {
         self.material.spis.get(self.direction).get()
     }
 
-    /// The highest sequence number sealed under it.
+    /// The highest ESP sequence number sealed under it (since the last
+    /// [`NonceLedger::state_lost`] of its direction).
     pub fn highest(&self) -> Option<u64> {
         self.highest
     }
@@ -129,8 +132,10 @@ impl LedgerKey {
 pub struct Sealed {
     /// Its SPI.
     pub spi: u32,
-    /// Its sequence number (the ESP explicit IV).
+    /// Its ESP sequence number.
     pub sequence: u64,
+    /// Its explicit IV.
+    pub iv: u64,
 }
 
 /// Every (key, sequence number) sealed in a run, and the (direction, SPI) → key map
@@ -186,13 +191,12 @@ impl NonceLedger {
         learned
     }
 
-    /// Records a frame sealed in `direction`: its key (by SPI) and sequence number.
+    /// Records a frame sealed in `direction`: its key (by SPI), IV and sequence number.
     pub fn record(&mut self, direction: Direction, frame: &[u8]) -> Result<Sealed, LedgerError> {
         let f = inspect(frame).map_err(|_| LedgerError::Unreadable)?;
         let area = frame.get(f.esp.clone()).ok_or(LedgerError::Unreadable)?;
-        let sequence = esp::Packet::new_checked(area)
-            .map_err(|_| LedgerError::Unreadable)?
-            .iv();
+        let esp = esp::Packet::new_checked(area).map_err(|_| LedgerError::Unreadable)?;
+        let (iv, sequence) = (esp.iv(), u64::from(esp.sequence_number()));
         let spi = f.spi;
         let &index = self
             .current
@@ -200,12 +204,8 @@ impl NonceLedger {
             .ok_or(LedgerError::UnknownKey { direction, spi })?;
         self.frames += 1;
         let key = &mut self.keys[index];
-        if !key.sealed.insert(sequence) {
-            return Err(LedgerError::NonceReuse {
-                direction,
-                spi,
-                sequence,
-            });
+        if !key.sealed.insert(iv) {
+            return Err(LedgerError::NonceReuse { direction, spi, iv });
         }
         match key.highest {
             Some(highest) if sequence < highest => Err(LedgerError::Backwards {
@@ -216,8 +216,18 @@ impl NonceLedger {
             }),
             _ => {
                 key.highest = Some(sequence);
-                Ok(Sealed { spi, sequence })
+                Ok(Sealed { spi, sequence, iv })
             }
+        }
+    }
+
+    /// The harness wiped the records of the engine that seals in `direction` (a lost
+    /// or stale store): its sequence numbers may start again from there, so the
+    /// order check starts afresh for every key of that direction. The nonces sealed
+    /// so far stay recorded: none may come again.
+    pub fn state_lost(&mut self, direction: Direction) {
+        for key in self.keys.iter_mut().filter(|k| k.direction == direction) {
+            key.highest = None;
         }
     }
 
@@ -304,7 +314,8 @@ mod tests {
             l.record(Direction::MnToHa, &second),
             Ok(Sealed {
                 spi: 0x1001,
-                sequence: 2
+                sequence: 2,
+                iv: 2
             })
         );
         assert!(matches!(
@@ -335,5 +346,57 @@ mod tests {
         let again = bu(other.get_mut(Slot::Init).unwrap().outbound_mut());
         assert!(l.record(Direction::MnToHa, &again).is_ok());
         assert_eq!(l.key_of_spi(0x1001).unwrap().highest(), Some(1));
+    }
+
+    #[test]
+    fn after_lost_state_only_a_repeated_nonce_is_refused() {
+        let k = init_key();
+        let life = |prefix: u32| {
+            mip6_wire::keys::KeyTable::new(Role::MobileNode, k.derive(Role::MobileNode))
+                .with_iv_prefix(prefix)
+        };
+        let mut l = NonceLedger::new();
+        l.learn(&k);
+        let mut first = life(0x1111_1111);
+        let one = bu(first.get_mut(Slot::Init).unwrap().outbound_mut());
+        let two = bu(first.get_mut(Slot::Init).unwrap().outbound_mut());
+        assert!(l.record(Direction::MnToHa, &one).is_ok());
+        let sealed = l.record(Direction::MnToHa, &two).unwrap();
+        assert_eq!((sealed.sequence, sealed.iv), (2, 0x1111_1111_0000_0002));
+
+        // The node lost its record: its next life counts from 1 again.
+        let mut second = life(0x2222_2222);
+        let again = bu(second.get_mut(Slot::Init).unwrap().outbound_mut());
+        assert!(
+            matches!(
+                l.record(Direction::MnToHa, &again),
+                Err(LedgerError::Backwards {
+                    sequence: 1,
+                    highest: 2,
+                    ..
+                })
+            ),
+            "without state_lost a restart below the mark is a failure"
+        );
+        l.state_lost(Direction::MnToHa);
+        let mut third = life(0x3333_3333);
+        let fresh = bu(third.get_mut(Slot::Init).unwrap().outbound_mut());
+        assert_eq!(
+            l.record(Direction::MnToHa, &fresh).map(|s| s.iv),
+            Ok(0x3333_3333_0000_0001),
+            "sequence 1 again under a new prefix is a new nonce"
+        );
+        // A life that drew the first one's prefix repeats its nonces.
+        l.state_lost(Direction::MnToHa);
+        let mut clash = life(0x1111_1111);
+        let repeated = bu(clash.get_mut(Slot::Init).unwrap().outbound_mut());
+        assert_eq!(
+            l.record(Direction::MnToHa, &repeated),
+            Err(LedgerError::NonceReuse {
+                direction: Direction::MnToHa,
+                spi: 0x1001,
+                iv: 0x1111_1111_0000_0001
+            })
+        );
     }
 }

@@ -66,12 +66,13 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             mn.dirty = true;
             self.flush_persist(index);
         }
+        let iv_prefix = self.iv_prefix;
         let mn = &mut self.mns[index];
         let keys = mn.keys.get_mut(slot).ok_or(DataError::NotBound(hoa))?;
         let endpoints = TunnelEndpoints::new(endpoints_source, binding.care_of_address);
         let spi = keys.spis().ha_to_mn.get();
         let len = keys
-            .with_outbound::<A, _>(|sa| {
+            .with_outbound::<A, _>(iv_prefix, |sa| {
                 frames::seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Forwarded)
             })
             .ok_or(DataError::NotBound(hoa))??;

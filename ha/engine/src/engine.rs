@@ -126,6 +126,10 @@ pub struct HomeAgent<R, A = AesGcmInline> {
     /// When the engine was built: the epoch of the install stamps, and when the init
     /// keys it reports were installed.
     pub(crate) started: Time,
+    /// The upper 32 bits of every explicit IV this engine writes, drawn from `rng`
+    /// when it is built (mip6-wire `esp::sa` "IVs"): a sequence number used again
+    /// after lost marks is still a new nonce.
+    pub(crate) iv_prefix: u32,
     cipher: PhantomData<fn() -> A>,
 }
 
@@ -157,10 +161,11 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// [`HomeAgent::new`] with the AEAD `A` instead of the default AES-GCM.
     pub fn with_cipher(
         config: HaConfig,
-        rng: R,
+        mut rng: R,
         now: Time,
         restored: Vec<MnRecord>,
     ) -> Result<Self, ConfigError> {
+        let iv_prefix = rng.next_u32();
         let mut config = config;
         // The init secrets live on only in the derived init SAs: not kept twice.
         let mobile_nodes = core::mem::take(&mut config.mobile_nodes);
@@ -179,6 +184,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             events: VecDeque::new(),
             counters: Counters::default(),
             started: now,
+            iv_prefix,
             config,
             cipher: PhantomData,
         };

@@ -269,15 +269,18 @@ impl SlotKeys {
         esp::open_with(&aead, self.spis.mn_to_ha, key.salt(), &mut self.window, buf)
     }
 
-    /// Runs `seal` on the outbound SA, built for this call around the compact key and
-    /// the counter, and keeps the counter it leaves (so no number is used twice).
-    /// `None` if the key material is unusable (cannot happen for a derived key).
+    /// Runs `seal` on the outbound SA, built for this call around the compact key, the
+    /// counter and the engine's IV prefix, and keeps the counter it leaves (so no
+    /// number is used twice). `None` if the key material is unusable (cannot happen
+    /// for a derived key).
     pub fn with_outbound<A: EspAead, T>(
         &mut self,
+        iv_prefix: u32,
         seal: impl FnOnce(&mut OutboundSa<A>) -> T,
     ) -> Option<T> {
         let key = self.sa_key(true)?;
-        let mut sa = OutboundSa::<A>::resume(self.spis.ha_to_mn, key, self.next_out());
+        let mut sa = OutboundSa::<A>::resume(self.spis.ha_to_mn, key, self.next_out())
+            .with_iv_prefix(iv_prefix);
         let result = seal(&mut sa);
         self.set_next_out(sa.next_sequence());
         Some(result)
@@ -678,7 +681,7 @@ mod tests {
                 buf[16..19].copy_from_slice(b"ack");
                 let len = ha
                     .keys
-                    .with_outbound::<AesGcmInline, _>(|sa| sa.seal(&mut buf, 3, 135))
+                    .with_outbound::<AesGcmInline, _>(0, |sa| sa.seal(&mut buf, 3, 135))
                     .unwrap()
                     .unwrap();
                 let opened = mn.inbound_mut().open(&mut buf[..len]).unwrap();

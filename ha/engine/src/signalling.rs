@@ -653,6 +653,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         }
         let block = self.config.sequence_block;
         let ha = self.config.address;
+        let iv_prefix = self.iv_prefix;
         let mn = &mut self.mns[index];
         // The home address the BU named (RFC 6275 §9.5.4): the RH2 that takes the BA
         // to it, and the MH checksum's destination.
@@ -673,7 +674,8 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             return;
         };
         let spi = keys.spis().ha_to_mn.get();
-        let Some(sealed) = keys.with_outbound::<A, _>(|sa| frame.seal(sa, &mut buf)) else {
+        let Some(sealed) = keys.with_outbound::<A, _>(iv_prefix, |sa| frame.seal(sa, &mut buf))
+        else {
             self.counters.drop(DropReason::SealFailed);
             return;
         };

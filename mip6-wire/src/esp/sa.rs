@@ -13,7 +13,18 @@
 //! AEAD fails. After 2^32 − 1 has been used, [`OutboundSa::seal`] returns
 //! [`Error::SequenceExhausted`] forever: with no ESN the AAD carries 32 bits and the
 //! counter must not cycle (RFC 4303 §3.3.3). [`OutboundSa::seq_remaining`] lets an engine
-//! rekey in time. The explicit IV is the same counter as a 64-bit number (RFC 4106 §3.1).
+//! rekey in time.
+//!
+//! **IVs.** The explicit IV (RFC 4106 §3.1) is an *IV prefix* (32 bits) followed by
+//! the sequence number (32 bits): `IV = prefix << 32 | sequence`. A fresh SA has
+//! prefix 0, so its IV is the counter itself. The engines give every SA they set up
+//! the prefix they drew from their RNG when their process started
+//! ([`OutboundSa::with_iv_prefix`]): sequence numbers come back from persisted marks,
+//! but if the marks are lost (a wiped store, a stale one restored) a sequence number
+//! may be used again under the same key, and the prefix keeps the *nonce* new (two
+//! process lives collide only if they drew the same 32-bit prefix; docs/architecture.md
+//! "Nonces and persistence"). RFC 4106 §3.1 only asks the IV to be unique per key;
+//! it is carried in the packet and its structure is the sender's business.
 //!
 //! **Opening.** [`InboundSa::open`] checks the length, the SPI, and the anti-replay window
 //! *before* decrypting; verifies the ICV and decrypts (constant time inside the AEAD);
@@ -70,6 +81,7 @@ pub struct OutboundSa<A: EspAead = AesGcmAead> {
     key: SaKey,
     aead: A,
     next_seq: u64,
+    iv_prefix: u32,
 }
 
 impl<A: EspAead> core::fmt::Debug for OutboundSa<A> {
@@ -78,6 +90,7 @@ impl<A: EspAead> core::fmt::Debug for OutboundSa<A> {
             .field("spi", &self.spi)
             .field("suite", &self.key.suite())
             .field("next_seq", &self.next_seq)
+            .field("iv_prefix", &self.iv_prefix)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +103,7 @@ impl<A: EspAead> OutboundSa<A> {
             aead: A::from_key(&key),
             key,
             next_seq: FIRST_SEQUENCE,
+            iv_prefix: 0,
         }
     }
 
@@ -102,7 +116,27 @@ impl<A: EspAead> OutboundSa<A> {
             aead: A::from_key(&key),
             key,
             next_seq: next.clamp(FIRST_SEQUENCE, SEQUENCE_END),
+            iv_prefix: 0,
         }
+    }
+
+    /// The same SA writing `prefix` as the upper 32 bits of every explicit IV
+    /// (module docs, "IVs"): a prefix drawn per process life keeps nonces unique
+    /// when sequence numbers repeat after lost state.
+    #[must_use]
+    pub fn with_iv_prefix(mut self, prefix: u32) -> Self {
+        self.iv_prefix = prefix;
+        self
+    }
+
+    /// Sets the IV prefix in place (as [`with_iv_prefix`](Self::with_iv_prefix)).
+    pub fn set_iv_prefix(&mut self, prefix: u32) {
+        self.iv_prefix = prefix;
+    }
+
+    /// The upper 32 bits of the IVs this SA writes.
+    pub const fn iv_prefix(&self) -> u32 {
+        self.iv_prefix
     }
 
     /// The same SA resuming at sequence number `next`, for restoring a persisted
@@ -170,7 +204,7 @@ impl<A: EspAead> OutboundSa<A> {
         let mut packet = Packet::new_unchecked(&mut *buf);
         packet.set_spi(self.spi);
         packet.set_sequence_number(counter as u32);
-        packet.set_iv(counter);
+        packet.set_iv(u64::from(self.iv_prefix) << 32 | counter);
 
         let pad_start = PAYLOAD_OFFSET + payload_len;
         let pad = padding_len(payload_len);
@@ -438,6 +472,57 @@ mod tests {
         }
         assert_eq!(sa.seal(&mut buf, 40, 41), Ok(76));
         assert_eq!(buf, PACKET256);
+    }
+
+    #[test]
+    fn the_iv_prefix_makes_a_repeated_sequence_number_a_new_nonce() {
+        // Two lives of one SA that both start at sequence 1 (the second lost the
+        // first's mark): with prefix 0 they write the same IV, so the same nonce.
+        let seal_first = |prefix: u32| {
+            let mut sa = OutboundSa::<AesGcmAead>::new(spi(), key128()).with_iv_prefix(prefix);
+            assert_eq!(sa.iv_prefix(), prefix);
+            let mut buf = [0; 48];
+            buf[16..29].copy_from_slice(&MH_PAYLOAD);
+            assert_eq!(sa.seal(&mut buf, 13, 135), Ok(48));
+            buf
+        };
+        let plain = seal_first(0);
+        let life_a = seal_first(0x5eed_0001);
+        let life_b = seal_first(0x5eed_0002);
+        for packet in [&plain, &life_a, &life_b] {
+            let view = Packet::new_checked(&packet[..]).unwrap();
+            assert_eq!(
+                view.sequence_number(),
+                1,
+                "the sequence number is the counter"
+            );
+        }
+        let iv = |p: &[u8; 48]| Packet::new_checked(&p[..]).unwrap().iv();
+        assert_eq!(iv(&plain), 1, "prefix 0: IV = sequence number");
+        assert_eq!(iv(&life_a), 0x5eed_0001_0000_0001);
+        assert_eq!(iv(&life_b), 0x5eed_0002_0000_0001);
+        assert_ne!(
+            life_a[16..32],
+            life_b[16..32],
+            "another nonce, another ciphertext"
+        );
+        // The receiver takes the IV from the packet (RFC 4106 §3.1): all open.
+        for mut packet in [plain, life_a, life_b] {
+            let mut sa = inbound128();
+            assert_eq!(sa.open(&mut packet).unwrap().payload, 16..29);
+            assert_eq!(packet[16..29], MH_PAYLOAD);
+        }
+        // The counter stays below 2^32, so it never reaches the prefix's bits.
+        let mut last = OutboundSa::<AesGcmAead>::new(spi(), key128())
+            .with_next_sequence(SEQUENCE_END - 1)
+            .with_iv_prefix(7);
+        let mut buf = [0; 48];
+        assert_eq!(last.seal(&mut buf, 13, 135), Ok(48));
+        assert_eq!(
+            Packet::new_checked(&buf[..]).unwrap().iv(),
+            7 << 32 | 0xFFFF_FFFF
+        );
+        assert_eq!(last.seal(&mut buf, 13, 135), Err(Error::SequenceExhausted));
     }
 
     #[test]

@@ -244,6 +244,7 @@ pub struct KeyTable<A: EspAead = AesGcmAead> {
     init: Generation<A>,
     anterior: Option<Generation<A>>,
     newest: Option<Generation<A>>,
+    iv_prefix: u32,
 }
 
 impl<A: EspAead> KeyTable<A> {
@@ -254,7 +255,28 @@ impl<A: EspAead> KeyTable<A> {
             init,
             anterior: None,
             newest: None,
+            iv_prefix: 0,
         }
+    }
+
+    /// The same table writing `prefix` as the upper 32 bits of the explicit IV of
+    /// every outbound SA it holds or is given later ([`OutboundSa::with_iv_prefix`]):
+    /// an engine passes the prefix it drew for its process life, so a sequence number
+    /// used again after lost state is still a new nonce.
+    #[must_use]
+    pub fn with_iv_prefix(mut self, prefix: u32) -> Self {
+        self.iv_prefix = prefix;
+        for slot in [Slot::Init, Slot::Anterior, Slot::Newest] {
+            if let Some(g) = self.get_mut(slot) {
+                g.outbound.set_iv_prefix(prefix);
+            }
+        }
+        self
+    }
+
+    /// The IV prefix of this table's outbound SAs.
+    pub const fn iv_prefix(&self) -> u32 {
+        self.iv_prefix
     }
 
     /// Whose table this is.
@@ -357,12 +379,13 @@ impl<A: EspAead> KeyTable<A> {
     /// by the MN when a Key Distribution arrives.
     pub fn install_newest(
         &mut self,
-        generation: Generation<A>,
+        mut generation: Generation<A>,
     ) -> Result<Option<Generation<A>>, KeyTableError> {
         if generation.id == GenerationId::Init {
             return Err(KeyTableError::InitAsGeneration);
         }
         self.check_spis(&generation, &[Slot::Init, Slot::Newest])?;
+        generation.outbound.set_iv_prefix(self.iv_prefix);
         let dropped = self.anterior.take();
         self.anterior = self.newest.replace(generation);
         Ok(dropped)
@@ -371,11 +394,15 @@ impl<A: EspAead> KeyTable<A> {
     /// The HA's initialization: both dynamic keys are dropped and `generation` becomes
     /// newest with no anterior, so the HA transmits with init until the next install.
     /// Its SPIs must differ from init's.
-    pub fn initialize(&mut self, generation: Generation<A>) -> Result<Dropped<A>, KeyTableError> {
+    pub fn initialize(
+        &mut self,
+        mut generation: Generation<A>,
+    ) -> Result<Dropped<A>, KeyTableError> {
         if generation.id == GenerationId::Init {
             return Err(KeyTableError::InitAsGeneration);
         }
         self.check_spis(&generation, &[Slot::Init])?;
+        generation.outbound.set_iv_prefix(self.iv_prefix);
         let dropped = Dropped {
             anterior: self.anterior.take(),
             newest: self.newest.replace(generation),
@@ -490,6 +517,36 @@ mod tests {
         assert_eq!(&buf[opened.payload], b"data");
         assert_eq!(to.get(slot).unwrap().id(), from.transmit().id());
         Ok(slot)
+    }
+
+    #[test]
+    fn the_iv_prefix_reaches_every_outbound_sa_held_or_installed_later() {
+        let mut t = table(Role::MobileNode).with_iv_prefix(0xA1B2_C3D4);
+        assert_eq!(t.iv_prefix(), 0xA1B2_C3D4);
+        t.install_newest(generation(Role::MobileNode, g(1)))
+            .unwrap();
+        t.install_newest(generation(Role::MobileNode, g(2)))
+            .unwrap();
+        let again = table(Role::MobileNode);
+        let mut t2 = again.with_iv_prefix(0xA1B2_C3D4);
+        t2.initialize(generation(Role::MobileNode, g(3))).unwrap();
+        for table in [&t, &t2] {
+            for slot in table.accepted_slots() {
+                let sa = table.get(slot).unwrap().outbound();
+                assert_eq!(sa.iv_prefix(), 0xA1B2_C3D4, "{slot:?}");
+            }
+        }
+        // What it seals carries the prefix in the IV and still opens at the peer.
+        let mut peer = table(Role::HomeAgent);
+        peer.install_newest(generation(Role::HomeAgent, g(1)))
+            .unwrap();
+        peer.install_newest(generation(Role::HomeAgent, g(2)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let (_, len) = t.seal_outbound(&mut buf, 4, 135).unwrap();
+        let iv = crate::esp::Packet::new_checked(&buf[..len]).unwrap().iv();
+        assert_eq!(iv >> 32, 0xA1B2_C3D4);
+        assert!(peer.open_inbound(&mut buf[..len]).is_ok());
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl<A: EspAead> MobileNode<A> {
     /// only the outbound sequence marks and the BU sequence number are taken back, and
     /// the node starts from the init key (patent (1), (2): a restart is a
     /// re-initialization). Without a record the first BU sequence number is drawn
-    /// from `rng`.
+    /// from `rng`; so is, always, the prefix of every explicit IV the node writes.
     ///
     /// Nothing is sent until [`set_care_of_address`](Self::set_care_of_address).
     pub fn with_cipher<R: RngCore + CryptoRng>(
@@ -85,11 +85,13 @@ impl<A: EspAead> MobileNode<A> {
         now: Time,
         restored: Option<MnRecord>,
     ) -> Self {
-        let keys = NodeKeys::new(&config, restored.as_ref(), now);
         let next_seq = match &restored {
             Some(r) => r.bu_sequence_mark,
             None => SequenceNumber(rng.next_u32() as u16),
         };
+        // The upper half of every IV this run writes (mip6-wire `esp::sa` "IVs"): a
+        // sequence number used again after a lost record is still a new nonce.
+        let keys = NodeKeys::new(&config, restored.as_ref(), now, rng.next_u32());
         let mut node = MobileNode {
             config,
             keys,

@@ -104,8 +104,13 @@ fn resume<A: EspAead>(sa: &mut OutboundSa<A>, mark: u64) {
 
 impl<A: EspAead> NodeKeys<A> {
     /// The init key only, or what `record` gives back under the configured policy,
-    /// installed at `now`.
-    pub(crate) fn new(config: &MnConfig, record: Option<&MnRecord>, now: Time) -> Self {
+    /// installed at `now`; every outbound SA writes `iv_prefix` in its IVs.
+    pub(crate) fn new(
+        config: &MnConfig,
+        record: Option<&MnRecord>,
+        now: Time,
+        iv_prefix: u32,
+    ) -> Self {
         let mut init = Generation::derive(
             Role::MobileNode,
             GenerationId::Init,
@@ -123,7 +128,7 @@ impl<A: EspAead> NodeKeys<A> {
             resume(init.outbound_mut(), r.init_outbound_mark);
             marks.init = init.outbound().next_sequence();
         }
-        let mut table = KeyTable::new(Role::MobileNode, init);
+        let mut table = KeyTable::new(Role::MobileNode, init).with_iv_prefix(iv_prefix);
         if let (Some(r), RestorePolicy::ResumeKeys) = (record, config.restore) {
             for gr in [&r.anterior, &r.newest].into_iter().flatten() {
                 let g = restored_generation(&config.home_address, gr);
