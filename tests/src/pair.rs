@@ -87,14 +87,19 @@ pub struct PairConfig {
 impl PairConfig {
     /// Matching configurations in `mode`: the MN asks 600 s lifetimes (refresh at
     /// 75 %), the HA grants up to 3600 s (refresh advice at 80 %); neither key update
-    /// timer fires within a test unless the test sets it (MN: none; HA: one day).
+    /// timer fires within a test unless the test sets it (MN: none; HA: one day), and
+    /// no update follows an initialization by itself (`rekey_after_initialization`
+    /// off on both ends, so the patent's sequences run as written; a test that wants
+    /// the daemons' default sets it).
     pub fn new(mode: RequestMode) -> Self {
         let mut ha = ha::HaConfig::new(HA, vec![ha_mn_config(&init_key())]);
         ha.mode = mode;
         ha.key_update_interval = Duration::from_secs(86_400);
+        ha.rekey_after_initialization = false;
         let mut mn = mn_config(HA, &init_key());
         mn.request_mode = mode;
         mn.key_update_interval = None;
+        mn.rekey_after_initialization = false;
         PairConfig {
             ha,
             mn,

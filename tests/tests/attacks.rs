@@ -606,14 +606,21 @@ fn old_ba_replayed_to_the_mn_moves_no_key_backwards() {
         update_bas.push(ba);
         p.deliver_to_mn();
     }
-    // Both at N = 4; the BAs carrying 1..=4 were sealed with init, init, 1, 2.
+    // Both at N = 4; the BAs carrying 1..=4 were sealed with init, 1, 2, 3 (each
+    // update's BA under N, the key its BU came under).
     p.assert_mn_keys(g(4), &[g(4), g(3), INIT]);
+    let sealed: Vec<_> = std::iter::once(&init_ba)
+        .chain(&update_bas)
+        .map(|ba| p.sealed_with(ba))
+        .collect();
+    assert_eq!(sealed, [INIT, g(1), g(2), g(3)]);
     let before = snap(&p);
     let counters = p.mn_counters();
     for ba in std::iter::once(&init_ba).chain(&update_bas) {
         let r = p.handle_at_mn(ba.frame.clone()).0;
         let sealed = p.sealed_with(ba);
-        let expected = if sealed == INIT {
+        // Under a key the MN still holds (init, anterior 3): the window refuses it.
+        let expected = if sealed == INIT || sealed == g(3) {
             mn::DropReason::Replayed
         } else {
             mn::DropReason::UnknownSpi
@@ -627,18 +634,18 @@ fn old_ba_replayed_to_the_mn_moves_no_key_backwards() {
     assert_eq!(snap(&p), before);
     assert_eq!(p.mn_counters().keys_installed, counters.keys_installed);
 
-    // A duplicated BA in flight (the one carrying 5, sealed with 3): by the time the
-    // copy arrives the MN has moved to 5 and dropped 3, so the copy opens under
-    // nothing.
+    // A duplicated BA in flight (the one carrying 5, sealed with 4): by the time the
+    // copy arrives the MN has moved to 5 and kept 4 as anterior, so the copy is a
+    // replay under 4.
     p.advance_to_next_deadline();
     p.deliver_to_ha();
-    assert_eq!(p.sealed_with(p.peek_to_mn()), g(3));
+    assert_eq!(p.sealed_with(p.peek_to_mn()), g(4));
     p.duplicate_next_to_mn();
     let r = p.deliver_to_mn();
     assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_eq!(
         p.deliver_to_mn(),
-        mn::Received::Dropped(mn::DropReason::UnknownSpi)
+        mn::Received::Dropped(mn::DropReason::Replayed)
     );
     p.assert_mn_keys(g(5), &[g(5), g(4), INIT]);
     // A duplicated plain BA (a binding refresh, sealed with 4, which the MN keeps):

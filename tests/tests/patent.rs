@@ -188,16 +188,20 @@ fn mn_requested_update(p: &mut Pair, n: u32) {
     assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     assert_eq!(p.ha_counters().key_updates, updates + 1);
-    // ... S219–S224: and the BA carrying N+1 is sealed with N−1, the transmit key
-    // before the update.
+    // ... S219–S224: and the BA carrying N+1 is sealed with N, the transmit key once
+    // N+1 is installed (S217) and the key the MN's BU came under. The patent's S221
+    // says "(N−1)th"; the project settled on N (docs/architecture.md "Key
+    // distribution", issue 12): N−1 was just deleted (S217), and the resend of (4)
+    // goes under N too.
     let ba = p.peek_to_mn().clone();
     assert_eq!(
         ba.spi(),
-        ha_before.of(before(n)).ha_to_mn.get(),
-        "S221: BA sealed with the (N-1)th key"
+        ha_before.of(g(n)).ha_to_mn.get(),
+        "S221 as settled: BA sealed with the Nth key"
     );
     let d = p.decode(&ba.frame);
-    assert_eq!(d.sealed_with, before(n));
+    assert_eq!(d.sealed_with, g(n));
+    assert_ne!(d.sealed_with, before(n));
     assert_eq!(d.distributed(), Some(n + 1));
     // While N+1 is in flight: the MN transmits N (the HA's anterior), the HA transmits
     // N (the MN's newest).
@@ -205,7 +209,8 @@ fn mn_requested_update(p: &mut Pair, n: u32) {
     p.assert_keys_concordant();
     data_under(p, g(n), g(n));
 
-    // S122–S129: the MN opens the BA with N−1 (S125) and moves to N+1.
+    // S122–S129: the MN opens the BA with N (S125 says N−1; settled as above) and
+    // moves to N+1.
     let r = p.deliver_to_mn();
     assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
     assert_steady(p, n + 1);
@@ -241,16 +246,20 @@ fn ha_timer_update(p: &mut Pair, n: u32) {
     assert!(p.ha_keys().update_due);
 
     // S402–S404 (S602–S605, S613–S617): BU under N with the flag on: N+1 drawn, N
-    // transmits, N−1 deleted; S406–S411: the BA, sealed with N−1, carries N+1; the
-    // flag goes off once it is sent.
+    // transmits, N−1 deleted; S406–S411: the BA carries N+1, sealed with N (S408
+    // says N−1: settled as for S221 above); the flag goes off once it is sent.
     let r = p.deliver_to_ha();
     assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
     p.assert_ha_keys(g(n), &[g(n + 1), g(n), INIT]);
     assert!(!p.ha_keys().update_due, "S411: flag OFF after the BA");
     let ba = p.peek_to_mn().clone();
-    assert_eq!(ba.spi(), ha_before.of(before(n)).ha_to_mn.get(), "S408");
+    assert_eq!(
+        ba.spi(),
+        ha_before.of(g(n)).ha_to_mn.get(),
+        "S408 as settled"
+    );
     let d = p.decode(&ba.frame);
-    assert_eq!(d.sealed_with, before(n));
+    assert_eq!(d.sealed_with, g(n));
     assert_eq!(d.distributed(), Some(n + 1));
     p.assert_keys_concordant();
     data_under(p, g(n), g(n));
@@ -342,7 +351,7 @@ fn patent_3_update_request_distributes_next_key() {
     p.establish();
     // The first update after the initialization: init plays the (N−1)th key.
     mn_requested_update(&mut p, 1);
-    // The example proper, N = 2: the BA carrying N+1 = 3 is sealed with N−1 = 1.
+    // The example proper, N = 2: the BA carrying N+1 = 3 is sealed with N = 2.
     mn_requested_update(&mut p, 2);
     mn_requested_update(&mut p, 3);
     assert_eq!(p.ha_counters().key_updates, 3);
@@ -613,7 +622,7 @@ fn patent_10_bu_under_anterior_spi_resends() {
     let generated = p.ha_spis().of(g(n + 1));
     // ... and the BA carrying it is discarded midway (FIG. 16).
     let lost = p.drop_next_to_mn();
-    assert_eq!(p.decode(&lost.frame).sealed_with, g(n - 1));
+    assert_eq!(p.decode(&lost.frame).sealed_with, g(n));
     assert_eq!(p.decode(&lost.frame).distributed(), Some(n + 1));
     p.assert_mn_keys(g(n), &accepted(n));
     p.assert_keys_concordant();
@@ -769,4 +778,47 @@ fn restarts_from_full_records_keep_keys_and_fresh_nonces() {
         data_under(&mut p, g(3), g(2));
     }
     mn_requested_update(&mut p, 3);
+}
+
+/// Issue 12, item 9, with both ends at the daemons' default
+/// (`rekey_after_initialization`): the pre-shared init key seals the initialization
+/// exchange and nothing more. The node asks for generation 2 as soon as it holds
+/// generation 1, so the home agent's transmit key leaves init one exchange later;
+/// from then on no frame of either side is sealed under init.
+#[test]
+fn init_key_seals_only_the_initialization_exchange_by_default() {
+    for mode in [RequestMode::Explicit, RequestMode::Implicit] {
+        let mut p = pair(mode, "init_only_for_initialization", |c| {
+            c.ha.rekey_after_initialization = true;
+            c.mn.rekey_after_initialization = true;
+        });
+        p.start(COA);
+        // S100–S129: the initialization, both ways under init.
+        assert_eq!(p.decode(&p.peek_to_ha().frame).sealed_with, INIT);
+        p.deliver_to_ha();
+        let ba = p.peek_to_mn().clone();
+        assert_eq!(p.decode(&ba.frame).sealed_with, INIT, "{mode:?}");
+        assert_eq!(p.decode(&ba.frame).distributed(), Some(1));
+        p.deliver_to_mn();
+        // At once: the BU under generation 1 asking for the next one ...
+        let bu = p.peek_to_ha().clone();
+        let d = p.decode(&bu.frame);
+        assert_eq!(d.sealed_with, g(1), "{mode:?}");
+        let asked = match mode {
+            RequestMode::Explicit => Some(&KeyOption::KeyUpdateRequest),
+            RequestMode::Implicit => None,
+        };
+        assert_eq!(d.bu_key(), asked, "{mode:?}");
+        p.deliver_to_ha();
+        // ... answered under generation 1 with generation 2.
+        let ba = p.peek_to_mn().clone();
+        assert_eq!(p.decode(&ba.frame).sealed_with, g(1), "{mode:?}");
+        assert_eq!(p.decode(&ba.frame).distributed(), Some(2));
+        p.deliver_to_mn();
+        assert!(p.to_ha.is_empty() && p.to_mn.is_empty(), "{mode:?}: {p:?}");
+        assert_steady(&p, 2);
+        data_under(&mut p, g(2), g(1));
+        assert_eq!(p.ha_counters().key_initializations, 1);
+        assert_eq!(p.ha_counters().key_updates, 1);
+    }
 }

@@ -72,6 +72,12 @@ pub struct HaConfig {
     /// The HA's per-MN key update timer (patent (6), (9)); also the lifetime carried in
     /// the Key Distribution option.
     pub key_update_interval: Duration,
+    /// After an initialization the update is due at once, so the node's next BU
+    /// under generation 1 draws generation 2 and the HA stops transmitting with the
+    /// pre-shared init key, which it otherwise uses until then (it holds no anterior
+    /// key; issue 12, item 9). **(choice: on.)** Off, the timer starts as after an
+    /// update (patent (6), (9) as written).
+    pub rekey_after_initialization: bool,
     /// How far a Key Initialization Request's timestamp may be from the HA's clock
     /// (RFC 4285 §6 rule, docs/architecture.md).
     pub init_timestamp_skew: Duration,
@@ -119,6 +125,7 @@ impl HaConfig {
             binding_cache: BindingCacheStorage::Volatile,
             refresh_percent: 80,
             key_update_interval: Duration::from_secs(3600),
+            rekey_after_initialization: true,
             init_timestamp_skew: Duration::from_secs(30),
             rekey_sequence_margin: 1 << 20,
             sequence_block: 1024,

@@ -516,7 +516,14 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                     mn.keys.last_init_timestamp = core::num::NonZeroU64::new(ts);
                 }
                 mn.dirty = true;
-                self.restart_update_timer(now, index, interval);
+                // The init key seals the initialization exchange and nothing more
+                // (issue 12, item 9): an update is due at once, so the node's next
+                // BU under generation 1 moves the HA's transmit key off init.
+                if self.config.rekey_after_initialization {
+                    mn.keys.update.set(UpdateTimer::Due);
+                } else {
+                    self.restart_update_timer(now, index, interval);
+                }
                 self.counters.key_initializations += 1;
                 self.key_event(hoa, DistributionKind::Initialization, number);
                 let mut options = vec![distribution];
@@ -527,9 +534,6 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 let distribution = self.distribution(&generation);
                 let number = distribution_number(&distribution);
                 let new_spi = generation.keys.spis().mn_to_ha.get();
-                // Seal with the transmit key *before* the update (patent S221).
-                let slot = self.mns[index].keys.transmit_slot();
-                self.send_ba(index, slot, request, ack, &[distribution], refresh);
                 let stamp = InstallStamps::stamp(self.started, now);
                 let mn = &mut self.mns[index];
                 match mn.keys.install(generation, stamp) {
@@ -548,6 +552,11 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 self.restart_update_timer(now, index, interval);
                 self.counters.key_updates += 1;
                 self.key_event(hoa, DistributionKind::Update, number);
+                // Install N+1 first, then seal with the transmit key, now N: the key
+                // the MN's BU came under (patent S217/S404/S604; the project's
+                // reading of S221, docs/architecture.md "Key distribution").
+                let slot = self.mns[index].keys.transmit_slot();
+                self.send_ba(index, slot, request, ack, &[distribution], refresh);
             }
             KeyAction::Resend => {
                 let newest = self.mns[index].keys.newest.as_ref();

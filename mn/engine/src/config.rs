@@ -82,6 +82,14 @@ pub struct MnConfig {
     /// Explicit mode: after this long on one generation the next BU (sent at once)
     /// carries a Key Update Request (patent (3)). `None`: never asked for.
     pub key_update_interval: Option<Duration>,
+    /// Ask for generation 2 right after an initialization (explicit: a Key Update
+    /// Request; implicit: a BU under generation 1, which the HA's timer answers),
+    /// so the pre-shared init key seals the initialization exchange and nothing
+    /// more: the HA, holding no anterior key, transmits with init until that update
+    /// (issue 12, item 9). **(choice: on.)** Off, the node follows the patent's
+    /// sequences (1)–(2) and (7) as written, and init keeps carrying the HA's data
+    /// until the next update.
+    pub rekey_after_initialization: bool,
     /// Lifetime asked for in each Binding Update (RFC 6275 §6.1.7; 4-second units on
     /// the wire, rounded down).
     pub requested_lifetime: Duration,
@@ -103,7 +111,7 @@ pub struct MnConfig {
 
 impl MnConfig {
     /// A configuration with the defaults of RFC 6275 and the key protocol: explicit
-    /// requests, key update every hour, 600 s lifetime refreshed at 75 %, 1.5 s → 32 s
+    /// requests, key update every hour and right after an initialization, 600 s lifetime refreshed at 75 %, 1.5 s → 32 s
     /// retransmission, 2 key resends, vendor 32473, AES-128-GCM init key.
     pub fn new(
         home_agent: Ipv6Addr,
@@ -119,6 +127,7 @@ impl MnConfig {
             suite: Suite::Aes128Gcm,
             request_mode: RequestMode::Explicit,
             key_update_interval: Some(Duration::from_secs(3600)),
+            rekey_after_initialization: true,
             requested_lifetime: Duration::from_secs(600),
             refresh_percent: 75,
             retransmit: RetransmitConfig::default(),

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use mip6_wire::esp::{AesGcmAead, EspAead};
 use mip6_wire::frames::inbound::classify;
 use mip6_wire::frames::{inspect, BindingUpdateFrame, FrameError, Payload};
-use mip6_wire::keys::RequestMode;
+use mip6_wire::keys::{DistributionKind, RequestMode};
 use mip6_wire::mh::{
     lifetime_secs_to_units, BaStatus, BindingAckRepr, BindingUpdateRepr, BuFlags, KeyBody,
     KeyOption, Message, MobilityOption, SequenceNumber,
@@ -311,11 +311,15 @@ impl<A: EspAead> MobileNode<A> {
             UpdateTimer::At(t) => now >= t,
             UpdateTimer::Off => false,
         };
-        if due && self.config.request_mode == RequestMode::Explicit {
-            self.keys.update = UpdateTimer::Requested;
-            KeyRequest::KeyUpdate
-        } else {
-            KeyRequest::Plain
+        if !due {
+            return KeyRequest::Plain;
+        }
+        self.keys.update = UpdateTimer::Requested;
+        match self.config.request_mode {
+            RequestMode::Explicit => KeyRequest::KeyUpdate,
+            // No option to ask with: a BU under newest is the request, the HA's
+            // timer (due right after an initialization) grants it.
+            RequestMode::Implicit => KeyRequest::Plain,
         }
     }
 
@@ -534,7 +538,16 @@ impl<A: EspAead> MobileNode<A> {
             (Installed::New { generation, kind }, _) => {
                 self.counters.keys_installed += 1;
                 tracing::debug!(generation, ?kind, "keys installed");
-                self.schedule_update(now);
+                if kind == DistributionKind::Initialization
+                    && self.config.rekey_after_initialization
+                {
+                    // The init key seals the initialization exchange and nothing
+                    // more (issue 12, item 9): ask for generation 2 at once, so the
+                    // HA stops transmitting with init (it holds no anterior yet).
+                    self.keys.update = UpdateTimer::Due;
+                } else {
+                    self.schedule_update(now);
+                }
                 self.events
                     .push_back(Event::KeysInstalled { generation, kind });
                 self.emit_persist();
@@ -549,8 +562,12 @@ impl<A: EspAead> MobileNode<A> {
             (Installed::Ignored, None) => {}
         }
         if self.keys.update == UpdateTimer::Requested {
-            // The update was not granted: ask again later, not in a loop.
-            self.keys.update = UpdateTimer::At(now + self.config.retransmit.max);
+            // The update was not granted: ask again later, not in a loop (implicit
+            // mode has no timer of its own: the HA's decides).
+            self.keys.update = match self.config.request_mode {
+                RequestMode::Explicit => UpdateTimer::At(now + self.config.retransmit.max),
+                RequestMode::Implicit => UpdateTimer::Off,
+            };
         }
         match a.target {
             Target::CareOf(coa) => {

@@ -57,6 +57,11 @@ pub struct ModelConfig {
     pub max_data: u32,
     /// Sending a data frame is enabled only with fewer frames than this in flight.
     pub max_in_flight: usize,
+    /// Whether an update follows each initialization by itself (the engines'
+    /// `rekey_after_initialization`). Off in [`ModelConfig::new`]: the extra
+    /// exchange doubles the depth every path needs before the faults start, beyond
+    /// the check's budget; the simulation runs the daemons' default (on).
+    pub rekey_after_initialization: bool,
 }
 
 impl ModelConfig {
@@ -79,6 +84,7 @@ impl ModelConfig {
             max_duplicates: 1,
             max_data: 2,
             max_in_flight: 3,
+            rekey_after_initialization: false,
         }
     }
 
@@ -86,6 +92,7 @@ impl ModelConfig {
         let mut c = HaConfig::new(HA, vec![ha_mn_config(&init_key())]);
         c.mode = self.mode;
         c.key_update_interval = self.ha_key_update;
+        c.rekey_after_initialization = self.rekey_after_initialization;
         c.sequence_block = 1;
         c
     }
@@ -95,6 +102,7 @@ impl ModelConfig {
         c.request_mode = self.mode;
         c.key_update_interval = self.mn_key_update;
         c.requested_lifetime = self.lifetime;
+        c.rekey_after_initialization = self.rekey_after_initialization;
         c.sequence_block = 1;
         c
     }

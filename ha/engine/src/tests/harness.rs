@@ -29,13 +29,16 @@ pub fn mn_config(key: &KeyMaterial) -> MnConfig {
     }
 }
 
-/// The lab's home agent serving [`HOA`] and [`HOA2`], in `mode`.
+/// The lab's home agent serving [`HOA`] and [`HOA2`], in `mode`; its timer starts
+/// after an initialization as after an update (`rekey_after_initialization` off:
+/// the tests of that choice set it).
 pub fn config(mode: RequestMode) -> HaConfig {
     let mut c = HaConfig::new(
         HA,
         vec![mn_config(&init_key()), mn_config(&second_init_key())],
     );
     c.mode = mode;
+    c.rekey_after_initialization = false;
     c
 }
 

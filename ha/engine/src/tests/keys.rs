@@ -5,7 +5,7 @@ use mip6_wire::keys::{GenerationId, RequestMode, Slot};
 use mip6_wire::mh::{BaStatus, KeyOption};
 
 use super::harness::*;
-use crate::{DistributionKind, DropReason, Event, KeyView, Received, Refusal};
+use crate::{DistributionKind, DropReason, Event, HaConfig, KeyView, Received, Refusal};
 
 fn view(ha: &Ha) -> KeyView {
     ha.keys(&HOA).unwrap()
@@ -122,8 +122,9 @@ fn explicit_init_without_request_or_with_stale_or_skewed_timestamp_is_145() {
 }
 
 #[test]
-fn update_on_request_then_next_update_sealed_with_anterior() {
-    // Patent (3).
+fn update_on_request_ba_sealed_with_n_the_key_the_bu_came_under() {
+    // Patent (3), with S221 as the project settled it: install N+1, then seal the BA
+    // with the transmit key, now N (docs/architecture.md "Key distribution").
     let mut ha = ha(RequestMode::Explicit);
     let mut mn = mn();
     initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
@@ -134,8 +135,8 @@ fn update_on_request_then_next_update_sealed_with_anterior() {
     let ba = mn.open_ba(one_ba(&mut ha));
     assert_eq!(
         ba.slot,
-        Slot::Init,
-        "sealed with the transmit key before the update"
+        Slot::Newest,
+        "sealed with generation 1, the MN's newest, not with init"
     );
     assert_eq!(ba.distribution.as_ref().unwrap().generation, 2);
     assert_eq!(key_events(&events), [(DistributionKind::Update, 2)]);
@@ -151,14 +152,14 @@ fn update_on_request_then_next_update_sealed_with_anterior() {
     let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
     ha.handle(T0 + secs(20), &mut frame);
     let ba_frame = one_ba(&mut ha);
-    let gen1_ha_to_mn = mn.keys.get(Slot::Anterior).unwrap().spis().ha_to_mn.get();
+    let gen2_ha_to_mn = mn.keys.get(Slot::Newest).unwrap().spis().ha_to_mn.get();
     assert_eq!(
         esp_header(&ba_frame).unwrap().0,
-        gen1_ha_to_mn,
-        "sealed with N−1"
+        gen2_ha_to_mn,
+        "sealed with N = 2, the key the BU came under"
     );
     let ba = mn.open_ba(ba_frame);
-    assert_eq!(ba.slot, Slot::Anterior);
+    assert_eq!(ba.slot, Slot::Newest);
     assert_eq!(ba.distribution.as_ref().unwrap().generation, 3);
     assert_keys(&ha, g(2), &[g(3), g(2), GenerationId::Init], false);
     let v = view(&ha);
@@ -429,4 +430,62 @@ fn key_view_reports_every_slot_with_its_spis_and_install_time() {
         "N−1 keeps the time it was installed as N"
     );
     assert_eq!(v.generations[2].installed_at, T0);
+}
+
+/// Issue 12, item 9: with `rekey_after_initialization` (the default) an update is due
+/// as soon as an initialization is answered, so the node's next BU under generation
+/// 1, with or without a Key Update Request, draws generation 2 and the home agent
+/// stops transmitting with the pre-shared init key.
+#[test]
+fn after_an_initialization_the_next_bu_under_generation_1_draws_generation_2() {
+    for mode in [RequestMode::Explicit, RequestMode::Implicit] {
+        let mut c = config(mode);
+        c.rekey_after_initialization = true;
+        assert!(
+            HaConfig::new(HA, Vec::new()).rekey_after_initialization,
+            "default"
+        );
+        let mut ha = ha_with(c, 7, Vec::new());
+        let mut mn = mn();
+        initialize(&mut ha, &mut mn, T0, mode);
+        take_events(&mut ha);
+        assert!(view(&ha).update_due, "{mode:?}: due at once");
+        assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], false);
+
+        // A plain BU under generation 1 (no request: the HA's due timer decides).
+        let mut frame = mn.bu(&[]);
+        ha.handle(T0 + secs(1), &mut frame);
+        let events = take_events(&mut ha);
+        assert_eq!(
+            key_events(&events),
+            [(DistributionKind::Update, 2)],
+            "{mode:?}"
+        );
+        let ba = mn.open_ba(one_ba(&mut ha));
+        assert_eq!(ba.slot, Slot::Newest, "{mode:?}: sealed with generation 1");
+        assert_eq!(ba.distribution.as_ref().unwrap().generation, 2);
+        assert_keys(&ha, g(1), &[g(2), g(1), GenerationId::Init], false);
+        assert!(!view(&ha).update_due);
+        // Data to the node now goes under generation 1, not init.
+        let inner = udp_packet(CN, HOA, b"after");
+        let mut buf = data_buffer(&inner);
+        let sealed = ha.seal_data(T0 + secs(1), &mut buf, inner.len()).unwrap();
+        let gen1 = mn.keys.get(Slot::Newest).unwrap().spis().ha_to_mn.get();
+        assert_eq!(sealed.spi, gen1, "{mode:?}");
+    }
+}
+
+/// Off, the timer starts as after an update (patent (6), (9) as written): the next
+/// plain BU under generation 1 moves no key.
+#[test]
+fn without_rekey_after_initialization_the_timer_runs_its_interval() {
+    let mut ha = ha(RequestMode::Implicit);
+    let mut mn = mn();
+    initialize(&mut ha, &mut mn, T0, RequestMode::Implicit);
+    take_events(&mut ha);
+    assert!(!view(&ha).update_due);
+    let mut frame = mn.bu(&[]);
+    ha.handle(T0 + secs(1), &mut frame);
+    assert_eq!(key_events(&take_events(&mut ha)), []);
+    assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], true);
 }

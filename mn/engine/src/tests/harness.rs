@@ -15,11 +15,14 @@ pub use mip6_testkit::stepper::take_all;
 
 use crate::{Event, MnConfig, MnRecord, MobileNode, Received};
 
-/// The lab's mobile node ([`HOA`], its init key, home agent [`HA`]), in `mode`.
+/// The lab's mobile node ([`HOA`], its init key, home agent [`HA`]), in `mode`;
+/// no update follows an initialization by itself (`rekey_after_initialization`
+/// off: the tests of that choice set it).
 pub fn config(mode: RequestMode) -> MnConfig {
     let key = init_key();
     let mut c = MnConfig::new(HA, key.home_address, key.secret, key.spis);
     c.request_mode = mode;
+    c.rekey_after_initialization = false;
     c
 }
 

@@ -5,7 +5,7 @@ use mip6_wire::mh::{BuFlags, KeyOption};
 
 use super::harness::*;
 use crate::{
-    DistributionKind, DropReason, Event, KeyView, Received, Registration, RestorePolicy,
+    DistributionKind, DropReason, Event, KeyView, MnConfig, Received, Registration, RestorePolicy,
     UpdateTimer,
 };
 
@@ -575,4 +575,78 @@ fn an_update_request_answered_without_a_key_is_asked_again_later() {
     mn.handle_timeout(due + secs(32.0));
     let bu = ha.open_bu(&one_bu(&mut mn));
     assert_eq!(bu.key, Some(KeyOption::KeyUpdateRequest));
+}
+
+/// Issue 12, item 9: with `rekey_after_initialization` (the default) the node asks
+/// for generation 2 as soon as generation 1 is installed, so the home agent stops
+/// transmitting with the init key one exchange later; once generation 2 is in,
+/// no further BU follows until the refresh.
+#[test]
+fn after_an_initialization_the_node_asks_for_the_next_generation_at_once() {
+    for mode in [RequestMode::Explicit, RequestMode::Implicit] {
+        let mut c = config(mode);
+        c.rekey_after_initialization = true;
+        assert!(
+            MnConfig::new(HA, HOA, init_key().secret, init_key().spis).rekey_after_initialization,
+            "on by default"
+        );
+        let mut mn = node_with(c, None);
+        let mut ha = home_agent();
+        mn.set_care_of_address(T0, Some(COA));
+        let bu = ha.open_bu(&one_bu(&mut mn));
+        assert_eq!(bu.slot, Slot::Init, "{mode:?}");
+        let kd = ha.initialize(1);
+        let mut keys = vec![KeyOption::KeyDistribution(kd)];
+        keys.extend(bu.key.clone());
+        let mut ba = ha.ba(&bu, &keys);
+        assert!(matches!(mn.handle(T0, &mut ba), Received::Consumed { .. }));
+        // The next BU leaves with the BA's handling, under generation 1.
+        let next = ha.open_bu(&one_bu(&mut mn));
+        assert_eq!(next.slot, Slot::Newest, "{mode:?}: under generation 1");
+        assert_eq!(next.update.sequence, bu.update.sequence.next());
+        let expected = match mode {
+            RequestMode::Explicit => Some(KeyOption::KeyUpdateRequest),
+            RequestMode::Implicit => None,
+        };
+        assert_eq!(next.key, expected, "{mode:?}");
+        assert_eq!(mn.keys().update, UpdateTimer::Requested, "{mode:?}");
+
+        // Generation 2 arrives: installed, and no BU follows.
+        let kd = ha.update(2);
+        let mut ba = ha.ba(&next, &[KeyOption::KeyDistribution(kd)]);
+        assert!(matches!(
+            mn.handle(T0 + secs(0.1), &mut ba),
+            Received::Consumed { .. }
+        ));
+        assert_eq!(mn.keys().newest, Some(2), "{mode:?}");
+        let (_, t) = take_all(&mut mn);
+        assert!(t.is_empty(), "{mode:?}: no BU after the update: {t:?}");
+        let after = match mode {
+            RequestMode::Explicit => UpdateTimer::At(T0 + secs(0.1) + secs(3600.0)),
+            RequestMode::Implicit => UpdateTimer::Off,
+        };
+        assert_eq!(mn.keys().update, after, "{mode:?}");
+    }
+}
+
+/// The same, when the home agent answers the follow-up BU without a new key: the
+/// implicit node does not ask again in a loop (it has no timer of its own).
+#[test]
+fn a_follow_up_bu_answered_without_a_key_is_not_repeated_in_implicit_mode() {
+    let mut c = config(RequestMode::Implicit);
+    c.rekey_after_initialization = true;
+    let mut mn = node_with(c, None);
+    let mut ha = home_agent();
+    register(&mut mn, &mut ha, T0);
+    let next = ha.open_bu(&one_bu(&mut mn));
+    let mut ba = ha.ba(&next, &[]);
+    assert!(matches!(
+        mn.handle(T0 + secs(0.1), &mut ba),
+        Received::Consumed { .. }
+    ));
+    assert_eq!(mn.keys().update, UpdateTimer::Off);
+    assert_eq!(mn.keys().newest, Some(1));
+    mn.handle_timeout(T0 + secs(60.0));
+    let (_, t) = take_all(&mut mn);
+    assert!(t.is_empty(), "no BU before the refresh: {t:?}");
 }
