@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! mip6-{ha,mn} -c FILE [--check-config] [--seed N] [--capture FILE.pcapng] [--capture-limit N]
+//!                      [--keep-privileges]
 //! mip6-{ha,mn} status [--json] [-c FILE | --socket PATH]
 //! ```
 //!
@@ -76,6 +77,10 @@ pub struct RunArgs {
     /// run cannot fill the disk: 100 000 records are about 150 MB of full-size frames.
     #[arg(long, value_name = "INPUTS", default_value_t = crate::capture::DEFAULT_LIMIT)]
     pub capture_limit: u64,
+    /// Keep every privilege the daemon was started with, instead of dropping to
+    /// CAP_NET_ADMIN and CAP_NET_RAW with no_new_privs once set up: for debugging only.
+    #[arg(long)]
+    pub keep_privileges: bool,
 }
 
 /// Options of `status`.

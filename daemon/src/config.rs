@@ -489,9 +489,81 @@ pub fn read_file<K: CommonKind>(path: &Path) -> Result<Zeroizing<String>, Config
         .map_err(|e| ConfigError::new(None, "", K::io(e)).with_origin(path))
 }
 
+/// Permission bits that let the file's group or everyone else read it.
+pub const GROUP_OR_OTHER_READ: u32 = 0o044;
+
+/// The permission bits (`0o7777` part of the mode) of the file at `path` when its group
+/// or others may read it; `None` when only its owner can.
+pub fn readable_by_others(path: &Path) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    Ok((mode & GROUP_OR_OTHER_READ != 0).then_some(mode))
+}
+
+/// Warns (tracing WARN) when the configuration file at `path`, which holds an
+/// `init_secret`, can be read by its group or others, naming the file and its mode and
+/// the fix (`chmod 600`). Returns whether it warned. A file whose mode cannot be read
+/// is reported at WARN too (and counts as a warning).
+pub fn warn_if_secret_readable(path: &Path) -> bool {
+    match readable_by_others(path) {
+        Ok(None) => false,
+        Ok(Some(mode)) => {
+            tracing::warn!(
+                file = %path.display(),
+                mode = %format!("{mode:04o}"),
+                "configuration file holds init_secret and is readable by group or others \
+                 (mode {mode:04o}): anyone who can read it can derive the mobile nodes' \
+                 initialization keys; run chmod 600 {}",
+                path.display()
+            );
+            true
+        }
+        Err(e) => {
+            tracing::warn!(
+                file = %path.display(),
+                error = %e,
+                "cannot read the mode of the configuration file holding init_secret; \
+                 make sure only its owner can read it (chmod 600)"
+            );
+            true
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_file_readable_by_group_or_others_is_a_warning_naming_file_and_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ha.toml");
+        std::fs::write(&path, "init_secret = \"00\"\n").unwrap();
+        for (mode, warned) in [
+            (0o644, true),
+            (0o640, true),
+            (0o604, true),
+            (0o600, false),
+            (0o400, false),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let (did, log) = crate::logging::capture(|| warn_if_secret_readable(&path));
+            assert_eq!(did, warned, "mode {mode:o}: {log}");
+            if warned {
+                let shown = format!("{mode:04o}");
+                assert!(log.contains(" WARN "), "{log}");
+                assert!(log.contains(&path.display().to_string()), "{log}");
+                assert!(log.contains(&shown), "mode {shown} in {log}");
+                assert!(log.contains("chmod 600"), "{log}");
+            } else {
+                assert!(log.is_empty(), "mode {mode:o}: {log}");
+            }
+        }
+        let (did, log) =
+            crate::logging::capture(|| warn_if_secret_readable(&dir.path().join("gone")));
+        assert!(did && log.contains("chmod 600"), "{log}");
+    }
 
     /// A kind as a daemon would write one, with the documented texts.
     #[derive(Debug, PartialEq)]

@@ -19,6 +19,8 @@ pub struct StartOptions {
     pub capture: Option<PathBuf>,
     /// `--capture-limit INPUTS`.
     pub capture_limit: u64,
+    /// `--keep-privileges`: do not drop to [`crate::privileges::KEPT`] after set-up.
+    pub keep_privileges: bool,
 }
 
 /// Why a daemon stopped with an error.
@@ -131,6 +133,7 @@ where
         seed: args.seed,
         capture: args.capture,
         capture_limit: args.capture_limit,
+        keep_privileges: args.keep_privileges,
     };
     match runtime.block_on(run(config, options)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@
 //! | [`clock`] | wall-clock [`mip6_wire::Time`] for the engines |
 //! | [`launch`] | the `main` of both binaries: command line, checked configuration, runtime, exit status |
 //! | [`logging`] | tracing to stderr, text or JSON |
+//! | [`privileges`] | what a daemon keeps once set up: `CAP_NET_ADMIN` and `CAP_NET_RAW`, a bounding set of the same, no_new_privs |
 //! | [`rng`] | OS RNG, or a seeded one for tests and replay only |
 //! | [`counters`] | counters both drivers keep (frames per path) |
 //! | [`record`] | the fixed-length binary records the stores keep: version byte, big-endian fields, presence bytes; reader and writer |
@@ -38,6 +39,7 @@ pub mod counters;
 pub mod launch;
 pub mod logging;
 pub mod metrics;
+pub mod privileges;
 pub mod record;
 pub mod rng;
 pub mod shell;

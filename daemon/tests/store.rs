@@ -197,8 +197,8 @@ fn compare_and_set_writes_only_over_the_expected_value() {
 fn database_file_is_private() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(FILE);
-    // A pre-existing, world-readable (empty) file is narrowed to 0600.
-    std::fs::write(&path, b"").unwrap();
+    // A pre-existing store made world-readable is narrowed to 0600 on open.
+    drop(open(dir.path(), Persistence::Full));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let store = open(dir.path(), Persistence::Full);
     done(store.put(&record(1))).unwrap();
@@ -213,6 +213,73 @@ fn database_file_is_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// Item 11 of issue 12: a store file cut short (at 0, a few octets, inside the header,
+/// half-way, all but its last page, all but its last octet) is a typed error naming the
+/// file and what to do, never a panic (redb 2 asserts on some of these lengths).
+#[test]
+fn a_truncated_store_is_a_damaged_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path(), Persistence::Full);
+        let records: Vec<Record> = (1..=40).map(record).collect();
+        done(store.put_many(&records)).unwrap();
+    }
+    let path = dir.path().join(FILE);
+    let whole = std::fs::read(&path).unwrap();
+    assert!(whole.len() > 8192, "a store of {} octets", whole.len());
+    let page = 4096;
+    let lengths = [
+        0,
+        1,
+        7,
+        64,
+        511,
+        page,
+        whole.len() / 2,
+        whole.len() - page,
+        whole.len() - 1,
+    ];
+    for len in lengths {
+        let cut = tempfile::tempdir().unwrap();
+        let cut_path = cut.path().join(FILE);
+        std::fs::write(&cut_path, &whole[..len]).unwrap();
+        let opened = std::panic::catch_unwind(|| RedbStore::open(cut.path(), FILE));
+        let result = opened.unwrap_or_else(|_| panic!("open panicked on {len} octets"));
+        let err = result.expect_err(&format!("{len} of {} octets opened", whole.len()));
+        let text = err.to_string();
+        assert!(
+            matches!(&err, StoreError::Damaged { path, .. } if *path == cut_path),
+            "{len} octets: {err:?}"
+        );
+        assert!(
+            text.contains(&cut_path.display().to_string())
+                && text.contains("damaged")
+                && text.contains("move it away"),
+            "{len} octets: {text}"
+        );
+        // The damaged file is left as it was, for the operator to look at.
+        assert_eq!(std::fs::metadata(&cut_path).unwrap().len(), len as u64);
+    }
+    // The whole file still opens, with every record.
+    let store = open(dir.path(), Persistence::Full);
+    assert_eq!(done(store.load_all()).unwrap().len(), 40);
+}
+
+/// A new store file appears whole under its name: created as `<file>.new` and renamed,
+/// a leftover `.new` of a crash is replaced, and the store says it was created.
+#[test]
+fn a_new_store_is_created_whole_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let leftover = dir.path().join(format!("{FILE}.new"));
+    std::fs::write(&leftover, b"half a header").unwrap();
+    let backend = RedbStore::open(dir.path(), FILE).unwrap();
+    assert!(backend.created());
+    assert!(!leftover.exists(), "the leftover was used and renamed");
+    drop(backend);
+    let backend = RedbStore::open(dir.path(), FILE).unwrap();
+    assert!(!backend.created(), "the second open found the file");
 }
 
 #[test]

@@ -30,7 +30,9 @@
 //! [`NftGuard`] deletes the table when dropped. The `nft` binary is the standard
 //! interface to nftables. The guard remembers the network namespace of the thread that
 //! installed it and runs every later `nft` (update, removal, drop) in that namespace, so
-//! dropping it on another thread cannot leave the table behind.
+//! dropping it on another thread cannot leave the table behind; from a thread already in
+//! that namespace `nft` runs as it is, so a daemon with only `CAP_NET_ADMIN` and
+//! `CAP_NET_RAW` left (no `CAP_SYS_ADMIN` for `setns`) still removes its table.
 //!
 //! Not supported: restricting by interface; IPv4.
 
@@ -160,16 +162,20 @@ fn run_nft(netns: &NetnsFd, script: &str, action: &'static str, table: &str) -> 
     };
     let ns = netns.raw();
     let mut cmd = Command::new("nft");
-    // SAFETY: the hook runs in the forked child before exec and calls only setns(2), a
-    // plain system call that is async-signal-safe and allocates nothing; `ns` is a
-    // descriptor the parent keeps open (it is inherited across fork).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(ns, libc::CLONE_NEWNET) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+    // Only a thread elsewhere needs the hook (and CAP_SYS_ADMIN for setns): a daemon that
+    // dropped its privileges runs nft from the namespace it installed the table in.
+    if !netns.is_current() {
+        // SAFETY: the hook runs in the forked child before exec and calls only setns(2),
+        // a plain system call that is async-signal-safe and allocates nothing; `ns` is a
+        // descriptor the parent keeps open (it is inherited across fork).
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(ns, libc::CLONE_NEWNET) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     let mut child = cmd
         .args(["-f", "-"])

@@ -17,6 +17,9 @@
 //! [`AsRawFd::as_raw_fd`]. Frames we send ourselves are not looped back
 //! (`PACKET_IGNORE_OUTGOING`, Linux 4.20).
 //!
+//! Frames the kernel drops because the socket's receive buffer is full are counted by the
+//! kernel, not seen by us: [`PacketSocket::take_drops`] reads (and resets) that count.
+//!
 //! Not supported: `PACKET_MMAP` rings, VLAN tags, several local addresses in one filter
 //! (open one socket per address, or call [`PacketSocket::set_local_address`] when the MN's
 //! care-of address changes).
@@ -122,6 +125,30 @@ impl PacketSocket {
         self.sock
             .attach_filter(&prog)
             .map_err(Error::sys("setsockopt(SO_ATTACH_FILTER)"))
+    }
+
+    /// Frames the kernel dropped for this socket since the last call because its
+    /// receive buffer was full (`PACKET_STATISTICS`, `tp_drops`, packet(7)): frames that
+    /// passed the filter but that the daemon never saw. The kernel resets its counters
+    /// on every read, so the caller adds the results up.
+    pub fn take_drops(&self) -> io::Result<u64> {
+        let mut stats = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: `stats` is a live tpacket_stats and `len` its size; the kernel writes at
+        // most `len` octets into it and the new length into `len`, both alive for the call.
+        cvt(unsafe {
+            libc::getsockopt(
+                raw(&self.sock),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut stats as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        })?;
+        Ok(u64::from(stats.tp_drops))
     }
 
     /// The interface index the socket is bound to (0: all).

@@ -123,24 +123,55 @@ pub(crate) unsafe fn for_each_cmsg(hdr: &libc::msghdr, mut f: impl FnMut(Cmsg)) 
 
 /// The network namespace of the thread that made it (`/proc/thread-self/ns/net`,
 /// namespaces(7)), so a guard undoes its changes in that namespace whichever thread drops it.
+///
+/// Entering a namespace (`setns(2)`) needs `CAP_SYS_ADMIN`, which a daemon that dropped
+/// its privileges no longer has; so [`NetnsFd::enter`] and the `nft` hook skip it when
+/// the thread already is in the namespace (same nsfs device and inode), which is the
+/// daemons' case: they never leave the namespace they start in.
 #[derive(Debug)]
-pub(crate) struct NetnsFd(OwnedFd);
+pub(crate) struct NetnsFd {
+    fd: OwnedFd,
+    /// Device and inode of the namespace file: its identity (namespaces(7)).
+    id: (u64, u64),
+}
+
+/// The identity (device, inode) of the calling thread's network namespace.
+fn current_netns_id() -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata("/proc/thread-self/ns/net")?;
+    Ok((meta.dev(), meta.ino()))
+}
 
 impl NetnsFd {
     /// Opens the calling thread's network namespace.
     pub(crate) fn current() -> io::Result<Self> {
-        std::fs::File::open("/proc/thread-self/ns/net").map(|f| NetnsFd(f.into()))
+        use std::os::unix::fs::MetadataExt;
+        let file = std::fs::File::open("/proc/thread-self/ns/net")?;
+        let meta = file.metadata()?;
+        Ok(NetnsFd {
+            id: (meta.dev(), meta.ino()),
+            fd: file.into(),
+        })
     }
 
-    /// Moves the calling thread into the namespace (`setns(2)`).
+    /// Whether the calling thread is in this namespace now.
+    pub(crate) fn is_current(&self) -> bool {
+        current_netns_id().is_ok_and(|id| id == self.id)
+    }
+
+    /// Moves the calling thread into the namespace (`setns(2)`), unless it is there
+    /// already (no `CAP_SYS_ADMIN` needed then).
     pub(crate) fn enter(&self) -> io::Result<()> {
+        if self.is_current() {
+            return Ok(());
+        }
         // SAFETY: the descriptor is an open namespace file owned by `self`.
-        cvt(unsafe { libc::setns(self.0.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
+        cvt(unsafe { libc::setns(self.fd.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
     }
 
     /// The raw descriptor, for a `pre_exec` hook that calls `setns` in a child.
     pub(crate) fn raw(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 }
 

@@ -61,6 +61,49 @@ fn packet_socket_passes_signalling_and_tunnel_frames_only() {
     assert!(collect(&ps, QUIET, 10, || drain(&ps)).is_empty());
 }
 
+/// Issue 12, item 13: frames the filter passed but the full receive buffer could not
+/// hold are counted by the kernel; `take_drops` reads that count and resets it, and with
+/// what was received it accounts for every frame sent.
+#[test]
+fn packet_socket_reports_frames_its_full_buffer_dropped() {
+    if !require_root("packet_socket_reports_frames_its_full_buffer_dropped") {
+        return;
+    }
+    let lab = Lab::pair("drops");
+    let ps = lab.run("b", || PacketSocket::open(Some("vb"), ip6(B)).unwrap());
+    // The smallest buffer the kernel allows: a few frames fit, the rest are dropped.
+    socket2::SockRef::from(&ps).set_recv_buffer_size(1).unwrap();
+    assert_eq!(ps.take_drops().unwrap(), 0, "nothing sent yet");
+    let tx = lab.run("a", || RawSender::open(None).unwrap());
+    let sent = 200u32;
+    let mut payload = esp_stub(0x1001, 0);
+    payload.resize(1200, 0x5a);
+    for seq in 1..=sent {
+        payload[4..8].copy_from_slice(&seq.to_be_bytes());
+        tx.send(&ipv6(0, 0, 50, 64, A, B, &payload)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let dropped = ps.take_drops().unwrap();
+    let mut received = 0u64;
+    loop {
+        let got = drain(&ps).len() as u64;
+        if got == 0 {
+            break;
+        }
+        received += got;
+    }
+    assert!(
+        dropped > 0,
+        "a full buffer dropped nothing (received {received})"
+    );
+    assert_eq!(
+        received + dropped,
+        u64::from(sent),
+        "received {received} + dropped {dropped}"
+    );
+    assert_eq!(ps.take_drops().unwrap(), 0, "the count resets when read");
+}
+
 #[test]
 fn ipproto_raw_sends_hand_built_packets_byte_for_byte_in_batches() {
     if !require_root("ipproto_raw_sends_hand_built_packets_byte_for_byte_in_batches") {

@@ -306,3 +306,232 @@ fn mn_restart_registers_again_and_traffic_resumes() {
     let r = replay_mn_restored(config, 22, state, &inputs).unwrap_or_else(|e| panic!("mn-2: {e}"));
     assert!(r.inputs >= 300 && r.outputs >= 300, "{r:?}");
 }
+
+/// What every thread of process `pid` holds, from `/proc/<pid>/task/*/status`.
+fn thread_privileges(pid: u32) -> Vec<(String, mip6_daemon::privileges::ThreadPrivileges)> {
+    let dir = format!("/proc/{pid}/task");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .flatten()
+        .filter_map(|t| {
+            let tid = t.file_name().to_string_lossy().into_owned();
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            Some((
+                tid,
+                mip6_daemon::privileges::ThreadPrivileges::parse(&status),
+            ))
+        })
+        .collect()
+}
+
+/// Issue 12 in the running daemons: both run with exactly CAP_NET_ADMIN and CAP_NET_RAW
+/// (effective, permitted, bounding; nothing inheritable or ambient) and no_new_privs on
+/// every thread, and still register, carry a ping and UDP both ways through the tunnel,
+/// and remove their nft tables, the MN's source rule and their control sockets on
+/// SIGTERM. On the way: ESP to the HA's link-local and all-nodes addresses is dropped
+/// as `wrong_destination` before the engine; the first start warns of the missing
+/// stores; a configuration file readable by others is warned about.
+#[test]
+fn daemons_run_with_net_admin_and_net_raw_only_and_still_work() {
+    let t = "daemons_run_with_net_admin_and_net_raw_only_and_still_work";
+    if !require_lab(t) || !require_tool(t, "python3") || !require_tool(t, "nft") {
+        return;
+    }
+    let mut run = Running::start(Duration::from_secs(30), true);
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    let kept = mip6_daemon::privileges::mask(&mip6_daemon::privileges::KEPT);
+    assert_eq!(kept, 0x3000);
+    for (who, daemon) in [("mip6-ha", &run.ha), ("mip6-mn", &run.mn)] {
+        let pid = daemon.as_ref().expect("running").id.pid();
+        let threads = thread_privileges(pid);
+        assert!(!threads.is_empty(), "{who}: no thread");
+        for (tid, p) in threads {
+            assert_eq!(
+                (
+                    p.effective,
+                    p.permitted,
+                    p.bounding,
+                    p.inheritable,
+                    p.ambient
+                ),
+                (kept, kept, kept, 0, 0),
+                "{who} thread {tid}: {p:?}"
+            );
+            assert!(p.no_new_privs, "{who} thread {tid}: {p:?}");
+            assert_eq!(p.uid, 0, "{who} thread {tid}");
+        }
+    }
+
+    // The data path works after the drop.
+    assert!(
+        run.lab
+            .ping(Node::Mn, mip6_tests::lab_e2e::HOA, mip6_tests::lab_e2e::CN)
+            .expect("ping runs"),
+        "no ping reply through the tunnel\n{}",
+        run.diagnostics()
+    );
+    let (up, down) = run.udp_both_ways(7, 100, 2.0, |_| {});
+    assert_eq!(
+        (up.rx.lost, down.rx.lost),
+        (0, 0),
+        "up {up:?} down {down:?}"
+    );
+    assert!(
+        up.rx.received >= 150 && down.rx.received >= 150,
+        "up {up:?} down {down:?}"
+    );
+
+    // ESP for the HA's link-local address and for all nodes, from the home router: the
+    // raw ESP socket takes them, the HA drops them before its engine.
+    let link_local = run
+        .lab
+        .exec_in(
+            Node::Ha,
+            &[
+                "ip", "-6", "-o", "addr", "show", "dev", "ha-home", "scope", "link",
+            ],
+        )
+        .expect("ip runs");
+    let link_local = String::from_utf8_lossy(&link_local.stdout)
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("fe80").map(|rest| format!("fe80{rest}")))
+        .and_then(|a| a.split('/').next().map(str::to_owned))
+        .expect("the HA's link-local address");
+    let drop_count = |s: &serde_json::Value, name: &str| s["drops"][name].as_u64().unwrap_or(0);
+    let before = run.ha_json();
+    let sent_each = 3;
+    let script = "import socket, sys\n\
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 50)\n\
+        idx = socket.if_nametoindex('rt-home')\n\
+        esp = bytes.fromhex('00001001000000ff') + bytes(32)\n\
+        for dst in sys.argv[2:]:\n\
+        \x20   for _ in range(int(sys.argv[1])):\n\
+        \x20       s.sendto(esp, (dst, 0, 0, idx))\n";
+    let out = run
+        .lab
+        .exec_in(
+            Node::Rt,
+            &[
+                "python3",
+                "-c",
+                script,
+                &sent_each.to_string(),
+                &link_local,
+                "ff02::1",
+            ],
+        )
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = drop_count(&before, "wrong_destination") + 2 * sent_each;
+    run.wait_ha(
+        "ESP to other addresses dropped",
+        Duration::from_secs(5),
+        |s| drop_count(s, "wrong_destination") >= expected,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let after = run.ha_json();
+    assert_eq!(drop_count(&after, "wrong_destination"), expected, "{after}");
+    for engine_reason in ["bad_icv", "unknown_spi", "malformed"] {
+        assert_eq!(
+            drop_count(&after, engine_reason),
+            drop_count(&before, engine_reason),
+            "the engine saw a screened frame: {after}"
+        );
+    }
+    let metrics = run.scrape(Node::Ha, HA_METRICS);
+    assert!(
+        metrics.contains(&format!(
+            "mip6_ha_drops_total{{reason=\"wrong_destination\"}} {expected}\n"
+        )),
+        "{metrics}"
+    );
+    // The kernel's packet socket drop counter is exported (zero here, but present).
+    assert!(
+        metrics.contains("mip6_ha_drops_total{reason=\"packet_socket_rcvbuf_full\"}")
+            || !after["drops"]
+                .as_object()
+                .is_some_and(|d| d.contains_key("packet_socket_rcvbuf_full")),
+        "{metrics}"
+    );
+
+    // What they installed, then a clean stop removes it.
+    let nft_tables = |run: &Running, node: Node| {
+        let out = run
+            .lab
+            .exec_in(node, &["nft", "list", "tables"])
+            .expect("nft runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let rules = |run: &Running| {
+        let out = run
+            .lab
+            .exec_in(Node::Mn, &["ip", "-6", "rule", "show"])
+            .expect("ip runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        nft_tables(&run, Node::Ha).contains("mip6_ha"),
+        "{}",
+        nft_tables(&run, Node::Ha)
+    );
+    assert!(
+        nft_tables(&run, Node::Mn).contains("mip6_mn"),
+        "{}",
+        nft_tables(&run, Node::Mn)
+    );
+    assert!(rules(&run).contains("lookup 6275"), "{}", rules(&run));
+    run.stop_daemons();
+    assert!(
+        !nft_tables(&run, Node::Ha).contains("mip6_"),
+        "{}",
+        nft_tables(&run, Node::Ha)
+    );
+    assert!(
+        !nft_tables(&run, Node::Mn).contains("mip6_"),
+        "{}",
+        nft_tables(&run, Node::Mn)
+    );
+    assert!(!rules(&run).contains("lookup 6275"), "{}", rules(&run));
+    assert!(
+        !run.files.ha_socket.exists(),
+        "HA control socket left behind"
+    );
+    assert!(
+        !run.files.mn_socket.exists(),
+        "MN control socket left behind"
+    );
+
+    for (who, log, config) in [
+        ("ha", "ha-1.log", &run.files.ha_config),
+        ("mn", "mn-1.log", &run.files.mn_config),
+    ] {
+        let text = std::fs::read_to_string(run.out().join(log)).expect("the daemon's log");
+        assert!(
+            text.contains("privileges dropped: uid 0, caps net_admin,net_raw, no_new_privs"),
+            "{who}: {text}"
+        );
+        assert!(!text.contains("cleanup incomplete"), "{who}: {text}");
+        assert!(text.contains("stopped"), "{who}: {text}");
+        // A first start: no store file yet, said loudly.
+        assert!(
+            text.lines()
+                .any(|l| l.contains("WARN") && l.contains("no state store file")),
+            "{who}: {text}"
+        );
+        let readable = mip6_daemon::config::readable_by_others(config)
+            .expect("the config's mode")
+            .is_some();
+        let warned = text
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("chmod 600"));
+        assert_eq!(warned, readable, "{who}: readable {readable}: {text}");
+    }
+}

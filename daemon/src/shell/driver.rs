@@ -39,6 +39,9 @@ const TUN_BATCH: usize = 2 * SEGMENTS_PER_READ;
 const BATCHES_PER_WAKE: usize = 8;
 /// The longest sleep when the engine has no deadline.
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
+/// How often the packet sockets' kernel drop counters are read (also before every
+/// status and metrics answer), so an overflow is logged within this long.
+const SOCKET_STATS_EVERY: Duration = Duration::from_secs(10);
 
 /// A failure that stops the daemon (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,10 @@ pub enum ShellError {
     /// The role's host events ended (the mobile node's address watcher).
     #[error("{0}")]
     Host(String),
+    /// Dropping the privileges after set-up failed: the daemon does not run with more
+    /// than it needs.
+    #[error("dropping privileges: {0}")]
+    Privileges(#[from] crate::privileges::PrivilegeError),
 }
 
 /// The engine capture with the set of keys already in its key log.
@@ -110,6 +117,7 @@ impl Source {
 pub struct Shell<R: Role, S: RecordStore> {
     io: Io,
     core: Core<R, S>,
+    drop_privileges: bool,
 }
 
 /// Everything but the I/O, so a readiness guard on the I/O and the engine can be held
@@ -154,6 +162,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
         let tun_buf = DATA_HEADROOM + usize::from(tun_mtu) + TRAILER_ROOM;
         Shell {
             io,
+            drop_privileges: false,
             core: Core {
                 role,
                 store,
@@ -171,6 +180,13 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 sealed: Vec::with_capacity(TUN_BATCH),
             },
         }
+    }
+
+    /// Whether [`Shell::run`] drops the process's privileges once its sockets are
+    /// bound, keeping only [`crate::privileges::KEPT`] ([`crate::privileges`]); off
+    /// until asked (a test running a shell in its own process keeps its privileges).
+    pub fn set_drop_privileges(&mut self, drop: bool) {
+        self.drop_privileges = drop;
     }
 
     /// The role.
@@ -197,9 +213,11 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
         self.core.move_to(&self.io, now, care_of).await
     }
 
-    /// Serves the control socket and the metrics endpoint, logs `ready`, and runs the
-    /// loop until SIGINT or SIGTERM (`Ok`) or a fatal error; then removes what the
-    /// role installed (also after an error) and reports what could not be removed.
+    /// Serves the control socket and the metrics endpoint, drops the privileges if
+    /// asked ([`Shell::set_drop_privileges`]: everything that needs more is open by
+    /// then), logs `ready`, and runs the loop until SIGINT or SIGTERM (`Ok`) or a fatal
+    /// error; then removes what the role installed (also after an error) and reports
+    /// what could not be removed.
     pub async fn run(
         mut self,
         mut shutdown: Shutdown,
@@ -209,6 +227,13 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
         let served = serve(control_socket, metrics_at).await;
         let result = match served {
             Ok((control_server, mut control_rx, metrics_server, mut metrics_rx)) => {
+                if self.drop_privileges {
+                    if let Err(e) = crate::privileges::drop_privileges() {
+                        drop(metrics_server);
+                        drop(control_server);
+                        return self.stop(Err(e.into())).await;
+                    }
+                }
                 self.core.role.log_ready(Ready {
                     control_socket,
                     metrics: metrics_server.as_ref().map(|m| m.local_addr()),
@@ -222,11 +247,16 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
             }
             Err(e) => Err(e),
         };
+        self.stop(result).await
+    }
+
+    /// Logs why the loop ended, flushes the capture, removes what the role installed.
+    async fn stop(self, result: Result<&'static str, ShellError>) -> Result<(), ShellError> {
         match &result {
             Ok(signal) => tracing::info!(signal, "shutting down"),
             Err(e) => tracing::error!(error = %e, "stopping after a fatal error"),
         }
-        let Shell { io, core } = self;
+        let Shell { io, core, .. } = self;
         let Core { role, capture, .. } = core;
         if let Some(mut c) = capture {
             c.pcap.flush();
@@ -246,6 +276,8 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
         control_rx: &mut mpsc::Receiver<ControlRequest>,
         metrics_rx: &mut Option<mpsc::Receiver<MetricsRequest>>,
     ) -> Result<&'static str, ShellError> {
+        let mut socket_stats = tokio::time::interval(SOCKET_STATS_EVERY);
+        socket_stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.core.role.engine().poll_timeout();
             let sleep_for = deadline.map_or(IDLE_WAKE, |d| {
@@ -276,7 +308,9 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                         self.core.move_to(&self.io, clock::now(), care_of).await?;
                     }
                 }
+                _ = socket_stats.tick() => self.core.poll_socket_drops(&self.io),
                 Some(request) = control_rx.recv() => {
+                    self.core.poll_socket_drops(&self.io);
                     let answer = match request.command.as_str() {
                         "status" => self.core.status(),
                         other => serde_json::json!({ "error": format!("unknown command {other:?}") }),
@@ -284,6 +318,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     let _ = request.reply.send(answer);
                 }
                 Some(request) = recv_metrics(metrics_rx) => {
+                    self.core.poll_socket_drops(&self.io);
                     let _ = request.reply.send(self.core.metrics());
                 }
                 () = tokio::time::sleep(sleep_for), if deadline.is_some() => {
@@ -360,6 +395,30 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         let input = self.report_input();
         let text = self.role.metrics(&input, Text::new());
         input.common_metrics(R::NAME, text).finish()
+    }
+
+    /// Adds what the kernel dropped on each packet socket since the last read (receive
+    /// buffer full) to the drop counts, with a warning when there is any: those frames
+    /// passed the filter and were lost before the daemon saw them.
+    fn poll_socket_drops(&mut self, io: &Io) {
+        for (index, fd) in io.signalling.iter().enumerate() {
+            match fd.get_ref().take_drops() {
+                Ok(0) => {}
+                Ok(n) => {
+                    self.stats.drops(drop_names::PACKET_SOCKET_RCVBUF_FULL, n);
+                    tracing::warn!(
+                        socket = index,
+                        ifindex = fd.get_ref().ifindex(),
+                        dropped = n,
+                        total = self.stats.drops[drop_names::PACKET_SOCKET_RCVBUF_FULL],
+                        "packet socket receive buffer full: the kernel dropped frames the daemon never saw"
+                    );
+                }
+                Err(e) => {
+                    tracing::debug!(socket = index, error = %e, "PACKET_STATISTICS not read");
+                }
+            }
+        }
     }
 
     /// Drains the engine's events through the role and stores every record of them in
@@ -510,6 +569,17 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 continue;
             }
             let frame = &mut self.net_bufs[i][..meta.len];
+            if let Some(name) = self.role.screen_network(frame) {
+                self.stats.drop(name);
+                tracing::debug!(
+                    reason = name,
+                    len = meta.len,
+                    ifindex = meta.ifindex,
+                    count = self.stats.drops.get(name).copied().unwrap_or(0),
+                    "frame screened out before the engine"
+                );
+                continue;
+            }
             if let Some(c) = &mut self.capture {
                 c.pcap.net_in(now, frame);
             }

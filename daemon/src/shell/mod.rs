@@ -128,6 +128,15 @@ pub trait Role {
         None
     }
 
+    /// The drop name for a frame received from the network that the engine must not
+    /// see, if it is one (the home agent takes only frames to its own address: the raw
+    /// ESP socket also gets ESP the kernel accepted for link-local or multicast
+    /// addresses). Called for every received frame before it is captured or handled;
+    /// must never panic, whatever the octets.
+    fn screen_network(&self, _frame: &[u8]) -> Option<&'static str> {
+        None
+    }
+
     /// The drop name for a packet the engine refused to tunnel.
     fn data_drop(error: &DataErrorOf<Self>) -> &'static str;
 

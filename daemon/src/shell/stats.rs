@@ -53,6 +53,13 @@ impl ShellStats {
         *self.drops.entry(name).or_default() += 1;
     }
 
+    /// Counts `n` drops by name (drops counted elsewhere, such as by the kernel).
+    pub fn drops(&mut self, name: &'static str, n: u64) {
+        if n > 0 {
+            *self.drops.entry(name).or_default() += n;
+        }
+    }
+
     /// Counts a frame opened under `spi`.
     pub fn opened(&mut self, spi: u32) {
         self.sa_packets.entry(spi).or_default().opened += 1;
@@ -94,6 +101,10 @@ pub mod drop_names {
     /// A read from the TUN that failed or could not be split into packets (a bad
     /// `virtio_net_hdr`, more segments than buffers): what it held is lost.
     pub const TUN_READ_FAILED: &str = "tun_read_failed";
+    /// Frames a packet socket's filter passed that the kernel dropped because the
+    /// socket's receive buffer was full (`PACKET_STATISTICS` `tp_drops`): the daemon
+    /// never saw them.
+    pub const PACKET_SOCKET_RCVBUF_FULL: &str = "packet_socket_rcvbuf_full";
 }
 
 #[cfg(test)]
@@ -130,5 +141,10 @@ mod tests {
         s.drop(drop_names::TRUNCATED);
         s.drop(drop_names::TRUNCATED);
         assert_eq!(s.drops[drop_names::TRUNCATED], 2);
+        s.drops(drop_names::PACKET_SOCKET_RCVBUF_FULL, 0);
+        assert!(!s.drops.contains_key(drop_names::PACKET_SOCKET_RCVBUF_FULL));
+        s.drops(drop_names::PACKET_SOCKET_RCVBUF_FULL, 40);
+        s.drops(drop_names::PACKET_SOCKET_RCVBUF_FULL, 2);
+        assert_eq!(s.drops[drop_names::PACKET_SOCKET_RCVBUF_FULL], 42);
     }
 }

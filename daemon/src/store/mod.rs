@@ -48,6 +48,19 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a usable database: cut short, emptied, overwritten, or of a
+    /// format this build does not read. The daemon must not start on it (its records
+    /// are lost), nor silently replace it (an operator should see why).
+    #[error(
+        "state store {path} is damaged ({detail}): move it away to start with an empty store; \
+         the mobile nodes will re-initialize their keys with the home agent"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it (the backend's own words).
+        detail: String,
+    },
     /// The backend failed (open, transaction, storage, commit, connection).
     #[error("state store database: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -7,7 +7,13 @@
 //! forwarding on and proxy NDP on the home link (`proxy_delay` 0); the sockets and the
 //! TUN; leftover proxy entries of a killed run removed; the routes of bindings
 //! restored from the store. Then the shell ([`mip6_daemon::shell`]) serves the control
-//! socket and the metrics, logs `ready`, and runs until a signal.
+//! socket and the metrics, drops every privilege but `CAP_NET_ADMIN` and `CAP_NET_RAW`
+//! ([`mip6_daemon::privileges`]; not with `--keep-privileges`), logs `ready`, and runs
+//! until a signal.
+//!
+//! Loud at start: a configuration file readable by group or others (it holds the init
+//! secrets), and a store with no record for any mobile node ([`report_restored`]). A
+//! damaged store file stops the start with an error that names it (exit 1).
 //!
 //! Everything installed is held by a guard that undoes it on drop ([`NftGuard`],
 //! [`NetConfig`], the control socket's server, the TUN), so an error path cleans up
@@ -16,6 +22,7 @@
 //! replaced, a stale control socket is replaced, stale proxy entries are removed.
 
 use std::net::Ipv6Addr;
+use std::path::Path;
 
 use mip6_daemon::capture::EngineCapture;
 use mip6_daemon::rng::DaemonRng;
@@ -41,6 +48,10 @@ pub use mip6_daemon::RunError;
 pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunError> {
     // Signals first: a SIGTERM during start-up must not kill us past our guards.
     let shutdown = Shutdown::install().map_err(RunError::runtime("signal handlers"))?;
+    // Every [[mobile_node]] holds an init_secret.
+    if let Some(file) = &config.origin {
+        mip6_daemon::config::warn_if_secret_readable(file);
+    }
 
     let mut engine_config = config.to_engine().map_err(|errors| {
         RunError::Config(
@@ -82,12 +93,19 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     } else {
         Persistence::DurableMinimum
     };
-    let store = store::open(&config.state_dir, mode).map_err(RunError::runtime("state store"))?;
+    let store = store::open(&config.state_dir, mode)
+        .map_err(RunError::runtime("opening the state store"))?;
     let records = store
         .load_all()
         .await
-        .map_err(RunError::runtime("state store"))?;
+        .map_err(RunError::runtime("reading the state store"))?;
     let restored = records.len();
+    report_restored(
+        store.backend().path(),
+        store.backend().created(),
+        restored,
+        home_addresses.len(),
+    );
     if options.seed.is_some() {
         tracing::warn!("--seed: the RNG is predictable; for tests and replay only");
     }
@@ -161,6 +179,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         nft,
     );
     let mut shell = Shell::new(role, io, store, capture, now, config.tun_mtu());
+    shell.set_drop_privileges(!options.keep_privileges);
     // Routes of the bindings restored from the store.
     shell
         .settle(now)
@@ -174,4 +193,61 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         )
         .await
         .map_err(RunError::runtime("event loop"))
+}
+
+/// Logs what the store gave back. No record at all while mobile nodes are configured
+/// is a WARN naming the file: a first start looks like that, but so does a store that
+/// was deleted or lost, after which every mobile node must re-initialize. Fewer records
+/// than mobile nodes is INFO (the others never registered, or are new).
+pub fn report_restored(path: &Path, created: bool, restored: usize, mobile_nodes: usize) {
+    if restored == 0 && mobile_nodes > 0 {
+        let found = if created {
+            "no state store file was found, a new one was created"
+        } else {
+            "the state store file holds no record"
+        };
+        tracing::warn!(
+            store = %path.display(),
+            mobile_nodes,
+            restored_records = 0,
+            "{found}: starting with no binding, key or sequence mark for any of the \
+             {mobile_nodes} configured mobile node(s). A first start looks like this too; \
+             otherwise the store was deleted or lost: each mobile node re-initializes its \
+             keys with its next Binding Update, and AES-GCM nonces stay unique"
+        );
+    } else if restored < mobile_nodes {
+        tracing::info!(
+            store = %path.display(),
+            mobile_nodes,
+            restored_records = restored,
+            "records restored for some mobile nodes; the others start from their init keys"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_missing_store_is_a_warning_naming_the_file() {
+        let path = Path::new("/var/lib/mip6-ha/mip6-ha.redb");
+        let (_, log) = mip6_daemon::logging::capture(|| report_restored(path, true, 0, 2));
+        assert!(log.contains(" WARN "), "{log}");
+        assert!(log.contains("/var/lib/mip6-ha/mip6-ha.redb"), "{log}");
+        assert!(log.contains("no state store file"), "{log}");
+        assert!(log.contains("first start"), "{log}");
+        assert!(log.contains("re-initializes"), "{log}");
+        assert!(log.contains("nonces stay unique"), "{log}");
+        let (_, log) = mip6_daemon::logging::capture(|| report_restored(path, false, 0, 1));
+        assert!(
+            log.contains(" WARN ") && log.contains("holds no record"),
+            "{log}"
+        );
+        // Some records: no warning; all of them: nothing at all.
+        let (_, log) = mip6_daemon::logging::capture(|| report_restored(path, false, 1, 2));
+        assert!(!log.contains(" WARN ") && log.contains(" INFO "), "{log}");
+        let (_, log) = mip6_daemon::logging::capture(|| report_restored(path, false, 2, 2));
+        assert!(log.is_empty(), "{log}");
+    }
 }

@@ -335,3 +335,64 @@ fn daemon_in_the_lab_starts_serves_status_and_cleans_up_on_sigterm() {
     );
     lab.close().expect("lab teardown");
 }
+
+/// Runs the daemon with `args` for at most 10 s; as root in a network namespace of its
+/// own (`unshare -n`), so a daemon that went past its store by mistake would change
+/// nothing on this host.
+fn run_isolated(args: &[&str]) -> Output {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    });
+    let mut command = Command::new("timeout");
+    command.args(["-s", "KILL", "10"]);
+    if root {
+        command.args(["unshare", "-n"]);
+    }
+    command
+        .arg(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout runs mip6-ha")
+}
+
+/// Issue 12, item 11: a store file cut short stops the daemon with exit 1 and a
+/// message that names the file and says what to do, not a panic (exit 101).
+#[test]
+fn a_truncated_store_stops_the_daemon_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    {
+        // A real store of this daemon, with the layout's file name.
+        let store = mip6_ha_daemon::store::open(&state, mip6_ha_daemon::store::Persistence::Full)
+            .expect("a fresh store");
+        drop(store);
+    }
+    let file = state.join(mip6_ha_daemon::store::FILE_NAME);
+    let whole = std::fs::read(&file).unwrap();
+    let path = write_config(
+        dir.path(),
+        &config(
+            "lo",
+            dir.path(),
+            &mobile_node("2001:db8:1::100", SECRET, 0x1001, 0x1002),
+        ),
+    );
+    for len in [0, 100, whole.len() / 2] {
+        std::fs::write(&file, &whole[..len]).unwrap();
+        let out = run_isolated(&["-c", path.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{len} octets: {err}");
+        assert!(!err.contains("panicked"), "{len} octets: {err}");
+        assert!(
+            err.contains(&file.display().to_string())
+                && err.contains("is damaged")
+                && err.contains("move it away"),
+            "{len} octets: {err}"
+        );
+    }
+}

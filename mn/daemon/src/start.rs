@@ -7,8 +7,16 @@
 //! address; the sockets and the TUN with the home address; the source rule, the
 //! reverse-tunnel route and the nft guard ([`crate::host`]); the capture; the engine;
 //! the first Binding Update if there is a care-of address. Then the shell
-//! ([`mip6_daemon::shell`]) serves the control socket and the metrics, logs `ready`,
-//! and runs until a signal, then removes everything it installed.
+//! ([`mip6_daemon::shell`]) serves the control socket and the metrics, drops every
+//! privilege but `CAP_NET_ADMIN` and `CAP_NET_RAW` ([`mip6_daemon::privileges`]; not
+//! with `--keep-privileges`), logs `ready`, and runs until a signal, then removes
+//! everything it installed.
+//!
+//! Loud at start: a configuration file readable by group or others (it holds the init
+//! secret), and a store without this node's record ([`report_restored`]). A damaged
+//! store file stops the start with an error that names it (exit 1).
+
+use std::path::Path;
 
 use mip6_daemon::capture::EngineCapture;
 use mip6_daemon::rng::DaemonRng;
@@ -33,6 +41,10 @@ pub async fn run(
 ) -> Result<(), RunError> {
     // Signals first: a SIGTERM during start-up must not kill us past our guards.
     let shutdown = Shutdown::install().map_err(RunError::runtime("signal handlers"))?;
+    // The file holds init_secret.
+    if let Some(file) = &config.origin {
+        mip6_daemon::config::warn_if_secret_readable(file);
+    }
     let hoa = engine.home_address;
     let ha = engine.home_agent;
 
@@ -44,13 +56,16 @@ pub async fn run(
         RestorePolicy::Reinitialize => Persistence::DurableMinimum,
         RestorePolicy::ResumeKeys => Persistence::Full,
     };
-    let store = store::open(&config.state_dir, mode).map_err(RunError::runtime(format!(
-        "state store in {}",
-        config.state_dir.display()
-    )))?;
+    let store = store::open(&config.state_dir, mode)
+        .map_err(RunError::runtime("opening the state store"))?;
     let restored = store::load(&store)
         .await
-        .map_err(RunError::runtime("state store"))?;
+        .map_err(RunError::runtime("reading the state store"))?;
+    report_restored(
+        store.backend().path(),
+        store.backend().created(),
+        restored.is_some(),
+    );
 
     // Movement detection: subscribe, then read what is there (no change is lost).
     let watch = AddrWatch::open().map_err(RunError::runtime("address watcher"))?;
@@ -142,6 +157,7 @@ pub async fn run(
         config.tun_name().to_owned(),
     );
     let mut shell = Shell::new(role, io, store, capture, now, TUN_MTU);
+    shell.set_drop_privileges(!options.keep_privileges);
     if initial_coa.is_some() {
         shell
             .move_to(initial_coa)
@@ -152,4 +168,54 @@ pub async fn run(
         .run(shutdown, &config.control_socket, config.metrics())
         .await
         .map_err(RunError::runtime("event loop"))
+}
+
+/// Logs a WARN naming the file when the store holds no record of this node: a first
+/// start looks like that, but so does a store that was deleted or lost. The record
+/// holds the node's sequence marks; without it the node starts from its init key and
+/// the home agent re-initializes its keys.
+pub fn report_restored(path: &Path, created: bool, restored: bool) {
+    if restored {
+        return;
+    }
+    let found = if created {
+        "no state store file was found, a new one was created"
+    } else {
+        "the state store file holds no record"
+    };
+    tracing::warn!(
+        store = %path.display(),
+        restored_records = 0,
+        "{found}: starting with no key or sequence mark. A first start looks like this \
+         too; otherwise the store was deleted or lost: this node registers with its init \
+         key and the home agent re-initializes its keys; AES-GCM nonces stay unique"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_record_is_a_warning_naming_the_file() {
+        let path = Path::new("/var/lib/mip6-mn/mip6-mn.redb");
+        let (_, log) = mip6_daemon::logging::capture(|| report_restored(path, true, false));
+        assert!(log.contains(" WARN "), "{log}");
+        assert!(log.contains("/var/lib/mip6-mn/mip6-mn.redb"), "{log}");
+        assert!(
+            log.contains("no state store file") && log.contains("first start"),
+            "{log}"
+        );
+        assert!(
+            log.contains("re-initializes") && log.contains("nonces stay unique"),
+            "{log}"
+        );
+        let (_, log) = mip6_daemon::logging::capture(|| report_restored(path, false, false));
+        assert!(
+            log.contains(" WARN ") && log.contains("holds no record"),
+            "{log}"
+        );
+        let (_, log) = mip6_daemon::logging::capture(|| report_restored(path, false, true));
+        assert!(log.is_empty(), "{log}");
+    }
 }

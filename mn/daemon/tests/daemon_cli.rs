@@ -403,3 +403,49 @@ fn replay_matches(config_text: &str, seed: u64, capture: &Path) {
         assert_eq!(p, r, "output {i} differs");
     }
 }
+
+/// Runs the daemon with `args` for at most 10 s; as root in a network namespace of its
+/// own (`unshare -n`), so a daemon that went past its store by mistake would change
+/// nothing on this host.
+fn run_isolated(args: &[&str]) -> Output {
+    let mut command = Command::new("timeout");
+    command.args(["-s", "KILL", "10"]);
+    if prereq::is_root() {
+        command.args(["unshare", "-n"]);
+    }
+    command
+        .arg(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout runs mip6-mn")
+}
+
+/// Issue 12, item 11: a store file cut short stops the daemon with exit 1 and a
+/// message that names the file and says what to do, not a panic (exit 101).
+#[test]
+fn a_truncated_store_stops_the_daemon_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    drop(
+        mip6_mn_daemon::store::open(&state, mip6_mn_daemon::store::Persistence::Full)
+            .expect("a fresh store"),
+    );
+    let file = state.join(mip6_mn_daemon::store::FILE_NAME);
+    let whole = std::fs::read(&file).unwrap();
+    let path = write_config(dir.path(), &config_text(dir.path(), &["lo"]));
+    for len in [0, 100, whole.len() / 2] {
+        std::fs::write(&file, &whole[..len]).unwrap();
+        let out = run_isolated(&["-c", path.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{len} octets: {err}");
+        assert!(!err.contains("panicked"), "{len} octets: {err}");
+        assert!(
+            err.contains(&file.display().to_string())
+                && err.contains("is damaged")
+                && err.contains("move it away"),
+            "{len} octets: {err}"
+        );
+    }
+}
