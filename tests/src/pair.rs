@@ -826,6 +826,27 @@ impl Pair {
         }
     }
 
+    /// After a restart of the HA from full records (issue 12, item 10): the MN's
+    /// next data frame, under a restored generation, is dropped and answered with a
+    /// Binding Refresh Request; the MN's BU gets it a fresh generation. Runs that
+    /// exchange to the end and returns the HA's key events of it.
+    #[track_caller]
+    pub fn refresh_after_ha_restart(&mut self) -> Vec<(ha::DistributionKind, u32)> {
+        let before = self.ha_key_events().len();
+        let up = self
+            .mn_seal_data(b"first data after the HA restart")
+            .expect("the MN seals data");
+        let (r, _) = self.handle_at_ha(up);
+        assert_eq!(
+            r,
+            ha::Received::Dropped(ha::DropReason::DataUnderRestoredKey),
+            "{self:?}"
+        );
+        assert!(!self.to_mn.is_empty(), "a BRR is on its way");
+        self.deliver_all();
+        self.ha_key_events()[before..].to_vec()
+    }
+
     // ----- crashes ----------------------------------------------------------------
 
     /// The HA crashes and restarts from its disk (frames in flight stay in flight).

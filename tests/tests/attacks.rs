@@ -136,7 +136,10 @@ fn replayed_bu_is_dropped_and_moves_nothing() {
         ha::Received::Dropped(DropReason::Replayed)
     );
     assert_eq!(snap(&p), before);
+    // Data waits for a fresh generation (issue 12, item 10), then flows.
+    assert_eq!(p.refresh_after_ha_restart().len(), 1);
     p.assert_data_flows();
+    let before = snap(&p);
 
     // An old sequence number under a fresh ESP sequence number (an insider holding
     // the MN's key): refused with 135, the BA names the binding's sequence number.

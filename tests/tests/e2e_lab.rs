@@ -199,11 +199,11 @@ fn ha_kill9_and_restart_with_persistence_keeps_binding_and_keys() {
         up.rx.received >= 500 && down.rx.received >= 500,
         "up {up:?} down {down:?}"
     );
-    assert_eq!(
-        (up.rx.lost, down.rx.lost),
-        (0, 0),
-        "up {up:?} down {down:?}"
-    );
+    // MN→HA data under the restored keys waits for the next generation (issue 12,
+    // item 10): the first packet draws a BRR, the BU brings a new key one round
+    // trip later. At 100 packets/s that is a packet or two, never more than five.
+    assert!(up.rx.lost <= 5, "up {up:?}");
+    assert_eq!(down.rx.lost, 0, "down {down:?}");
     let mn = run.mn_json();
     assert_eq!(keys(&mn, "MN").0, 1, "the MN was re-initialized: {mn}");
     let ha = run.ha_json();

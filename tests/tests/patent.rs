@@ -738,7 +738,15 @@ fn ha_full_restart_mid_update_still_resends() {
         p.assert_ha_keys(g(2), &[g(3), g(2), INIT]);
         assert!(!p.ha_keys().newest_confirmed);
         p.assert_mn_keys(g(2), &accepted(2));
-        data_under(&mut p, g(2), g(2));
+        // MN→HA data under the restored N proves nothing now (issue 12, item 10):
+        // dropped, and the HA asks for a BU; the MN, still awaiting its BA, lets its
+        // retransmission answer.
+        let up = p.mn_seal_data(b"under restored N").expect("the MN seals");
+        assert_eq!(
+            p.handle_at_ha(up).0,
+            ha::Received::Dropped(ha::DropReason::DataUnderRestoredKey)
+        );
+        assert!(matches!(p.deliver_to_mn(), mn::Received::Consumed { .. }));
         // The retransmitted BU under N: a resend, sealed with N.
         p.advance_to_next_deadline();
         let r = p.deliver_to_ha();
@@ -751,13 +759,20 @@ fn ha_full_restart_mid_update_still_resends() {
         let r = p.deliver_to_mn();
         assert!(matches!(r, mn::Received::Consumed { .. }), "{r:?}");
         assert_steady(&p, 3);
-        data_under(&mut p, g(3), g(2));
+        // N+1 was restored too (drawn before the crash): data under it waits for the
+        // next generation, which the BRR-prompted BU brings.
+        assert_eq!(
+            p.refresh_after_ha_restart(),
+            [(DistributionKind::Update, 4)]
+        );
+        assert_steady(&p, 4);
+        data_under(&mut p, g(4), g(3));
     }
 }
 
 /// Beyond the patent: an MN restarted with `ResumeKeys` goes on with its newest key,
 /// and HA restarts from full records keep the keys; data flows after each restart
-/// and no (key, sequence number) is sealed twice.
+/// (from the HA's next generation on) and no (key, IV) is sealed twice.
 #[test]
 fn restarts_from_full_records_keep_keys_and_fresh_nonces() {
     let mut p = pair(RequestMode::Explicit, "restarts_full", mn_timer);
@@ -772,12 +787,20 @@ fn restarts_from_full_records_keep_keys_and_fresh_nonces() {
     p.deliver_all();
     assert_steady(&p, 3);
     data_under(&mut p, g(3), g(2));
-    for _ in 0..2 {
+    // Each HA restart from full records keeps the keys; the node's first data under
+    // them is dropped (issue 12, item 10) and its BU, asked for with a BRR, gets the
+    // next generation at once.
+    for n in [3, 4] {
         p.restart_ha(HaRestore::Full);
-        assert_steady(&p, 3);
-        data_under(&mut p, g(3), g(2));
+        assert_steady(&p, n);
+        assert_eq!(
+            p.refresh_after_ha_restart(),
+            [(DistributionKind::Update, n + 1)]
+        );
+        assert_steady(&p, n + 1);
+        data_under(&mut p, g(n + 1), g(n));
     }
-    mn_requested_update(&mut p, 3);
+    mn_requested_update(&mut p, 5);
 }
 
 /// Issue 12, item 9, with both ends at the daemons' default

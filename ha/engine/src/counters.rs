@@ -53,11 +53,16 @@ pub enum DropReason {
     /// A home registration carrying a Nonce Indices option (RFC 6275 §9.5.1: silently
     /// discarded).
     NonceIndicesInHomeRegistration,
+    /// A tunnelled packet under a generation restored after a restart: what that SA
+    /// accepted after its last persisted replay top is unknown, so a data frame under
+    /// it may be a replay (issue 12, item 10). The node is asked to refresh (a BRR)
+    /// and gets a fresh generation at its next BU.
+    DataUnderRestoredKey,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 17] = [
         DropReason::Malformed,
         DropReason::UnknownSpi,
         DropReason::Replayed,
@@ -74,6 +79,7 @@ impl DropReason {
         DropReason::InvalidHomeAddress,
         DropReason::NotHomeRegistration,
         DropReason::NonceIndicesInHomeRegistration,
+        DropReason::DataUnderRestoredKey,
     ];
 
     /// Position in [`DropReason::ALL`].
@@ -102,6 +108,9 @@ impl fmt::Display for DropReason {
             DropReason::NotHomeRegistration => "H flag clear: route optimisation not supported",
             DropReason::NonceIndicesInHomeRegistration => {
                 "Nonce Indices option in a home registration"
+            }
+            DropReason::DataUnderRestoredKey => {
+                "data under a key restored after a restart (replay state unknown)"
             }
         })
     }
@@ -132,6 +141,9 @@ pub struct Counters {
     pub key_resends: u64,
     /// Bindings removed by lifetime expiry.
     pub bindings_expired: u64,
+    /// Binding Refresh Requests sent (RFC 6275 §6.1.2), to move a node off a key
+    /// restored after a restart.
+    pub brr_sent: u64,
 }
 
 impl Counters {

@@ -18,7 +18,9 @@ use crate::counters::Counters;
 use crate::events::{BindingChange, Event, RemovalCause, RouteChange, Transmit};
 use crate::index::{HoaIndex, SpiIndex};
 use crate::mobile_node::QueuedDeadline;
-use crate::mobile_node::{InstallStamps, KeySlots, MobileNode, Proof, UpdateTimer};
+use crate::mobile_node::{
+    InstallStamps, KeySlots, MobileNode, Proof, ReplayKnowledge, UpdateTimer,
+};
 use crate::persist::MnRecord;
 use crate::timers::{Deadline, TimerQueue};
 
@@ -94,6 +96,9 @@ pub struct KeyView {
     pub newest_confirmed: bool,
     /// Whether the HA's key update timer has expired (acted on at the next BU under N).
     pub update_due: bool,
+    /// Whether N was restored after a restart: data under it is dropped until a
+    /// fresh generation ([`crate::DropReason::DataUnderRestoredKey`]).
+    pub newest_restored: bool,
     /// Every filled slot, newest first: SPIs and when the HA installed it (the init
     /// key: when the engine started).
     pub generations: Vec<GenerationView>,
@@ -215,6 +220,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 binding: None,
                 queued: QueuedDeadline::NONE,
                 dirty: false,
+                refresh_requested: 0,
             });
         }
         for record in restored {
@@ -267,8 +273,9 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             } else {
                 Proof::Unconfirmed
             };
-            let at = now + self.config.key_update_interval;
-            keys.update.set(UpdateTimer::Running(at));
+            // The restored generations' replay state is not exact (data under them
+            // is dropped): a fresh generation at the node's next BU under newest.
+            keys.update.set(UpdateTimer::Due);
         }
         if let Some(binding) = record.binding {
             mn.binding = Some(binding);
@@ -343,6 +350,8 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             anterior: k.number(Slot::Anterior),
             newest_confirmed: k.newest.is_some() && k.proof == Proof::Confirmed,
             update_due: k.update.get() == UpdateTimer::Due,
+            newest_restored: k.newest.is_some()
+                && k.replay_knowledge(Slot::Newest) == ReplayKnowledge::LostAtRestart,
             generations: k
                 .accepted_slots()
                 .filter_map(|slot| {

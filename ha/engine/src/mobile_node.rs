@@ -297,6 +297,21 @@ impl SlotKeys {
 pub(crate) struct Dynamic {
     pub keys: SlotKeys,
     pub secret: Secret32,
+    pub replay: ReplayKnowledge,
+}
+
+/// What the home agent knows of a generation's inbound replay state (issue 12,
+/// item 10). Data frames never trigger a persist, so after a restart the window
+/// resumes at the top persisted with the last BU: a data frame the SA accepted
+/// after that, captured and replayed, would still fit. A replayed BU cannot, since
+/// every accepted BU persists the top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplayKnowledge {
+    /// Drawn in this run: the window has seen every frame.
+    Exact,
+    /// Restored from a record: BUs are taken, data is dropped
+    /// ([`crate::DropReason::DataUnderRestoredKey`]) until a fresh generation.
+    LostAtRestart,
 }
 
 impl Dynamic {
@@ -319,6 +334,7 @@ impl Dynamic {
                 window,
             ),
             secret,
+            replay: ReplayKnowledge::Exact,
         }
     }
 
@@ -421,6 +437,17 @@ impl KeySlots {
         [Slot::Newest, Slot::Anterior, Slot::Init]
             .into_iter()
             .filter(|&slot| self.get(slot).is_some())
+    }
+
+    /// What is known of the inbound replay state of the key in `slot` (init's top is
+    /// persisted on every frame: exact).
+    pub fn replay_knowledge(&self, slot: Slot) -> ReplayKnowledge {
+        let dynamic = match slot {
+            Slot::Init => None,
+            Slot::Newest => self.newest.as_ref(),
+            Slot::Anterior => self.anterior.as_ref(),
+        };
+        dynamic.map_or(ReplayKnowledge::Exact, |d| d.replay)
     }
 
     /// The slot whose inbound (MN→HA) SPI is `spi`.
@@ -532,6 +559,7 @@ impl KeySlots {
         g.keys.resume_at(record.outbound_mark);
         g.keys.set_mark(record.outbound_mark);
         g.keys.raise_floor(record.inbound_top);
+        g.replay = ReplayKnowledge::LostAtRestart;
         g
     }
 
@@ -573,6 +601,9 @@ pub(crate) struct MobileNode {
     pub queued: QueuedDeadline,
     /// A persisted field changed since the last `Persist` event.
     pub dirty: bool,
+    /// When the last Binding Refresh Request went to this MN
+    /// ([`InstallStamps::stamp`]; 0: none yet).
+    pub refresh_requested: u32,
 }
 
 impl MobileNode {

@@ -27,7 +27,7 @@ use std::net::Ipv6Addr;
 
 use mip6_wire::esp::{self, sa::SEQUENCE_END, EspAead};
 use mip6_wire::ext::Chain;
-use mip6_wire::frames::{self, BindingAckFrame, Payload};
+use mip6_wire::frames::{self, BindingAckFrame, BindingRefreshRequestFrame, Payload};
 use mip6_wire::keys::{DistributionKind, GenerationId, RequestMode, Slot, SpiPair};
 use mip6_wire::mh::{
     lifetime_secs_to_units, BaFlags, BaStatus, BindingAckRepr, BindingUpdateRepr, BuFlags,
@@ -43,7 +43,7 @@ use crate::engine::{HomeAgent, MnIndex};
 use crate::events::{
     BindingChange, Event, KeyChange, Received, RemovalCause, RouteChange, Transmit,
 };
-use crate::mobile_node::{Dynamic, InstallStamps, Proof, UpdateTimer};
+use crate::mobile_node::{Dynamic, InstallStamps, Proof, ReplayKnowledge, UpdateTimer};
 use crate::refusal::Refusal;
 
 /// What an authenticated BU asked for, read from its header chain and options.
@@ -194,8 +194,13 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             Ok(opened) => opened,
             Err(e) => return Received::Dropped(esp_drop(&frames::FrameError::Esp(e))),
         };
+        let classified = frames::inbound::classify(frame, &esp_frame, &opened);
+        // Data under a generation restored after a restart may be a replay of a frame
+        // accepted after the last persisted top: it proves nothing (issue 12, item 10).
+        let unproven = matches!(classified, Ok(Payload::Tunnelled { .. }))
+            && mn.keys.replay_knowledge(slot) == ReplayKnowledge::LostAtRestart;
         match slot {
-            Slot::Newest if mn.keys.proof == Proof::Unconfirmed => {
+            Slot::Newest if mn.keys.proof == Proof::Unconfirmed && !unproven => {
                 tracing::debug!(hoa = %mn.home_address, "newest key confirmed");
                 mn.keys.proof = Proof::Confirmed;
                 mn.dirty = true;
@@ -215,7 +220,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             }
             _ => {}
         }
-        let received = match frames::inbound::classify(frame, &esp_frame, &opened) {
+        let received = match classified {
             Err(_) => Received::Dropped(DropReason::MalformedPayload),
             Ok(Payload::Signalling(mh)) => match mh.message {
                 Message::BindingUpdate(update) => {
@@ -231,6 +236,10 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 }
                 _ => Received::Dropped(DropReason::UnexpectedMessage),
             },
+            Ok(Payload::Tunnelled { .. }) if unproven => {
+                self.request_refresh(now, index);
+                Received::Dropped(DropReason::DataUnderRestoredKey)
+            }
             Ok(Payload::Tunnelled { header, packet }) => self.receive_data(
                 now,
                 index,
@@ -574,6 +583,49 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 let options: Vec<KeyOption> = echo.into_iter().collect();
                 self.send_ba(index, slot, request, ack, &options, refresh);
             }
+        }
+    }
+
+    /// Asks MN `index` for a Binding Update with a Binding Refresh Request (RFC 6275
+    /// §6.1.2, §11.7.4), at most once a second: sent when data arrives under a
+    /// generation restored after a restart, so the node's BU (under that generation,
+    /// taken: BUs are replay-safe) gets it a fresh one at once (the update is due
+    /// since the restore) instead of at its next refresh.
+    pub(crate) fn request_refresh(&mut self, now: Time, index: MnIndex) {
+        let stamp = InstallStamps::stamp(self.started, now).max(1);
+        let mn = &self.mns[index];
+        let Some(binding) = mn.binding.filter(|b| b.expires_at > now) else {
+            return;
+        };
+        if mn.refresh_requested != 0 && stamp.saturating_sub(mn.refresh_requested) < 10 {
+            return;
+        }
+        let block = self.config.sequence_block;
+        let iv_prefix = self.iv_prefix;
+        let frame = BindingRefreshRequestFrame::new(self.config.address, binding.care_of_address);
+        let mut buf = vec![0u8; frame.buffer_len()];
+        let mn = &mut self.mns[index];
+        mn.refresh_requested = stamp;
+        let slot = mn.keys.transmit_slot();
+        if mn.keys.reserve(slot, block) {
+            mn.dirty = true;
+        }
+        let Some(keys) = mn.keys.get_mut(slot) else {
+            return;
+        };
+        let spi = keys.spis().ha_to_mn.get();
+        match keys.with_outbound::<A, _>(iv_prefix, |sa| frame.seal(sa, &mut buf)) {
+            Some(Ok(n)) => {
+                buf.truncate(n);
+                self.counters.brr_sent += 1;
+                tracing::debug!(hoa = %self.mns[index].home_address, "binding refresh requested");
+                self.transmits.push_back(Transmit {
+                    destination: binding.care_of_address,
+                    frame: buf,
+                    spi: Some(spi),
+                });
+            }
+            _ => self.counters.drop(DropReason::SealFailed),
         }
     }
 

@@ -29,7 +29,9 @@ pub mod signalling;
 pub use data::{seal_data_in_place, TunnelEndpoints, DATA_HEADROOM};
 pub use error::FrameError;
 pub use inbound::{esp_spi, inspect, open, EspFrame, OpenedFrame, Payload};
-pub use signalling::{BindingAckFrame, BindingUpdateFrame, MAX_EXTRA_OPTIONS};
+pub use signalling::{
+    BindingAckFrame, BindingRefreshRequestFrame, BindingUpdateFrame, MAX_EXTRA_OPTIONS,
+};
 
 /// Hop limit of the frames we originate unless the caller says otherwise (the usual
 /// Linux default, `net.ipv6.conf.*.hop_limit`).

@@ -5,7 +5,12 @@
 //! ```text
 //! BU: IPv6(src=CoA, dst=HA) | DestOpts(HoA) | ESP | MH(BU, AltCoA(CoA), options…)
 //! BA: IPv6(src=HA, dst=CoA) | RH2(HoA)      | ESP | MH(BA, options…)
+//! BRR: IPv6(src=HA, dst=CoA)                | ESP | MH(BRR)
 //! ```
+//!
+//! The home agent's Binding Refresh Request (RFC 6275 §6.1.2, answered as §11.7.4
+//! says) goes to the care-of address with no type 2 routing header: §6.1 allows one
+//! on a Mobility Header message only for a BA (§9.5.4).
 //!
 //! The BU always carries an Alternate Care-of Address option with the CoA first
 //! (RFC 6275 §11.7.1): ESP in transport mode authenticates neither the outer source
@@ -188,6 +193,63 @@ impl<'a> BindingAckFrame<'a> {
         buf: &mut [u8],
     ) -> Result<usize, FrameError> {
         let mh = mh::Repr::new(Message::BindingAck(self.ack), self.checked_options()?);
+        seal_signalling(|len| self.headers(len), &mh, sa, buf)
+    }
+}
+
+/// A Binding Refresh Request from the home agent (RFC 6275 §6.1.2): to the care-of
+/// address, ESP-protected, no routing header (§6.1). The mobile node answers with a
+/// Binding Update (§11.7.4).
+#[derive(Debug, Clone, Copy)]
+pub struct BindingRefreshRequestFrame {
+    /// The home agent's address: the IPv6 source and the MN's checksum source.
+    pub home_agent: Ipv6Addr,
+    /// The care-of address: the IPv6 destination.
+    pub care_of_address: Ipv6Addr,
+    /// Hop limit of the outer IPv6 header.
+    pub hop_limit: u8,
+}
+
+impl BindingRefreshRequestFrame {
+    /// A BRR frame with the default hop limit.
+    pub fn new(home_agent: Ipv6Addr, care_of_address: Ipv6Addr) -> Self {
+        BindingRefreshRequestFrame {
+            home_agent,
+            care_of_address,
+            hop_limit: DEFAULT_HOP_LIMIT,
+        }
+    }
+
+    fn headers(&self, esp_len: usize) -> ChainRepr {
+        ChainRepr {
+            src_addr: self.home_agent,
+            dst_addr: self.care_of_address,
+            hop_limit: self.hop_limit,
+            traffic_class: 0,
+            flow_label: 0,
+            rh2: None,
+            home_address: None,
+            next_header: NextHeader::ESP,
+            payload_len: esp_len,
+        }
+    }
+
+    /// Octets the sealed frame occupies.
+    pub fn buffer_len(&self) -> usize {
+        frame_len(
+            &self.headers(0),
+            &mh::Repr::new(Message::BindingRefreshRequest, &[]),
+        )
+    }
+
+    /// Builds the frame into `buf` and seals it with `sa` (one sequence number is
+    /// used); returns the frame's length.
+    pub fn seal<A: EspAead>(
+        &self,
+        sa: &mut OutboundSa<A>,
+        buf: &mut [u8],
+    ) -> Result<usize, FrameError> {
+        let mh = mh::Repr::new(Message::BindingRefreshRequest, &[]);
         seal_signalling(|len| self.headers(len), &mh, sa, buf)
     }
 }

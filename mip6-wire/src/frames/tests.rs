@@ -165,6 +165,35 @@ fn ba_with_key_distribution_opens_at_the_mobile_node() {
 }
 
 #[test]
+fn brr_goes_to_the_care_of_address_without_a_routing_header_and_opens() {
+    // RFC 6275 §6.1.2 BRR; §6.1: no type 2 routing header on an MH message but a BA.
+    let (mut ha, mut mn) = pair();
+    let frame = BindingRefreshRequestFrame::new(HA, COA);
+    let mut buf = [0xFF; 256];
+    let len = frame
+        .seal(ha.get_mut(Slot::Init).unwrap().outbound_mut(), &mut buf)
+        .unwrap();
+    assert_eq!(len, frame.buffer_len());
+    assert_eq!(buf[6], 50, "ESP right after the IPv6 header");
+    assert_eq!(&buf[8..24], &HA.octets());
+    assert_eq!(&buf[24..40], &COA.octets());
+    assert_eq!(&buf[40..44], &0x2001u32.to_be_bytes());
+    let opened = open(&mut buf[..len], &mut mn).unwrap();
+    assert_eq!(opened.frame.chain.rh2, None);
+    let Payload::Signalling(mh) = opened.payload else {
+        panic!("not signalling")
+    };
+    assert_eq!(mh.message, Message::BindingRefreshRequest);
+    assert_eq!(mh.options().count(), 0);
+    assert!(
+        frame
+            .seal(ha.get_mut(Slot::Init).unwrap().outbound_mut(), &mut [0; 40])
+            .is_err(),
+        "too small a buffer is an error"
+    );
+}
+
+#[test]
 fn a_flipped_octet_anywhere_after_the_spi_fails_to_open() {
     let (mut ha, mut mn) = pair();
     let mut clean = [0; 256];
