@@ -64,6 +64,8 @@ fn restored_engine_resumes_keys_binding_and_sequence_marks() {
     let mut before = at_restart(ha.keys(&HOA)).unwrap();
     assert!(!before.update_due);
     before.update_due = true;
+    assert!(!before.newest_restored);
+    before.newest_restored = true;
     assert_eq!(at_restart(restored.keys(&HOA)), Some(before));
     assert_eq!(restored.binding(&HOA), ha.binding(&HOA));
     assert_eq!(
