@@ -746,10 +746,19 @@ impl World {
                         }
                         mip6_ha::KeyView {
                             update_due: false,
+                            newest_restored: false,
                             ..v
                         }
                     })
                 };
+                // Restored generations take no data and an update is due at once
+                // (issue 12, item 10).
+                if let Some(v) = &k {
+                    if v.newest_restored != v.newest.is_some() || v.update_due != v.newest.is_some()
+                    {
+                        return Err(format!("HA restored MN{i} without marking its keys: {v:?}"));
+                    }
+                }
                 if strip(keys) != strip(&k) || *binding != b {
                     return Err(format!(
                         "HA restored from its records differs for MN{i}: before {keys:?} {binding:?}, after {k:?} {b:?}"
