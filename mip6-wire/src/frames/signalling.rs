@@ -154,19 +154,16 @@ impl<'a> BindingAckFrame<'a> {
     }
 
     fn headers(&self, esp_len: usize) -> ChainRepr {
-        ChainRepr {
-            src_addr: self.home_agent,
-            dst_addr: self.care_of_address,
-            hop_limit: self.hop_limit,
-            traffic_class: 0,
-            flow_label: 0,
-            // A node at home is reached directly: no type 2 routing header
-            // (RFC 6275 §6.1.8, §9.5.4).
-            rh2: (self.care_of_address != self.home_address).then_some(self.home_address),
-            home_address: None,
-            next_header: NextHeader::ESP,
-            payload_len: esp_len,
-        }
+        // A node at home is reached directly: no type 2 routing header
+        // (RFC 6275 §6.1.8, §9.5.4).
+        let rh2 = (self.care_of_address != self.home_address).then_some(self.home_address);
+        from_home_agent(
+            self.home_agent,
+            self.care_of_address,
+            rh2,
+            self.hop_limit,
+            esp_len,
+        )
     }
 
     fn checked_options(&self) -> Result<&'a [MobilityOption<'a>], FrameError> {
@@ -221,17 +218,13 @@ impl BindingRefreshRequestFrame {
     }
 
     fn headers(&self, esp_len: usize) -> ChainRepr {
-        ChainRepr {
-            src_addr: self.home_agent,
-            dst_addr: self.care_of_address,
-            hop_limit: self.hop_limit,
-            traffic_class: 0,
-            flow_label: 0,
-            rh2: None,
-            home_address: None,
-            next_header: NextHeader::ESP,
-            payload_len: esp_len,
-        }
+        from_home_agent(
+            self.home_agent,
+            self.care_of_address,
+            None,
+            self.hop_limit,
+            esp_len,
+        )
     }
 
     /// Octets the sealed frame occupies.
@@ -251,6 +244,28 @@ impl BindingRefreshRequestFrame {
     ) -> Result<usize, FrameError> {
         let mh = mh::Repr::new(Message::BindingRefreshRequest, &[]);
         seal_signalling(|len| self.headers(len), &mh, sa, buf)
+    }
+}
+
+/// The headers of a frame the home agent sends to `care_of_address`, with the home
+/// address in a type 2 routing header when `rh2` names one, ESP next.
+fn from_home_agent(
+    home_agent: Ipv6Addr,
+    care_of_address: Ipv6Addr,
+    rh2: Option<Ipv6Addr>,
+    hop_limit: u8,
+    esp_len: usize,
+) -> ChainRepr {
+    ChainRepr {
+        src_addr: home_agent,
+        dst_addr: care_of_address,
+        hop_limit,
+        traffic_class: 0,
+        flow_label: 0,
+        rh2,
+        home_address: None,
+        next_header: NextHeader::ESP,
+        payload_len: esp_len,
     }
 }
 
