@@ -13,6 +13,7 @@
 //! | [`keys`] | HKDF key schedule and the two-generation SA table | RFC 5869, docs/architecture.md |
 //! | [`capture`] | pcapng read/write and Wireshark `esp_sa` export | |
 //! | [`frames`] | builders for the BU, BA and data frames, and the inbound opener | RFC 6275, RFC 3776 |
+//! | [`nd`] | Neighbor Solicitation and Advertisement: parse with the validity rules, emit | RFC 4861 §4.3–4.4, §7.1 |
 //! | [`time`] | the engines' notion of time, NTP timestamps | RFC 5905 §6 |
 //! | [`secret`] | [`Secret32`]: 32-octet secrets wiped on drop, compared in constant time | RFC 5869 (IKM) |
 //! | [`error`] | [`LenError`] and [`Layer`]: what every layer's error says about a length | |
@@ -58,6 +59,7 @@ pub mod ext;
 pub mod frames;
 pub mod keys;
 pub mod mh;
+pub mod nd;
 pub mod secret;
 pub mod time;
 pub mod tunnel;

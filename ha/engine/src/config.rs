@@ -45,6 +45,43 @@ pub enum BindingCacheStorage {
     Durable,
 }
 
+/// The home agent on its home link, for proxy Neighbor Discovery and Duplicate Address
+/// Detection in the engine (RFC 6275 §10.3.1, §10.4.1; RFC 4861 §7.2; RFC 4862 §5.4).
+/// The engine answers Neighbor Solicitations for the home addresses it holds a binding
+/// for, announces a new binding with an unsolicited Neighbor Advertisement, and runs
+/// Duplicate Address Detection for a home address before it accepts its first
+/// registration; the driver hands it the home link's Neighbor Discovery packets
+/// ([`crate::HomeAgent::handle_link`]) and sends what
+/// [`crate::HomeAgent::poll_link_transmit`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HomeLink {
+    /// The home agent's link-layer (Ethernet) address on the home link: the Target
+    /// Link-Layer Address of every proxy advertisement.
+    pub link_address: mip6_wire::nd::LinkAddress,
+    /// The home agent's link-local address on the home link: the source of its
+    /// advertisements (RFC 4861 §7.2.4: an address of the sending interface).
+    pub link_local: Ipv6Addr,
+    /// Neighbor Solicitations sent for Duplicate Address Detection before a home
+    /// address is taken (RFC 4862 `DupAddrDetectTransmits`, default 1); 0 accepts the
+    /// first registration at once, without Duplicate Address Detection.
+    pub dad_transmits: u8,
+    /// Time between those solicitations and after the last one (RFC 4861
+    /// `RetransTimer`, default 1 s).
+    pub retrans_timer: Duration,
+}
+
+impl HomeLink {
+    /// The RFC defaults: one Duplicate Address Detection probe, 1 s `RetransTimer`.
+    pub fn new(link_address: mip6_wire::nd::LinkAddress, link_local: Ipv6Addr) -> Self {
+        HomeLink {
+            link_address,
+            link_local,
+            dad_transmits: 1,
+            retrans_timer: Duration::from_secs(1),
+        }
+    }
+}
+
 /// The home agent engine's configuration.
 #[derive(Debug, Clone)]
 pub struct HaConfig {
@@ -55,6 +92,10 @@ pub struct HaConfig {
     pub home_prefix: (Ipv6Addr, u8),
     /// How the mobile nodes ask for keys; both ends are configured alike.
     pub mode: RequestMode,
+    /// The home link, if the engine does proxy Neighbor Discovery and Duplicate Address
+    /// Detection itself ([`HomeLink`]); `None`: the driver proxies some other way and
+    /// every registration is answered at once.
+    pub home_link: Option<HomeLink>,
     /// Vendor ID of the key-management options (docs/architecture.md: 32473 unless configured).
     pub vendor_id: u32,
     /// Suite of the generations the HA draws.
@@ -119,6 +160,7 @@ impl HaConfig {
                 64,
             ),
             mode: RequestMode::Explicit,
+            home_link: None,
             vendor_id: DEFAULT_VENDOR_ID,
             suite: Suite::Aes128Gcm,
             max_binding_lifetime: Duration::from_secs(3600),

@@ -144,6 +144,16 @@ pub struct Counters {
     /// Binding Refresh Requests sent (RFC 6275 §6.1.2), to move a node off a key
     /// restored after a restart.
     pub brr_sent: u64,
+    /// Neighbor Solicitations for proxied addresses answered (RFC 6275 §10.4.1).
+    pub neighbour_solicitations_answered: u64,
+    /// Unsolicited Neighbor Advertisements announcing a new binding (§10.4.1).
+    pub neighbour_advertisements_announced: u64,
+    /// Duplicate Address Detection probes sent (§10.3.1).
+    pub dad_probes_sent: u64,
+    /// Duplicate Address Detection runs another node contested (BA 134).
+    pub dad_collisions: u64,
+    /// Home-link packets that were not valid Neighbor Discovery (RFC 4861 §7.1).
+    pub neighbour_discovery_invalid: u64,
 }
 
 impl Counters {

@@ -21,6 +21,7 @@ use crate::mobile_node::QueuedDeadline;
 use crate::mobile_node::{
     InstallStamps, KeySlots, MobileNode, Proof, ReplayKnowledge, UpdateTimer,
 };
+use crate::neighbour::Neighbours;
 use crate::persist::MnRecord;
 use crate::timers::{Deadline, TimerQueue};
 
@@ -126,6 +127,8 @@ pub struct HomeAgent<R, A = AesGcmInline> {
     pub(crate) by_spi: SpiIndex,
     pub(crate) timers: TimerQueue,
     pub(crate) transmits: VecDeque<Transmit>,
+    /// Proxy Neighbor Discovery and Duplicate Address Detection on the home link.
+    pub(crate) neighbours: Neighbours,
     pub(crate) events: VecDeque<Event>,
     pub(crate) counters: Counters,
     /// When the engine was built: the epoch of the install stamps, and when the init
@@ -186,6 +189,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             by_spi: SpiIndex::with_capacity(n * 3),
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),
+            neighbours: Neighbours::default(),
             events: VecDeque::new(),
             counters: Counters::default(),
             started: now,
@@ -312,6 +316,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             self.schedule(index);
         }
         self.prune_timers();
+        self.handle_detection_timeouts(now);
     }
 
     /// The next signalling frame to send.
@@ -321,7 +326,11 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
 
     /// The next deadline, if any: call [`handle_timeout`](Self::handle_timeout) then.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.timers.peek().map(|d| d.at())
+        let binding_or_key = self.timers.peek().map(|d| d.at());
+        match (binding_or_key, self.neighbours.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next event for the driver.
@@ -530,6 +539,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         mn.dirty = true;
         let home_address = mn.home_address;
         tracing::debug!(hoa = %home_address, ?cause, "binding removed");
+        self.on_binding_removed(index);
         self.events
             .push_back(Event::Route(RouteChange::Remove { home_address }));
         self.events.push_back(Event::Binding {

@@ -55,13 +55,14 @@ mod engine;
 pub mod events;
 mod index;
 mod mobile_node;
+pub mod neighbour;
 pub mod persist;
 pub mod refusal;
 mod signalling;
 mod timers;
 
 pub use binding::BindingView;
-pub use config::{BindingCacheStorage, HaConfig, MnConfig};
+pub use config::{BindingCacheStorage, HaConfig, HomeLink, MnConfig};
 pub use counters::{Counters, DropReason};
 pub use engine::{ConfigError, HomeAgent, KeyView, PREFETCH_MAX};
 pub use events::{
@@ -69,6 +70,7 @@ pub use events::{
     Transmit,
 };
 pub use mip6_wire::keys::DistributionKind;
+pub use neighbour::{LinkReceived, LinkTransmit};
 pub use persist::{GenerationRecord, MnRecord};
 pub use refusal::Refusal;
 

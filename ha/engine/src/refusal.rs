@@ -51,11 +51,14 @@ pub enum Refusal {
     SequenceOutOfWindow,
     /// The HA could not draw SPIs for a new generation → 130 insufficient resources.
     InsufficientResources,
+    /// Another node on the home link answered (or probed) the home address while the
+    /// home agent ran Duplicate Address Detection for it → 134 (RFC 6275 §10.3.1).
+    DuplicateAddress,
 }
 
 impl Refusal {
     /// Every refusal, in a fixed order (the index into the refusal counters).
-    pub const ALL: [Refusal; 10] = [
+    pub const ALL: [Refusal; 11] = [
         Refusal::NotHomeSubnet,
         Refusal::HomeAddressOfAnotherMn,
         Refusal::RegistrationTypeChange,
@@ -66,6 +69,7 @@ impl Refusal {
         Refusal::InvalidCareOf,
         Refusal::SequenceOutOfWindow,
         Refusal::InsufficientResources,
+        Refusal::DuplicateAddress,
     ];
 
     /// The BA status this refusal is answered with (RFC 6275 §6.1.8).
@@ -83,6 +87,7 @@ impl Refusal {
             }
             Refusal::SequenceOutOfWindow => BaStatus::SequenceNumberOutOfWindow,
             Refusal::InsufficientResources => BaStatus::InsufficientResources,
+            Refusal::DuplicateAddress => BaStatus::DuplicateAddressDetectionFailed,
         }
     }
 
@@ -99,6 +104,7 @@ impl Refusal {
             Refusal::InvalidCareOf => 7,
             Refusal::SequenceOutOfWindow => 8,
             Refusal::InsufficientResources => 9,
+            Refusal::DuplicateAddress => 10,
         }
     }
 }
@@ -116,6 +122,7 @@ impl fmt::Display for Refusal {
             Refusal::InvalidCareOf => "care-of address is not a global unicast address",
             Refusal::SequenceOutOfWindow => "sequence number not newer than the binding's",
             Refusal::InsufficientResources => "no SPI available for a new generation",
+            Refusal::DuplicateAddress => "Duplicate Address Detection failed on the home link",
         };
         write!(f, "{text} (BA status {})", u8::from(self.status()))
     }

@@ -48,7 +48,7 @@ use crate::refusal::Refusal;
 
 /// What an authenticated BU asked for, read from its header chain and options.
 #[derive(Debug)]
-struct ReceivedBu {
+pub(crate) struct ReceivedBu {
     /// The slot whose SA opened it.
     slot: Slot,
     /// Its ESP sequence number (authenticated).
@@ -57,7 +57,7 @@ struct ReceivedBu {
     source: Ipv6Addr,
     /// The Home Address option.
     home_address_option: Option<Ipv6Addr>,
-    update: BindingUpdateRepr,
+    pub(crate) update: BindingUpdateRepr,
     /// The first Alternate Care-of Address option.
     alt_coa: Option<Ipv6Addr>,
     /// The first key-management option of our vendor.
@@ -126,7 +126,7 @@ enum KeyAction {
 
 /// What an accepted BU does to the binding.
 #[derive(Debug, Clone, Copy)]
-enum BindingAction {
+pub(crate) enum BindingAction {
     Register {
         care_of_address: Ipv6Addr,
         lifetime_secs: u32,
@@ -257,6 +257,9 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
 
     fn process_bu(&mut self, now: Time, index: MnIndex, spi: u32, request: ReceivedBu) -> Received {
         let consumed = Received::Consumed { spi: Some(spi) };
+        // A BU held for Duplicate Address Detection is replaced by this newer one,
+        // unless this one is silently discarded.
+        let held = self.take_held(index);
         let binding = match self.check_bu(now, index, &request) {
             Ok(action) => action,
             Err(Rejection::Refuse(refusal)) => {
@@ -264,19 +267,49 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 return consumed;
             }
             // Counted and traced by `handle`, as every drop is.
-            Err(Rejection::Discard(reason)) => return Received::Dropped(reason),
+            Err(Rejection::Discard(reason)) => {
+                self.keep_held(index, held);
+                return Received::Dropped(reason);
+            }
         };
-        let key_action = match self.key_action(index, &request) {
+        let creates =
+            matches!(binding, BindingAction::Register { .. }) && self.mns[index].binding.is_none();
+        let (request, binding) = if creates {
+            match self.hold_for_detection(now, index, request, binding, held) {
+                None => return consumed,
+                Some(nothing_to_detect) => nothing_to_detect,
+            }
+        } else {
+            (request, binding)
+        };
+        self.accept_checked(now, index, &request, binding);
+        consumed
+    }
+
+    /// Accepts a BU that passed [`check_bu`](Self::check_bu) (and Duplicate Address
+    /// Detection): the key action, the binding, the BA.
+    pub(crate) fn accept_checked(
+        &mut self,
+        now: Time,
+        index: MnIndex,
+        request: &ReceivedBu,
+        binding: BindingAction,
+    ) {
+        let key_action = match self.key_action(index, request) {
             Ok(action) => action,
             Err(refusal) => {
-                self.refuse(index, &request, refusal);
-                return consumed;
+                self.refuse(index, request, refusal);
+                return;
             }
         };
         self.counters.bu_accepted += 1;
-        let granted = self.apply_binding(now, index, &request, binding);
-        self.answer(now, index, &request, granted, key_action);
-        consumed
+        let granted = self.apply_binding(now, index, request, binding);
+        self.answer(now, index, request, granted, key_action);
+    }
+
+    /// Refuses a held BU whose home address another node on the home link uses (134).
+    pub(crate) fn refuse_held(&mut self, index: MnIndex, request: &ReceivedBu) {
+        self.refuse(index, request, Refusal::DuplicateAddress);
     }
 
     /// The RFC 6275 §9.5.1 and §10.3.1–10.3.2 checks and the init timestamp rule, in
@@ -454,6 +487,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 mn.dirty = true;
                 let home_address = mn.home_address;
                 self.schedule(index);
+                self.on_binding_set(index, request.update.flags, previous.is_none());
                 if previous.is_none_or(|p| p.care_of_address != care_of_address) {
                     self.events.push_back(Event::Route(RouteChange::Install {
                         home_address,

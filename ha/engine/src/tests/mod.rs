@@ -7,4 +7,5 @@ mod conformance;
 mod data;
 mod harness;
 mod keys;
+mod neighbour;
 mod persist;
