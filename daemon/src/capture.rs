@@ -16,6 +16,8 @@
 //! | `restart` | the engine was built from stored records: a replay cannot start here (pseudo-packet) |
 //! | `timeout` | `handle_timeout(now)` was called (pseudo-packet) |
 //! | `care-of <addr>` / `care-of none` | the mobile node's care-of address changed (pseudo-packet) |
+//! | `link-in <mac>` | a Neighbor Discovery packet from the home link, sent by Ethernet address `<mac>` (`handle_link`) |
+//! | `link-out <mac>` | a packet the engine produced for the home link, to Ethernet address `<mac>` |
 //!
 //! A daemon records, for each input, the input first and then the outputs it caused
 //! in the order the engine gave them: `tun-out` of a delivered packet, then the
@@ -59,6 +61,28 @@ pub enum InputKind {
     Timeout,
     /// `set_care_of_address(now, ..)` (mobile node).
     CareOf(Option<Ipv6Addr>),
+    /// A Neighbor Discovery packet from the home link and its Ethernet sender
+    /// (`handle_link`, home agent).
+    LinkIn([u8; 6]),
+    /// A packet sent on the home link to this Ethernet address.
+    LinkOut([u8; 6]),
+}
+
+/// `02:00:00:00:00:01`.
+fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|o| format!("{o:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for octet in &mut mac {
+        *octet = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 impl InputKind {
@@ -73,6 +97,8 @@ impl InputKind {
             InputKind::Timeout => "timeout".into(),
             InputKind::CareOf(Some(a)) => format!("care-of {a}"),
             InputKind::CareOf(None) => "care-of none".into(),
+            InputKind::LinkIn(mac) => format!("link-in {}", format_mac(&mac)),
+            InputKind::LinkOut(mac) => format!("link-out {}", format_mac(&mac)),
         }
     }
 
@@ -86,6 +112,8 @@ impl InputKind {
             "tun-out" => InputKind::TunOut,
             "timeout" => InputKind::Timeout,
             "care-of none" => InputKind::CareOf(None),
+            other if other.starts_with("link-in ") => InputKind::LinkIn(parse_mac(&other[8..])?),
+            other if other.starts_with("link-out ") => InputKind::LinkOut(parse_mac(&other[9..])?),
             other => InputKind::CareOf(Some(other.strip_prefix("care-of ")?.parse().ok()?)),
         })
     }
@@ -256,6 +284,16 @@ impl EngineCapture {
         file.sync_all().map_err(io_err)
     }
 
+    /// Records a home-link packet from Ethernet sender `mac`, before `handle_link`.
+    pub fn link_in(&mut self, now: Time, mac: [u8; 6], packet: &[u8]) {
+        self.record(now, InputKind::LinkIn(mac), packet);
+    }
+
+    /// Records a packet sent on the home link to Ethernet address `mac`.
+    pub fn link_out(&mut self, now: Time, mac: [u8; 6], packet: &[u8]) {
+        self.record(now, InputKind::LinkOut(mac), packet);
+    }
+
     /// Records a `handle_timeout(now)`.
     pub fn timeout(&mut self, now: Time) {
         let pseudo = self.pseudo_packet();
@@ -309,7 +347,10 @@ impl EngineCapture {
         if self.failed || self.stopped {
             return;
         }
-        let is_output = matches!(kind, InputKind::NetOut | InputKind::TunOut);
+        let is_output = matches!(
+            kind,
+            InputKind::NetOut | InputKind::TunOut | InputKind::LinkOut(_)
+        );
         if !is_output {
             if self.limit.is_some_and(|limit| self.inputs >= limit) {
                 self.stopped = true;
@@ -452,6 +493,16 @@ mod tests {
             Some(addr("2001:db8:2::100")),
         );
         cap.care_of(Time::from_micros(1_700_000_003_000_000), None);
+        cap.link_in(
+            Time::from_micros(1_700_000_004_000_000),
+            [0x02, 0, 0, 0, 0xab, 0x1f],
+            &frame,
+        );
+        cap.link_out(
+            Time::from_micros(1_700_000_004_000_001),
+            [0x33, 0x33, 0xff, 0, 1, 0],
+            &frame,
+        );
         cap.flush();
         let back = read_inputs(&path).unwrap();
         let kinds: Vec<_> = back.iter().map(|r| r.kind).collect();
@@ -467,8 +518,19 @@ mod tests {
                 InputKind::Timeout,
                 InputKind::CareOf(Some(addr("2001:db8:2::100"))),
                 InputKind::CareOf(None),
+                InputKind::LinkIn([0x02, 0, 0, 0, 0xab, 0x1f]),
+                InputKind::LinkOut([0x33, 0x33, 0xff, 0, 1, 0]),
             ]
         );
+        assert_eq!(back[9].data, frame);
+        for bad in [
+            "link-in 02:00:00:00:ab",
+            "link-in 02:00:00:00:ab:1f:00",
+            "link-out zz:00:00:00:00:00",
+            "link-in",
+        ] {
+            assert_eq!(InputKind::parse(bad), None, "{bad}");
+        }
         assert_eq!(back[2].time, Time::from_micros(1_700_000_000_123_456));
         assert_eq!(back[2].data, frame);
         assert_eq!(back[3].data, frame[..8]);

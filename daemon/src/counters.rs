@@ -16,17 +16,23 @@ pub struct Frames {
     pub tun_in: u64,
     /// Inner packets written to the TUN (before coalescing).
     pub tun_out: u64,
+    /// Neighbor Discovery packets from the home link handed to the engine (home agent).
+    pub link_in: u64,
+    /// Packets the engine sent on the home link (proxy advertisements, probes).
+    pub link_out: u64,
 }
 
 impl Frames {
     /// Each counter with its name in the status JSON and the metrics' `path` label.
-    pub fn by_path(&self) -> [(&'static str, u64); 5] {
+    pub fn by_path(&self) -> [(&'static str, u64); 7] {
         [
             ("net_in", self.net_in),
             ("net_out", self.net_out),
             ("net_out_link", self.net_out_link),
             ("tun_in", self.tun_in),
             ("tun_out", self.tun_out),
+            ("link_in", self.link_in),
+            ("link_out", self.link_out),
         ]
     }
 
@@ -52,12 +58,14 @@ mod tests {
             net_out_link: 3,
             tun_in: 4,
             tun_out: 5,
+            link_in: 6,
+            link_out: 7,
         };
         assert_eq!(
             f.to_json(),
-            serde_json::json!({"net_in":1,"net_out":2,"net_out_link":3,"tun_in":4,"tun_out":5})
+            serde_json::json!({"net_in":1,"net_out":2,"net_out_link":3,"tun_in":4,"tun_out":5,"link_in":6,"link_out":7})
         );
         let names: std::collections::BTreeSet<_> = f.by_path().iter().map(|p| p.0).collect();
-        assert_eq!(names.len(), 5);
+        assert_eq!(names.len(), 7);
     }
 }

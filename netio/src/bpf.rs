@@ -157,6 +157,48 @@ pub fn signalling_filter(local: Ipv6Addr) -> [Insn; PROGRAM_LEN] {
     ]
 }
 
+/// ICMPv6's next header value (IANA protocol numbers).
+pub const NH_ICMPV6: u8 = 58;
+/// Number of instructions in [`neighbour_discovery_filter`].
+pub const ND_PROGRAM_LEN: usize = 10;
+
+/// The home link's Neighbor Discovery filter (RFC 4861 §4.3–4.4): an IPv6 packet whose
+/// hop limit is 255, whose next header is ICMPv6 (no extension header before it) and
+/// whose ICMPv6 type is Neighbor Solicitation (135) or Advertisement (136), to any
+/// destination (the home addresses' solicited-node groups, the home addresses
+/// themselves, all-nodes).
+///
+/// | # | instruction | meaning |
+/// | --- | --- | --- |
+/// | 0 | `ldb [0]` | version ‖ traffic class |
+/// | 1 | `and #0xf0` | the version nibble |
+/// | 2 | `jeq #0x60, 0, drop` | not IPv6 → drop |
+/// | 3 | `ldb [6]` | next header |
+/// | 4 | `jeq #58, 0, drop` | not ICMPv6 → drop |
+/// | 5 | `ldb [7]` | hop limit |
+/// | 6 | `jeq #255, 0, drop` | from off the link → drop (RFC 4861 §7.1) |
+/// | 7 | `ldb [40]` | ICMPv6 type |
+/// | 8 | `jeq #135, accept, 0` / `jeq #136, accept, drop` | NS or NA → accept |
+pub fn neighbour_discovery_filter() -> [Insn; ND_PROGRAM_LEN + 2] {
+    const ND_ACCEPT: u8 = 10;
+    const ND_DROP: u8 = 11;
+    let ldb = |k| stmt(op::LD | op::B | op::ABS, k);
+    [
+        ldb(0),
+        stmt(op::ALU | op::AND | op::K, 0xf0),
+        jeq(2, 0x60, None, Some(ND_DROP)),
+        ldb(6),
+        jeq(4, NH_ICMPV6 as u32, None, Some(ND_DROP)),
+        ldb(7),
+        jeq(6, 255, None, Some(ND_DROP)),
+        ldb(40),
+        jeq(8, 135, Some(ND_ACCEPT), None),
+        jeq(9, 136, Some(ND_ACCEPT), Some(ND_DROP)),
+        stmt(op::RET | op::K, u32::MAX),
+        stmt(op::RET | op::K, 0),
+    ]
+}
+
 /// The program in the form socket2 attaches.
 pub(crate) fn to_socket2(prog: &[Insn]) -> Vec<socket2::SockFilter> {
     prog.iter()
@@ -232,6 +274,38 @@ mod tests {
 
     fn prog() -> [Insn; PROGRAM_LEN] {
         signalling_filter(LOCAL.parse().unwrap())
+    }
+
+    #[test]
+    fn the_neighbour_discovery_filter_passes_ns_and_na_with_hop_limit_255_only() {
+        let prog = neighbour_discovery_filter();
+        let mut p = vec![0u8; 72];
+        p[0] = 0x60;
+        p[6] = NH_ICMPV6;
+        p[7] = 255;
+        for (icmp_type, pass) in [
+            (135, true),
+            (136, true),
+            (134, false),
+            (128, false),
+            (1, false),
+        ] {
+            p[40] = icmp_type;
+            assert_eq!(run(&prog, &p) == 72, pass, "type {icmp_type}");
+        }
+        p[40] = 135;
+        p[7] = 254;
+        assert_eq!(run(&prog, &p), 0, "hop limit 254");
+        p[7] = 255;
+        p[6] = NH_DEST_OPTS;
+        assert_eq!(run(&prog, &p), 0, "behind an extension header");
+        p[6] = NH_ICMPV6;
+        p[0] = 0x45;
+        assert_eq!(run(&prog, &p), 0, "IPv4");
+        p[0] = 0x60;
+        for len in 0..41 {
+            assert_eq!(run(&prog, &p[..len]), 0, "{len} octets");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! | [`udp_checksum`] | a UDP/IPv6 checksum completed as 0x0000 by the TUN offload written as 0xFFFF | tun-rs leaves the illegal zero (RFC 8200 §8.1) in one datagram of 65 536 |
 //! | [`nft`] | an nftables table of our own dropping HoA/RH2 and unfragmented ESP packets at prerouting | keeps the kernel from sending ICMPv6 Parameter Problem for our signalling; `AF_PACKET` taps run before netfilter, so capture still works |
 //! | [`addr_watch`] | IPv6 address events (`RTNLGRP_IPV6_IFADDR`) and a dump of the current addresses | the MN's movement detection: a new global address on a watched interface is a new care-of address |
-//! | [`bpf`] | the classic BPF program that lets a packet socket see only signalling and tunnel frames for one local address | the kernel filters before copying: a busy link costs the daemon nothing |
+//! | [`interface`] | an interface's Ethernet and link-local addresses (sysfs, procfs) | the home agent's proxy Neighbor Advertisements carry both |
+//! | [`bpf`] | the classic BPF programs that let a packet socket see only signalling and tunnel frames for one local address, or the home link's Neighbor Solicitations and Advertisements | the kernel filters before copying: a busy link costs the daemon nothing |
 //! | `error` | [`Error`], the set-up error (per-packet calls return `io::Result`) | `WouldBlock` reaches the reactor unchanged |
 //! | `sys` | the libc helpers the sockets share: interface lookup, `sockaddr_in6`, `setsockopt`, a typed cmsg walk ([`if_index`], [`MAX_BATCH`]) | every raw pointer use is there or beside a `// SAFETY:` line |
 //! | [`reactor`] | registration of the sockets and the TUN with tokio's `AsyncFd` | `AsyncFd::register` is `unsafe` (tokio #8587); the promise it needs is made here, once, for this crate's types |
@@ -32,6 +33,7 @@
 pub mod addr_watch;
 pub mod bpf;
 mod error;
+pub mod interface;
 pub mod link_send;
 pub mod nft;
 pub mod packet_socket;

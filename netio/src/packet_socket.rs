@@ -52,6 +52,10 @@ pub struct RecvMeta {
     /// neighbour that handed it over (the router, for a peer off-link); `None` for other
     /// link types and for sockets that do not report it ([`crate::RawReceiver`]).
     pub link_source: Option<[u8; 6]>,
+    /// The link-layer (Ethernet) source of the frame whatever it was sent to (this
+    /// host, a multicast group): the sender on the link. `None` for other link types
+    /// and for sockets that do not report it.
+    pub link_sender: Option<[u8; 6]>,
 }
 
 impl RecvMeta {
@@ -85,10 +89,43 @@ impl PacketSocket {
             Some(n) => if_index(n)?,
             None => 0,
         };
+        Self::open_filtered(ifindex, &bpf::signalling_filter(local))
+    }
+
+    /// Opens a packet socket on the home link `ifname` passing only Neighbor
+    /// Solicitations and Advertisements ([`bpf::neighbour_discovery_filter`]), to any
+    /// destination. The interface is put in all-multicast mode for the socket's life
+    /// (`PACKET_MR_ALLMULTI`, packet(7)): a solicitation goes to the target's
+    /// solicited-node group, which a NIC filters out unless some socket joined it, and
+    /// one membership for all groups keeps the cost the same for any number of proxied
+    /// addresses.
+    pub fn open_neighbour_discovery(ifname: &str) -> Result<Self, Error> {
+        let ifindex = if_index(ifname)?;
+        let this = Self::open_filtered(ifindex, &bpf::neighbour_discovery_filter())?;
+        // SAFETY: packet_mreq is plain old data; all-zero is a valid value.
+        let mut mreq: libc::packet_mreq = unsafe { mem::zeroed() };
+        mreq.mr_ifindex = ifindex as i32;
+        mreq.mr_type = libc::PACKET_MR_ALLMULTI as u16;
+        setsockopt(
+            &this.sock,
+            libc::SOL_PACKET,
+            libc::PACKET_ADD_MEMBERSHIP,
+            mreq,
+        )
+        .map_err(Error::sys(
+            "setsockopt(PACKET_ADD_MEMBERSHIP, PACKET_MR_ALLMULTI)",
+        ))?;
+        Ok(this)
+    }
+
+    /// The socket on `ifindex` (0: all) with `filter` attached before it is bound.
+    fn open_filtered(ifindex: u32, filter: &[bpf::Insn]) -> Result<Self, Error> {
         let sock = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(0)))
             .map_err(Error::sys("socket(AF_PACKET, SOCK_DGRAM)"))?;
         let this = PacketSocket { sock, ifindex };
-        this.set_local_address(local)?;
+        this.sock
+            .attach_filter(&bpf::to_socket2(filter))
+            .map_err(Error::sys("setsockopt(SO_ATTACH_FILTER)"))?;
         setsockopt(
             &this.sock,
             libc::SOL_PACKET,
@@ -193,16 +230,17 @@ impl PacketSocket {
         for i in 0..got {
             let h = &hdrs[i];
             let sll = &names[i];
-            let link_source =
-                (sll.sll_halen == 6 && sll.sll_pkttype == libc::PACKET_HOST).then(|| {
-                    let a = sll.sll_addr;
-                    [a[0], a[1], a[2], a[3], a[4], a[5]]
-                });
+            let link_sender = (sll.sll_halen == 6).then(|| {
+                let a = sll.sll_addr;
+                [a[0], a[1], a[2], a[3], a[4], a[5]]
+            });
+            let link_source = link_sender.filter(|_| sll.sll_pkttype == libc::PACKET_HOST);
             meta[i] = RecvMeta {
                 len: (h.msg_len as usize).min(bufs[i].len()),
                 truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
                 ifindex: sll.sll_ifindex.max(0) as u32,
                 link_source,
+                link_sender,
             };
         }
         Ok(got)

@@ -178,6 +178,7 @@ impl RawReceiver {
                 truncated: h.msg_flags & libc::MSG_TRUNC != 0,
                 ifindex,
                 link_source: None,
+                link_sender: None,
             };
         }
         Ok(got)

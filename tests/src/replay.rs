@@ -88,6 +88,21 @@ impl<E: Engine> Stepper<E> {
 }
 
 impl HaStepper {
+    /// A Neighbor Discovery packet from the home link (`handle_link`). What the engine
+    /// puts on the home link is not compared (captures record it as `link-out`); the
+    /// BAs it causes (134) are.
+    pub fn link_in(&mut self, now: Time, sender: [u8; 6], packet: &[u8]) -> Vec<Output> {
+        let (_, frames) = stepper::input(
+            &mut self.engine,
+            |ha| {
+                ha.handle_link(now, sender, packet);
+                while ha.poll_link_transmit().is_some() {}
+            },
+            |e| self.events.push(e),
+        );
+        net_out(frames).collect()
+    }
+
     /// A fresh home agent (empty state directory) built at `now`.
     pub fn new(config: mip6_ha::HaConfig, seed: u64, now: Time) -> HaStepper {
         HaStepper::restored(config, seed, now, Vec::new())
@@ -141,7 +156,8 @@ pub fn record(
         InputKind::CareOf(a) => capture.care_of(now, *a),
         InputKind::Start => capture.start(now, false),
         InputKind::Restart => capture.start(now, true),
-        InputKind::NetOut | InputKind::TunOut => {}
+        InputKind::LinkIn(mac) => capture.link_in(now, *mac, data),
+        InputKind::NetOut | InputKind::TunOut | InputKind::LinkOut(_) => {}
     }
     for o in outputs {
         match o {
@@ -201,6 +217,7 @@ fn compare(
         match r.kind {
             InputKind::NetOut => expected[0].push((i, Output::NetOut(r.data.clone()))),
             InputKind::TunOut => expected[1].push((i, Output::TunOut(r.data.clone()))),
+            InputKind::LinkOut(_) => {}
             InputKind::Start | InputKind::Restart => break,
             kind => {
                 inputs += 1;
@@ -295,6 +312,7 @@ fn replay_ha_inputs(ha: &mut HaStepper, rest: &[CapturedInput]) -> Result<Replay
         InputKind::NetIn => ha.net_in(now, data),
         InputKind::TunIn => ha.tun_in(now, data),
         InputKind::Timeout => ha.timeout(now),
+        InputKind::LinkIn(mac) => ha.link_in(now, mac, data),
         _ => Vec::new(),
     })
     .map_err(|m| describe(&m))

@@ -308,6 +308,9 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                         self.core.move_to(&self.io, clock::now(), care_of).await?;
                     }
                 }
+                () = self.io.home_link_readable() => {
+                    self.core.drain_home_link(&self.io).await?;
+                }
                 _ = socket_stats.tick() => self.core.poll_socket_drops(&self.io),
                 Some(request) = control_rx.recv() => {
                     self.core.poll_socket_drops(&self.io);
@@ -444,8 +447,79 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         Ok(())
     }
 
-    /// Sends every queued signalling frame through the routed raw socket.
+    /// Takes up to [`BATCHES_PER_WAKE`] batches of Neighbor Discovery packets from the
+    /// home link, hands them to the role, then persists and sends what they caused.
+    async fn drain_home_link(&mut self, io: &Io) -> Result<(), ShellError> {
+        let Some((fd, _)) = &io.home_link else {
+            return Ok(());
+        };
+        for _ in 0..BATCHES_PER_WAKE {
+            let read = {
+                let mut bufs: Vec<&mut [u8]> =
+                    self.net_bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                let meta = &mut self.net_meta;
+                let mut guard = fd.readable().await.map_err(|source| ShellError::Io {
+                    what: "home link Neighbor Discovery socket".into(),
+                    source,
+                })?;
+                guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, meta))
+            };
+            let n = match read {
+                Ok(Ok(0)) | Err(_) => return Ok(()),
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "home link receive failed");
+                    return Ok(());
+                }
+            };
+            let now = clock::now();
+            for i in 0..n {
+                let meta = self.net_meta[i];
+                let packet = &self.net_bufs[i][..meta.len.min(self.net_bufs[i].len())];
+                let Some(sender) = meta.link_sender.filter(|_| !meta.truncated) else {
+                    self.stats.drop(drop_names::TRUNCATED);
+                    continue;
+                };
+                if let Some(c) = &mut self.capture {
+                    c.pcap.link_in(now, sender, packet);
+                }
+                self.stats.frames.link_in += 1;
+                self.role.handle_link(now, sender, packet);
+            }
+            self.settle(now).await?;
+            self.flush_transmits(io, now).await;
+        }
+        Ok(())
+    }
+
+    /// Sends what the engine queued for the home link, straight to its Ethernet
+    /// destinations.
+    fn flush_link_transmits(&mut self, io: &Io, now: Time) {
+        let home = io.home_link.as_ref().map(|(_, ifindex)| *ifindex);
+        while let Some((mac, packet)) = self.role.poll_link_transmit() {
+            if let Some(c) = &mut self.capture {
+                c.pcap.link_out(now, mac, &packet);
+            }
+            let Some(ifindex) = home else {
+                self.stats.drop(drop_names::SEND_FAILED);
+                continue;
+            };
+            let sent = io.send_direct(&[&packet], mip6_netio::NextHop { ifindex, mac }, |_, e| {
+                tracing::warn!(error = %e, "home link packet not sent");
+            });
+            if sent == 1 {
+                self.stats.frames.link_out += 1;
+            } else {
+                self.stats.drop(drop_names::SEND_FAILED);
+            }
+        }
+    }
+
+    /// Sends every queued signalling frame through the routed raw socket, and the
+    /// home link's packets straight onto it.
     async fn flush_transmits(&mut self, io: &Io, now: Time) {
+        self.flush_link_transmits(io, now);
         let mut transmits = Vec::new();
         while let Some(t) = self.role.engine_mut().poll_transmit() {
             if let Some(c) = &mut self.capture {

@@ -28,6 +28,9 @@ pub struct IoConfig {
     pub source: Option<Ipv6Addr>,
     /// The TUN.
     pub tun: TunConfig,
+    /// The home link, whose Neighbor Discovery the role answers (the home agent):
+    /// a packet socket for Neighbor Solicitations and Advertisements is opened on it.
+    pub home_link: Option<String>,
 }
 
 /// What failed while opening the I/O.
@@ -65,6 +68,9 @@ pub struct Io {
     pub link: Option<LinkSender>,
     /// The TUN.
     pub tun: AsyncFd<Tun>,
+    /// Neighbor Discovery on the home link and the link's interface index, if the role
+    /// has a home link.
+    pub home_link: Option<(AsyncFd<PacketSocket>, u32)>,
 }
 
 impl Io {
@@ -87,6 +93,16 @@ impl Io {
             }
         }
         let tun = Tun::open(&config.tun).map_err(open_err(format!("TUN {}", config.tun.name)))?;
+        let home_link = match &config.home_link {
+            Some(ifname) => {
+                let what = format!("Neighbor Discovery packet socket on {ifname}");
+                let sock =
+                    PacketSocket::open_neighbour_discovery(ifname).map_err(open_err(&what))?;
+                let ifindex = sock.ifindex();
+                Some((register(sock).map_err(open_err(what))?, ifindex))
+            }
+            None => None,
+        };
         Ok(Io {
             signalling,
             esp: register(esp).map_err(open_err("registering the raw ESP socket"))?,
@@ -97,6 +113,7 @@ impl Io {
                 )
                 .ok(),
             tun: register(tun).map_err(open_err("registering the TUN"))?,
+            home_link,
         })
     }
 
@@ -112,6 +129,17 @@ impl Io {
             Poll::Pending
         })
         .await
+    }
+
+    /// Waits until the home link's Neighbor Discovery socket is readable; never
+    /// resolves without one.
+    pub async fn home_link_readable(&self) {
+        match &self.home_link {
+            Some((fd, _)) => {
+                std::future::poll_fn(|cx| fd.poll_read_ready(cx).map(|_| ())).await;
+            }
+            None => std::future::pending().await,
+        }
     }
 
     /// Points every packet socket's filter at `local` (a mobile node that moved).

@@ -137,6 +137,17 @@ pub trait Role {
         None
     }
 
+    /// Hands a Neighbor Solicitation or Advertisement received on the home link (the
+    /// Ethernet sender `link_source`) to the engine: the home agent's proxy Neighbor
+    /// Discovery and Duplicate Address Detection (RFC 6275 §10.3.1, §10.4.1). Only a
+    /// role that names a home link ([`IoConfig::home_link`]) gets any.
+    fn handle_link(&mut self, _now: Time, _link_source: [u8; 6], _packet: &[u8]) {}
+
+    /// The next packet the engine has for the home link, with its Ethernet destination.
+    fn poll_link_transmit(&mut self) -> Option<([u8; 6], Vec<u8>)> {
+        None
+    }
+
     /// The drop name for a packet the engine refused to tunnel.
     fn data_drop(error: &DataErrorOf<Self>) -> &'static str;
 

@@ -207,6 +207,12 @@ pub struct DaemonConfig {
     /// packet, for kernels or tools that mishandle `virtio_net_hdr`.
     #[serde(default = "default_tun_offload")]
     pub tun_offload: bool,
+    /// Duplicate Address Detection probes the home agent sends on the home link before
+    /// it accepts a home address's first registration (RFC 6275 §10.3.1, RFC 4862
+    /// `DupAddrDetectTransmits`; default 1, one second; 0: none, the first
+    /// registration is answered at once).
+    #[serde(default = "default_dad_transmits")]
+    pub dad_transmits: u8,
     /// Anti-replay window of every inbound SA, in packets (RFC 4303 §3.4.3; default
     /// 64, RFC 4303's recommendation, [`HaConfig::DEFAULT_REPLAY_WINDOW`]).
     pub replay_window: Option<Spanned<u32>>,
@@ -541,6 +547,10 @@ fn default_tun_offload() -> bool {
     true
 }
 
+fn default_dad_transmits() -> u8 {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,6 +576,8 @@ init_spi_ha_to_mn = 0x1002
         assert_eq!(config.tun_name(), DEFAULT_TUN_NAME);
         assert_eq!(config.tun_mtu(), DEFAULT_TUN_MTU);
         assert!(config.tun_offload, "TUN offloads on by default");
+        assert_eq!(config.dad_transmits, 1, "RFC 4862's DupAddrDetectTransmits");
+        assert_eq!(parse(&with("dad_transmits = 0")).unwrap().dad_transmits, 0);
         let off = parse(&with("tun_offload = false")).unwrap();
         off.validate(&|_| true).unwrap();
         assert!(!off.tun_offload);

@@ -1,7 +1,7 @@
 //! The home agent as a role of the daemon shell ([`mip6_daemon::shell::Role`]): what
 //! the `mip6-ha` daemon does beside moving bytes — the kernel side of each binding
-//! ([`crate::routes`]: a /128 route into the TUN and a proxy neighbour entry on the
-//! home link, RFC 6275 §10.4.1), the logs of bindings and key distributions, the
+//! ([`crate::routes`]: a /128 route into the TUN, RFC 6275 §10.4.1; the engine itself
+//! answers Neighbor Solicitations on the home link), the logs of bindings and key distributions, the
 //! status and metrics of the bindings it serves.
 
 use std::convert::Infallible;
@@ -12,7 +12,8 @@ use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role};
 use mip6_ha::{
-    BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, MnRecord, RouteChange,
+    BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnRecord,
+    RouteChange,
 };
 use mip6_netio::nft::NftGuard;
 use mip6_wire::Time;
@@ -48,6 +49,18 @@ pub fn screen_destination(frame: &[u8], own: &[Ipv6Addr]) -> Option<&'static str
         .ok()?;
     let destination = Ipv6Addr::from(destination);
     (!own.contains(&destination)).then_some(WRONG_DESTINATION)
+}
+
+/// Drop name of a Neighbor Discovery message read from the TUN.
+pub const TUN_NEIGHBOUR_DISCOVERY: &str = "tun_neighbour_discovery";
+
+/// Whether a packet read from the TUN is Neighbor Discovery (ICMPv6 types 133–137 right
+/// after the IPv6 header, RFC 4861 §4): link-scoped, never tunnelled (RFC 6275 §10.4.1:
+/// the home agent answers for the home address itself). Never panics.
+pub fn screen_neighbour_discovery(packet: &[u8]) -> Option<&'static str> {
+    let next_header = *packet.get(6)?;
+    let icmp_type = *packet.get(40)?;
+    (next_header == 58 && (133..=137).contains(&icmp_type)).then_some(TUN_NEIGHBOUR_DISCOVERY)
 }
 
 /// The home agent role: its engine and what it installed in the host.
@@ -188,9 +201,27 @@ impl Role for HomeAgentRole {
     }
 
     /// The kernel's own link-local chatter on the TUN (MLD reports, router
-    /// solicitations) is for no home address: not an engine input.
+    /// solicitations) is for no home address: not an engine input. Nor is Neighbor
+    /// Discovery the kernel forwarded into the TUN (a unicast solicitation for a home
+    /// address): it is link-scoped, the engine answers it on the home link
+    /// ([`screen_neighbour_discovery`]).
     fn screen_tun(&self, packet: &[u8]) -> Option<&'static str> {
-        (packet.get(IPV6_DST_FIRST) == Some(&0xff)).then_some("tun_multicast")
+        if packet.get(IPV6_DST_FIRST) == Some(&0xff) {
+            return Some("tun_multicast");
+        }
+        screen_neighbour_discovery(packet)
+    }
+
+    fn handle_link(&mut self, now: Time, link_source: [u8; 6], packet: &[u8]) {
+        if let LinkReceived::DuplicateDetected = self.engine.handle_link(now, link_source, packet) {
+            tracing::warn!("a home address under Duplicate Address Detection is in use on the home link: registration refused (134)");
+        }
+    }
+
+    fn poll_link_transmit(&mut self) -> Option<([u8; 6], Vec<u8>)> {
+        self.engine
+            .poll_link_transmit()
+            .map(|t| (t.link_destination, t.packet))
     }
 
     /// Only frames to the home agent's own address reach the engine
@@ -314,6 +345,39 @@ mod tests {
         f.extend_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
         f.extend(std::iter::repeat_n(0xAB, tail));
         f
+    }
+
+    #[test]
+    fn neighbour_discovery_read_from_the_tun_is_screened_out() {
+        let mut ns = mip6_wire::nd::NeighbourSolicitation {
+            source: "2001:db8:1::2".parse().unwrap(),
+            destination: "2001:db8:1::100".parse().unwrap(),
+            target: "2001:db8:1::100".parse().unwrap(),
+            source_link_address: None,
+        }
+        .emit();
+        ns[7] = 254; // forwarded by the kernel
+        assert_eq!(
+            screen_neighbour_discovery(&ns),
+            Some(TUN_NEIGHBOUR_DISCOVERY)
+        );
+        for icmp_type in [133u8, 134, 136, 137] {
+            ns[40] = icmp_type;
+            assert_eq!(
+                screen_neighbour_discovery(&ns),
+                Some(TUN_NEIGHBOUR_DISCOVERY)
+            );
+        }
+        for icmp_type in [1u8, 128, 129, 138] {
+            ns[40] = icmp_type;
+            assert_eq!(screen_neighbour_discovery(&ns), None, "{icmp_type}");
+        }
+        ns[6] = 17;
+        ns[40] = 135;
+        assert_eq!(screen_neighbour_discovery(&ns), None, "UDP");
+        for len in 0..41 {
+            assert_eq!(screen_neighbour_discovery(&ns[..len]), None);
+        }
     }
 
     #[test]

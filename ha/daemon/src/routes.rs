@@ -1,13 +1,16 @@
 //! The kernel side of a binding (RFC 6275 §10.4.1: the home agent intercepts packets
 //! for a registered home address): a /128 route for the home address into the TUN, so
-//! the kernel hands those packets to the daemon, and a proxy neighbour entry on the
-//! home link, so the home agent answers Neighbor Solicitations for it.
+//! the kernel hands those packets to the daemon. The home agent answers Neighbor
+//! Solicitations for the home address itself, in the engine (`mip6_ha::neighbour`),
+//! so no kernel proxy entry is added: the kernel's would not defend the address with
+//! Duplicate Address Detection, would let unicast solicitations be forwarded into the
+//! tunnel, and joins a multicast group per entry.
 //!
 //! Every change goes through [`NetConfig`], which records it and undoes it on
 //! [`Routes::cleanup`] or, on an error path, on drop. Adds replace existing entries
 //! (`NLM_F_REPLACE`), so leftovers of a daemon killed with `kill -9` are taken over;
-//! [`Routes::clear_leftovers`] also removes proxy entries for every configured home
-//! address at start, so a binding that did not survive the restart leaves none behind.
+//! [`Routes::clear_leftovers`] also removes kernel proxy entries for every configured
+//! home address at start, which earlier versions added, so none is left behind.
 
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
@@ -34,7 +37,7 @@ impl Routes {
         }
     }
 
-    /// Removes proxy entries a previous run left for `home_addresses`.
+    /// Removes kernel proxy entries an earlier version left for `home_addresses`.
     pub async fn clear_leftovers(&mut self, home_addresses: impl IntoIterator<Item = Ipv6Addr>) {
         for hoa in home_addresses {
             if let Err(e) = self.net.remove_proxy_ndp(self.home_ifindex, hoa).await {
@@ -43,31 +46,27 @@ impl Routes {
         }
     }
 
-    /// Routes `hoa` into the TUN and proxies it on the home link.
+    /// Routes `hoa` into the TUN.
     pub async fn install(&mut self, hoa: Ipv6Addr) -> Result<(), mip6_netio::Error> {
         self.net
             .add_host_route(hoa, self.tun_ifindex, TABLE_MAIN)
             .await?;
-        self.net.add_proxy_ndp(self.home_ifindex, hoa).await?;
         if self.installed.insert(hoa) {
             tracing::debug!(%hoa, routed = self.installed.len(), "home address routed");
         }
         Ok(())
     }
 
-    /// Removes what [`install`](Self::install) added for `hoa`; both removals are tried.
+    /// Removes what [`install`](Self::install) added for `hoa`.
     pub async fn remove(&mut self, hoa: Ipv6Addr) -> Result<(), mip6_netio::Error> {
         self.installed.remove(&hoa);
-        let route = self
-            .net
+        self.net
             .remove_host_route(hoa, self.tun_ifindex, TABLE_MAIN)
-            .await;
-        let proxy = self.net.remove_proxy_ndp(self.home_ifindex, hoa).await;
-        route.and(proxy)
+            .await
     }
 
-    /// Undoes everything: routes, proxy entries, sysctls (restored to their values
-    /// before the daemon).
+    /// Undoes everything: routes and sysctls (restored to their values before the
+    /// daemon).
     pub async fn cleanup(self) -> Result<(), mip6_netio::Error> {
         self.net.cleanup().await
     }

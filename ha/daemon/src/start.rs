@@ -4,9 +4,10 @@
 //! (`<state_dir>/mip6-ha.redb`, whole records with `persistence = true`, the durable
 //! minimum otherwise) and its records; the engine; the capture; the nftables table
 //! that keeps the kernel from answering HoA-option and RH2 packets with ICMPv6 errors;
-//! forwarding on and proxy NDP on the home link (`proxy_delay` 0); the sockets and the
-//! TUN; leftover proxy entries of a killed run removed; the routes of bindings
-//! restored from the store. Then the shell ([`mip6_daemon::shell`]) serves the control
+//! forwarding on; the home link's Ethernet and link-local addresses, for the engine's
+//! proxy Neighbor Discovery and Duplicate Address Detection; the sockets (one of them
+//! for the home link's Neighbor Discovery) and the TUN; kernel proxy entries an earlier
+//! version left removed; the routes of bindings restored from the store. Then the shell ([`mip6_daemon::shell`]) serves the control
 //! socket and the metrics, drops every privilege but `CAP_NET_ADMIN` and `CAP_NET_RAW`
 //! ([`mip6_daemon::privileges`]; not with `--keep-privileges`), logs `ready`, and runs
 //! until a signal.
@@ -53,6 +54,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         mip6_daemon::config::warn_if_secret_readable(file);
     }
 
+    let home_interface = config.home_interface.get_ref().clone();
     let mut engine_config = config.to_engine().map_err(|errors| {
         RunError::Config(
             errors
@@ -65,7 +67,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     // Every reserved block is one fsync'd store write in the loop.
     engine_config.sequence_block = mip6_daemon::SEQUENCE_BLOCK;
     let address = *config.address.get_ref();
-    let home_interface = config.home_interface.get_ref().clone();
+    engine_config.home_link = Some(home_link(&home_interface, address, config.dad_transmits)?);
     let home_addresses: Vec<Ipv6Addr> = engine_config
         .mobile_nodes
         .iter()
@@ -141,8 +143,6 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     let mut net = NetConfig::new().map_err(RunError::runtime("netlink"))?;
     net.set_forwarding(true)
         .map_err(RunError::runtime("forwarding"))?;
-    net.prepare_proxy_link(&home_interface)
-        .map_err(RunError::runtime(format!("proxy NDP on {home_interface}")))?;
     let tun = TunConfig {
         name: config.tun_name().to_owned(),
         mtu: config.tun_mtu(),
@@ -159,6 +159,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         // address selection per packet.
         source: Some(address),
         tun: tun.clone(),
+        home_link: Some(home_interface.clone()),
     })
     .map_err(RunError::runtime("I/O"))?;
     let home_ifindex =
@@ -193,6 +194,30 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         )
         .await
         .map_err(RunError::runtime("event loop"))
+}
+
+/// The engine's view of the home link: the interface's Ethernet address and its
+/// link-local address, the source of proxy advertisements (RFC 4861 §7.2.4 allows any
+/// address of the interface: the home agent's own `address` if the interface has no
+/// link-local address).
+fn home_link(
+    home_interface: &str,
+    address: Ipv6Addr,
+    dad_transmits: u8,
+) -> Result<mip6_ha::HomeLink, RunError> {
+    let mac = mip6_netio::interface::hardware_address(home_interface).map_err(
+        RunError::runtime(format!("home interface {home_interface}")),
+    )?;
+    let link_local = mip6_netio::interface::link_local_address(home_interface)
+        .map_err(RunError::runtime(format!("home interface {home_interface}")))?
+        .unwrap_or_else(|| {
+            tracing::warn!(interface = home_interface, %address, "the home interface has no link-local address: proxy advertisements come from the home agent's address");
+            address
+        });
+    Ok(mip6_ha::HomeLink {
+        dad_transmits,
+        ..mip6_ha::HomeLink::new(mac, link_local)
+    })
 }
 
 /// Logs what the store gave back. No record at all while mobile nodes are configured

@@ -87,6 +87,16 @@ pub fn status_fields<R: RngCore + CryptoRng>(
         json!({"accepted": counters.bu_accepted, "refused": refused(counters)}),
     );
     m.insert("refusals".into(), refusals.into());
+    m.insert(
+        "home_link".into(),
+        json!({
+            "solicitations_answered": counters.neighbour_solicitations_answered,
+            "advertisements_announced": counters.neighbour_advertisements_announced,
+            "dad_probes_sent": counters.dad_probes_sent,
+            "dad_collisions": counters.dad_collisions,
+            "invalid": counters.neighbour_discovery_invalid,
+        }),
+    );
     m
 }
 

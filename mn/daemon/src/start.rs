@@ -96,6 +96,7 @@ pub async fn run(
             addresses: vec![(hoa, 128)],
             offload: config.tun_offload,
         },
+        home_link: None,
     })
     .map_err(RunError::runtime("set-up"))?;
     let host = Host::install(

@@ -387,6 +387,9 @@ fn replay_matches(config_text: &str, seed: u64, capture: &Path) {
             }
             InputKind::Timeout => node.handle_timeout(now),
             InputKind::CareOf(c) => node.set_care_of_address(now, c),
+            InputKind::LinkIn(_) | InputKind::LinkOut(_) => {
+                panic!("a mobile node has no home link to record")
+            }
         }
         while node.poll_event().is_some() {}
         while let Some(t) = node.poll_transmit() {
