@@ -100,6 +100,15 @@ impl Running {
         persistence: bool,
         seeds: Option<(u64, u64)>,
     ) -> Running {
+        Running::build(key_interval, persistence, seeds, true)
+    }
+
+    fn build(
+        key_interval: Duration,
+        persistence: bool,
+        seeds: Option<(u64, u64)>,
+        with_mn: bool,
+    ) -> Running {
         let out = tempfile::Builder::new()
             .prefix("mip6-e2e-")
             .tempdir()
@@ -130,8 +139,16 @@ impl Running {
             _out: out,
         };
         r.start_ha();
-        r.start_mn();
+        if with_mn {
+            r.start_mn();
+        }
         r
+    }
+
+    /// Like [`Running::start`] with the home agent only: the test starts the mobile
+    /// node ([`Running::start_mn`]) when it has prepared the home link.
+    pub fn ha_only(key_interval: Duration, persistence: bool) -> Running {
+        Running::build(key_interval, persistence, None, false)
     }
 
     /// The output directory.
