@@ -7,8 +7,9 @@
 //! - the destination address is the given local address;
 //! - the first extension header (the IPv6 next header field) is a Destination Options
 //!   header (60: the BU's Home Address option, RFC 6275 §6.3), a Routing header (43)
-//!   whose routing type is 2 (the BA's type 2 routing header, RFC 6275 §6.4), or ESP
-//!   (50: a tunnel frame, RFC 6275 §9.5.1 with RFC 4303 tunnel mode).
+//!   whose routing type is 2 (the BA's type 2 routing header, RFC 6275 §6.4), ESP
+//!   (50: a tunnel frame, RFC 6275 §9.5.1 with RFC 4303 tunnel mode), or a Mobility
+//!   Header (135: unprotected signalling, which the home agent answers, §9.2).
 //!
 //! What follows that header (ESP in docs/architecture.md's BU/BA, RFC 3776) is not checked: the
 //! engine rejects what it cannot open, and a BPF program cannot walk an option list.
@@ -39,11 +40,12 @@
 //! | 11 | `ldb [6]` | A = next header |
 //! | 12 | `jeq #60, accept, 0` | Destination Options first → accept |
 //! | 13 | `jeq #50, accept, 0` | ESP first (a tunnel frame) → accept |
-//! | 14 | `jeq #43, 0, drop` | none of DestOpts, ESP, Routing → drop |
-//! | 15 | `ldb [42]` | A = routing type (octet 2 of the routing header at 40, RFC 8200 §4.4) |
-//! | 16 | `jeq #2, accept, drop` | type 2 → accept, else drop |
-//! | 17 | `ret #-1` | accept: keep the whole frame |
-//! | 18 | `ret #0` | drop |
+//! | 14 | `jeq #135, accept, 0` | a Mobility Header first (unprotected: answered with a Binding Error or ICMPv6 error, RFC 6275 §9.2) → accept |
+//! | 15 | `jeq #43, 0, drop` | none of DestOpts, ESP, MH, Routing → drop |
+//! | 16 | `ldb [42]` | A = routing type (octet 2 of the routing header at 40, RFC 8200 §4.4) |
+//! | 17 | `jeq #2, accept, drop` | type 2 → accept, else drop |
+//! | 18 | `ret #-1` | accept: keep the whole frame |
+//! | 19 | `ret #0` | drop |
 
 use std::net::Ipv6Addr;
 
@@ -92,13 +94,15 @@ pub const NH_DEST_OPTS: u8 = 60;
 pub const NH_ROUTING: u8 = 43;
 /// Next header value of ESP (RFC 4303 §2).
 pub const NH_ESP: u8 = 50;
+/// Next header value of the Mobility Header (RFC 6275 §6.1).
+pub const NH_MOBILITY: u8 = 135;
 /// Routing type of the Mobile IPv6 type 2 routing header (RFC 6275 §6.4).
 pub const RH_TYPE_2: u8 = 2;
 
 /// Number of instructions in [`signalling_filter`].
-pub const PROGRAM_LEN: usize = 19;
-const ACCEPT: u8 = 17;
-const DROP: u8 = 18;
+pub const PROGRAM_LEN: usize = 20;
+const ACCEPT: u8 = 18;
+const DROP: u8 = 19;
 
 const fn stmt(code: u16, k: u32) -> Insn {
     Insn {
@@ -149,9 +153,10 @@ pub fn signalling_filter(local: Ipv6Addr) -> [Insn; PROGRAM_LEN] {
         ldb(6),
         jeq(12, NH_DEST_OPTS as u32, Some(ACCEPT), None),
         jeq(13, NH_ESP as u32, Some(ACCEPT), None),
-        jeq(14, NH_ROUTING as u32, None, Some(DROP)),
+        jeq(14, NH_MOBILITY as u32, Some(ACCEPT), None),
+        jeq(15, NH_ROUTING as u32, None, Some(DROP)),
         ldb(42),
-        jeq(16, RH_TYPE_2 as u32, Some(ACCEPT), Some(DROP)),
+        jeq(17, RH_TYPE_2 as u32, Some(ACCEPT), Some(DROP)),
         stmt(op::RET | op::K, u32::MAX),
         stmt(op::RET | op::K, 0),
     ]
@@ -317,6 +322,14 @@ mod tests {
         assert_eq!(run(&p, &ba), ba.len() as u32);
         let esp = ipv6(50, LOCAL, &[0, 0, 0x10, 1, 0, 0, 0, 1]);
         assert_eq!(run(&p, &esp), esp.len() as u32);
+        // An unprotected Mobility Header (RFC 6275 §9.2: answered by the engine).
+        let mh = ipv6(
+            135,
+            LOCAL,
+            &[59, 1, 42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        assert_eq!(run(&p, &mh), mh.len() as u32);
+        assert_eq!(run(&p, &ipv6(135, "2001:db8:1::2", &[59, 0, 0, 0])), 0);
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! takes the same way ([`crate::bpf`]) and is dropped at prerouting too, so the kernel
 //! does no route lookup and no local delivery for it; a fragmented one is not matched
 //! (its first next header is 44), is reassembled, and reaches the raw ESP socket.
+//! A Mobility Header right after the IPv6 header (unprotected signalling, which the
+//! kernel would answer with Parameter Problem code 1) is dropped likewise: the engine
+//! answers it as RFC 6275 §9.2 says.
 //!
 //! The rules live in a table of their own, `table inet mip6_<name>`, so removal is one
 //! `delete table` and nothing else in the ruleset is touched:
@@ -19,6 +22,7 @@
 //!     chain prerouting {
 //!         type filter hook prerouting priority raw; policy accept;
 //!         ip6 nexthdr esp ip6 daddr { <addresses> } drop
+//!         ip6 nexthdr 135 ip6 daddr { <addresses> } drop
 //!         ip6 daddr { <addresses> } exthdr dst exists drop
 //!         ip6 daddr { <addresses> } rt type 2 drop
 //!     }
@@ -142,6 +146,7 @@ pub fn ruleset(table: &str, addresses: &[Ipv6Addr]) -> Result<String, Error> {
          \tchain prerouting {{\n\
          \t\ttype filter hook prerouting priority raw; policy accept;\n\
          \t\tip6 nexthdr esp ip6 daddr {{ {set} }} drop\n\
+         \t\tip6 nexthdr 135 ip6 daddr {{ {set} }} drop\n\
          \t\tip6 daddr {{ {set} }} exthdr dst exists drop\n\
          \t\tip6 daddr {{ {set} }} rt type 2 drop\n\
          \t}}\n\
@@ -226,6 +231,7 @@ mod tests {
         assert!(s.contains("hook prerouting priority raw"));
         assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } exthdr dst exists drop"));
         assert!(s.contains("ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } rt type 2 drop"));
+        assert!(s.contains("ip6 nexthdr 135 ip6 daddr { 2001:db8:1::1, 2001:db8:2::5 } drop"));
         // The tunnel frames, most of the traffic, are decided by the first rule: one
         // octet compare and a set lookup, no extension-header walk.
         let esp = s

@@ -277,3 +277,83 @@ fn rfc6275_10_3_1_a_home_address_in_use_on_the_home_link_is_refused_with_134() {
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!table.contains("proxy"), "no kernel proxy entry: {table}");
 }
+
+/// RFC 6275 §9.2, §9.3.1, §9.3.2 from a node on foreign link 1 (the mobile node's
+/// namespace, its care-of address): an Echo Request with a Home Address option of the
+/// bound home address is answered through the care-of address with a type 2 routing
+/// header; one naming a home address without a binding gets Binding Error status 1;
+/// an unknown MH type gets Binding Error status 2; a Payload Proto other than 59 gets
+/// Parameter Problem code 0 pointing at it (octet 40).
+#[test]
+fn rfc6275_9_2_and_9_3_errors_and_answers_to_unprotected_packets() {
+    let t = "rfc6275_9_2_and_9_3_errors_and_answers_to_unprotected_packets";
+    if !prerequisites(t) {
+        return;
+    }
+    let r = Running::start(KEY_INTERVAL, true);
+    r.wait_mn("registered", Duration::from_secs(10), registered);
+    let script = workspace_root().join("tests/scapy/unprotected.py");
+    let out = r
+        .lab
+        .exec_in_checked(
+            Node::Mn,
+            &[
+                "python3",
+                &script.display().to_string(),
+                "mn-fg1",
+                "2001:db8:1::1",
+                "2001:db8:2::100",
+                HOA,
+                "2001:db8:1::200",
+            ],
+        )
+        .expect("the unprotected packets");
+    let cases = lines(&String::from_utf8_lossy(&out.stdout));
+    let only = |case: &str| -> Value {
+        let c = cases
+            .iter()
+            .find(|c| c["case"] == case)
+            .unwrap_or_else(|| panic!("no {case} case in {cases:#?}"));
+        let replies = c["replies"].as_array().unwrap();
+        assert_eq!(replies.len(), 1, "{case}: exactly one answer: {c}");
+        assert_eq!(
+            replies[0]["dst"], "2001:db8:2::100",
+            "{case}: to the source: {c}"
+        );
+        replies[0].clone()
+    };
+    let echo = only("echo_with_hoa");
+    assert_eq!(echo["kind"], "echo_reply", "{echo}");
+    assert_eq!(
+        (echo["id"].as_u64(), echo["seq"].as_u64()),
+        (Some(0x42), Some(1)),
+        "{echo}"
+    );
+    assert_eq!(echo["data"], "hello", "{echo}");
+    assert_eq!(echo["rh_type"], 2, "{echo}");
+    assert_eq!(echo["rh_addresses"], serde_json::json!([HOA]), "{echo}");
+
+    let be1 = only("hoa_without_binding");
+    assert_eq!(be1["kind"], "be", "{be1}");
+    assert_eq!(be1["status"], 1, "{be1}");
+    assert_eq!(be1["home_address"], "2001:db8:1::200", "{be1}");
+    assert!(be1.get("rh_type").is_none(), "no routing header: {be1}");
+
+    let be2 = only("unknown_mh_type");
+    assert_eq!(be2["kind"], "be", "{be2}");
+    assert_eq!(be2["status"], 2, "{be2}");
+
+    let pp = only("payload_proto");
+    assert_eq!(pp["kind"], "param_problem", "{pp}");
+    assert_eq!(
+        (pp["code"].as_u64(), pp["pointer"].as_u64()),
+        (Some(0), Some(40)),
+        "{pp}"
+    );
+
+    let status = r.ha_json();
+    assert!(
+        status["drops"]["no_binding_for_home_address_option"].as_u64() >= Some(1),
+        "{status}"
+    );
+}

@@ -58,11 +58,17 @@ pub enum DropReason {
     /// it may be a replay (issue 12, item 10). The node is asked to refresh (a BRR)
     /// and gets a fresh generation at its next BU.
     DataUnderRestoredKey,
+    /// A Mobility Header that needs ESP came without it (a Binding Update, RFC 4877
+    /// §4), or a known type the home agent does not take unprotected.
+    UnprotectedSignalling,
+    /// A Home Address option whose home address has no binding to the packet's
+    /// source (RFC 6275 §9.3.1): answered with Binding Error status 1.
+    NoBindingForHomeAddressOption,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 17] = [
+    pub const ALL: [DropReason; 19] = [
         DropReason::Malformed,
         DropReason::UnknownSpi,
         DropReason::Replayed,
@@ -80,6 +86,8 @@ impl DropReason {
         DropReason::NotHomeRegistration,
         DropReason::NonceIndicesInHomeRegistration,
         DropReason::DataUnderRestoredKey,
+        DropReason::UnprotectedSignalling,
+        DropReason::NoBindingForHomeAddressOption,
     ];
 
     /// Position in [`DropReason::ALL`].
@@ -111,6 +119,10 @@ impl fmt::Display for DropReason {
             }
             DropReason::DataUnderRestoredKey => {
                 "data under a key restored after a restart (replay state unknown)"
+            }
+            DropReason::UnprotectedSignalling => "signalling without ESP",
+            DropReason::NoBindingForHomeAddressOption => {
+                "Home Address option without a binding to the source"
             }
         })
     }
@@ -154,6 +166,14 @@ pub struct Counters {
     pub dad_collisions: u64,
     /// Home-link packets that were not valid Neighbor Discovery (RFC 4861 §7.1).
     pub neighbour_discovery_invalid: u64,
+    /// Binding Errors sent (RFC 6275 §9.2, §9.3.1).
+    pub binding_errors_sent: u64,
+    /// ICMPv6 errors sent (Parameter Problem, RFC 6275 §9.2, RFC 4443 §3.4).
+    pub icmp_errors_sent: u64,
+    /// Echo Replies sent to bound nodes through their care-of address (§9.3.2).
+    pub echo_replies_sent: u64,
+    /// Answers not sent because their rate limit was reached (RFC 4443 §2.4 (f)).
+    pub answers_rate_limited: u64,
 }
 
 impl Counters {

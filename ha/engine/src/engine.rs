@@ -24,6 +24,7 @@ use crate::mobile_node::{
 use crate::neighbour::Neighbours;
 use crate::persist::MnRecord;
 use crate::timers::{Deadline, TimerQueue};
+use crate::unprotected::AnswerRates;
 
 /// Index of a mobile node in the engine's table.
 pub(crate) type MnIndex = u32;
@@ -129,6 +130,8 @@ pub struct HomeAgent<R, A = AesGcmInline> {
     pub(crate) transmits: VecDeque<Transmit>,
     /// Proxy Neighbor Discovery and Duplicate Address Detection on the home link.
     pub(crate) neighbours: Neighbours,
+    /// Rate limits of the unprotected answers (Binding Errors, ICMPv6).
+    pub(crate) answer_rates: AnswerRates,
     pub(crate) events: VecDeque<Event>,
     pub(crate) counters: Counters,
     /// When the engine was built: the epoch of the install stamps, and when the init
@@ -190,6 +193,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),
             neighbours: Neighbours::default(),
+            answer_rates: AnswerRates::default(),
             events: VecDeque::new(),
             counters: Counters::default(),
             started: now,

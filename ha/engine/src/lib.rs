@@ -60,6 +60,7 @@ pub mod persist;
 pub mod refusal;
 mod signalling;
 mod timers;
+mod unprotected;
 
 pub use binding::BindingView;
 pub use config::{BindingCacheStorage, HaConfig, HomeLink, MnConfig};
@@ -73,6 +74,7 @@ pub use mip6_wire::keys::DistributionKind;
 pub use neighbour::{LinkReceived, LinkTransmit};
 pub use persist::{GenerationRecord, MnRecord};
 pub use refusal::Refusal;
+pub use unprotected::{RATE_BURST, RATE_INTERVAL};
 
 #[cfg(test)]
 mod tests;

@@ -134,6 +134,12 @@ pub(crate) enum BindingAction {
     Deregister,
 }
 
+/// The IPv6 source of a frame.
+fn ipv6_source(frame: &[u8]) -> Option<Ipv6Addr> {
+    let octets: [u8; 16] = frame.get(8..24)?.try_into().ok()?;
+    Some(Ipv6Addr::from(octets))
+}
+
 /// The ESP-layer reason a frame did not open.
 fn esp_drop(e: &frames::FrameError) -> DropReason {
     match e {
@@ -170,6 +176,12 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     fn handle_inner(&mut self, now: Time, frame: &mut [u8]) -> Received {
         let esp_frame = match frames::inspect(frame) {
             Ok(f) => f,
+            Err(frames::FrameError::NotEsp { .. }) => {
+                return match mip6_wire::ext::walk(frame) {
+                    Ok(chain) => self.handle_unprotected(now, frame, &chain),
+                    Err(_) => Received::Dropped(DropReason::Malformed),
+                };
+            }
             Err(_) => return Received::Dropped(DropReason::Malformed),
         };
         let Some(index) = self.by_spi.get(esp_frame.spi) else {
@@ -233,6 +245,16 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                         self.config.vendor_id,
                     );
                     self.process_bu(now, index, esp_frame.spi, request)
+                }
+                Message::Unknown { .. } => {
+                    // RFC 6275 §9.2: Binding Error status 2, to the source, naming
+                    // the node's home address when it has a binding.
+                    let to = ipv6_source(frame).unwrap_or(esp_frame.chain.mh_checksum_source());
+                    let hoa = self.mns[index]
+                        .binding
+                        .map_or(Ipv6Addr::UNSPECIFIED, |_| self.mns[index].home_address);
+                    self.unrecognized_type(now, to, hoa);
+                    Received::Dropped(DropReason::UnexpectedMessage)
                 }
                 _ => Received::Dropped(DropReason::UnexpectedMessage),
             },

@@ -6,6 +6,7 @@
 //! | BU | `IPv6(src=CoA, dst=HA) \| DestOpts(HoA) \| ESP(transport) \| MH(BU)` | [`signalling`] |
 //! | BA | `IPv6(src=HA, dst=CoA) \| RH2(HoA) \| ESP(transport) \| MH(BA)` | [`signalling`] |
 //! | data | `IPv6(CoA↔HA) \| ESP(tunnel) \| IPv6(HoA↔CN) \| payload` | [`data`] |
+//! | Binding Error, ICMPv6 Parameter Problem, Echo Reply via RH2 (unprotected) | see the module | [`errors`] |
 //!
 //! Home registration follows RFC 3776 §3 / RFC 4877 §4 (ESP in transport mode between
 //! the home address and the home agent) and RFC 6275 §6.1.7–6.1.8, §6.3–6.4, §11.7.1
@@ -23,6 +24,7 @@
 
 pub mod data;
 mod error;
+pub mod errors;
 pub mod inbound;
 pub mod signalling;
 

@@ -5,6 +5,7 @@
 mod binding;
 mod conformance;
 mod data;
+mod errors;
 mod harness;
 mod keys;
 mod neighbour;
