@@ -2,7 +2,11 @@
 //! or forged BU never moves a binding or a key). Each attack must be rejected,
 //! counted under its specific drop reason or refusal, and leave every binding and
 //! key exactly as it was (compared whole: BindingView, KeyView and the SPIs of every
-//! slot, at the HA and at the MN).
+//! slot, at the HA and at the MN). A genuine BU whose unprotected outer source was
+//! rewritten binds the protected Alternate Care-of Address, and a BU without one binds
+//! nothing (RFC 6275 §9.5.1, §11.7.1); BUs captured when sent and delivered late, with an
+//! old sequence number or an old Key Initialization timestamp, are refused or dropped as
+//! RFC 6275 §9.5.1, RFC 4285 §6 and RFC 4303 §3.4.3 say.
 
 use mip6_ha::{self as ha, DropReason, Refusal};
 use mip6_mn::{self as mn, RestorePolicy};
@@ -11,6 +15,7 @@ use mip6_wire::keys::{RequestMode, Slot};
 use mip6_wire::mh::{BaStatus, KeyOption};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use std::net::Ipv6Addr;
 
 /// Everything an attack must not move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -714,4 +719,555 @@ fn implicit_mode_undelivered_init_bu_replayed_after_deregistration_moves_nothing
         replays_before + 1
     );
     assert_eq!(snap(&p), before, "nothing moved");
+}
+
+// ----- issue 12: the care-of address, late BUs ----------------------------------------
+
+/// An address on no link of the lab: where an on-path attacker points a BU.
+const ATTACKER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x66, 0, 0, 0, 0, 1);
+
+/// Rewrites the IPv6 source of a frame (octets 8..24, RFC 8200 §3). Nothing the
+/// receiver checks covers it: ESP in transport mode authenticates from the ESP header
+/// on (RFC 4303 §3.1.1), and the Mobility Header checksum of a BU is taken over the
+/// home address of the Home Address option (RFC 6275 §6.1.1).
+fn rewrite_source(frame: &mut [u8], source: Ipv6Addr) {
+    frame[8..24].copy_from_slice(&source.octets());
+}
+
+/// The IPv6 destination and the type 2 routing header's address of a frame the HA
+/// sent (RFC 6275 §6.4).
+fn ba_route(frame: &[u8]) -> (Ipv6Addr, Option<Ipv6Addr>) {
+    let f = mip6_wire::frames::inspect(frame).expect("an ESP frame");
+    (f.chain.ipv6.dst_addr, f.chain.rh2)
+}
+
+/// A home registration BU from `source` for [`HOA`] laid out as the wire contract
+/// says (`IPv6(source → HA) | DestOpts(HoA) | ESP | MH(BU)`, RFC 6275 §6.1.7, §6.3)
+/// but without the Alternate Care-of Address option the contract requires (RFC 6275
+/// §11.7.1): what a node that leaves it out sends. Sealed under `slot` of `node`.
+fn bu_without_alternate_care_of(
+    node: &mut ScriptedMn,
+    slot: Slot,
+    source: Ipv6Addr,
+    update: mip6_wire::mh::BindingUpdateRepr,
+) -> Vec<u8> {
+    use mip6_wire::esp;
+    use mip6_wire::ext::{ChainRepr, NextHeader};
+    use mip6_wire::mh::{self, Message, MH_NEXT_HEADER};
+
+    let mh = mh::Repr::new(Message::BindingUpdate(update), &[]);
+    let mh_len = mh.buffer_len();
+    let esp_len = esp::sealed_len(mh_len);
+    let chain = ChainRepr {
+        src_addr: source,
+        dst_addr: HA,
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+        rh2: None,
+        home_address: Some(HOA),
+        next_header: NextHeader::ESP,
+        payload_len: esp_len,
+    };
+    let header_len = chain.buffer_len();
+    let mut buf = vec![0; header_len + esp_len];
+    chain.emit(&mut buf).expect("a chain layout");
+    let esp_area = &mut buf[header_len..];
+    mh.emit_into(
+        &mut esp_area[esp::PAYLOAD_OFFSET..esp::PAYLOAD_OFFSET + mh_len],
+        &HOA,
+        &HA,
+    );
+    let sa = node.keys.get_mut(slot).expect("slot filled").outbound_mut();
+    sa.seal(esp_area, mh_len, MH_NEXT_HEADER)
+        .expect("a BU seals");
+    buf
+}
+
+/// The BA at the head of the queue to the MN: its status, sequence number, the
+/// generation its Key Distribution carries and its echoed Key Initialization timestamp.
+#[track_caller]
+fn head_ba(p: &Pair) -> (BaStatus, u16, Option<u32>, Option<u64>) {
+    let d = p.decode(&p.peek_to_mn().frame);
+    let Content::Ba {
+        status,
+        sequence,
+        distribution,
+        echo,
+    } = d.content
+    else {
+        panic!("not a BA: {d:?}")
+    };
+    (status, sequence, distribution.map(|d| d.generation), echo)
+}
+
+/// RFC 6275 §9.5.1: "If the Alternate Care-of Address option is present, the care-of
+/// address is the address in that option"; §11.7.1: the option is in every home
+/// registration because ESP cannot protect the care-of address in the IPv6 header
+/// (docs/architecture.md "Alternate CoA rule": the HA binds to the authenticated
+/// option, never to the IPv6 source). An on-path attacker rewrites the outer source of
+/// the MN's genuine, ESP-protected BU: the BU still opens and is accepted, the binding
+/// and the BA follow the Alternate CoA, and the rewritten source gains nothing.
+#[test]
+fn genuine_bu_with_rewritten_outer_source_binds_the_alternate_care_of_address() {
+    // Rewritten to an address of nobody's, and to the care-of address the MN leaves.
+    for (case, forged_source) in [("elsewhere", ATTACKER), ("old_coa", COA)] {
+        let mut p = explicit(&format!("attack_rewritten_source_{case}"));
+        p.establish();
+        p.assert_data_flows();
+        p.advance_by(core::time::Duration::from_secs(5));
+        p.move_to(Some(COA2));
+        let genuine = p.drop_next_to_ha();
+        let Content::Bu {
+            sequence,
+            home_address,
+            alt_coa,
+            ..
+        } = p.decode(&genuine.frame).content
+        else {
+            panic!("the MN sent no BU")
+        };
+        assert_eq!((home_address, alt_coa), (Some(HOA), Some(COA2)));
+        let mut forged = genuine.frame.clone();
+        rewrite_source(&mut forged, forged_source);
+        let counters = p.ha_counters();
+        p.take_ha_events();
+
+        let r = p.handle_at_ha(forged).0;
+        assert!(matches!(r, ha::Received::Consumed { .. }), "{case}: {r:?}");
+        assert_eq!(p.ha_counters().bu_accepted, counters.bu_accepted + 1);
+        assert_eq!(
+            p.ha_counters().refusals,
+            counters.refusals,
+            "{case}: nothing refused"
+        );
+        let b = p.binding().expect("bound");
+        assert_eq!(
+            (b.care_of_address, b.sequence.0),
+            (COA2, sequence),
+            "{case}: the binding follows the Alternate CoA"
+        );
+        let routes: Vec<_> = p
+            .ha_events
+            .iter()
+            .filter_map(|e| match e {
+                ha::Event::Route(r) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [ha::RouteChange::Install {
+                home_address: HOA,
+                care_of_address: COA2
+            }],
+            "{case}"
+        );
+        // One BA, accepted, to the Alternate CoA, routed to the home address.
+        assert_eq!(p.to_mn.len(), 1, "{case}: one BA");
+        assert_eq!(
+            ba_route(&p.peek_to_mn().frame),
+            (COA2, Some(HOA)),
+            "{case}: the BA goes to the Alternate CoA"
+        );
+        assert_eq!(
+            head_ba(&p),
+            (BaStatus::Accepted, sequence, None, None),
+            "{case}"
+        );
+        assert_eq!(
+            p.deliver_to_mn(),
+            mn::Received::Consumed {
+                spi: Some(p.ha_keys().transmit_spi)
+            },
+            "{case}"
+        );
+        assert!(
+            p.mn_events
+                .iter()
+                .any(|e| matches!(e, mn::Event::Registered { coa, .. } if *coa == COA2)),
+            "{case}: the MN is registered at COA2"
+        );
+
+        // Data from the bound CoA flows; the same node's data from the forged source
+        // is not the binding's.
+        let mut up = p.mn_seal_data(b"from elsewhere").expect("sealed");
+        rewrite_source(&mut up, forged_source);
+        assert_eq!(
+            p.handle_at_ha(up).0,
+            ha::Received::Dropped(DropReason::WrongCareOf),
+            "{case}"
+        );
+        let flow = p.assert_data_flows();
+        assert_eq!(flow.mn_sealed_with, g(1), "{case}");
+        assert_eq!(p.binding().map(|b| b.care_of_address), Some(COA2));
+    }
+}
+
+/// RFC 6275 §11.7.1 requires the Alternate Care-of Address option in a home
+/// registration sent with ESP, since the IPv6 source is not protected; the project
+/// refuses a BU from a node away (Home Address option present) that lacks it with 174,
+/// Invalid Care-of Address, and never binds the unprotected source
+/// (docs/architecture.md "Alternate CoA rule"; `Refusal::MissingAlternateCareOf`).
+/// Sealed under the MN's own newest key, with a sequence number the binding would take:
+/// only the missing option refuses it. The refusal, having no protected address to go
+/// to, goes to the IPv6 source (docs/architecture.md "Path of a Binding Update",
+/// step 7), sealed with the HA's transmit key; nothing moves.
+#[test]
+fn bu_from_a_node_away_without_alternate_care_of_is_refused_with_174() {
+    let mut p = explicit("attack_no_alternate_coa");
+    p.establish();
+    p.assert_data_flows();
+    p.advance_by(core::time::Duration::from_secs(5));
+    let before = snap(&p);
+    let bound = before.binding.expect("bound");
+    let next = bound.sequence.0.wrapping_add(1);
+    let record = p.mn_disk.clone().expect("persisted");
+    let mut node = clone_of_mn(&record, COA2, 1 << 20);
+
+    // A move to COA2, and a refresh from the bound CoA itself: neither option-less BU
+    // binds its source.
+    for (i, source) in [COA2, COA].into_iter().enumerate() {
+        let counters = p.ha_counters();
+        let bu = bu_without_alternate_care_of(
+            &mut node,
+            Slot::Newest,
+            source,
+            home_registration(next, 150),
+        );
+        let r = p.handle_at_ha(bu).0;
+        assert!(
+            matches!(r, ha::Received::Consumed { .. }),
+            "{source}: {r:?}"
+        );
+        let after = p.ha_counters();
+        assert_eq!(
+            after.refused(Refusal::MissingAlternateCareOf),
+            counters.refused(Refusal::MissingAlternateCareOf) + 1
+        );
+        assert_eq!(after.bu_accepted, counters.bu_accepted);
+        assert_eq!(
+            after.refusals.iter().sum::<u64>(),
+            counters.refusals.iter().sum::<u64>() + 1,
+            "one refusal, no other"
+        );
+        assert_eq!(snap(&p), before, "{source}: nothing moved");
+        assert_eq!(p.to_mn.len(), 1, "{source}: one BA");
+        let ba = p.peek_to_mn().clone();
+        assert_eq!(ba_route(&ba.frame), (source, Some(HOA)));
+        assert_eq!(p.sealed_with(&ba), p.ha_keys().transmit);
+        assert_eq!(
+            head_ba(&p),
+            (BaStatus::InvalidCareOfAddress, next, None, None)
+        );
+        assert_eq!(u8::from(BaStatus::InvalidCareOfAddress), 174);
+        // The MN sent no BU: it takes nothing from the refusal.
+        assert_eq!(
+            p.deliver_to_mn(),
+            mn::Received::Dropped(mn::DropReason::NoOutstandingUpdate),
+            "refusal #{i}"
+        );
+        assert_eq!(snap(&p), before);
+    }
+
+    // The same sequence number with the option is taken: the option alone made the
+    // difference.
+    let bu = node.seal_bu(
+        Some(Slot::Newest),
+        home_registration(next, 150),
+        COA2,
+        HOA,
+        &[],
+    );
+    let r = p.handle_at_ha(bu).0;
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
+    assert_eq!(head_ba(&p).0, BaStatus::Accepted);
+    assert_eq!(
+        p.binding().map(|b| (b.care_of_address, b.sequence.0)),
+        Some((COA2, next))
+    );
+}
+
+/// RFC 6275 §9.5.1: a BU whose sequence number is not greater than the one of the last
+/// accepted BU is refused with 135, "and the last accepted sequence number in the
+/// Sequence Number field"; invariant 4: it moves neither the binding nor a key. The
+/// MN's own BU, carrying its Key Update Request, is captured when it is sent and
+/// delivered only after the MN's newer BUs were accepted (its retransmission, a move):
+/// its ESP sequence number is still inside the HA's replay window (RFC 4303 §3.4.3:
+/// it was never received), so it opens, and only the BU sequence number refuses it.
+/// No generation is drawn for its update request, and the BA goes to the care-of
+/// address it names.
+#[test]
+fn late_bu_with_an_old_sequence_number_is_refused_with_the_last_accepted_one() {
+    let mut p = Pair::with({
+        let mut c = PairConfig::new(RequestMode::Explicit).named("attack_late_old_sequence");
+        c.mn.key_update_interval = Some(core::time::Duration::from_secs(100));
+        c
+    });
+    p.establish();
+    p.assert_data_flows();
+    // The MN's key-update timer: a BU with a Key Update Request, captured, lost.
+    p.advance_to_next_deadline();
+    let captured = p.drop_next_to_ha();
+    let Content::Bu {
+        sequence: old,
+        alt_coa,
+        key,
+        ..
+    } = p.decode(&captured.frame).content
+    else {
+        panic!("the MN sent no BU")
+    };
+    assert_eq!(
+        (alt_coa, key),
+        (Some(COA), Some(KeyOption::KeyUpdateRequest))
+    );
+    assert_eq!(p.sealed_with(&captured), g(1));
+    // Its retransmission is accepted, then a move.
+    p.advance_to_next_deadline();
+    p.deliver_all();
+    p.advance_by(core::time::Duration::from_secs(5));
+    p.move_to(Some(COA2));
+    p.deliver_all();
+    p.assert_data_flows();
+    let before = snap(&p);
+    let last = before.binding.expect("bound").sequence.0;
+    assert_eq!(before.binding.map(|b| b.care_of_address), Some(COA2));
+    assert!(
+        mip6_wire::mh::SequenceNumber(last).is_newer_than(mip6_wire::mh::SequenceNumber(old)),
+        "newer BUs were accepted: {last} after {old}"
+    );
+    let counters = p.ha_counters();
+
+    let r = p.handle_at_ha(captured.frame.clone()).0;
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
+    let after = p.ha_counters();
+    assert_eq!(
+        after.refused(Refusal::SequenceOutOfWindow),
+        counters.refused(Refusal::SequenceOutOfWindow) + 1
+    );
+    assert_eq!(
+        (
+            after.bu_accepted,
+            after.key_updates,
+            after.key_initializations
+        ),
+        (
+            counters.bu_accepted,
+            counters.key_updates,
+            counters.key_initializations
+        )
+    );
+    assert_eq!(snap(&p), before);
+    assert_eq!(p.to_mn.len(), 1, "one BA");
+    let ba = p.peek_to_mn().clone();
+    assert_eq!(ba_route(&ba.frame), (COA, Some(HOA)));
+    assert_eq!(p.sealed_with(&ba), p.ha_keys().transmit);
+    assert_eq!(
+        head_ba(&p),
+        (BaStatus::SequenceNumberOutOfWindow, last, None, None)
+    );
+    // The MN, with nothing outstanding, takes nothing from it.
+    assert_eq!(
+        p.deliver_to_mn(),
+        mn::Received::Dropped(mn::DropReason::NoOutstandingUpdate)
+    );
+    assert_eq!(snap(&p), before);
+    // A second delivery is a replay (RFC 4303 §3.4.3), unanswered.
+    assert_eq!(
+        p.handle_at_ha(captured.frame).0,
+        ha::Received::Dropped(DropReason::Replayed)
+    );
+    assert!(p.to_mn.is_empty());
+    assert_eq!(snap(&p), before);
+    p.assert_data_flows();
+}
+
+/// RFC 4303 §3.4.3: a frame whose sequence number lies left of the receive window is
+/// discarded before its ICV is even checked, and a dropped frame is never answered
+/// (docs/architecture.md "Principles": it proves nothing about its sender). The
+/// MN's BU is captured when it is sent and delivered after more frames under the same
+/// key than the HA's window holds were accepted: it is dropped as a replay, counted,
+/// and moves nothing (invariant 4).
+#[test]
+fn late_bu_behind_the_replay_window_is_dropped_unanswered() {
+    let mut p = explicit("attack_late_behind_window");
+    p.establish();
+    p.assert_data_flows();
+    p.advance_by(core::time::Duration::from_secs(5));
+    p.move_to(Some(COA2));
+    let captured = p.drop_next_to_ha();
+    assert_eq!(p.sealed_with(&captured), g(1));
+    p.advance_to_next_deadline();
+    p.deliver_all();
+    assert_eq!(p.binding().map(|b| b.care_of_address), Some(COA2));
+    // A window's worth of data under generation 1 moves its right edge past the BU.
+    let window = p.config.ha.replay_window.size();
+    for i in 0..window {
+        p.mn_send_data(format!("packet {i}").as_bytes())
+            .expect("sealed");
+    }
+    let delivered = p.ha_forwarded.len();
+    p.deliver_all();
+    assert_eq!(p.ha_forwarded.len(), delivered + window as usize);
+    let before = snap(&p);
+    let counters = p.ha_counters();
+
+    assert_eq!(
+        p.handle_at_ha(captured.frame).0,
+        ha::Received::Dropped(DropReason::Replayed)
+    );
+    let after = p.ha_counters();
+    assert_eq!(
+        after.dropped(DropReason::Replayed),
+        counters.dropped(DropReason::Replayed) + 1
+    );
+    assert_eq!(after.refusals, counters.refusals, "not even refused");
+    assert_eq!(after.ba_sent, counters.ba_sent);
+    assert!(p.to_mn.is_empty(), "a drop is never answered");
+    assert_eq!(snap(&p), before);
+    p.assert_data_flows();
+}
+
+/// RFC 4285 §6 (the timestamp rule the wire contract takes for the Key Initialization
+/// Request, docs/key-protocol.md): an initialization is taken only if its timestamp is
+/// newer than the last one accepted from the node; otherwise 145, MIPV6-MESG-ID-REQD,
+/// and no key or binding moves (invariant 4).
+///
+/// First the MN's own Key Initialization Request, captured when it is sent (its
+/// retransmission, with a newer timestamp, initialized), delivered after the node
+/// updated to generation 2 and moved — within the allowed skew of the HA's clock, so
+/// only the order of the timestamps refuses it: under init, answered under init with
+/// the timestamp echoed. Then an insider holding the node's keys sends, under the
+/// newest key and with a fresh BU sequence number, a Key Initialization Request that
+/// repeats the last accepted timestamp: 145 too, answered under the transmit key.
+/// Finally the same insider BU with a fresh timestamp re-initializes: the timestamp
+/// alone made the difference.
+#[test]
+fn late_key_initialization_with_an_old_timestamp_is_refused_with_145() {
+    let mut p = Pair::with({
+        let mut c = PairConfig::new(RequestMode::Explicit).named("attack_late_old_timestamp");
+        c.mn.key_update_interval = Some(core::time::Duration::from_secs(8));
+        c
+    });
+    p.start(COA);
+    let captured = p.drop_next_to_ha();
+    let first = T0.to_ntp();
+    assert_eq!(
+        p.decode(&captured.frame).bu_key(),
+        Some(&KeyOption::KeyInitialization { timestamp: first })
+    );
+    p.advance_to_next_deadline();
+    let Some(&KeyOption::KeyInitialization {
+        timestamp: accepted,
+    }) = p.decode(&p.peek_to_ha().frame).bu_key()
+    else {
+        panic!("the retransmission is an initialization")
+    };
+    assert!(accepted > first);
+    p.deliver_all();
+    p.assert_data_flows();
+    // The MN's update timer: generation 2.
+    p.advance_to_next_deadline();
+    p.deliver_all();
+    p.assert_mn_keys(g(2), &[g(2), g(1), INIT]);
+    p.advance_by(core::time::Duration::from_secs(2));
+    p.move_to(Some(COA2));
+    p.deliver_all();
+    p.assert_data_flows();
+    let skew = p.config.ha.init_timestamp_skew;
+    assert!(
+        p.now.saturating_since(T0) < skew,
+        "delivered within the skew: only the order refuses it"
+    );
+    let before = snap(&p);
+    assert_eq!(before.binding.map(|b| b.care_of_address), Some(COA2));
+    let counters = p.ha_counters();
+
+    let r = p.handle_at_ha(captured.frame).0;
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
+    let after = p.ha_counters();
+    assert_eq!(
+        after.refused(Refusal::InitTimestamp),
+        counters.refused(Refusal::InitTimestamp) + 1
+    );
+    assert_eq!(
+        (
+            after.bu_accepted,
+            after.key_initializations,
+            after.key_updates
+        ),
+        (
+            counters.bu_accepted,
+            counters.key_initializations,
+            counters.key_updates
+        )
+    );
+    assert_eq!(snap(&p), before);
+    let ba = p.peek_to_mn().clone();
+    assert_eq!(ba_route(&ba.frame), (COA, Some(HOA)));
+    assert_eq!(p.sealed_with(&ba), INIT, "the BU came under init");
+    let captured_seq = head_ba(&p).1;
+    assert_eq!(
+        head_ba(&p),
+        (BaStatus::Mipv6MesgIdReqd, captured_seq, None, Some(first))
+    );
+    assert_eq!(u8::from(BaStatus::Mipv6MesgIdReqd), 145);
+    assert_eq!(
+        p.deliver_to_mn(),
+        mn::Received::Dropped(mn::DropReason::NoOutstandingUpdate)
+    );
+    assert_eq!(snap(&p), before);
+
+    // The insider: the node's newest key, a BU sequence number the binding would
+    // take, the last accepted timestamp again.
+    let record = p.mn_disk.clone().expect("persisted");
+    let mut insider = clone_of_mn(&record, COA2, 1 << 20);
+    let next = before.binding.expect("bound").sequence.0.wrapping_add(1);
+    let counters = p.ha_counters();
+    let stale = insider.seal_bu(
+        Some(Slot::Newest),
+        home_registration(next, 150),
+        COA2,
+        HOA,
+        &[KeyOption::KeyInitialization {
+            timestamp: accepted,
+        }],
+    );
+    let r = p.handle_at_ha(stale).0;
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
+    assert_eq!(
+        p.ha_counters().refused(Refusal::InitTimestamp),
+        counters.refused(Refusal::InitTimestamp) + 1
+    );
+    assert_eq!(
+        p.ha_counters().key_initializations,
+        counters.key_initializations
+    );
+    assert_eq!(snap(&p), before);
+    let ba = p.peek_to_mn().clone();
+    assert_eq!(ba_route(&ba.frame), (COA2, Some(HOA)));
+    assert_eq!(p.sealed_with(&ba), p.ha_keys().transmit);
+    assert_eq!(
+        head_ba(&p),
+        (BaStatus::Mipv6MesgIdReqd, next, None, Some(accepted))
+    );
+    p.drop_next_to_mn();
+
+    // The control: the same BU with a fresh timestamp initializes.
+    let fresh = insider.seal_bu(
+        Some(Slot::Newest),
+        home_registration(next, 150),
+        COA2,
+        HOA,
+        &[key_initialization(p.now)],
+    );
+    let r = p.handle_at_ha(fresh).0;
+    assert!(matches!(r, ha::Received::Consumed { .. }), "{r:?}");
+    assert_eq!(
+        p.ha_counters().key_initializations,
+        counters.key_initializations + 1
+    );
+    assert_eq!(head_ba(&p).0, BaStatus::Accepted);
+    assert_eq!(p.ha_keys().newest, Some(1), "re-initialized");
 }
