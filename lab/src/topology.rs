@@ -554,6 +554,12 @@ impl Lab {
         self.tracked(id)?.child.stdout.take()
     }
 
+    /// Takes the stdin pipe of a spawned process, as [`Lab::take_stdout`] (closing it
+    /// tells a process that reads to its end to finish).
+    pub fn take_stdin(&mut self, id: ProcId) -> Option<std::process::ChildStdin> {
+        self.tracked(id)?.child.stdin.take()
+    }
+
     /// Takes the stderr pipe of a spawned process, as [`Lab::take_stdout`].
     pub fn take_stderr(&mut self, id: ProcId) -> Option<ChildStderr> {
         self.tracked(id)?.child.stderr.take()

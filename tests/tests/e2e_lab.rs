@@ -535,3 +535,217 @@ fn daemons_run_with_net_admin_and_net_raw_only_and_still_work() {
         assert_eq!(warned, readable, "{who}: readable {readable}: {text}");
     }
 }
+
+/// The router's ESP observer (`tests/scapy/esp_watch.py`) on `rt-home`, every ESP
+/// packet between the home agent and the rest of the lab.
+struct EspWatch {
+    id: mip6_lab::ProcId,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl EspWatch {
+    fn start(run: &mut Running, frames: bool) -> EspWatch {
+        use std::io::BufRead;
+        let script = mip6_tests::prerequisites::workspace_root().join("tests/scapy/esp_watch.py");
+        let mut cmd = run.lab.command_in(Node::Rt, "python3");
+        cmd.arg(script);
+        if frames {
+            cmd.arg("--frames");
+        }
+        cmd.arg("rt-home")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let id = run.lab.spawn_command(cmd).expect("the ESP observer starts");
+        let stdin = run.lab.take_stdin(id).expect("its stdin");
+        let mut stdout = std::io::BufReader::new(run.lab.take_stdout(id).expect("its stdout"));
+        let mut ready = String::new();
+        stdout
+            .read_line(&mut ready)
+            .expect("the observer says ready");
+        assert_eq!(ready.trim(), "ready");
+        EspWatch { id, stdin, stdout }
+    }
+
+    /// Stops the observer; every packet it saw.
+    fn finish(self, run: &mut Running) -> Vec<serde_json::Value> {
+        let EspWatch {
+            id,
+            stdin,
+            mut stdout,
+        } = self;
+        drop(stdin);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).expect("the observer's report");
+        let _ = run.lab.stop(id);
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// Issue 12, item 9, end to end: the home agent is killed with `kill -9` and its
+/// store deleted, so it restarts knowing nothing; the mobile node initializes again.
+/// On the router, no (SPI, IV) pair, hence no AES-GCM nonce under one key, appears
+/// twice with different contents, before and after.
+#[test]
+fn ha_kill9_with_its_store_deleted_repeats_no_nonce_on_the_wire() {
+    let t = "ha_kill9_with_its_store_deleted_repeats_no_nonce_on_the_wire";
+    if !require_lab(t) || !mip6_tests::prerequisites::require_python_modules(t, &["scapy"]) {
+        return;
+    }
+    // Key updates every 3 s: the node's next BU, under a key the restarted home agent
+    // no longer knows, comes soon and leads it to initialize again.
+    // The observer runs from before the first initialization: the frames under the
+    // init key of both lives of the home agent are on the wire.
+    let mut run = Running::ha_only(Duration::from_secs(3), true);
+    let watch = EspWatch::start(&mut run, false);
+    run.start_mn();
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    let (up, down) = run.udp_both_ways(5, 200, 2.0, |_| {});
+    assert!(
+        up.rx.received >= 300 && down.rx.received >= 300,
+        "up {up:?} down {down:?}"
+    );
+    run.kill_ha();
+    let store = run.files.ha_state.join("mip6-ha.redb");
+    std::fs::remove_file(&store).unwrap_or_else(|e| panic!("{}: {e}", store.display()));
+    run.start_ha();
+    run.wait_mn("re-initialization", Duration::from_secs(60), |s| {
+        keys(s, "MN").0 >= 2 && s["registration"] == "registered"
+    });
+    let (up, down) = run.udp_both_ways(6, 200, 2.0, |_| {});
+    assert!(
+        up.rx.received >= 300 && down.rx.received >= 300,
+        "up {up:?} down {down:?}"
+    );
+    let seen = watch.finish(&mut run);
+    assert!(
+        seen.len() >= 1200,
+        "the observer saw {} ESP packets",
+        seen.len()
+    );
+    let mut by_nonce: std::collections::HashMap<(u64, String), String> = Default::default();
+    let mut repeated = Vec::new();
+    for p in &seen {
+        let key = (
+            p["spi"].as_u64().unwrap(),
+            p["iv"].as_str().unwrap().to_owned(),
+        );
+        let digest = p["digest"].as_str().unwrap().to_owned();
+        if let Some(before) = by_nonce.insert(key.clone(), digest.clone()) {
+            if before != digest {
+                repeated.push(key);
+            }
+        }
+    }
+    assert!(
+        repeated.is_empty(),
+        "{} (SPI, IV) pairs sealed twice with different contents, first {:?}",
+        repeated.len(),
+        repeated.first()
+    );
+    // Both lives of the home agent sealed under the init key (HA→MN): the pair where
+    // a lost sequence mark would repeat a nonce.
+    let ha = run.ha_json();
+    let init_spi = ha["keys"][0]["generations"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["generation"] == 0))
+        .and_then(|g| g["spi_ha_to_mn"].as_u64())
+        .unwrap_or_else(|| panic!("the init SPI in {ha}"));
+    let init_seals = seen
+        .iter()
+        .filter(|p| p["src"] == "2001:db8:1::1" && p["spi"] == init_spi)
+        .count();
+    assert!(
+        init_seals >= 2,
+        "{init_seals} frames under the HA's init SPI"
+    );
+}
+
+/// Issue 12, item 10, end to end: data frames the mobile node sent are captured on
+/// the home link; the home agent is killed with `kill -9` and restarted from its
+/// store; an attacker sends the captured frames again. None is delivered.
+#[test]
+fn ha_kill9_and_a_replay_of_captured_data_delivers_nothing() {
+    let t = "ha_kill9_and_a_replay_of_captured_data_delivers_nothing";
+    if !require_lab(t) || !mip6_tests::prerequisites::require_python_modules(t, &["scapy"]) {
+        return;
+    }
+    let mut run = Running::start(Duration::from_secs(3600), true);
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    let watch = EspWatch::start(&mut run, true);
+    let (up, _) = run.udp_both_ways(7, 200, 2.0, |_| {});
+    assert!(up.rx.received >= 300, "up {up:?}");
+    let seen = watch.finish(&mut run);
+    let frames: Vec<String> = seen
+        .iter()
+        .filter(|p| p["src"] == "2001:db8:2::100" && p["dst"] == "2001:db8:1::1")
+        .filter_map(|p| p["frame"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        frames.len() >= 300,
+        "captured {} MN→HA frames",
+        frames.len()
+    );
+    run.kill_ha();
+    run.start_ha();
+    let before = run.ha_json();
+    let delivered_before = before["frames"]["tun_out"].as_u64().unwrap_or(0);
+    let mac = {
+        let out = run
+            .lab
+            .exec_in_checked(Node::Ha, &["cat", "/sys/class/net/ha-home/address"])
+            .expect("the HA's home interface");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let script = mip6_tests::prerequisites::workspace_root().join("tests/scapy/esp_replay.py");
+    let mut cmd = run.lab.command_in(Node::Rt, "python3");
+    cmd.arg(script)
+        .args(["rt-home", &mac])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let id = run.lab.spawn_command(cmd).expect("the replay starts");
+    let mut stdin = run.lab.take_stdin(id).expect("its stdin");
+    {
+        use std::io::Write;
+        for f in &frames {
+            writeln!(stdin, "{f}").expect("frames to the replay");
+        }
+    }
+    drop(stdin);
+    let mut sent = String::new();
+    std::io::Read::read_to_string(
+        &mut run.lab.take_stdout(id).expect("the replay's stdout"),
+        &mut sent,
+    )
+    .expect("the replay's report");
+    assert_eq!(
+        sent.trim().parse::<usize>().ok(),
+        Some(frames.len()),
+        "{sent}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let after = run.ha_json();
+    assert_eq!(
+        after["frames"]["tun_out"].as_u64().unwrap_or(0),
+        delivered_before,
+        "a replayed frame was delivered: {after}"
+    );
+    let drops = &after["drops"];
+    let refused = drops["replayed"].as_u64().unwrap_or(0)
+        + drops["data_under_restored_key"].as_u64().unwrap_or(0);
+    assert!(
+        refused >= frames.len() as u64,
+        "{} replayed frames, {refused} counted as replays: {after}",
+        frames.len()
+    );
+}
