@@ -123,8 +123,8 @@ impl Running {
             "metrics = \"{MN_METRICS}\"\n{}",
             mn_toml(&files, key_interval)
         );
-        std::fs::write(&files.ha_config, ha_config).unwrap();
-        std::fs::write(&files.mn_config, mn_config).unwrap();
+        mip6_lab::demo::config::write_private(&files.ha_config, &ha_config).unwrap();
+        mip6_lab::demo::config::write_private(&files.mn_config, &mn_config).unwrap();
         let mut lab = Lab::new().expect("the lab topology");
         lab.move_mn(Link::Foreign1).expect("MN on foreign link 1");
         let mut r = Running {

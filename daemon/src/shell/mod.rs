@@ -27,6 +27,7 @@
 //! | [`driver`] | [`Shell`]: the loop, batches, persistence before sending |
 //! | [`next_hops`] | per peer, the neighbour its last authenticated frame came through |
 //! | [`stats`] | the shell's counters: frames, drops, packets per SPI, distributions |
+//! | [`screen`] | frames for an address that is not the daemon's, dropped by name |
 //! | [`report`] | status JSON and Prometheus text fields both roles share |
 //! | [`key_log`] | the capture's `esp_sa` key log, one entry per key |
 
@@ -35,6 +36,7 @@ pub mod io;
 pub mod key_log;
 pub mod next_hops;
 pub mod report;
+pub mod screen;
 pub mod stats;
 
 use core::future::Future;

@@ -79,6 +79,22 @@ fn toml_str(path: &Path) -> String {
     format!("{:?}", path.display().to_string())
 }
 
+/// Writes a configuration file readable by its owner only (mode 0600, also when it
+/// replaces an older file): it holds the init secrets, and the daemons warn about a
+/// file others can read.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())
+}
+
 /// `mip6-ha`'s configuration: home link `ha-home`, home prefix 2001:db8:1::/64, HA
 /// 2001:db8:1::1, one mobile node (the lab's HoA) with the lab secret.
 pub fn ha_toml(files: &DemoFiles, key_interval: Duration, persistence: bool) -> String {
@@ -147,6 +163,19 @@ mod tests {
 
     fn files() -> DemoFiles {
         DemoFiles::under(Path::new("/tmp/mip6 demo \"out\""))
+    }
+
+    #[test]
+    fn configuration_files_are_written_for_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ha.toml");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
     }
 
     #[test]

@@ -349,12 +349,12 @@ impl Demo<'_> {
 
     fn run_all(&mut self) -> Result<(), DemoError> {
         let key = self.opts.key_interval;
-        std::fs::write(
+        config::write_private(
             &self.files.ha_config,
-            config::ha_toml(&self.files, key, self.opts.persistence),
+            &config::ha_toml(&self.files, key, self.opts.persistence),
         )
         .map_err(io_err("write ha.toml"))?;
-        std::fs::write(&self.files.mn_config, config::mn_toml(&self.files, key))
+        config::write_private(&self.files.mn_config, &config::mn_toml(&self.files, key))
             .map_err(io_err("write mn.toml"))?;
         self.report.lab = self.lab().prefix().to_owned();
         self.report.out_dir = self.files.out.display().to_string();

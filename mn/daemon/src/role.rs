@@ -8,6 +8,7 @@ use std::net::Ipv6Addr;
 
 use mip6_daemon::metrics::Text;
 use mip6_daemon::shell::report::snake_case;
+use mip6_daemon::shell::screen::screen_destination;
 use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role};
 use mip6_mn::{DataError, Event, MnRecord, MobileNode};
 use mip6_netio::addr_watch::{AddrEvent, AddrWatch};
@@ -121,6 +122,17 @@ impl Role for MobileNodeRole {
                 tracing::warn!(?status, "the home agent refused the Binding Update");
                 Handled::Done
             }
+        }
+    }
+
+    /// Only frames to the current care-of address reach the engine: the packet
+    /// socket's filter follows it, but the raw ESP socket also gets ESP the kernel
+    /// accepted for a link-local, multicast or other local address
+    /// ([`screen_destination`]).
+    fn screen_network(&self, frame: &[u8]) -> Option<&'static str> {
+        match self.tracker.current() {
+            Some(care_of) => screen_destination(frame, core::slice::from_ref(&care_of)),
+            None => screen_destination(frame, &[]),
         }
     }
 
