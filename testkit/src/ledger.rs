@@ -20,7 +20,10 @@
 //! count up, and an engine that restarts from its records resumes at or above its
 //! persisted mark. A harness that wipes an engine's records on purpose says so
 //! ([`NonceLedger::state_lost`]): from then on the sequence numbers of that direction
-//! may start again, and only the nonces must stay new.
+//! may start again, and only the nonces must stay new. A frame sealed at a (key,
+//! sequence number) sealed before, under another IV, is counted
+//! ([`NonceLedger::sequences_repeated`]): the IV prefix alone kept its nonce new
+//! (docs/architecture.md "Nonces and persistence"), which only lost state explains.
 
 use std::collections::HashMap;
 
@@ -108,9 +111,10 @@ pub struct LedgerKey {
     pub material: KeyMaterial,
     /// The direction of the SA.
     pub direction: Direction,
-    /// Every explicit IV sealed under it, and the highest ESP sequence number since
-    /// the last [`NonceLedger::state_lost`].
+    /// Every explicit IV sealed under it, every ESP sequence number, and the highest
+    /// one since the last [`NonceLedger::state_lost`].
     sealed: std::collections::HashSet<u64>,
+    sequences: std::collections::HashSet<u64>,
     highest: Option<u64>,
 }
 
@@ -150,6 +154,8 @@ pub struct NonceLedger {
     pub rebinds: u64,
     /// Frames recorded.
     pub frames: u64,
+    /// Frames sealed at a (key, sequence number) already sealed, under another IV.
+    pub sequences_repeated: u64,
 }
 
 impl NonceLedger {
@@ -183,6 +189,7 @@ impl NonceLedger {
                 material: key.clone(),
                 direction,
                 sealed: Default::default(),
+                sequences: Default::default(),
                 highest: None,
             });
             self.keys.len() - 1
@@ -206,6 +213,9 @@ impl NonceLedger {
         let key = &mut self.keys[index];
         if !key.sealed.insert(iv) {
             return Err(LedgerError::NonceReuse { direction, spi, iv });
+        }
+        if !key.sequences.insert(sequence) {
+            self.sequences_repeated += 1;
         }
         match key.highest {
             Some(highest) if sequence < highest => Err(LedgerError::Backwards {
@@ -378,6 +388,10 @@ mod tests {
             ),
             "without state_lost a restart below the mark is a failure"
         );
+        assert_eq!(
+            l.sequences_repeated, 1,
+            "sealed at sequence 1 again, refused or not"
+        );
         l.state_lost(Direction::MnToHa);
         let mut third = life(0x3333_3333);
         let fresh = bu(third.get_mut(Slot::Init).unwrap().outbound_mut());
@@ -386,6 +400,7 @@ mod tests {
             Ok(0x3333_3333_0000_0001),
             "sequence 1 again under a new prefix is a new nonce"
         );
+        assert_eq!(l.sequences_repeated, 2, "kept new by the prefix alone");
         // A life that drew the first one's prefix repeats its nonces.
         l.state_lost(Direction::MnToHa);
         let mut clash = life(0x1111_1111);

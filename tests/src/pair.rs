@@ -297,6 +297,10 @@ pub enum HaRestore {
     /// Only [`ha::MnRecord::durable_minimum`] of each: the HA lost its keys and
     /// bindings (patent (5), (11)) but not its init nonce and replay state.
     DurableMinimum,
+    /// No record at all: the store was wiped or removed (issue 12, item 9). The HA's
+    /// sequence numbers start again under the same init keys, which the nonce ledger
+    /// is told (`NonceLedger::state_lost`): only a repeated nonce fails.
+    Nothing,
 }
 
 struct Capture {
@@ -859,6 +863,11 @@ impl Pair {
                 .values()
                 .map(ha::MnRecord::durable_minimum)
                 .collect(),
+            HaRestore::Nothing => {
+                self.ha_disk.clear();
+                self.ledger.state_lost(Direction::HaToMn);
+                Vec::new()
+            }
         };
         let rng = ChaCha20Rng::seed_from_u64(self.config.ha_seed + self.ha_restarts);
         self.ha = HomeAgent::new(self.config.ha.clone(), rng, self.now, records)

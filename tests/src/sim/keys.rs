@@ -1,7 +1,10 @@
 //! Keys as both ends of the simulation name them, to check invariant 1 on the state:
 //! [`KeyId`] (the init key, or a generation by number, SPIs and secret) and
-//! [`KeySet`] (what one end transmits with and accepts, computed from its record).
-//! Nonces are the test kit's business (`mip6_testkit::NonceLedger`).
+//! [`KeySet`] (what one end transmits with and accepts, computed from its record by
+//! the patent's FIG. 1; [`KeySet::named`] finds in it the key an engine's own view says
+//! it transmits with). Nonces are the test kit's business (`mip6_testkit::NonceLedger`).
+
+use mip6_wire::keys::{Direction, GenerationId, SpiPair};
 
 /// The (newest, anterior) [`KeyId`]s of a persistence record of either engine (their
 /// generation records have the same fields).
@@ -75,6 +78,38 @@ impl KeySet {
             transmit: newest.clone().unwrap_or(KeyId::Init),
             newest,
             anterior,
+        }
+    }
+
+    /// The key of this set that an engine's view names as its transmit key: `id` and
+    /// the SPI `spi` of the direction it seals in, `direction`. Init is named by its
+    /// SPI in `init_spis`, a generation by its number and SPI; None if the set holds
+    /// no such key (the view and the record disagree).
+    pub fn named(
+        &self,
+        id: GenerationId,
+        spi: u32,
+        direction: Direction,
+        init_spis: SpiPair,
+    ) -> Option<KeyId> {
+        match id {
+            GenerationId::Init => (init_spis.get(direction).get() == spi).then_some(KeyId::Init),
+            GenerationId::Number(n) => [&self.newest, &self.anterior]
+                .into_iter()
+                .flatten()
+                .find(|k| match k {
+                    KeyId::Gen {
+                        generation, spis, ..
+                    } => {
+                        let own = match direction {
+                            Direction::MnToHa => spis.0,
+                            Direction::HaToMn => spis.1,
+                        };
+                        *generation == n && own == spi
+                    }
+                    KeyId::Init => false,
+                })
+                .cloned(),
         }
     }
 

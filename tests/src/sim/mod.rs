@@ -18,8 +18,9 @@
 //!
 //! For MN *i* the pair holds state unless
 //! - the HA is down (between a crash and its restart), or
-//! - the HA restarted from [`mip6_ha::MnRecord::durable_minimum`] while it held
-//!   generations for *i* (it forgot them), or
+//! - the HA restarted from [`mip6_ha::MnRecord::durable_minimum`], or with no record
+//!   at all ([`Scenario::StoreLost`]), while it held generations for *i* (it forgot
+//!   them), or
 //! - MN *i* lost its dynamic keys: it restarted with
 //!   [`RestorePolicy::Reinitialize`] while holding generations, or it dropped them
 //!   itself after unanswered resends (`Event::KeysDropped`, patent (5), (11)),
@@ -27,7 +28,12 @@
 //! and the HA has not initialized MN *i* since (an `Event::Keys` of kind
 //! `Initialization` for its home address ends the window: from then on the HA
 //! transmits with init, which every MN accepts, and accepts init and the new
-//! generation). An HA restarted from full records and an MN resumed with
+//! generation). That holds when the initialization answers the node's current
+//! request, i.e. the node holds no generation and transmits with init. An HA that
+//! lost its store has no replay state left and may take a late copy of an init BU
+//! the node has already seen answered, while the node holds that answer's
+//! generation: such a *stale* initialization is counted and leaves the window open
+//! (the node falls back to init after its unanswered resends). An HA restarted from full records and an MN resumed with
 //! [`RestorePolicy::ResumeKeys`] lose nothing, so they open no window: the run checks
 //! that their restored keys (and the HA's bindings) equal those before the crash.
 //! Each time a window opens, the pair's *epoch* is bumped; a data frame counts as
@@ -40,15 +46,18 @@
 //! timer or script action concerns; every MN after an HA timeout, crash, restart or
 //! injection, and every MN at every step of the quiet phase until convergence):
 //!
-//! 1. Whenever the pair holds state, the HA's transmit key (anterior, or init) is
-//!    among the MN's accepted keys (newest, anterior, init) and the MN's transmit key
-//!    (newest, or init) among the HA's — keys compared by SPIs and secret, from the
-//!    records both engines expose, cross-checked against their `KeyView`s. On the
+//! 1. Whenever the pair holds state, the key the HA transmits with is among the MN's
+//!    accepted keys (newest, anterior, init) and the key the MN transmits with among
+//!    the HA's. The transmit keys are the engines' own: the generation and SPI of
+//!    their `KeyView`s (`transmit`, `transmit_spi`; the MN's SPI from its view's
+//!    slot of that generation), found by SPI in their records, compared by SPIs and
+//!    secret, and each checked to be the key FIG. 1 gives (below). On the
 //!    frames: a data frame dropped with `UnknownSpi` while the pair holds state fails
 //!    the run when the seed does not reorder, and is counted when it does.
 //! 2. No (key, explicit IV) is sealed twice over the whole run, across every crash
 //!    and restart (the test kit's [`NonceLedger`](mip6_testkit::NonceLedger), which
-//!    also refuses a sequence number going backwards under a key). Also the
+//!    also refuses a sequence number going backwards under a key, except after a lost
+//!    store, where only the IV prefix keeps the HA's nonces new). Also the
 //!    persistence contract: the records on
 //!    the simulated disk name the engines' keys, bindings and replay state, with
 //!    outbound marks at or above the engines'.
@@ -57,7 +66,15 @@
 //!    then data is delivered both ways for every MN.
 //! 4. Replays of BUs the HA has already been handed, BUs with flipped octets, BUs
 //!    sealed under a guessed key, and garbage, injected during the fault phase, leave
-//!    every MN's binding, key view and persisted replay state unchanged.
+//!    every MN's binding, key view and persisted replay state unchanged. After a lost
+//!    store only the BUs the HA was handed since are replayed: the store is what
+//!    holds the replay state.
+//!
+//! Besides, on every frame: the SPI it was sealed under is the one of the key the
+//! sealing engine's own view names as its transmit key (the HA's signalling may be
+//! sealed under init too), and after every step that view is the key the patent's
+//! FIG. 1 gives for the engine's slots (HA: anterior, else init; MN: newest, else
+//! init). Each run counts how often its fault paths fired ([`Totals::fault_paths`]).
 
 pub mod keys;
 pub mod net;
@@ -100,17 +117,54 @@ pub fn convergence_bound() -> Duration {
         + Duration::from_secs(2)
 }
 
+/// Which family of runs a seed belongs to: the same seed gives other runs in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// A crashed home agent restarts from its full records or from their durable
+    /// minimum ([`Params::ha_persistence`]).
+    Faults,
+    /// As [`Scenario::Faults`], but the HA crashes at least once, and at its first
+    /// crash its store is lost (wiped, removed: issue 12, item 9): it restarts with no
+    /// record at all, so its init SAs start again from sequence number 1 under the
+    /// same init keys and every node it served must initialize again. Later crashes
+    /// find what was written since.
+    StoreLost,
+}
+
+impl Scenario {
+    /// The scenario named `name` (`faults`, `store-lost`), for `MIP6_SIM_SCENARIO`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "faults" => Some(Scenario::Faults),
+            "store-lost" => Some(Scenario::StoreLost),
+            _ => None,
+        }
+    }
+
+    /// The name [`from_name`](Self::from_name) reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Faults => "faults",
+            Scenario::StoreLost => "store-lost",
+        }
+    }
+}
+
 /// Everything a seed decides before the run.
 #[derive(Debug, Clone)]
 pub struct Params {
     /// The seed.
     pub seed: u64,
+    /// The family of runs.
+    pub scenario: Scenario,
     /// Mobile nodes (2 or 3).
     pub mns: usize,
     /// Request mode of every node (even seeds explicit, odd implicit).
     pub mode: RequestMode,
     /// Whether the HA restarts from its full records (else from the durable minimum).
     pub ha_persistence: bool,
+    /// Whether the HA's first crash loses its whole store ([`Scenario::StoreLost`]).
+    pub store_lost: bool,
     /// What a restarted MN takes back from its record.
     pub mn_restore: RestorePolicy,
     /// Network faults during the fault phase.
@@ -144,8 +198,10 @@ pub struct Params {
 }
 
 impl Params {
-    /// The parameters of `seed`, drawn from `rng` (which the run then goes on using).
-    pub fn draw(seed: u64, rng: &mut ChaCha20Rng) -> Self {
+    /// The parameters of `seed` in `scenario`, drawn from `rng` (which the run then
+    /// goes on using). [`Scenario::Faults`] draws exactly what it always drew, so a
+    /// seed's run stays the same.
+    pub fn draw(seed: u64, scenario: Scenario, rng: &mut ChaCha20Rng) -> Self {
         let mns = rng.gen_range(2..=3);
         let fault_ms = rng.gen_range(30_000..=70_000);
         let reorder = rng.gen_bool(0.5);
@@ -181,8 +237,20 @@ impl Params {
         let forgeries = (0..rng.gen_range(0..=8)).map(|_| when(rng)).collect();
         let data_up_ms = (0..mns).map(|_| rng.gen_range(1000..=3000)).collect();
         let data_down_ms = (0..mns).map(|_| rng.gen_range(1000..=3000)).collect();
+        let store_lost = scenario == Scenario::StoreLost;
+        let mn_restore = if rng.gen_bool(0.5) {
+            RestorePolicy::Reinitialize
+        } else {
+            RestorePolicy::ResumeKeys
+        };
+        if store_lost && ha_crashes.is_empty() {
+            let t = rng.gen_range(5_000..fault_ms - 10_000);
+            let down = rng.gen_range(0..8_000);
+            ha_crashes.push((t, down));
+        }
         Params {
             seed,
+            scenario,
             mns,
             mode: if seed % 2 == 0 {
                 RequestMode::Explicit
@@ -190,11 +258,8 @@ impl Params {
                 RequestMode::Implicit
             },
             ha_persistence: (seed / 2) % 2 == 0,
-            mn_restore: if rng.gen_bool(0.5) {
-                RestorePolicy::Reinitialize
-            } else {
-                RestorePolicy::ResumeKeys
-            },
+            store_lost,
+            mn_restore,
             faults,
             fault_ms,
             ha_crashes,
@@ -247,6 +312,12 @@ pub struct Stats {
     pub exempt_checks: u64,
     /// HA key initializations, updates and resends.
     pub initializations: u64,
+    /// Initializations of a node the HA had initialized before in the run (after the
+    /// HA forgot its keys, or the node dropped its own).
+    pub reinitializations: u64,
+    /// Initializations while the node held a generation: the HA took an init BU
+    /// the node had seen answered already (after a lost store).
+    pub stale_initializations: u64,
     /// See `initializations`.
     pub updates: u64,
     /// See `initializations`.
@@ -255,6 +326,13 @@ pub struct Stats {
     pub mn_keys_dropped: u64,
     /// Faults injected.
     pub ha_crashes: u64,
+    /// HA restarts from full records, from their durable minimum, and with a lost
+    /// store (no record).
+    pub ha_restores_full: u64,
+    /// See `ha_restores_full`.
+    pub ha_restores_minimum: u64,
+    /// See `ha_restores_full`.
+    pub store_losses: u64,
     /// See `ha_crashes`.
     pub mn_restarts: u64,
     /// See `ha_crashes`.
@@ -265,8 +343,13 @@ pub struct Stats {
     pub ha_drops: BTreeMap<String, u64>,
     /// MN drops by reason.
     pub mn_drops: BTreeMap<String, u64>,
+    /// BA statuses of refusals the MNs received (`Event::Refused`).
+    pub mn_refusals: BTreeMap<String, u64>,
     /// Frames sealed (all in the nonce ledger).
     pub sealed: u64,
+    /// Frames sealed at a (key, sequence number) sealed before, kept a new nonce by
+    /// the IV prefix alone (`NonceLedger::sequences_repeated`).
+    pub sequences_repeated: u64,
     /// SPIs seen again with another secret.
     pub rebinds: u64,
     /// Time from the end of the faults to convergence.
@@ -282,16 +365,18 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
-/// Runs one seed; with `trace`, prints every step. `Err` says which invariant broke.
-pub fn run_seed(seed: u64, trace: bool) -> Result<Outcome, String> {
+/// Runs one seed of `scenario`; with `trace`, prints every step. `Err` says which
+/// invariant broke.
+pub fn run_seed(seed: u64, scenario: Scenario, trace: bool) -> Result<Outcome, String> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let params = Params::draw(seed, &mut rng);
+    let params = Params::draw(seed, scenario, &mut rng);
     let mut w = world::World::new(params.clone(), rng, trace);
     let result = w.run();
     let mut stats = w.stats.clone();
-    let (sealed, rebinds) = w.ledger_counts();
+    let (sealed, rebinds, repeated) = w.ledger_counts();
     stats.sealed = sealed;
     stats.rebinds = rebinds;
+    stats.sequences_repeated = repeated;
     result.map(|()| Outcome { params, stats })
 }
 
@@ -365,16 +450,29 @@ impl Totals {
         t.key_misses_exempt += s.key_misses_exempt;
         t.exempt_checks += s.exempt_checks;
         t.initializations += s.initializations;
+        t.reinitializations += s.reinitializations;
+        t.stale_initializations += s.stale_initializations;
         t.updates += s.updates;
         t.resends += s.resends;
         t.mn_keys_dropped += s.mn_keys_dropped;
         t.ha_crashes += s.ha_crashes;
+        t.ha_restores_full += s.ha_restores_full;
+        t.ha_restores_minimum += s.ha_restores_minimum;
+        t.store_losses += s.store_losses;
         t.mn_restarts += s.mn_restarts;
         t.moves += s.moves;
         t.sealed += s.sealed;
         t.rebinds += s.rebinds;
-        for (k, v) in &s.injections {
-            *t.injections.entry(k.clone()).or_default() += v;
+        t.sequences_repeated += s.sequences_repeated;
+        for (sum, one) in [
+            (&mut t.injections, &s.injections),
+            (&mut t.ha_drops, &s.ha_drops),
+            (&mut t.mn_drops, &s.mn_drops),
+            (&mut t.mn_refusals, &s.mn_refusals),
+        ] {
+            for (k, v) in one {
+                *sum.entry(k.clone()).or_default() += v;
+            }
         }
         for (k, v) in &s.exempt_causes {
             *t.exempt_causes.entry(k.clone()).or_default() += v;
@@ -393,8 +491,9 @@ impl Totals {
             "seeds {} failures {}\nconvergence: max {:?} (seed {}), mean {:?}, bound {:?}\n\
              reordering: {} seeds, {} data frames, {} failed for want of a key ({} seeds)\n\
              steps {} sealed {} BUs {} data up {}/{} down {}/{}\n\
-             keys: {} initializations, {} updates, {} resends, {} MN key drops, {} rebinds\n\
-             faults: {} HA crashes, {} MN restarts, {} moves; exempt checks {}, exempt key misses {}\n",
+             keys: {} initializations ({} again, {} stale), {} updates, {} resends, {} MN key drops, {} rebinds\n\
+             nonces: {} sealed at a sequence number used before under the key, new by the IV prefix\n\
+             faults: {} HA crashes (restored: {} full, {} durable minimum, {} store lost), {} MN restarts, {} moves; exempt checks {}, exempt key misses {}\n",
             self.seeds,
             self.failures.len(),
             self.max_convergence.0,
@@ -413,11 +512,17 @@ impl Totals {
             s.down_delivered,
             s.down_sent,
             s.initializations,
+            s.reinitializations,
+            s.stale_initializations,
             s.updates,
             s.resends,
             s.mn_keys_dropped,
             s.rebinds,
+            s.sequences_repeated,
             s.ha_crashes,
+            s.ha_restores_full,
+            s.ha_restores_minimum,
+            s.store_losses,
             s.mn_restarts,
             s.moves,
             s.exempt_checks,
@@ -432,15 +537,72 @@ impl Totals {
         for (k, v) in &s.exempt_causes {
             out += &format!("  data frames without a key, exempt, {k}: {v}\n");
         }
+        for (k, v) in &s.ha_drops {
+            out += &format!("  HA drops {k}: {v}\n");
+        }
+        for (k, v) in &s.mn_drops {
+            out += &format!("  MN drops {k}: {v}\n");
+        }
+        for (k, v) in &s.mn_refusals {
+            out += &format!("  MN refused with {k}: {v}\n");
+        }
         out
+    }
+
+    /// How often each fault path fired, by a stable name (the floors of
+    /// `tests/simulation.rs` are keyed by it).
+    pub fn fault_paths(&self) -> Vec<(&'static str, u64)> {
+        let s = &self.sum;
+        let sum_of = |map: &BTreeMap<String, u64>, prefix: &str| -> u64 {
+            map.iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(_, v)| v)
+                .sum()
+        };
+        vec![
+            ("HA key resends", s.resends),
+            ("HA key updates", s.updates),
+            ("MN key drops", s.mn_keys_dropped),
+            ("re-initializations", s.reinitializations),
+            ("stale initializations", s.stale_initializations),
+            ("HA crashes", s.ha_crashes),
+            ("HA restores from full records", s.ha_restores_full),
+            (
+                "HA restores from the durable minimum",
+                s.ha_restores_minimum,
+            ),
+            ("HA store losses", s.store_losses),
+            ("MN restarts", s.mn_restarts),
+            ("moves", s.moves),
+            (
+                "data under a restored key (BRR)",
+                sum_of(&s.ha_drops, "DataUnderRestoredKey"),
+            ),
+            (
+                "replayed BUs dropped as replays",
+                sum_of(&s.injections, "replayed BU: Dropped(Replayed)"),
+            ),
+            (
+                "BUs under a guessed key dropped",
+                sum_of(&s.injections, "BU under a guessed key: Dropped"),
+            ),
+            (
+                "data without a key, one end lost state",
+                s.key_misses_exempt,
+            ),
+            (
+                "sequence numbers repeated under a key",
+                s.sequences_repeated,
+            ),
+        ]
     }
 }
 
-/// Runs `seeds` and returns the totals.
-pub fn run_seeds(seeds: impl IntoIterator<Item = u64>) -> Totals {
+/// Runs `seeds` of `scenario` and returns the totals.
+pub fn run_seeds(seeds: impl IntoIterator<Item = u64>, scenario: Scenario) -> Totals {
     let mut t = Totals::default();
     for seed in seeds {
-        t.add(seed, run_seed(seed, false));
+        t.add(seed, run_seed(seed, scenario, false));
     }
     t
 }

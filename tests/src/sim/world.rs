@@ -14,7 +14,7 @@ use mip6_testkit::packet::{udp_packet, udp_payload};
 use mip6_testkit::signalling::{home_registration, BuSpec};
 use mip6_testkit::{stepper, KeyMaterial, NonceLedger};
 use mip6_wire::esp::{Spi, Suite};
-use mip6_wire::keys::{Direction, GenerationId, RequestMode, Role, SpiPair};
+use mip6_wire::keys::{Direction, RequestMode, Role, SpiPair};
 use mip6_wire::mh::{KeyOption, DEFAULT_VENDOR_ID};
 use mip6_wire::{Secret32, Time};
 use rand::{Rng, RngCore, SeedableRng};
@@ -67,6 +67,8 @@ struct Mn {
     /// Bumped whenever one end loses state: a frame sealed in another epoch may
     /// legitimately find no key.
     epoch: u64,
+    /// The HA has initialized this MN at least once in the run.
+    initialized: bool,
     up_seq: u32,
     down_seq: u32,
     up_after: u64,
@@ -191,6 +193,7 @@ impl World {
                 mn_lost: false,
                 ha_lost: false,
                 epoch: 0,
+                initialized: false,
                 up_seq: 0,
                 down_seq: 0,
                 up_after: 0,
@@ -239,9 +242,14 @@ impl World {
         w
     }
 
-    /// Frames sealed and SPI rebinds seen by the nonce ledger.
-    pub fn ledger_counts(&self) -> (u64, u64) {
-        (self.ledger.frames, self.ledger.rebinds)
+    /// Frames sealed, SPI rebinds and sequence numbers sealed again under a key, as
+    /// the nonce ledger saw them.
+    pub fn ledger_counts(&self) -> (u64, u64, u64) {
+        (
+            self.ledger.frames,
+            self.ledger.rebinds,
+            self.ledger.sequences_repeated,
+        )
     }
 
     fn schedule(&mut self, t: Time, a: Action) {
@@ -550,8 +558,18 @@ impl World {
                     DistributionKind::Initialization => {
                         self.stats.initializations += 1;
                         if let Some(m) = self.mns.iter_mut().find(|m| m.hoa == k.home_address) {
-                            m.mn_lost = false;
-                            m.ha_lost = false;
+                            self.stats.reinitializations += u64::from(m.initialized);
+                            m.initialized = true;
+                            // It answers the node's current request only if the node
+                            // holds no generation (it transmits with init); otherwise
+                            // the HA took an init BU the node had already seen
+                            // answered (see the module docs): the window stays open.
+                            if m.node.keys().newest.is_none() {
+                                m.mn_lost = false;
+                                m.ha_lost = false;
+                            } else {
+                                self.stats.stale_initializations += 1;
+                            }
                         }
                     }
                     DistributionKind::Update => self.stats.updates += 1,
@@ -577,9 +595,28 @@ impl World {
                     t.destination
                 ));
             };
-            self.send(Dest::Coa(t.destination), i, Kind::Ba, t.frame, "HA BA")?;
+            // Signalling goes under the HA's transmit key, or under init when it
+            // answers a BU that came under init (docs/key-protocol.md).
+            let sealed_under = [
+                self.ha_transmit_spi(i)?,
+                self.mns[i].cfg.init_spis.ha_to_mn.get(),
+            ];
+            let dest = Dest::Coa(t.destination);
+            self.send(dest, i, Kind::Ba, t.frame, "HA BA", &sealed_under)?;
         }
         Ok(())
+    }
+
+    /// The HA→MN SPI the HA's own view names as its transmit key for MN `i`.
+    fn ha_transmit_spi(&self, i: usize) -> Result<u32, String> {
+        let ha = self.ha.as_ref().ok_or("the HA is down")?;
+        let v = ha.keys(&self.mns[i].hoa).ok_or("HA lost an MN")?;
+        Ok(v.transmit_spi)
+    }
+
+    /// The MN→HA SPI MN `i`'s own view names as its transmit key.
+    fn mn_transmit_spi(&self, i: usize) -> Result<u32, String> {
+        mn_transmit_spi(i, &self.mns[i].node.keys())
     }
 
     /// Drains MN `i` after a call (the kit's stepper): events (persist first), then
@@ -599,6 +636,14 @@ impl World {
                 tr!(self, "MN{i} dropped its keys");
                 keys_dropped += 1;
             }
+            mip6_mn::Event::Refused { status } => {
+                *self
+                    .stats
+                    .mn_refusals
+                    .entry(format!("{} {status:?}", u8::from(status)))
+                    .or_default() += 1;
+                tr!(self, "MN{i} refused: {status:?}");
+            }
             other => tr!(self, "MN{i} event {other:?}"),
         });
         for _ in 0..keys_dropped {
@@ -608,14 +653,18 @@ impl World {
             self.ledger.learn(&key);
         }
         for t in frames {
-            self.send(Dest::Ha, i, Kind::Bu, t.frame, &format!("MN{i} BU"))?;
+            let sealed_under = [self.mn_transmit_spi(i)?];
+            let what = format!("MN{i} BU");
+            self.send(Dest::Ha, i, Kind::Bu, t.frame, &what, &sealed_under)?;
             self.stats.bus += 1;
         }
         Ok(())
     }
 
     /// A frame an engine sealed, from or for MN `i`, goes on the network: checked
-    /// against invariant 2 (the kit's nonce ledger) first.
+    /// against invariant 2 (the kit's nonce ledger) first, and its SPI against
+    /// `sealed_under`, the SPIs of the keys the sealing engine's own view says it
+    /// seals with (its transmit key; for the HA's signalling, init as well).
     fn send(
         &mut self,
         dest: Dest,
@@ -623,14 +672,22 @@ impl World {
         kind: Kind,
         bytes: Vec<u8>,
         what: &str,
+        sealed_under: &[u32],
     ) -> Result<(), String> {
         let direction = match dest {
             Dest::Ha => Direction::MnToHa,
             Dest::Coa(_) => Direction::HaToMn,
         };
-        self.ledger
+        let sealed = self
+            .ledger
             .record(direction, &bytes)
             .map_err(|e| format!("invariant 2: {what}: {e}"))?;
+        if !sealed_under.contains(&sealed.spi) {
+            return Err(format!(
+                "{what} sealed under SPI {:#x}, but the engine transmits under {sealed_under:#x?}",
+                sealed.spi
+            ));
+        }
         let packet = Packet {
             dest,
             mn: i,
@@ -650,7 +707,8 @@ impl World {
             Ok(sealed) => {
                 self.after_mn(i)?;
                 let what = format!("MN{i} data");
-                self.send(Dest::Ha, i, Kind::Data, sealed.frame, &what)?;
+                let sealed_under = [self.mn_transmit_spi(i)?];
+                self.send(Dest::Ha, i, Kind::Data, sealed.frame, &what, &sealed_under)?;
                 self.stats.up_sent += 1;
             }
             Err(e) => {
@@ -674,7 +732,8 @@ impl World {
                 self.after_ha()?;
                 let dest = Dest::Coa(sealed.destination);
                 let what = format!("HA data for MN{i}");
-                self.send(dest, i, Kind::Data, sealed.frame, &what)?;
+                let sealed_under = [self.ha_transmit_spi(i)?];
+                self.send(dest, i, Kind::Data, sealed.frame, &what, &sealed_under)?;
                 self.stats.down_sent += 1;
             }
             Err(e) => {
@@ -713,6 +772,15 @@ impl World {
         if self.ha.is_some() || id != self.crash_id {
             return Ok(());
         }
+        // Scenario::StoreLost: the first restart finds no store at all.
+        let store_lost = self.p.store_lost && self.stats.store_losses == 0;
+        if store_lost {
+            self.lose_store();
+        } else if self.p.ha_persistence {
+            self.stats.ha_restores_full += 1;
+        } else {
+            self.stats.ha_restores_minimum += 1;
+        }
         let mut records = Vec::new();
         for i in 0..self.mns.len() {
             let hoa = self.mns[i].hoa;
@@ -733,7 +801,16 @@ impl World {
         let rng = ChaCha20Rng::seed_from_u64(self.rng.next_u64());
         let ha = HomeAgent::new(self.ha_cfg.clone(), rng, self.now, records)
             .map_err(|e| format!("HA restart refused: {e}"))?;
-        if self.p.ha_persistence {
+        if store_lost {
+            for (i, m) in self.mns.iter().enumerate() {
+                let (k, b) = (ha.keys(&m.hoa), ha.binding(&m.hoa));
+                if b.is_some() || k.as_ref().is_none_or(|k| k.newest.is_some()) {
+                    return Err(format!(
+                        "HA restarted without a store holds state for MN{i}: {k:?} {b:?}"
+                    ));
+                }
+            }
+        } else if self.p.ha_persistence {
             for (i, m) in self.mns.iter().enumerate() {
                 let (keys, binding) = &self.before_crash[i];
                 let (k, b) = (ha.keys(&m.hoa), ha.binding(&m.hoa));
@@ -766,9 +843,44 @@ impl World {
                 }
             }
         }
-        tr!(self, "HA restarts (persistence {})", self.p.ha_persistence);
+        tr!(
+            self,
+            "HA restarts (persistence {}, store lost {store_lost})",
+            self.p.ha_persistence
+        );
         self.ha = Some(ha);
         self.after_ha()
+    }
+
+    /// The HA's store is gone (wiped or removed while it was down): every node it held
+    /// generations for holds keys the HA will not know (a new epoch), and the HA's
+    /// outbound sequence numbers, init SAs included, may start again from 1 under the
+    /// same keys — the nonce ledger is told, so only a repeated nonce (RFC 4106 §3.1:
+    /// an IV never repeats under a key), not a repeated sequence number, fails the run
+    /// (docs/architecture.md "Nonces and persistence").
+    fn lose_store(&mut self) {
+        self.stats.store_losses += 1;
+        for i in 0..self.mns.len() {
+            let held = self
+                .ha_disk
+                .get(&self.mns[i].hoa)
+                .is_some_and(|r| r.newest.is_some() || r.anterior.is_some());
+            if held {
+                self.mns[i].lose(true);
+            }
+        }
+        self.ha_disk.clear();
+        self.ledger.state_lost(Direction::HaToMn);
+        // The BUs captured so far are not replayed against the HA's new life: with
+        // no record it holds no replay window, no init floor and no last init
+        // timestamp (docs/architecture.md "Nonces and persistence"), so a captured
+        // init BU initializes again (implicit mode; explicit within the timestamp
+        // skew) — invariant 4 rests on the store. Replays of what it is handed from
+        // now on are still injected and checked.
+        for m in &mut self.mns {
+            m.captured.clear();
+        }
+        tr!(self, "HA store lost");
     }
 
     fn mn_restart(&mut self, i: usize) -> Result<(), String> {
@@ -950,33 +1062,70 @@ impl World {
             let mr = m.node.record();
             let hs = KeySet::of_ha(&hr);
             let ms = KeySet::of_mn(&mr);
-            // The views agree with the records the sets are computed from.
+            // What each engine transmits with, by its own view (generation and SPI; the
+            // frames it seals are held to the same SPIs in `send`), found in its record,
+            // and compared with what FIG. 1 makes of that record's slots.
             let hv = ha.keys(&m.hoa).ok_or("HA lost an MN")?;
             let mv = m.node.keys();
             if hv.newest != hr.newest.as_ref().map(|g| g.generation)
-                || (hv.transmit == GenerationId::Init) != hs.anterior.is_none()
                 || mv.newest != mr.newest.as_ref().map(|g| g.generation)
-                || (mv.transmit == GenerationId::Init) != ms.newest.is_none()
             {
                 return Err(format!(
                     "MN{i}: key views disagree with records: {hv:?} {mv:?}"
                 ));
             }
+            let init = m.cfg.init_spis;
+            let ha_tx = hs
+                .named(hv.transmit, hv.transmit_spi, Direction::HaToMn, init)
+                .ok_or_else(|| {
+                    format!(
+                        "HA transmits to MN{i} with {:?} under SPI {:#x}, a key its record does not hold: {}",
+                        hv.transmit,
+                        hv.transmit_spi,
+                        hs.short()
+                    )
+                })?;
+            let mn_spi = mn_transmit_spi(i, &mv)?;
+            let mn_tx = ms
+                .named(mv.transmit, mn_spi, Direction::MnToHa, init)
+                .ok_or_else(|| {
+                    format!(
+                        "MN{i} transmits with {:?} under SPI {mn_spi:#x}, a key its record does not hold: {}",
+                        mv.transmit,
+                        ms.short()
+                    )
+                })?;
+            if ha_tx != hs.transmit {
+                return Err(format!(
+                    "HA transmits to MN{i} with {}, FIG. 1 says {} (anterior, else init): {}",
+                    ha_tx.short(),
+                    hs.transmit.short(),
+                    hs.short()
+                ));
+            }
+            if mn_tx != ms.transmit {
+                return Err(format!(
+                    "MN{i} transmits with {}, FIG. 1 says {} (newest, else init): {}",
+                    mn_tx.short(),
+                    ms.transmit.short(),
+                    ms.short()
+                ));
+            }
             self.check_persisted(i, &hr, &mr)?;
-            // Invariant 1 on the state.
+            // Invariant 1 on the state, with the keys the engines transmit with.
             if self.holds_state(i) {
-                if !hs.accepts(&ms.transmit) {
+                if !hs.accepts(&mn_tx) {
                     return Err(format!(
                         "invariant 1: MN{i} transmits with {} which the HA does not accept (HA {}, MN {})",
-                        ms.transmit.short(),
+                        mn_tx.short(),
                         hs.short(),
                         ms.short()
                     ));
                 }
-                if !ms.accepts(&hs.transmit) {
+                if !ms.accepts(&ha_tx) {
                     return Err(format!(
                         "invariant 1: HA transmits to MN{i} with {} which the MN does not accept (HA {}, MN {})",
-                        hs.transmit.short(),
+                        ha_tx.short(),
                         hs.short(),
                         ms.short()
                     ));
@@ -1083,6 +1232,15 @@ impl World {
         }
         s
     }
+}
+
+/// The MN→HA SPI of the slot MN `i`'s view `v` names as its transmit key.
+fn mn_transmit_spi(i: usize, v: &mip6_mn::KeyView) -> Result<u32, String> {
+    v.generations
+        .iter()
+        .find(|g| g.id == v.transmit)
+        .map(|g| g.spis.mn_to_ha.get())
+        .ok_or_else(|| format!("MN{i}'s view lists no transmit key: {v:?}"))
 }
 
 /// Whether the mode name is explicit, for reports.
