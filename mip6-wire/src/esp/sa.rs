@@ -307,6 +307,25 @@ impl<A: EspAead> InboundSa<A> {
     pub fn open(&mut self, buf: &mut [u8]) -> Result<Opened, Error> {
         open_with(&self.aead, self.spi, self.key.salt(), &mut self.window, buf)
     }
+
+    /// Authenticates and opens `buf` as [`open`](Self::open) does, but against an
+    /// empty anti-replay window and without moving this SA's: for a receiver that
+    /// proves the packet fresh by other means (the mobile node's echoed Key
+    /// Initialization timestamp, when its peer restarted the SA's sequence numbers
+    /// after losing its state). Call [`restart_window_at`](Self::restart_window_at)
+    /// once the packet proved fresh.
+    pub fn open_outside_window(&self, buf: &mut [u8]) -> Result<Opened, Error> {
+        let mut empty = ReplayWindow::new(self.window.size()).unwrap_or_default();
+        open_with(&self.aead, self.spi, self.key.salt(), &mut empty, buf)
+    }
+
+    /// Restarts the anti-replay window with `seq` as the only number seen: the peer
+    /// restarted its sequence numbers, and `seq` was proved fresh.
+    pub fn restart_window_at(&mut self, seq: u32) {
+        let mut window = ReplayWindow::new(self.window.size()).unwrap_or_default();
+        window.update(seq);
+        self.window = window;
+    }
 }
 
 /// [`InboundSa::open`] on an SA kept in parts: the AEAD (built for this packet, e.g. an

@@ -122,6 +122,10 @@ pub struct Counters {
     pub ba_refused: u64,
     /// Binding Refresh Requests answered (RFC 6275 §11.7.4).
     pub brr_received: u64,
+    /// BAs under init taken outside the anti-replay window because they echoed the
+    /// outstanding Key Initialization timestamp (the home agent had restarted its
+    /// init sequence numbers after losing its state); the window restarted there.
+    pub init_window_restarts: u64,
     /// Key Distributions installed.
     pub keys_installed: u64,
     /// Key Distributions not installed because their generation is not newer.

@@ -154,40 +154,83 @@ impl<A: EspAead> MobileNode<A> {
             .get_mut(esp_frame.esp.clone())
             .ok_or(DropReason::Malformed)?;
         let spi = esp_frame.spi;
-        let (_slot, opened) = self
-            .keys
-            .table_mut()
-            .open_inbound(esp_area)
-            .map_err(|e| drop_for(FrameError::Esp(e)))?;
+        let seq = mip6_wire::esp::Packet::new_checked(&*esp_area)
+            .map_err(|e| drop_for(FrameError::Esp(e)))?
+            .sequence_number();
+        // A frame under init that the window calls old, while an initialization is
+        // outstanding: the HA may have lost its state and restarted the init SA's
+        // sequence numbers. It is opened outside the window and taken only as the BA
+        // that echoes this node's fresh timestamp (explicit mode), which no old frame
+        // can (issue 12: without this the node could not initialize again until the
+        // restarted HA's numbers passed its window).
+        let mut proven_by_echo = None;
+        let opened = match self.keys.table_mut().open_inbound(esp_area) {
+            Ok((_slot, opened)) => opened,
+            Err(
+                e @ (mip6_wire::esp::Error::Replayed { .. } | mip6_wire::esp::Error::TooOld { .. }),
+            ) => {
+                let outstanding = self.outstanding_init_timestamp();
+                let init = self.keys.table_mut().init().inbound();
+                match outstanding {
+                    Some(ts) if spi == init.spi().get() => {
+                        let opened = init
+                            .open_outside_window(esp_area)
+                            .map_err(|e| drop_for(FrameError::Esp(e)))?;
+                        proven_by_echo = Some(ts);
+                        opened
+                    }
+                    _ => return Err(drop_for(FrameError::Esp(e))),
+                }
+            }
+            Err(e) => return Err(drop_for(FrameError::Esp(e))),
+        };
         let frame: &[u8] = frame;
         match classify(frame, &esp_frame, &opened).map_err(drop_for)? {
-            Payload::Signalling(mh) => match mh.message {
-                Message::BindingAck(ack) => {
-                    // Away: routed to the home address through a type 2 routing
-                    // header; at home: sent to the home address itself (RFC 6275
-                    // §6.1.8, §11.5.4).
-                    let hoa = self.config.home_address;
-                    let to_home = match esp_frame.chain.rh2 {
-                        Some(a) => a == hoa,
-                        None => esp_frame.chain.ipv6.dst_addr == hoa,
-                    };
-                    if !to_home {
-                        return Err(DropReason::WrongHomeAddress);
+            Payload::Signalling(mh) => {
+                match mh.message {
+                    Message::BindingAck(ack) => {
+                        // Away: routed to the home address through a type 2 routing
+                        // header; at home: sent to the home address itself (RFC 6275
+                        // §6.1.8, §11.5.4).
+                        let hoa = self.config.home_address;
+                        let to_home = match esp_frame.chain.rh2 {
+                            Some(a) => a == hoa,
+                            None => esp_frame.chain.ipv6.dst_addr == hoa,
+                        };
+                        if !to_home {
+                            return Err(DropReason::WrongHomeAddress);
+                        }
+                        let options = ack::parse(&mh, self.config.vendor_id)?;
+                        if let Some(ts) = proven_by_echo {
+                            if options.init_echo != Some(ts) {
+                                return Err(DropReason::Replayed);
+                            }
+                        }
+                        self.on_ack(now, ack, options)?;
+                        if proven_by_echo.is_some() {
+                            self.counters.init_window_restarts += 1;
+                            tracing::info!(seq, "the home agent restarted its init sequence numbers: window restarted");
+                            if let Some(init) =
+                                self.keys.table_mut().get_mut(mip6_wire::keys::Slot::Init)
+                            {
+                                init.inbound_mut().restart_window_at(seq);
+                            }
+                        }
+                        Ok(Received::Consumed { spi: Some(spi) })
                     }
-                    let options = ack::parse(&mh, self.config.vendor_id)?;
-                    self.on_ack(now, ack, options)?;
-                    Ok(Received::Consumed { spi: Some(spi) })
-                }
-                Message::BindingRefreshRequest => {
-                    // RFC 6275 §11.7.4: answer with a BU for the binding.
-                    self.counters.brr_received += 1;
-                    if let Registration::Registered(r) = self.registration {
-                        self.send_fresh(now, Target::CareOf(r.coa));
+                    Message::BindingRefreshRequest => {
+                        // RFC 6275 §11.7.4: answer with a BU for the binding.
+                        self.counters.brr_received += 1;
+                        if let Registration::Registered(r) = self.registration {
+                            self.send_fresh(now, Target::CareOf(r.coa));
+                        }
+                        Ok(Received::Consumed { spi: Some(spi) })
                     }
-                    Ok(Received::Consumed { spi: Some(spi) })
+                    _ if proven_by_echo.is_some() => Err(DropReason::Replayed),
+                    _ => Err(DropReason::UnexpectedMessage),
                 }
-                _ => Err(DropReason::UnexpectedMessage),
-            },
+            }
+            _ if proven_by_echo.is_some() => Err(DropReason::Replayed),
             Payload::Tunnelled { header, packet } => {
                 if header.dst_addr != self.config.home_address {
                     return Err(DropReason::WrongInnerDestination);
@@ -200,6 +243,19 @@ impl<A: EspAead> MobileNode<A> {
                 Ok(Received::Consumed { spi: Some(spi) })
             }
             Payload::Other { .. } => Err(DropReason::UnexpectedPayload),
+        }
+    }
+
+    /// The timestamp of the Key Initialization Request awaiting its BA, if any.
+    fn outstanding_init_timestamp(&self) -> Option<u64> {
+        match &self.registration {
+            Registration::AwaitingAck(a) => match a.request {
+                KeyRequest::Initialization {
+                    timestamp: Some(ts),
+                } => Some(ts),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
