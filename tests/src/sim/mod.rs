@@ -318,6 +318,9 @@ pub struct Stats {
     /// Initializations while the node held a generation: the HA took an init BU
     /// the node had seen answered already (after a lost store).
     pub stale_initializations: u64,
+    /// Unprotected answers of the HA (Binding Errors, ICMPv6 errors) to unprotected
+    /// or altered frames (RFC 6275 §9.2, §9.3.1).
+    pub unprotected_answers: u64,
     /// See `initializations`.
     pub updates: u64,
     /// See `initializations`.
@@ -452,6 +455,7 @@ impl Totals {
         t.initializations += s.initializations;
         t.reinitializations += s.reinitializations;
         t.stale_initializations += s.stale_initializations;
+        t.unprotected_answers += s.unprotected_answers;
         t.updates += s.updates;
         t.resends += s.resends;
         t.mn_keys_dropped += s.mn_keys_dropped;
@@ -565,6 +569,7 @@ impl Totals {
             ("MN key drops", s.mn_keys_dropped),
             ("re-initializations", s.reinitializations),
             ("stale initializations", s.stale_initializations),
+            ("HA unprotected answers", s.unprotected_answers),
             ("HA crashes", s.ha_crashes),
             ("HA restores from full records", s.ha_restores_full),
             (

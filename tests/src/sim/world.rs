@@ -589,6 +589,21 @@ impl World {
             }
         }
         for t in frames {
+            if t.spi.is_none() {
+                // An unprotected answer to an unprotected or altered frame (RFC 6275
+                // §9.2, §9.3.1): a Binding Error or an ICMPv6 error, under no key.
+                let is_binding_error = t.frame.get(6) == Some(&135) && t.frame.get(42) == Some(&7);
+                let is_icmp = t.frame.get(6) == Some(&58);
+                if !(is_binding_error || is_icmp) {
+                    return Err(format!(
+                        "HA sent an unprotected frame that is no error: {:02x?}",
+                        t.frame
+                    ));
+                }
+                self.stats.unprotected_answers += 1;
+                tr!(self, "HA answered unprotected to {}", t.destination);
+                continue;
+            }
             let Some(&i) = self.coa_owner.get(&t.destination) else {
                 return Err(format!(
                     "HA sent a frame to {}, no MN's address",
