@@ -30,6 +30,7 @@ use std::io;
 use std::mem;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -57,8 +58,9 @@ impl TunnelProto {
     }
 }
 
-/// Control buffer per message: in6_pktinfo and two ints with cmsg headers fit in 128
-/// octets; `u64` keeps it aligned for `cmsghdr`.
+/// Control buffer per message: in6_pktinfo, two ints and the `SO_RXQ_OVFL` count with
+/// their cmsg headers (40 + 16 + 16 + 16) fit in 128 octets; `u64` keeps it aligned
+/// for `cmsghdr`.
 const CMSG_WORDS: usize = 16;
 
 /// A raw IPv6 socket for one tunnel protocol.
@@ -66,6 +68,16 @@ const CMSG_WORDS: usize = 16;
 pub struct RawReceiver {
     sock: Socket,
     proto: TunnelProto,
+    /// The last `SO_RXQ_OVFL` count the kernel reported.
+    overflow_seen: AtomicU32,
+    /// Drops counted since the last [`RawReceiver::take_drops`].
+    dropped: AtomicU64,
+}
+
+/// Drops a new `SO_RXQ_OVFL` count `now` adds to the last one seen, `seen` (the
+/// kernel's counter wraps at 2^32; it never goes back).
+fn overflow_delta(seen: u32, now: u32) -> u32 {
+    now.wrapping_sub(seen)
 }
 
 impl RawReceiver {
@@ -88,6 +100,9 @@ impl RawReceiver {
             setsockopt(&sock, libc::IPPROTO_IPV6, opt, 1 as libc::c_int)
                 .map_err(Error::sys(what))?;
         }
+        // Receive-buffer drops reported with every packet (socket(7)).
+        setsockopt(&sock, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1 as libc::c_int)
+            .map_err(Error::sys("setsockopt(SO_RXQ_OVFL)"))?;
         if let Some(dev) = bind_device {
             crate::sys::if_index(dev)?;
             sock.bind_device(Some(dev.as_bytes()))
@@ -95,7 +110,19 @@ impl RawReceiver {
         }
         sock.set_nonblocking(true)
             .map_err(Error::sys("fcntl(O_NONBLOCK) on raw socket"))?;
-        Ok(RawReceiver { sock, proto })
+        Ok(RawReceiver {
+            sock,
+            proto,
+            overflow_seen: AtomicU32::new(0),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Packets the kernel dropped for this socket because its receive buffer was full,
+    /// since the last call (`SO_RXQ_OVFL`, as reported with the packets received since;
+    /// drops after the last received packet show with the next one).
+    pub fn take_drops(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
     }
 
     /// The protocol this socket receives.
@@ -169,6 +196,11 @@ impl RawReceiver {
                     }
                     Cmsg::HopLimit(v) => info.hop_limit = v,
                     Cmsg::TrafficClass(v) => info.traffic_class = v,
+                    Cmsg::QueueOverflow(v) => {
+                        let seen = self.overflow_seen.swap(v, Ordering::Relaxed);
+                        let delta = overflow_delta(seen, v);
+                        self.dropped.fetch_add(u64::from(delta), Ordering::Relaxed);
+                    }
                 })
             };
             let room = bufs[i].len() - IPV6_HEADER_LEN;
@@ -228,6 +260,14 @@ impl AsFd for RawReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overflow_counts_add_up_across_the_kernels_wrap() {
+        assert_eq!(overflow_delta(0, 0), 0);
+        assert_eq!(overflow_delta(0, 7), 7);
+        assert_eq!(overflow_delta(7, 7), 0, "no new drop");
+        assert_eq!(overflow_delta(u32::MAX - 1, 3), 5, "across the wrap");
+    }
 
     #[test]
     fn synthetic_header_matches_rfc8200_layout() {

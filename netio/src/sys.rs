@@ -74,6 +74,9 @@ pub(crate) enum Cmsg {
     HopLimit(u8),
     /// `IPV6_TCLASS`: the traffic class from the IPv6 header.
     TrafficClass(u8),
+    /// `SO_RXQ_OVFL`: packets the socket has dropped since it was opened because its
+    /// receive buffer was full (socket(7)), a counter that wraps at 2^32.
+    QueueOverflow(u32),
 }
 
 /// Walks the control messages of a received `msghdr` (cmsg(3)), yielding those this crate
@@ -92,6 +95,11 @@ pub(crate) unsafe fn for_each_cmsg(hdr: &libc::msghdr, mut f: impl FnMut(Cmsg)) 
         // SAFETY: CMSG_DATA of a kernel-written header points at its payload, which the
         // kernel sized for the type (checked by the type match before each read).
         let data = unsafe { libc::CMSG_DATA(c) };
+        if level == libc::SOL_SOCKET && ty == libc::SO_RXQ_OVFL {
+            // SAFETY: SO_RXQ_OVFL carries one __u32.
+            let v: u32 = unsafe { data.cast::<u32>().read_unaligned() };
+            f(Cmsg::QueueOverflow(v));
+        }
         if level == libc::IPPROTO_IPV6 {
             match ty {
                 libc::IPV6_PKTINFO => {

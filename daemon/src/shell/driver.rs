@@ -400,8 +400,9 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         input.common_metrics(R::NAME, text).finish()
     }
 
-    /// Adds what the kernel dropped on each packet socket since the last read (receive
-    /// buffer full) to the drop counts, with a warning when there is any: those frames
+    /// Adds what the kernel dropped on each packet socket since the last read, and on
+    /// the raw ESP socket as its packets reported it (receive buffer full), to the drop
+    /// counts, with a warning when there is any: those frames
     /// passed the filter and were lost before the daemon saw them.
     fn poll_socket_drops(&mut self, io: &Io) {
         for (index, fd) in io.signalling.iter().enumerate() {
@@ -421,6 +422,15 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                     tracing::debug!(socket = index, error = %e, "PACKET_STATISTICS not read");
                 }
             }
+        }
+        let n = io.esp.get_ref().take_drops();
+        if n > 0 {
+            self.stats.drops(drop_names::RAW_ESP_RCVBUF_FULL, n);
+            tracing::warn!(
+                dropped = n,
+                total = self.stats.drops[drop_names::RAW_ESP_RCVBUF_FULL],
+                "raw ESP socket receive buffer full: the kernel dropped frames the daemon never saw"
+            );
         }
     }
 

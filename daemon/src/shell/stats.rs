@@ -105,6 +105,9 @@ pub mod drop_names {
     /// socket's receive buffer was full (`PACKET_STATISTICS` `tp_drops`): the daemon
     /// never saw them.
     pub const PACKET_SOCKET_RCVBUF_FULL: &str = "packet_socket_rcvbuf_full";
+    /// The kernel dropped packets for the raw ESP socket: its receive buffer was
+    /// full (`SO_RXQ_OVFL`).
+    pub const RAW_ESP_RCVBUF_FULL: &str = "raw_esp_rcvbuf_full";
 }
 
 #[cfg(test)]
