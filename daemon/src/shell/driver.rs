@@ -102,6 +102,8 @@ enum Source {
     Packet(usize),
     /// The raw ESP socket.
     Esp,
+    /// The home link's Neighbor Discovery socket.
+    HomeLink,
 }
 
 impl Source {
@@ -109,6 +111,7 @@ impl Source {
         match self {
             Source::Packet(_) => "packet socket",
             Source::Esp => "raw ESP socket",
+            Source::HomeLink => "home link Neighbor Discovery socket",
         }
     }
 }
@@ -309,7 +312,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     }
                 }
                 () = self.io.home_link_readable() => {
-                    self.core.drain_home_link(&self.io).await?;
+                    self.core.drain_network(&self.io, Source::HomeLink).await?;
                 }
                 _ = socket_stats.tick() => self.core.poll_socket_drops(&self.io),
                 Some(request) = control_rx.recv() => {
@@ -457,49 +460,25 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         Ok(())
     }
 
-    /// Takes up to [`BATCHES_PER_WAKE`] batches of Neighbor Discovery packets from the
-    /// home link, hands them to the role, then persists and sends what they caused.
-    async fn drain_home_link(&mut self, io: &Io) -> Result<(), ShellError> {
-        let Some((fd, _)) = &io.home_link else {
-            return Ok(());
-        };
-        for _ in 0..BATCHES_PER_WAKE {
-            let read = {
-                let mut bufs: Vec<&mut [u8]> =
-                    self.net_bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-                let meta = &mut self.net_meta;
-                let mut guard = fd.readable().await.map_err(|source| ShellError::Io {
-                    what: "home link Neighbor Discovery socket".into(),
-                    source,
-                })?;
-                guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, meta))
+    /// Hands a batch of Neighbor Discovery packets from the home link to the role,
+    /// then persists and sends what they caused.
+    async fn on_link_packets(&mut self, io: &Io, n: usize) -> Result<(), ShellError> {
+        let now = clock::now();
+        for i in 0..n {
+            let meta = self.net_meta[i];
+            let packet = &self.net_bufs[i][..meta.len.min(self.net_bufs[i].len())];
+            let Some(sender) = meta.link_sender.filter(|_| !meta.truncated) else {
+                self.stats.drop(drop_names::TRUNCATED);
+                continue;
             };
-            let n = match read {
-                Ok(Ok(0)) | Err(_) => return Ok(()),
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "home link receive failed");
-                    return Ok(());
-                }
-            };
-            let now = clock::now();
-            for i in 0..n {
-                let meta = self.net_meta[i];
-                let packet = &self.net_bufs[i][..meta.len.min(self.net_bufs[i].len())];
-                let Some(sender) = meta.link_sender.filter(|_| !meta.truncated) else {
-                    self.stats.drop(drop_names::TRUNCATED);
-                    continue;
-                };
-                if let Some(c) = &mut self.capture {
-                    c.pcap.link_in(now, sender, packet);
-                }
-                self.stats.frames.link_in += 1;
-                self.role.handle_link(now, sender, packet);
+            if let Some(c) = &mut self.capture {
+                c.pcap.link_in(now, sender, packet);
             }
-            self.settle(now).await?;
-            self.flush_transmits(io, now).await;
+            self.stats.frames.link_in += 1;
+            self.role.handle_link(now, sender, packet);
         }
+        self.settle(now).await?;
+        self.flush_transmits(io, now).await;
         Ok(())
     }
 
@@ -613,6 +592,16 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                             })?;
                         guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, meta))
                     }
+                    Source::HomeLink => {
+                        let Some((fd, _)) = &io.home_link else {
+                            return Ok(());
+                        };
+                        let mut guard = fd.readable().await.map_err(|source| ShellError::Io {
+                            what: "home link Neighbor Discovery socket".into(),
+                            source,
+                        })?;
+                        guard.try_io(|s| s.get_ref().recv_batch(&mut bufs, meta))
+                    }
                 }
             };
             let n = match read {
@@ -625,7 +614,10 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                     return Ok(());
                 }
             };
-            self.on_frames(io, n).await?;
+            match source {
+                Source::HomeLink => self.on_link_packets(io, n).await?,
+                Source::Packet(_) | Source::Esp => self.on_frames(io, n).await?,
+            }
         }
         Ok(())
     }

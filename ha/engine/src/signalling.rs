@@ -134,12 +134,6 @@ pub(crate) enum BindingAction {
     Deregister,
 }
 
-/// The IPv6 source of a frame.
-fn ipv6_source(frame: &[u8]) -> Option<Ipv6Addr> {
-    let octets: [u8; 16] = frame.get(8..24)?.try_into().ok()?;
-    Some(Ipv6Addr::from(octets))
-}
-
 /// The ESP-layer reason a frame did not open.
 fn esp_drop(e: &frames::FrameError) -> DropReason {
     match e {
@@ -249,7 +243,8 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 Message::Unknown { .. } => {
                     // RFC 6275 §9.2: Binding Error status 2, to the source, naming
                     // the node's home address when it has a binding.
-                    let to = ipv6_source(frame).unwrap_or(esp_frame.chain.mh_checksum_source());
+                    let to = crate::unprotected::addresses(frame)
+                        .map_or(esp_frame.chain.mh_checksum_source(), |(source, _)| source);
                     let hoa = self.mns[index]
                         .binding
                         .map_or(Ipv6Addr::UNSPECIFIED, |_| self.mns[index].home_address);

@@ -89,7 +89,7 @@ pub(crate) struct AnswerRates {
 }
 
 /// The IPv6 source and destination of a packet at least 40 octets long.
-fn addresses(frame: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
+pub(crate) fn addresses(frame: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
     let src: [u8; 16] = frame.get(8..24)?.try_into().ok()?;
     let dst: [u8; 16] = frame.get(24..40)?.try_into().ok()?;
     Some((Ipv6Addr::from(src), Ipv6Addr::from(dst)))

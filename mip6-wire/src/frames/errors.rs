@@ -42,21 +42,13 @@ pub fn binding_error(
         }),
         &[],
     );
-    let headers = ChainRepr {
-        src_addr: source,
-        dst_addr: destination,
-        hop_limit: DEFAULT_HOP_LIMIT,
-        traffic_class: 0,
-        flow_label: 0,
-        rh2: None,
-        home_address: None,
-        next_header: NextHeader::MOBILITY,
-        payload_len: message.buffer_len(),
-    };
-    let mut frame = vec![0; headers.buffer_len() + message.buffer_len()];
-    let at = headers
-        .emit(&mut frame)
-        .unwrap_or_else(|_| unreachable!("sized by buffer_len"));
+    let (mut frame, at) = with_headers(
+        source,
+        destination,
+        None,
+        NextHeader::MOBILITY,
+        message.buffer_len(),
+    );
     message.emit_into(&mut frame[at..], &source, &destination);
     frame
 }
@@ -102,6 +94,33 @@ pub fn echo_reply_via_care_of(
     )
 }
 
+/// A zeroed frame with its IPv6 header (and RH2) written for a payload of
+/// `payload_len` octets of `next_header`; returns it and where the payload starts.
+fn with_headers(
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    rh2: Option<Ipv6Addr>,
+    next_header: NextHeader,
+    payload_len: usize,
+) -> (Vec<u8>, usize) {
+    let headers = ChainRepr {
+        src_addr: source,
+        dst_addr: destination,
+        hop_limit: DEFAULT_HOP_LIMIT,
+        traffic_class: 0,
+        flow_label: 0,
+        rh2,
+        home_address: None,
+        next_header,
+        payload_len,
+    };
+    let mut frame = vec![0; headers.buffer_len() + payload_len];
+    let at = headers
+        .emit(&mut frame)
+        .unwrap_or_else(|_| unreachable!("sized by buffer_len"));
+    (frame, at)
+}
+
 fn icmp_frame(
     source: Ipv6Addr,
     destination: Ipv6Addr,
@@ -118,21 +137,7 @@ fn icmp_frame(
     )
     .unwrap_or_else(|_| unreachable!("payloads are cut below the ICMPv6 length limit"));
     let icmp_len = icmp.header_len() + payload.len();
-    let headers = ChainRepr {
-        src_addr: source,
-        dst_addr: destination,
-        hop_limit: DEFAULT_HOP_LIMIT,
-        traffic_class: 0,
-        flow_label: 0,
-        rh2,
-        home_address: None,
-        next_header: NextHeader::ICMPV6,
-        payload_len: icmp_len,
-    };
-    let mut frame = vec![0; headers.buffer_len() + icmp_len];
-    let at = headers
-        .emit(&mut frame)
-        .unwrap_or_else(|_| unreachable!("sized by buffer_len"));
+    let (mut frame, at) = with_headers(source, destination, rh2, NextHeader::ICMPV6, icmp_len);
     let bytes = icmp.to_bytes();
     frame[at..at + bytes.len()].copy_from_slice(&bytes);
     frame[at + bytes.len()..].copy_from_slice(payload);
