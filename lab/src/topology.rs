@@ -1,25 +1,33 @@
 //! docs/architecture.md's lab ("Lab topology") in Linux network namespaces joined by veth pairs.
 //!
 //! ```text
-//!                 home link 2001:db8:1::/64
-//!   [ha] ha-home ───────────────────────── rt-home [rt] rt-cn ──────── cn-link [cn]
-//!   2001:db8:1::1                     2001:db8:1::fe   2001:db8:4::fe   2001:db8:4::1
-//!                                               │  │   cn link 2001:db8:4::/64
+//!                 home link 2001:db8:1::/64 (bridge rt-home)
+//!   [ha] ha-home ──────────────────┬────── rt-home [rt] rt-cn ──────── cn-link [cn]
+//!   2001:db8:1::1                  │  2001:db8:1::fe   2001:db8:4::fe   2001:db8:4::1
+//!                                  │            │  │   cn link 2001:db8:4::/64
 //!              foreign link 1 2001:db8:2::/64   │  │   foreign link 2 2001:db8:3::/64
 //!                         rt-fg1 2001:db8:2::fe ┘  └ rt-fg2 2001:db8:3::fe
-//!                             │                        │
-//!                          mn-fg1 ──────[mn]────── mn-fg2
-//!                     2001:db8:2::100            2001:db8:3::100
+//!                             │                    │   │
+//!                          mn-fg1 ──────[mn]───────┼── mn-fg2
+//!                     2001:db8:2::100   │          │ 2001:db8:3::100
+//!                                    mn-home ──────┘
+//!                                 2001:db8:1::200
 //! ```
 //!
 //! - `rt` forwards between all four links; every other node has a default route via
 //!   the router's `::fe` address on its link. There is no router advertisement: all
 //!   addresses and routes are static.
+//! - The home link is a bridge in the router's namespace (`rt-home`, holding the
+//!   router's address; multicast snooping off, so Neighbor Solicitations reach the
+//!   home agent, which joins no solicited-node group for the addresses it defends):
+//!   its ports are the veths to the HA (`ha-home`) and to the MN (`mn-home`).
 //! - The MN has one veth pair into each foreign link. [`Lab::move_mn`] takes the old
 //!   interface down (its address is flushed first, an `RTM_DELADDR`), then brings the
 //!   new one up and adds its address (an `RTM_NEWADDR` for a global address, which is
 //!   what the MN daemon watches for) and the default route. A new [`Lab`] starts with
-//!   the MN on no link.
+//!   the MN on no link. [`Lab::move_mn_home`] puts it on the home link the same way,
+//!   with an address of its own there, `2001:db8:1::200` (what SLAAC would give it),
+//!   from which the MN daemon learns it is at home (RFC 6275 §11.5.4).
 //! - The MN's home address 2001:db8:1::100 is not configured here: the MN daemon owns
 //!   it. Nor is proxy neighbour discovery for it on the HA: the HA daemon owns that.
 //! - Duplicate address detection is off in every namespace (`accept_dad=0`) and every
@@ -47,8 +55,7 @@
 //! mounts under `/run/netns` that make namespaces outlive their first process. The
 //! daemons themselves use rtnetlink.
 //!
-//! Not supported: the MN on the home link (it would need a bridge on the home link),
-//! IPv4, router advertisements, link impairments (loss, delay).
+//! Not supported: IPv4, router advertisements, link impairments (loss, delay).
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -141,7 +148,16 @@ impl fmt::Display for Node {
 pub const HA_IFACE: &str = "ha-home";
 /// The CN's interface on its link.
 pub const CN_IFACE: &str = "cn-link";
+/// The MN's interface into the home link.
+pub const MN_HOME_IFACE: &str = "mn-home";
+/// The MN's own address on the home link (not its home address, which the MN daemon
+/// takes onto the link itself when it is at home).
+pub const MN_HOME_LINK_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x200);
+/// The home link's bridge in the router, holding the router's home address.
 const RT_HOME_IFACE: &str = "rt-home";
+/// The bridge ports toward the HA and the MN.
+const RT_HOME_HA_PORT: &str = "rt-home-ha";
+const RT_HOME_MN_PORT: &str = "rt-home-mn";
 const RT_CN_IFACE: &str = "rt-cn";
 
 /// A foreign link the MN can be attached to.
@@ -252,6 +268,8 @@ pub struct Lab {
     created: Vec<Node>,
     procs: Vec<Tracked>,
     mn_link: Option<Link>,
+    /// Whether the MN is on the home link.
+    mn_home: bool,
     /// When the last [`Lab::move_mn`] added the MN's new address.
     coa_added_at: Option<std::time::SystemTime>,
     /// When the last [`Lab::detach_mn`] (or move) flushed the MN's old address.
@@ -284,6 +302,7 @@ impl Lab {
             created: Vec::with_capacity(Node::ALL.len()),
             procs: Vec::new(),
             mn_link: None,
+            mn_home: false,
             coa_added_at: None,
             coa_removed_at: None,
             closed: false,
@@ -316,7 +335,26 @@ impl Lab {
             self.exec_in_checked(node, &args)?;
         }
 
-        self.veth(RT_HOME_IFACE, Node::Ha, HA_IFACE)?;
+        self.ip(
+            Node::Rt,
+            &[
+                "link",
+                "add",
+                RT_HOME_IFACE,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        )?;
+        self.veth(RT_HOME_HA_PORT, Node::Ha, HA_IFACE)?;
+        self.veth(RT_HOME_MN_PORT, Node::Mn, MN_HOME_IFACE)?;
+        for port in [RT_HOME_HA_PORT, RT_HOME_MN_PORT] {
+            self.ip(
+                Node::Rt,
+                &["link", "set", port, "master", RT_HOME_IFACE, "up"],
+            )?;
+        }
         self.veth(RT_CN_IFACE, Node::Cn, CN_IFACE)?;
         for link in Link::ALL {
             self.veth(link.rt_iface(), Node::Mn, link.mn_iface())?;
@@ -394,6 +432,28 @@ impl Lab {
         self.mn_link
     }
 
+    /// Whether the MN is on the home link ([`Lab::move_mn_home`]).
+    pub fn mn_at_home(&self) -> bool {
+        self.mn_home
+    }
+
+    /// Moves the MN to the home link: off every foreign link first, then `mn-home`
+    /// comes up with [`MN_HOME_LINK_ADDR`] (an `RTM_NEWADDR` in the home prefix, which
+    /// tells the MN daemon it is at home) and the default route via the router's home
+    /// address. Moving home when at home changes nothing.
+    pub fn move_mn_home(&mut self) -> Result<(), LabError> {
+        if self.mn_home {
+            return Ok(());
+        }
+        self.detach_mn()?;
+        self.ip(Node::Mn, &["link", "set", MN_HOME_IFACE, "up"])?;
+        self.add_addr(Node::Mn, MN_HOME_IFACE, MN_HOME_LINK_ADDR)?;
+        self.coa_added_at = Some(std::time::SystemTime::now());
+        self.default_route(Node::Mn, home_router_addr(), MN_HOME_IFACE)?;
+        self.mn_home = true;
+        Ok(())
+    }
+
     /// Moves the MN to `link`: the other foreign interface loses its address and goes
     /// down, then `link`'s interface comes up, gets the MN's address on that link
     /// ([`Link::mn_addr`]) and the default route via the router. The MN daemon sees the
@@ -426,9 +486,18 @@ impl Lab {
         self.coa_removed_at
     }
 
-    /// Takes the MN off every link: each foreign interface loses its global addresses
-    /// and goes down (its routes go with it).
+    /// Takes the MN off every link: each foreign interface and the home interface
+    /// lose their global addresses and go down (their routes go with them).
     pub fn detach_mn(&mut self) -> Result<(), LabError> {
+        if self.mn_home {
+            self.ip(
+                Node::Mn,
+                &["addr", "flush", "dev", MN_HOME_IFACE, "scope", "global"],
+            )?;
+            self.coa_removed_at = Some(std::time::SystemTime::now());
+            self.ip(Node::Mn, &["link", "set", MN_HOME_IFACE, "down"])?;
+            self.mn_home = false;
+        }
         for link in Link::ALL {
             let iface = link.mn_iface();
             self.ip(

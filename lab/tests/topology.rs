@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mip6_lab::prereq::require_lab;
-use mip6_lab::{list_namespaces, Lab, Link, Node, CN_ADDR, HA_ADDR};
+use mip6_lab::{list_namespaces, Lab, Link, Node, CN_ADDR, HA_ADDR, MN_HOME_LINK_ADDR};
 
 /// The namespaces alive now whose names start with `prefix`.
 fn namespaces_with(prefix: &str) -> Vec<String> {
@@ -94,6 +94,26 @@ fn lab_builds_and_routes_between_links() {
     lab.move_mn(Link::Foreign1).expect("move back to foreign1");
     assert_eq!(lab.global_addrs(Node::Mn).expect("mn addrs"), vec![coa1]);
     assert_reaches(&lab, Node::Mn, coa1, HA_ADDR);
+
+    // The home link is shared by the HA, the router and the MN: on it the MN reaches
+    // the HA without the router, and the CN through it.
+    lab.move_mn_home().expect("move home");
+    assert!(lab.mn_at_home());
+    assert_eq!(lab.mn_link(), None);
+    assert_eq!(
+        lab.global_addrs(Node::Mn).expect("mn addrs"),
+        vec![MN_HOME_LINK_ADDR],
+        "only the home link's address is left"
+    );
+    assert_reaches(&lab, Node::Mn, MN_HOME_LINK_ADDR, HA_ADDR);
+    assert_reaches(&lab, Node::Ha, HA_ADDR, MN_HOME_LINK_ADDR);
+    assert_reaches(&lab, Node::Mn, MN_HOME_LINK_ADDR, CN_ADDR);
+    lab.move_mn(Link::Foreign2).expect("leave home");
+    assert!(!lab.mn_at_home());
+    assert_eq!(lab.global_addrs(Node::Mn).expect("mn addrs"), vec![coa2]);
+    assert!(!lab
+        .ping(Node::Ha, HA_ADDR, MN_HOME_LINK_ADDR)
+        .expect("ping runs"));
 
     lab.close().expect("teardown");
     assert_eq!(namespaces_with(&prefix), Vec::<String>::new());

@@ -25,6 +25,20 @@ pub fn hardware_address(ifname: &str) -> Result<[u8; 6], Error> {
     })
 }
 
+/// The name of the interface with index `ifindex` (`/sys/class/net/*/ifindex`).
+pub fn name_of(ifindex: u32) -> Result<String, Error> {
+    let dir = std::fs::read_dir("/sys/class/net").map_err(Error::sys("listing /sys/class/net"))?;
+    for entry in dir.flatten() {
+        let index = std::fs::read_to_string(entry.path().join("ifindex")).ok();
+        if index.and_then(|t| t.trim().parse::<u32>().ok()) == Some(ifindex) {
+            return Ok(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    Err(Error::NoSuchInterface {
+        name: format!("index {ifindex}"),
+    })
+}
+
 /// The interface's first link-local IPv6 address, if it has one.
 pub fn link_local_address(ifname: &str) -> Result<Option<Ipv6Addr>, Error> {
     let text = std::fs::read_to_string("/proc/net/if_inet6")
@@ -57,6 +71,13 @@ fn link_local_in(if_inet6: &str, ifname: &str) -> Option<Ipv6Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loopback_interface_is_found_by_its_index() {
+        let index = crate::if_index("lo").expect("lo exists");
+        assert_eq!(name_of(index).expect("named"), "lo");
+        assert!(name_of(u32::MAX).is_err());
+    }
 
     #[test]
     fn reads_the_link_local_address_of_the_named_interface_only() {

@@ -43,9 +43,20 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Undo {
     Route(RouteKey),
-    ProxyNdp { ifindex: u32, addr: Ipv6Addr },
+    ProxyNdp {
+        ifindex: u32,
+        addr: Ipv6Addr,
+    },
     Rule(RuleKey),
-    Sysctl { path: PathBuf, old: String },
+    Address {
+        ifindex: u32,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+    },
+    Sysctl {
+        path: PathBuf,
+        old: String,
+    },
 }
 
 /// A route this crate adds: `dst/prefix dev ifindex table table`.
@@ -223,6 +234,57 @@ impl NetConfig {
         Ok(())
     }
 
+    /// `ip -6 addr replace <addr>/<prefix_len> dev <ifindex> nodad`: an address taken
+    /// onto a link without Duplicate Address Detection (the MN's home address on its
+    /// home link, which RFC 6275 §11.5.4 forbids it to probe for: the home agent
+    /// defends it until the deregistration is acknowledged).
+    pub async fn add_address_nodad(
+        &mut self,
+        ifindex: u32,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<(), Error> {
+        use rtnetlink::packet_route::address::{
+            AddressAttribute, AddressFlags, AddressHeaderFlags,
+        };
+        let mut req = self
+            .handle
+            .address()
+            .add(ifindex, IpAddr::V6(addr), prefix_len)
+            .replace();
+        let msg = req.message_mut();
+        msg.header.flags = AddressHeaderFlags::Nodad;
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        req.execute().await.map_err(|source| Error::Netlink {
+            op: format!("add address {addr}/{prefix_len}"),
+            source,
+        })?;
+        self.record(Undo::Address {
+            ifindex,
+            addr,
+            prefix_len,
+        });
+        Ok(())
+    }
+
+    /// Removes an address added by [`add_address_nodad`](Self::add_address_nodad); one
+    /// already gone is no error.
+    pub async fn remove_address(
+        &mut self,
+        ifindex: u32,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<(), Error> {
+        address_del(&self.handle, ifindex, addr, prefix_len).await?;
+        self.forget(&Undo::Address {
+            ifindex,
+            addr,
+            prefix_len,
+        });
+        Ok(())
+    }
+
     /// Sets `net.ipv6.conf.all.forwarding` (the HA forwards between home link and TUN;
     /// proxy NDP needs it).
     pub fn set_forwarding(&mut self, on: bool) -> Result<(), Error> {
@@ -345,6 +407,11 @@ async fn undo_all(handle: &Handle, undo: Vec<Undo>) -> Result<(), Error> {
             Undo::Route(k) => route_del(handle, k).await,
             Undo::ProxyNdp { ifindex, addr } => proxy_del(handle, ifindex, addr).await,
             Undo::Rule(k) => rule_del(handle, k).await,
+            Undo::Address {
+                ifindex,
+                addr,
+                prefix_len,
+            } => address_del(handle, ifindex, addr, prefix_len).await,
             Undo::Sysctl { path, old } => {
                 std::fs::write(&path, old).map_err(|source| Error::Sysctl { path, source })
             }
@@ -395,6 +462,22 @@ async fn proxy_del(handle: &Handle, ifindex: u32, addr: Ipv6Addr) -> Result<(), 
     gone_is_ok(handle.neighbours().del(msg).execute().await, || {
         format!("delete proxy neighbour {addr}")
     })
+}
+
+async fn address_del(
+    handle: &Handle,
+    ifindex: u32,
+    addr: Ipv6Addr,
+    prefix_len: u8,
+) -> Result<(), Error> {
+    let mut req = handle.address().add(ifindex, IpAddr::V6(addr), prefix_len);
+    let msg = req.message_mut().clone();
+    let r = handle.address().del(msg).execute().await;
+    match r {
+        // An address that is gone: EADDRNOTAVAIL.
+        Err(e) if errno(&e) == Some(libc::EADDRNOTAVAIL) => Ok(()),
+        r => gone_is_ok(r, || format!("delete address {addr}/{prefix_len}")),
+    }
 }
 
 async fn rule_del(handle: &Handle, k: RuleKey) -> Result<(), Error> {

@@ -18,7 +18,7 @@ use super::key_log::{KeyLog, KeyMaterial};
 use super::next_hops::NextHops;
 use super::report::ReportInput;
 use super::stats::{drop_names, ShellStats};
-use super::{Handled, HostAction, Ready, RecordOf, Role};
+use super::{Handled, HostAction, LinkPacket, Ready, RecordOf, Role};
 use crate::capture::EngineCapture;
 use crate::clock;
 use crate::control::{self, ControlRequest};
@@ -306,7 +306,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 }
                 event = self.core.role.next_host_event() => {
                     let event = event.map_err(ShellError::Host)?;
-                    let action = self.core.role.on_host_event(event, &self.io);
+                    let action = self.core.role.on_host_event(event, &self.io).await;
                     if let HostAction::CareOf(care_of) = action {
                         self.core.move_to(&self.io, clock::now(), care_of).await?;
                     }
@@ -486,11 +486,16 @@ impl<R: Role, S: RecordStore> Core<R, S> {
     /// destinations.
     fn flush_link_transmits(&mut self, io: &Io, now: Time) {
         let home = io.home_link.as_ref().map(|(_, ifindex)| *ifindex);
-        while let Some((mac, packet)) = self.role.poll_link_transmit() {
+        while let Some(LinkPacket {
+            ifindex,
+            destination: mac,
+            packet,
+        }) = self.role.poll_link_transmit()
+        {
             if let Some(c) = &mut self.capture {
                 c.pcap.link_out(now, mac, &packet);
             }
-            let Some(ifindex) = home else {
+            let Some(ifindex) = ifindex.or(home) else {
                 self.stats.drop(drop_names::SEND_FAILED);
                 continue;
             };
@@ -523,8 +528,26 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         if transmits.is_empty() {
             return;
         }
-        let frames: Vec<&[u8]> = transmits.iter().map(|t| t.frame.as_slice()).collect();
         let mut failed = 0;
+        let mut frames: Vec<&[u8]> = Vec::with_capacity(transmits.len());
+        for t in &transmits {
+            let hop = self
+                .role
+                .signalling_on_link(&t.destination)
+                .then(|| self.next_hops.get(&t.destination, now))
+                .flatten();
+            let Some(hop) = hop else {
+                frames.push(t.frame.as_slice());
+                continue;
+            };
+            let sent = io.send_direct(&[t.frame.as_slice()], hop, |f, e| {
+                failed += 1;
+                tracing::warn!(error = %e, len = f.len(), "signalling frame not sent on the link");
+            });
+            tracing::debug!(destination = %t.destination, ifindex = hop.ifindex, "signalling sent on the link");
+            self.stats.signalling_sent += sent as u64;
+            self.stats.frames.net_out += sent as u64;
+        }
         let sent = io
             .send_routed(&frames, |f, e| {
                 failed += 1;

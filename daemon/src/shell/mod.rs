@@ -89,6 +89,18 @@ pub enum HostAction {
     CareOf(Option<Ipv6Addr>),
 }
 
+/// A packet for a link, with the Ethernet destination it goes to
+/// ([`Role::poll_link_transmit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPacket {
+    /// The interface it leaves through; `None` is the home link ([`IoConfig::home_link`]).
+    pub ifindex: Option<u32>,
+    /// The Ethernet destination.
+    pub destination: [u8; 6],
+    /// The IPv6 packet.
+    pub packet: Vec<u8>,
+}
+
 /// What the shell tells the role once everything is open.
 #[derive(Debug, Clone, Copy)]
 pub struct Ready<'a> {
@@ -145,9 +157,22 @@ pub trait Role {
     /// role that names a home link ([`IoConfig::home_link`]) gets any.
     fn handle_link(&mut self, _now: Time, _link_source: [u8; 6], _packet: &[u8]) {}
 
-    /// The next packet the engine has for the home link, with its Ethernet destination.
-    fn poll_link_transmit(&mut self) -> Option<([u8; 6], Vec<u8>)> {
+    /// The next packet the role has for a link, sent straight to its Ethernet
+    /// destination: the home agent's Neighbor Discovery on the home link, the mobile
+    /// node's Neighbor Advertisements on returning home (RFC 6275 §11.5.4).
+    fn poll_link_transmit(&mut self) -> Option<LinkPacket> {
         None
+    }
+
+    /// Whether a signalling frame to `destination` goes straight to the next hop that
+    /// destination's authenticated frames came through, not through the routing
+    /// table. The home agent's answers to a mobile node on its home link do (RFC 6275
+    /// §10.3.2: the Binding Acknowledgement goes to the home address itself, which
+    /// the binding's route would carry into the tunnel, to the old care-of address,
+    /// while the binding lasts, as it does after a refusal). Without a known next hop
+    /// the frame is routed.
+    fn signalling_on_link(&self, _destination: &Ipv6Addr) -> bool {
+        false
     }
 
     /// The drop name for a packet the engine refused to tunnel.
@@ -161,8 +186,13 @@ pub trait Role {
     /// ends the daemon.
     fn next_host_event(&mut self) -> impl Future<Output = Result<Self::HostEvent, String>>;
 
-    /// Acts on a host event (may re-point the sockets' filters at a new address).
-    fn on_host_event(&mut self, event: Self::HostEvent, io: &Io) -> HostAction;
+    /// Acts on a host event (may re-point the sockets' filters at a new address, and
+    /// change routes and addresses).
+    fn on_host_event(
+        &mut self,
+        event: Self::HostEvent,
+        io: &Io,
+    ) -> impl Future<Output = HostAction>;
 
     /// Tells the engine its care-of address changed (the mobile node's
     /// `set_care_of_address`); the home agent has none.

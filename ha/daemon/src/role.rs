@@ -11,7 +11,9 @@ use mip6_daemon::metrics::Text;
 use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
-use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role};
+use mip6_daemon::shell::{
+    Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role,
+};
 use mip6_ha::{
     BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnRecord,
     RouteChange,
@@ -200,10 +202,18 @@ impl Role for HomeAgentRole {
         }
     }
 
-    fn poll_link_transmit(&mut self) -> Option<([u8; 6], Vec<u8>)> {
-        self.engine
-            .poll_link_transmit()
-            .map(|t| (t.link_destination, t.packet))
+    fn poll_link_transmit(&mut self) -> Option<LinkPacket> {
+        self.engine.poll_link_transmit().map(|t| LinkPacket {
+            ifindex: None,
+            destination: t.link_destination,
+            packet: t.packet,
+        })
+    }
+
+    /// A mobile node's home address as the destination means the node is on its home
+    /// link (away, the home agent signals to the care-of address): RFC 6275 §10.3.2.
+    fn signalling_on_link(&self, destination: &Ipv6Addr) -> bool {
+        self.engine.serves(destination)
     }
 
     /// Only frames to the home agent's own address reach the engine
@@ -230,7 +240,7 @@ impl Role for HomeAgentRole {
         std::future::pending().await
     }
 
-    fn on_host_event(&mut self, event: Infallible, _io: &Io) -> HostAction {
+    async fn on_host_event(&mut self, event: Infallible, _io: &Io) -> HostAction {
         match event {}
     }
 

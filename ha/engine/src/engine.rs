@@ -385,6 +385,12 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         })
     }
 
+    /// Whether `home_address` is a configured mobile node's home address (RFC 6275
+    /// §10.1: the home agent serves only the nodes it is configured for).
+    pub fn serves(&self, home_address: &Ipv6Addr) -> bool {
+        self.mn(home_address).is_some()
+    }
+
     /// The binding cache entry for one home address.
     pub fn binding(&self, home_address: &Ipv6Addr) -> Option<BindingView> {
         self.mn(home_address)?.binding

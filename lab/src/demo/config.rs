@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::topology::{Link, HA_IFACE};
+use crate::topology::{Link, HA_IFACE, MN_HOME_IFACE};
 use crate::{HA_ADDR, HOME_PREFIX, MN_HOA};
 
 /// The lab's initialization secret: octets 0x00..=0x1f, docs/architecture.md's known-answer
@@ -127,7 +127,8 @@ init_spi_ha_to_mn = {LAB_INIT_SPI_HA_TO_MN:#x}
     )
 }
 
-/// `mip6-mn`'s configuration: the lab HoA and HA, both foreign interfaces watched.
+/// `mip6-mn`'s configuration: the lab HoA and HA, both foreign interfaces and the home
+/// interface watched.
 pub fn mn_toml(files: &DemoFiles, key_interval: Duration) -> String {
     format!(
         r#"# mip6-mn configuration written by `mip6-lab demo`.
@@ -137,7 +138,7 @@ home_prefix_len = 64
 init_secret = "{LAB_INIT_SECRET}"
 init_spi_mn_to_ha = {LAB_INIT_SPI_MN_TO_HA:#x}
 init_spi_ha_to_mn = {LAB_INIT_SPI_HA_TO_MN:#x}
-interfaces = ["{fg1}", "{fg2}"]
+interfaces = ["{fg1}", "{fg2}", "{home}"]
 request_mode = "explicit"
 key_update_interval = "{key}s"
 lifetime = "{lifetime}s"
@@ -150,6 +151,7 @@ level = "info"
 "#,
         fg1 = Link::Foreign1.mn_iface(),
         fg2 = Link::Foreign2.mn_iface(),
+        home = MN_HOME_IFACE,
         key = key_interval.as_secs().max(1),
         lifetime = LAB_LIFETIME.as_secs(),
         state = toml_str(&files.mn_state),
@@ -202,7 +204,9 @@ mod tests {
         let text = mn_toml(&files(), Duration::from_secs(5));
         let config = mip6_mn_daemon::config::parse(&text).expect("mn.toml parses");
         config
-            .validate(&|iface| Link::ALL.iter().any(|l| l.mn_iface() == iface))
+            .validate(&|iface| {
+                iface == MN_HOME_IFACE || Link::ALL.iter().any(|l| l.mn_iface() == iface)
+            })
             .expect("mn.toml validates");
         assert_eq!(config.key_update_interval(), Duration::from_secs(5));
         assert_eq!(config.lifetime(), LAB_LIFETIME);

@@ -18,6 +18,14 @@
 //! When the care-of address changes ([`Host::follow_care_of`]), the packet sockets'
 //! filter, the nft guard and the raw sender's source follow it.
 //!
+//! At home (RFC 6275 §11.5.4) there is no tunnel: [`Host::arrive_home`] removes the
+//! reverse-tunnel route (the rule then falls through to the main table, so the
+//! deregistration and all traffic from the home address leave on the home link), and
+//! once the home agent has stopped defending the home address
+//! ([`Host::take_home_address`]) the address goes onto the home link's interface,
+//! without Duplicate Address Detection (§11.5.4 forbids it). [`Host::leave_home`]
+//! undoes both when the node moves away again.
+//!
 //! Leftovers of a daemon killed with SIGKILL are replaced: the rule is deleted before
 //! it is added, the route is added with replace, the nft table is recreated in one
 //! transaction, a stale control socket is replaced. Everything is removed by
@@ -59,6 +67,8 @@ pub struct HostConfig {
     pub route_table: u32,
     /// Priority of the source rule.
     pub rule_priority: u32,
+    /// Length of the home prefix (the home address's prefix on its home link).
+    pub home_prefix_len: u8,
 }
 
 /// The rule, the route and the nft guard (module docs).
@@ -66,6 +76,13 @@ pub struct Host {
     nft: NftGuard,
     routes: Option<NetConfig>,
     home_address: Ipv6Addr,
+    home_prefix_len: u8,
+    tun_ifindex: u32,
+    route_table: u32,
+    /// Whether the reverse-tunnel route is in its table (not at home).
+    tunnel_route: bool,
+    /// The interface the home address was taken onto, at home.
+    home_link: Option<u32>,
 }
 
 impl std::fmt::Debug for Host {
@@ -124,7 +141,76 @@ impl Host {
             nft,
             routes: Some(routes),
             home_address: hoa,
+            home_prefix_len: config.home_prefix_len,
+            tun_ifindex,
+            route_table: config.route_table,
+            tunnel_route: true,
+            home_link: None,
         })
+    }
+
+    /// On the home link (RFC 6275 §11.5.4): the reverse-tunnel route goes, so what
+    /// leaves from the home address (the deregistration first) is routed by the main
+    /// table onto the home link instead of into the TUN.
+    pub async fn arrive_home(&mut self) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        if self.tunnel_route {
+            routes
+                .remove_default_route(self.tun_ifindex, self.route_table)
+                .await
+                .map_err(step("removing the reverse-tunnel route"))?;
+            self.tunnel_route = false;
+        }
+        Ok(())
+    }
+
+    /// Takes the home address onto the home link's interface `ifindex`, without
+    /// Duplicate Address Detection: the home agent no longer defends it (RFC 6275
+    /// §11.5.4). Call once the deregistration is acknowledged.
+    pub async fn take_home_address(&mut self, ifindex: u32) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        if let Some(old) = self.home_link.filter(|old| *old != ifindex) {
+            let _ = routes
+                .remove_address(old, self.home_address, self.home_prefix_len)
+                .await;
+        }
+        routes
+            .add_address_nodad(ifindex, self.home_address, self.home_prefix_len)
+            .await
+            .map_err(step("home address on the home link"))?;
+        self.home_link = Some(ifindex);
+        Ok(())
+    }
+
+    /// The interface the home address is on at home, if it was taken there.
+    pub fn home_link(&self) -> Option<u32> {
+        self.home_link
+    }
+
+    /// Away again: the home address leaves the home link (if the link did not take it
+    /// down already) and the reverse-tunnel route is back.
+    pub async fn leave_home(&mut self) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        if let Some(ifindex) = self.home_link.take() {
+            routes
+                .remove_address(ifindex, self.home_address, self.home_prefix_len)
+                .await
+                .map_err(step("home address off the home link"))?;
+        }
+        if !self.tunnel_route {
+            routes
+                .add_default_route(self.tun_ifindex, self.route_table)
+                .await
+                .map_err(step("reverse-tunnel route"))?;
+            self.tunnel_route = true;
+        }
+        Ok(())
     }
 
     /// Points the packet sockets' filter, the nft guard and the raw sender's source at

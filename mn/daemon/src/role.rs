@@ -3,20 +3,41 @@
 //! RFC 6275 §11.5.1, [`crate::movement`]), which re-point the host's filters
 //! ([`crate::host`]) and tell the engine its new care-of address; it logs
 //! registrations and key installs and reports its registration in status.
+//!
+//! Returning home (RFC 6275 §11.5.4), in order: the reverse-tunnel route goes and the
+//! filters follow the home address; the engine sends the deregistration from the
+//! home address, routed onto the home link; when it is acknowledged (or at once, if
+//! the node knows of no binding) the home address goes onto the home link's
+//! interface and one Neighbor Advertisement to all nodes (O=1, S=0, the interface's
+//! Ethernet address) tells the link that the node answers for it now. Leaving home
+//! undoes the address and the route before the Binding Update leaves. Keys are not
+//! touched either way.
+//!
+//! Choices: the home address is not on the home link while the deregistration is
+//! outstanding, so the node neither answers Neighbor Solicitations for it (the home
+//! agent still defends it) nor uses it as the source of its own solicitation for the
+//! home agent (the kernel takes the interface's link-local address; §11.5.4 asks for
+//! the unspecified one, for the same reason). One advertisement, not
+//! MAX_NEIGHBOR_ADVERTISEMENT (a MAY); none for the link-local address (the node
+//! never sets L).
 
+use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 
 use mip6_daemon::metrics::Text;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
-use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role};
-use mip6_mn::{DataError, Event, MnRecord, MobileNode};
+use mip6_daemon::shell::{
+    Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role,
+};
+use mip6_mn::{DataError, Event, MnRecord, MobileNode, Registration};
 use mip6_netio::addr_watch::{AddrEvent, AddrWatch};
+use mip6_wire::nd::{self, AdvertisementFlags, NeighbourAdvertisement};
 use mip6_wire::Time;
 use serde_json::{Map, Value};
 
 use crate::host::Host;
-use crate::movement::CoaTracker;
+use crate::movement::{Attachment, CoaTracker};
 use crate::status::{self, Identity};
 use crate::store::MnRecords;
 
@@ -50,6 +71,8 @@ pub struct MobileNodeRole {
     tracker: CoaTracker,
     handovers: Handovers,
     tun_name: String,
+    /// Neighbor Advertisements for the home link (RFC 6275 §11.5.4).
+    link_out: VecDeque<LinkPacket>,
 }
 
 impl std::fmt::Debug for MobileNodeRole {
@@ -80,6 +103,102 @@ impl MobileNodeRole {
             tracker,
             handovers: Handovers::default(),
             tun_name,
+            link_out: VecDeque::new(),
+        }
+    }
+
+    /// Started on the home link (the host already without the reverse-tunnel route):
+    /// with no binding to remove, the home address goes onto the link at once;
+    /// otherwise the deregistration's acknowledgement does it (RFC 6275 §11.5.4).
+    pub async fn start_at_home(&mut self, ifindex: u32) {
+        if !self.may_have_binding() {
+            self.settle_home(ifindex).await;
+        }
+    }
+
+    /// Whether the home agent may hold a binding for the node (a BU was accepted, or
+    /// one is outstanding).
+    fn may_have_binding(&self) -> bool {
+        !matches!(
+            self.node.registration().state,
+            Registration::Unregistered | Registration::AtHome
+        )
+    }
+
+    /// On the home link with no binding left: the home address goes onto the home
+    /// link's interface and is advertised to all nodes (RFC 6275 §11.5.4).
+    async fn settle_home(&mut self, ifindex: u32) {
+        if self.host.home_link() == Some(ifindex) {
+            return;
+        }
+        if let Err(e) = self.host.take_home_address(ifindex).await {
+            tracing::error!(error = %e, "could not take the home address onto the home link");
+            return;
+        }
+        let hoa = self.id.home_address;
+        let mac = mip6_netio::interface::name_of(ifindex)
+            .and_then(|name| mip6_netio::interface::hardware_address(&name));
+        match mac {
+            Ok(mac) => {
+                let advertisement = NeighbourAdvertisement {
+                    source: hoa,
+                    destination: nd::ALL_NODES,
+                    flags: AdvertisementFlags {
+                        router: false,
+                        solicited: false,
+                        override_entry: true,
+                    },
+                    target: hoa,
+                    target_link_address: Some(mac),
+                };
+                if let Some(destination) = nd::link_destination(&nd::ALL_NODES) {
+                    self.link_out.push_back(LinkPacket {
+                        ifindex: Some(ifindex),
+                        destination,
+                        packet: advertisement.emit(),
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, ifindex, "no Ethernet address: the home address is not advertised");
+            }
+        }
+        tracing::info!(home_address = %hoa, ifindex, "at home: the home address is on the home link");
+    }
+
+    /// The attachment the tracker settled on, applied to the host; says what the
+    /// shell must tell the engine.
+    async fn attach(&mut self, attachment: Attachment, io: &Io) -> HostAction {
+        match attachment {
+            // The last usable address went: the node is off every link, not at home
+            // (RFC 6275 §11.5.4 is for the home link). Telling the engine `None` would
+            // send a deregistration from the home address; keep the binding until a
+            // new address appears.
+            Attachment::Detached => {
+                tracing::info!("no care-of address left: detached, waiting for a new one");
+                HostAction::None
+            }
+            Attachment::Away(care_of) => {
+                if let Err(e) = self.host.leave_home().await {
+                    tracing::error!(error = %e, "leaving home: the host is not set up for the tunnel");
+                }
+                self.host.follow_care_of(io, Some(care_of));
+                HostAction::CareOf(Some(care_of))
+            }
+            Attachment::Home { ifindex } => {
+                tracing::info!(
+                    ifindex,
+                    "on the home link: returning home (RFC 6275 §11.5.4)"
+                );
+                if let Err(e) = self.host.arrive_home().await {
+                    tracing::error!(error = %e, "returning home: the deregistration may go into the tunnel");
+                }
+                self.host.follow_care_of(io, None);
+                if !self.may_have_binding() {
+                    self.settle_home(ifindex).await;
+                }
+                HostAction::CareOf(None)
+            }
         }
     }
 }
@@ -116,6 +235,9 @@ impl Role for MobileNodeRole {
             }
             Event::Deregistered => {
                 tracing::info!("deregistered: at home");
+                if let Attachment::Home { ifindex } = self.tracker.attachment() {
+                    self.settle_home(ifindex).await;
+                }
                 Handled::Done
             }
             Event::Refused { status } => {
@@ -130,10 +252,18 @@ impl Role for MobileNodeRole {
     /// accepted for a link-local, multicast or other local address
     /// ([`screen_destination`]).
     fn screen_network(&self, frame: &[u8]) -> Option<&'static str> {
-        match self.tracker.current() {
-            Some(care_of) => screen_destination(frame, core::slice::from_ref(&care_of)),
-            None => screen_destination(frame, &[]),
+        match self.tracker.attachment() {
+            Attachment::Away(care_of) => screen_destination(frame, core::slice::from_ref(&care_of)),
+            // At home the home agent answers the home address itself (§11.5.4).
+            Attachment::Home { .. } => {
+                screen_destination(frame, core::slice::from_ref(&self.id.home_address))
+            }
+            Attachment::Detached => screen_destination(frame, &[]),
         }
+    }
+
+    fn poll_link_transmit(&mut self) -> Option<LinkPacket> {
+        self.link_out.pop_front()
     }
 
     fn data_drop(error: &DataError) -> &'static str {
@@ -151,21 +281,10 @@ impl Role for MobileNodeRole {
             .ok_or_else(|| "the rtnetlink address watcher stopped".to_owned())
     }
 
-    fn on_host_event(&mut self, event: AddrEvent, io: &Io) -> HostAction {
+    async fn on_host_event(&mut self, event: AddrEvent, io: &Io) -> HostAction {
         tracing::debug!(?event, "address event");
         match self.tracker.apply(&event) {
-            // The last usable address went: the node is off every link, not at home
-            // (RFC 6275 §11.5.4 is for the home link). Telling the engine `None` would
-            // send a deregistration from the home address; keep the binding until a
-            // new address appears.
-            Some(None) => {
-                tracing::info!("no care-of address left: detached, waiting for a new one");
-                HostAction::None
-            }
-            Some(care_of) => {
-                self.host.follow_care_of(io, care_of);
-                HostAction::CareOf(care_of)
-            }
+            Some(attachment) => self.attach(attachment, io).await,
             None => HostAction::None,
         }
     }

@@ -6,7 +6,10 @@
 //! events, then dump what is there, so no change is lost) and the first care-of
 //! address; the sockets and the TUN with the home address; the source rule, the
 //! reverse-tunnel route and the nft guard ([`crate::host`]); the capture; the engine;
-//! the first Binding Update if there is a care-of address. Then the shell
+//! the first Binding Update if there is a care-of address. Started on the home link,
+//! the node has no reverse-tunnel route, deregisters if its record says it may have a
+//! binding, and otherwise takes its home address onto the link at once (RFC 6275
+//! §11.5.4). Then the shell
 //! ([`mip6_daemon::shell`]) serves the control socket and the metrics, drops every
 //! privilege but `CAP_NET_ADMIN` and `CAP_NET_RAW` ([`mip6_daemon::privileges`]; not
 //! with `--keep-privileges`), logs `ready`, and runs until a signal, then removes
@@ -29,7 +32,7 @@ use mip6_netio::TunConfig;
 
 use crate::config::DaemonConfig;
 use crate::host::{Host, HostConfig, TUN_MTU};
-use crate::movement::CoaTracker;
+use crate::movement::{Attachment, CoaTracker, HomePrefix};
 use crate::role::MobileNodeRole;
 use crate::status::Identity;
 use crate::store::{self, Persistence};
@@ -76,7 +79,13 @@ pub async fn run(
             mip6_netio::if_index(name).map_err(RunError::runtime(format!("interface {name}")))?,
         );
     }
-    let mut tracker = CoaTracker::new(watched);
+    let mut tracker = CoaTracker::new(
+        watched,
+        HomePrefix {
+            home_address: hoa,
+            len: config.home_prefix_len(),
+        },
+    );
     for event in watch
         .dump()
         .await
@@ -84,7 +93,8 @@ pub async fn run(
     {
         tracker.apply(&event);
     }
-    let initial_coa = tracker.current();
+    let initial = tracker.attachment();
+    let initial_coa = initial.care_of();
 
     let io = Io::open(&IoConfig {
         packet_sockets: vec![None],
@@ -105,12 +115,19 @@ pub async fn run(
             tun_name: config.tun_name().to_owned(),
             route_table: config.route_table(),
             rule_priority: config.rule_priority,
+            home_prefix_len: config.home_prefix_len(),
         },
         io.tun.get_ref().ifindex(),
         initial_coa,
     )
     .await
     .map_err(RunError::runtime("set-up"))?;
+    let mut host = host;
+    if let Attachment::Home { .. } = initial {
+        host.arrive_home()
+            .await
+            .map_err(RunError::runtime("set-up at home"))?;
+    }
 
     if options.seed.is_some() {
         tracing::warn!("--seed: the RNG is predictable; for tests and replay only");
@@ -146,7 +163,7 @@ pub async fn run(
         None => None,
     };
     let node = MobileNode::new(engine, &mut rng, now, restored);
-    let role = MobileNodeRole::new(
+    let mut role = MobileNodeRole::new(
         node,
         Identity {
             home_address: hoa,
@@ -157,9 +174,12 @@ pub async fn run(
         tracker,
         config.tun_name().to_owned(),
     );
+    if let Attachment::Home { ifindex } = initial {
+        role.start_at_home(ifindex).await;
+    }
     let mut shell = Shell::new(role, io, store, capture, now, TUN_MTU);
     shell.set_drop_privileges(!options.keep_privileges);
-    if initial_coa.is_some() {
+    if initial != Attachment::Detached {
         shell
             .move_to(initial_coa)
             .await

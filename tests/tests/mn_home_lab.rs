@@ -1,0 +1,242 @@
+//! The mobile node on its home link, end to end in network namespaces (issue 11,
+//! item 3; issue 12, item 6): `mip6-mn` and `mip6-ha` as built, the lab's MN moved
+//! between a foreign link and the home link (a bridge shared with the HA and the
+//! router). Written from RFC 6275 §11.5.4 (the mobile node returning home) and
+//! §10.3.2 (the home agent's side of it):
+//!
+//! - the deregistration (lifetime 0, care-of address = home address) leaves on the
+//!   home link, not into the node's own tunnel, and the home agent's acknowledgement
+//!   reaches the node there (not the tunnel to the old care-of address);
+//! - the home agent removes the binding and stops defending the home address; the
+//!   node takes its home address onto the home link and says so with a Neighbor
+//!   Advertisement to all nodes (O=1, S=0, its own Ethernet address);
+//! - traffic continues without the tunnel: the home link and the correspondent reach
+//!   the home address directly;
+//! - leaving home registers again, with the keys it has (no re-initialization).
+//!
+//! Root only; skipped loudly otherwise, except under `CI=true`.
+
+use std::time::Duration;
+
+use mip6_lab::prereq::require_lab;
+use mip6_lab::{Link, Node, CN_ADDR, HA_ADDR, MN_HOA, MN_HOME_IFACE};
+use mip6_tests::lab_e2e::Running;
+use mip6_tests::prerequisites::require_tool;
+
+fn init_count(s: &serde_json::Value) -> u64 {
+    s["key_events"]["initialization"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no key_events.initialization: {s}"))
+}
+
+fn registered_at(coa: &'static str) -> impl Fn(&serde_json::Value) -> bool {
+    move |s| s["registration"] == "registered" && s["care_of_address"] == coa
+}
+
+/// The HA's binding for the lab's home address, if it lists one.
+fn ha_binding(s: &serde_json::Value) -> Option<serde_json::Value> {
+    s["bindings"]
+        .as_array()?
+        .iter()
+        .find(|b| b["home_address"] == MN_HOA.to_string())
+        .cloned()
+}
+
+/// The text of `ip -6 route get <to> [from <from>]` in `node`.
+fn route_get(run: &Running, node: Node, to: &str, from: Option<&str>) -> String {
+    let mut args = vec!["ip", "-6", "route", "get", to];
+    if let Some(f) = from {
+        args.extend(["from", f]);
+    }
+    let out = run.lab.exec_in_checked(node, &args).expect("ip route get");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A scapy sniffer on the home link (in the router's namespace, on its bridge) for
+/// Neighbor Advertisements whose target is the home address; prints one JSON line
+/// per advertisement.
+fn watch_advertisements(run: &mut Running) -> mip6_lab::ProcId {
+    let script = format!(
+        "import json, sys\n\
+         from scapy.all import sniff, IPv6, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, Ether\n\
+         def show(p):\n\
+         \x20   na = p[ICMPv6ND_NA]\n\
+         \x20   if na.tgt != '{hoa}':\n\
+         \x20       return\n\
+         \x20   tlla = p[ICMPv6NDOptDstLLAddr].lladdr if p.haslayer(ICMPv6NDOptDstLLAddr) else None\n\
+         \x20   print(json.dumps({{'src': p[IPv6].src, 'dst': p[IPv6].dst, 'R': na.R, 'S': na.S, 'O': na.O,\n\
+         \x20                     'tlla': tlla, 'eth_src': p[Ether].src, 'eth_dst': p[Ether].dst}}), flush=True)\n\
+         print('ready', flush=True)\n\
+         sniff(iface='rt-home', filter='icmp6 and ip6[40] == 136', prn=show, timeout=25, store=False)\n",
+        hoa = MN_HOA
+    );
+    let mut cmd = run.lab.command_in(Node::Rt, "python3");
+    cmd.args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let id = run.lab.spawn_command(cmd).expect("the NA watcher starts");
+    // Wait for its "ready" (scapy imports take a while).
+    let out = run.lab.take_stdout(id).expect("its stdout");
+    let mut reader = std::io::BufReader::new(out);
+    let mut line = String::new();
+    use std::io::BufRead;
+    reader.read_line(&mut line).expect("the watcher speaks");
+    assert_eq!(line.trim(), "ready", "the NA watcher did not start: {line}");
+    WATCHER.with(|w| *w.borrow_mut() = Some(reader));
+    id
+}
+
+thread_local! {
+    static WATCHER: std::cell::RefCell<Option<std::io::BufReader<std::process::ChildStdout>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The advertisements the watcher printed until it stopped.
+fn advertisements(run: &mut Running, id: mip6_lab::ProcId) -> Vec<serde_json::Value> {
+    let _ = run.lab.stop(id);
+    let reader = WATCHER.with(|w| w.borrow_mut().take()).expect("a watcher");
+    use std::io::BufRead;
+    reader
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
+}
+
+fn mac_of(run: &Running, node: Node, iface: &str) -> String {
+    let out = run
+        .lab
+        .exec_in_checked(node, &["cat", &format!("/sys/class/net/{iface}/address")])
+        .expect("the interface's address");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn rfc6275_11_5_4_returning_home_deregisters_on_the_home_link_and_leaving_registers_again() {
+    let t =
+        "rfc6275_11_5_4_returning_home_deregisters_on_the_home_link_and_leaving_registers_again";
+    if !require_lab(t) || !require_tool(t, "python3") {
+        return;
+    }
+    // Long key interval: the only key exchanges are the initialization and the update
+    // right after it, so any re-initialization would show.
+    let mut run = Running::start(Duration::from_secs(600), true);
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    run.wait_mn("the first key update", Duration::from_secs(10), |s| {
+        s["key_events"]["update"].as_u64() >= Some(1)
+    });
+    let inits_before = init_count(&run.ha_json());
+    let mn_mac = mac_of(&run, Node::Mn, MN_HOME_IFACE);
+
+    let watcher = watch_advertisements(&mut run);
+    run.lab.move_mn_home().expect("the MN on its home link");
+    run.wait_mn("deregistration", Duration::from_secs(10), |s| {
+        s["registration"] == "at-home"
+    });
+    run.wait_ha("the binding removed", Duration::from_secs(5), |s| {
+        ha_binding(s).is_none()
+    });
+    let mn = run.mn_json();
+    assert_eq!(mn["care_of_address"], serde_json::Value::Null, "{mn}");
+    // §11.5.4: the node's own tunnel carried nothing of it (the deregistration from
+    // the home address was routed onto the home link).
+    assert_eq!(
+        mn["drops"]["tun_not_away"].as_u64().unwrap_or(0),
+        0,
+        "{}",
+        run.diagnostics()
+    );
+
+    // The home address is on the home link now, and the node told the link.
+    let addrs = run.lab.global_addrs(Node::Mn).expect("MN addresses");
+    assert!(addrs.contains(&MN_HOA), "{addrs:?}");
+    let route = route_get(
+        &run,
+        Node::Mn,
+        &CN_ADDR.to_string(),
+        Some(&MN_HOA.to_string()),
+    );
+    assert!(
+        route.contains(&format!("dev {MN_HOME_IFACE}")),
+        "traffic from the home address must leave on the home link, not the tunnel: {route}"
+    );
+    // The HA reaches the home address on the link (it no longer defends it), and so
+    // does the correspondent through the router.
+    assert!(
+        run.lab.ping(Node::Ha, HA_ADDR, MN_HOA).expect("ping runs"),
+        "{}",
+        run.diagnostics()
+    );
+    assert!(
+        run.lab.ping(Node::Cn, CN_ADDR, MN_HOA).expect("ping runs"),
+        "{}",
+        run.diagnostics()
+    );
+    let nas = advertisements(&mut run, watcher);
+    let own: Vec<_> = nas
+        .iter()
+        .filter(|na| na["eth_src"] == mn_mac.as_str())
+        .collect();
+    assert!(
+        own.iter().any(|na| na["dst"] == "ff02::1"
+            && na["O"] == 1
+            && na["S"] == 0
+            && na["tlla"] == mn_mac.as_str()),
+        "no unsolicited NA (ff02::1, O=1, S=0, TLLA = {mn_mac}) from the MN: {nas:?}"
+    );
+
+    // Data without the tunnel, both ways, nothing lost.
+    let frames_before = run.ha_json()["frames"].clone();
+    let (up, down) = run.udp_both_ways(1, 100, 2.0, |_| {});
+    assert_eq!(
+        (up.rx.lost, down.rx.lost),
+        (0, 0),
+        "up {up:?} down {down:?}"
+    );
+    assert!(
+        up.rx.received >= 150 && down.rx.received >= 150,
+        "up {up:?} down {down:?}"
+    );
+    let frames_after = run.ha_json()["frames"].clone();
+    assert_eq!(
+        frames_before["tun_in"], frames_after["tun_in"],
+        "the HA tunnelled traffic for a node at home: {frames_before} → {frames_after}"
+    );
+
+    // Leaving home: registered again from the new link, the home address off the home
+    // link, with the same keys.
+    run.lab.move_mn(Link::Foreign2).expect("away again");
+    run.wait_mn(
+        "registration from foreign link 2",
+        Duration::from_secs(10),
+        registered_at("2001:db8:3::100"),
+    );
+    let ha = run.ha_json();
+    assert_eq!(
+        ha_binding(&ha).map(|b| b["care_of_address"].clone()),
+        Some("2001:db8:3::100".into()),
+        "{ha}"
+    );
+    assert_eq!(init_count(&ha), inits_before, "keys re-initialized: {ha}");
+    let route = route_get(
+        &run,
+        Node::Mn,
+        &CN_ADDR.to_string(),
+        Some(&MN_HOA.to_string()),
+    );
+    assert!(
+        !route.contains(MN_HOME_IFACE),
+        "the home link's route outlived the move: {route}"
+    );
+    let (up, down) = run.udp_both_ways(2, 100, 2.0, |_| {});
+    assert_eq!(
+        (up.rx.lost, down.rx.lost),
+        (0, 0),
+        "up {up:?} down {down:?}"
+    );
+}
