@@ -165,40 +165,53 @@ pub fn signalling_filter(local: Ipv6Addr) -> [Insn; PROGRAM_LEN] {
 /// ICMPv6's next header value (IANA protocol numbers).
 pub const NH_ICMPV6: u8 = 58;
 /// Number of instructions in [`neighbour_discovery_filter`].
-pub const ND_PROGRAM_LEN: usize = 10;
+pub const ND_PROGRAM_LEN: usize = 15;
 
-/// The home link's Neighbor Discovery filter (RFC 4861 §4.3–4.4): an IPv6 packet whose
-/// hop limit is 255, whose next header is ICMPv6 (no extension header before it) and
-/// whose ICMPv6 type is Neighbor Solicitation (135) or Advertisement (136), to any
+/// The home link's filter: Neighbor Discovery (RFC 4861 §4.3–4.4), an IPv6 packet
+/// whose hop limit is 255, whose next header is ICMPv6 (no extension header before it)
+/// and whose ICMPv6 type is Neighbor Solicitation (135) or Advertisement (136), to any
 /// destination (the home addresses' solicited-node groups, the home addresses
-/// themselves, all-nodes).
+/// themselves, all-nodes); and any IPv6 packet to a link-local unicast destination
+/// (fe80::/10), which the home agent intercepts for the link-local addresses it
+/// proxies and answers with Destination Unreachable (RFC 6275 §10.4.2).
 ///
 /// | # | instruction | meaning |
 /// | --- | --- | --- |
 /// | 0 | `ldb [0]` | version ‖ traffic class |
 /// | 1 | `and #0xf0` | the version nibble |
 /// | 2 | `jeq #0x60, 0, drop` | not IPv6 → drop |
-/// | 3 | `ldb [6]` | next header |
-/// | 4 | `jeq #58, 0, drop` | not ICMPv6 → drop |
-/// | 5 | `ldb [7]` | hop limit |
-/// | 6 | `jeq #255, 0, drop` | from off the link → drop (RFC 4861 §7.1) |
-/// | 7 | `ldb [40]` | ICMPv6 type |
-/// | 8 | `jeq #135, accept, 0` / `jeq #136, accept, drop` | NS or NA → accept |
+/// | 3 | `ldb [24]` | first octet of the destination |
+/// | 4 | `jeq #0xfe, 0, nd` | not fe.. → Neighbor Discovery checks |
+/// | 5 | `ldb [25]` | second octet of the destination |
+/// | 6 | `and #0xc0` | its top two bits |
+/// | 7 | `jeq #0x80, accept, nd` | fe80::/10 → accept |
+/// | 8 (nd) | `ldb [6]` | next header |
+/// | 9 | `jeq #58, 0, drop` | not ICMPv6 → drop |
+/// | 10 | `ldb [7]` | hop limit |
+/// | 11 | `jeq #255, 0, drop` | from off the link → drop (RFC 4861 §7.1) |
+/// | 12 | `ldb [40]` | ICMPv6 type |
+/// | 13, 14 | `jeq #135, accept, 0` / `jeq #136, accept, drop` | NS or NA → accept |
 pub fn neighbour_discovery_filter() -> [Insn; ND_PROGRAM_LEN + 2] {
-    const ND_ACCEPT: u8 = 10;
-    const ND_DROP: u8 = 11;
+    const ND_CHECKS: u8 = 8;
+    const ND_ACCEPT: u8 = 15;
+    const ND_DROP: u8 = 16;
     let ldb = |k| stmt(op::LD | op::B | op::ABS, k);
     [
         ldb(0),
         stmt(op::ALU | op::AND | op::K, 0xf0),
         jeq(2, 0x60, None, Some(ND_DROP)),
+        ldb(24),
+        jeq(4, 0xfe, None, Some(ND_CHECKS)),
+        ldb(25),
+        stmt(op::ALU | op::AND | op::K, 0xc0),
+        jeq(7, 0x80, Some(ND_ACCEPT), Some(ND_CHECKS)),
         ldb(6),
-        jeq(4, NH_ICMPV6 as u32, None, Some(ND_DROP)),
+        jeq(9, NH_ICMPV6 as u32, None, Some(ND_DROP)),
         ldb(7),
-        jeq(6, 255, None, Some(ND_DROP)),
+        jeq(11, 255, None, Some(ND_DROP)),
         ldb(40),
-        jeq(8, 135, Some(ND_ACCEPT), None),
-        jeq(9, 136, Some(ND_ACCEPT), Some(ND_DROP)),
+        jeq(13, 135, Some(ND_ACCEPT), None),
+        jeq(14, 136, Some(ND_ACCEPT), Some(ND_DROP)),
         stmt(op::RET | op::K, u32::MAX),
         stmt(op::RET | op::K, 0),
     ]
@@ -311,6 +324,37 @@ mod tests {
         for len in 0..41 {
             assert_eq!(run(&prog, &p[..len]), 0, "{len} octets");
         }
+    }
+
+    #[test]
+    fn the_home_link_filter_also_passes_any_packet_to_a_link_local_unicast_address() {
+        let prog = neighbour_discovery_filter();
+        let mut p = vec![0u8; 80];
+        p[0] = 0x60;
+        p[6] = 17;
+        p[7] = 64;
+        for (dst, pass) in [
+            ("fe80::1", true),
+            ("febf::1", true),
+            ("fec0::1", false),
+            ("fe00::1", false),
+            ("ff02::1", false),
+            ("2001:db8:1::100", false),
+        ] {
+            let dst: Ipv6Addr = dst.parse().unwrap();
+            p[24..40].copy_from_slice(&dst.octets());
+            assert_eq!(run(&prog, &p) == 80, pass, "UDP to {dst}");
+        }
+        // Neighbor Discovery to any destination still passes with hop limit 255.
+        p[24..40].copy_from_slice(&"ff02::1:ff00:100".parse::<Ipv6Addr>().unwrap().octets());
+        p[6] = NH_ICMPV6;
+        p[7] = 255;
+        p[40] = 135;
+        assert_eq!(run(&prog, &p), 80);
+        p[0] = 0x45;
+        p[24] = 0xfe;
+        p[25] = 0x80;
+        assert_eq!(run(&prog, &p), 0, "IPv4");
     }
 
     #[test]

@@ -25,9 +25,16 @@
 //!         ip6 nexthdr 135 ip6 daddr { <addresses> } drop
 //!         ip6 daddr { <addresses> } exthdr dst exists drop
 //!         ip6 daddr { <addresses> } rt type 2 drop
+//!         ip6 daddr fe80::/10 fib daddr . iif type != local drop   (home agent only)
 //!     }
 //! }
 //! ```
+//!
+//! The home agent's table has one more rule: a packet to a link-local address that is
+//! not the host's own (one the home agent proxies for a mobile node, RFC 6275
+//! §10.4.2) is dropped before the kernel would forward it back onto the link with a
+//! Redirect; the home agent's home-link socket has taken it already and answers it
+//! with Destination Unreachable.
 //!
 //! Installation is one `nft -f -` transaction that first creates and deletes the table, so
 //! it is idempotent (a leftover table of a crashed daemon is replaced) and atomic. The
@@ -54,6 +61,7 @@ pub struct NftGuard {
     table: String,
     installed: bool,
     netns: NetnsFd,
+    intercept_link_local: bool,
 }
 
 impl NftGuard {
@@ -61,6 +69,20 @@ impl NftGuard {
     /// unfragmented ESP packets addressed to any of `addresses` (the HA's address; the
     /// MN's care-of addresses), which the daemon takes from its packet sockets.
     pub fn install(name: &str, addresses: &[Ipv6Addr]) -> Result<Self, Error> {
+        Self::install_with(name, addresses, false)
+    }
+
+    /// Like [`install`](Self::install), plus the home agent's rule dropping packets to
+    /// link-local addresses that are not the host's own (module docs).
+    pub fn install_home_agent(name: &str, addresses: &[Ipv6Addr]) -> Result<Self, Error> {
+        Self::install_with(name, addresses, true)
+    }
+
+    fn install_with(
+        name: &str,
+        addresses: &[Ipv6Addr],
+        intercept_link_local: bool,
+    ) -> Result<Self, Error> {
         let table = table_name(name)?;
         let netns = NetnsFd::current().map_err(|e| Error::Nft {
             action: "install",
@@ -71,6 +93,7 @@ impl NftGuard {
             table,
             installed: false,
             netns,
+            intercept_link_local,
         };
         guard.update(addresses)?;
         Ok(guard)
@@ -79,7 +102,7 @@ impl NftGuard {
     /// Replaces the address set (the MN calls this when its care-of address changes), in
     /// one transaction.
     pub fn update(&mut self, addresses: &[Ipv6Addr]) -> Result<(), Error> {
-        let script = ruleset(&self.table, addresses)?;
+        let script = ruleset_for(&self.table, addresses, self.intercept_link_local)?;
         run_nft(&self.netns, &script, "install", &self.table)?;
         self.installed = true;
         Ok(())
@@ -129,8 +152,17 @@ pub fn table_name(name: &str) -> Result<String, Error> {
     Ok(format!("mip6_{name}"))
 }
 
-/// The `nft -f` script that (re)creates `table` with the two drop rules for `addresses`.
+/// The `nft -f` script that (re)creates `table` with the drop rules for `addresses`.
 pub fn ruleset(table: &str, addresses: &[Ipv6Addr]) -> Result<String, Error> {
+    ruleset_for(table, addresses, false)
+}
+
+/// [`ruleset`], with the home agent's link-local rule if `intercept_link_local`.
+pub fn ruleset_for(
+    table: &str,
+    addresses: &[Ipv6Addr],
+    intercept_link_local: bool,
+) -> Result<String, Error> {
     if addresses.is_empty() {
         return Err(Error::NoAddresses);
     }
@@ -149,8 +181,14 @@ pub fn ruleset(table: &str, addresses: &[Ipv6Addr]) -> Result<String, Error> {
          \t\tip6 nexthdr 135 ip6 daddr {{ {set} }} drop\n\
          \t\tip6 daddr {{ {set} }} exthdr dst exists drop\n\
          \t\tip6 daddr {{ {set} }} rt type 2 drop\n\
+         {link_local}\
          \t}}\n\
-         }}\n"
+         }}\n",
+        link_local = if intercept_link_local {
+            "\t\tip6 daddr fe80::/10 fib daddr . iif type != local drop\n"
+        } else {
+            ""
+        }
     ))
 }
 
@@ -239,5 +277,16 @@ mod tests {
             .expect("ESP rule");
         assert!(esp < s.find("exthdr dst exists").unwrap());
         assert!(matches!(ruleset("mip6_ha", &[]), Err(Error::NoAddresses)));
+        assert!(!s.contains("fe80::/10"), "only the home agent intercepts");
+    }
+
+    #[test]
+    fn the_home_agent_ruleset_drops_link_local_packets_not_for_the_host() {
+        let a: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let s = ruleset_for("mip6_ha", &[a], true).unwrap();
+        assert!(
+            s.contains("\t\tip6 daddr fe80::/10 fib daddr . iif type != local drop\n\t}\n}\n"),
+            "{s}"
+        );
     }
 }

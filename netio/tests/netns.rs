@@ -207,6 +207,17 @@ fn nft_guard_silences_parameter_problem_and_leaves_nothing_behind() {
     };
     assert_eq!(esp_seen(QUIET), 0, "ESP dropped at prerouting");
 
+    // The home agent's variant: nft takes its link-local rule (fib).
+    lab.run("b", move || guard.remove().unwrap());
+    let guard = lab.run("b", || {
+        NftGuard::install_home_agent("t", &[ip6(B)]).unwrap()
+    });
+    let rules = lab.sh("b", &["nft", "list", "table", "inet", "mip6_t"]);
+    assert!(
+        rules.contains("fib daddr . iif type != local drop"),
+        "{rules}"
+    );
+
     // Dropped here, on the test thread, outside b: the guard runs nft in b all the same.
     drop(guard);
     let tables = lab.sh("b", &["nft", "list", "tables"]);

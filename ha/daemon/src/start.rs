@@ -139,7 +139,8 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     };
 
     // The kernel side.
-    let nft = NftGuard::install(NFT_NAME, &[address]).map_err(RunError::runtime("nftables"))?;
+    let nft = NftGuard::install_home_agent(NFT_NAME, &[address])
+        .map_err(RunError::runtime("nftables"))?;
     let mut net = NetConfig::new().map_err(RunError::runtime("netlink"))?;
     net.set_forwarding(true)
         .map_err(RunError::runtime("forwarding"))?;

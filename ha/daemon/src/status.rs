@@ -95,6 +95,7 @@ pub fn status_fields<R: RngCore + CryptoRng>(
             "dad_probes_sent": counters.dad_probes_sent,
             "dad_collisions": counters.dad_collisions,
             "invalid": counters.neighbour_discovery_invalid,
+            "link_local_intercepted": counters.link_local_intercepted,
         }),
     );
     m

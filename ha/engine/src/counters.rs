@@ -166,9 +166,12 @@ pub struct Counters {
     pub dad_collisions: u64,
     /// Home-link packets that were not valid Neighbor Discovery (RFC 4861 §7.1).
     pub neighbour_discovery_invalid: u64,
+    /// Packets to a proxied link-local address, discarded (RFC 6275 §10.4.2).
+    pub link_local_intercepted: u64,
     /// Binding Errors sent (RFC 6275 §9.2, §9.3.1).
     pub binding_errors_sent: u64,
-    /// ICMPv6 errors sent (Parameter Problem, RFC 6275 §9.2, RFC 4443 §3.4).
+    /// ICMPv6 errors sent (Parameter Problem, RFC 6275 §9.2, RFC 4443 §3.4;
+    /// Destination Unreachable, §10.4.2, RFC 4443 §3.1).
     pub icmp_errors_sent: u64,
     /// Echo Replies sent to bound nodes through their care-of address (§9.3.2).
     pub echo_replies_sent: u64,

@@ -26,6 +26,14 @@
 //!   after the last probe. A newer Binding Update of the same node while the detection
 //!   runs takes the held one's place; the detection goes on where it was.
 //!
+//! - **Intercepted link-local packets** (§10.4.2): a packet to a link-local address
+//!   the home agent proxies reaches it because of its own advertisement; it is never
+//!   tunnelled: it is discarded and answered with ICMPv6 Destination Unreachable code
+//!   3 (address unreachable) to its source, unless that is multicast or unspecified,
+//!   within the error rate limit ([`crate::unprotected`]). The answer leaves from the
+//!   home agent's link-local address for a link-local source, from its own address
+//!   otherwise, to the Ethernet sender of the packet.
+//!
 //! Not supported: proxying link-local addresses of bindings restored after a restart
 //! (the L flag is not stored; the node's next Binding Update restores it),
 //! Neighbor Discovery behind extension headers ([`mip6_wire::nd`]).
@@ -41,6 +49,9 @@ use mip6_wire::nd::{
 };
 use mip6_wire::Time;
 use rand_core::{CryptoRng, RngCore};
+
+use etherparse::icmpv6::DestUnreachableCode;
+use mip6_wire::frames::errors;
 
 use crate::config::HomeLink;
 use crate::engine::{HomeAgent, MnIndex};
@@ -67,6 +78,10 @@ pub enum LinkReceived {
     NotOurs,
     /// Not a valid Neighbor Solicitation or Advertisement (RFC 4861 §7.1): discarded.
     Invalid(NdError),
+    /// A packet to a proxied link-local address (RFC 6275 §10.4.2): discarded, and
+    /// answered with Destination Unreachable code 3 unless its source was multicast
+    /// or unspecified or the rate limit held the answer back.
+    LinkLocalUnreachable,
 }
 
 /// A Binding Update held while Duplicate Address Detection runs for its home address.
@@ -105,20 +120,30 @@ impl Neighbours {
 
 impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Handles an IPv6 packet received on the home link (a Neighbor Solicitation or
-    /// Advertisement), `link_source` being the Ethernet source it came from: answers
-    /// solicitations for proxied addresses and ends Duplicate Address Detection that
-    /// another node contests. Never panics; does nothing without a home link. `now`
+    /// Advertisement, or a packet to a link-local address), `link_source` being the
+    /// Ethernet source it came from: answers solicitations for proxied addresses, ends
+    /// Duplicate Address Detection that another node contests, and answers packets to
+    /// a proxied link-local address with Destination Unreachable (§10.4.2). Never panics; does nothing without a home link. `now`
     /// is taken as every engine input takes it (a capture replays it), though no
     /// answer depends on it.
     pub fn handle_link(
         &mut self,
-        _now: Time,
+        now: Time,
         link_source: LinkAddress,
         packet: &[u8],
     ) -> LinkReceived {
         let Some(link) = self.config.home_link else {
             return LinkReceived::NotOurs;
         };
+        if !is_neighbour_discovery(packet) {
+            if let Some((source, destination)) = link_local_destination(packet) {
+                if self.neighbours.link_local.contains_key(&destination) {
+                    self.answer_unreachable(now, &link, link_source, source, packet);
+                    return LinkReceived::LinkLocalUnreachable;
+                }
+                return LinkReceived::NotOurs;
+            }
+        }
         let message = match nd::parse(packet) {
             Ok(m) => m,
             Err(e) => {
@@ -145,6 +170,41 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         }
         self.answer_solicitation(&link, link_source, &solicitation);
         LinkReceived::Answered
+    }
+
+    /// RFC 6275 §10.4.2 with RFC 4443 §3.1 and §2.4 (e), (f).
+    fn answer_unreachable(
+        &mut self,
+        now: Time,
+        link: &HomeLink,
+        link_source: LinkAddress,
+        source: Ipv6Addr,
+        packet: &[u8],
+    ) {
+        self.counters.link_local_intercepted += 1;
+        if source.is_multicast() || source.is_unspecified() {
+            return;
+        }
+        if !self.answer_rates.errors.allow(now) {
+            self.counters.answers_rate_limited += 1;
+            return;
+        }
+        let from = if is_link_local(&source) {
+            link.link_local
+        } else {
+            self.config.address
+        };
+        self.counters.icmp_errors_sent += 1;
+        tracing::debug!(to = %source, "destination unreachable: a mobile node's link-local address");
+        self.neighbours.transmits.push_back(LinkTransmit {
+            link_destination: link_source,
+            packet: errors::destination_unreachable(
+                from,
+                source,
+                DestUnreachableCode::Address,
+                packet,
+            ),
+        });
     }
 
     /// The next packet for the home link.
@@ -378,4 +438,25 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             packet: advertisement.emit(),
         });
     }
+}
+
+/// Whether `packet` is an ICMPv6 Neighbor Solicitation or Advertisement right behind
+/// its IPv6 header (what [`nd::parse`] takes; anything else is not Neighbor
+/// Discovery to this module).
+fn is_neighbour_discovery(packet: &[u8]) -> bool {
+    packet.get(6) == Some(&58) && matches!(packet.get(40), Some(135 | 136))
+}
+
+/// fe80::/10.
+fn is_link_local(address: &Ipv6Addr) -> bool {
+    address.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// The source and destination of an IPv6 packet to a link-local unicast address.
+fn link_local_destination(packet: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
+    if packet.first()? >> 4 != 6 {
+        return None;
+    }
+    let (source, destination) = crate::unprotected::addresses(packet)?;
+    is_link_local(&destination).then_some((source, destination))
 }

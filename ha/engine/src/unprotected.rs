@@ -84,7 +84,7 @@ impl AnswerRate {
 /// The answer buckets.
 #[derive(Debug, Default)]
 pub(crate) struct AnswerRates {
-    errors: AnswerRate,
+    pub(crate) errors: AnswerRate,
     echoes: AnswerRate,
 }
 

@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | Binding Error | `IPv6(src=HA, dst=offending source) \| MH(BE)` | RFC 6275 §6.1.9, §9.3.3 |
 //! | Parameter Problem | `IPv6(src=HA, dst=offending source) \| ICMPv6(4, code, pointer) \| invoking packet` | RFC 4443 §3.4, RFC 6275 §9.2 |
+//! | Destination Unreachable | `IPv6(src=HA, dst=offending source) \| ICMPv6(1, code) \| invoking packet` | RFC 4443 §3.1, RFC 6275 §10.4.2 |
 //! | Echo Reply to a node away | `IPv6(src=HA, dst=CoA) \| RH2(HoA) \| ICMPv6(129)` | RFC 4443 §4.2, RFC 6275 §9.3.2 |
 //!
 //! An ICMPv6 error carries "as much of invoking packet as possible without the
@@ -70,6 +71,27 @@ pub fn parameter_problem(
         destination,
         None,
         Icmpv6Type::ParameterProblem(ParameterProblemHeader { code, pointer }),
+        carried,
+    )
+}
+
+/// An ICMPv6 Destination Unreachable (RFC 4443 §3.1) with `code` from `source` to
+/// `destination`, carrying as much of `invoking` as fits in [`MINIMUM_MTU`]. The home
+/// agent sends code 3 (address unreachable) for a packet to a mobile node's link-local
+/// address, which it never tunnels (RFC 6275 §10.4.2).
+pub fn destination_unreachable(
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    code: etherparse::icmpv6::DestUnreachableCode,
+    invoking: &[u8],
+) -> Vec<u8> {
+    let room = MINIMUM_MTU - 40 - 8;
+    let carried = &invoking[..invoking.len().min(room)];
+    icmp_frame(
+        source,
+        destination,
+        None,
+        Icmpv6Type::DestinationUnreachable(code),
         carried,
     )
 }
@@ -212,6 +234,26 @@ mod tests {
             &invoking[..60],
         );
         assert_eq!(short.len(), 48 + 60);
+    }
+
+    #[test]
+    fn a_destination_unreachable_has_its_code_unused_zero_and_the_invoking_packet() {
+        let ll_ha = a("fe80::1");
+        let ll_peer = a("fe80::2");
+        let invoking: Vec<u8> = (0..1500u32).map(|i| (i * 7) as u8).collect();
+        let frame = destination_unreachable(
+            ll_ha,
+            ll_peer,
+            etherparse::icmpv6::DestUnreachableCode::Address,
+            &invoking,
+        );
+        assert_eq!(frame.len(), MINIMUM_MTU);
+        assert_eq!((frame[6], frame[7]), (58, DEFAULT_HOP_LIMIT));
+        let icmp = Icmpv6Slice::from_slice(&frame[40..]).unwrap();
+        assert_eq!((icmp.type_u8(), icmp.code_u8()), (1, 3));
+        assert_eq!(&frame[44..48], &[0; 4], "unused, zero (RFC 4443 §3.1)");
+        assert!(icmp.is_checksum_valid(ll_ha.octets(), ll_peer.octets()));
+        assert_eq!(&frame[48..], &invoking[..MINIMUM_MTU - 48]);
     }
 
     #[test]

@@ -485,3 +485,125 @@ fn without_a_home_link_the_first_registration_is_answered_at_once() {
         LinkReceived::NotOurs
     );
 }
+
+/// A UDP datagram (RFC 768, checksum left zero: the home agent does not look at it)
+/// from `source` to `destination`, carrying `len` octets.
+fn udp_packet(source: Ipv6Addr, destination: Ipv6Addr, len: usize) -> Vec<u8> {
+    let payload_len = 8 + len;
+    let mut p = vec![0u8; 40 + payload_len];
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
+    p[6] = 17;
+    p[7] = 64;
+    p[8..24].copy_from_slice(&source.octets());
+    p[24..40].copy_from_slice(&destination.octets());
+    p[40..42].copy_from_slice(&4000u16.to_be_bytes());
+    p[42..44].copy_from_slice(&5000u16.to_be_bytes());
+    p[44..46].copy_from_slice(&(payload_len as u16).to_be_bytes());
+    p
+}
+
+/// RFC 6275 §10.4.2: a packet to a mobile node's link-local address (which the home
+/// agent proxies because the node registered with L) must not be tunnelled: it is
+/// discarded and answered with ICMPv6 Destination Unreachable, code 3, to its source
+/// (RFC 4443 §3.1: type 1, code 3, unused zero, as much of the invoking packet as fits
+/// in 1280 octets) — but never to a multicast source (RFC 4443 §2.4 (e)), and within
+/// the error rate limit (§2.4 (f)).
+#[test]
+fn rfc6275_10_4_2_a_packet_to_a_proxied_link_local_address_gets_destination_unreachable_code_3() {
+    let mut ha = ha_on_link(0);
+    let mut mn = mn();
+    register(&mut ha, &mut mn, BuFlags::A | BuFlags::H | BuFlags::L);
+    let link_local = nd::link_local_of(&HOA);
+    let neighbour_ll = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x22);
+    let now = T0 + secs(2);
+
+    let invoking = udp_packet(neighbour_ll, link_local, 100);
+    assert_eq!(
+        ha.handle_link(now, NEIGHBOUR_MAC, &invoking),
+        LinkReceived::LinkLocalUnreachable
+    );
+    let out = link_transmits(&mut ha);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let t = &out[0];
+    assert_eq!(t.link_destination, NEIGHBOUR_MAC, "back to the sender");
+    let p = &t.packet;
+    assert_eq!(p[6], 58, "ICMPv6");
+    assert_eq!(
+        &p[8..24],
+        &HA_LINK_LOCAL.octets(),
+        "from the home agent's link-local"
+    );
+    assert_eq!(&p[24..40], &neighbour_ll.octets(), "to the packet's source");
+    let icmp = etherparse::Icmpv6Slice::from_slice(&p[40..]).unwrap();
+    assert_eq!((icmp.type_u8(), icmp.code_u8()), (1, 3));
+    assert_eq!(&p[44..48], &[0; 4]);
+    assert!(icmp.is_checksum_valid(HA_LINK_LOCAL.octets(), neighbour_ll.octets()));
+    assert_eq!(&p[48..], &invoking[..], "the invoking packet, whole");
+    assert!(
+        ha.poll_transmit().is_none(),
+        "nothing goes into the tunnel or the routed path"
+    );
+    assert_eq!(ha.counters().icmp_errors_sent, 1);
+
+    // A global source is answered from the home agent's own address.
+    let from_global = udp_packet(NEIGHBOUR, link_local, 8);
+    ha.handle_link(now, NEIGHBOUR_MAC, &from_global);
+    let out = link_transmits(&mut ha);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&out[0].packet[8..24], &HA.octets());
+
+    // Multicast or unspecified source: discarded, not answered.
+    for source in [ALL_NODES, Ipv6Addr::UNSPECIFIED] {
+        assert_eq!(
+            ha.handle_link(now, NEIGHBOUR_MAC, &udp_packet(source, link_local, 8)),
+            LinkReceived::LinkLocalUnreachable
+        );
+        assert!(link_transmits(&mut ha).is_empty());
+    }
+
+    // A link-local address the home agent does not proxy: not its business.
+    let other = udp_packet(
+        neighbour_ll,
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x99),
+        8,
+    );
+    assert_eq!(
+        ha.handle_link(now, NEIGHBOUR_MAC, &other),
+        LinkReceived::NotOurs
+    );
+    assert!(link_transmits(&mut ha).is_empty());
+
+    // The rate limit: a burst, then nothing until time passes.
+    let sent_before = ha.counters().icmp_errors_sent;
+    for _ in 0..50 {
+        ha.handle_link(now, NEIGHBOUR_MAC, &invoking);
+    }
+    let burst = ha.counters().icmp_errors_sent - sent_before;
+    assert!(
+        burst < 50 && burst <= u64::from(crate::unprotected::RATE_BURST),
+        "{burst}"
+    );
+    assert!(ha.counters().answers_rate_limited >= 50 - burst);
+    assert_eq!(link_transmits(&mut ha).len() as u64, burst);
+    assert_eq!(ha.counters().link_local_intercepted, 1 + 1 + 2 + 50);
+}
+
+/// Without L the link-local address is not proxied, so a packet to it is not
+/// intercepted.
+#[test]
+fn rfc6275_10_4_2_without_l_the_link_local_address_is_not_intercepted() {
+    let mut ha = ha_on_link(0);
+    let mut mn = mn();
+    register(&mut ha, &mut mn, BuFlags::A | BuFlags::H);
+    let packet = udp_packet(
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x22),
+        nd::link_local_of(&HOA),
+        8,
+    );
+    assert_eq!(
+        ha.handle_link(T0 + secs(2), NEIGHBOUR_MAC, &packet),
+        LinkReceived::NotOurs
+    );
+    assert!(link_transmits(&mut ha).is_empty());
+}
