@@ -240,3 +240,81 @@ fn rfc6275_11_5_4_returning_home_deregisters_on_the_home_link_and_leaving_regist
         "up {up:?} down {down:?}"
     );
 }
+
+/// RFC 6275 §10.3.2 and §11.7.3: the home agent answers a node at home on the home
+/// link also when it refuses. The acknowledgement of the deregistration is dropped on
+/// the home link's bridge, so the node retransmits it; the home agent, whose binding
+/// is gone, refuses with 133 (not home agent for this mobile node), and that refusal
+/// must reach the node at home — which takes it as "deregistered".
+#[test]
+fn rfc6275_10_3_2_a_refusal_to_a_node_at_home_reaches_it_on_the_home_link() {
+    let t = "rfc6275_10_3_2_a_refusal_to_a_node_at_home_reaches_it_on_the_home_link";
+    if !require_lab(t) || !require_tool(t, "nft") {
+        return;
+    }
+    let mut run = Running::start(Duration::from_secs(600), true);
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    // ESP to the home address across the home link's bridge: the BA from the HA to
+    // the node at home (the only such frame: the node is away until it moves).
+    let drop_rules = format!(
+        "table bridge mip6_test {{\n\
+         \tchain forward {{\n\
+         \t\ttype filter hook forward priority 0; policy accept;\n\
+         \t\tether type ip6 ip6 daddr {MN_HOA} ip6 nexthdr esp counter drop\n\
+         \t}}\n\
+         }}\n"
+    );
+    let mut nft = run.lab.command_in(Node::Rt, "nft");
+    nft.args(["-f", "-"]).stdin(std::process::Stdio::piped());
+    let mut child = nft.spawn().expect("nft runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(drop_rules.as_bytes())
+        .expect("rules written");
+    assert!(child.wait().expect("nft ends").success());
+
+    run.lab.move_mn_home().expect("the MN on its home link");
+    run.wait_ha("the binding removed", Duration::from_secs(10), |s| {
+        ha_binding(s).is_none()
+    });
+    let counted = run
+        .lab
+        .exec_in_checked(Node::Rt, &["nft", "list", "table", "bridge", "mip6_test"])
+        .expect("nft list");
+    let counted = String::from_utf8_lossy(&counted.stdout).into_owned();
+    assert!(
+        !counted.contains("packets 0 "),
+        "the acknowledgement was not dropped on the bridge: {counted}"
+    );
+    assert_ne!(run.mn_json()["registration"], "at-home");
+    run.lab
+        .exec_in_checked(Node::Rt, &["nft", "delete", "table", "bridge", "mip6_test"])
+        .expect("nft delete");
+
+    // The retransmitted deregistration finds no binding: 133, delivered on the link.
+    run.wait_mn("the refusal taken as done", Duration::from_secs(10), |s| {
+        s["registration"] == "at-home"
+    });
+    let ha = run.ha_json();
+    assert_eq!(
+        ha["refusals"]["no_binding_to_deregister"].as_u64(),
+        Some(1),
+        "{ha}"
+    );
+    assert!(
+        run.lab
+            .global_addrs(Node::Mn)
+            .expect("addresses")
+            .contains(&MN_HOA),
+        "{}",
+        run.diagnostics()
+    );
+    assert!(run.lab.ping(Node::Ha, HA_ADDR, MN_HOA).expect("ping runs"));
+}
