@@ -438,18 +438,34 @@ impl Lab {
     }
 
     /// Moves the MN to the home link: off every foreign link first, then `mn-home`
-    /// comes up with [`MN_HOME_LINK_ADDR`] (an `RTM_NEWADDR` in the home prefix, which
-    /// tells the MN daemon it is at home) and the default route via the router's home
-    /// address. Moving home when at home changes nothing.
+    /// comes up with the default route via the router's home address and then
+    /// [`MN_HOME_LINK_ADDR`] (an `RTM_NEWADDR` in the home prefix, which tells the MN
+    /// daemon it is at home). Moving home when at home changes nothing.
     pub fn move_mn_home(&mut self) -> Result<(), LabError> {
         if self.mn_home {
             return Ok(());
         }
         self.detach_mn()?;
         self.ip(Node::Mn, &["link", "set", MN_HOME_IFACE, "up"])?;
+        // The default route first (`onlink`: the prefix is not there yet), so that the
+        // MN daemon finds the home link's router when the address tells it it is home.
+        let router = home_router_addr().to_string();
+        self.ip(
+            Node::Mn,
+            &[
+                "-6",
+                "route",
+                "replace",
+                "default",
+                "via",
+                &router,
+                "dev",
+                MN_HOME_IFACE,
+                "onlink",
+            ],
+        )?;
         self.add_addr(Node::Mn, MN_HOME_IFACE, MN_HOME_LINK_ADDR)?;
         self.coa_added_at = Some(std::time::SystemTime::now());
-        self.default_route(Node::Mn, home_router_addr(), MN_HOME_IFACE)?;
         self.mn_home = true;
         Ok(())
     }

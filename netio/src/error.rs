@@ -74,7 +74,33 @@ pub enum Error {
 }
 
 impl Error {
+    /// The kernel's (positive) errno behind this error, when it carries one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Sys { source, .. }
+            | Error::Sysctl { source, .. }
+            | Error::Tun { source, .. } => source.raw_os_error(),
+            Error::Netlink {
+                source: rtnetlink::Error::NetlinkError(m),
+                ..
+            } => Some(m.raw_code().abs()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn sys(op: &'static str) -> impl FnOnce(io::Error) -> Error {
         move |source| Error::Sys { op, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_errno_is_the_kernels() {
+        let e = Error::sys("x")(io::Error::from_raw_os_error(22));
+        assert_eq!(e.errno(), Some(22));
+        assert_eq!(Error::NoAddresses.errno(), None);
     }
 }

@@ -66,6 +66,13 @@ impl RawSender {
         self.sock.bind(&addr.into())
     }
 
+    /// Marks every packet the socket sends with `mark` (`SO_MARK`, socket(7); needs
+    /// `CAP_NET_ADMIN`): policy rules can then tell the daemon's own packets (the
+    /// mobile node's outer packets, which must not enter its tunnel) from the host's.
+    pub fn set_mark(&self, mark: u32) -> io::Result<()> {
+        self.sock.set_mark(mark)
+    }
+
     /// Sends one packet. `ErrorKind::InvalidInput` if it is shorter than an IPv6 header.
     pub fn send(&self, packet: &[u8]) -> io::Result<()> {
         match self.send_batch(&[packet])? {

@@ -59,22 +59,60 @@ enum Undo {
     },
 }
 
-/// A route this crate adds: `dst/prefix dev ifindex table table`.
+/// A route this crate adds: `dst/prefix [via gateway] dev ifindex [src source] table
+/// table`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RouteKey {
     dst: Ipv6Addr,
     prefix: u8,
     ifindex: u32,
     table: u32,
+    gateway: Option<Ipv6Addr>,
+    source: Option<Ipv6Addr>,
 }
 
-/// A rule this crate adds: `from src/128 lookup table priority priority`.
+/// Which packets a policy rule ([`PolicyRule`]) selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct RuleKey {
-    src: Ipv6Addr,
-    table: u32,
-    priority: u32,
+pub enum RuleSelector {
+    /// `from <address>/128`.
+    From(Ipv6Addr),
+    /// `not fwmark <mark>`: every packet but those a socket marked (`SO_MARK`).
+    NotFwmark(u32),
+    /// `from all`.
+    All,
 }
+
+/// An IPv6 policy rule (`ip -6 rule`): `<selector> lookup <table> [suppress_prefixlength
+/// <n>] priority <priority>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyRule {
+    /// The packets it selects.
+    pub selector: RuleSelector,
+    /// The table it looks up.
+    pub table: u32,
+    /// Its priority (lower first).
+    pub priority: u32,
+    /// `suppress_prefixlength`: a route found with a prefix this long or shorter is
+    /// ignored and the next rule is tried (0 skips the table's default route only).
+    pub suppress_prefix_len: Option<u32>,
+}
+
+impl std::fmt::Display for PolicyRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.selector {
+            RuleSelector::From(a) => write!(f, "from {a}")?,
+            RuleSelector::NotFwmark(m) => write!(f, "not fwmark {m:#x}")?,
+            RuleSelector::All => f.write_str("from all")?,
+        }
+        write!(f, " lookup {}", self.table)?;
+        if let Some(n) = self.suppress_prefix_len {
+            write!(f, " suppress_prefixlength {n}")?;
+        }
+        write!(f, " priority {}", self.priority)
+    }
+}
+
+type RuleKey = PolicyRule;
 
 /// The main routing table (`RT_TABLE_MAIN`).
 pub const TABLE_MAIN: u32 = 254;
@@ -123,6 +161,8 @@ impl NetConfig {
             prefix: 128,
             ifindex,
             table,
+            gateway: None,
+            source: None,
         })
         .await
     }
@@ -139,6 +179,8 @@ impl NetConfig {
             prefix: 128,
             ifindex,
             table,
+            gateway: None,
+            source: None,
         })
         .await
     }
@@ -151,19 +193,87 @@ impl NetConfig {
             prefix: 0,
             ifindex,
             table,
+            gateway: None,
+            source: None,
         })
         .await
     }
 
     /// Removes a route added by [`add_default_route`](Self::add_default_route).
     pub async fn remove_default_route(&mut self, ifindex: u32, table: u32) -> Result<(), Error> {
+        self.remove_default_route_with(ifindex, table, None, None)
+            .await
+    }
+
+    /// `ip -6 route replace default [via <gateway>] dev <ifindex> [src <source>] table
+    /// <table>`: a default route that also names the preferred source (the MN's home
+    /// address for every application, RFC 6724 §5 rule 4 done by routing).
+    pub async fn add_default_route_with(
+        &mut self,
+        ifindex: u32,
+        table: u32,
+        gateway: Option<Ipv6Addr>,
+        source: Option<Ipv6Addr>,
+    ) -> Result<(), Error> {
+        self.add_route(RouteKey {
+            dst: Ipv6Addr::UNSPECIFIED,
+            prefix: 0,
+            ifindex,
+            table,
+            gateway,
+            source,
+        })
+        .await
+    }
+
+    /// Removes a route added by [`add_default_route_with`](Self::add_default_route_with).
+    pub async fn remove_default_route_with(
+        &mut self,
+        ifindex: u32,
+        table: u32,
+        gateway: Option<Ipv6Addr>,
+        source: Option<Ipv6Addr>,
+    ) -> Result<(), Error> {
         self.remove_route(RouteKey {
             dst: Ipv6Addr::UNSPECIFIED,
             prefix: 0,
             ifindex,
             table,
+            gateway,
+            source,
         })
         .await
+    }
+
+    /// The gateway of the main table's default route through `ifindex`, if there is
+    /// one.
+    pub async fn default_gateway(&self, ifindex: u32) -> Result<Option<Ipv6Addr>, Error> {
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+        let mut filter = RouteMessageBuilder::<Ipv6Addr>::new().build();
+        filter.header.table = 0;
+        let mut s = self.handle.route().get(filter).execute();
+        while let Some(m) = s.try_next().await.map_err(|source| Error::Netlink {
+            op: "dump routes".into(),
+            source,
+        })? {
+            if m.header.destination_prefix_length != 0 {
+                continue;
+            }
+            let mut table = u32::from(m.header.table);
+            let (mut oif, mut gateway) = (0, None);
+            for a in &m.attributes {
+                match a {
+                    RouteAttribute::Table(t) => table = *t,
+                    RouteAttribute::Oif(i) => oif = *i,
+                    RouteAttribute::Gateway(RouteAddress::Inet6(g)) => gateway = Some(*g),
+                    _ => {}
+                }
+            }
+            if table == TABLE_MAIN && oif == ifindex && gateway.is_some() {
+                return Ok(gateway);
+            }
+        }
+        Ok(None)
     }
 
     /// `ip -6 neigh replace proxy <addr> dev <ifindex>`: answer neighbour solicitations for
@@ -190,31 +300,37 @@ impl NetConfig {
         table: u32,
         priority: u32,
     ) -> Result<(), Error> {
-        let key = RuleKey {
-            src,
+        self.add_rule(PolicyRule {
+            selector: RuleSelector::From(src),
             table,
             priority,
-        };
-        let req = self
-            .handle
-            .rule()
-            .add()
-            .v6()
-            .source_prefix(src, 128)
-            .table_id(table)
-            .priority(priority)
-            .action(rtnetlink::packet_route::rule::RuleAction::ToTable);
-        match req.execute().await {
+            suppress_prefix_len: None,
+        })
+        .await
+    }
+
+    /// `ip -6 rule add <rule>`. An identical existing rule is left as it is and not
+    /// recorded.
+    pub async fn add_rule(&mut self, rule: PolicyRule) -> Result<(), Error> {
+        match rule_request(&self.handle, rule).execute().await {
             Ok(()) => {
-                self.record(Undo::Rule(key));
+                self.record(Undo::Rule(rule));
                 Ok(())
             }
             Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
             Err(source) => Err(Error::Netlink {
-                op: format!("add rule from {src} lookup {table}"),
+                op: format!("add rule {rule}"),
                 source,
             }),
         }
+    }
+
+    /// Removes a rule added by [`add_rule`](Self::add_rule) (or one left by a killed
+    /// daemon); one already gone is no error.
+    pub async fn remove_rule(&mut self, rule: PolicyRule) -> Result<(), Error> {
+        rule_del(&self.handle, rule).await?;
+        self.forget(&Undo::Rule(rule));
+        Ok(())
     }
 
     /// Removes a rule added by [`add_source_rule`](Self::add_source_rule).
@@ -224,14 +340,13 @@ impl NetConfig {
         table: u32,
         priority: u32,
     ) -> Result<(), Error> {
-        let key = RuleKey {
-            src,
+        self.remove_rule(PolicyRule {
+            selector: RuleSelector::From(src),
             table,
             priority,
-        };
-        rule_del(&self.handle, key).await?;
-        self.forget(&Undo::Rule(key));
-        Ok(())
+            suppress_prefix_len: None,
+        })
+        .await
     }
 
     /// `ip -6 addr replace <addr>/<prefix_len> dev <ifindex> nodad`: an address taken
@@ -424,11 +539,17 @@ async fn undo_all(handle: &Handle, undo: Vec<Undo>) -> Result<(), Error> {
 }
 
 fn route_message(k: RouteKey) -> RouteMessage {
-    RouteMessageBuilder::<Ipv6Addr>::new()
+    let mut b = RouteMessageBuilder::<Ipv6Addr>::new()
         .destination_prefix(k.dst, k.prefix)
         .output_interface(k.ifindex)
-        .table_id(k.table)
-        .build()
+        .table_id(k.table);
+    if let Some(g) = k.gateway {
+        b = b.gateway(g);
+    }
+    if let Some(src) = k.source {
+        b = b.pref_source(src);
+    }
+    b.build()
 }
 
 async fn route_del(handle: &Handle, k: RouteKey) -> Result<(), Error> {
@@ -480,18 +601,36 @@ async fn address_del(
     }
 }
 
-async fn rule_del(handle: &Handle, k: RuleKey) -> Result<(), Error> {
+fn rule_request(handle: &Handle, k: PolicyRule) -> rtnetlink::RuleAddRequest<Ipv6Addr> {
+    use rtnetlink::packet_route::rule::{RuleAttribute, RuleFlags};
     let mut req = handle
         .rule()
         .add()
         .v6()
-        .source_prefix(k.src, 128)
         .table_id(k.table)
         .priority(k.priority)
         .action(rtnetlink::packet_route::rule::RuleAction::ToTable);
+    match k.selector {
+        RuleSelector::From(src) => req = req.source_prefix(src, 128),
+        RuleSelector::NotFwmark(mark) => {
+            req = req.fw_mark(mark);
+            req.message_mut().header.flags |= RuleFlags::Invert;
+        }
+        RuleSelector::All => {}
+    }
+    if let Some(n) = k.suppress_prefix_len {
+        req.message_mut()
+            .attributes
+            .push(RuleAttribute::SuppressPrefixLen(n));
+    }
+    req
+}
+
+async fn rule_del(handle: &Handle, k: RuleKey) -> Result<(), Error> {
+    let mut req = rule_request(handle, k);
     let msg: RuleMessage = req.message_mut().clone();
     gone_is_ok(handle.rule().del(msg).execute().await, || {
-        format!("delete rule from {} lookup {}", k.src, k.table)
+        format!("delete rule {k}")
     })
 }
 
@@ -582,6 +721,8 @@ mod tests {
             prefix: 128,
             ifindex: 7,
             table: 100,
+            gateway: None,
+            source: None,
         });
         assert_eq!(m.header.destination_prefix_length, 128);
         assert!(m.attributes.contains(&RouteAttribute::Oif(7)));
@@ -591,6 +732,67 @@ mod tests {
                 .any(|a| matches!(a, RouteAttribute::Table(100)))
                 || m.header.table == 100
         );
+    }
+
+    #[test]
+    fn route_message_names_gateway_and_preferred_source() {
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+        let gw: Ipv6Addr = "fe80::1".parse().unwrap();
+        let src: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        let m = route_message(RouteKey {
+            dst: Ipv6Addr::UNSPECIFIED,
+            prefix: 0,
+            ifindex: 3,
+            table: 6275,
+            gateway: Some(gw),
+            source: Some(src),
+        });
+        assert!(m
+            .attributes
+            .contains(&RouteAttribute::Gateway(RouteAddress::Inet6(gw))));
+        assert!(m
+            .attributes
+            .contains(&RouteAttribute::PrefSource(RouteAddress::Inet6(src))));
+    }
+
+    #[test]
+    fn rules_say_what_they_select() {
+        use rtnetlink::packet_route::rule::{RuleAttribute, RuleFlags};
+        let not_marked = PolicyRule {
+            selector: RuleSelector::NotFwmark(6275),
+            table: 6275,
+            priority: 999,
+            suppress_prefix_len: None,
+        };
+        assert_eq!(
+            not_marked.to_string(),
+            "not fwmark 0x1883 lookup 6275 priority 999"
+        );
+        let suppress = PolicyRule {
+            selector: RuleSelector::All,
+            table: TABLE_MAIN,
+            priority: 998,
+            suppress_prefix_len: Some(0),
+        };
+        assert_eq!(
+            suppress.to_string(),
+            "from all lookup 254 suppress_prefixlength 0 priority 998"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let nc = NetConfig::new().unwrap();
+            let mut req = rule_request(&nc.handle, not_marked);
+            let m = req.message_mut();
+            assert!(m.header.flags.contains(RuleFlags::Invert));
+            assert!(m.attributes.contains(&RuleAttribute::FwMark(6275)));
+            let mut req = rule_request(&nc.handle, suppress);
+            let m = req.message_mut();
+            assert!(!m.header.flags.contains(RuleFlags::Invert));
+            assert!(m.attributes.contains(&RuleAttribute::SuppressPrefixLen(0)));
+        });
     }
 
     #[test]

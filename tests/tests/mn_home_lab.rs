@@ -318,3 +318,154 @@ fn rfc6275_10_3_2_a_refusal_to_a_node_at_home_reaches_it_on_the_home_link() {
     );
     assert!(run.lab.ping(Node::Ha, HA_ADDR, MN_HOA).expect("ping runs"));
 }
+
+/// `ping -6 -c 3 <to>` in `node` without choosing a source: whether it was answered.
+fn plain_ping(run: &Running, node: Node, to: &str) -> bool {
+    let out = run
+        .lab
+        .exec_in(
+            node,
+            &[
+                "ping", "-6", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", to,
+            ],
+        )
+        .expect("ping runs");
+    out.status.success()
+}
+
+fn tun_out(run: &Running) -> u64 {
+    run.ha_json()["frames"]["tun_out"].as_u64().unwrap_or(0)
+}
+
+/// Issue 11, item 1: applications that bind no address use the home address, away
+/// and at home, on a kernel without `CONFIG_IPV6_MIP6` (RFC 6724 §5 rule 4 done by
+/// the daemon). Away, the kernel's own choice for the correspondent is the home
+/// address through the tunnel; a plain `ping` goes through the home agent. At home it
+/// is the home address on the home link, and the home agent sees nothing. An unbound
+/// TCP connection from the MN to the CN lives through two moves and a return home,
+/// every octet counted at both ends.
+#[test]
+fn applications_that_bind_no_address_use_the_home_address_away_and_at_home() {
+    let t = "applications_that_bind_no_address_use_the_home_address_away_and_at_home";
+    if !require_lab(t) || !require_tool(t, "ping") {
+        return;
+    }
+    let mut run = Running::start(Duration::from_secs(600), true);
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    let cn = CN_ADDR.to_string();
+    let route = route_get(&run, Node::Mn, &cn, None);
+    assert!(
+        route.contains(&format!("src {MN_HOA}")) && !route.contains("dev mn-fg1"),
+        "away, the CN must be reached from the home address through the tunnel: {route}"
+    );
+    let before = tun_out(&run);
+    assert!(plain_ping(&run, Node::Mn, &cn), "{}", run.diagnostics());
+    assert!(
+        tun_out(&run) >= before + 3,
+        "the plain ping did not go through the home agent: {} → {}",
+        before,
+        tun_out(&run)
+    );
+    // The daemon's own packets still leave from the care-of address.
+    let ha = HA_ADDR.to_string();
+    let mark = "0x1883"; // the lab's route table, 6275
+    let own = route_get_marked(&run, &ha, mark);
+    assert!(own.contains("dev mn-fg1"), "{own}");
+
+    // An unbound TCP connection across the moves.
+    let sink = {
+        let mut c = run.lab.command_in(Node::Cn, run.bin.join("mip6-lab"));
+        c.args([
+            "tcp-sink",
+            "--bind",
+            &format!("[{cn}]:5301"),
+            "--accept-timeout-secs",
+            "10",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        c.spawn().expect("the TCP sink starts")
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let source = {
+        let mut c = run.lab.command_in(Node::Mn, run.bin.join("mip6-lab"));
+        c.args([
+            "tcp-source",
+            "--bind",
+            "[::]:0",
+            "--connect",
+            &format!("[{cn}]:5301"),
+            "--secs",
+            "9",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        c.spawn().expect("the TCP source starts")
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    run.lab.move_mn(Link::Foreign2).expect("to foreign link 2");
+    run.wait_mn(
+        "registration from foreign link 2",
+        Duration::from_secs(10),
+        registered_at("2001:db8:3::100"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    run.lab.move_mn_home().expect("home");
+    run.wait_mn("at home", Duration::from_secs(10), |s| {
+        s["registration"] == "at-home"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let route = route_get(&run, Node::Mn, &cn, None);
+    assert!(
+        route.contains(&format!("src {MN_HOA}")) && route.contains(&format!("dev {MN_HOME_IFACE}")),
+        "at home, the CN must be reached from the home address on the home link: {route}"
+    );
+    let before = tun_out(&run);
+    assert!(plain_ping(&run, Node::Mn, &cn), "{}", run.diagnostics());
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        tun_out(&run),
+        before,
+        "at home, the ping and the TCP stream must not go through the home agent"
+    );
+    run.lab.move_mn(Link::Foreign1).expect("away again");
+    run.wait_mn(
+        "registration from foreign link 1",
+        Duration::from_secs(10),
+        registered_at("2001:db8:2::100"),
+    );
+    let report = |child: std::process::Child, who: &str| -> serde_json::Value {
+        let out = child.wait_with_output().expect("it ends");
+        assert!(
+            out.status.success(),
+            "{who} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{who}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    let sent = report(source, "tcp-source");
+    let received = report(sink, "tcp-sink");
+    let sent = sent["bytes"].as_u64().expect("bytes sent");
+    assert!(sent > 0);
+    assert_eq!(
+        received["bytes"].as_u64(),
+        Some(sent),
+        "the unbound TCP connection lost bytes or died across the moves"
+    );
+}
+
+/// `ip -6 route get <to> mark <mark>` in the MN: where a packet the daemon marks goes.
+fn route_get_marked(run: &Running, to: &str, mark: &str) -> String {
+    let out = run
+        .lab
+        .exec_in_checked(Node::Mn, &["ip", "-6", "route", "get", to, "mark", mark])
+        .expect("ip route get");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -7,10 +7,24 @@
 //!   header and IV 16 + inner + padding and trailer + ICV 16) fits a 1500-octet link:
 //!   the kernel would fragment it silently otherwise (`docs/architecture.md`,
 //!   "Measured facts").
-//! - `from <home address> lookup <route_table>` (priority `rule_priority`) and
-//!   `default dev <tun> table <route_table>`: the host's traffic from the home address
-//!   goes into the TUN; the outer packets (care-of address → home agent) are routed
-//!   by the main table as usual.
+//! - **The home address for every application** (issue 11; RFC 6724 §5 rule 4, "prefer
+//!   home addresses", is compiled only into kernels with `CONFIG_IPV6_MIP6`, so it is
+//!   done here by routing). Three rules and one route:
+//!
+//!   | priority | rule | what it does |
+//!   | --- | --- | --- |
+//!   | `rule_priority` − 2 | `from all lookup main suppress_prefixlength 0` | on-link and other specific routes stay direct (neighbours on the current link, the kernel's own link-local and multicast traffic) |
+//!   | `rule_priority` − 1 | `not fwmark <route_table> lookup <route_table>` | everything else the host sends goes through the table below… |
+//!   | `rule_priority` | `from <home address> lookup <route_table>` | …and so does what is sent from the home address |
+//!
+//!   with `default dev <tun> src <home address> table <route_table>`: an application
+//!   that binds no address gets the home address as its source (the route's preferred
+//!   source) and its packets go into the tunnel. The daemon's own outer packets (care-of
+//!   address → home agent) carry the mark `route_table` (`SO_MARK` on its raw socket),
+//!   skip the middle rule and are routed by the main table as usual.
+//! - At home the table holds `default via <the home link's default router> dev <home
+//!   link> src <home address>` instead, when the main table names such a router: the
+//!   home address stays the source, without a tunnel.
 //! - `table inet mip6_mn_<tun>` dropping HoA-option and RH2 packets to the care-of
 //!   address at prerouting: a BA arrives with an RH2, and the kernel must not answer it
 //!   with ICMPv6 Parameter Problem ([`mip6_netio::nft`]).
@@ -35,7 +49,7 @@ use std::net::Ipv6Addr;
 
 use mip6_daemon::shell::Io;
 use mip6_netio::nft::NftGuard;
-use mip6_netio::routes::NetConfig;
+use mip6_netio::routes::{NetConfig, PolicyRule, RuleSelector, TABLE_MAIN};
 
 /// MTU of the TUN: inner packets of at most 1420 octets make outer frames of at most
 /// 1496 (40 + 16 + 1420 + 2 padding + 2 + 16).
@@ -83,6 +97,9 @@ pub struct Host {
     tunnel_route: bool,
     /// The interface the home address was taken onto, at home.
     home_link: Option<u32>,
+    /// At home: the default route through the home link's router with the home
+    /// address as source (interface, router).
+    home_route: Option<(u32, Ipv6Addr)>,
 }
 
 impl std::fmt::Debug for Host {
@@ -119,20 +136,15 @@ impl Host {
     ) -> Result<Host, SetupError> {
         let hoa = config.home_address;
         let mut routes = NetConfig::new().map_err(step("rtnetlink"))?;
-        // A rule left by a killed daemon would make add_source_rule a no-op that is not
-        // undone at shutdown: delete it first.
-        if let Err(e) = routes
-            .remove_source_rule(hoa, config.route_table, config.rule_priority)
-            .await
-        {
-            tracing::debug!(error = %e, "no leftover source rule removed");
+        // A rule left by a killed daemon would make add_rule a no-op that is not undone
+        // at shutdown: delete each first.
+        for rule in rules(config) {
+            if let Err(e) = routes.remove_rule(rule).await {
+                tracing::debug!(error = %e, %rule, "no leftover rule removed");
+            }
+            routes.add_rule(rule).await.map_err(step("policy rule"))?;
         }
-        routes
-            .add_source_rule(hoa, config.route_table, config.rule_priority)
-            .await
-            .map_err(step("source rule"))?;
-        routes
-            .add_default_route(tun_ifindex, config.route_table)
+        add_tunnel_route(&mut routes, tun_ifindex, config.route_table, hoa)
             .await
             .map_err(step("reverse-tunnel route"))?;
         let nft = NftGuard::install(&nft_name(&config.tun_name), &guarded(hoa, care_of))
@@ -146,6 +158,7 @@ impl Host {
             route_table: config.route_table,
             tunnel_route: true,
             home_link: None,
+            home_route: None,
         })
     }
 
@@ -158,7 +171,12 @@ impl Host {
         };
         if self.tunnel_route {
             routes
-                .remove_default_route(self.tun_ifindex, self.route_table)
+                .remove_default_route_with(
+                    self.tun_ifindex,
+                    self.route_table,
+                    None,
+                    Some(self.home_address),
+                )
                 .await
                 .map_err(step("removing the reverse-tunnel route"))?;
             self.tunnel_route = false;
@@ -183,6 +201,27 @@ impl Host {
             .await
             .map_err(step("home address on the home link"))?;
         self.home_link = Some(ifindex);
+        // The home address stays every application's source at home: the home link's
+        // default router, with the home address as preferred source.
+        match routes.default_gateway(ifindex).await {
+            Ok(Some(router)) => {
+                routes
+                    .add_default_route_with(
+                        ifindex,
+                        self.route_table,
+                        Some(router),
+                        Some(self.home_address),
+                    )
+                    .await
+                    .map_err(step("default route from the home address"))?;
+                self.home_route = Some((ifindex, router));
+            }
+            Ok(None) => tracing::info!(
+                ifindex,
+                "no default router on the home link: sources are the kernel's choice"
+            ),
+            Err(e) => tracing::warn!(error = %e, "reading the main table's default route"),
+        }
         Ok(())
     }
 
@@ -197,6 +236,17 @@ impl Host {
         let Some(routes) = self.routes.as_mut() else {
             return Ok(());
         };
+        if let Some((ifindex, router)) = self.home_route.take() {
+            routes
+                .remove_default_route_with(
+                    ifindex,
+                    self.route_table,
+                    Some(router),
+                    Some(self.home_address),
+                )
+                .await
+                .map_err(step("default route from the home address"))?;
+        }
         if let Some(ifindex) = self.home_link.take() {
             routes
                 .remove_address(ifindex, self.home_address, self.home_prefix_len)
@@ -204,10 +254,14 @@ impl Host {
                 .map_err(step("home address off the home link"))?;
         }
         if !self.tunnel_route {
-            routes
-                .add_default_route(self.tun_ifindex, self.route_table)
-                .await
-                .map_err(step("reverse-tunnel route"))?;
+            add_tunnel_route(
+                routes,
+                self.tun_ifindex,
+                self.route_table,
+                self.home_address,
+            )
+            .await
+            .map_err(step("reverse-tunnel route"))?;
             self.tunnel_route = true;
         }
         Ok(())
@@ -252,6 +306,67 @@ impl Host {
     }
 }
 
+/// `EINVAL` (errno-base.h): what the kernel says to a preferred source it does not
+/// take yet.
+const EINVAL: i32 = 22;
+
+/// How long [`add_tunnel_route`] waits for the TUN's home address to be usable.
+const TUN_ADDRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `default dev <tun> src <home address> table <table>`. The kernel takes a preferred
+/// source only once the address is no longer tentative, which on a TUN that has just
+/// come up is a moment later (the kernel's address work runs asynchronously): an
+/// `EINVAL` is retried every 10 ms for up to [`TUN_ADDRESS_WAIT`].
+async fn add_tunnel_route(
+    routes: &mut NetConfig,
+    tun_ifindex: u32,
+    table: u32,
+    hoa: Ipv6Addr,
+) -> Result<(), mip6_netio::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match routes
+            .add_default_route_with(tun_ifindex, table, None, Some(hoa))
+            .await
+        {
+            Err(e) if e.errno() == Some(EINVAL) && started.elapsed() < TUN_ADDRESS_WAIT => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
+/// The mark on the daemon's own packets: the route table's number (module docs).
+pub fn own_packet_mark(config: &HostConfig) -> u32 {
+    config.route_table
+}
+
+/// The three policy rules (module docs), lowest priority number first.
+pub fn rules(config: &HostConfig) -> [PolicyRule; 3] {
+    let p = config.rule_priority;
+    [
+        PolicyRule {
+            selector: RuleSelector::All,
+            table: TABLE_MAIN,
+            priority: p.saturating_sub(2),
+            suppress_prefix_len: Some(0),
+        },
+        PolicyRule {
+            selector: RuleSelector::NotFwmark(own_packet_mark(config)),
+            table: config.route_table,
+            priority: p.saturating_sub(1),
+            suppress_prefix_len: None,
+        },
+        PolicyRule {
+            selector: RuleSelector::From(config.home_address),
+            table: config.route_table,
+            priority: p,
+            suppress_prefix_len: None,
+        },
+    ]
+}
+
 /// The addresses the nft guard protects: the care-of address, and the home address
 /// (which keeps the set non-empty while there is no care-of address).
 fn guarded(hoa: Ipv6Addr, care_of: Option<Ipv6Addr>) -> Vec<Ipv6Addr> {
@@ -271,6 +386,27 @@ mod tests {
             assert!(mip6_netio::nft::table_name(&n).is_ok(), "{tun} → {n}");
         }
         assert_eq!(nft_name("mip6-mn"), "mn_mip6_mn");
+    }
+
+    #[test]
+    fn the_rules_keep_specific_routes_direct_then_send_the_rest_through_the_table() {
+        let config = HostConfig {
+            home_address: "2001:db8:1::100".parse().unwrap(),
+            tun_name: "mip6".into(),
+            route_table: 6275,
+            rule_priority: 1000,
+            home_prefix_len: 64,
+        };
+        let r = rules(&config);
+        assert_eq!(
+            r.map(|r| r.to_string()),
+            [
+                "from all lookup 254 suppress_prefixlength 0 priority 998",
+                "not fwmark 0x1883 lookup 6275 priority 999",
+                "from 2001:db8:1::100 lookup 6275 priority 1000",
+            ]
+        );
+        assert_eq!(own_packet_mark(&config), 6275);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! (`<state_dir>/mip6-mn.redb`; whole records with `restore = "resume-keys"`, the
 //! durable minimum otherwise) and its record; movement detection (subscribe to address
 //! events, then dump what is there, so no change is lost) and the first care-of
-//! address; the sockets and the TUN with the home address; the source rule, the
-//! reverse-tunnel route and the nft guard ([`crate::host`]); the capture; the engine;
+//! address; the sockets and the TUN with the home address; the mark on the raw
+//! socket, the policy rules, the reverse-tunnel route and the nft guard
+//! ([`crate::host`]); the capture; the engine;
 //! the first Binding Update if there is a care-of address. Started on the home link,
 //! the node has no reverse-tunnel route, deregisters if its record says it may have a
 //! binding, and otherwise takes its home address onto the link at once (RFC 6275
@@ -31,7 +32,7 @@ use mip6_netio::addr_watch::AddrWatch;
 use mip6_netio::TunConfig;
 
 use crate::config::DaemonConfig;
-use crate::host::{Host, HostConfig, TUN_MTU};
+use crate::host::{own_packet_mark, Host, HostConfig, TUN_MTU};
 use crate::movement::{Attachment, CoaTracker, HomePrefix};
 use crate::role::MobileNodeRole;
 use crate::status::Identity;
@@ -109,19 +110,22 @@ pub async fn run(
         home_link: None,
     })
     .map_err(RunError::runtime("set-up"))?;
-    let host = Host::install(
-        &HostConfig {
-            home_address: hoa,
-            tun_name: config.tun_name().to_owned(),
-            route_table: config.route_table(),
-            rule_priority: config.rule_priority,
-            home_prefix_len: config.home_prefix_len(),
-        },
-        io.tun.get_ref().ifindex(),
-        initial_coa,
-    )
-    .await
-    .map_err(RunError::runtime("set-up"))?;
+    let host_config = HostConfig {
+        home_address: hoa,
+        tun_name: config.tun_name().to_owned(),
+        route_table: config.route_table(),
+        rule_priority: config.rule_priority,
+        home_prefix_len: config.home_prefix_len(),
+    };
+    // The outer packets must not follow the host's traffic into the tunnel: marked
+    // before the rules that would send them there exist.
+    io.sender
+        .get_ref()
+        .set_mark(own_packet_mark(&host_config))
+        .map_err(RunError::runtime("SO_MARK on the raw socket"))?;
+    let host = Host::install(&host_config, io.tun.get_ref().ifindex(), initial_coa)
+        .await
+        .map_err(RunError::runtime("set-up"))?;
     let mut host = host;
     if let Attachment::Home { .. } = initial {
         host.arrive_home()

@@ -27,7 +27,7 @@ interfaces = ["eth0", "wlan0"]
 }
 
 fn known(name: &str) -> bool {
-    ["eth0", "wlan0", "mn-fg1", "mn-fg2"].contains(&name)
+    ["eth0", "wlan0", "mn-fg1", "mn-fg2", "mn-home"].contains(&name)
 }
 
 fn at(line: usize, column: usize) -> Option<Position> {
@@ -257,7 +257,7 @@ fn example_file_validates_and_converts() {
         .iter()
         .map(|i| i.get_ref().as_str())
         .collect();
-    assert_eq!(names, ["mn-fg1", "mn-fg2"]);
+    assert_eq!(names, ["mn-fg1", "mn-fg2", "mn-home"]);
     let engine = config.to_engine().unwrap();
     assert_eq!(
         engine.home_agent,
