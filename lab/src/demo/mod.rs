@@ -13,7 +13,9 @@
 //!    address 2001:db8:1::100 ↔ the CN 2001:db8:4::1, both ways): `steady`; `rekey`
 //!    (long enough for two key updates); `ba_loss` (the router drops a share of the
 //!    HA's BAs, [`nft`]); `handover` (foreign1 → foreign2 → foreign1, latency per move,
-//!    see [`report`]); `ha_restart` (`kill -9` the HA, start it again on its state);
+//!    see [`report`]); `return_home` (onto the home link and away again: the MN
+//!    deregisters there, RFC 6275 §11.5.4); `ha_restart` (`kill -9` the HA, start it
+//!    again on its state);
 //! 4. TCP goodput MN → CN through the tunnel ([`crate::traffic::tcp`]);
 //! 5. read both daemons' status ([`status`]) for registrations and rekeys, list the
 //!    captures, check the results ([`report::DemoReport::add_checks`]).
@@ -122,7 +124,7 @@ impl DemoOptions {
     /// Each phase and its length in seconds: `rekey` lasts at least 2.5 key intervals
     /// (two updates), `ba_loss` at least 3 (several BUs meet the drop), `handover` and
     /// `ha_restart` at least 9 and 8 s (two moves, a restart, with time to recover).
-    pub fn phase_plan(&self) -> [(Phase, u64); 5] {
+    pub fn phase_plan(&self) -> [(Phase, u64); 6] {
         let key = self.key_interval.as_secs().max(1);
         let base = self.phase_secs.max(1);
         [
@@ -130,6 +132,7 @@ impl DemoOptions {
             (Phase::Rekey, base.max(key * 5 / 2 + 1)),
             (Phase::BaLoss, base.max(key * 3)),
             (Phase::Handover, base.max(9)),
+            (Phase::ReturnHome, base.max(9)),
             (Phase::HaRestart, base.max(8)),
         ]
     }
@@ -148,6 +151,8 @@ pub enum Phase {
     Handover,
     /// `kill -9` of the HA and a restart.
     HaRestart,
+    /// Onto the home link and away again (RFC 6275 §11.5.4).
+    ReturnHome,
 }
 
 impl Phase {
@@ -159,6 +164,7 @@ impl Phase {
             Phase::BaLoss => "ba_loss",
             Phase::Handover => "handover",
             Phase::HaRestart => "ha_restart",
+            Phase::ReturnHome => "return_home",
         }
     }
 
@@ -170,6 +176,7 @@ impl Phase {
             Phase::BaLoss => 3,
             Phase::Handover => 4,
             Phase::HaRestart => 5,
+            Phase::ReturnHome => 6,
         }
     }
 }
@@ -320,6 +327,7 @@ struct MoveRecord {
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Move(Link),
+    MoveHome,
     RestartHa,
 }
 
@@ -505,6 +513,10 @@ impl Demo<'_> {
                 (third * 2, Action::Move(Link::Foreign1)),
             ],
             Phase::HaRestart => vec![(third, Action::RestartHa)],
+            Phase::ReturnHome => vec![
+                (third, Action::MoveHome),
+                (third * 2, Action::Move(Link::Foreign1)),
+            ],
             _ => vec![],
         };
         if phase == Phase::BaLoss {
@@ -555,6 +567,10 @@ impl Demo<'_> {
                 tracing::info!(from = %h.from, to = %h.to, latency_ms = ?h.latency_ms, "handover");
                 self.report.handovers.push(h);
             }
+        }
+        if phase == Phase::ReturnHome {
+            self.report.return_home.mn_reinitializations = p.mn_key_events.initialization;
+            self.report.return_home.lost = p.lost;
         }
         if phase == Phase::HaRestart {
             self.report.ha_restart.persistence = self.opts.persistence;
@@ -629,6 +645,12 @@ impl Demo<'_> {
                         },
                     });
                 }
+                Action::MoveHome => {
+                    let moved = Instant::now();
+                    self.lab().move_mn_home()?;
+                    tracing::info!("MN moved onto its home link");
+                    self.watch_return_home(moved)?;
+                }
                 Action::RestartHa => self.restart_ha()?,
             }
         }
@@ -636,6 +658,32 @@ impl Demo<'_> {
         let mn_report: UdpPeerReport = self.collect(mn_proc, deadline)?;
         let cn_report: UdpPeerReport = self.collect(cn_proc, deadline)?;
         Ok((mn_report, cn_report, moves))
+    }
+
+    /// Waits (up to 5 s) for the MN to say `at-home`, then records what the HA and the
+    /// host show of it.
+    fn watch_return_home(&mut self, moved: Instant) -> Result<(), DemoError> {
+        let deadline = moved + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self
+                .mn_status()
+                .is_some_and(|s| s.registration == "at-home")
+            {
+                let r = &mut self.report.return_home;
+                r.at_home_ms = Some(moved.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+            interrupt::sleep_until(Instant::now() + Duration::from_millis(5))?;
+        }
+        let hoa = MN_HOA.to_string();
+        let ha = self.ha_status();
+        let on_link = self.lab().global_addrs(Node::Mn)?.contains(&MN_HOA);
+        let r = &mut self.report.return_home;
+        r.deregistered_at_ha =
+            r.at_home_ms.is_some() && !ha.bindings.iter().any(|b| b.home_address == hoa);
+        r.home_address_on_link = on_link;
+        tracing::info!(at_home_ms = ?r.at_home_ms, deregistered_at_ha = r.deregistered_at_ha, "MN at home");
+        Ok(())
     }
 
     /// `kill -9` the HA, then start a new instance on the same config and state.
@@ -843,14 +891,21 @@ mod tests {
         let names: Vec<_> = plan.iter().map(|(p, _)| p.name()).collect();
         assert_eq!(
             names,
-            ["steady", "rekey", "ba_loss", "handover", "ha_restart"]
+            [
+                "steady",
+                "rekey",
+                "ba_loss",
+                "handover",
+                "return_home",
+                "ha_restart"
+            ]
         );
         let rekey = plan[1].1;
         assert!(rekey >= 2 * opts.key_interval.as_secs(), "{rekey}");
         let total: u64 = plan.iter().map(|(_, s)| s).sum::<u64>() + opts.goodput_secs;
-        assert!((45..=100).contains(&total), "{total} s");
+        assert!((45..=110).contains(&total), "{total} s");
         let ids: std::collections::HashSet<_> = plan.iter().map(|(p, _)| p.id()).collect();
-        assert_eq!(ids.len(), 5);
+        assert_eq!(ids.len(), 6);
     }
 
     #[test]

@@ -222,6 +222,27 @@ pub struct HaRestartReport {
     pub mn_reinitializations: u64,
 }
 
+/// The `return_home` phase (RFC 6275 §11.5.4): the MN moves onto its home link and
+/// away again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReturnHomeReport {
+    /// From the move onto the home link to the MN's status saying `at-home` (its
+    /// deregistration acknowledged), ms; `None` if it never did.
+    pub at_home_ms: Option<f64>,
+    /// The HA listed no binding for the home address once the MN was at home.
+    pub deregistered_at_ha: bool,
+    /// The MN's home address was on its home-link interface while at home.
+    pub home_address_on_link: bool,
+    /// Key initializations the MN received during the phase (returning home must not
+    /// touch the keys).
+    pub mn_reinitializations: u64,
+    /// Datagrams lost during the phase, both ways. Most are lost on leaving home:
+    /// with no binding left, the registration from the foreign link is a first one,
+    /// which the HA answers only after Duplicate Address Detection (RFC 6275 §10.3.1,
+    /// `dad_transmits` probes one RetransTimer apart).
+    pub lost: u64,
+}
+
 /// A pass/fail check of the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
@@ -256,6 +277,8 @@ pub struct DemoReport {
     pub ba_loss: BaLossReport,
     /// The HA restart.
     pub ha_restart: HaRestartReport,
+    /// The return home.
+    pub return_home: ReturnHomeReport,
     /// Capture files (`.pcapng` and their `.esp_sa` key files).
     pub captures: Vec<String>,
     /// Checks of what the run should show.
@@ -308,6 +331,24 @@ impl DemoReport {
                     "uplink {:?} ms, downlink {:?} ms",
                     h.uplink_ms, h.downlink_ms
                 ),
+            });
+        }
+        if self.phases.iter().any(|p| p.name == "return_home") {
+            let r = &self.return_home;
+            checks.push(Check {
+                name: "deregistered on the home link".into(),
+                ok: r.at_home_ms.is_some() && r.deregistered_at_ha && r.home_address_on_link,
+                detail: format!(
+                    "at home after {}, HA binding removed: {}, home address on the link: {}",
+                    opt_ms(r.at_home_ms),
+                    r.deregistered_at_ha,
+                    r.home_address_on_link
+                ),
+            });
+            checks.push(Check {
+                name: "no re-initialization across the return home".into(),
+                ok: r.mn_reinitializations == 0,
+                detail: format!("{} initializations", r.mn_reinitializations),
             });
         }
         if self.ha_restart.persistence && self.phases.iter().any(|p| p.name == "ha_restart") {
@@ -407,6 +448,15 @@ impl fmt::Display for DemoReport {
             self.ha_restart.persistence,
             self.ha_restart.binding_restored,
             self.ha_restart.mn_reinitializations
+        )?;
+        writeln!(
+            f,
+            "return home: at home after {}, HA binding removed {}, home address on the link {}, MN re-initializations {}, {} datagrams lost\n  (most on leaving home: a first registration again, held for the HA's Duplicate Address Detection, RFC 6275 §10.3.1, one RetransTimer)",
+            opt_ms(self.return_home.at_home_ms),
+            self.return_home.deregistered_at_ha,
+            self.return_home.home_address_on_link,
+            self.return_home.mn_reinitializations,
+            self.return_home.lost
         )?;
         writeln!(
             f,
@@ -523,12 +573,26 @@ mod tests {
                 update: 7,
                 resend: 1,
             },
-            phases: ["steady", "rekey", "ba_loss", "handover", "ha_restart"]
-                .iter()
-                .map(|n| PhaseReport::new(n, 1.0, &peer(10, 10, vec![]), &peer(10, 10, vec![])))
-                .collect(),
+            phases: [
+                "steady",
+                "rekey",
+                "ba_loss",
+                "handover",
+                "return_home",
+                "ha_restart",
+            ]
+            .iter()
+            .map(|n| PhaseReport::new(n, 1.0, &peer(10, 10, vec![]), &peer(10, 10, vec![])))
+            .collect(),
             goodput_mbps: 512.0,
             captures: vec!["/out/ha.pcapng".into(), "/out/ha.pcapng.esp_sa".into()],
+            return_home: ReturnHomeReport {
+                at_home_ms: Some(4.5),
+                deregistered_at_ha: true,
+                home_address_on_link: true,
+                mn_reinitializations: 0,
+                lost: 3,
+            },
             ..DemoReport::default()
         };
         report.add_checks();
@@ -553,8 +617,27 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["steady", "rekey", "ba_loss", "handover", "ha_restart"]
+            [
+                "steady",
+                "rekey",
+                "ba_loss",
+                "handover",
+                "return_home",
+                "ha_restart"
+            ]
         );
+        assert_eq!(v["return_home"]["at_home_ms"], 4.5);
+        assert_eq!(v["return_home"]["deregistered_at_ha"], true);
+        for name in [
+            "deregistered on the home link",
+            "no re-initialization across the return home",
+        ] {
+            assert!(
+                report.checks.iter().any(|c| c.name == name && c.ok),
+                "{name}: {:?}",
+                report.checks
+            );
+        }
         assert!(v["goodput_mbps"].is_f64());
         assert_eq!(v["captures"].as_array().unwrap().len(), 2);
         // Round trip, and the text form mentions every phase.
@@ -567,6 +650,7 @@ mod tests {
             "ba_loss",
             "handover",
             "ha_restart",
+            "return home: at home after 4.5 ms",
             "512.0 Mbit/s",
         ] {
             assert!(text.contains(n), "{n} missing in\n{text}");
