@@ -40,7 +40,7 @@ use crate::sys::NetnsFd;
 use crate::Error;
 
 /// One thing [`NetConfig`] changed and must undo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Undo {
     Route(RouteKey),
     ProxyNdp {
@@ -61,7 +61,7 @@ enum Undo {
 
 /// A route this crate adds: `dst/prefix [via gateway] dev ifindex [src source] table
 /// table`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct RouteKey {
     dst: Ipv6Addr,
     prefix: u8,
@@ -72,7 +72,7 @@ struct RouteKey {
 }
 
 /// Which packets a policy rule ([`PolicyRule`]) selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RuleSelector {
     /// `from <address>/128`.
     From(Ipv6Addr),
@@ -84,7 +84,7 @@ pub enum RuleSelector {
 
 /// An IPv6 policy rule (`ip -6 rule`): `<selector> lookup <table> [suppress_prefixlength
 /// <n>] priority <priority>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PolicyRule {
     /// The packets it selects.
     pub selector: RuleSelector,
@@ -117,10 +117,66 @@ type RuleKey = PolicyRule;
 /// The main routing table (`RT_TABLE_MAIN`).
 pub const TABLE_MAIN: u32 = 254;
 
+/// The changes to undo, in the order made, with O(1) record and forget (a home
+/// agent records one route per binding: a scan per change made registrations
+/// quadratic, issue 13).
+#[derive(Debug, Default)]
+struct UndoLog {
+    /// In order; `None` where a change was forgotten.
+    entries: Vec<Option<Undo>>,
+    /// Where each live change is in `entries`.
+    index: std::collections::HashMap<Undo, usize>,
+}
+
+impl UndoLog {
+    fn record(&mut self, u: Undo) {
+        if self.index.contains_key(&u) {
+            return;
+        }
+        self.index.insert(u.clone(), self.entries.len());
+        self.entries.push(Some(u));
+    }
+
+    fn forget(&mut self, u: &Undo) {
+        let Some(i) = self.index.remove(u) else {
+            return;
+        };
+        self.entries[i] = None;
+        // Compact once most entries are gone, so the log stays O(live changes).
+        if self.entries.len() > 64 && self.index.len() * 2 < self.entries.len() {
+            self.entries.retain(Option::is_some);
+            for (i, e) in self.entries.iter().enumerate() {
+                if let Some(e) = e {
+                    self.index.insert(e.clone(), i);
+                }
+            }
+        }
+    }
+
+    fn has_sysctl(&self, path: &std::path::Path) -> bool {
+        self.index
+            .keys()
+            .any(|u| matches!(u, Undo::Sysctl { path: p, .. } if p == path))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Every live change, oldest first; the log is left empty.
+    fn take(&mut self) -> Vec<Undo> {
+        self.index.clear();
+        std::mem::take(&mut self.entries)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
 /// An rtnetlink handle plus the list of changes to undo.
 pub struct NetConfig {
     handle: Handle,
-    undo: Vec<Undo>,
+    undo: UndoLog,
     netns: std::sync::Arc<NetnsFd>,
 }
 
@@ -143,7 +199,7 @@ impl NetConfig {
         rt.spawn(conn);
         Ok(NetConfig {
             handle,
-            undo: Vec::new(),
+            undo: UndoLog::default(),
             netns: std::sync::Arc::new(netns),
         })
     }
@@ -433,12 +489,8 @@ impl NetConfig {
             source,
         })?;
         // Only the first write to a path records: cleanup restores the value before us.
-        if !self
-            .undo
-            .iter()
-            .any(|u| matches!(u, Undo::Sysctl { path: p, .. } if *p == path))
-        {
-            self.undo.push(Undo::Sysctl { path, old });
+        if !self.undo.has_sysctl(&path) {
+            self.undo.record(Undo::Sysctl { path, old });
         }
         Ok(())
     }
@@ -446,7 +498,7 @@ impl NetConfig {
     /// Undoes every recorded change, newest first. Goes on after a failure and returns the
     /// first error.
     pub async fn cleanup(mut self) -> Result<(), Error> {
-        let undo = std::mem::take(&mut self.undo);
+        let undo = self.undo.take();
         undo_all(&self.handle, undo).await
     }
 
@@ -472,22 +524,20 @@ impl NetConfig {
     }
 
     fn record(&mut self, u: Undo) {
-        if !self.undo.contains(&u) {
-            self.undo.push(u);
-        }
+        self.undo.record(u);
     }
 
     fn forget(&mut self, u: &Undo) {
-        self.undo.retain(|x| x != u);
+        self.undo.forget(u);
     }
 }
 
 impl Drop for NetConfig {
     fn drop(&mut self) {
-        let undo = std::mem::take(&mut self.undo);
-        if undo.is_empty() {
+        if self.undo.is_empty() {
             return;
         }
+        let undo = self.undo.take();
         // A thread of its own: Drop may run inside the daemon's runtime, where block_on
         // is not allowed; and it can enter the namespace without moving this thread.
         let netns = self.netns.clone();
@@ -753,6 +803,42 @@ mod tests {
         assert!(m
             .attributes
             .contains(&RouteAttribute::PrefSource(RouteAddress::Inet6(src))));
+    }
+
+    #[test]
+    fn the_undo_log_keeps_order_and_forgets_in_constant_time() {
+        let route = |i: u16| {
+            Undo::Route(RouteKey {
+                dst: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, i),
+                prefix: 128,
+                ifindex: 3,
+                table: TABLE_MAIN,
+                gateway: None,
+                source: None,
+            })
+        };
+        let mut log = UndoLog::default();
+        for i in 0..1000 {
+            log.record(route(i));
+        }
+        log.record(route(5)); // recorded once only
+        for i in (0..1000).filter(|i| i % 3 != 0) {
+            log.forget(&route(i));
+        }
+        log.forget(&route(2)); // gone already: nothing
+        assert!(log.entries.len() < 1000, "compacted: {}", log.entries.len());
+        let left = log.take();
+        let expected: Vec<Undo> = (0..1000).filter(|i| i % 3 == 0).map(route).collect();
+        assert_eq!(left, expected, "the live changes, oldest first");
+        assert!(log.is_empty());
+        let sysctl = Undo::Sysctl {
+            path: "/proc/sys/net/ipv6/conf/all/forwarding".into(),
+            old: "0".into(),
+        };
+        log.record(sysctl);
+        assert!(log.has_sysctl(std::path::Path::new(
+            "/proc/sys/net/ipv6/conf/all/forwarding"
+        )));
     }
 
     #[test]
