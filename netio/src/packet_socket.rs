@@ -77,6 +77,14 @@ pub struct PacketSocket {
 }
 
 impl PacketSocket {
+    /// Sizes the receive buffer for a burst of `bytes` (`SO_RCVBUFFORCE`, else
+    /// `SO_RCVBUF`): the kernel default (~208 KiB) dropped retransmitted Binding
+    /// Updates above ~256 in flight (issue 13). Returns the size the kernel reports.
+    pub fn set_receive_buffer(&self, bytes: usize) -> Result<usize, Error> {
+        crate::sys::set_receive_buffer(&self.sock, bytes)
+            .map_err(Error::sys("setsockopt(SO_RCVBUFFORCE) on a packet socket"))
+    }
+
     /// Opens a packet socket on interface `ifname` (`None`: every interface of this
     /// network namespace) passing only frames [`bpf::signalling_filter`] accepts for
     /// `local`.

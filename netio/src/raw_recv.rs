@@ -81,6 +81,14 @@ fn overflow_delta(seen: u32, now: u32) -> u32 {
 }
 
 impl RawReceiver {
+    /// Sizes the receive buffer for a burst of `bytes` (`SO_RCVBUFFORCE`, else
+    /// `SO_RCVBUF`). Returns the size the kernel reports.
+    pub fn set_receive_buffer(&self, bytes: usize) -> Result<usize, Error> {
+        crate::sys::set_receive_buffer(&self.sock, bytes).map_err(Error::sys(
+            "setsockopt(SO_RCVBUFFORCE) on the raw ESP socket",
+        ))
+    }
+
     /// Opens a non-blocking raw socket for `proto`, asking for the destination, hop limit
     /// and traffic class of each packet (`IPV6_RECVPKTINFO`, `IPV6_RECVHOPLIMIT`,
     /// `IPV6_RECVTCLASS`, RFC 3542 §6); with `bind_device` only packets arriving on that

@@ -188,6 +188,18 @@ pub(crate) fn raw(fd: &impl AsRawFd) -> RawFd {
     fd.as_raw_fd()
 }
 
+/// Sets the socket's receive buffer to `bytes` (socket(7)): `SO_RCVBUFFORCE`, which
+/// passes `net.core.rmem_max` and needs `CAP_NET_ADMIN`, else `SO_RCVBUF`, capped by
+/// `rmem_max`. Returns the size the kernel reports afterwards (it doubles the request
+/// for its own bookkeeping).
+pub(crate) fn set_receive_buffer(sock: &socket2::Socket, bytes: usize) -> io::Result<usize> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    if setsockopt(sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value).is_err() {
+        sock.set_recv_buffer_size(bytes)?;
+    }
+    sock.recv_buffer_size()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

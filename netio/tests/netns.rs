@@ -65,6 +65,25 @@ fn packet_socket_passes_signalling_and_tunnel_frames_only() {
 /// hold are counted by the kernel; `take_drops` reads that count and resets it, and with
 /// what was received it accounts for every frame sent.
 #[test]
+fn receive_buffers_are_sized_past_rmem_max() {
+    if !require_root("receive_buffers_are_sized_past_rmem_max") {
+        return;
+    }
+    let lab = Lab::pair("rcvbuf");
+    let (ps, esp) = lab.run("b", || {
+        (
+            PacketSocket::open(Some("vb"), ip6(B)).unwrap(),
+            RawReceiver::open(TunnelProto::Esp, None).unwrap(),
+        )
+    });
+    // As root, SO_RCVBUFFORCE passes net.core.rmem_max (~208 KiB by default); the
+    // kernel reports twice what was asked.
+    let want = 8 << 20;
+    assert!(ps.set_receive_buffer(want).unwrap() >= want);
+    assert!(esp.set_receive_buffer(want).unwrap() >= want);
+}
+
+#[test]
 fn packet_socket_reports_frames_its_full_buffer_dropped() {
     if !require_root("packet_socket_reports_frames_its_full_buffer_dropped") {
         return;

@@ -16,6 +16,29 @@ use mip6_netio::{
 };
 use tokio::io::unix::AsyncFd;
 
+/// The receive buffer of every packet socket and of the raw ESP socket: room for
+/// thousands of Binding Updates in flight (the kernel default, ~208 KiB, dropped them
+/// above ~256; issue 13). Memory is taken only while frames wait.
+pub const RECEIVE_BUFFER: usize = 8 << 20;
+
+/// Logs what sizing a socket's receive buffer gave, warning when it is less.
+fn size_receive_buffer(what: &str, sized: Result<usize, mip6_netio::Error>) {
+    match sized {
+        Ok(n) if n >= RECEIVE_BUFFER => {
+            tracing::debug!(socket = what, bytes = n, "receive buffer");
+        }
+        Ok(n) => tracing::warn!(
+            socket = what,
+            bytes = n,
+            wanted = RECEIVE_BUFFER,
+            "receive buffer smaller than wanted"
+        ),
+        Err(e) => {
+            tracing::warn!(socket = what, error = %e, "receive buffer left at the kernel's default");
+        }
+    }
+}
+
 /// What [`Io::open`] opens.
 #[derive(Debug, Clone)]
 pub struct IoConfig {
@@ -81,11 +104,13 @@ impl Io {
             let on = ifname.as_deref().unwrap_or("every interface");
             let sock = PacketSocket::open(ifname.as_deref(), config.local)
                 .map_err(open_err(format!("packet socket on {on}")))?;
+            size_receive_buffer("packet socket", sock.set_receive_buffer(RECEIVE_BUFFER));
             signalling.push(
                 register(sock).map_err(open_err(format!("registering packet socket on {on}")))?,
             );
         }
         let esp = RawReceiver::open(TunnelProto::Esp, None).map_err(open_err("raw ESP socket"))?;
+        size_receive_buffer("raw ESP socket", esp.set_receive_buffer(RECEIVE_BUFFER));
         let sender = RawSender::open(None).map_err(open_err("IPPROTO_RAW socket"))?;
         if let Some(source) = config.source {
             if let Err(e) = sender.set_source(Some(source)) {
@@ -98,6 +123,7 @@ impl Io {
                 let what = format!("Neighbor Discovery packet socket on {ifname}");
                 let sock =
                     PacketSocket::open_neighbour_discovery(ifname).map_err(open_err(&what))?;
+                size_receive_buffer("home link socket", sock.set_receive_buffer(RECEIVE_BUFFER));
                 let ifindex = sock.ifindex();
                 Some((register(sock).map_err(open_err(what))?, ifindex))
             }
