@@ -15,6 +15,13 @@
 //! and a private tokio runtime, so it works inside or outside the daemon's runtime; the
 //! helper thread first enters the network namespace [`NetConfig::new`] was called in.
 //!
+//! **Sysctl journal** ([`NetConfig::set_sysctl_journal`]): the value a sysctl had before
+//! the first change is also written to a file (and synced) before the change, and the
+//! file is removed once cleanup has restored them. A daemon killed with SIGKILL leaves
+//! the file behind; the next start reads its originals from it instead of taking the
+//! killed run's values for them, so the host gets back what it had before the first
+//! start (issue 13: a restarted HA used to leave `forwarding=1` behind for good).
+//!
 //! Adds are idempotent: routes and neighbour entries are added with `NLM_F_REPLACE`; a rule
 //! that already exists (`EEXIST`) is left alone and not recorded. Deletes of entries that
 //! are already gone (`ENOENT`, `ESRCH`) succeed.
@@ -177,6 +184,8 @@ impl UndoLog {
 pub struct NetConfig {
     handle: Handle,
     undo: UndoLog,
+    /// The sysctl journal's path, if any.
+    journal: Option<PathBuf>,
     netns: std::sync::Arc<NetnsFd>,
 }
 
@@ -200,6 +209,7 @@ impl NetConfig {
         Ok(NetConfig {
             handle,
             undo: UndoLog::default(),
+            journal: None,
             netns: std::sync::Arc::new(netns),
         })
     }
@@ -476,14 +486,27 @@ impl NetConfig {
         self.write_sysctl(sysctl_path("conf", ifname, key)?, value)
     }
 
+    /// Keeps the originals of the sysctls this value changes in `journal` (module
+    /// docs), and takes the originals a killed run left there. Call before the first
+    /// sysctl.
+    pub fn set_sysctl_journal(&mut self, journal: PathBuf) {
+        self.journal = Some(journal);
+    }
+
     fn write_sysctl(&mut self, path: PathBuf, value: &str) -> Result<(), Error> {
-        let old = std::fs::read_to_string(&path)
+        let current = std::fs::read_to_string(&path)
             .map_err(|source| Error::Sysctl {
                 path: path.clone(),
                 source,
             })?
             .trim()
             .to_string();
+        let old = match &self.journal {
+            Some(journal) if !self.undo.has_sysctl(&path) => {
+                journal_original(journal, &path, &current)?
+            }
+            _ => current,
+        };
         std::fs::write(&path, value).map_err(|source| Error::Sysctl {
             path: path.clone(),
             source,
@@ -499,7 +522,11 @@ impl NetConfig {
     /// first error.
     pub async fn cleanup(mut self) -> Result<(), Error> {
         let undo = self.undo.take();
-        undo_all(&self.handle, undo).await
+        let result = undo_all(&self.handle, undo).await;
+        if let (Ok(()), Some(journal)) = (&result, self.journal.take()) {
+            remove_journal(&journal);
+        }
+        result
     }
 
     async fn add_route(&mut self, key: RouteKey) -> Result<(), Error> {
@@ -538,6 +565,7 @@ impl Drop for NetConfig {
             return;
         }
         let undo = self.undo.take();
+        let journal = self.journal.take();
         // A thread of its own: Drop may run inside the daemon's runtime, where block_on
         // is not allowed; and it can enter the namespace without moving this thread.
         let netns = self.netns.clone();
@@ -558,9 +586,55 @@ impl Drop for NetConfig {
         })
         .join();
         match joined {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                if let Some(journal) = journal {
+                    remove_journal(&journal);
+                }
+            }
             Ok(Err(e)) => tracing::warn!("mip6-netio: network cleanup incomplete: {e}"),
             Err(_) => tracing::warn!("mip6-netio: network cleanup thread panicked"),
+        }
+    }
+}
+
+/// The original of sysctl `path` per `journal`: the one a killed run wrote there, or
+/// `current`, which is then appended and synced before the caller changes it.
+fn journal_original(
+    journal: &std::path::Path,
+    path: &std::path::Path,
+    current: &str,
+) -> Result<String, Error> {
+    use std::io::Write;
+    let key = path.display().to_string();
+    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    for line in text.lines() {
+        if let Some((p, v)) = line.split_once('\t') {
+            if p == key {
+                tracing::info!(sysctl = %key, original = v, current, "original value from the sysctl journal of a run that did not clean up");
+                return Ok(v.to_owned());
+            }
+        }
+    }
+    let fail = |source| Error::Sysctl {
+        path: journal.to_owned(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(journal)
+        .map_err(fail)?;
+    writeln!(f, "{key}\t{current}").map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    Ok(current.to_owned())
+}
+
+fn remove_journal(journal: &std::path::Path) {
+    match std::fs::remove_file(journal) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(journal = %journal.display(), error = %e, "sysctl journal not removed")
         }
     }
 }

@@ -487,6 +487,55 @@ fn routes_proxy_and_rules_appear_and_vanish() {
     drop(tun);
 }
 
+/// A run killed with SIGKILL leaves its sysctls changed; the next run, given the same
+/// journal, restores what the host had before the first run, not the killed run's
+/// values, and removes the journal once it has.
+#[test]
+fn the_sysctl_journal_restores_the_values_before_a_killed_run() {
+    if !require_root("the_sysctl_journal_restores_the_values_before_a_killed_run") {
+        return;
+    }
+    let lab = Lab::pair("jr");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("host-settings");
+    let forwarding = || lab.sh("a", &["sysctl", "-n", "net.ipv6.conf.all.forwarding"]);
+    lab.sh(
+        "a",
+        &["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=0"],
+    );
+    let j = journal.clone();
+    lab.run("a", move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // The first run, killed: nothing undone.
+            let mut killed = NetConfig::new().unwrap();
+            killed.set_sysctl_journal(j.clone());
+            killed.set_forwarding(true).unwrap();
+            std::mem::forget(killed);
+        });
+    });
+    assert_eq!(forwarding().trim(), "1");
+    assert!(journal.exists(), "the journal outlives the killed run");
+    let j = journal.clone();
+    lab.run("a", move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut next = NetConfig::new().unwrap();
+            next.set_sysctl_journal(j);
+            next.set_forwarding(true).unwrap();
+            next.cleanup().await.unwrap();
+        });
+    });
+    assert_eq!(forwarding().trim(), "0", "the value before the first run");
+    assert!(!journal.exists(), "a clean stop removes the journal");
+}
+
 /// Moves every packet from `from` to `to` until `stop`; returns (packets read, largest
 /// number of segments one read gave, packets written, writes that carried more than one
 /// packet's worth of octets).

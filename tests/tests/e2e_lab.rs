@@ -212,6 +212,15 @@ fn ha_kill9_and_restart_with_persistence_keeps_binding_and_keys() {
         0,
         "the restarted HA initialized keys: {ha}"
     );
+    // The host gets back what it had before the first start (issue 13): the
+    // restarted HA took the original from the killed one's sysctl journal, not the
+    // killed one's forwarding=1.
+    run.stop_daemons();
+    let forwarding = run
+        .lab
+        .exec_in_checked(Node::Ha, &["sysctl", "-n", "net.ipv6.conf.all.forwarding"])
+        .expect("sysctl");
+    assert_eq!(String::from_utf8_lossy(&forwarding.stdout).trim(), "0");
 }
 
 /// HA restart without state (persistence off): the MN's next BU finds no keys, the MN

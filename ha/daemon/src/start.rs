@@ -40,6 +40,9 @@ use crate::role::{HomeAgentRole, HomeAgentSetup};
 use crate::routes::Routes;
 use crate::store::{self, Persistence};
 
+/// The file in the state directory that keeps the sysctls' values from before the
+/// first start, until a clean stop has restored them.
+pub const SYSCTL_JOURNAL: &str = "host-settings";
 /// Name of the nftables table: `inet mip6_ha`.
 pub const NFT_NAME: &str = "ha";
 
@@ -142,6 +145,8 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     let nft = NftGuard::install_home_agent(NFT_NAME, &[address])
         .map_err(RunError::runtime("nftables"))?;
     let mut net = NetConfig::new().map_err(RunError::runtime("netlink"))?;
+    // What the host had before the first start survives a kill -9 (netio's journal).
+    net.set_sysctl_journal(config.state_dir.join(SYSCTL_JOURNAL));
     net.set_forwarding(true)
         .map_err(RunError::runtime("forwarding"))?;
     let tun = TunConfig {
