@@ -50,5 +50,5 @@ pub use link_send::{LinkSender, NextHop};
 pub use packet_socket::{PacketSocket, RecvMeta};
 pub use raw_recv::{RawReceiver, TunnelProto};
 pub use raw_send::RawSender;
-pub use sys::{if_index, MAX_BATCH};
+pub use sys::{enter_named_netns, if_index, MAX_BATCH};
 pub use tun::{Tun, TunConfig, TunWriteBatch, READ_SCRATCH_LEN, SEGMENTS_PER_READ};

@@ -11,7 +11,8 @@
 //!   removed one by one, and a **compare-and-set** for sequence-number reservations
 //!   shared between processes. Its methods are `async` so a remote backend (a second
 //!   home agent's shared store) fits behind the same trait; [`redb::RedbStore`], the
-//!   embedded one, completes each call before it returns.
+//!   embedded one, completes each call before it returns; [`etcd::EtcdStore`] keeps
+//!   the rows in etcd, for a pair of home agents.
 //! - [`Store`], the typed layer: a role's [`RecordCodec`] turns its engine's records
 //!   into rows and back, and [`Persistence`] decides how much of each record reaches
 //!   the disk.
@@ -19,6 +20,7 @@
 //! Not supported: migrating record layouts (a codec refuses a version it does not
 //! know), several processes sharing one redb file (redb locks it).
 
+pub mod etcd;
 pub mod redb;
 
 use core::future::Future;
