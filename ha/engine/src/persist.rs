@@ -11,8 +11,8 @@
 //! The inbound replay tops are floors on restore: a frame under that SA with a
 //! sequence number at or below the top is dropped as a replay (the anti-replay bitmap
 //! itself is not persisted). The init SA's top is persisted on every frame it opens;
-//! a generation's top with every BU (its binding changes anyway) — data frames under a
-//! generation replayed across a restart are not key- or binding-moving.
+//! a generation's top with every BU the home agent answers, accepted or refused — data
+//! frames under a generation replayed across a restart are not key- or binding-moving.
 
 use std::net::Ipv6Addr;
 

@@ -717,6 +717,11 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// binding's sequence number.
     fn refuse(&mut self, index: MnIndex, request: &ReceivedBu, refusal: Refusal) {
         self.counters.refuse(refusal);
+        // A refused BU moves no binding, yet its ESP sequence number must reach the
+        // persisted replay top as every BU's does (crate::persist): else a home agent
+        // restarted from its records takes a replay of it again (a deregistration
+        // refused with 133, replayed after a restart, was answered a second time).
+        self.mns[index].dirty = true;
         let mn = &self.mns[index];
         tracing::debug!(hoa = %mn.home_address, %refusal, "BU refused");
         let sequence = match (refusal, mn.binding) {

@@ -14,6 +14,19 @@
 //! crash, restart, move or injection happens. The run ends 8 s after
 //! every MN has converged, and fails if that takes longer than [`Params::bound`].
 //!
+//! ## Home visits
+//!
+//! In [`Scenario::HomeVisits`] each MN also returns home once or twice during the
+//! fault phase ([`Params::home_visits`], drawn after every other draw, so that the
+//! other scenarios' seeds run as before; every visit ends before the faults stop).
+//! Back home the MN is told it has no care-of address and deregisters from its home
+//! address (RFC 6275 §11.5.4: a BU of lifetime 0); the HA answers it at the home
+//! address (§10.3.2), where the network delivers to the MN while it is home and counts
+//! a frame as to an old address when it is not. Leaving home gives the MN its current
+//! foreign care-of address back (a move while at home only changes which one); an MN
+//! restarted at home restarts at home. At home the MN tunnels nothing (`NotAway`) and
+//! the HA, once the binding is gone, seals nothing for it: both are counted as unsent.
+//!
 //! ## What "both ends hold state for each other" means
 //!
 //! For MN *i* the pair holds state unless
@@ -69,6 +82,18 @@
 //!    every MN's binding, key view and persisted replay state unchanged. After a lost
 //!    store only the BUs the HA was handed since are replayed: the store is what
 //!    holds the replay state.
+//! 5. A node at home that has seen its deregistration acknowledged
+//!    (`Event::Deregistered`) and has no BU outstanding is `Registration::AtHome`, and
+//!    the HA holds no unexpired binding for it (RFC 6275 §11.5.4, §10.3.2) — but for
+//!    one made after the deregistration by a registration the node had sent before it
+//!    came home, delayed past it: an HA with no binding takes any sequence number
+//!    (§9.5.1). Those are counted ([`Stats::stale_registrations`]); a BU sent from home
+//!    that binds the node fails the run, and so does a deregistration seen while away.
+//! 6. Keys are initialized again only after a loss of state: an initialization of a
+//!    node that holds no generation, while neither end has lost state since the node
+//!    last held one, fails the run, in every scenario (a home visit, for one, must not
+//!    cost the keys). An initialization while the node holds a generation is a stale
+//!    one (above), never seen but after a lost store.
 //!
 //! Besides, on every frame: the SPI it was sealed under is the one of the key the
 //! sealing engine's own view names as its transmit key (the HA's signalling may be
@@ -129,14 +154,19 @@ pub enum Scenario {
     /// same init keys and every node it served must initialize again. Later crashes
     /// find what was written since.
     StoreLost,
+    /// As [`Scenario::Faults`], and each MN returns home once or twice during the
+    /// fault phase ([`Params::home_visits`]; RFC 6275 §11.5.4, §10.3.2).
+    HomeVisits,
 }
 
 impl Scenario {
-    /// The scenario named `name` (`faults`, `store-lost`), for `MIP6_SIM_SCENARIO`.
+    /// The scenario named `name` (`faults`, `store-lost`, `home-visits`), for
+    /// `MIP6_SIM_SCENARIO`.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "faults" => Some(Scenario::Faults),
             "store-lost" => Some(Scenario::StoreLost),
+            "home-visits" => Some(Scenario::HomeVisits),
             _ => None,
         }
     }
@@ -146,6 +176,7 @@ impl Scenario {
         match self {
             Scenario::Faults => "faults",
             Scenario::StoreLost => "store-lost",
+            Scenario::HomeVisits => "home-visits",
         }
     }
 }
@@ -177,6 +208,9 @@ pub struct Params {
     pub mn_restarts: Vec<(u64, usize)>,
     /// MN moves to its other care-of address: (at ms, MN).
     pub moves: Vec<(u64, usize)>,
+    /// Home visits ([`Scenario::HomeVisits`] only): (from ms, for ms, MN). A node's
+    /// visits do not overlap, and each ends before `fault_ms - 1000`.
+    pub home_visits: Vec<(u64, u64, usize)>,
     /// Replays of captured BUs, at ms.
     pub replays: Vec<u64>,
     /// Forgeries, at ms.
@@ -200,7 +234,8 @@ pub struct Params {
 impl Params {
     /// The parameters of `seed` in `scenario`, drawn from `rng` (which the run then
     /// goes on using). [`Scenario::Faults`] draws exactly what it always drew, so a
-    /// seed's run stays the same.
+    /// seed's run stays the same; [`Scenario::HomeVisits`] draws the same and then,
+    /// after every other draw, its visits.
     pub fn draw(seed: u64, scenario: Scenario, rng: &mut ChaCha20Rng) -> Self {
         let mns = rng.gen_range(2..=3);
         let fault_ms = rng.gen_range(30_000..=70_000);
@@ -248,6 +283,24 @@ impl Params {
             let down = rng.gen_range(0..8_000);
             ha_crashes.push((t, down));
         }
+        // Drawn last, so that the other scenarios' draws stay what they were.
+        let mut home_visits = Vec::new();
+        if scenario == Scenario::HomeVisits {
+            for i in 0..mns {
+                // One or two visits; two split the window in halves, so they never
+                // overlap. Each starts at 2 s at the earliest and ends before
+                // fault_ms - 1000.
+                let n = rng.gen_range(1..=2u64);
+                let (first, end) = (2_000, fault_ms - 1_000);
+                let span = (end - first) / n;
+                for k in 0..n {
+                    let from = first + k * span;
+                    let stay = rng.gen_range(500..=8_000);
+                    let start = rng.gen_range(from..from + span - stay);
+                    home_visits.push((start, stay, i));
+                }
+            }
+        }
         Params {
             seed,
             scenario,
@@ -265,6 +318,7 @@ impl Params {
             ha_crashes,
             mn_restarts,
             moves,
+            home_visits,
             replays,
             forgeries,
             data_up_ms,
@@ -300,8 +354,8 @@ pub struct Stats {
     pub down_unsent: u64,
     /// Frames that reached a crashed HA.
     pub to_dead_ha: u64,
-    /// Frames that reached a care-of address the MN had left.
-    pub to_old_coa: u64,
+    /// Frames that reached an address of an MN (care-of or home) it was not at.
+    pub to_old_address: u64,
     /// Data frames that found no key while the pair held state (invariant 1).
     pub key_failures: u64,
     /// Data frames that found no key while (or sealed before) one end had lost state.
@@ -340,6 +394,15 @@ pub struct Stats {
     pub mn_restarts: u64,
     /// See `ha_crashes`.
     pub moves: u64,
+    /// Returns home ([`Scenario::HomeVisits`]).
+    pub home_visits: u64,
+    /// Deregistrations the MNs saw acknowledged (`Event::Deregistered`: a BA
+    /// accepting the lifetime-0 BU, or a refusal 133 of it).
+    pub deregistrations: u64,
+    /// Registrations an MN sent before it came home that reached the HA after its
+    /// deregistration, binding it again while it was at home (RFC 6275 §9.5.1: an HA
+    /// with no binding accepts any sequence number).
+    pub stale_registrations: u64,
     /// Injections by kind and outcome.
     pub injections: BTreeMap<String, u64>,
     /// HA drops by reason.
@@ -465,6 +528,9 @@ impl Totals {
         t.store_losses += s.store_losses;
         t.mn_restarts += s.mn_restarts;
         t.moves += s.moves;
+        t.home_visits += s.home_visits;
+        t.deregistrations += s.deregistrations;
+        t.stale_registrations += s.stale_registrations;
         t.sealed += s.sealed;
         t.rebinds += s.rebinds;
         t.sequences_repeated += s.sequences_repeated;
@@ -497,7 +563,8 @@ impl Totals {
              steps {} sealed {} BUs {} data up {}/{} down {}/{}\n\
              keys: {} initializations ({} again, {} stale), {} updates, {} resends, {} MN key drops, {} rebinds\n\
              nonces: {} sealed at a sequence number used before under the key, new by the IV prefix\n\
-             faults: {} HA crashes (restored: {} full, {} durable minimum, {} store lost), {} MN restarts, {} moves; exempt checks {}, exempt key misses {}\n",
+             faults: {} HA crashes (restored: {} full, {} durable minimum, {} store lost), {} MN restarts, {} moves; exempt checks {}, exempt key misses {}\n\
+             home: {} visits, {} deregistrations acknowledged, {} registrations bound again after a deregistration\n",
             self.seeds,
             self.failures.len(),
             self.max_convergence.0,
@@ -531,6 +598,9 @@ impl Totals {
             s.moves,
             s.exempt_checks,
             s.key_misses_exempt,
+            s.home_visits,
+            s.deregistrations,
+            s.stale_registrations,
         );
         for (k, v) in &self.kinds {
             out += &format!("  {k}: {v}\n");
@@ -579,6 +649,8 @@ impl Totals {
             ("HA store losses", s.store_losses),
             ("MN restarts", s.mn_restarts),
             ("moves", s.moves),
+            ("home visits", s.home_visits),
+            ("deregistrations acknowledged", s.deregistrations),
             (
                 "data under a restored key (BRR)",
                 sum_of(&s.ha_drops, "DataUnderRestoredKey"),

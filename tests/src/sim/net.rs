@@ -22,8 +22,9 @@ use rand_chacha::ChaCha20Rng;
 pub enum Dest {
     /// The home agent.
     Ha,
-    /// A care-of address (the MN at it, if one is).
-    Coa(Ipv6Addr),
+    /// An address of an MN, a care-of address or (at home) its home address: the MN,
+    /// if it is at it.
+    Mn(Ipv6Addr),
 }
 
 /// What a frame is, as its sender knew it.
@@ -49,6 +50,8 @@ pub struct Packet {
     /// The MN pair's key epoch when it was sealed (see `world`), if both ends held
     /// state for each other then.
     pub epoch: Option<u64>,
+    /// Sent by its MN while at home (a deregistration, on the MN's side).
+    pub from_home: bool,
     /// The frame.
     pub bytes: Vec<u8>,
 }
@@ -216,6 +219,7 @@ mod tests {
             mn: 0,
             kind: Kind::Data,
             epoch: None,
+            from_home: false,
             bytes: vec![n],
         }
     }

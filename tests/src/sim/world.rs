@@ -43,6 +43,8 @@ enum Action {
     HaRestart(u64),
     MnRestart(usize),
     Move(usize),
+    GoHome(usize),
+    LeaveHome(usize),
     Replay,
     Forge,
     Heal,
@@ -54,7 +56,27 @@ enum Action {
 struct Mn {
     hoa: Ipv6Addr,
     coas: [Ipv6Addr; 2],
+    /// The care-of address it is at, or comes back to from home.
     at: usize,
+    /// At home (a home visit, [`super::Scenario::HomeVisits`]).
+    home: bool,
+    /// When the current (or last) home visit began.
+    home_since: Time,
+    /// At home, the MN has seen its deregistration acknowledged (`Event::Deregistered`)
+    /// since it came back.
+    dereg_acked: bool,
+    /// At home: a binding the HA made from a registration the MN had sent before it
+    /// came home, taken after its deregistration (RFC 6275 §9.5.1).
+    stale_binding: Option<mip6_ha::BindingView>,
+    /// The MN has held a generation since either end last lost state: from then on
+    /// nothing but a loss of state may make the HA initialize it again.
+    settled: bool,
+    /// Restarted under [`RestorePolicy::Reinitialize`] and not persisted since: the
+    /// disk still names the keys the restart dropped. The engine writes its record
+    /// with its first BU, at once when away; a node restarted at home sends none
+    /// until it leaves. Such keys are never taken back (the policy takes back only
+    /// the marks), so only the keys of the two records may differ meanwhile.
+    disk_keys_dropped: bool,
     cfg: mip6_mn::MnConfig,
     node: MobileNode,
     disk: Option<mip6_mn::MnRecord>,
@@ -81,6 +103,16 @@ impl Mn {
         self.coas[self.at]
     }
 
+    /// The address the MN is reached at: its care-of address, or at home its home
+    /// address.
+    fn address(&self) -> Ipv6Addr {
+        if self.home {
+            self.hoa
+        } else {
+            self.coa()
+        }
+    }
+
     /// One end lost its state for the other (see the module docs): a new epoch.
     fn lose(&mut self, ha_side: bool) {
         if ha_side {
@@ -88,6 +120,7 @@ impl Mn {
         } else {
             self.mn_lost = true;
         }
+        self.settled = false;
         self.epoch += 1;
     }
 }
@@ -115,7 +148,8 @@ pub struct World {
     crash_id: u64,
     before_crash: Vec<(Option<mip6_ha::KeyView>, Option<mip6_ha::BindingView>)>,
     mns: Vec<Mn>,
-    coa_owner: HashMap<Ipv6Addr, usize>,
+    /// The MN each care-of and home address belongs to.
+    owner: HashMap<Ipv6Addr, usize>,
     net: Network,
     ledger: NonceLedger,
     actions: BinaryHeap<Reverse<(Time, u64, Action)>>,
@@ -163,7 +197,7 @@ impl World {
     pub fn new(p: Params, mut rng: ChaCha20Rng, trace: bool) -> Self {
         let mut ha_mns = Vec::new();
         let mut mns = Vec::new();
-        let mut coa_owner = HashMap::new();
+        let mut owner = HashMap::new();
         for i in 0..p.mns {
             let n = u8::try_from(i).unwrap_or(0) + 1;
             let last = 0x100 + u16::from(n);
@@ -181,12 +215,19 @@ impl World {
             cfg.sequence_block = p.sequence_block;
             cfg.restore = p.mn_restore;
             let node = MobileNode::new(cfg.clone(), &mut rng, T0, None);
-            coa_owner.insert(coas[0], i);
-            coa_owner.insert(coas[1], i);
+            owner.insert(coas[0], i);
+            owner.insert(coas[1], i);
+            owner.insert(hoa, i);
             mns.push(Mn {
                 hoa,
                 coas,
                 at: 0,
+                home: false,
+                home_since: T0,
+                dereg_acked: false,
+                stale_binding: None,
+                settled: false,
+                disk_keys_dropped: false,
                 cfg,
                 node,
                 disk: None,
@@ -227,7 +268,7 @@ impl World {
             crash_id: 0,
             before_crash: Vec::new(),
             mns,
-            coa_owner,
+            owner,
             net,
             ledger,
             actions: BinaryHeap::new(),
@@ -273,6 +314,10 @@ impl World {
         }
         for &(t, i) in &p.moves {
             self.schedule(at(t), Action::Move(i));
+        }
+        for &(t, stay, i) in &p.home_visits {
+            self.schedule(at(t), Action::GoHome(i));
+            self.schedule(at(t + stay), Action::LeaveHome(i));
         }
         for &t in &p.replays {
             self.schedule(at(t), Action::Replay);
@@ -360,7 +405,12 @@ impl World {
         };
         debug_assert!(t <= now);
         match action {
-            Action::MnData(i) | Action::HaData(i) | Action::MnRestart(i) | Action::Move(i) => {
+            Action::MnData(i)
+            | Action::HaData(i)
+            | Action::MnRestart(i)
+            | Action::Move(i)
+            | Action::GoHome(i)
+            | Action::LeaveHome(i) => {
                 self.touch(i);
             }
             _ => self.touched = u64::MAX,
@@ -388,9 +438,36 @@ impl World {
                 let m = &mut self.mns[i];
                 m.at = 1 - m.at;
                 let coa = m.coa();
-                m.node.set_care_of_address(now, Some(coa));
                 self.stats.moves += 1;
-                tr!(self, "MN{i} moves to {coa}");
+                if m.home {
+                    // At home it only changes where it will come back to.
+                    tr!(self, "MN{i}, at home, will come back to {coa}");
+                } else {
+                    m.node.set_care_of_address(now, Some(coa));
+                    tr!(self, "MN{i} moves to {coa}");
+                    self.after_mn(i)?;
+                }
+            }
+            Action::GoHome(i) => {
+                let m = &mut self.mns[i];
+                m.home = true;
+                m.home_since = now;
+                m.dereg_acked = false;
+                m.stale_binding = None;
+                // RFC 6275 §11.5.4: back home, the node deregisters (a BU of lifetime 0
+                // from its home address).
+                m.node.set_care_of_address(now, None);
+                self.stats.home_visits += 1;
+                tr!(self, "MN{i} returns home");
+                self.after_mn(i)?;
+            }
+            Action::LeaveHome(i) => {
+                let m = &mut self.mns[i];
+                m.home = false;
+                m.stale_binding = None;
+                let coa = m.coa();
+                m.node.set_care_of_address(now, Some(coa));
+                tr!(self, "MN{i} leaves home for {coa}");
                 self.after_mn(i)?;
             }
             Action::Replay => self.replay()?,
@@ -451,8 +528,35 @@ impl World {
                     }
                     c.push(bytes.clone());
                 }
+                let hoa = self.mns[p.mn].hoa;
+                let bound_before = ha.binding(&hoa);
                 let r = ha.handle(now, &mut bytes);
                 tr!(self, "HA <- MN{} {:?}: {:?}", p.mn, p.kind, r);
+                let m = &mut self.mns[p.mn];
+                let bound_after = ha.binding(&hoa);
+                if m.home && p.kind == Kind::Bu && bound_after != bound_before {
+                    if let Some(b) = bound_after.filter(|b| b.care_of_address != hoa) {
+                        // At home the node sends nothing but deregistrations: a
+                        // binding made now comes from a BU it sent before it came home,
+                        // delayed past its deregistration, which an HA with no binding
+                        // takes whatever its sequence number (RFC 6275 §9.5.1).
+                        if p.from_home {
+                            return Err(format!(
+                                "MN{}, at home since {:?}, bound to {} by a BU sent from home",
+                                p.mn,
+                                since_t0(m.home_since),
+                                b.care_of_address,
+                            ));
+                        }
+                        m.stale_binding = Some(b);
+                        self.stats.stale_registrations += 1;
+                        tr!(
+                            self,
+                            "MN{} at home bound again by a BU sent before: {b:?}",
+                            p.mn
+                        );
+                    }
+                }
                 match r {
                     mip6_ha::Received::Delivered { inner, .. } => {
                         if let Some((b'U', i, _)) = bytes.get(inner).and_then(read_inner) {
@@ -478,12 +582,12 @@ impl World {
                 }
                 self.after_ha()
             }
-            Dest::Coa(addr) => {
-                let Some(&i) = self.coa_owner.get(&addr) else {
+            Dest::Mn(addr) => {
+                let Some(&i) = self.owner.get(&addr) else {
                     return Err(format!("frame to {addr}, no MN's address"));
                 };
-                if self.mns[i].coa() != addr {
-                    self.stats.to_old_coa += 1;
+                if self.mns[i].address() != addr {
+                    self.stats.to_old_address += 1;
                     return Ok(());
                 }
                 let r = self.mns[i].node.handle(now, &mut bytes);
@@ -546,6 +650,7 @@ impl World {
         let Some(ha) = self.ha.as_mut() else {
             return Ok(());
         };
+        let mut unexplained = None;
         let frames = stepper::drain(ha, |e| match e {
             mip6_ha::Event::Persist(r) => {
                 for key in ha_record_keys(&r) {
@@ -565,6 +670,16 @@ impl World {
                             // the HA took an init BU the node had already seen
                             // answered (see the module docs): the window stays open.
                             if m.node.keys().newest.is_none() {
+                                // A node that held a generation since the last loss
+                                // of state, at either end, and now asks for init lost
+                                // its keys with no cause the run knows of: a home
+                                // visit, say, must not re-initialize the keys.
+                                if m.settled && !m.mn_lost && !m.ha_lost {
+                                    unexplained.get_or_insert(format!(
+                                        "keys of {} initialized again, though neither end lost state since the node last held a generation (home {})",
+                                        m.hoa, m.home
+                                    ));
+                                }
                                 m.mn_lost = false;
                                 m.ha_lost = false;
                             } else {
@@ -579,6 +694,9 @@ impl World {
             }
             other => tr!(self, "HA event {other:?}"),
         });
+        if let Some(e) = unexplained {
+            return Err(e);
+        }
         for (i, m) in self.mns.iter().enumerate() {
             if self.touched & (1 << i) != 0 {
                 if let Some(r) = ha.record(&m.hoa) {
@@ -604,7 +722,8 @@ impl World {
                 tr!(self, "HA answered unprotected to {}", t.destination);
                 continue;
             }
-            let Some(&i) = self.coa_owner.get(&t.destination) else {
+            // A node at home is answered at its home address (RFC 6275 §10.3.2).
+            let Some(&i) = self.owner.get(&t.destination) else {
                 return Err(format!(
                     "HA sent a frame to {}, no MN's address",
                     t.destination
@@ -616,7 +735,7 @@ impl World {
                 self.ha_transmit_spi(i)?,
                 self.mns[i].cfg.init_spis.ha_to_mn.get(),
             ];
-            let dest = Dest::Coa(t.destination);
+            let dest = Dest::Mn(t.destination);
             self.send(dest, i, Kind::Ba, t.frame, "HA BA", &sealed_under)?;
         }
         Ok(())
@@ -639,12 +758,19 @@ impl World {
     fn after_mn(&mut self, i: usize) -> Result<(), String> {
         let m = &mut self.mns[i];
         let mut keys_dropped = 0;
+        let mut deregistered = false;
         let frames = stepper::drain(&mut m.node, |e| match e {
+            mip6_mn::Event::Deregistered => {
+                self.stats.deregistrations += 1;
+                tr!(self, "MN{i} deregistered");
+                deregistered = true;
+            }
             mip6_mn::Event::Persist(r) => {
                 for key in mn_record_keys(m.hoa, &r) {
                     self.ledger.learn(&key);
                 }
                 m.disk = Some(r);
+                m.disk_keys_dropped = false;
             }
             mip6_mn::Event::KeysDropped => {
                 self.stats.mn_keys_dropped += 1;
@@ -663,6 +789,16 @@ impl World {
         });
         for _ in 0..keys_dropped {
             m.lose(false);
+        }
+        if deregistered {
+            // Only a node told it is home deregisters (RFC 6275 §11.5.4).
+            if !m.home {
+                return Err(format!("MN{i} deregistered while away, at {}", m.coa()));
+            }
+            m.dereg_acked = true;
+        }
+        if m.node.keys().newest.is_some() && !m.mn_lost && !m.ha_lost {
+            m.settled = true;
         }
         for key in mn_record_keys(m.hoa, &m.node.record()) {
             self.ledger.learn(&key);
@@ -691,7 +827,7 @@ impl World {
     ) -> Result<(), String> {
         let direction = match dest {
             Dest::Ha => Direction::MnToHa,
-            Dest::Coa(_) => Direction::HaToMn,
+            Dest::Mn(_) => Direction::HaToMn,
         };
         let sealed = self
             .ledger
@@ -708,6 +844,7 @@ impl World {
             mn: i,
             kind,
             epoch: self.pair_epoch(i),
+            from_home: dest == Dest::Ha && self.mns[i].home,
             bytes,
         };
         self.net.send(self.now, packet, &mut self.rng);
@@ -745,7 +882,7 @@ impl World {
         match stepper::seal_packet(ha, self.now, &pkt) {
             Ok(sealed) => {
                 self.after_ha()?;
-                let dest = Dest::Coa(sealed.destination);
+                let dest = Dest::Mn(sealed.destination);
                 let what = format!("HA data for MN{i}");
                 let sealed_under = [self.ha_transmit_spi(i)?];
                 self.send(dest, i, Kind::Data, sealed.frame, &what, &sealed_under)?;
@@ -913,13 +1050,22 @@ impl World {
                     after.short()
                 ));
             }
-            RestorePolicy::Reinitialize if before.newest.is_some() => self.mns[i].lose(false),
+            RestorePolicy::Reinitialize if before.newest.is_some() => {
+                self.mns[i].lose(false);
+                self.mns[i].disk_keys_dropped = true;
+            }
             _ => {}
         }
         let m = &mut self.mns[i];
-        let coa = m.coa();
-        m.node.set_care_of_address(now, Some(coa));
-        tr!(self, "MN{i} restarts ({:?})", self.p.mn_restore);
+        // A node restarted at home starts at home.
+        let coa = (!m.home).then(|| m.coa());
+        m.node.set_care_of_address(now, coa);
+        tr!(
+            self,
+            "MN{i} restarts ({:?}) at {:?}",
+            self.p.mn_restore,
+            coa
+        );
         self.after_mn(i)
     }
 
@@ -1148,6 +1294,7 @@ impl World {
             } else {
                 self.stats.exempt_checks += 1;
             }
+            self.check_home(i, ha)?;
             if all_converged {
                 let coa = m.coa();
                 let bound = ha
@@ -1158,7 +1305,7 @@ impl World {
                     Registration::Registered(r) if r.coa == coa
                 );
                 let common = hs.newest.is_some() && hs.newest == ms.newest;
-                all_converged = bound && registered && common;
+                all_converged = !m.home && bound && registered && common;
             }
         }
         if all_converged {
@@ -1169,6 +1316,32 @@ impl World {
             self.schedule(self.now + TAIL, Action::Finish);
         }
         Ok(())
+    }
+
+    /// A node at home (RFC 6275 §11.5.4, §10.3.2): once it has seen its deregistration
+    /// acknowledged and while no BU of its is outstanding, it is `AtHome` and the HA
+    /// holds no binding for it — none, an expired one, or one a registration it sent
+    /// before it came home made after the deregistration (see `deliver`).
+    fn check_home(&self, i: usize, ha: &Ha) -> Result<(), String> {
+        let m = &self.mns[i];
+        if !m.home || !m.dereg_acked {
+            return Ok(());
+        }
+        let state = m.node.registration().state;
+        if matches!(state, Registration::AwaitingAck(_)) {
+            return Ok(());
+        }
+        if state != Registration::AtHome {
+            return Err(format!(
+                "MN{i} at home, deregistration acknowledged, registration {state:?}"
+            ));
+        }
+        match ha.binding(&m.hoa) {
+            Some(b) if b.expires_at > self.now && Some(b) != m.stale_binding => Err(format!(
+                "MN{i} at home, deregistration acknowledged, but the HA binds it: {b:?}"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The engines' persistence contract: what is on disk names the same keys,
@@ -1209,7 +1382,7 @@ impl World {
         }
         match &m.disk {
             Some(d) => {
-                let same = KeySet::of_mn(d) == KeySet::of_mn(mr)
+                let same = (m.disk_keys_dropped || KeySet::of_mn(d) == KeySet::of_mn(mr))
                     && d.bu_sequence_mark == mr.bu_sequence_mark
                     && d.init_outbound_mark >= mr.init_outbound_mark
                     && [(&d.newest, &mr.newest), (&d.anterior, &mr.anterior)]
@@ -1235,8 +1408,9 @@ impl World {
         for (i, m) in self.mns.iter().enumerate() {
             let ha = self.ha.as_ref();
             s += &format!(
-                "MN{i} at {} lost(mn {}, ha {}) reg {:?}\n  MN keys {}\n  HA keys {:?} binding {:?}\n",
-                m.coa(),
+                "MN{i} at {}{} lost(mn {}, ha {}) reg {:?}\n  MN keys {}\n  HA keys {:?} binding {:?}\n",
+                m.address(),
+                if m.home { " (home)" } else { "" },
                 m.mn_lost,
                 m.ha_lost,
                 m.node.registration().state,
