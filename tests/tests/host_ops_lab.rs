@@ -325,3 +325,71 @@ fn two_mobile_nodes_on_one_host_with_default_paths() {
     assert!(!da.control_socket().exists() && !db.control_socket().exists());
     ha.stop(&mut s.lab);
 }
+
+/// Waits until the daemon's log file holds a line with every one of `parts`; returns it.
+fn log_line(s: &Setup, d: &Daemon, parts: &[&str], timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let log = s.log(d);
+        if let Some(line) = log.lines().find(|l| parts.iter().all(|p| l.contains(p))) {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line with {parts:?} in {} within {timeout:?}:\n{log}",
+            d.name
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_wrong_init_secret_is_a_warning_on_both_sides_naming_the_node() {
+    let t = "a_wrong_init_secret_is_a_warning_on_both_sides_naming_the_node";
+    if !require_lab(t) {
+        return;
+    }
+    let _host = HostFiles::of(&[A]);
+    let (mut s, ha) = Setup::new(&[A]);
+    let wrong = "0f".repeat(32);
+    let ca = s.write_mn("a-wrong", &mn_toml_defaults(&A, &wrong));
+    let a = s.spawn(
+        "mip6-mn",
+        Node::Mn,
+        &ca,
+        &HostDefaults::new(A.hoa).control_socket(),
+    );
+    let hoa = A.hoa.to_string();
+    // The home agent cannot open the node's BUs: a WARN naming it and the cause, once.
+    let line = log_line(
+        &s,
+        &ha,
+        &["WARN", &hoa, "wrong init secret"],
+        Duration::from_secs(10),
+    );
+    assert!(line.contains("init_icv_failure"), "{line}");
+    // The node hears nothing back: a WARN after its third retransmission (~10 s).
+    let line = log_line(
+        &s,
+        &a,
+        &[
+            "WARN",
+            &hoa,
+            "no Binding Acknowledgement",
+            "wrong init secret",
+        ],
+        Duration::from_secs(25),
+    );
+    assert!(line.contains("no_binding_ack"), "{line}");
+    // Rate-limited: the HA saw a BU per retransmission but warned once this minute.
+    let ha_log = s.log(&ha);
+    let warned = ha_log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("init_icv_failure"))
+        .count();
+    assert_eq!(warned, 1, "{ha_log}");
+    let st = status::request(&s.files.ha_socket, "status").expect("HA status");
+    assert!(binding_of(&st, A.hoa).is_none(), "{st}");
+    a.stop(&mut s.lab);
+    ha.stop(&mut s.lab);
+}

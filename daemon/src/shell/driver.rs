@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::io::Io;
 use super::key_log::{KeyLog, KeyMaterial};
 use super::next_hops::NextHops;
+use super::notice::{self, DropSummary, RateLimiter, Warning, WARN_EVERY};
 use super::report::ReportInput;
 use super::stats::{drop_names, ShellStats};
 use super::{Handled, HostAction, Ready, RecordOf, Role};
@@ -138,6 +139,9 @@ struct Core<R: Role, S: RecordStore> {
     tun_scratch: Vec<u8>,
     tun_out: TunWriteBatch,
     persist: Vec<RecordOf<R>>,
+    warnings: Vec<Warning>,
+    warn_limit: RateLimiter,
+    drop_summary: DropSummary,
     delivered: Vec<(usize, Range<usize>)>,
     sealed: Vec<(usize, DataFrame)>,
 }
@@ -179,6 +183,9 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 tun_scratch: vec![0; READ_SCRATCH_LEN],
                 tun_out: TunWriteBatch::new(),
                 persist: Vec::new(),
+                warnings: Vec::new(),
+                warn_limit: RateLimiter::default(),
+                drop_summary: DropSummary::default(),
                 delivered: Vec::with_capacity(MAX_BATCH),
                 sealed: Vec::with_capacity(TUN_BATCH),
             },
@@ -281,6 +288,8 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
     ) -> Result<&'static str, ShellError> {
         let mut socket_stats = tokio::time::interval(SOCKET_STATS_EVERY);
         socket_stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut summary = tokio::time::interval(WARN_EVERY);
+        summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.core.role.engine().poll_timeout();
             let sleep_for = deadline.map_or(IDLE_WAKE, |d| {
@@ -315,6 +324,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     self.core.drain_network(&self.io, Source::HomeLink).await?;
                 }
                 _ = socket_stats.tick() => self.core.poll_socket_drops(&self.io),
+                _ = summary.tick() => self.core.summarize_drops(),
                 Some(request) = control_rx.recv() => {
                     self.core.poll_socket_drops(&self.io);
                     let answer = match request.command.as_str() {
@@ -337,6 +347,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
             if let Some(c) = &mut self.core.capture {
                 c.pcap.flush();
             }
+            self.core.report_warnings();
         }
     }
 }
@@ -401,6 +412,37 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         let input = self.report_input();
         let text = self.role.metrics(&input, Text::new());
         input.common_metrics(R::NAME, text).finish()
+    }
+
+    /// Logs what the role reports pointing at a misconfigured mobile node, each (node,
+    /// cause) at most once per [`WARN_EVERY`] ([`notice`]).
+    fn report_warnings(&mut self) {
+        let now = clock::now();
+        self.role.poll_warnings(now, &mut self.warnings);
+        for warning in self.warnings.drain(..) {
+            if let Some(held_back) = self.warn_limit.admit(&warning, now) {
+                notice::log_warning(&warning, held_back);
+            }
+        }
+    }
+
+    /// Once a minute: one INFO line with that minute's drops by reason, if there were
+    /// any ([`notice::DropSummary`]).
+    fn summarize_drops(&mut self) {
+        let totals = self
+            .role
+            .engine_drops()
+            .into_iter()
+            .chain(self.stats.drops.iter().map(|(k, v)| ((*k).to_owned(), *v)));
+        let grown = self.drop_summary.take(totals);
+        if !grown.is_empty() {
+            let total: u64 = grown.iter().map(|(_, n)| n).sum();
+            tracing::info!(
+                total,
+                by_reason = %notice::format_summary(&grown),
+                "frames dropped in the last minute"
+            );
+        }
     }
 
     /// Adds what the kernel dropped on each packet socket since the last read, and on

@@ -30,11 +30,13 @@
 //! | [`screen`] | frames for an address that is not the daemon's, dropped by name |
 //! | [`report`] | status JSON and Prometheus text fields both roles share |
 //! | [`key_log`] | the capture's `esp_sa` key log, one entry per key |
+//! | [`notice`] | warnings that name a misconfigured mobile node, rate-limited; the minute's drop summary |
 
 pub mod driver;
 pub mod io;
 pub mod key_log;
 pub mod next_hops;
+pub mod notice;
 pub mod report;
 pub mod screen;
 pub mod stats;
@@ -51,6 +53,7 @@ use serde_json::{Map, Value};
 pub use driver::{Capture, Shell, ShellError};
 pub use io::{Io, IoConfig, OpenError};
 pub use key_log::KeyMaterial;
+pub use notice::Warning;
 pub use report::ReportInput;
 
 use crate::metrics::Text;
@@ -173,6 +176,11 @@ pub trait Role {
 
     /// The engine's drop counts by reason name (snake case), zero included.
     fn engine_drops(&self) -> Vec<(String, u64)>;
+
+    /// Adds what points at a misconfigured mobile node since the last call to `out`
+    /// (issue 11, item 6; [`notice`]): the shell rate-limits and logs it. Called after
+    /// every wake of the loop, so it must be cheap when nothing happened.
+    fn poll_warnings(&mut self, _now: Time, _out: &mut Vec<Warning>) {}
 
     /// The role's status fields, beside [`ReportInput::common_status`]'s.
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value>;

@@ -11,10 +11,10 @@ use mip6_daemon::metrics::Text;
 use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
-use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role};
+use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role, Warning};
 use mip6_ha::{
-    BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnRecord,
-    RouteChange,
+    BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnNotices,
+    MnRecord, Refusal, RouteChange,
 };
 use mip6_netio::nft::NftGuard;
 use mip6_wire::Time;
@@ -114,6 +114,60 @@ impl HomeAgentRole {
             .filter(|hoa| self.engine.binding(hoa).is_some_and(|b| b.expires_at > now))
             .count()
     }
+}
+
+/// The warnings one mobile node's notices make (issue 11, item 6): ICV failures under
+/// its init SA (a wrong init secret, SPI pair or suite on one side), under its
+/// generations (corruption or forgery), and refused Binding Updates with what the
+/// refusal likely means. A sequence number behind the binding's (135) is no
+/// misconfiguration: the node resynchronizes by itself.
+pub fn warnings_of(hoa: Ipv6Addr, n: &MnNotices) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if n.init_icv_failures > 0 {
+        out.push(Warning {
+            mobile_node: hoa,
+            cause: "init_icv_failure",
+            count: n.init_icv_failures,
+            message: "frames under its init SA fail their ICV and are dropped: wrong init \
+                      secret (or init SPIs or suite) here or on the mobile node?"
+                .into(),
+        });
+    }
+    if n.icv_failures > 0 {
+        out.push(Warning {
+            mobile_node: hoa,
+            cause: "icv_failure",
+            count: n.icv_failures,
+            message: "frames under one of its key generations fail their ICV and are \
+                      dropped: corrupted or forged frames?"
+                .into(),
+        });
+    }
+    match n.last_refusal {
+        Some(Refusal::SequenceOutOfWindow) | None => {}
+        Some(refusal) => {
+            let hint = match refusal {
+                Refusal::NotHomeSubnet => "its home address is off home_prefix: wrong home_address on the mobile node?",
+                Refusal::HomeAddressOfAnotherMn => "it claims another mobile node's home address: wrong home_address on the mobile node, or an attack?",
+                Refusal::InitTimestamp => "its Key Initialization timestamp is stale or off this host's clock: clocks not synchronized, or request_mode differs?",
+                Refusal::MalformedKeyOption => "its key-management option does not parse: vendor_id or version differs?",
+                Refusal::MissingAlternateCareOf | Refusal::InvalidCareOf => "its care-of address is unusable (not global unicast, or this home agent's)",
+                Refusal::DuplicateAddress => "another node on the home link uses its home address",
+                Refusal::InsufficientResources => "no SPIs left to draw a key generation",
+                _ => "see the status code",
+            };
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "refused",
+                count: n.refusals,
+                message: format!(
+                    "Binding Update refused with status {} ({refusal}): {hint}",
+                    u8::from(refusal.status())
+                ),
+            });
+        }
+    }
+    out
 }
 
 impl Role for HomeAgentRole {
@@ -256,6 +310,12 @@ impl Role for HomeAgentRole {
             .collect()
     }
 
+    fn poll_warnings(&mut self, _now: Time, out: &mut Vec<Warning>) {
+        for (hoa, n) in self.engine.take_notices() {
+            out.extend(warnings_of(hoa, &n));
+        }
+    }
+
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value> {
         let mut m = status::status_fields(&self.engine, &self.home_addresses, input);
         m.insert("address".into(), self.address.to_string().into());
@@ -319,6 +379,37 @@ impl Role for HomeAgentRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notices_become_warnings_with_their_likely_cause() {
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        let w = warnings_of(
+            hoa,
+            &MnNotices {
+                init_icv_failures: 3,
+                icv_failures: 0,
+                refusals: 2,
+                last_refusal: Some(Refusal::NotHomeSubnet),
+            },
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!((w[0].cause, w[0].count), ("init_icv_failure", 3));
+        assert!(
+            w[0].message.contains("wrong init secret"),
+            "{}",
+            w[0].message
+        );
+        assert_eq!((w[1].cause, w[1].count), ("refused", 2));
+        assert!(w[1].message.contains("status 132"), "{}", w[1].message);
+        assert!(w.iter().all(|w| w.mobile_node == hoa));
+        // 135 is routine: no warning.
+        let quiet = MnNotices {
+            refusals: 1,
+            last_refusal: Some(Refusal::SequenceOutOfWindow),
+            ..MnNotices::default()
+        };
+        assert!(warnings_of(hoa, &quiet).is_empty());
+    }
 
     #[test]
     fn neighbour_discovery_read_from_the_tun_is_screened_out() {

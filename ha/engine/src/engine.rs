@@ -22,6 +22,7 @@ use crate::mobile_node::{
     InstallStamps, KeySlots, MobileNode, Proof, ReplayKnowledge, UpdateTimer,
 };
 use crate::neighbour::Neighbours;
+use crate::notices::Notices;
 use crate::persist::MnRecord;
 use crate::timers::{Deadline, TimerQueue};
 use crate::unprotected::AnswerRates;
@@ -134,6 +135,8 @@ pub struct HomeAgent<R, A = AesGcmInline> {
     pub(crate) answer_rates: AnswerRates,
     pub(crate) events: VecDeque<Event>,
     pub(crate) counters: Counters,
+    /// Per mobile node: ICV failures and refusals since the driver last took them.
+    pub(crate) notices: Notices,
     /// When the engine was built: the epoch of the install stamps, and when the init
     /// keys it reports were installed.
     pub(crate) started: Time,
@@ -196,6 +199,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             answer_rates: AnswerRates::default(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            notices: Notices::new(),
             started: now,
             iv_prefix,
             config,
@@ -345,6 +349,13 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Drops by reason, refusals, frames by kind.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Takes what the engine noticed per mobile node since the last take: ICV
+    /// failures under its init SA and its generations, refused Binding Updates
+    /// ([`crate::notices`]). The driver logs them (issue 11, item 6).
+    pub fn take_notices(&mut self) -> Notices {
+        core::mem::take(&mut self.notices)
     }
 
     /// The key state for one home address.

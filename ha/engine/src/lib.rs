@@ -56,6 +56,7 @@ pub mod events;
 mod index;
 mod mobile_node;
 pub mod neighbour;
+pub mod notices;
 pub mod persist;
 pub mod refusal;
 mod signalling;
@@ -72,6 +73,7 @@ pub use events::{
 };
 pub use mip6_wire::keys::DistributionKind;
 pub use neighbour::{LinkReceived, LinkTransmit};
+pub use notices::{MnNotices, Notices};
 pub use persist::{GenerationRecord, MnRecord};
 pub use refusal::Refusal;
 pub use unprotected::{RATE_BURST, RATE_INTERVAL};

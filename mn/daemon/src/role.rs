@@ -9,9 +9,10 @@ use std::net::Ipv6Addr;
 use mip6_daemon::metrics::Text;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
-use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role};
-use mip6_mn::{DataError, Event, MnRecord, MobileNode};
+use mip6_daemon::shell::{Handled, HostAction, Io, KeyMaterial, Ready, ReportInput, Role, Warning};
+use mip6_mn::{DataError, DropReason, Event, MnRecord, MobileNode, Registration};
 use mip6_netio::addr_watch::{AddrEvent, AddrWatch};
+use mip6_wire::mh::BaStatus;
 use mip6_wire::Time;
 use serde_json::{Map, Value};
 
@@ -41,6 +42,25 @@ impl Handovers {
     }
 }
 
+/// Retransmissions of one Binding Update without any BA after which the node warns
+/// that its home agent does not answer (1.5 + 3 + 6 s: about 10 s, RFC 6275 §11.8).
+pub const NO_BA_AFTER_RETRIES: u32 = 3;
+
+/// What a BA status refusing a Binding Update likely means, for the warning.
+pub fn refusal_hint(status: BaStatus) -> &'static str {
+    match u8::from(status) {
+        129 => "administratively prohibited",
+        130 => "the home agent has no resources (SPIs) left",
+        131 => "the home agent does not take home registrations",
+        132 => "the home address is off the home agent's home prefix: wrong home_address?",
+        133 => "the home agent does not serve this home address under these SPIs: wrong home_address, or the node is not configured on the home agent?",
+        134 => "another node on the home link uses the home address",
+        145 => "the Key Initialization timestamp was refused: clocks not synchronized, or request_mode differs?",
+        174 => "the care-of address is unusable for the home agent",
+        _ => "see the status code (RFC 6275 §6.1.8)",
+    }
+}
+
 /// The mobile node role: its engine, what it installed, its movement detection.
 pub struct MobileNodeRole {
     node: MobileNode,
@@ -50,6 +70,12 @@ pub struct MobileNodeRole {
     tracker: CoaTracker,
     handovers: Handovers,
     tun_name: String,
+    /// Integrity drops already reported ([`Role::poll_warnings`]).
+    integrity_seen: u64,
+    /// Refusals since the last poll: the last status and how many.
+    refused: Option<(BaStatus, u64)>,
+    /// Retransmissions of the outstanding Binding Update already reported.
+    retries_seen: u32,
 }
 
 impl std::fmt::Debug for MobileNodeRole {
@@ -80,6 +106,9 @@ impl MobileNodeRole {
             tracker,
             handovers: Handovers::default(),
             tun_name,
+            integrity_seen: 0,
+            refused: None,
+            retries_seen: 0,
         }
     }
 }
@@ -119,7 +148,10 @@ impl Role for MobileNodeRole {
                 Handled::Done
             }
             Event::Refused { status } => {
-                tracing::warn!(?status, "the home agent refused the Binding Update");
+                // Logged at WARN, rate-limited, by `poll_warnings`.
+                tracing::debug!(?status, "the home agent refused the Binding Update");
+                let count = self.refused.map_or(0, |(_, n)| n);
+                self.refused = Some((status, count + 1));
                 Handled::Done
             }
         }
@@ -198,6 +230,64 @@ impl Role for MobileNodeRole {
             .collect()
     }
 
+    /// An ICV failure on frames from the home agent (wrong init secret?), a Binding
+    /// Update retransmitted [`NO_BA_AFTER_RETRIES`] times without any BA (the home
+    /// agent silently drops what it cannot authenticate), a refused Binding Update.
+    fn poll_warnings(&mut self, _now: Time, out: &mut Vec<Warning>) {
+        let hoa = self.id.home_address;
+        let integrity = self.node.counters().dropped(DropReason::Integrity);
+        if integrity > self.integrity_seen {
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "icv_failure",
+                count: integrity - self.integrity_seen,
+                message: format!(
+                    "frames from the home agent {} fail their ICV and are dropped: wrong \
+                     init secret (or init SPIs or suite) here or on the home agent?",
+                    self.id.home_agent
+                ),
+            });
+            self.integrity_seen = integrity;
+        }
+        let retries = match self.node.registration().state {
+            Registration::AwaitingAck(a) if a.refused.is_none() => a.retries,
+            _ => 0,
+        };
+        if retries < self.retries_seen {
+            self.retries_seen = 0;
+        }
+        if retries >= NO_BA_AFTER_RETRIES && retries > self.retries_seen {
+            let new = u64::from(retries - self.retries_seen);
+            self.retries_seen = retries;
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "no_binding_ack",
+                count: new,
+                message: format!(
+                    "no Binding Acknowledgement from the home agent {} after {} \
+                         retransmissions: home agent unreachable, wrong home_agent \
+                         address, or wrong init secret or SPIs (the home agent drops \
+                         what it cannot authenticate, without an answer)?",
+                    self.id.home_agent, retries
+                ),
+            });
+        }
+        if let Some((status, count)) = self.refused.take() {
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "refused",
+                count,
+                message: format!(
+                    "the home agent {} refused the Binding Update with status {} \
+                     ({status:?}): {}",
+                    self.id.home_agent,
+                    u8::from(status),
+                    refusal_hint(status)
+                ),
+            });
+        }
+    }
+
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value> {
         status::status_fields(&self.node, &self.id, self.handovers.count, input)
     }
@@ -228,6 +318,14 @@ impl Role for MobileNodeRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_hints_name_the_likely_cause() {
+        assert!(refusal_hint(BaStatus::from(132)).contains("home_address"));
+        assert!(refusal_hint(BaStatus::from(133)).contains("not configured"));
+        assert!(refusal_hint(BaStatus::from(145)).contains("clocks"));
+        assert!(refusal_hint(BaStatus::from(200)).contains("RFC 6275"));
+    }
 
     #[test]
     fn handovers_count_changes_after_the_first_address_only() {

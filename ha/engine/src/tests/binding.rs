@@ -470,3 +470,41 @@ fn prefetch_changes_nothing() {
     assert_eq!(ba, one_ba(&mut twin), "same BA, byte for byte");
     assert_eq!(mn.open_ba(ba).status, BaStatus::Accepted);
 }
+
+/// Issue 11, item 6: the driver learns per mobile node which of its frames failed
+/// their ICV (under init: a wrong init secret is the likely cause) and which BUs were
+/// refused; each take empties the notices.
+#[test]
+fn icv_failures_and_refusals_are_noticed_per_mobile_node() {
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = mn();
+    // An init BU whose ICV fails: noticed under the node's init SA.
+    let mut bad = mn.bu(&[]);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        ha.handle(T0 + secs(1), &mut bad),
+        Received::Dropped(DropReason::BadIcv)
+    );
+    let notices = ha.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let n = notices[&HOA];
+    assert_eq!((n.init_icv_failures, n.icv_failures, n.refusals), (1, 0, 0));
+    assert!(ha.take_notices().is_empty(), "a take empties them");
+
+    // Registered, then a corrupted BU under a generation and a refused one.
+    let (mut ha, mut mn) = registered();
+    ha.take_notices();
+    let u = mn.next_update();
+    let mut bad = mn.seal_bu(None, u, COA2, HOA, &[]);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    ha.handle(T0 + secs(2), &mut bad);
+    let u = mn.next_update();
+    let ba = send(&mut ha, &mut mn, u, HA);
+    assert_eq!(ba.status, Refusal::InvalidCareOf.status());
+    let n = ha.take_notices()[&HOA];
+    assert_eq!((n.init_icv_failures, n.icv_failures, n.refusals), (0, 1, 1));
+    assert_eq!(n.last_refusal, Some(Refusal::InvalidCareOf));
+    assert_eq!(ha.take_notices().get(&HOA2), None, "no frame named MN 2");
+}
