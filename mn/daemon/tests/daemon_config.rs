@@ -51,7 +51,7 @@ fn one_error(text: &str) -> ConfigError {
 fn base_is_valid_with_engine_defaults() {
     let config = parse(&base()).unwrap();
     config.validate(&known).unwrap();
-    assert_eq!(config.tun_name(), "mip6");
+    assert_eq!(config.tun_name(), config.host_defaults().tun_name());
     let engine = config.to_engine().unwrap();
     assert_eq!(engine.requested_lifetime, Duration::from_secs(600));
     assert_eq!(engine.key_update_interval, Some(Duration::from_secs(3600)));
@@ -205,7 +205,7 @@ fn metrics_only_on_loopback_and_tables_not_reserved() {
     assert!(!off.tun_offload);
     assert_eq!(
         (defaults.route_table(), defaults.rule_priority),
-        (6275, 1000)
+        (defaults.host_defaults().route_table(), 1000)
     );
 }
 
@@ -290,7 +290,7 @@ fn example_file_validates_and_converts() {
     assert_eq!(engine.requested_lifetime, Duration::from_secs(600));
     assert_eq!(engine.vendor_id, 32473);
     assert_eq!(config.metrics(), Some("127.0.0.1:9102".parse().unwrap()));
-    assert_eq!(config.route_table(), 6275);
+    assert_eq!(config.route_table(), config.host_defaults().route_table());
 }
 
 #[test]
