@@ -21,6 +21,7 @@
 
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mip6_lab::demo::config::{ha_toml, write_private, DemoFiles};
@@ -51,6 +52,20 @@ const B: Node6 = Node6 {
     hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1a2),
     secret: "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
     spis: (0x3201, 0x3202),
+};
+// Each test has nodes of its own: the tests run in parallel, in namespaces of their
+// own, but the default sockets and state directories are on the one filesystem.
+const C: Node6 = Node6 {
+    hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1b1),
+    ..A
+};
+const D: Node6 = Node6 {
+    hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1c1),
+    ..A
+};
+const E: Node6 = Node6 {
+    hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1c2),
+    ..B
 };
 
 /// The `[[mobile_node]]` entry of a node in the HA's configuration.
@@ -196,6 +211,16 @@ impl Setup {
             echo: false,
         };
         Daemon::spawn(&mut self.lab, &spec).unwrap_or_else(|e| panic!("{name} starts: {e}"))
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`) to a daemon.
+    fn signal(&self, d: &Daemon, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &d.id.pid().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill -{signal} {}", d.id.pid());
     }
 
     /// The log file of a daemon.
@@ -349,17 +374,17 @@ fn a_wrong_init_secret_is_a_warning_on_both_sides_naming_the_node() {
     if !require_lab(t) {
         return;
     }
-    let _host = HostFiles::of(&[A]);
-    let (mut s, ha) = Setup::new(&[A]);
+    let _host = HostFiles::of(&[C]);
+    let (mut s, ha) = Setup::new(&[C]);
     let wrong = "0f".repeat(32);
-    let ca = s.write_mn("a-wrong", &mn_toml_defaults(&A, &wrong));
+    let ca = s.write_mn("a-wrong", &mn_toml_defaults(&C, &wrong));
     let a = s.spawn(
         "mip6-mn",
         Node::Mn,
         &ca,
-        &HostDefaults::new(A.hoa).control_socket(),
+        &HostDefaults::new(C.hoa).control_socket(),
     );
-    let hoa = A.hoa.to_string();
+    let hoa = C.hoa.to_string();
     // The home agent cannot open the node's BUs: a WARN naming it and the cause, once.
     let line = log_line(
         &s,
@@ -389,7 +414,171 @@ fn a_wrong_init_secret_is_a_warning_on_both_sides_naming_the_node() {
         .count();
     assert_eq!(warned, 1, "{ha_log}");
     let st = status::request(&s.files.ha_socket, "status").expect("HA status");
-    assert!(binding_of(&st, A.hoa).is_none(), "{st}");
+    assert!(binding_of(&st, C.hoa).is_none(), "{st}");
     a.stop(&mut s.lab);
+    ha.stop(&mut s.lab);
+}
+
+fn key_events(st: &Value, kind: &str) -> u64 {
+    st["key_events"][kind]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no key_events.{kind} in {st}"))
+}
+
+/// Counts the lines of a daemon's log holding every one of `parts`.
+fn count_lines(s: &Setup, d: &Daemon, parts: &[&str]) -> usize {
+    s.log(d)
+        .lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .count()
+}
+
+#[test]
+fn sighup_adds_and_removes_mobile_nodes_without_disturbing_the_others() {
+    let t = "sighup_adds_and_removes_mobile_nodes_without_disturbing_the_others";
+    if !require_lab(t) {
+        return;
+    }
+    let _host = HostFiles::of(&[D, E]);
+    let (mut s, ha) = Setup::new(&[D]);
+    let (da, db) = (HostDefaults::new(D.hoa), HostDefaults::new(E.hoa));
+    let ca = s.write_mn("a", &mn_toml_defaults(&D, D.secret));
+    let a = s.spawn("mip6-mn", Node::Mn, &ca, &da.control_socket());
+    let ha_socket = s.files.ha_socket.clone();
+    let ha_json = || status::request(&ha_socket, "status").expect("HA status");
+    wait(
+        "D registered",
+        Duration::from_secs(20),
+        || registered(&da.control_socket()),
+        || s.log(&ha),
+    );
+    let before = ha_json();
+    let a_binding = binding_of(&before, D.hoa).expect("D bound");
+    let a_keys = status::request(&da.control_socket(), "status").expect("D status");
+
+    // E added to the file; SIGHUP; E registers; D untouched.
+    s.write_ha(&[D, E]);
+    s.signal(&ha, "HUP");
+    log_line(
+        &s,
+        &ha,
+        &["configuration reloaded", &E.hoa.to_string()],
+        Duration::from_secs(10),
+    );
+    let cb = s.write_mn("b", &mn_toml_defaults(&E, E.secret));
+    let b = s.spawn("mip6-mn", Node::Mn, &cb, &db.control_socket());
+    wait(
+        "E registered after the reload",
+        Duration::from_secs(20),
+        || registered(&db.control_socket()),
+        || format!("{}\n{}", s.log(&ha), s.log(&b)),
+    );
+    let after = ha_json();
+    let a_after = binding_of(&after, D.hoa).expect("D still bound");
+    assert_eq!(
+        a_after["care_of_address"], a_binding["care_of_address"],
+        "{after}"
+    );
+    assert_eq!(
+        a_after["sequence"], a_binding["sequence"],
+        "D sent nothing new: {after}"
+    );
+    assert!(binding_of(&after, E.hoa).is_some(), "{after}");
+    // One initialization each: D's keys were not re-initialized by the reload.
+    assert_eq!(
+        key_events(&after, "initialization"),
+        key_events(&before, "initialization") + 1,
+        "{after}"
+    );
+    let a_now = status::request(&da.control_socket(), "status").expect("D status");
+    assert_eq!(a_now["key_events"], a_keys["key_events"], "{a_now}");
+    assert_eq!(a_now["registration"], "registered", "{a_now}");
+
+    // What cannot change live: refused by name, the running configuration kept.
+    let mut text = std::fs::read_to_string(&s.files.ha_config).unwrap();
+    text = format!("tun_mtu = 1400\n{text}");
+    write_private(&s.files.ha_config, &text).unwrap();
+    s.signal(&ha, "HUP");
+    let line = log_line(
+        &s,
+        &ha,
+        &["WARN", "reload refused", "tun_mtu"],
+        Duration::from_secs(10),
+    );
+    assert!(line.contains("cannot change while running"), "{line}");
+    // Not TOML at all: refused too.
+    write_private(&s.files.ha_config, "address = [\n").unwrap();
+    s.signal(&ha, "HUP");
+    wait(
+        "a second refusal",
+        Duration::from_secs(10),
+        || count_lines(&s, &ha, &["WARN", "reload refused"]) >= 2,
+        || s.log(&ha),
+    );
+    assert!(
+        binding_of(&ha_json(), E.hoa).is_some(),
+        "kept: E still served"
+    );
+
+    // E removed: its binding and route go; D stays.
+    s.write_ha(&[D]);
+    s.signal(&ha, "HUP");
+    wait(
+        "E's binding removed",
+        Duration::from_secs(10),
+        || binding_of(&ha_json(), E.hoa).is_none(),
+        || s.log(&ha),
+    );
+    let routes = s
+        .lab
+        .exec_in(Node::Ha, &["ip", "-6", "route", "show"])
+        .expect("ip runs");
+    let routes = String::from_utf8_lossy(&routes.stdout).into_owned();
+    assert!(!routes.contains(&E.hoa.to_string()), "{routes}");
+    assert!(routes.contains(&D.hoa.to_string()), "{routes}");
+    assert!(binding_of(&ha_json(), D.hoa).is_some());
+
+    // The mobile node reloads too (a new lifetime), and SIGUSR1 is ignored: it keeps
+    // running and registered.
+    let text = mn_toml_defaults(&D, D.secret).replace("lifetime = \"120s\"", "lifetime = \"60s\"");
+    write_private(&ca, &text).unwrap();
+    s.signal(&a, "HUP");
+    log_line(
+        &s,
+        &a,
+        &["configuration reloaded", "lifetime_s=60"],
+        Duration::from_secs(10),
+    );
+    s.signal(&a, "USR1");
+    log_line(
+        &s,
+        &a,
+        &["signal ignored", "SIGUSR1"],
+        Duration::from_secs(10),
+    );
+    assert!(registered(&da.control_socket()));
+
+    // SIGQUIT is an orderly stop: the socket goes with the daemon.
+    s.signal(&a, "QUIT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.lab.is_running(a.id) == Some(true) {
+        assert!(
+            Instant::now() < deadline,
+            "SIGQUIT did not stop D\n{}",
+            s.log(&a)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        s.lab.stop(a.id).expect("reaped").code(),
+        Some(0),
+        "{}",
+        s.log(&a)
+    );
+    assert!(
+        !da.control_socket().exists(),
+        "D's control socket left behind"
+    );
+    b.stop(&mut s.lab);
     ha.stop(&mut s.lab);
 }

@@ -24,7 +24,7 @@ use crate::capture::EngineCapture;
 use crate::clock;
 use crate::control::{self, ControlRequest};
 use crate::metrics::{self, MetricsRequest, Text};
-use crate::signals::Shutdown;
+use crate::signals::{Caught, Shutdown};
 use crate::store::{RecordStore, Store, StoreError};
 
 /// Largest IPv6 packet with its header (65 535 payload + 40): the raw ESP socket
@@ -225,7 +225,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
 
     /// Serves the control socket and the metrics endpoint, drops the privileges if
     /// asked ([`Shell::set_drop_privileges`]: everything that needs more is open by
-    /// then), logs `ready`, and runs the loop until SIGINT or SIGTERM (`Ok`) or a fatal
+    /// then), logs `ready`, and runs the loop (reloading on SIGHUP) until SIGINT, SIGTERM or SIGQUIT (`Ok`) or a fatal
     /// error; then removes what the role installed (also after an error) and reports
     /// what could not be removed.
     pub async fn run(
@@ -296,7 +296,11 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 d.saturating_since(clock::now()).min(IDLE_WAKE)
             });
             tokio::select! {
-                signal = shutdown.wait() => return Ok(signal),
+                caught = shutdown.next() => match caught {
+                    Caught::Stop(signal) => return Ok(signal),
+                    Caught::Reload => self.core.reload(&self.io).await?,
+                    Caught::Ignored(signal) => tracing::info!(signal, "signal ignored"),
+                },
                 index = self.io.signalling_readable() => {
                     self.core.drain_network(&self.io, Source::Packet(index)).await?;
                 }
@@ -412,6 +416,37 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         let input = self.report_input();
         let text = self.role.metrics(&input, Text::new());
         input.common_metrics(R::NAME, text).finish()
+    }
+
+    /// SIGHUP: the role reloads its configuration ([`Role::reload`]); what it changed
+    /// in the engine is stored and sent as after any input. A refused reload is a
+    /// WARN and changes nothing.
+    async fn reload(&mut self, io: &Io) -> Result<(), ShellError> {
+        tracing::info!(signal = "SIGHUP", "reloading the configuration");
+        let stored = match self.store.load_all().await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(error = %e, "configuration reload refused: the store could not be read; the running configuration is kept");
+                return Ok(());
+            }
+        };
+        let now = clock::now();
+        match self.role.reload(now, io, stored).await {
+            Ok(action) => {
+                if let HostAction::CareOf(care_of) = action {
+                    self.move_to(io, now, care_of).await?;
+                }
+            }
+            Err(why) => {
+                tracing::warn!(
+                    error = %why,
+                    "configuration reload refused; the running configuration is kept"
+                );
+            }
+        }
+        self.settle(now).await?;
+        self.flush_transmits(io, now).await;
+        Ok(())
     }
 
     /// Logs what the role reports pointing at a misconfigured mobile node, each (node,

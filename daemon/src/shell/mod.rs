@@ -182,6 +182,22 @@ pub trait Role {
     /// every wake of the loop, so it must be cheap when nothing happened.
     fn poll_warnings(&mut self, _now: Time, _out: &mut Vec<Warning>) {}
 
+    /// Re-reads and applies the configuration file (SIGHUP; issue 11, item 5) without
+    /// dropping bindings or keys: what may change live is applied, anything else
+    /// refuses the whole reload (`Err`: why, naming the fields; the running
+    /// configuration stays). `stored` is every record of the store, for a node added
+    /// with a record from an earlier life. `Ok` says what the host now asks of the
+    /// engine (the mobile node's care-of address when its watched interfaces
+    /// changed). The shell then stores and sends what the engine queued.
+    fn reload(
+        &mut self,
+        _now: Time,
+        _io: &Io,
+        _stored: Vec<RecordOf<Self>>,
+    ) -> impl Future<Output = Result<HostAction, String>> {
+        async { Err("this daemon does not reload its configuration".to_owned()) }
+    }
+
     /// The role's status fields, beside [`ReportInput::common_status`]'s.
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value>;
 

@@ -20,6 +20,7 @@ use mip6_netio::nft::NftGuard;
 use mip6_wire::Time;
 use serde_json::{Map, Value};
 
+use crate::config::DaemonConfig;
 use crate::routes::Routes;
 use crate::status;
 use crate::store::HaRecords;
@@ -57,6 +58,8 @@ pub struct HomeAgentRole {
     home_addresses: Vec<Ipv6Addr>,
     routes: Routes,
     nft: NftGuard,
+    /// The running configuration (SIGHUP compares the file with it).
+    config: DaemonConfig,
 }
 
 impl std::fmt::Debug for HomeAgentRole {
@@ -83,6 +86,8 @@ pub struct HomeAgentSetup {
     pub restored_records: usize,
     /// The served home addresses, in configuration order.
     pub home_addresses: Vec<Ipv6Addr>,
+    /// The configuration it runs with (its `origin` is the file SIGHUP reads again).
+    pub config: DaemonConfig,
 }
 
 impl HomeAgentRole {
@@ -104,6 +109,7 @@ impl HomeAgentRole {
             home_addresses: setup.home_addresses,
             routes,
             nft,
+            config: setup.config,
         }
     }
 
@@ -308,6 +314,78 @@ impl Role for HomeAgentRole {
             .iter()
             .map(|&r| (snake_case(&format!("{r:?}")), counters.dropped(r)))
             .collect()
+    }
+
+    /// SIGHUP ([`crate::reload`]): mobile nodes added and removed, timers changed;
+    /// anything else refuses the reload.
+    async fn reload(
+        &mut self,
+        now: Time,
+        _io: &Io,
+        stored: Vec<MnRecord>,
+    ) -> Result<HostAction, String> {
+        let path = self
+            .config
+            .origin
+            .clone()
+            .ok_or("no configuration file to read again")?;
+        let new = crate::config::load(&path).map_err(|e| e.to_string())?;
+        new.validate(&|name| mip6_netio::if_index(name).is_ok())
+            .map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+        let plan = crate::reload::plan(&self.config, &new)?;
+        // An added node's init SPI may be one a served node drew for a generation
+        // (or one a node removed in this same reload still holds): refuse before
+        // changing anything.
+        for mn in &plan.added {
+            for spi in [mn.init_spis.mn_to_ha.get(), mn.init_spis.ha_to_mn.get()] {
+                if self.engine.spi_in_use(spi) {
+                    return Err(format!(
+                        "mobile_node {}: SPI {spi:#x} is in use by a served node's keys (a node \
+                         removed in this reload frees its SPIs only after it)",
+                        mn.home_address
+                    ));
+                }
+            }
+        }
+        for hoa in &plan.removed {
+            self.engine.remove_mobile_node(now, hoa);
+            self.home_addresses.retain(|h| h != hoa);
+        }
+        for mn in &plan.added {
+            let hoa = mn.home_address;
+            let record = stored.iter().find(|r| r.home_address == hoa);
+            if let Err(e) = self.engine.add_mobile_node(now, mn.clone(), record) {
+                return Err(format!(
+                    "mobile_node {hoa}: {e} (nodes removed so far stay removed)"
+                ));
+            }
+            self.home_addresses.push(hoa);
+        }
+        self.engine
+            .set_timers(plan.key_update_interval, plan.max_binding_lifetime);
+        let show = |v: &[Ipv6Addr]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let added: Vec<Ipv6Addr> = plan.added.iter().map(|m| m.home_address).collect();
+        tracing::info!(
+            added = %show(&added),
+            removed = %show(&plan.removed),
+            mobile_nodes = self.home_addresses.len(),
+            key_update_interval_s = plan.key_update_interval.as_secs(),
+            max_binding_lifetime_s = plan.max_binding_lifetime.as_secs(),
+            "configuration reloaded"
+        );
+        self.config = new;
+        Ok(HostAction::None)
     }
 
     fn poll_warnings(&mut self, _now: Time, out: &mut Vec<Warning>) {

@@ -1,6 +1,6 @@
 //! Start-up and run of `mip6-ha -c FILE`.
 //!
-//! Start-up, in order: SIGINT/SIGTERM caught; the state store
+//! Start-up, in order: the signals caught ([`mip6_daemon::signals`]); a live control socket of another daemon refused; the state store
 //! (`<state_dir>/mip6-ha.redb`, whole records with `persistence = true`, the durable
 //! minimum otherwise) and its records; the engine; the capture; the nftables table
 //! that keeps the kernel from answering HoA-option and RH2 packets with ICMPv6 errors;
@@ -45,7 +45,7 @@ pub const NFT_NAME: &str = "ha";
 
 pub use mip6_daemon::RunError;
 
-/// Runs the daemon until SIGINT or SIGTERM.
+/// Runs the daemon until SIGINT, SIGTERM or SIGQUIT; SIGHUP reloads the configuration.
 pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunError> {
     // Signals first: a SIGTERM during start-up must not kill us past our guards.
     let shutdown = Shutdown::install().map_err(RunError::runtime("signal handlers"))?;
@@ -178,6 +178,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
             persistence: config.persistence,
             restored_records: restored,
             home_addresses,
+            config: config.clone(),
         },
         routes,
         nft,

@@ -30,8 +30,10 @@ use crate::unprotected::AnswerRates;
 /// Index of a mobile node in the engine's table.
 pub(crate) type MnIndex = u32;
 
-/// The engine's mobile nodes, in configuration order, indexed by [`MnIndex`] (what the
-/// lookup tables and timers hold). MNs are never removed, so an index stays valid.
+/// The engine's mobile nodes, indexed by [`MnIndex`] (what the lookup tables and
+/// timers hold): in configuration order, then in the order added while running. A
+/// removed node's place is taken by the last one, whose index every table then
+/// changes ([`crate::reload`]).
 #[derive(Default)]
 pub(crate) struct MobileNodes(Vec<MobileNode>);
 
@@ -242,7 +244,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         Ok(ha)
     }
 
-    fn restore(&mut self, now: Time, record: &MnRecord) {
+    pub(crate) fn restore(&mut self, now: Time, record: &MnRecord) {
         let Some(index) = self.by_hoa.get(&self.mns, &record.home_address) else {
             tracing::warn!(hoa = %record.home_address, "record for an unconfigured home address ignored");
             return;
@@ -349,6 +351,12 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Drops by reason, refusals, frames by kind.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Whether an SPI is in use by any served node (init or generation, either
+    /// direction): a node added while running cannot take it.
+    pub fn spi_in_use(&self, spi: u32) -> bool {
+        self.by_spi.is_taken(spi)
     }
 
     /// Takes what the engine noticed per mobile node since the last take: ICV

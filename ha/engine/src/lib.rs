@@ -59,6 +59,7 @@ pub mod neighbour;
 pub mod notices;
 pub mod persist;
 pub mod refusal;
+mod reload;
 mod signalling;
 mod timers;
 mod unprotected;

@@ -16,6 +16,7 @@ use mip6_wire::mh::BaStatus;
 use mip6_wire::Time;
 use serde_json::{Map, Value};
 
+use crate::config::DaemonConfig;
 use crate::host::Host;
 use crate::movement::CoaTracker;
 use crate::status::{self, Identity};
@@ -76,6 +77,8 @@ pub struct MobileNodeRole {
     refused: Option<(BaStatus, u64)>,
     /// Retransmissions of the outstanding Binding Update already reported.
     retries_seen: u32,
+    /// The running configuration (SIGHUP compares the file with it).
+    config: DaemonConfig,
 }
 
 impl std::fmt::Debug for MobileNodeRole {
@@ -96,8 +99,9 @@ impl MobileNodeRole {
         host: Host,
         watch: AddrWatch,
         tracker: CoaTracker,
-        tun_name: String,
+        config: DaemonConfig,
     ) -> Self {
+        let tun_name = config.tun_name();
         MobileNodeRole {
             node,
             id,
@@ -109,6 +113,7 @@ impl MobileNodeRole {
             integrity_seen: 0,
             refused: None,
             retries_seen: 0,
+            config,
         }
     }
 }
@@ -228,6 +233,90 @@ impl Role for MobileNodeRole {
             .drops()
             .map(|(r, n)| (snake_case(&format!("{r:?}")), n))
             .collect()
+    }
+
+    /// SIGHUP ([`crate::reload`]): the watched interfaces and the timers change live;
+    /// anything else refuses the reload. With new interfaces the care-of address is
+    /// chosen again from what they hold now.
+    async fn reload(
+        &mut self,
+        _now: Time,
+        io: &Io,
+        _stored: Vec<MnRecord>,
+    ) -> Result<HostAction, String> {
+        let path = self
+            .config
+            .origin
+            .clone()
+            .ok_or("no configuration file to read again")?;
+        let new = crate::config::load(&path).map_err(|e| e.to_string())?;
+        let join = |errors: Vec<crate::config::ConfigError>| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        new.validate(&|name| mip6_netio::if_index(name).is_ok())
+            .map_err(join)?;
+        let fixed = crate::reload::fixed_changes(&self.config, &new);
+        if !fixed.is_empty() {
+            return Err(fixed
+                .iter()
+                .map(|f| format!("{f} cannot change while running"))
+                .collect::<Vec<_>>()
+                .join("; "));
+        }
+        let names = |c: &DaemonConfig| -> Vec<String> {
+            c.interfaces
+                .get_ref()
+                .iter()
+                .map(|i| i.get_ref().clone())
+                .collect()
+        };
+        let mut action = HostAction::None;
+        if names(&self.config) != names(&new) {
+            let mut watched = Vec::new();
+            for name in names(&new) {
+                watched.push(
+                    mip6_netio::if_index(&name).map_err(|e| format!("interface {name}: {e}"))?,
+                );
+            }
+            let mut tracker = CoaTracker::new(watched);
+            for event in self
+                .watch
+                .dump()
+                .await
+                .map_err(|e| format!("address dump: {e}"))?
+            {
+                tracker.apply(&event);
+            }
+            let before = self.tracker.current();
+            self.tracker = tracker;
+            let after = self.tracker.current();
+            if after != before {
+                if let Some(care_of) = after {
+                    self.host.follow_care_of(io, Some(care_of));
+                    action = HostAction::CareOf(Some(care_of));
+                } else {
+                    tracing::info!(
+                        "no care-of address on the new interfaces: detached, waiting for one"
+                    );
+                }
+            }
+        }
+        let engine = new.to_engine().map_err(join)?;
+        self.node
+            .set_timers(engine.requested_lifetime, engine.key_update_interval);
+        tracing::info!(
+            interfaces = ?names(&new),
+            care_of_address = ?self.tracker.current(),
+            lifetime_s = engine.requested_lifetime.as_secs(),
+            key_update_interval_s = engine.key_update_interval.map(|d| d.as_secs()),
+            "configuration reloaded"
+        );
+        self.config = new;
+        Ok(action)
     }
 
     /// An ICV failure on frames from the home agent (wrong init secret?), a Binding

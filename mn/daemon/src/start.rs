@@ -1,6 +1,6 @@
 //! Start-up and run of `mip6-mn -c FILE`.
 //!
-//! Start-up, in order: SIGINT/SIGTERM caught; the state store
+//! Start-up, in order: the signals caught ([`mip6_daemon::signals`]); a live control socket of another daemon refused; the state store
 //! (`<state_dir>/mip6-mn.redb`; whole records with `restore = "resume-keys"`, the
 //! durable minimum otherwise) and its record; movement detection (subscribe to address
 //! events, then dump what is there, so no change is lost) and the first care-of
@@ -34,7 +34,7 @@ use crate::role::MobileNodeRole;
 use crate::status::Identity;
 use crate::store::{self, Persistence};
 
-/// Runs the daemon until SIGINT or SIGTERM.
+/// Runs the daemon until SIGINT, SIGTERM or SIGQUIT; SIGHUP reloads the configuration.
 pub async fn run(
     (config, engine): (DaemonConfig, MnConfig),
     options: StartOptions,
@@ -160,7 +160,7 @@ pub async fn run(
         host,
         watch,
         tracker,
-        config.tun_name(),
+        config.clone(),
     );
     let mut shell = Shell::new(role, io, store, capture, now, TUN_MTU);
     shell.set_drop_privileges(!options.keep_privileges);

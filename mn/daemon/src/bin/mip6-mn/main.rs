@@ -4,7 +4,7 @@
 //! tunnel frames from the shell's sockets, movement detection from rtnetlink address
 //! events.
 //!
-//! Exit status: 0 after SIGINT/SIGTERM (everything installed removed) or
+//! Exit status: 0 after SIGINT/SIGTERM/SIGQUIT (everything installed removed) or
 //! `--check-config` success, 2 on a configuration error, 1 on a runtime error.
 #![forbid(unsafe_code)]
 
