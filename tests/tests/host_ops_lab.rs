@@ -320,6 +320,21 @@ fn two_mobile_nodes_on_one_host_with_default_paths() {
         "{ha_status}"
     );
 
+    // `status` alone cannot choose between them: it says so and names both.
+    let out = Command::new(s.bin.join("mip6-mn"))
+        .arg("status")
+        .output()
+        .expect("mip6-mn status runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    for d in [&da, &db] {
+        assert!(
+            err.contains(&d.control_socket().display().to_string()),
+            "{err}"
+        );
+    }
+    assert!(err.contains("several control sockets"), "{err}");
+
     // A third daemon configured like A: refused at start, A's socket untouched.
     let again = s.try_spawn("mip6-mn", Node::Mn, &ca, &da.control_socket());
     let deadline = Instant::now() + Duration::from_secs(10);

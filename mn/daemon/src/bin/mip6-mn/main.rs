@@ -22,7 +22,9 @@ fn main() -> ExitCode {
         Daemon {
             name: "mip6-mn",
             about: "Mobile IPv6 mobile node (RFC 6275 §11) with two-generation ESP keys",
-            default_socket: "/run/mip6-mn.sock",
+            // Each node's default socket is derived from its home address
+            // (config::HostDefaults): `status` alone finds the one there is.
+            default_socket: "/run/mip6-mn-*.sock",
             load: load_checked,
             socket_in_config: |path| {
                 config::load(path)
