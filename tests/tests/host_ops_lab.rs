@@ -553,8 +553,54 @@ fn sighup_adds_and_removes_mobile_nodes_without_disturbing_the_others() {
     assert!(routes.contains(&D.hoa.to_string()), "{routes}");
     assert!(binding_of(&ha_json(), D.hoa).is_some());
 
-    // The mobile node reloads too (a new lifetime), and SIGUSR1 is ignored: it keeps
-    // running and registered.
+    // The mobile node's watched interfaces change live: without foreign link 1 it has
+    // no care-of address (detached, the binding kept); with it again, the same one.
+    let fg1 = Link::Foreign1.mn_iface();
+    let fg2 = Link::Foreign2.mn_iface();
+    let only_fg2 = mn_toml_defaults(&D, D.secret).replace(
+        &format!("interfaces = [\"{fg1}\", \"{fg2}\"]"),
+        &format!("interfaces = [\"{fg2}\"]"),
+    );
+    assert_ne!(only_fg2, mn_toml_defaults(&D, D.secret));
+    write_private(&ca, &only_fg2).unwrap();
+    s.signal(&a, "HUP");
+    log_line(
+        &s,
+        &a,
+        &["configuration reloaded", "care_of_address=None"],
+        Duration::from_secs(10),
+    );
+    log_line(
+        &s,
+        &a,
+        &["no care-of address on the new interfaces"],
+        Duration::from_secs(5),
+    );
+    write_private(&ca, &mn_toml_defaults(&D, D.secret)).unwrap();
+    s.signal(&a, "HUP");
+    log_line(
+        &s,
+        &a,
+        &[
+            "configuration reloaded",
+            &format!("care_of_address=Some({})", Link::Foreign1.mn_addr()),
+        ],
+        Duration::from_secs(10),
+    );
+    wait(
+        "D registered at foreign link 1 again",
+        Duration::from_secs(10),
+        || {
+            status::request(&da.control_socket(), "status").is_ok_and(|st| {
+                st["registration"] == "registered"
+                    && st["care_of_address"] == Link::Foreign1.mn_addr().to_string()
+            })
+        },
+        || s.log(&a),
+    );
+
+    // The mobile node reloads its timers (a new lifetime), and SIGUSR1 is ignored: it
+    // keeps running and registered.
     let text = mn_toml_defaults(&D, D.secret).replace("lifetime = \"120s\"", "lifetime = \"60s\"");
     write_private(&ca, &text).unwrap();
     s.signal(&a, "HUP");
