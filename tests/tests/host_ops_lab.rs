@@ -12,7 +12,8 @@
 //!   is refused with a log line and the old configuration kept; the mobile node takes
 //!   SIGHUP too and stays registered;
 //! - **visible misconfiguration**: a mobile node with the wrong init secret makes both
-//!   daemons log a WARN naming the home address and the likely cause.
+//!   daemons log a WARN naming the home address and the likely cause, once a minute
+//!   at most, and the home agent's minute summary of drops names `bad_icv`.
 //!
 //! Root only; skipped loudly otherwise, except under `CI=true`. Each test builds its
 //! own lab, whose `Drop` removes its namespaces and processes, also on failure; the
@@ -430,6 +431,14 @@ fn a_wrong_init_secret_is_a_warning_on_both_sides_naming_the_node() {
     assert_eq!(warned, 1, "{ha_log}");
     let st = status::request(&s.files.ha_socket, "status").expect("HA status");
     assert!(binding_of(&st, C.hoa).is_none(), "{st}");
+    // Once a minute while drops occur, one INFO line sums them up by reason.
+    let line = log_line(
+        &s,
+        &ha,
+        &["INFO", "frames dropped in the last minute", "bad_icv"],
+        Duration::from_secs(75),
+    );
+    assert!(line.contains("by_reason="), "{line}");
     a.stop(&mut s.lab);
     ha.stop(&mut s.lab);
 }
