@@ -97,8 +97,8 @@ pub struct StatusArgs {
         conflicts_with = "socket"
     )]
     pub config: Option<PathBuf>,
-    /// The control socket's path (default: the configuration's default,
-    /// /run/mip6-ha.sock or /run/mip6-mn.sock).
+    /// The control socket's path (default: /run/mip6-ha.sock; for mip6-mn the one
+    /// /run/mip6-mn-*.sock there is, its default derived from the home address).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 }
@@ -114,8 +114,54 @@ impl StatusArgs {
         match (&self.socket, &self.config) {
             (Some(socket), _) => Ok(socket.clone()),
             (None, Some(config)) => socket_in_config(config),
-            (None, None) => Ok(PathBuf::from(default)),
+            (None, None) => find_default(Path::new(default)),
         }
+    }
+}
+
+/// The default control socket: `default` itself, or, when its file name holds a `*`
+/// (`/run/mip6-mn-*.sock`: each mobile node's default is derived from its home
+/// address), the one file of its directory that matches. None or several is an error
+/// that lists them and names `-c FILE` and `--socket`.
+pub fn find_default(default: &Path) -> Result<PathBuf, String> {
+    let Some(pattern) = default.file_name().and_then(|n| n.to_str()) else {
+        return Ok(default.to_owned());
+    };
+    let Some((head, tail)) = pattern.split_once('*') else {
+        return Ok(default.to_owned());
+    };
+    let dir = default.parent().unwrap_or(Path::new("."));
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n.len() >= head.len() + tail.len()
+                            && n.starts_with(head)
+                            && n.ends_with(tail)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(format!(
+            "no control socket matches {}: is the daemon running? (or use -c FILE or --socket PATH)",
+            default.display()
+        )),
+        _ => Err(format!(
+            "several control sockets match {}: {}; choose one with -c FILE or --socket PATH",
+            default.display(),
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }
 
@@ -198,6 +244,32 @@ mod tests {
         assert_eq!(
             args(None, None).socket_path("/d", from_config),
             Ok(PathBuf::from("/d"))
+        );
+        // A pattern default: the one matching socket, else an error that says why.
+        let dir = tempfile::tempdir().unwrap();
+        let pattern = dir.path().join("mip6-mn-*.sock");
+        let pattern = pattern.to_str().unwrap();
+        let none = args(None, None)
+            .socket_path(pattern, from_config)
+            .unwrap_err();
+        assert!(
+            none.contains("no control socket matches") && none.contains("-c FILE"),
+            "{none}"
+        );
+        let one = dir.path().join("mip6-mn-2001-db8-1--100.sock");
+        std::fs::write(&one, b"").unwrap();
+        std::fs::write(dir.path().join("mip6-ha.sock"), b"").unwrap();
+        assert_eq!(
+            args(None, None).socket_path(pattern, from_config),
+            Ok(one.clone())
+        );
+        std::fs::write(dir.path().join("mip6-mn-2001-db8-1--101.sock"), b"").unwrap();
+        let several = args(None, None)
+            .socket_path(pattern, from_config)
+            .unwrap_err();
+        assert!(
+            several.contains("several") && several.contains("--101.sock"),
+            "{several}"
         );
         assert_eq!(
             args(Some("/bad"), None).socket_path("/d", |_| Err("bad".to_owned())),

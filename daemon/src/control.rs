@@ -86,13 +86,39 @@ pub enum ControlError {
     },
 }
 
-/// Binds the socket at `path` (a stale file from a killed daemon is replaced) and
-/// serves it on the current tokio runtime. Requests arrive on the returned receiver.
+/// Whether a process accepts connections on the Unix socket at `path`: a daemon
+/// running with the same `control_socket`. A file nobody listens on (left by a
+/// daemon killed with SIGKILL) or no file at all is not live.
+pub fn is_live(path: &Path) -> bool {
+    StdUnixStream::connect(path).is_ok()
+}
+
+/// Refuses to go on when another daemon answers on `path` (issue 11, item 4: a second
+/// daemon that replaced a live socket made `status` answer for the wrong node). The
+/// message names the path and the fix.
+pub fn refuse_if_live(path: &Path) -> Result<(), String> {
+    if is_live(path) {
+        Err(format!(
+            "control socket {}: another running daemon answers on it; give this one \
+             its own control_socket (and state_dir) in its configuration",
+            path.display()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Binds the socket at `path` (a stale file from a killed daemon is replaced; a live
+/// socket of another daemon is not: `AddrInUse`) and serves it on the current tokio
+/// runtime. Requests arrive on the returned receiver.
 pub fn serve(path: &Path) -> io::Result<(ControlServer, mpsc::Receiver<ControlRequest>)> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)?;
         }
+    }
+    if let Err(message) = refuse_if_live(path) {
+        return Err(io::Error::new(io::ErrorKind::AddrInUse, message));
     }
     match std::fs::remove_file(path) {
         Ok(()) => tracing::info!(path = %path.display(), "replaced a stale control socket"),
@@ -273,5 +299,32 @@ mod tests {
         }
         let e = status_output("mip6-ha", &path, true, |_| String::new()).unwrap_err();
         assert!(e.starts_with("mip6-ha status: no daemon answers on"), "{e}");
+    }
+
+    #[test]
+    fn a_live_socket_of_another_daemon_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl.sock");
+        assert!(!is_live(&path) && refuse_if_live(&path).is_ok());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (first, _rx) = serve(&path).unwrap();
+            assert!(is_live(&path));
+            let why = refuse_if_live(&path).unwrap_err();
+            assert!(
+                why.contains(&path.display().to_string()) && why.contains("another running daemon"),
+                "{why}"
+            );
+            let e = serve(&path).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+            assert!(path.exists(), "the first daemon's socket is still there");
+            assert!(is_live(&path), "and still answers");
+            drop(first);
+        });
+        // Gone with its daemon: the next one binds.
+        assert!(!is_live(&path));
     }
 }

@@ -60,7 +60,8 @@ pub struct Daemon<C> {
     pub name: &'static str,
     /// One line on what it is, for `--help`.
     pub about: &'static str,
-    /// The control socket `status` asks without `-c` or `--socket`.
+    /// The control socket `status` asks without `-c` or `--socket`; a `*` in its file
+    /// name matches the one socket there is ([`crate::cli::find_default`]).
     pub default_socket: &'static str,
     /// Loads and validates a configuration file, interfaces included: every error as
     /// `FILE:LINE:COL: field: message`.

@@ -18,7 +18,7 @@
 //! | [`metrics`] | Prometheus text exposition over HTTP on a loopback address |
 //! | [`capture`] | pcapng of everything an engine consumed and produced, with its `esp_sa` key log, and the reader replay tests use |
 //! | [`shell`] | the one event loop both daemons run, generic over a role: sockets, persistence before sending, status, metrics, capture |
-//! | [`signals`] | SIGINT/SIGTERM, caught from start-up on |
+//! | [`signals`] | every catchable signal, caught from start-up on: stop, reload (SIGHUP) or ignore |
 //! | [`store`] | the record store: backend trait (batched durable writes, compare-and-set), its redb backend, the typed layer |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -372,7 +372,7 @@ fn applications_that_bind_no_address_use_the_home_address_away_and_at_home() {
     );
     // The daemon's own packets still leave from the care-of address.
     let ha = HA_ADDR.to_string();
-    let mark = "0x1883"; // the lab's route table, 6275
+    let mark = "0x6d697036"; // OWN_PACKET_MARK, "mip6"
     let own = route_get_marked(&run, &ha, mark);
     assert!(own.contains("dev mn-fg1"), "{own}");
 

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::io::Io;
 use super::key_log::{KeyLog, KeyMaterial};
 use super::next_hops::NextHops;
+use super::notice::{self, DropSummary, RateLimiter, Warning, WARN_EVERY};
 use super::report::ReportInput;
 use super::stats::{drop_names, ShellStats};
 use super::{Handled, HostAction, LinkPacket, Ready, RecordOf, Role};
@@ -23,7 +24,7 @@ use crate::capture::EngineCapture;
 use crate::clock;
 use crate::control::{self, ControlRequest};
 use crate::metrics::{self, MetricsRequest, Text};
-use crate::signals::Shutdown;
+use crate::signals::{Caught, Shutdown};
 use crate::store::{RecordStore, Store, StoreError};
 
 /// Largest IPv6 packet with its header (65 535 payload + 40): the raw ESP socket
@@ -138,6 +139,9 @@ struct Core<R: Role, S: RecordStore> {
     tun_scratch: Vec<u8>,
     tun_out: TunWriteBatch,
     persist: Vec<RecordOf<R>>,
+    warnings: Vec<Warning>,
+    warn_limit: RateLimiter,
+    drop_summary: DropSummary,
     delivered: Vec<(usize, Range<usize>)>,
     sealed: Vec<(usize, DataFrame)>,
 }
@@ -179,6 +183,9 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 tun_scratch: vec![0; READ_SCRATCH_LEN],
                 tun_out: TunWriteBatch::new(),
                 persist: Vec::new(),
+                warnings: Vec::new(),
+                warn_limit: RateLimiter::default(),
+                drop_summary: DropSummary::default(),
                 delivered: Vec::with_capacity(MAX_BATCH),
                 sealed: Vec::with_capacity(TUN_BATCH),
             },
@@ -218,7 +225,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
 
     /// Serves the control socket and the metrics endpoint, drops the privileges if
     /// asked ([`Shell::set_drop_privileges`]: everything that needs more is open by
-    /// then), logs `ready`, and runs the loop until SIGINT or SIGTERM (`Ok`) or a fatal
+    /// then), logs `ready`, and runs the loop (reloading on SIGHUP) until SIGINT, SIGTERM or SIGQUIT (`Ok`) or a fatal
     /// error; then removes what the role installed (also after an error) and reports
     /// what could not be removed.
     pub async fn run(
@@ -281,13 +288,19 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
     ) -> Result<&'static str, ShellError> {
         let mut socket_stats = tokio::time::interval(SOCKET_STATS_EVERY);
         socket_stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut summary = tokio::time::interval(WARN_EVERY);
+        summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.core.role.engine().poll_timeout();
             let sleep_for = deadline.map_or(IDLE_WAKE, |d| {
                 d.saturating_since(clock::now()).min(IDLE_WAKE)
             });
             tokio::select! {
-                signal = shutdown.wait() => return Ok(signal),
+                caught = shutdown.next() => match caught {
+                    Caught::Stop(signal) => return Ok(signal),
+                    Caught::Reload => self.core.reload(&self.io).await?,
+                    Caught::Ignored(signal) => tracing::info!(signal, "signal ignored"),
+                },
                 index = self.io.signalling_readable() => {
                     self.core.drain_network(&self.io, Source::Packet(index)).await?;
                 }
@@ -315,6 +328,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     self.core.drain_network(&self.io, Source::HomeLink).await?;
                 }
                 _ = socket_stats.tick() => self.core.poll_socket_drops(&self.io),
+                _ = summary.tick() => self.core.summarize_drops(),
                 Some(request) = control_rx.recv() => {
                     self.core.poll_socket_drops(&self.io);
                     let answer = match request.command.as_str() {
@@ -337,6 +351,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
             if let Some(c) = &mut self.core.capture {
                 c.pcap.flush();
             }
+            self.core.report_warnings();
         }
     }
 }
@@ -401,6 +416,68 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         let input = self.report_input();
         let text = self.role.metrics(&input, Text::new());
         input.common_metrics(R::NAME, text).finish()
+    }
+
+    /// SIGHUP: the role reloads its configuration ([`Role::reload`]); what it changed
+    /// in the engine is stored and sent as after any input. A refused reload is a
+    /// WARN and changes nothing.
+    async fn reload(&mut self, io: &Io) -> Result<(), ShellError> {
+        tracing::info!(signal = "SIGHUP", "reloading the configuration");
+        let stored = match self.store.load_all().await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(error = %e, "configuration reload refused: the store could not be read; the running configuration is kept");
+                return Ok(());
+            }
+        };
+        let now = clock::now();
+        match self.role.reload(now, io, stored).await {
+            Ok(action) => {
+                if let HostAction::CareOf(care_of) = action {
+                    self.move_to(io, now, care_of).await?;
+                }
+            }
+            Err(why) => {
+                tracing::warn!(
+                    error = %why,
+                    "configuration reload refused; the running configuration is kept"
+                );
+            }
+        }
+        self.settle(now).await?;
+        self.flush_transmits(io, now).await;
+        Ok(())
+    }
+
+    /// Logs what the role reports pointing at a misconfigured mobile node, each (node,
+    /// cause) at most once per [`WARN_EVERY`] ([`notice`]).
+    fn report_warnings(&mut self) {
+        let now = clock::now();
+        self.role.poll_warnings(now, &mut self.warnings);
+        for warning in self.warnings.drain(..) {
+            if let Some(held_back) = self.warn_limit.admit(&warning, now) {
+                notice::log_warning(&warning, held_back);
+            }
+        }
+    }
+
+    /// Once a minute: one INFO line with that minute's drops by reason, if there were
+    /// any ([`notice::DropSummary`]).
+    fn summarize_drops(&mut self) {
+        let totals = self
+            .role
+            .engine_drops()
+            .into_iter()
+            .chain(self.stats.drops.iter().map(|(k, v)| ((*k).to_owned(), *v)));
+        let grown = self.drop_summary.take(totals);
+        if !grown.is_empty() {
+            let total: u64 = grown.iter().map(|(_, n)| n).sum();
+            tracing::info!(
+                total,
+                by_reason = %notice::format_summary(&grown),
+                "frames dropped in the last minute"
+            );
+        }
     }
 
     /// Adds what the kernel dropped on each packet socket since the last read, and on

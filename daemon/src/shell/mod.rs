@@ -30,11 +30,13 @@
 //! | [`screen`] | frames for an address that is not the daemon's, dropped by name |
 //! | [`report`] | status JSON and Prometheus text fields both roles share |
 //! | [`key_log`] | the capture's `esp_sa` key log, one entry per key |
+//! | [`notice`] | warnings that name a misconfigured mobile node, rate-limited; the minute's drop summary |
 
 pub mod driver;
 pub mod io;
 pub mod key_log;
 pub mod next_hops;
+pub mod notice;
 pub mod report;
 pub mod screen;
 pub mod stats;
@@ -51,6 +53,7 @@ use serde_json::{Map, Value};
 pub use driver::{Capture, Shell, ShellError};
 pub use io::{Io, IoConfig, OpenError};
 pub use key_log::KeyMaterial;
+pub use notice::Warning;
 pub use report::ReportInput;
 
 use crate::metrics::Text;
@@ -203,6 +206,27 @@ pub trait Role {
 
     /// The engine's drop counts by reason name (snake case), zero included.
     fn engine_drops(&self) -> Vec<(String, u64)>;
+
+    /// Adds what points at a misconfigured mobile node since the last call to `out`
+    /// (issue 11, item 6; [`notice`]): the shell rate-limits and logs it. Called after
+    /// every wake of the loop, so it must be cheap when nothing happened.
+    fn poll_warnings(&mut self, _now: Time, _out: &mut Vec<Warning>) {}
+
+    /// Re-reads and applies the configuration file (SIGHUP; issue 11, item 5) without
+    /// dropping bindings or keys: what may change live is applied, anything else
+    /// refuses the whole reload (`Err`: why, naming the fields; the running
+    /// configuration stays). `stored` is every record of the store, for a node added
+    /// with a record from an earlier life. `Ok` says what the host now asks of the
+    /// engine (the mobile node's care-of address when its watched interfaces
+    /// changed). The shell then stores and sends what the engine queued.
+    fn reload(
+        &mut self,
+        _now: Time,
+        _io: &Io,
+        _stored: Vec<RecordOf<Self>>,
+    ) -> impl Future<Output = Result<HostAction, String>> {
+        async { Err("this daemon does not reload its configuration".to_owned()) }
+    }
 
     /// The role's status fields, beside [`ReportInput::common_status`]'s.
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value>;

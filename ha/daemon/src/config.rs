@@ -14,7 +14,10 @@
 //! The value types, the error layout and the parsing plumbing are shared with
 //! `mip6_mn_daemon::config` in [`mip6_daemon::config`] and re-exported here.
 //!
-//! Not supported: mobile nodes added without a restart, more than one home prefix,
+//! Mobile nodes are added and removed, and the timers changed, by SIGHUP without a
+//! restart ([`crate::reload`]).
+//!
+//! Not supported: more than one home prefix,
 //! include files, environment overrides.
 
 use core::ops::Range;

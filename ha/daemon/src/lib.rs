@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | [`config`] | the TOML configuration file: parse, validate, convert to the engine's |
 //! | [`store`] | the layout of the engine's records in the state store |
+//! | [`reload`] | what a SIGHUP may change live (mobile nodes, timers) and what it refuses |
 //! | [`role`] | the home agent as a role of the shell: events, status, metrics, cleanup |
 //! | [`routes`] | the kernel side of a binding: /128 route into the TUN, proxy NDP (RFC 6275 §10.4.1) |
 //! | [`status`] | the status fields and their text rendering for `mip6-ha status` |
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod reload;
 pub mod role;
 pub mod routes;
 pub mod start;

@@ -12,16 +12,17 @@ use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
 use mip6_daemon::shell::{
-    Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role,
+    Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role, Warning,
 };
 use mip6_ha::{
-    BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnRecord,
-    RouteChange,
+    BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnNotices,
+    MnRecord, Refusal, RouteChange,
 };
 use mip6_netio::nft::NftGuard;
 use mip6_wire::Time;
 use serde_json::{Map, Value};
 
+use crate::config::DaemonConfig;
 use crate::routes::Routes;
 use crate::status;
 use crate::store::HaRecords;
@@ -59,6 +60,8 @@ pub struct HomeAgentRole {
     home_addresses: Vec<Ipv6Addr>,
     routes: Routes,
     nft: NftGuard,
+    /// The running configuration (SIGHUP compares the file with it).
+    config: DaemonConfig,
 }
 
 impl std::fmt::Debug for HomeAgentRole {
@@ -85,6 +88,8 @@ pub struct HomeAgentSetup {
     pub restored_records: usize,
     /// The served home addresses, in configuration order.
     pub home_addresses: Vec<Ipv6Addr>,
+    /// The configuration it runs with (its `origin` is the file SIGHUP reads again).
+    pub config: DaemonConfig,
 }
 
 impl HomeAgentRole {
@@ -106,6 +111,7 @@ impl HomeAgentRole {
             home_addresses: setup.home_addresses,
             routes,
             nft,
+            config: setup.config,
         }
     }
 
@@ -116,6 +122,60 @@ impl HomeAgentRole {
             .filter(|hoa| self.engine.binding(hoa).is_some_and(|b| b.expires_at > now))
             .count()
     }
+}
+
+/// The warnings one mobile node's notices make (issue 11, item 6): ICV failures under
+/// its init SA (a wrong init secret, SPI pair or suite on one side), under its
+/// generations (corruption or forgery), and refused Binding Updates with what the
+/// refusal likely means. A sequence number behind the binding's (135) is no
+/// misconfiguration: the node resynchronizes by itself.
+pub fn warnings_of(hoa: Ipv6Addr, n: &MnNotices) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if n.init_icv_failures > 0 {
+        out.push(Warning {
+            mobile_node: hoa,
+            cause: "init_icv_failure",
+            count: n.init_icv_failures,
+            message: "frames under its init SA fail their ICV and are dropped: wrong init \
+                      secret (or init SPIs or suite) here or on the mobile node?"
+                .into(),
+        });
+    }
+    if n.icv_failures > 0 {
+        out.push(Warning {
+            mobile_node: hoa,
+            cause: "icv_failure",
+            count: n.icv_failures,
+            message: "frames under one of its key generations fail their ICV and are \
+                      dropped: corrupted or forged frames?"
+                .into(),
+        });
+    }
+    match n.last_refusal {
+        Some(Refusal::SequenceOutOfWindow) | None => {}
+        Some(refusal) => {
+            let hint = match refusal {
+                Refusal::NotHomeSubnet => "its home address is off home_prefix: wrong home_address on the mobile node?",
+                Refusal::HomeAddressOfAnotherMn => "it claims another mobile node's home address: wrong home_address on the mobile node, or an attack?",
+                Refusal::InitTimestamp => "its Key Initialization timestamp is stale or off this host's clock: clocks not synchronized, or request_mode differs?",
+                Refusal::MalformedKeyOption => "its key-management option does not parse: vendor_id or version differs?",
+                Refusal::MissingAlternateCareOf | Refusal::InvalidCareOf => "its care-of address is unusable (not global unicast, or this home agent's)",
+                Refusal::DuplicateAddress => "another node on the home link uses its home address",
+                Refusal::InsufficientResources => "no SPIs left to draw a key generation",
+                _ => "see the status code",
+            };
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "refused",
+                count: n.refusals,
+                message: format!(
+                    "Binding Update refused with status {} ({refusal}): {hint}",
+                    u8::from(refusal.status())
+                ),
+            });
+        }
+    }
+    out
 }
 
 impl Role for HomeAgentRole {
@@ -266,6 +326,84 @@ impl Role for HomeAgentRole {
             .collect()
     }
 
+    /// SIGHUP ([`crate::reload`]): mobile nodes added and removed, timers changed;
+    /// anything else refuses the reload.
+    async fn reload(
+        &mut self,
+        now: Time,
+        _io: &Io,
+        stored: Vec<MnRecord>,
+    ) -> Result<HostAction, String> {
+        let path = self
+            .config
+            .origin
+            .clone()
+            .ok_or("no configuration file to read again")?;
+        let new = crate::config::load(&path).map_err(|e| e.to_string())?;
+        new.validate(&|name| mip6_netio::if_index(name).is_ok())
+            .map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+        let plan = crate::reload::plan(&self.config, &new)?;
+        // An added node's init SPI may be one a served node drew for a generation
+        // (or one a node removed in this same reload still holds): refuse before
+        // changing anything.
+        for mn in &plan.added {
+            for spi in [mn.init_spis.mn_to_ha.get(), mn.init_spis.ha_to_mn.get()] {
+                if self.engine.spi_in_use(spi) {
+                    return Err(format!(
+                        "mobile_node {}: SPI {spi:#x} is in use by a served node's keys (a node \
+                         removed in this reload frees its SPIs only after it)",
+                        mn.home_address
+                    ));
+                }
+            }
+        }
+        for hoa in &plan.removed {
+            self.engine.remove_mobile_node(now, hoa);
+            self.home_addresses.retain(|h| h != hoa);
+        }
+        for mn in &plan.added {
+            let hoa = mn.home_address;
+            let record = stored.iter().find(|r| r.home_address == hoa);
+            if let Err(e) = self.engine.add_mobile_node(now, mn.clone(), record) {
+                return Err(format!(
+                    "mobile_node {hoa}: {e} (nodes removed so far stay removed)"
+                ));
+            }
+            self.home_addresses.push(hoa);
+        }
+        self.engine
+            .set_timers(plan.key_update_interval, plan.max_binding_lifetime);
+        let show = |v: &[Ipv6Addr]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let added: Vec<Ipv6Addr> = plan.added.iter().map(|m| m.home_address).collect();
+        tracing::info!(
+            added = %show(&added),
+            removed = %show(&plan.removed),
+            mobile_nodes = self.home_addresses.len(),
+            key_update_interval_s = plan.key_update_interval.as_secs(),
+            max_binding_lifetime_s = plan.max_binding_lifetime.as_secs(),
+            "configuration reloaded"
+        );
+        self.config = new;
+        Ok(HostAction::None)
+    }
+
+    fn poll_warnings(&mut self, _now: Time, out: &mut Vec<Warning>) {
+        for (hoa, n) in self.engine.take_notices() {
+            out.extend(warnings_of(hoa, &n));
+        }
+    }
+
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value> {
         let mut m = status::status_fields(&self.engine, &self.home_addresses, input);
         m.insert("address".into(), self.address.to_string().into());
@@ -329,6 +467,37 @@ impl Role for HomeAgentRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notices_become_warnings_with_their_likely_cause() {
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        let w = warnings_of(
+            hoa,
+            &MnNotices {
+                init_icv_failures: 3,
+                icv_failures: 0,
+                refusals: 2,
+                last_refusal: Some(Refusal::NotHomeSubnet),
+            },
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!((w[0].cause, w[0].count), ("init_icv_failure", 3));
+        assert!(
+            w[0].message.contains("wrong init secret"),
+            "{}",
+            w[0].message
+        );
+        assert_eq!((w[1].cause, w[1].count), ("refused", 2));
+        assert!(w[1].message.contains("status 132"), "{}", w[1].message);
+        assert!(w.iter().all(|w| w.mobile_node == hoa));
+        // 135 is routine: no warning.
+        let quiet = MnNotices {
+            refusals: 1,
+            last_refusal: Some(Refusal::SequenceOutOfWindow),
+            ..MnNotices::default()
+        };
+        assert!(warnings_of(hoa, &quiet).is_empty());
+    }
 
     #[test]
     fn neighbour_discovery_read_from_the_tun_is_screened_out() {

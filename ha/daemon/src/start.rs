@@ -1,6 +1,6 @@
 //! Start-up and run of `mip6-ha -c FILE`.
 //!
-//! Start-up, in order: SIGINT/SIGTERM caught; the state store
+//! Start-up, in order: the signals caught ([`mip6_daemon::signals`]); a live control socket of another daemon refused; the state store
 //! (`<state_dir>/mip6-ha.redb`, whole records with `persistence = true`, the durable
 //! minimum otherwise) and its records; the engine; the capture; the nftables table
 //! that keeps the kernel from answering HoA-option and RH2 packets with ICMPv6 errors;
@@ -48,7 +48,7 @@ pub const NFT_NAME: &str = "ha";
 
 pub use mip6_daemon::RunError;
 
-/// Runs the daemon until SIGINT or SIGTERM.
+/// Runs the daemon until SIGINT, SIGTERM or SIGQUIT; SIGHUP reloads the configuration.
 pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunError> {
     // Signals first: a SIGTERM during start-up must not kill us past our guards.
     let shutdown = Shutdown::install().map_err(RunError::runtime("signal handlers"))?;
@@ -57,6 +57,9 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         mip6_daemon::config::warn_if_secret_readable(file);
     }
 
+    // A second home agent configured with the same control socket: refuse before
+    // touching the nft table and routes of the running one.
+    mip6_daemon::control::refuse_if_live(&config.control_socket).map_err(RunError::Config)?;
     let home_interface = config.home_interface.get_ref().clone();
     let mut engine_config = config.to_engine().map_err(|errors| {
         RunError::Config(
@@ -181,6 +184,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
             persistence: config.persistence,
             restored_records: restored,
             home_addresses,
+            config: config.clone(),
         },
         routes,
         nft,

@@ -2,8 +2,10 @@
 //! knobs (docs/key-protocol.md) and the mobile nodes it serves, each with its
 //! pre-shared initialization key (docs/architecture.md "Key schedule").
 //!
-//! Not supported: dynamic home agent address discovery (RFC 6275 §10.5) and mobile
-//! nodes added at run time (the daemon restarts the engine with a new configuration).
+//! Mobile nodes are added and removed, and the timers changed, on a running engine by
+//! `HomeAgent::add_mobile_node`, `remove_mobile_node` and `set_timers`.
+//!
+//! Not supported: dynamic home agent address discovery (RFC 6275 §10.5).
 
 use core::time::Duration;
 use std::net::Ipv6Addr;

@@ -22,6 +22,7 @@ use crate::mobile_node::{
     InstallStamps, KeySlots, MobileNode, Proof, ReplayKnowledge, UpdateTimer,
 };
 use crate::neighbour::Neighbours;
+use crate::notices::Notices;
 use crate::persist::MnRecord;
 use crate::timers::{Deadline, TimerQueue};
 use crate::unprotected::AnswerRates;
@@ -29,8 +30,10 @@ use crate::unprotected::AnswerRates;
 /// Index of a mobile node in the engine's table.
 pub(crate) type MnIndex = u32;
 
-/// The engine's mobile nodes, in configuration order, indexed by [`MnIndex`] (what the
-/// lookup tables and timers hold). MNs are never removed, so an index stays valid.
+/// The engine's mobile nodes, indexed by [`MnIndex`] (what the lookup tables and
+/// timers hold): in configuration order, then in the order added while running. A
+/// removed node's place is taken by the last one, whose index every table then
+/// changes ([`crate::reload`]).
 #[derive(Default)]
 pub(crate) struct MobileNodes(Vec<MobileNode>);
 
@@ -134,6 +137,8 @@ pub struct HomeAgent<R, A = AesGcmInline> {
     pub(crate) answer_rates: AnswerRates,
     pub(crate) events: VecDeque<Event>,
     pub(crate) counters: Counters,
+    /// Per mobile node: ICV failures and refusals since the driver last took them.
+    pub(crate) notices: Notices,
     /// When the engine was built: the epoch of the install stamps, and when the init
     /// keys it reports were installed.
     pub(crate) started: Time,
@@ -196,6 +201,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             answer_rates: AnswerRates::default(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            notices: Notices::new(),
             started: now,
             iv_prefix,
             config,
@@ -238,7 +244,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         Ok(ha)
     }
 
-    fn restore(&mut self, now: Time, record: &MnRecord) {
+    pub(crate) fn restore(&mut self, now: Time, record: &MnRecord) {
         let Some(index) = self.by_hoa.get(&self.mns, &record.home_address) else {
             tracing::warn!(hoa = %record.home_address, "record for an unconfigured home address ignored");
             return;
@@ -345,6 +351,19 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Drops by reason, refusals, frames by kind.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Whether an SPI is in use by any served node (init or generation, either
+    /// direction): a node added while running cannot take it.
+    pub fn spi_in_use(&self, spi: u32) -> bool {
+        self.by_spi.is_taken(spi)
+    }
+
+    /// Takes what the engine noticed per mobile node since the last take: ICV
+    /// failures under its init SA and its generations, refused Binding Updates
+    /// ([`crate::notices`]). The driver logs them (issue 11, item 6).
+    pub fn take_notices(&mut self) -> Notices {
+        core::mem::take(&mut self.notices)
     }
 
     /// The key state for one home address.

@@ -64,6 +64,9 @@ pub enum RemovalCause {
     Deregistered,
     /// The lifetime ran out (RFC 6275 §10.3.1).
     Expired,
+    /// The home agent no longer serves the home address (removed from its
+    /// configuration while running, [`crate::HomeAgent::remove_mobile_node`]).
+    Unconfigured,
 }
 
 /// A binding cache change.

@@ -152,8 +152,8 @@ impl SpiIndex {
 }
 
 /// Home address → MN index: open addressing over (32-bit fingerprint, index) slots,
-/// the address itself compared in the MN's own state. Built once from the
-/// configuration (MNs are never removed). 8 octets a slot at a load of at most 3/4,
+/// the address itself compared in the MN's own state. Built from the configuration,
+/// and built again when a node is added or removed while running. 8 octets a slot at a load of at most 3/4,
 /// against 21 a bucket for a `HashMap<Ipv6Addr, u32>` (which also doubles).
 #[derive(Debug)]
 pub(crate) struct HoaIndex {

@@ -56,8 +56,10 @@ pub mod events;
 mod index;
 mod mobile_node;
 pub mod neighbour;
+pub mod notices;
 pub mod persist;
 pub mod refusal;
+mod reload;
 mod signalling;
 mod timers;
 mod unprotected;
@@ -72,6 +74,7 @@ pub use events::{
 };
 pub use mip6_wire::keys::DistributionKind;
 pub use neighbour::{LinkReceived, LinkTransmit};
+pub use notices::{MnNotices, Notices};
 pub use persist::{GenerationRecord, MnRecord};
 pub use refusal::Refusal;
 pub use unprotected::{RATE_BURST, RATE_INTERVAL};

@@ -440,6 +440,27 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     }
 }
 
+impl Neighbours {
+    /// Forgets everything about node `index` (it is no longer served): its proxied
+    /// link-local address, a Binding Update held for Duplicate Address Detection.
+    pub(crate) fn forget(&mut self, index: MnIndex) {
+        self.pending.remove(&index);
+        self.link_local.retain(|_, i| *i != index);
+    }
+
+    /// Node `from` is now node `to` (the engine's table moved it).
+    pub(crate) fn renumber(&mut self, from: MnIndex, to: MnIndex) {
+        if let Some(p) = self.pending.remove(&from) {
+            self.pending.insert(to, p);
+        }
+        for i in self.link_local.values_mut() {
+            if *i == from {
+                *i = to;
+            }
+        }
+    }
+}
+
 /// Whether `packet` is an ICMPv6 Neighbor Solicitation or Advertisement right behind
 /// its IPv6 header (what [`nd::parse`] takes; anything else is not Neighbor
 /// Discovery to this module).

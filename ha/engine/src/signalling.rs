@@ -198,7 +198,17 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         };
         let opened = match keys.open::<A>(esp_area) {
             Ok(opened) => opened,
-            Err(e) => return Received::Dropped(esp_drop(&frames::FrameError::Esp(e))),
+            Err(e) => {
+                if matches!(e, esp::Error::BadIcv { .. }) {
+                    let notice = self.notices.entry(mn.home_address).or_default();
+                    if slot == Slot::Init {
+                        notice.init_icv_failures += 1;
+                    } else {
+                        notice.icv_failures += 1;
+                    }
+                }
+                return Received::Dropped(esp_drop(&frames::FrameError::Esp(e)));
+            }
         };
         let classified = frames::inbound::classify(frame, &esp_frame, &opened);
         // Data under a generation restored after a restart may be a replay of a frame
@@ -723,6 +733,9 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         // refused with 133, replayed after a restart, was answered a second time).
         self.mns[index].dirty = true;
         let mn = &self.mns[index];
+        let notice = self.notices.entry(mn.home_address).or_default();
+        notice.refusals += 1;
+        notice.last_refusal = Some(refusal);
         tracing::debug!(hoa = %mn.home_address, %refusal, "BU refused");
         let sequence = match (refusal, mn.binding) {
             (Refusal::SequenceOutOfWindow, Some(b)) => b.sequence,

@@ -210,8 +210,8 @@ mod tests {
             .expect("mn.toml validates");
         assert_eq!(config.key_update_interval(), Duration::from_secs(5));
         assert_eq!(config.lifetime(), LAB_LIFETIME);
-        assert_eq!(config.state_dir, files().mn_state);
-        assert_eq!(config.control_socket, files().mn_socket);
+        assert_eq!(config.state_dir(), files().mn_state);
+        assert_eq!(config.control_socket(), files().mn_socket);
         assert_eq!(*config.home_address.get_ref(), MN_HOA);
         assert_eq!(*config.home_agent.get_ref(), HA_ADDR);
         config.to_engine().expect("engine config");

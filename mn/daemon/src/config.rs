@@ -163,23 +163,25 @@ pub struct DaemonConfig {
     /// Vendor ID of the key-management options (default 32473), as on the home agent.
     #[serde(default = "default_vendor_id")]
     pub vendor_id: u32,
-    /// Directory of the persisted record (sequence marks).
-    #[serde(default = "default_state_dir")]
-    pub state_dir: PathBuf,
-    /// Name of the TUN device the home address lives on (default `"mip6"`).
+    /// Directory of the persisted record (sequence marks); default derived from the
+    /// home address ([`DaemonConfig::state_dir`]).
+    pub state_dir: Option<PathBuf>,
+    /// Name of the TUN device the home address lives on; default derived from the
+    /// home address ([`DaemonConfig::tun_name`]).
     pub tun_name: Option<Spanned<String>>,
     /// Run the TUN with offloads (`IFF_VNET_HDR`: TSO super-packets split on read, TCP
     /// segments coalesced on write; default `true`). `false` gives one system call per
     /// packet, for kernels or tools that mishandle `virtio_net_hdr`.
     #[serde(default = "default_tun_offload")]
     pub tun_offload: bool,
-    /// The control socket's path.
-    #[serde(default = "default_control_socket")]
-    pub control_socket: PathBuf,
+    /// The control socket's path; default derived from the home address
+    /// ([`DaemonConfig::control_socket`]).
+    pub control_socket: Option<PathBuf>,
     /// Where Prometheus metrics are served (loopback only); none if absent.
     pub metrics: Option<Spanned<SocketAddr>>,
     /// The routing table holding the default route via the TUN, looked up by the
-    /// source rule `from <home address>` (default 6275).
+    /// source rule `from <home address>`; default derived from the home address
+    /// ([`DaemonConfig::route_table`]).
     pub route_table: Option<Spanned<u32>>,
     /// Priority of that source rule (default 1000: before the main table's 32766).
     #[serde(default = "default_rule_priority")]
@@ -190,14 +192,6 @@ pub struct DaemonConfig {
     /// The text parsed, to turn spans into lines and columns.
     #[serde(skip)]
     text: SourceText,
-}
-
-fn default_state_dir() -> PathBuf {
-    PathBuf::from("/var/lib/mip6-mn")
-}
-
-fn default_control_socket() -> PathBuf {
-    PathBuf::from("/run/mip6-mn.sock")
 }
 
 fn default_rule_priority() -> u32 {
@@ -218,12 +212,85 @@ pub const DEFAULT_KEY_UPDATE_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
 /// Default home prefix length.
 pub const DEFAULT_PREFIX_LEN: u8 = 64;
-/// Default TUN device name.
-pub const DEFAULT_TUN_NAME: &str = "mip6";
-/// Default routing table of the reverse tunnel (RFC 6275's number; any free one works).
-pub const DEFAULT_ROUTE_TABLE: u32 = 6275;
-/// Default priority of the source rule.
+/// Default priority of the source rule. One priority serves every mobile node of a
+/// host: each rule selects its own home address (`from <home address>`).
 pub const DEFAULT_RULE_PRIORITY: u32 = 1000;
+/// Where the derived control sockets live ([`HostDefaults::control_socket`]).
+pub const CONTROL_SOCKET_DIR: &str = "/run";
+/// Under which directory the derived state directories live
+/// ([`HostDefaults::state_dir`]).
+pub const STATE_DIR_BASE: &str = "/var/lib/mip6-mn";
+/// Prefix of the derived TUN names ([`HostDefaults::tun_name`]).
+pub const TUN_NAME_PREFIX: &str = "mip6mn-";
+/// First routing table of the derived range ([`HostDefaults::route_table`]): 2^28,
+/// far above the numbers distributions and `/etc/iproute2/rt_tables` use, and clear
+/// of the kernel's reserved 0 and 253..=255.
+pub const DERIVED_TABLE_BASE: u32 = 1 << 28;
+
+/// The per-node defaults of everything a mobile node installs or opens on its host,
+/// derived from its home address so that several mobile nodes run on one host with
+/// no setting beside their own address, secret and SPIs (issue 11, item 4; the
+/// design document's "Defaults"):
+///
+/// | what | default for home address `2001:db8:1::100` |
+/// | --- | --- |
+/// | control socket | `/run/mip6-mn-2001-db8-1--100.sock` (the address with `:` as `-`) |
+/// | state directory | `/var/lib/mip6-mn/2001-db8-1--100` |
+/// | TUN | `mip6mn-` and 6 hex digits of a hash of the address (13 characters) |
+/// | routing table | 2^28 + the same 24 bits of that hash |
+///
+/// The socket and the directory are the address itself, so two nodes never share
+/// them. The TUN name and the table share their 24 hash bits: two home addresses
+/// whose hashes collide (about one pair in 16 million) get one TUN name, and the
+/// second daemon's start fails when the kernel refuses it the busy TUN, before it
+/// touches the table. The hash is FNV-1a over the address's 16 octets: stable
+/// across builds and hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostDefaults {
+    home_address: Ipv6Addr,
+}
+
+impl HostDefaults {
+    /// The defaults of the node with this home address.
+    pub const fn new(home_address: Ipv6Addr) -> Self {
+        HostDefaults { home_address }
+    }
+
+    /// The home address as a file name: its RFC 5952 text with `:` made `-`.
+    pub fn file_tag(&self) -> String {
+        self.home_address.to_string().replace(':', "-")
+    }
+
+    /// 24 bits of FNV-1a over the address's octets.
+    fn hash24(&self) -> u32 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.home_address.octets() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        ((h ^ (h >> 32)) & 0x00ff_ffff) as u32
+    }
+
+    /// `/run/mip6-mn-<tag>.sock`.
+    pub fn control_socket(&self) -> PathBuf {
+        Path::new(CONTROL_SOCKET_DIR).join(format!("mip6-mn-{}.sock", self.file_tag()))
+    }
+
+    /// `/var/lib/mip6-mn/<tag>`.
+    pub fn state_dir(&self) -> PathBuf {
+        Path::new(STATE_DIR_BASE).join(self.file_tag())
+    }
+
+    /// `mip6mn-<6 hex digits>`: 13 characters, within Linux's 15.
+    pub fn tun_name(&self) -> String {
+        format!("{TUN_NAME_PREFIX}{:06x}", self.hash24())
+    }
+
+    /// [`DERIVED_TABLE_BASE`] + the 24 hash bits.
+    pub fn route_table(&self) -> u32 {
+        DERIVED_TABLE_BASE + self.hash24()
+    }
+}
 
 /// Parses a configuration; syntax errors, wrong types, bad values and unknown fields
 /// come back with their line and column and the field they concern. No semantic
@@ -268,18 +335,38 @@ impl DaemonConfig {
             .map_or(DEFAULT_PREFIX_LEN, |l| *l.get_ref())
     }
 
-    /// The TUN device name, with its default.
-    pub fn tun_name(&self) -> &str {
-        self.tun_name
-            .as_ref()
-            .map_or(DEFAULT_TUN_NAME, |t| t.get_ref().as_str())
+    /// The defaults derived from this node's home address ([`HostDefaults`]).
+    pub fn host_defaults(&self) -> HostDefaults {
+        HostDefaults::new(*self.home_address.get_ref())
     }
 
-    /// The reverse tunnel's routing table, with its default.
+    /// The TUN device name: configured, else [`HostDefaults::tun_name`].
+    pub fn tun_name(&self) -> String {
+        self.tun_name
+            .as_ref()
+            .map_or_else(|| self.host_defaults().tun_name(), |t| t.get_ref().clone())
+    }
+
+    /// The reverse tunnel's routing table: configured, else
+    /// [`HostDefaults::route_table`].
     pub fn route_table(&self) -> u32 {
         self.route_table
             .as_ref()
-            .map_or(DEFAULT_ROUTE_TABLE, |t| *t.get_ref())
+            .map_or_else(|| self.host_defaults().route_table(), |t| *t.get_ref())
+    }
+
+    /// The control socket: configured, else [`HostDefaults::control_socket`].
+    pub fn control_socket(&self) -> PathBuf {
+        self.control_socket
+            .clone()
+            .unwrap_or_else(|| self.host_defaults().control_socket())
+    }
+
+    /// The state directory: configured, else [`HostDefaults::state_dir`].
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| self.host_defaults().state_dir())
     }
 
     /// The metrics address, if configured.
@@ -472,5 +559,87 @@ impl DaemonConfig {
         config.requested_lifetime = self.lifetime();
         config.vendor_id = self.vendor_id;
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"home_agent = "2001:db8:1::1"
+home_address = "2001:db8:1::100"
+init_secret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+init_spi_mn_to_ha = 0x1001
+init_spi_ha_to_mn = 0x1002
+interfaces = ["eth0"]
+"#;
+
+    fn hoa(s: &str) -> HostDefaults {
+        HostDefaults::new(s.parse().unwrap())
+    }
+
+    #[test]
+    fn unset_host_paths_and_names_come_from_the_home_address() {
+        let config = parse(BASE).unwrap();
+        config.validate(&|_| true).unwrap();
+        assert_eq!(
+            config.control_socket(),
+            Path::new("/run/mip6-mn-2001-db8-1--100.sock")
+        );
+        assert_eq!(
+            config.state_dir(),
+            Path::new("/var/lib/mip6-mn/2001-db8-1--100")
+        );
+        let tun = config.tun_name();
+        assert!(tun.starts_with("mip6mn-") && tun.len() == 13, "{tun}");
+        assert!(tun[7..].chars().all(|c| c.is_ascii_hexdigit()), "{tun}");
+        let table = config.route_table();
+        assert!(
+            (DERIVED_TABLE_BASE..DERIVED_TABLE_BASE + (1 << 24)).contains(&table),
+            "{table}"
+        );
+        // The TUN name and the table carry the same hash bits.
+        assert_eq!(
+            u32::from_str_radix(&tun[7..], 16).unwrap(),
+            table - DERIVED_TABLE_BASE
+        );
+        assert_eq!(config.rule_priority, DEFAULT_RULE_PRIORITY);
+    }
+
+    #[test]
+    fn derived_defaults_are_stable_and_differ_between_nodes() {
+        // Pinned: the names must not change between builds or hosts (a restarted
+        // daemon finds its state directory and replaces its own leftovers).
+        let a = hoa("2001:db8:1::100");
+        assert_eq!(a.tun_name(), hoa("2001:db8:1::100").tun_name());
+        let known = a.tun_name();
+        assert_eq!(known, format!("mip6mn-{:06x}", a.route_table() - (1 << 28)));
+        let mut tuns = std::collections::HashSet::new();
+        let mut sockets = std::collections::HashSet::new();
+        for i in 0..2000u16 {
+            let d = HostDefaults::new(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, i));
+            assert!(tuns.insert(d.tun_name()), "TUN collision at ::{i:x}");
+            assert!(
+                sockets.insert(d.control_socket()),
+                "socket collision at ::{i:x}"
+            );
+            assert!(d.tun_name().len() <= 15);
+            assert!(!matches!(d.route_table(), 0 | 253..=255));
+        }
+    }
+
+    #[test]
+    fn configured_values_win_over_the_derived_ones() {
+        let text = format!(
+            "{BASE}control_socket = \"/tmp/x.sock\"\nstate_dir = \"/tmp/st\"\n\
+             tun_name = \"mip6\"\nroute_table = 6275\nrule_priority = 900\n"
+        );
+        let config = parse(&text).unwrap();
+        config.validate(&|_| true).unwrap();
+        assert_eq!(config.control_socket(), Path::new("/tmp/x.sock"));
+        assert_eq!(config.state_dir(), Path::new("/tmp/st"));
+        assert_eq!(config.tun_name(), "mip6");
+        assert_eq!(config.route_table(), 6275);
+        assert_eq!(config.rule_priority, 900);
     }
 }

@@ -14,14 +14,16 @@
 //!   | priority | rule | what it does |
 //!   | --- | --- | --- |
 //!   | `rule_priority` − 2 | `from all lookup main suppress_prefixlength 0` | on-link and other specific routes stay direct (neighbours on the current link, the kernel's own link-local and multicast traffic) |
-//!   | `rule_priority` − 1 | `not fwmark <route_table> lookup <route_table>` | everything else the host sends goes through the table below… |
-//!   | `rule_priority` | `from <home address> lookup <route_table>` | …and so does what is sent from the home address |
+//!   | `rule_priority` − 1 | `from <home address> lookup <route_table>` | what is sent from the home address goes through the table below… |
+//!   | `rule_priority` | `not fwmark 0x6d697036 lookup <route_table>` | …and so does everything else the host sends (with several nodes on one host: through the first node's table) |
 //!
 //!   with `default dev <tun> src <home address> table <route_table>`: an application
 //!   that binds no address gets the home address as its source (the route's preferred
-//!   source) and its packets go into the tunnel. The daemon's own outer packets (care-of
-//!   address → home agent) carry the mark `route_table` (`SO_MARK` on its raw socket),
-//!   skip the middle rule and are routed by the main table as usual.
+//!   source) and its packets go into the tunnel. The daemons' own outer packets (care-of
+//!   address → home agent) carry the mark [`OWN_PACKET_MARK`] (`SO_MARK` on the raw
+//!   socket), skip the last rule and are routed by the main table as usual. Source rules
+//!   come before the catch-all, so every node of a host keeps its own tunnel for what
+//!   is sent from its home address.
 //! - At home the table holds `default via <the home link's default router> dev <home
 //!   link> src <home address>` instead, when the main table names such a router: the
 //!   home address stays the source, without a tunnel.
@@ -337,9 +339,13 @@ async fn add_tunnel_route(
     }
 }
 
-/// The mark on the daemon's own packets: the route table's number (module docs).
-pub fn own_packet_mark(config: &HostConfig) -> u32 {
-    config.route_table
+/// The mark on the daemon's own packets (module docs): one value, "mip6", for every
+/// mobile node of the host, so no node's outer packets enter another node's tunnel.
+pub const OWN_PACKET_MARK: u32 = 0x6d69_7036;
+
+/// The mark on the daemon's own packets ([`OWN_PACKET_MARK`]).
+pub fn own_packet_mark(_config: &HostConfig) -> u32 {
+    OWN_PACKET_MARK
 }
 
 /// The three policy rules (module docs), lowest priority number first.
@@ -353,13 +359,13 @@ pub fn rules(config: &HostConfig) -> [PolicyRule; 3] {
             suppress_prefix_len: Some(0),
         },
         PolicyRule {
-            selector: RuleSelector::NotFwmark(own_packet_mark(config)),
+            selector: RuleSelector::From(config.home_address),
             table: config.route_table,
             priority: p.saturating_sub(1),
             suppress_prefix_len: None,
         },
         PolicyRule {
-            selector: RuleSelector::From(config.home_address),
+            selector: RuleSelector::NotFwmark(own_packet_mark(config)),
             table: config.route_table,
             priority: p,
             suppress_prefix_len: None,
@@ -402,11 +408,11 @@ mod tests {
             r.map(|r| r.to_string()),
             [
                 "from all lookup 254 suppress_prefixlength 0 priority 998",
-                "not fwmark 0x1883 lookup 6275 priority 999",
-                "from 2001:db8:1::100 lookup 6275 priority 1000",
+                "from 2001:db8:1::100 lookup 6275 priority 999",
+                "not fwmark 0x6d697036 lookup 6275 priority 1000",
             ]
         );
-        assert_eq!(own_packet_mark(&config), 6275);
+        assert_eq!(own_packet_mark(&config), OWN_PACKET_MARK);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | [`config`] | the TOML configuration file: parse, validate, convert to the engine's |
 //! | [`store`] | the layout of the engine's record in the state store |
+//! | [`reload`] | what a SIGHUP may change live (interfaces, timers) and what it refuses |
 //! | [`role`] | the mobile node as a role of the shell: events, movement, status, cleanup |
 //! | [`movement`] | which address is the care-of address (RFC 6275 §11.5.1, from address events) |
 //! | [`host`] | the source rule, the reverse-tunnel route (RFC 6275 §11.3.1) and the nft guard |
@@ -20,6 +21,7 @@
 pub mod config;
 pub mod host;
 pub mod movement;
+pub mod reload;
 pub mod role;
 pub mod start;
 pub mod status;

@@ -28,16 +28,18 @@ use mip6_daemon::metrics::Text;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
 use mip6_daemon::shell::{
-    Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role,
+    Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role, Warning,
 };
-use mip6_mn::{DataError, Event, MnRecord, MobileNode, Registration};
+use mip6_mn::{DataError, DropReason, Event, MnRecord, MobileNode, Registration};
 use mip6_netio::addr_watch::{AddrEvent, AddrWatch};
+use mip6_wire::mh::BaStatus;
 use mip6_wire::nd::{self, AdvertisementFlags, NeighbourAdvertisement};
 use mip6_wire::Time;
 use serde_json::{Map, Value};
 
+use crate::config::DaemonConfig;
 use crate::host::Host;
-use crate::movement::{Attachment, CoaTracker};
+use crate::movement::{Attachment, CoaTracker, HomePrefix};
 use crate::status::{self, Identity};
 use crate::store::MnRecords;
 
@@ -62,6 +64,25 @@ impl Handovers {
     }
 }
 
+/// Retransmissions of one Binding Update without any BA after which the node warns
+/// that its home agent does not answer (1.5 + 3 + 6 s: about 10 s, RFC 6275 §11.8).
+pub const NO_BA_AFTER_RETRIES: u32 = 3;
+
+/// What a BA status refusing a Binding Update likely means, for the warning.
+pub fn refusal_hint(status: BaStatus) -> &'static str {
+    match u8::from(status) {
+        129 => "administratively prohibited",
+        130 => "the home agent has no resources (SPIs) left",
+        131 => "the home agent does not take home registrations",
+        132 => "the home address is off the home agent's home prefix: wrong home_address?",
+        133 => "the home agent does not serve this home address under these SPIs: wrong home_address, or the node is not configured on the home agent?",
+        134 => "another node on the home link uses the home address",
+        145 => "the Key Initialization timestamp was refused: clocks not synchronized, or request_mode differs?",
+        174 => "the care-of address is unusable for the home agent",
+        _ => "see the status code (RFC 6275 §6.1.8)",
+    }
+}
+
 /// The mobile node role: its engine, what it installed, its movement detection.
 pub struct MobileNodeRole {
     node: MobileNode,
@@ -73,6 +94,14 @@ pub struct MobileNodeRole {
     tun_name: String,
     /// Neighbor Advertisements for the home link (RFC 6275 §11.5.4).
     link_out: VecDeque<LinkPacket>,
+    /// Integrity drops already reported ([`Role::poll_warnings`]).
+    integrity_seen: u64,
+    /// Refusals since the last poll: the last status and how many.
+    refused: Option<(BaStatus, u64)>,
+    /// Retransmissions of the outstanding Binding Update already reported.
+    retries_seen: u32,
+    /// The running configuration (SIGHUP compares the file with it).
+    config: DaemonConfig,
 }
 
 impl std::fmt::Debug for MobileNodeRole {
@@ -93,8 +122,9 @@ impl MobileNodeRole {
         host: Host,
         watch: AddrWatch,
         tracker: CoaTracker,
-        tun_name: String,
+        config: DaemonConfig,
     ) -> Self {
+        let tun_name = config.tun_name();
         MobileNodeRole {
             node,
             id,
@@ -103,6 +133,10 @@ impl MobileNodeRole {
             tracker,
             handovers: Handovers::default(),
             tun_name,
+            integrity_seen: 0,
+            refused: None,
+            retries_seen: 0,
+            config,
             link_out: VecDeque::new(),
         }
     }
@@ -241,7 +275,10 @@ impl Role for MobileNodeRole {
                 Handled::Done
             }
             Event::Refused { status } => {
-                tracing::warn!(?status, "the home agent refused the Binding Update");
+                // Logged at WARN, rate-limited, by `poll_warnings`.
+                tracing::debug!(?status, "the home agent refused the Binding Update");
+                let count = self.refused.map_or(0, |(_, n)| n);
+                self.refused = Some((status, count + 1));
                 Handled::Done
             }
         }
@@ -317,6 +354,147 @@ impl Role for MobileNodeRole {
             .collect()
     }
 
+    /// SIGHUP ([`crate::reload`]): the watched interfaces and the timers change live;
+    /// anything else refuses the reload. With new interfaces the care-of address is
+    /// chosen again from what they hold now.
+    async fn reload(
+        &mut self,
+        _now: Time,
+        io: &Io,
+        _stored: Vec<MnRecord>,
+    ) -> Result<HostAction, String> {
+        let path = self
+            .config
+            .origin
+            .clone()
+            .ok_or("no configuration file to read again")?;
+        let new = crate::config::load(&path).map_err(|e| e.to_string())?;
+        let join = |errors: Vec<crate::config::ConfigError>| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        new.validate(&|name| mip6_netio::if_index(name).is_ok())
+            .map_err(join)?;
+        let fixed = crate::reload::fixed_changes(&self.config, &new);
+        if !fixed.is_empty() {
+            return Err(fixed
+                .iter()
+                .map(|f| format!("{f} cannot change while running"))
+                .collect::<Vec<_>>()
+                .join("; "));
+        }
+        let names = |c: &DaemonConfig| -> Vec<String> {
+            c.interfaces
+                .get_ref()
+                .iter()
+                .map(|i| i.get_ref().clone())
+                .collect()
+        };
+        let mut action = HostAction::None;
+        if names(&self.config) != names(&new) {
+            let mut watched = Vec::new();
+            for name in names(&new) {
+                watched.push(
+                    mip6_netio::if_index(&name).map_err(|e| format!("interface {name}: {e}"))?,
+                );
+            }
+            let mut tracker = CoaTracker::new(
+                watched,
+                HomePrefix {
+                    home_address: self.id.home_address,
+                    len: new.home_prefix_len(),
+                },
+            );
+            for event in self
+                .watch
+                .dump()
+                .await
+                .map_err(|e| format!("address dump: {e}"))?
+            {
+                tracker.apply(&event);
+            }
+            let before = self.tracker.attachment();
+            self.tracker = tracker;
+            let after = self.tracker.attachment();
+            if after != before {
+                action = self.attach(after, io).await;
+            }
+        }
+        let engine = new.to_engine().map_err(join)?;
+        self.node
+            .set_timers(engine.requested_lifetime, engine.key_update_interval);
+        tracing::info!(
+            interfaces = ?names(&new),
+            care_of_address = ?self.tracker.current(),
+            lifetime_s = engine.requested_lifetime.as_secs(),
+            key_update_interval_s = engine.key_update_interval.map(|d| d.as_secs()),
+            "configuration reloaded"
+        );
+        self.config = new;
+        Ok(action)
+    }
+
+    /// An ICV failure on frames from the home agent (wrong init secret?), a Binding
+    /// Update retransmitted [`NO_BA_AFTER_RETRIES`] times without any BA (the home
+    /// agent silently drops what it cannot authenticate), a refused Binding Update.
+    fn poll_warnings(&mut self, _now: Time, out: &mut Vec<Warning>) {
+        let hoa = self.id.home_address;
+        let integrity = self.node.counters().dropped(DropReason::Integrity);
+        if integrity > self.integrity_seen {
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "icv_failure",
+                count: integrity - self.integrity_seen,
+                message: format!(
+                    "frames from the home agent {} fail their ICV and are dropped: wrong \
+                     init secret (or init SPIs or suite) here or on the home agent?",
+                    self.id.home_agent
+                ),
+            });
+            self.integrity_seen = integrity;
+        }
+        let retries = match self.node.registration().state {
+            Registration::AwaitingAck(a) if a.refused.is_none() => a.retries,
+            _ => 0,
+        };
+        if retries < self.retries_seen {
+            self.retries_seen = 0;
+        }
+        if retries >= NO_BA_AFTER_RETRIES && retries > self.retries_seen {
+            let new = u64::from(retries - self.retries_seen);
+            self.retries_seen = retries;
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "no_binding_ack",
+                count: new,
+                message: format!(
+                    "no Binding Acknowledgement from the home agent {} after {} \
+                         retransmissions: home agent unreachable, wrong home_agent \
+                         address, or wrong init secret or SPIs (the home agent drops \
+                         what it cannot authenticate, without an answer)?",
+                    self.id.home_agent, retries
+                ),
+            });
+        }
+        if let Some((status, count)) = self.refused.take() {
+            out.push(Warning {
+                mobile_node: hoa,
+                cause: "refused",
+                count,
+                message: format!(
+                    "the home agent {} refused the Binding Update with status {} \
+                     ({status:?}): {}",
+                    self.id.home_agent,
+                    u8::from(status),
+                    refusal_hint(status)
+                ),
+            });
+        }
+    }
+
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value> {
         status::status_fields(&self.node, &self.id, self.handovers.count, input)
     }
@@ -347,6 +525,14 @@ impl Role for MobileNodeRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_hints_name_the_likely_cause() {
+        assert!(refusal_hint(BaStatus::from(132)).contains("home_address"));
+        assert!(refusal_hint(BaStatus::from(133)).contains("not configured"));
+        assert!(refusal_hint(BaStatus::from(145)).contains("clocks"));
+        assert!(refusal_hint(BaStatus::from(200)).contains("RFC 6275"));
+    }
 
     #[test]
     fn handovers_count_changes_after_the_first_address_only() {

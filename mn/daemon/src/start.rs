@@ -1,6 +1,6 @@
 //! Start-up and run of `mip6-mn -c FILE`.
 //!
-//! Start-up, in order: SIGINT/SIGTERM caught; the state store
+//! Start-up, in order: the signals caught ([`mip6_daemon::signals`]); a live control socket of another daemon refused; the state store
 //! (`<state_dir>/mip6-mn.redb`; whole records with `restore = "resume-keys"`, the
 //! durable minimum otherwise) and its record; movement detection (subscribe to address
 //! events, then dump what is there, so no change is lost) and the first care-of
@@ -38,7 +38,7 @@ use crate::role::MobileNodeRole;
 use crate::status::Identity;
 use crate::store::{self, Persistence};
 
-/// Runs the daemon until SIGINT or SIGTERM.
+/// Runs the daemon until SIGINT, SIGTERM or SIGQUIT; SIGHUP reloads the configuration.
 pub async fn run(
     (config, engine): (DaemonConfig, MnConfig),
     options: StartOptions,
@@ -52,16 +52,21 @@ pub async fn run(
     let hoa = engine.home_address;
     let ha = engine.home_agent;
 
-    std::fs::create_dir_all(&config.state_dir).map_err(RunError::runtime(format!(
+    // Another daemon answering on our control socket is another mobile node of this
+    // host configured with the same path: refuse before touching anything of its.
+    let control_socket = config.control_socket();
+    mip6_daemon::control::refuse_if_live(&control_socket).map_err(RunError::Config)?;
+    let state_dir = config.state_dir();
+    std::fs::create_dir_all(&state_dir).map_err(RunError::runtime(format!(
         "state directory {}",
-        config.state_dir.display()
+        state_dir.display()
     )))?;
     let mode = match engine.restore {
         RestorePolicy::Reinitialize => Persistence::DurableMinimum,
         RestorePolicy::ResumeKeys => Persistence::Full,
     };
-    let store = store::open(&config.state_dir, mode)
-        .map_err(RunError::runtime("opening the state store"))?;
+    let store =
+        store::open(&state_dir, mode).map_err(RunError::runtime("opening the state store"))?;
     let restored = store::load(&store)
         .await
         .map_err(RunError::runtime("reading the state store"))?;
@@ -102,7 +107,7 @@ pub async fn run(
         local: initial_coa.unwrap_or(hoa),
         source: initial_coa,
         tun: TunConfig {
-            name: config.tun_name().to_owned(),
+            name: config.tun_name(),
             mtu: TUN_MTU,
             addresses: vec![(hoa, 128)],
             offload: config.tun_offload,
@@ -112,7 +117,7 @@ pub async fn run(
     .map_err(RunError::runtime("set-up"))?;
     let host_config = HostConfig {
         home_address: hoa,
-        tun_name: config.tun_name().to_owned(),
+        tun_name: config.tun_name(),
         route_table: config.route_table(),
         rule_priority: config.rule_priority,
         home_prefix_len: config.home_prefix_len(),
@@ -176,7 +181,7 @@ pub async fn run(
         host,
         watch,
         tracker,
-        config.tun_name().to_owned(),
+        config.clone(),
     );
     if let Attachment::Home { ifindex } = initial {
         role.start_at_home(ifindex).await;
@@ -190,7 +195,7 @@ pub async fn run(
             .map_err(RunError::runtime("first Binding Update"))?;
     }
     shell
-        .run(shutdown, &config.control_socket, config.metrics())
+        .run(shutdown, &control_socket, config.metrics())
         .await
         .map_err(RunError::runtime("event loop"))
 }

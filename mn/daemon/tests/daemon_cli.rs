@@ -142,6 +142,7 @@ interfaces = [{list}]
 state_dir = "{state}"
 control_socket = "{dir}/mn.sock"
 tun_name = "mip6mn0"
+route_table = 6275
 metrics = "127.0.0.1:0"
 "#,
         state = dir.join("state").display(),

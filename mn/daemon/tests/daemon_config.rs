@@ -51,7 +51,7 @@ fn one_error(text: &str) -> ConfigError {
 fn base_is_valid_with_engine_defaults() {
     let config = parse(&base()).unwrap();
     config.validate(&known).unwrap();
-    assert_eq!(config.tun_name(), "mip6");
+    assert_eq!(config.tun_name(), config.host_defaults().tun_name());
     let engine = config.to_engine().unwrap();
     assert_eq!(engine.requested_lifetime, Duration::from_secs(600));
     assert_eq!(engine.key_update_interval, Some(Duration::from_secs(3600)));
@@ -205,7 +205,7 @@ fn metrics_only_on_loopback_and_tables_not_reserved() {
     assert!(!off.tun_offload);
     assert_eq!(
         (defaults.route_table(), defaults.rule_priority),
-        (6275, 1000)
+        (defaults.host_defaults().route_table(), 1000)
     );
 }
 
@@ -249,8 +249,21 @@ fn load_names_the_file() {
 fn example_file_validates_and_converts() {
     let config = parse(include_str!("../../config/mn.toml")).unwrap();
     config.validate(&known).unwrap();
-    assert_eq!(config.tun_name(), "mip6");
-    assert_eq!(config.state_dir, std::path::Path::new("/var/lib/mip6-mn"));
+    // The example leaves the host settings to their defaults, derived from the home
+    // address (what its comments show).
+    assert!(
+        config.tun_name().starts_with("mip6mn-"),
+        "{}",
+        config.tun_name()
+    );
+    assert_eq!(
+        config.state_dir(),
+        std::path::Path::new("/var/lib/mip6-mn/2001-db8-1--100")
+    );
+    assert_eq!(
+        config.control_socket(),
+        std::path::Path::new("/run/mip6-mn-2001-db8-1--100.sock")
+    );
     let names: Vec<&str> = config
         .interfaces
         .get_ref()
@@ -277,7 +290,7 @@ fn example_file_validates_and_converts() {
     assert_eq!(engine.requested_lifetime, Duration::from_secs(600));
     assert_eq!(engine.vendor_id, 32473);
     assert_eq!(config.metrics(), Some("127.0.0.1:9102".parse().unwrap()));
-    assert_eq!(config.route_table(), 6275);
+    assert_eq!(config.route_table(), config.host_defaults().route_table());
 }
 
 #[test]

@@ -324,6 +324,19 @@ impl<A: EspAead> MobileNode<A> {
         }
     }
 
+    /// Changes the binding lifetime asked for (RFC 6275 §6.1.7) and the key update
+    /// interval (patent (3)) of a running node (issue 11, item 5: the daemon's
+    /// SIGHUP). Both apply from the next Binding Update and the next key installed;
+    /// the running registration and key update timer keep their deadlines.
+    pub fn set_timers(
+        &mut self,
+        requested_lifetime: Duration,
+        key_update_interval: Option<Duration>,
+    ) {
+        self.config.requested_lifetime = requested_lifetime;
+        self.config.key_update_interval = key_update_interval;
+    }
+
     /// The record a `Persist` event would carry now.
     pub fn record(&self) -> MnRecord {
         self.keys.record(self.bu_mark)

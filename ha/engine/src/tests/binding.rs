@@ -470,3 +470,127 @@ fn prefetch_changes_nothing() {
     assert_eq!(ba, one_ba(&mut twin), "same BA, byte for byte");
     assert_eq!(mn.open_ba(ba).status, BaStatus::Accepted);
 }
+
+/// Issue 11, item 6: the driver learns per mobile node which of its frames failed
+/// their ICV (under init: a wrong init secret is the likely cause) and which BUs were
+/// refused; each take empties the notices.
+#[test]
+fn icv_failures_and_refusals_are_noticed_per_mobile_node() {
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = mn();
+    // An init BU whose ICV fails: noticed under the node's init SA.
+    let mut bad = mn.bu(&[]);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert_eq!(
+        ha.handle(T0 + secs(1), &mut bad),
+        Received::Dropped(DropReason::BadIcv)
+    );
+    let notices = ha.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let n = notices[&HOA];
+    assert_eq!((n.init_icv_failures, n.icv_failures, n.refusals), (1, 0, 0));
+    assert!(ha.take_notices().is_empty(), "a take empties them");
+
+    // Registered, then a corrupted BU under a generation and a refused one.
+    let (mut ha, mut mn) = registered();
+    ha.take_notices();
+    let u = mn.next_update();
+    let mut bad = mn.seal_bu(None, u, COA2, HOA, &[]);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    ha.handle(T0 + secs(2), &mut bad);
+    let u = mn.next_update();
+    let ba = send(&mut ha, &mut mn, u, HA);
+    assert_eq!(ba.status, Refusal::InvalidCareOf.status());
+    let n = ha.take_notices()[&HOA];
+    assert_eq!((n.init_icv_failures, n.icv_failures, n.refusals), (0, 1, 1));
+    assert_eq!(n.last_refusal, Some(Refusal::InvalidCareOf));
+    assert_eq!(ha.take_notices().get(&HOA2), None, "no frame named MN 2");
+}
+
+/// Issue 11, item 5: nodes removed and added on a running engine. Removing one drops
+/// its binding cleanly and leaves the other's keys and binding as they were, also
+/// when the other moves to the removed one's index; adding it again with its stored
+/// record resumes its init SA at the persisted mark.
+#[test]
+fn mobile_nodes_are_removed_and_added_while_running() {
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn2 = ScriptedMn::new(&second_init_key(), COA2);
+    initialize(&mut ha, &mut mn2, T0, RequestMode::Explicit);
+    take_events(&mut ha);
+    let keys2 = ha.keys(&HOA2).unwrap();
+    let binding2 = ha.binding(&HOA2).unwrap();
+    let mut mn1 = mn();
+    initialize(&mut ha, &mut mn1, T0, RequestMode::Explicit);
+    let record1 = last_records(&take_events(&mut ha))
+        .into_iter()
+        .find(|r| r.home_address == HOA)
+        .unwrap();
+
+    // HOA is index 0: removing it moves HOA2 into its place.
+    assert!(ha.remove_mobile_node(T0 + secs(1), &HOA));
+    assert!(!ha.remove_mobile_node(T0 + secs(1), &HOA), "once only");
+    let events = take_events(&mut ha);
+    assert!(events.contains(&Event::Route(RouteChange::Remove { home_address: HOA })));
+    assert!(events.contains(&Event::Binding {
+        home_address: HOA,
+        change: BindingChange::Removed(RemovalCause::Unconfigured)
+    }));
+    let last = last_records(&events);
+    assert!(
+        last.iter()
+            .any(|r| r.home_address == HOA && r.binding.is_none()),
+        "{last:?}"
+    );
+    assert_eq!((ha.binding(&HOA), ha.keys(&HOA)), (None, None));
+    assert_eq!(ha.home_addresses().collect::<Vec<_>>(), vec![HOA2]);
+    // The other node, renumbered, is untouched and still served under its keys.
+    assert_eq!(ha.keys(&HOA2).unwrap(), keys2);
+    assert_eq!(ha.binding(&HOA2).unwrap(), binding2);
+    let frame = mn2.bu(&[]);
+    let r = ha.handle(T0 + secs(2), &mut frame.clone());
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+    assert_eq!(mn2.open_ba(one_ba(&mut ha)).status, BaStatus::Accepted);
+    // The removed node's frames find no SA.
+    let frame = mn1.bu(&[]);
+    assert_eq!(
+        ha.handle(T0 + secs(2), &mut frame.clone()),
+        Received::Dropped(DropReason::UnknownSpi)
+    );
+
+    // Added again from its record: its init SA resumes at the persisted mark.
+    let config1 = mn_config(&init_key());
+    ha.add_mobile_node(T0 + secs(3), config1.clone(), Some(&record1))
+        .unwrap();
+    assert_eq!(
+        ha.add_mobile_node(T0 + secs(3), config1, None),
+        Err(crate::ConfigError::DuplicateHomeAddress(HOA))
+    );
+    assert_eq!(
+        ha.record(&HOA).unwrap().init_outbound_mark,
+        record1.init_outbound_mark
+    );
+    assert!(ha.spi_in_use(init_key().spis.mn_to_ha.get()));
+    take_events(&mut ha);
+    initialize(&mut ha, &mut mn1, T0 + secs(4), RequestMode::Explicit);
+    assert!(ha.binding(&HOA).is_some() && ha.binding(&HOA2).is_some());
+
+    ha.set_timers(secs(100), secs(60));
+    let u = mn2.next_update();
+    let ba = send_from(&mut ha, &mut mn2, u, COA2, HOA2);
+    assert!(ba.lifetime_units * 4 <= 60, "{ba:?}");
+}
+
+fn send_from(
+    ha: &mut Ha,
+    mn: &mut ScriptedMn,
+    update: BindingUpdateRepr,
+    coa: std::net::Ipv6Addr,
+    hoa: std::net::Ipv6Addr,
+) -> OpenedBa {
+    let mut frame = mn.seal_bu(None, update, coa, hoa, &[]);
+    let r = ha.handle(T0 + secs(5), &mut frame);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+    mn.open_ba(one_ba(ha))
+}

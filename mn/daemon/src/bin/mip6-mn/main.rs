@@ -4,7 +4,7 @@
 //! tunnel frames from the shell's sockets, movement detection from rtnetlink address
 //! events.
 //!
-//! Exit status: 0 after SIGINT/SIGTERM (everything installed removed) or
+//! Exit status: 0 after SIGINT/SIGTERM/SIGQUIT (everything installed removed) or
 //! `--check-config` success, 2 on a configuration error, 1 on a runtime error.
 #![forbid(unsafe_code)]
 
@@ -22,11 +22,13 @@ fn main() -> ExitCode {
         Daemon {
             name: "mip6-mn",
             about: "Mobile IPv6 mobile node (RFC 6275 §11) with two-generation ESP keys",
-            default_socket: "/run/mip6-mn.sock",
+            // Each node's default socket is derived from its home address
+            // (config::HostDefaults): `status` alone finds the one there is.
+            default_socket: "/run/mip6-mn-*.sock",
             load: load_checked,
             socket_in_config: |path| {
                 config::load(path)
-                    .map(|c| c.control_socket)
+                    .map(|c| c.control_socket())
                     .map_err(|e| e.to_string())
             },
             logging: |(c, _): &(DaemonConfig, MnConfig)| {
