@@ -582,7 +582,7 @@ fn sighup_adds_and_removes_mobile_nodes_without_disturbing_the_others() {
     log_line(
         &s,
         &a,
-        &["no care-of address on the new interfaces"],
+        &["detached, waiting for a new one"],
         Duration::from_secs(5),
     );
     write_private(&ca, &mn_toml_defaults(&D, D.secret)).unwrap();
