@@ -123,6 +123,9 @@ pub struct PhaseResult {
     pub refusals: u64,
     /// The home agent over the phase, if it was sampled.
     pub ha: Option<HaUsage>,
+    /// CPU seconds the swarm process itself spent in the phase (with the HA's, it
+    /// tells which side was busy).
+    pub swarm_cpu_s: f64,
 }
 
 /// Everything the driver measured, printed as one JSON object.
@@ -385,6 +388,7 @@ impl Fleet {
         let retransmitted_before = self.retransmissions();
         let ticks = crate::bench::cpu::ticks_per_sec();
         let ha_before = opts.ha_pid.and_then(stats::sample);
+        let own_before = stats::sample(std::process::id());
         let started = Instant::now();
         let mut next = 0u32;
         let mut progress = started;
@@ -421,6 +425,7 @@ impl Fleet {
         let ended = tally.last_done.unwrap_or_else(Instant::now);
         let secs = ended.saturating_duration_since(started).as_secs_f64();
         let ha_after = opts.ha_pid.and_then(stats::sample);
+        let own_after = stats::sample(std::process::id());
         Ok(PhaseResult {
             phase,
             count: tally.done,
@@ -436,6 +441,9 @@ impl Fleet {
             ha: ha_before
                 .zip(ha_after)
                 .map(|(b, a)| HaUsage::between(b, a, ticks)),
+            swarm_cpu_s: own_before
+                .zip(own_after)
+                .map_or(0.0, |(b, a)| a.cpu.secs_since(b.cpu, ticks)),
         })
     }
 }

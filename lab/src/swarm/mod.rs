@@ -184,6 +184,9 @@ pub fn run(opts: &SwarmOptions) -> Result<SwarmReport, SwarmError> {
         .map_err(io_err(format!("write {}", files.ha_config.display())))?;
     interrupt::check()?;
 
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok());
     let mut lab = Lab::new()?;
     lab.move_mn(SWARM_LINK)?;
     lab.exec_in_checked(
@@ -239,6 +242,7 @@ pub fn run(opts: &SwarmOptions) -> Result<SwarmReport, SwarmError> {
     report.ha_startup_s = startup.as_secs_f64();
     report.ha_rss_ready_kib = ready_rss;
     report.ha_rss_end_kib = ha_rss_end;
+    report.load_average = load_average;
     Ok(report)
 }
 

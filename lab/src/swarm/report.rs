@@ -67,6 +67,9 @@ pub struct SwarmReport {
     pub socket_drops: u64,
     /// Frames the swarm's raw socket refused.
     pub send_errors: u64,
+    /// The machine's 1-minute load average when the run started (`/proc/loadavg`):
+    /// on a shared machine, other work takes CPU from the HA and the swarm.
+    pub load_average: Option<f64>,
 }
 
 impl SwarmReport {
@@ -85,6 +88,7 @@ impl SwarmReport {
             engine_drops: driver.engine_drops,
             socket_drops: driver.socket_drops,
             send_errors: driver.send_errors,
+            load_average: None,
         }
     }
 
@@ -121,14 +125,16 @@ impl fmt::Display for SwarmReport {
         )?;
         writeln!(
             f,
-            "HA start-up {:.2} s, RSS {} MiB when ready; swarm set-up {:.2} s",
+            "HA start-up {:.2} s, RSS {} MiB when ready; swarm set-up {:.2} s; load average {}",
             self.ha_startup_s,
             mib(self.ha_rss_ready_kib),
-            self.swarm_setup_s
+            self.swarm_setup_s,
+            self.load_average
+                .map_or_else(|| "-".into(), |l| format!("{l:.2}"))
         )?;
         writeln!(
             f,
-            "{:<8} {:>8} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+            "{:<8} {:>8} {:>7} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12} {:>11}",
             "phase",
             "count",
             "secs",
@@ -139,7 +145,8 @@ impl fmt::Display for SwarmReport {
             "retrans",
             "refused",
             "HA CPU s",
-            "HA RSS MiB"
+            "HA RSS MiB",
+            "swarm CPU s"
         )?;
         for p in &self.phases {
             let (cpu, rss) = match &p.ha {
@@ -151,7 +158,7 @@ impl fmt::Display for SwarmReport {
             };
             writeln!(
                 f,
-                "{:<8} {:>8} {:>7.2} {:>9.0} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+                "{:<8} {:>8} {:>7.2} {:>9.0} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12} {:>11.2}",
                 p.phase.name(),
                 p.count,
                 p.secs,
@@ -162,7 +169,8 @@ impl fmt::Display for SwarmReport {
                 p.retransmissions,
                 p.refusals,
                 cpu,
-                rss
+                rss,
+                p.swarm_cpu_s
             )?;
         }
         writeln!(
@@ -215,6 +223,7 @@ mod tests {
                 rss_before_kib: 1024,
                 rss_after_kib: 2048,
             }),
+            swarm_cpu_s: 0.2,
         };
         let driver = DriverReport {
             count: 4,
