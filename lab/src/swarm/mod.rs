@@ -299,6 +299,8 @@ fn run_driver(lab: &mut Lab, opts: &SwarmOptions, ha_pid: u32) -> Result<DriverR
         interrupt::sleep(Duration::from_millis(5))?;
     }
     let status = lab.stop(id)?;
+    // SIGINT reaches the swarm too (same process group): say "interrupted", not "failed".
+    interrupt::check()?;
     read.map_err(|e| SwarmError::Driver(format!("output unreadable: {e}")))?;
     if !status.success() {
         return Err(SwarmError::Driver(format!("exited with {status}")));
