@@ -33,7 +33,7 @@ pub struct SwarmArgs {
     /// The HA's log level (info logs three lines per Binding Update).
     #[arg(long, default_value = "warn")]
     pub ha_log_level: String,
-    /// Seed of the swarm's engines and of the HA's RNG.
+    /// Seed of the swarm's engines (the HA draws from the OS, as in production).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// A phase gives up when no node finished it for this many seconds.

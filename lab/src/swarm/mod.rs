@@ -78,7 +78,7 @@ pub struct SwarmOptions {
     pub persistence: bool,
     /// The home agent's log level.
     pub ha_log_level: String,
-    /// Seed of the swarm's engines.
+    /// Seed of the swarm's engines (the home agent uses its production OS RNG).
     pub seed: u64,
     /// A phase gives up when no node finished it for this long.
     pub stall_timeout: Duration,
@@ -219,7 +219,8 @@ pub fn run(opts: &SwarmOptions) -> Result<SwarmReport, SwarmError> {
         capture: None,
         socket: &files.ha_socket,
         log: out.join("ha.log"),
-        seed: Some(opts.seed),
+        // The HA draws from the OS as in production: its cost is what is measured.
+        seed: None,
         echo: opts.echo_daemon_logs,
     };
     let spawned = Instant::now();
