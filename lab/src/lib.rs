@@ -11,6 +11,7 @@
 //! | `cmd` | running `ip`, `ping`, `kill` with failures as [`LabError`]s carrying the command line and stderr (private) |
 //! | [`traffic`] | the traffic generator the demo runs in the namespaces: UDP with sequence numbers, TCP goodput |
 //! | [`bench`] | `mip6-lab bench`: TCP goodput and CPU per Gbit through mip6's tunnel, without a tunnel, and through boringtun (issue 4) |
+//! | [`swarm`] | `mip6-lab swarm`: thousands of mobile node engines in one process against one `mip6-ha`; rates, BA latency, HA CPU and memory, exact counts (issue 13) |
 //! | [`demo`] | `mip6-lab demo`: the daemons in the lab, traffic phases, moves, rekeys, HA restart, the report |
 //!
 //! ```no_run
@@ -29,6 +30,7 @@ mod cmd;
 pub mod demo;
 pub mod error;
 pub mod prereq;
+pub mod swarm;
 pub mod topology;
 pub mod traffic;
 

@@ -8,13 +8,15 @@
 //! mip6-lab tcp-source --bind ADDR --connect ADDR [--secs S]
 //! mip6-lab bench [--secs 10] [--json] [--only plain,mip6,boringtun] [--boringtun PATH]
 //!                [--bin-dir DIR] [--out DIR] ...
+//! mip6-lab swarm [--count 2000] [--window 512] [--json] [--no-persistence] ...
 //! ```
 //!
 //! Exit status of `demo`: 0 when every check held, 3 when the run completed but a
 //! check failed (the report says which), 1 on an error (e.g. the MN never registered;
 //! the message quotes the daemons' last log lines), 130 when interrupted. `bench` exits
 //! 0 when every run completed (whether or not the target was met: it is printed, not
-//! asserted), 1 on an error, 130 when interrupted.
+//! asserted), 1 on an error, 130 when interrupted. `swarm` exits 0 when its exact counts
+//! held, 3 when one did not, 1 on an error, 130 when interrupted.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -26,6 +28,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use mip6_lab::bench::{self, BenchOptions, Scenario};
 use mip6_lab::demo::{self, interrupt, DemoError, DemoOptions};
+use mip6_lab::swarm::cli::{self as swarm, DriverArgs, SwarmArgs};
 use mip6_lab::traffic::{tcp, udp};
 
 #[derive(Parser, Debug)]
@@ -52,6 +55,12 @@ enum Command {
     /// TCP goodput MN<->CN: no tunnel, mip6's ESP tunnel, boringtun; packets/s and
     /// CPU per Gbit of each tunnel process (run as root, release build).
     Bench(BenchArgs),
+    /// Thousands of mobile nodes from one process against mip6-ha: init, update,
+    /// refresh; rates, BA latency, HA start-up, CPU and RSS (run as root).
+    Swarm(SwarmArgs),
+    /// The swarm process `swarm` runs in the lab's MN namespace.
+    #[command(hide = true)]
+    SwarmDriver(DriverArgs),
 }
 
 fn parse_secs(text: &str) -> Result<Duration, String> {
@@ -218,6 +227,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo(args) => run_demo(args),
         Command::Bench(args) => run_bench(args),
+        Command::Swarm(args) => {
+            init_logging("warn");
+            swarm::run_swarm(args)
+        }
+        Command::SwarmDriver(args) => {
+            init_logging("warn");
+            swarm::run_driver(args)
+        }
         Command::UdpPeer(a) => {
             init_logging("warn");
             let config = udp::UdpPeerConfig {

@@ -22,6 +22,8 @@
 //! a load beyond the end of the frame makes the kernel return 0, i.e. drop, so short
 //! frames never pass.
 //!
+//! [`prefix64_filter`] is the same test for every address of a /64.
+//!
 //! Program, instruction by instruction (`A` is the accumulator; jumps are relative):
 //!
 //! | # | instruction | meaning |
@@ -157,6 +159,59 @@ pub fn signalling_filter(local: Ipv6Addr) -> [Insn; PROGRAM_LEN] {
         jeq(15, NH_ROUTING as u32, None, Some(DROP)),
         ldb(42),
         jeq(17, RH_TYPE_2 as u32, Some(ACCEPT), Some(DROP)),
+        stmt(op::RET | op::K, u32::MAX),
+        stmt(op::RET | op::K, 0),
+    ]
+}
+
+/// Number of instructions in [`prefix64_filter`].
+pub const PREFIX64_PROGRAM_LEN: usize = 16;
+const PREFIX64_ACCEPT: u8 = 14;
+const PREFIX64_DROP: u8 = 15;
+
+/// The signalling filter of [`signalling_filter`] for a whole /64 instead of one
+/// address: the first 64 bits of the destination must be `prefix`'s, the interface
+/// identifier is not looked at. For a host that receives for many addresses of one
+/// prefix the kernel does not own (`mip6-lab swarm`: a care-of address per simulated
+/// mobile node, routed to it, dropped by its non-forwarding stack after this socket
+/// took its copy). The next-header checks are the same.
+///
+/// | # | instruction | meaning |
+/// | --- | --- | --- |
+/// | 0–2 | `ldb [0]`, `and #0xf0`, `jeq #0x60, 0, drop` | IPv6 only |
+/// | 3, 4 | `ld [24]`, `jeq #p0, 0, drop` | destination octets 24..28 are the prefix's first word |
+/// | 5, 6 | `ld [28]`, `jeq #p1, 0, drop` | octets 28..32 its second |
+/// | 7 | `ldb [6]` | next header |
+/// | 8–10 | `jeq #60` / `#50` / `#135`, accept | DestOpts, ESP, Mobility Header first → accept |
+/// | 11 | `jeq #43, 0, drop` | anything else but a Routing header → drop |
+/// | 12, 13 | `ldb [42]`, `jeq #2, accept, drop` | routing type 2 → accept |
+/// | 14 | `ret #-1` | accept |
+/// | 15 | `ret #0` | drop |
+///
+/// A frame shorter than 32 octets never passes (the prefix loads fail: drop), nor a
+/// Routing header frame shorter than 43.
+pub fn prefix64_filter(prefix: Ipv6Addr) -> [Insn; PREFIX64_PROGRAM_LEN] {
+    const ACCEPT: u8 = PREFIX64_ACCEPT;
+    const DROP: u8 = PREFIX64_DROP;
+    let o = prefix.octets();
+    let w = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+    let ldb = |k| stmt(op::LD | op::B | op::ABS, k);
+    let ld = |k| stmt(op::LD | op::W | op::ABS, k);
+    [
+        ldb(0),
+        stmt(op::ALU | op::AND | op::K, 0xf0),
+        jeq(2, 0x60, None, Some(DROP)),
+        ld(24),
+        jeq(4, w(0), None, Some(DROP)),
+        ld(28),
+        jeq(6, w(4), None, Some(DROP)),
+        ldb(6),
+        jeq(8, NH_DEST_OPTS as u32, Some(ACCEPT), None),
+        jeq(9, NH_ESP as u32, Some(ACCEPT), None),
+        jeq(10, NH_MOBILITY as u32, Some(ACCEPT), None),
+        jeq(11, NH_ROUTING as u32, None, Some(DROP)),
+        ldb(42),
+        jeq(13, RH_TYPE_2 as u32, Some(ACCEPT), Some(DROP)),
         stmt(op::RET | op::K, u32::MAX),
         stmt(op::RET | op::K, 0),
     ]
@@ -431,6 +486,91 @@ mod tests {
             assert_eq!(run(&p, &ba[..len]), 0, "ba truncated to {len}");
         }
         assert_eq!(run(&p, &ba[..43]), 43);
+    }
+
+    fn prefix_prog() -> [Insn; PREFIX64_PROGRAM_LEN] {
+        prefix64_filter("2001:db8:1::".parse().unwrap())
+    }
+
+    #[test]
+    fn the_prefix_filter_passes_signalling_and_tunnel_frames_to_any_address_of_the_prefix() {
+        let p = prefix_prog();
+        for dst in [
+            LOCAL,
+            "2001:db8:1::2",
+            "2001:db8:1:0:ffff:ffff:ffff:ffff",
+            "2001:db8:1::",
+        ] {
+            let mut f = bu();
+            f[24..40].copy_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
+            assert_eq!(run(&p, &f), f.len() as u32, "BU to {dst}");
+            let mut f = ba(2);
+            f[24..40].copy_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
+            assert_eq!(run(&p, &f), f.len() as u32, "BA to {dst}");
+            let esp = ipv6(50, dst, &[0, 0, 0x10, 1, 0, 0, 0, 1]);
+            assert_eq!(run(&p, &esp), esp.len() as u32, "ESP to {dst}");
+            let mh = ipv6(135, dst, &[59, 1, 42, 0, 0, 0, 0, 0]);
+            assert_eq!(run(&p, &mh), mh.len() as u32, "MH to {dst}");
+        }
+    }
+
+    #[test]
+    fn the_prefix_filter_drops_other_prefixes_protocols_and_routing_types() {
+        let p = prefix_prog();
+        // Each of the prefix's four 16-bit words differing in turn.
+        for other in [
+            "2001:db9:1::1",
+            "2002:db8:1::1",
+            "2001:db8:2::1",
+            "2001:db8:1:1::1",
+        ] {
+            let esp = ipv6(50, other, &[0, 0, 0x10, 1, 0, 0, 0, 1]);
+            assert_eq!(run(&p, &esp), 0, "{other}");
+        }
+        assert_eq!(run(&p, &ipv6(17, LOCAL, &[0, 1, 0, 2, 0, 8, 0, 0])), 0);
+        assert_eq!(run(&p, &ipv6(58, LOCAL, &[128, 0, 0, 0, 0, 1, 0, 1])), 0);
+        assert_eq!(run(&p, &ipv6(44, LOCAL, &[50, 0, 0, 1, 0, 0, 0, 7])), 0);
+        assert_eq!(run(&p, &ba(0)), 0);
+        assert_eq!(run(&p, &ba(3)), 0);
+        let mut f = ba(2);
+        f[0] = 0x45;
+        assert_eq!(run(&p, &f), 0, "IPv4");
+    }
+
+    #[test]
+    fn the_prefix_filter_drops_every_truncation_before_the_deciding_octet() {
+        let p = prefix_prog();
+        let bu = bu();
+        // A BU is decided at octet 31 (the prefix's last octet), a BA at 42 (routing
+        // type); anything shorter is dropped. A frame that passes cut short is the
+        // engine's to drop.
+        for len in 0..32 {
+            assert_eq!(run(&p, &bu[..len]), 0, "bu truncated to {len}");
+        }
+        let ba = ba(2);
+        for len in 0..43 {
+            assert_eq!(run(&p, &ba[..len]), 0, "ba truncated to {len}");
+        }
+        assert_eq!(run(&p, &ba[..43]), 43);
+    }
+
+    #[test]
+    fn the_prefix_filter_jumps_stay_inside_the_program() {
+        let prog = prefix_prog();
+        for (i, insn) in prog.iter().enumerate() {
+            if insn.code == op::JMP | op::JEQ | op::K {
+                assert!(
+                    i + 1 + (insn.jt as usize) < PREFIX64_PROGRAM_LEN,
+                    "jt at {i}"
+                );
+                assert!(
+                    i + 1 + (insn.jf as usize) < PREFIX64_PROGRAM_LEN,
+                    "jf at {i}"
+                );
+            }
+        }
+        assert_eq!(prog[PREFIX64_ACCEPT as usize].k, u32::MAX);
+        assert_eq!(prog[PREFIX64_DROP as usize].k, 0);
     }
 
     #[test]

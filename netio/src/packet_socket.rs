@@ -21,8 +21,8 @@
 //! kernel, not seen by us: [`PacketSocket::take_drops`] reads (and resets) that count.
 //!
 //! Not supported: `PACKET_MMAP` rings, VLAN tags, several local addresses in one filter
-//! (open one socket per address, or call [`PacketSocket::set_local_address`] when the MN's
-//! care-of address changes).
+//! other than a whole /64 ([`PacketSocket::open_prefix64`]); open one socket per address,
+//! or call [`PacketSocket::set_local_address`] when the MN's care-of address changes.
 
 use std::io;
 use std::mem;
@@ -98,6 +98,15 @@ impl PacketSocket {
             None => 0,
         };
         Self::open_filtered(ifindex, &bpf::signalling_filter(local))
+    }
+
+    /// Opens a packet socket on interface `ifname` passing the frames
+    /// [`bpf::prefix64_filter`] accepts: signalling and tunnel frames to any address of
+    /// the /64 `prefix` (a load generator holding a care-of address per simulated mobile
+    /// node; see the filter's doc).
+    pub fn open_prefix64(ifname: &str, prefix: Ipv6Addr) -> Result<Self, Error> {
+        let ifindex = if_index(ifname)?;
+        Self::open_filtered(ifindex, &bpf::prefix64_filter(prefix))
     }
 
     /// Opens a packet socket on the home link `ifname` passing only Neighbor
