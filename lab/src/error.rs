@@ -53,6 +53,20 @@ pub enum LabError {
         /// The prefix given.
         prefix: String,
     },
+    /// A program the lab needs is not installed.
+    #[error("{what} is not installed")]
+    Missing {
+        /// The program, and where it comes from.
+        what: &'static str,
+    },
+    /// A file of the lab could not be written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: io::Error,
+    },
     /// The process is not (or no longer) tracked by this lab.
     #[error("process {0} is not tracked by this lab")]
     UnknownProcess(ProcId),

@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`topology`] | [`Lab`]: the namespaces, veths, addresses and routes; MN movement; processes in namespaces; cleanup |
 //! | [`prereq`] | root and tools a lab needs; the skip rule for tests |
+//! | [`radvd`] | router advertisements on the lab's links (Debian's radvd in the router's namespace) |
 //! | [`error`] | [`LabError`] |
 //! | `cmd` | running `ip`, `ping`, `kill` with failures as [`LabError`]s carrying the command line and stderr (private) |
 //! | [`traffic`] | the traffic generator the demo runs in the namespaces: UDP with sequence numbers, TCP goodput |
@@ -30,6 +31,7 @@ mod cmd;
 pub mod demo;
 pub mod error;
 pub mod prereq;
+pub mod radvd;
 pub mod swarm;
 pub mod topology;
 pub mod traffic;

@@ -102,6 +102,10 @@ struct DemoArgs {
     /// Run the HA without persistence (the restart makes the MN re-initialize).
     #[arg(long)]
     no_persistence: bool,
+    /// Move the MN by adding and removing its addresses by hand, without radvd (the
+    /// default switches links and the MN learns each from its Router Advertisements).
+    #[arg(long)]
+    hand_set_addresses: bool,
     /// Seed both daemons' RNG (replayable captures; tests only).
     #[arg(long)]
     seed: Option<u64>,
@@ -303,6 +307,7 @@ fn run_demo(args: DemoArgs) -> ExitCode {
     opts.bin_dir = args.bin_dir;
     opts.register_timeout = args.register_timeout;
     opts.persistence = !args.no_persistence;
+    opts.hand_set_addresses = args.hand_set_addresses;
     opts.seed = args.seed;
     opts.echo_daemon_logs = !args.quiet_daemons;
     match demo::run(&opts) {

@@ -15,8 +15,12 @@
 //! ```
 //!
 //! - `rt` forwards between all four links; every other node has a default route via
-//!   the router's `::fe` address on its link. There is no router advertisement: all
-//!   addresses and routes are static.
+//!   the router's `::fe` address on its link, static, until
+//!   [`Lab::start_router_advertisements`] starts radvd in `rt` ([`crate::radvd`]):
+//!   then [`Lab::switch_mn`] and [`Lab::switch_mn_home`] move the MN by bringing
+//!   interfaces down and up only, and the MN daemon forms its addresses and default
+//!   routes from the advertisements. The MN's interfaces have fixed Ethernet
+//!   addresses, so those addresses are known ([`Link::slaac_addr`]).
 //! - The home link is a bridge in the router's namespace (`rt-home`, holding the
 //!   router's address; multicast snooping off, so Neighbor Solicitations reach the
 //!   home agent, which joins no solicited-node group for the addresses it defends):
@@ -32,8 +36,8 @@
 //!   it. Nor is proxy neighbour discovery for it on the HA: the HA daemon owns that.
 //! - Duplicate address detection is off in every namespace (`accept_dad=0`) and every
 //!   address is added `nodad`, so addresses are usable the moment they exist.
-//! - Router advertisements are not accepted (`accept_ra=0`), so nothing but the lab
-//!   configures addresses or routes.
+//! - The kernels accept no router advertisement (`accept_ra=0`): only the lab, or
+//!   under radvd the MN daemon, configures addresses and routes.
 //!
 //! # Names and cleanup
 //!
@@ -55,7 +59,7 @@
 //! mounts under `/run/netns` that make namespaces outlive their first process. The
 //! daemons themselves use rtnetlink.
 //!
-//! Not supported: IPv4, router advertisements, link impairments (loss, delay).
+//! Not supported: IPv4, link impairments (loss, delay).
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -154,7 +158,7 @@ pub const MN_HOME_IFACE: &str = "mn-home";
 /// takes onto the link itself when it is at home).
 pub const MN_HOME_LINK_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x200);
 /// The home link's bridge in the router, holding the router's home address.
-const RT_HOME_IFACE: &str = "rt-home";
+pub(crate) const RT_HOME_IFACE: &str = "rt-home";
 /// The bridge ports toward the HA and the MN.
 const RT_HOME_HA_PORT: &str = "rt-home-ha";
 const RT_HOME_MN_PORT: &str = "rt-home-mn";
@@ -188,6 +192,16 @@ impl Link {
     /// The MN's address (its care-of address) on this link, `<prefix>::100`.
     pub fn mn_addr(self) -> Ipv6Addr {
         Ipv6Addr::new(0x2001, 0xdb8, self.net(), 0, 0, 0, 0, MN_IID)
+    }
+
+    /// The address the MN forms on this link from the router's advertisement
+    /// ([`Lab::start_router_advertisements`]): the prefix and the modified EUI-64 of
+    /// its interface's fixed Ethernet address ([`crate::radvd::mn_link_address`]).
+    pub fn slaac_addr(self) -> Ipv6Addr {
+        crate::radvd::eui64(
+            self.prefix(),
+            crate::radvd::mn_link_address(self.mn_iface()),
+        )
     }
 
     /// The router's address on this link, `<prefix>::fe`: the MN's default gateway.
@@ -275,6 +289,8 @@ pub struct Lab {
     /// When the last [`Lab::detach_mn`] (or move) flushed the MN's old address.
     coa_removed_at: Option<std::time::SystemTime>,
     closed: bool,
+    /// The router's radvd, once [`Lab::start_router_advertisements`] ran.
+    radvd: Option<crate::radvd::Radvd>,
 }
 
 impl fmt::Debug for Lab {
@@ -306,6 +322,7 @@ impl Lab {
             coa_added_at: None,
             coa_removed_at: None,
             closed: false,
+            radvd: None,
         };
         lab.build()?;
         Ok(lab)
@@ -358,6 +375,19 @@ impl Lab {
         self.veth(RT_CN_IFACE, Node::Cn, CN_IFACE)?;
         for link in Link::ALL {
             self.veth(link.rt_iface(), Node::Mn, link.mn_iface())?;
+        }
+        // Fixed Ethernet addresses, so the MN's autoconfigured addresses are known.
+        for iface in [
+            MN_HOME_IFACE,
+            Link::Foreign1.mn_iface(),
+            Link::Foreign2.mn_iface(),
+        ] {
+            let mac = crate::radvd::mn_link_address(iface)
+                .iter()
+                .map(|o| format!("{o:02x}"))
+                .collect::<Vec<_>>()
+                .join(":");
+            self.ip(Node::Mn, &["link", "set", "dev", iface, "address", &mac])?;
         }
 
         self.add_addr(Node::Rt, RT_HOME_IFACE, home_router_addr())?;
@@ -485,6 +515,75 @@ impl Lab {
         self.coa_added_at = Some(std::time::SystemTime::now());
         self.default_route(Node::Mn, link.router_addr(), link.mn_iface())?;
         self.mn_link = Some(link);
+        Ok(())
+    }
+
+    /// Starts radvd in the router's namespace ([`crate::radvd`]): from then on every
+    /// link announces its prefix, and [`Lab::switch_mn`] moves the MN by links alone.
+    /// A second call changes nothing.
+    pub fn start_router_advertisements(&mut self) -> Result<(), LabError> {
+        if self.radvd.is_none() {
+            self.radvd = Some(crate::radvd::start(self)?);
+        }
+        Ok(())
+    }
+
+    /// Whether radvd runs ([`Lab::start_router_advertisements`]).
+    pub fn advertises(&self) -> bool {
+        self.radvd.is_some()
+    }
+
+    /// radvd's process (to pause or stop it), if it runs.
+    pub fn radvd(&self) -> Option<&crate::radvd::Radvd> {
+        self.radvd.as_ref()
+    }
+
+    /// Stops radvd (SIGTERM: it sends its final advertisements, Router Lifetime 0,
+    /// RFC 4861 §6.2.5) and waits for it.
+    pub fn stop_router_advertisements(&mut self) -> Result<(), LabError> {
+        match self.radvd.take() {
+            Some(r) => self.stop(r.proc).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// The MN's care-of address on `link`: the one it forms from the router's
+    /// advertisement when radvd runs, the hand-set one otherwise.
+    pub fn mn_coa(&self, link: Link) -> Ipv6Addr {
+        if self.advertises() {
+            link.slaac_addr()
+        } else {
+            link.mn_addr()
+        }
+    }
+
+    /// Moves the MN onto `link` as a host moves between networks: off every link
+    /// (addresses flushed, interfaces down), then `link`'s interface up, and nothing
+    /// else: no address, no route. The MN daemon hears the link's router (within
+    /// [`crate::radvd::MAX_INTERVAL_S`]) and configures both itself (RFC 6275 §11.5.1).
+    /// Needs [`Lab::start_router_advertisements`]. [`Lab::coa_added_at`] is the moment
+    /// the interface came up.
+    pub fn switch_mn(&mut self, link: Link) -> Result<(), LabError> {
+        if self.mn_link == Some(link) {
+            return Ok(());
+        }
+        self.detach_mn()?;
+        self.ip(Node::Mn, &["link", "set", link.mn_iface(), "up"])?;
+        self.coa_added_at = Some(std::time::SystemTime::now());
+        self.mn_link = Some(link);
+        Ok(())
+    }
+
+    /// Moves the MN onto its home link the same way as [`Lab::switch_mn`]: the MN
+    /// learns it is home from the home prefix in the router's advertisement.
+    pub fn switch_mn_home(&mut self) -> Result<(), LabError> {
+        if self.mn_home {
+            return Ok(());
+        }
+        self.detach_mn()?;
+        self.ip(Node::Mn, &["link", "set", MN_HOME_IFACE, "up"])?;
+        self.coa_added_at = Some(std::time::SystemTime::now());
+        self.mn_home = true;
         Ok(())
     }
 

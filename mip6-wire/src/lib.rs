@@ -60,6 +60,7 @@ pub mod frames;
 pub mod keys;
 pub mod mh;
 pub mod nd;
+pub mod ra;
 pub mod secret;
 pub mod time;
 pub mod tunnel;

@@ -272,6 +272,45 @@ pub fn neighbour_discovery_filter() -> [Insn; ND_PROGRAM_LEN + 2] {
     ]
 }
 
+/// Number of instructions in [`router_discovery_filter`].
+pub const RD_PROGRAM_LEN: usize = 12;
+
+/// The mobile node's movement detection filter (RFC 6275 §11.5.1): Router
+/// Advertisements (134) and Neighbor Advertisements (136, the answers to its
+/// reachability probes of a router, RFC 4861 §7.3.3), IPv6 with hop limit 255 and
+/// ICMPv6 right after the IPv6 header.
+///
+/// | # | instruction | meaning |
+/// | --- | --- | --- |
+/// | 0 | `ldb [0]` | version ‖ traffic class |
+/// | 1 | `and #0xf0` | the version nibble |
+/// | 2 | `jeq #0x60, 0, drop` | not IPv6 → drop |
+/// | 3 | `ldb [6]` | next header |
+/// | 4 | `jeq #58, 0, drop` | not ICMPv6 → drop |
+/// | 5 | `ldb [7]` | hop limit |
+/// | 6 | `jeq #255, 0, drop` | from off the link → drop (RFC 4861 §6.1.2, §7.1.2) |
+/// | 7 | `ldb [40]` | ICMPv6 type |
+/// | 8, 9 | `jeq #134, accept, 0` / `jeq #136, accept, drop` | RA or NA → accept |
+pub fn router_discovery_filter() -> [Insn; RD_PROGRAM_LEN] {
+    const RD_ACCEPT: u8 = 10;
+    const RD_DROP: u8 = 11;
+    let ldb = |k| stmt(op::LD | op::B | op::ABS, k);
+    [
+        ldb(0),
+        stmt(op::ALU | op::AND | op::K, 0xf0),
+        jeq(2, 0x60, None, Some(RD_DROP)),
+        ldb(6),
+        jeq(4, NH_ICMPV6 as u32, None, Some(RD_DROP)),
+        ldb(7),
+        jeq(6, 255, None, Some(RD_DROP)),
+        ldb(40),
+        jeq(8, 134, Some(RD_ACCEPT), None),
+        jeq(9, 136, Some(RD_ACCEPT), Some(RD_DROP)),
+        stmt(op::RET | op::K, u32::MAX),
+        stmt(op::RET | op::K, 0),
+    ]
+}
+
 /// The program in the form socket2 attaches.
 pub(crate) fn to_socket2(prog: &[Insn]) -> Vec<socket2::SockFilter> {
     prog.iter()
@@ -369,6 +408,38 @@ mod tests {
         p[40] = 135;
         p[7] = 254;
         assert_eq!(run(&prog, &p), 0, "hop limit 254");
+        p[7] = 255;
+        p[6] = NH_DEST_OPTS;
+        assert_eq!(run(&prog, &p), 0, "behind an extension header");
+        p[6] = NH_ICMPV6;
+        p[0] = 0x45;
+        assert_eq!(run(&prog, &p), 0, "IPv4");
+        p[0] = 0x60;
+        for len in 0..41 {
+            assert_eq!(run(&prog, &p[..len]), 0, "{len} octets");
+        }
+    }
+
+    #[test]
+    fn the_router_discovery_filter_passes_ra_and_na_with_hop_limit_255_only() {
+        let prog = router_discovery_filter();
+        let mut p = vec![0u8; 64];
+        p[0] = 0x60;
+        p[6] = NH_ICMPV6;
+        p[7] = 255;
+        for (icmp_type, pass) in [
+            (134, true),
+            (136, true),
+            (133, false),
+            (135, false),
+            (128, false),
+        ] {
+            p[40] = icmp_type;
+            assert_eq!(run(&prog, &p) == 64, pass, "type {icmp_type}");
+        }
+        p[40] = 134;
+        p[7] = 64;
+        assert_eq!(run(&prog, &p), 0, "hop limit 64");
         p[7] = 255;
         p[6] = NH_DEST_OPTS;
         assert_eq!(run(&prog, &p), 0, "behind an extension header");

@@ -135,6 +135,15 @@ impl PacketSocket {
         Ok(this)
     }
 
+    /// Opens a packet socket on every interface passing only Router and Neighbor
+    /// Advertisements ([`bpf::router_discovery_filter`]): the mobile node's movement
+    /// detection (RFC 6275 §11.5.1) reads the routers of its links with it, whether or
+    /// not the kernel accepts advertisements itself. Advertisements go to all-nodes,
+    /// which every interface receives; [`RecvMeta::ifindex`] says where each came in.
+    pub fn open_router_discovery() -> Result<Self, Error> {
+        Self::open_filtered(0, &bpf::router_discovery_filter())
+    }
+
     /// The socket on `ifindex` (0: all) with `filter` attached before it is bound.
     fn open_filtered(ifindex: u32, filter: &[bpf::Insn]) -> Result<Self, Error> {
         let sock = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(0)))

@@ -61,6 +61,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("mh_parse", mh_parse),
     ("mh_options", mh_options),
     ("key_option", key_option),
+    ("router_advertisement", router_advertisement),
     ("ha_engine", crate::engine_fuzz::ha_engine),
     ("mn_engine", crate::engine_fuzz::mn_engine),
 ];
@@ -357,6 +358,24 @@ pub fn dest_opts_hoa(data: &[u8]) {
 
 /// The type 2 Routing Header parser on arbitrary bytes; a parsed header re-emits to
 /// the same octets except the Reserved field, which is cleared.
+/// A Router Advertisement as the mobile node's router discovery reads one
+/// (`mip6_wire::ra`): an error's length is inside the input; what parses came from a
+/// link-local source, and emitting it and parsing that gives it back (the emitted
+/// form is canonical: unknown options and repeated ones are not kept).
+pub fn router_advertisement(data: &[u8]) {
+    use mip6_wire::ra::{parse_advertisement, RaError};
+    match parse_advertisement(data) {
+        Err(RaError::Short(n)) => assert!(n < 16 && n <= data.len()),
+        Err(_) => {}
+        Ok(ra) => {
+            assert_eq!(ra.source.segments()[0] & 0xffc0, 0xfe80, "{ra:?}");
+            let again = ra.emit();
+            assert_eq!(parse_advertisement(&again).as_ref(), Ok(&ra));
+            assert_eq!(parse_advertisement(&again).map(|r| r.emit()), Ok(again));
+        }
+    }
+}
+
 pub fn routing_type2(data: &[u8]) {
     let h = match Rh2Header::new_checked(data) {
         Err(e) => return check_rh2_error(&e, data.len()),
@@ -1326,6 +1345,46 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         add("routing_type2", name, v);
     }
     add("routing_type2", "cut-23", rh2[..23].to_vec());
+
+    // --- router advertisements ---
+    let advertisement = mip6_wire::ra::RouterAdvertisement {
+        source: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xfe),
+        destination: mip6_wire::nd::ALL_NODES,
+        cur_hop_limit: 64,
+        managed: false,
+        other_config: false,
+        home_agent: true,
+        router_lifetime: 9,
+        reachable_time_ms: 0,
+        retrans_timer_ms: 1000,
+        source_link_address: Some([2, 0, 0, 0, 0, 0xfe]),
+        mtu: Some(1500),
+        advertisement_interval_ms: Some(70),
+        prefixes: vec![mip6_wire::ra::PrefixInformation {
+            prefix: Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0),
+            len: 64,
+            on_link: true,
+            autonomous: true,
+            router_address: false,
+            valid_lifetime: 600,
+            preferred_lifetime: 300,
+        }],
+    }
+    .emit();
+    add("router_advertisement", "valid", advertisement.clone());
+    let mut hop = advertisement.clone();
+    hop[7] = 64;
+    add("router_advertisement", "hop-limit-64", hop);
+    add(
+        "router_advertisement",
+        "cut-50",
+        advertisement[..50].to_vec(),
+    );
+    add(
+        "router_advertisement",
+        "solicitation",
+        mip6_wire::ra::solicitation_from_unspecified(),
+    );
 
     // --- tunnels ---
     let inner = packet(None, None, NextHeader::UDP, &[0x11; 12]);

@@ -100,7 +100,15 @@ impl Running {
         persistence: bool,
         seeds: Option<(u64, u64)>,
     ) -> Running {
-        Running::build(key_interval, persistence, seeds, true)
+        Running::build(key_interval, persistence, seeds, true, false)
+    }
+
+    /// Like [`Running::start`], with radvd on every link of the lab
+    /// ([`Lab::start_router_advertisements`]): the MN is switched onto foreign link 1
+    /// and forms its care-of address from the router's advertisement
+    /// ([`Link::slaac_addr`]); tests move it with [`Lab::switch_mn`].
+    pub fn start_advertised(key_interval: Duration, persistence: bool) -> Running {
+        Running::build(key_interval, persistence, None, true, true)
     }
 
     fn build(
@@ -108,6 +116,7 @@ impl Running {
         persistence: bool,
         seeds: Option<(u64, u64)>,
         with_mn: bool,
+        advertised: bool,
     ) -> Running {
         let out = tempfile::Builder::new()
             .prefix("mip6-e2e-")
@@ -126,7 +135,13 @@ impl Running {
         mip6_lab::demo::config::write_private(&files.ha_config, &ha_config).unwrap();
         mip6_lab::demo::config::write_private(&files.mn_config, &mn_config).unwrap();
         let mut lab = Lab::new().expect("the lab topology");
-        lab.move_mn(Link::Foreign1).expect("MN on foreign link 1");
+        if advertised {
+            lab.start_router_advertisements()
+                .expect("radvd in the router");
+            lab.switch_mn(Link::Foreign1).expect("MN on foreign link 1");
+        } else {
+            lab.move_mn(Link::Foreign1).expect("MN on foreign link 1");
+        }
         let mut r = Running {
             lab,
             files,
@@ -148,7 +163,7 @@ impl Running {
     /// Like [`Running::start`] with the home agent only: the test starts the mobile
     /// node ([`Running::start_mn`]) when it has prepared the home link.
     pub fn ha_only(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, false)
+        Running::build(key_interval, persistence, None, false, false)
     }
 
     /// The output directory.

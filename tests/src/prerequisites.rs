@@ -30,6 +30,12 @@ pub fn require_tool(test: &str, tool: &str) -> bool {
     runs || missing(test, tool)
 }
 
+/// True when radvd is installed ([`mip6_lab::radvd::program`]: `radvd --version`
+/// exits 1, and Debian puts it in /usr/sbin); otherwise see [`missing`].
+pub fn require_radvd(test: &str) -> bool {
+    mip6_lab::radvd::program().is_some() || missing(test, "radvd")
+}
+
 /// True when python3 can import every module named; otherwise see [`missing`].
 pub fn require_python_modules(test: &str, modules: &[&str]) -> bool {
     let script = format!("import {}", modules.join(", "));

@@ -21,7 +21,7 @@ use std::time::Duration;
 use mip6_lab::prereq::require_lab;
 use mip6_lab::{Link, Node, CN_ADDR, HA_ADDR, MN_HOA, MN_HOME_IFACE};
 use mip6_tests::lab_e2e::Running;
-use mip6_tests::prerequisites::require_tool;
+use mip6_tests::prerequisites::{require_radvd, require_tool};
 
 fn init_count(s: &serde_json::Value) -> u64 {
     s["key_events"]["initialization"]
@@ -29,8 +29,9 @@ fn init_count(s: &serde_json::Value) -> u64 {
         .unwrap_or_else(|| panic!("no key_events.initialization: {s}"))
 }
 
-fn registered_at(coa: &'static str) -> impl Fn(&serde_json::Value) -> bool {
-    move |s| s["registration"] == "registered" && s["care_of_address"] == coa
+fn registered_at(coa: impl ToString) -> impl Fn(&serde_json::Value) -> bool {
+    let coa = coa.to_string();
+    move |s| s["registration"] == "registered" && s["care_of_address"] == coa.as_str()
 }
 
 /// The HA's binding for the lab's home address, if it lists one.
@@ -343,7 +344,9 @@ fn tun_out(run: &Running) -> u64 {
 /// address through the tunnel; a plain `ping` goes through the home agent. At home it
 /// is the home address on the home link, and the home agent sees nothing. An unbound
 /// TCP connection from the MN to the CN lives through two moves and a return home,
-/// every octet counted at both ends.
+/// every octet counted at both ends. Every move is by switching links under radvd
+/// (issue 11, item 2): the node forms its care-of addresses from the advertisements and
+/// learns it is home from the home prefix.
 #[test]
 fn applications_that_bind_no_address_use_the_home_address_away_and_at_home() {
     let t = "applications_that_bind_no_address_use_the_home_address_away_and_at_home";
@@ -351,11 +354,22 @@ fn applications_that_bind_no_address_use_the_home_address_away_and_at_home() {
     if !require_lab(t) {
         return;
     }
-    let mut run = Running::start(Duration::from_secs(600), true);
+    if !require_radvd(t) {
+        return;
+    }
+    // Every move is by link alone: the router advertises, the daemon forms the
+    // care-of address (RFC 6275 §11.5.1), and at home the home prefix in the
+    // advertisement tells it it is home (§11.5.4).
+    let mut run = Running::start_advertised(Duration::from_secs(600), true);
     run.wait_mn(
         "registration",
         Duration::from_secs(20),
-        registered_at("2001:db8:2::100"),
+        registered_at(Link::Foreign1.slaac_addr()),
+    );
+    let mn = run.mn_json();
+    assert_eq!(
+        mn["movement"]["cause"], "router_advertisement",
+        "the first care-of address must come from the advertisement: {mn}"
     );
     let cn = CN_ADDR.to_string();
     let route = route_get(&run, Node::Mn, &cn, None);
@@ -410,14 +424,22 @@ fn applications_that_bind_no_address_use_the_home_address_away_and_at_home() {
         c.spawn().expect("the TCP source starts")
     };
     std::thread::sleep(Duration::from_millis(1500));
-    run.lab.move_mn(Link::Foreign2).expect("to foreign link 2");
+    run.lab
+        .switch_mn(Link::Foreign2)
+        .expect("to foreign link 2");
     run.wait_mn(
         "registration from foreign link 2",
         Duration::from_secs(10),
-        registered_at("2001:db8:3::100"),
+        registered_at(Link::Foreign2.slaac_addr()),
+    );
+    let mn = run.mn_json();
+    assert_eq!(mn["movement"]["cause"], "router_advertisement", "{mn}");
+    assert!(
+        mn["router_discovery"]["advertisements"].as_u64() > Some(2),
+        "{mn}"
     );
     std::thread::sleep(Duration::from_millis(1500));
-    run.lab.move_mn_home().expect("home");
+    run.lab.switch_mn_home().expect("home");
     run.wait_mn("at home", Duration::from_secs(10), |s| {
         s["registration"] == "at-home"
     });
@@ -435,11 +457,11 @@ fn applications_that_bind_no_address_use_the_home_address_away_and_at_home() {
         before,
         "at home, the ping and the TCP stream must not go through the home agent"
     );
-    run.lab.move_mn(Link::Foreign1).expect("away again");
+    run.lab.switch_mn(Link::Foreign1).expect("away again");
     run.wait_mn(
         "registration from foreign link 1",
         Duration::from_secs(10),
-        registered_at("2001:db8:2::100"),
+        registered_at(Link::Foreign1.slaac_addr()),
     );
     let report = |child: std::process::Child, who: &str| -> serde_json::Value {
         let out = child.wait_with_output().expect("it ends");

@@ -323,6 +323,9 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     if let HostAction::CareOf(care_of) = action {
                         self.core.move_to(&self.io, clock::now(), care_of).await?;
                     }
+                    // What the event queued for a link (the mobile node's router
+                    // solicitations and probes) leaves now.
+                    self.core.flush_link_transmits(&self.io, clock::now());
                 }
                 () = self.io.home_link_readable() => {
                     self.core.drain_network(&self.io, Source::HomeLink).await?;

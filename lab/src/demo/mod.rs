@@ -98,6 +98,9 @@ pub struct DemoOptions {
     pub seed: Option<u64>,
     /// Copy the daemons' log lines to stderr.
     pub echo_daemon_logs: bool,
+    /// Move the MN by adding and removing addresses by hand (`--hand-set-addresses`)
+    /// instead of switching links under radvd's Router Advertisements (the default).
+    pub hand_set_addresses: bool,
 }
 
 impl DemoOptions {
@@ -118,6 +121,7 @@ impl DemoOptions {
             persistence: true,
             seed: None,
             echo_daemon_logs: true,
+            hand_set_addresses: false,
         }
     }
 
@@ -321,6 +325,8 @@ struct MoveRecord {
     from: Option<Link>,
     to: Link,
     times: MoveTimes,
+    /// What `times.done_us` is: `router_advertisement`, `address_added`, `link_up`.
+    trigger: &'static str,
 }
 
 /// Something done at an offset into a phase.
@@ -367,13 +373,20 @@ impl Demo<'_> {
         self.report.lab = self.lab().prefix().to_owned();
         self.report.out_dir = self.files.out.display().to_string();
 
-        self.lab().move_mn(Link::Foreign1)?;
+        if self.opts.hand_set_addresses {
+            self.report.movement = "hand_set_addresses".into();
+            self.lab().move_mn(Link::Foreign1)?;
+        } else {
+            self.report.movement = "router_advertisements".into();
+            self.lab().start_router_advertisements()?;
+            self.lab().switch_mn(Link::Foreign1)?;
+        }
         self.start_sniffers()?;
         self.start_ha()?;
         let mn = self.start_daemon("mn", Node::Mn, None)?;
         self.mn = Some(mn);
         self.wait_registered(Link::Foreign1, self.opts.register_timeout)?;
-        tracing::info!("MN registered at {}", Link::Foreign1.mn_addr());
+        tracing::info!("MN registered at {}", self.lab().mn_coa(Link::Foreign1));
 
         for (phase, secs) in self.opts.phase_plan() {
             self.run_phase(phase, secs)?;
@@ -474,7 +487,7 @@ impl Demo<'_> {
 
     /// Waits for the MN's status to say `registered` at `link`'s address.
     fn wait_registered(&mut self, link: Link, timeout: Duration) -> Result<(), DemoError> {
-        let coa = link.mn_addr().to_string();
+        let coa = self.lab().mn_coa(link).to_string();
         let deadline = Instant::now() + timeout;
         loop {
             let last = match status::mn(&self.files.mn_socket) {
@@ -563,7 +576,9 @@ impl Demo<'_> {
             for (i, m) in moves.iter().enumerate() {
                 let next = moves.get(i + 1).map_or(u64::MAX, |n| n.times.started_us);
                 let from = m.from.map_or("none", Link::mn_iface);
-                let h = handover_latency(from, m.to.mn_iface(), m.times, next, &mn_peer, &cn_peer);
+                let mut h =
+                    handover_latency(from, m.to.mn_iface(), m.times, next, &mn_peer, &cn_peer);
+                h.trigger = m.trigger.to_owned();
                 tracing::info!(from = %h.from, to = %h.to, latency_ms = ?h.latency_ms, "handover");
                 self.report.handovers.push(h);
             }
@@ -628,14 +643,26 @@ impl Demo<'_> {
                 Action::Move(to) => {
                     let from = self.lab().mn_link();
                     let started_us = unix_micros();
-                    self.lab().move_mn(*to)?;
                     let micros = |t: Option<std::time::SystemTime>, or: u64| {
                         t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                             .map_or(or, |d| d.as_micros() as u64)
                     };
+                    let (done_us, trigger) = if self.opts.hand_set_addresses {
+                        self.lab().move_mn(*to)?;
+                        (
+                            micros(self.lab().coa_added_at(), unix_micros()),
+                            "address_added",
+                        )
+                    } else {
+                        self.lab().switch_mn(*to)?;
+                        let up_us = micros(self.lab().coa_added_at(), unix_micros());
+                        match self.wait_advertised(*to)? {
+                            Some(at) => (at, "router_advertisement"),
+                            None => (up_us, "link_up"),
+                        }
+                    };
                     let started_us = micros(self.lab().coa_removed_at(), started_us);
-                    let done_us = micros(self.lab().coa_added_at(), unix_micros());
-                    tracing::info!(to = to.mn_iface(), "MN moved");
+                    tracing::info!(to = to.mn_iface(), trigger, "MN moved");
                     moves.push(MoveRecord {
                         from,
                         to: *to,
@@ -643,11 +670,16 @@ impl Demo<'_> {
                             started_us,
                             done_us,
                         },
+                        trigger,
                     });
                 }
                 Action::MoveHome => {
                     let moved = Instant::now();
-                    self.lab().move_mn_home()?;
+                    if self.opts.hand_set_addresses {
+                        self.lab().move_mn_home()?;
+                    } else {
+                        self.lab().switch_mn_home()?;
+                    }
                     tracing::info!("MN moved onto its home link");
                     self.watch_return_home(moved)?;
                 }
@@ -658,6 +690,29 @@ impl Demo<'_> {
         let mn_report: UdpPeerReport = self.collect(mn_proc, deadline)?;
         let cn_report: UdpPeerReport = self.collect(cn_proc, deadline)?;
         Ok((mn_report, cn_report, moves))
+    }
+
+    /// Waits (up to 3 s) for the MN's status to show its care-of address on `link`
+    /// formed from a Router Advertisement; returns when that advertisement arrived
+    /// (µs since the epoch), or `None` (with a WARN) if it never did.
+    fn wait_advertised(&mut self, link: Link) -> Result<Option<u64>, DemoError> {
+        let coa = link.slaac_addr().to_string();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            let movement = self.mn_status().and_then(|s| s.movement);
+            if let Some(m) = movement.filter(|m| {
+                m.care_of_address.as_deref() == Some(coa.as_str())
+                    && m.cause == "router_advertisement"
+            }) {
+                return Ok(m.advertisement_unix_us);
+            }
+            interrupt::sleep_until(Instant::now() + Duration::from_millis(5))?;
+        }
+        tracing::warn!(
+            link = link.mn_iface(),
+            "no care-of address from a Router Advertisement within 3 s"
+        );
+        Ok(None)
     }
 
     /// Waits (up to 5 s) for the MN to say `at-home`, then records what the HA and the

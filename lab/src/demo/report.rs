@@ -109,8 +109,12 @@ pub struct HandoverReport {
     pub uplink_ms: Option<f64>,
     /// CN→MN part (through the HA: needs the HA's binding updated).
     pub downlink_ms: Option<f64>,
-    /// From the old address flushed to the new address added.
+    /// From the old address flushed to the new address's cause: the Router
+    /// Advertisement heard on the new link, or the hand-set address added.
     pub move_ms: f64,
+    /// What the latency counts from: `router_advertisement` or `address_added`.
+    #[serde(default)]
+    pub trigger: String,
 }
 
 /// The first arrival of a datagram sent in `[sent_from, sent_before)`, as
@@ -134,7 +138,8 @@ pub fn recovery_us(
 pub struct MoveTimes {
     /// The old care-of address was flushed.
     pub started_us: u64,
-    /// The new address (the new care-of address) was added.
+    /// The new care-of address's cause: the Router Advertisement arrived, or the
+    /// hand-set address was added.
     pub done_us: u64,
 }
 
@@ -157,6 +162,7 @@ pub fn handover_latency(
         uplink_ms: ms(up),
         downlink_ms: ms(down),
         move_ms: times.done_us.saturating_sub(times.started_us) as f64 / 1000.0,
+        trigger: String::new(),
     }
 }
 
@@ -263,6 +269,10 @@ pub struct DemoReport {
     pub out_dir: String,
     /// Registration counters.
     pub registrations: RegistrationCounts,
+    /// How the MN was moved: `router_advertisements` (links switched under radvd) or
+    /// `hand_set_addresses`.
+    #[serde(default)]
+    pub movement: String,
     /// Every move, in order.
     pub handovers: Vec<HandoverReport>,
     /// Rekeys by kind, from the HA.
@@ -324,6 +334,16 @@ impl DemoReport {
             });
         }
         for h in &self.handovers {
+            if self.movement == "router_advertisements" {
+                checks.push(Check {
+                    name: format!(
+                        "care-of address from a Router Advertisement after {} -> {}",
+                        h.from, h.to
+                    ),
+                    ok: h.trigger == "router_advertisement",
+                    detail: format!("trigger {:?}", h.trigger),
+                });
+            }
             checks.push(Check {
                 name: format!("traffic through the new CoA after {} -> {}", h.from, h.to),
                 ok: h.latency_ms.is_some(),
@@ -417,9 +437,14 @@ impl fmt::Display for DemoReport {
                 p.cn_to_mn.lost
             )?;
         }
+        let cause = if self.movement == "router_advertisements" {
+            "Router Advertisement on the new link"
+        } else {
+            "new address added"
+        };
         writeln!(
             f,
-            "\nhandovers (CoA change -> first packet through the new CoA):"
+            "\nhandovers ({cause} -> first packet through the new CoA):"
         )?;
         for h in &self.handovers {
             writeln!(
@@ -567,6 +592,7 @@ mod tests {
                 uplink_ms: Some(3.0),
                 downlink_ms: Some(12.5),
                 move_ms: 9.0,
+                trigger: "router_advertisement".into(),
             }],
             rekeys: RekeyCounts {
                 init: 1,

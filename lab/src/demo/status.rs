@@ -110,6 +110,23 @@ pub struct MnStatus {
     pub bu_sent: u64,
     /// BAs received.
     pub ba_received: u64,
+    /// The last change of attachment and its cause (null before the first).
+    #[serde(default)]
+    pub movement: Option<MnMovement>,
+}
+
+/// The MN's status `movement`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MnMovement {
+    /// `away`, `home` or `detached`.
+    pub attachment: String,
+    /// The care-of address, away.
+    pub care_of_address: Option<String>,
+    /// `router_advertisement` or `address_event`.
+    pub cause: String,
+    /// When the advertisement that formed the address arrived (µs since the epoch).
+    pub advertisement_unix_us: Option<u64>,
 }
 
 impl MnStatus {

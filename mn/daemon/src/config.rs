@@ -153,6 +153,11 @@ pub struct DaemonConfig {
     pub init_suite: ConfigSuite,
     /// Interfaces watched for care-of addresses.
     pub interfaces: Spanned<Vec<Spanned<String>>>,
+    /// Read Router Advertisements on the watched interfaces and form care-of addresses
+    /// from them (RFC 6275 §11.5.1–11.5.3; default `true`). `false`: only addresses
+    /// put there by others (the kernel's SLAAC, DHCPv6, an operator) count.
+    #[serde(default = "default_router_discovery")]
+    pub router_discovery: bool,
     /// How the node asks for keys (default explicit), as on the home agent.
     #[serde(default)]
     pub request_mode: ConfigRequestMode,
@@ -199,6 +204,10 @@ fn default_rule_priority() -> u32 {
 }
 
 fn default_tun_offload() -> bool {
+    true
+}
+
+fn default_router_discovery() -> bool {
     true
 }
 

@@ -269,6 +269,84 @@ impl Host {
         Ok(())
     }
 
+    /// Turns the kernel's own autoconfiguration off on the watched interfaces
+    /// (`accept_ra=0`): router discovery forms the addresses and routes there
+    /// ([`crate::router_link`]). The old values are kept in `journal` and restored at
+    /// shutdown, or by the next start after a kill.
+    pub fn disable_kernel_autoconf(
+        &mut self,
+        interfaces: &[String],
+        journal: std::path::PathBuf,
+    ) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        routes.set_sysctl_journal(journal);
+        for name in interfaces {
+            routes
+                .sysctl(name, "accept_ra", "0")
+                .map_err(step("accept_ra=0 on a watched interface"))?;
+        }
+        Ok(())
+    }
+
+    /// `default via <router> dev <ifindex>` in the main table: where the node's own
+    /// packets (and, at home, its applications') leave by (RFC 4861 §6.3.4).
+    pub async fn add_router(&mut self, ifindex: u32, router: Ipv6Addr) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        routes
+            .add_default_route_with(ifindex, TABLE_MAIN, Some(router), None)
+            .await
+            .map_err(step("default route through a router"))
+    }
+
+    /// Removes a route [`Host::add_router`] added.
+    pub async fn remove_router(
+        &mut self,
+        ifindex: u32,
+        router: Ipv6Addr,
+    ) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        routes
+            .remove_default_route_with(ifindex, TABLE_MAIN, Some(router), None)
+            .await
+            .map_err(step("default route through a router"))
+    }
+
+    /// Adds an address formed from a Router Advertisement (`/64`, no DAD).
+    pub async fn add_formed_address(
+        &mut self,
+        ifindex: u32,
+        address: Ipv6Addr,
+    ) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        routes
+            .add_address_nodad(ifindex, address, 64)
+            .await
+            .map_err(step("address formed from a Router Advertisement"))
+    }
+
+    /// Removes an address [`Host::add_formed_address`] added.
+    pub async fn remove_formed_address(
+        &mut self,
+        ifindex: u32,
+        address: Ipv6Addr,
+    ) -> Result<(), SetupError> {
+        let Some(routes) = self.routes.as_mut() else {
+            return Ok(());
+        };
+        routes
+            .remove_address(ifindex, address, 64)
+            .await
+            .map_err(step("address formed from a Router Advertisement"))
+    }
+
     /// Points the packet sockets' filter, the nft guard and the raw sender's source at
     /// a new care-of address (the home address while there is none). Failures are
     /// logged: the daemon goes on, and the next change tries again.

@@ -12,6 +12,8 @@
 //! | [`reload`] | what a SIGHUP may change live (interfaces, timers) and what it refuses |
 //! | [`role`] | the mobile node as a role of the shell: events, movement, status, cleanup |
 //! | [`movement`] | which address is the care-of address (RFC 6275 §11.5.1, from address events) |
+//! | [`router_discovery`] | routers and autoconfigured addresses from Router Advertisements, sans-IO (RFC 6275 §11.5.1, RFC 4861 §6.3.4, RFC 4862 §5.5.3) |
+//! | [`router_link`] | its socket, timer and actions (addresses, routes, solicitations, probes) |
 //! | [`host`] | the source rule, the reverse-tunnel route (RFC 6275 §11.3.1) and the nft guard |
 //! | [`status`] | the status fields, metrics and their text rendering for `mip6-mn status` |
 //! | [`start`] | start-up in order, then the shell's loop |
@@ -23,6 +25,8 @@ pub mod host;
 pub mod movement;
 pub mod reload;
 pub mod role;
+pub mod router_discovery;
+pub mod router_link;
 pub mod start;
 pub mod status;
 pub mod store;

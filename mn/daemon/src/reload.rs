@@ -5,7 +5,7 @@
 //! | may change live | refused (whole reload, the running configuration kept) |
 //! | --- | --- |
 //! | `interfaces` (movement detection follows the new set at once) | `home_agent`, `home_address`, `home_prefix_len`, the init secret, SPIs and suite, `request_mode`, `vendor_id` |
-//! | `lifetime`, `key_update_interval` (from the next Binding Update and key) | `state_dir`, `control_socket`, `tun_name`, `tun_offload`, `route_table`, `rule_priority`, `metrics`, `log` |
+//! | `lifetime`, `key_update_interval` (from the next Binding Update and key) | `state_dir`, `control_socket`, `router_discovery`, `tun_name`, `tun_offload`, `route_table`, `rule_priority`, `metrics`, `log` |
 //!
 //! Compared with their defaults applied, so a field left out and the same value
 //! written out are the same.
@@ -87,6 +87,11 @@ pub fn fixed_changes(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str
         format!("{:?}", new.control_socket()),
     );
     check("tun_name", old.tun_name(), new.tun_name());
+    check(
+        "router_discovery",
+        old.router_discovery.to_string(),
+        new.router_discovery.to_string(),
+    );
     check(
         "tun_offload",
         old.tun_offload.to_string(),

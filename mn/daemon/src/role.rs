@@ -40,6 +40,8 @@ use serde_json::{Map, Value};
 use crate::config::DaemonConfig;
 use crate::host::Host;
 use crate::movement::{Attachment, CoaTracker, HomePrefix};
+use crate::router_discovery::Action;
+use crate::router_link::{Movement, RouterInput, RouterLink};
 use crate::status::{self, Identity};
 use crate::store::MnRecords;
 
@@ -83,6 +85,15 @@ pub fn refusal_hint(status: BaStatus) -> &'static str {
     }
 }
 
+/// What the host reports to the mobile node role.
+#[derive(Debug, Clone)]
+pub enum HostEvent {
+    /// An address appeared, changed or went (rtnetlink).
+    Address(AddrEvent),
+    /// Router discovery's frames or timer ([`crate::router_link`]).
+    Router(RouterInput),
+}
+
 /// The mobile node role: its engine, what it installed, its movement detection.
 pub struct MobileNodeRole {
     node: MobileNode,
@@ -102,6 +113,10 @@ pub struct MobileNodeRole {
     retries_seen: u32,
     /// The running configuration (SIGHUP compares the file with it).
     config: DaemonConfig,
+    /// Router discovery, unless `router_discovery = false`.
+    router_link: Option<RouterLink>,
+    /// The last change of attachment and what caused it.
+    movement: Option<Movement>,
 }
 
 impl std::fmt::Debug for MobileNodeRole {
@@ -138,7 +153,32 @@ impl MobileNodeRole {
             retries_seen: 0,
             config,
             link_out: VecDeque::new(),
+            router_link: None,
+            movement: None,
         }
+    }
+
+    /// Starts router discovery (RFC 6275 §11.5.1) with its first actions (the
+    /// solicitations, sent with the first flush).
+    pub async fn enable_router_discovery(&mut self, mut link: RouterLink, actions: Vec<Action>) {
+        link.carry_out(actions, &mut self.host, &mut self.link_out)
+            .await;
+        self.router_link = Some(link);
+    }
+
+    /// The interfaces watched, with their indexes.
+    pub fn watched_interfaces(config: &DaemonConfig) -> Result<Vec<(u32, String)>, String> {
+        config
+            .interfaces
+            .get_ref()
+            .iter()
+            .map(|i| {
+                let name = i.get_ref().clone();
+                mip6_netio::if_index(&name)
+                    .map(|index| (index, name.clone()))
+                    .map_err(|e| format!("interface {name}: {e}"))
+            })
+            .collect()
     }
 
     /// Started on the home link (the host already without the reverse-tunnel route):
@@ -203,6 +243,21 @@ impl MobileNodeRole {
     /// The attachment the tracker settled on, applied to the host; says what the
     /// shell must tell the engine.
     async fn attach(&mut self, attachment: Attachment, io: &Io) -> HostAction {
+        let now = mip6_daemon::clock::now();
+        let movement = match &self.router_link {
+            Some(link) => link.movement(attachment, now),
+            None => Movement {
+                attachment,
+                router: None,
+                advertisement_at: None,
+                at: now,
+            },
+        };
+        if let (Some(router), Some(at)) = (movement.router, movement.advertisement_at) {
+            tracing::info!(%router, since_advertisement_us = now.saturating_since(at).as_micros() as u64,
+                "attachment from a Router Advertisement");
+        }
+        self.movement = Some(movement);
         match attachment {
             // The last usable address went: the node is off every link, not at home
             // (RFC 6275 §11.5.4 is for the home link). Telling the engine `None` would
@@ -240,7 +295,7 @@ impl MobileNodeRole {
 impl Role for MobileNodeRole {
     type Engine = MobileNode;
     type Codec = MnRecords;
-    type HostEvent = AddrEvent;
+    type HostEvent = HostEvent;
 
     const NAME: &'static str = "mn";
 
@@ -311,18 +366,46 @@ impl Role for MobileNodeRole {
         }
     }
 
-    async fn next_host_event(&mut self) -> Result<AddrEvent, String> {
-        self.watch
-            .next()
-            .await
-            .ok_or_else(|| "the rtnetlink address watcher stopped".to_owned())
+    async fn next_host_event(&mut self) -> Result<HostEvent, String> {
+        let stopped = || "the rtnetlink address watcher stopped".to_owned();
+        let watch = &mut self.watch;
+        match self.router_link.as_mut() {
+            None => watch
+                .next()
+                .await
+                .map(HostEvent::Address)
+                .ok_or_else(stopped),
+            Some(link) => tokio::select! {
+                event = watch.next() => event.map(HostEvent::Address).ok_or_else(stopped),
+                input = link.next() => input.map(HostEvent::Router),
+            },
+        }
     }
 
-    async fn on_host_event(&mut self, event: AddrEvent, io: &Io) -> HostAction {
-        tracing::debug!(?event, "address event");
-        match self.tracker.apply(&event) {
-            Some(attachment) => self.attach(attachment, io).await,
-            None => HostAction::None,
+    async fn on_host_event(&mut self, event: HostEvent, io: &Io) -> HostAction {
+        match event {
+            HostEvent::Address(event) => {
+                tracing::debug!(?event, "address event");
+                if let Some(link) = self.router_link.as_mut() {
+                    let actions = link.on_address_event(mip6_daemon::clock::now(), &event);
+                    link.carry_out(actions, &mut self.host, &mut self.link_out)
+                        .await;
+                }
+                match self.tracker.apply(&event) {
+                    Some(attachment) => self.attach(attachment, io).await,
+                    None => HostAction::None,
+                }
+            }
+            HostEvent::Router(input) => {
+                // The addresses it adds or removes come back as address events, which
+                // move the node.
+                if let Some(link) = self.router_link.as_mut() {
+                    let actions = link.handle(mip6_daemon::clock::now(), input);
+                    link.carry_out(actions, &mut self.host, &mut self.link_out)
+                        .await;
+                }
+                HostAction::None
+            }
         }
     }
 
@@ -416,6 +499,12 @@ impl Role for MobileNodeRole {
             {
                 tracker.apply(&event);
             }
+            if let Some(link) = self.router_link.as_mut() {
+                let interfaces = Self::watched_interfaces(&new)?;
+                let actions = link.set_interfaces(&interfaces);
+                link.carry_out(actions, &mut self.host, &mut self.link_out)
+                    .await;
+            }
             let before = self.tracker.attachment();
             self.tracker = tracker;
             let after = self.tracker.attachment();
@@ -496,7 +585,18 @@ impl Role for MobileNodeRole {
     }
 
     fn status(&self, input: &ReportInput<'_>) -> Map<String, Value> {
-        status::status_fields(&self.node, &self.id, self.handovers.count, input)
+        let mut fields = status::status_fields(&self.node, &self.id, self.handovers.count, input);
+        fields.insert(
+            "movement".into(),
+            self.movement.map_or(Value::Null, |m| m.status()),
+        );
+        fields.insert(
+            "router_discovery".into(),
+            self.router_link
+                .as_ref()
+                .map_or(Value::Null, RouterLink::status),
+        );
+        fields
     }
 
     fn metrics(&self, input: &ReportInput<'_>, text: Text) -> Text {

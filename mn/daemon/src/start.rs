@@ -4,7 +4,9 @@
 //! (`<state_dir>/mip6-mn.redb`; whole records with `restore = "resume-keys"`, the
 //! durable minimum otherwise) and its record; movement detection (subscribe to address
 //! events, then dump what is there, so no change is lost) and the first care-of
-//! address; the sockets and the TUN with the home address; the mark on the raw
+//! address; the sockets and the TUN with the home address; router discovery's socket
+//! (`router_discovery = true`: the kernel's `accept_ra` off on the watched interfaces,
+//! one Router Solicitation on each, [`crate::router_link`]); the mark on the raw
 //! socket, the policy rules, the reverse-tunnel route and the nft guard
 //! ([`crate::host`]); the capture; the engine;
 //! the first Binding Update if there is a care-of address. Started on the home link,
@@ -35,6 +37,7 @@ use crate::config::DaemonConfig;
 use crate::host::{own_packet_mark, Host, HostConfig, TUN_MTU};
 use crate::movement::{Attachment, CoaTracker, HomePrefix};
 use crate::role::MobileNodeRole;
+use crate::router_link::RouterLink;
 use crate::status::Identity;
 use crate::store::{self, Persistence};
 
@@ -132,6 +135,13 @@ pub async fn run(
         .await
         .map_err(RunError::runtime("set-up"))?;
     let mut host = host;
+    let watched_interfaces =
+        MobileNodeRole::watched_interfaces(&config).map_err(RunError::Config)?;
+    if config.router_discovery {
+        let names: Vec<String> = watched_interfaces.iter().map(|(_, n)| n.clone()).collect();
+        host.disable_kernel_autoconf(&names, state_dir.join("host-settings"))
+            .map_err(RunError::runtime("set-up"))?;
+    }
     if let Attachment::Home { .. } = initial {
         host.arrive_home()
             .await
@@ -185,6 +195,14 @@ pub async fn run(
     );
     if let Attachment::Home { ifindex } = initial {
         role.start_at_home(ifindex).await;
+    }
+    if config.router_discovery {
+        let (link, actions) =
+            RouterLink::open(&watched_interfaces).map_err(|e| RunError::Runtime {
+                what: "router discovery".into(),
+                source: e.into(),
+            })?;
+        role.enable_router_discovery(link, actions).await;
     }
     let mut shell = Shell::new(role, io, store, capture, now, TUN_MTU);
     shell.set_drop_privileges(!options.keep_privileges);
