@@ -3,7 +3,7 @@
 //! ```text
 //! mip6-{ha,mn} -c FILE [--check-config] [--seed N] [--capture FILE.pcapng] [--capture-limit N]
 //!                      [--keep-privileges]
-//! mip6-{ha,mn} status [--json] [-c FILE | --socket PATH]
+//! mip6-{ha,mn} status [--json] [-c FILE | --socket PATH] [--offset N] [--limit N]
 //! ```
 //!
 //! Both daemons parse [`Cli`] under their own name ([`Cli::parse_for`]) and answer
@@ -101,6 +101,23 @@ pub struct StatusArgs {
     /// /run/mip6-mn-*.sock there is, its default derived from the home address).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// The home agent lists its mobile nodes (bindings, keys) a page at a time, in
+    /// configuration order: the first one listed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub offset: usize,
+    /// How many mobile nodes one page lists (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = crate::control::Page::MAX_LIMIT,
+          value_parser = parse_limit)]
+    pub limit: usize,
+}
+
+/// `--limit`: 1 to [`crate::control::Page::MAX_LIMIT`].
+fn parse_limit(text: &str) -> Result<usize, String> {
+    let max = crate::control::Page::MAX_LIMIT;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number from 1 to {max}")),
+    }
 }
 
 impl StatusArgs {
@@ -183,7 +200,11 @@ pub fn status_command(
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match crate::control::status_output(daemon, &socket, args.json, render_text) {
+    let page = crate::control::Page {
+        offset: args.offset,
+        limit: args.limit,
+    };
+    match crate::control::status_output(daemon, &socket, args.json, page, render_text) {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -231,6 +252,8 @@ mod tests {
             json: false,
             config: config.map(PathBuf::from),
             socket: socket.map(PathBuf::from),
+            offset: 0,
+            limit: crate::control::Page::MAX_LIMIT,
         };
         let from_config = |p: &Path| Ok(p.with_extension("sock"));
         assert_eq!(

@@ -2,7 +2,9 @@
 //! daemon for its state.
 //!
 //! Protocol: a Unix stream socket; the client writes one line, a JSON object
-//! `{"command":"status"}`; the daemon answers with one JSON value and closes. The
+//! `{"command":"status"}`, optionally with arguments, `{"command":"status",
+//! "args":{"offset":1000,"limit":1000}}` (a page of the mobile nodes, [`Page`]); the
+//! daemon answers with one JSON value and closes. The
 //! socket file is created mode 0600 (the answer names keys' SPIs and ages, not keys)
 //! and removed when the [`ControlServer`] is dropped.
 //!
@@ -32,6 +34,8 @@ const MAX_REQUEST: usize = 4096;
 pub struct ControlRequest {
     /// The command asked for (`"status"`).
     pub command: String,
+    /// Its arguments (an empty object when the request had none).
+    pub args: serde_json::Map<String, serde_json::Value>,
     /// Where the event loop puts the answer.
     pub reply: oneshot::Sender<serde_json::Value>,
 }
@@ -168,9 +172,17 @@ async fn serve_one(
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request line"))??;
     let answer = match parse_request(&line) {
-        Ok(command) => {
+        Ok((command, args)) => {
             let (reply, wait) = oneshot::channel();
-            if tx.send(ControlRequest { command, reply }).await.is_err() {
+            if tx
+                .send(ControlRequest {
+                    command,
+                    args,
+                    reply,
+                })
+                .await
+                .is_err()
+            {
                 return Ok(()); // the daemon is shutting down
             }
             match wait.await {
@@ -186,20 +198,88 @@ async fn serve_one(
     write.shutdown().await
 }
 
-/// The command of a request line, or why it is not one.
-fn parse_request(line: &str) -> Result<String, String> {
+/// The command and arguments of a request line, or why it is not one.
+fn parse_request(
+    line: &str,
+) -> Result<(String, serde_json::Map<String, serde_json::Value>), String> {
     let value: serde_json::Value =
         serde_json::from_str(line.trim()).map_err(|e| format!("request is not JSON: {e}"))?;
-    value
+    let command = value
         .get("command")
         .and_then(|c| c.as_str())
         .map(str::to_owned)
-        .ok_or_else(|| "request has no \"command\" string".to_owned())
+        .ok_or_else(|| "request has no \"command\" string".to_owned())?;
+    let args = match value.get("args") {
+        None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+        Some(serde_json::Value::Object(args)) => args.clone(),
+        Some(_) => return Err("\"args\" is not an object".to_owned()),
+    };
+    Ok((command, args))
+}
+
+/// Which mobile nodes a `status` lists: at most `limit` from `offset` on, in the
+/// daemon's own order (the home agent's configuration order), so one answer stays
+/// bounded however many nodes the daemon serves (issue 13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// The first node listed.
+    pub offset: usize,
+    /// How many at most.
+    pub limit: usize,
+}
+
+impl Page {
+    /// The default and largest page.
+    pub const MAX_LIMIT: usize = 1000;
+
+    /// The page the arguments ask for (`offset`, `limit`; defaults 0 and
+    /// [`Page::MAX_LIMIT`]), or why they are wrong.
+    pub fn from_args(args: &serde_json::Map<String, serde_json::Value>) -> Result<Page, String> {
+        let number = |key: &str, default: usize| match args.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| format!("\"{key}\" is not a non-negative integer")),
+        };
+        let page = Page {
+            offset: number("offset", 0)?,
+            limit: number("limit", Self::MAX_LIMIT)?,
+        };
+        if page.limit == 0 || page.limit > Self::MAX_LIMIT {
+            return Err(format!("\"limit\" must be 1..={}", Self::MAX_LIMIT));
+        }
+        Ok(page)
+    }
+
+    /// The indexes of this page in a list of `total`.
+    pub fn range(&self, total: usize) -> std::ops::Range<usize> {
+        let start = self.offset.min(total);
+        start..start.saturating_add(self.limit).min(total)
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            offset: 0,
+            limit: Self::MAX_LIMIT,
+        }
+    }
 }
 
 /// Asks the daemon listening at `path` for `command` and returns its answer
 /// (blocking; [`TIMEOUT`] for each step).
 pub fn request(path: &Path, command: &str) -> Result<serde_json::Value, ControlError> {
+    request_with(path, command, serde_json::Map::new())
+}
+
+/// Like [`request`], with arguments.
+pub fn request_with(
+    path: &Path,
+    command: &str,
+    args: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Value, ControlError> {
     let io_err = |source| ControlError::Io {
         path: path.to_owned(),
         source,
@@ -210,7 +290,11 @@ pub fn request(path: &Path, command: &str) -> Result<serde_json::Value, ControlE
     })?;
     stream.set_read_timeout(Some(TIMEOUT)).map_err(io_err)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(io_err)?;
-    let mut line = serde_json::json!({ "command": command }).to_string();
+    let mut request = serde_json::json!({ "command": command });
+    if !args.is_empty() {
+        request["args"] = serde_json::Value::Object(args);
+    }
+    let mut line = request.to_string();
     line.push('\n');
     stream.write_all(line.as_bytes()).map_err(io_err)?;
     let mut answer = String::new();
@@ -230,9 +314,15 @@ pub fn status_output(
     daemon: &str,
     socket: &Path,
     json: bool,
+    page: Page,
     render_text: impl FnOnce(&serde_json::Value) -> String,
 ) -> Result<String, String> {
-    match request(socket, "status") {
+    let mut args = serde_json::Map::new();
+    if page != Page::default() {
+        args.insert("offset".into(), page.offset.into());
+        args.insert("limit".into(), page.limit.into());
+    }
+    match request_with(socket, "status", args) {
         Ok(answer) => {
             if let Some(error) = answer.get("error") {
                 return Err(format!(
@@ -257,8 +347,19 @@ mod tests {
     fn request_lines_are_parsed_or_explained() {
         assert_eq!(
             parse_request("{\"command\":\"status\"}\n"),
-            Ok("status".into())
+            Ok(("status".into(), serde_json::Map::new()))
         );
+        let (_, args) = parse_request("{\"command\":\"status\",\"args\":{\"offset\":5}}").unwrap();
+        assert_eq!(
+            Page::from_args(&args),
+            Ok(Page {
+                offset: 5,
+                limit: 1000
+            })
+        );
+        assert!(parse_request("{\"command\":\"status\",\"args\":3}")
+            .unwrap_err()
+            .contains("args"));
         assert!(parse_request("status").unwrap_err().contains("not JSON"));
         assert!(parse_request("{\"cmd\":1}")
             .unwrap_err()
@@ -297,8 +398,36 @@ mod tests {
             Err(ControlError::Connect { .. }) => {}
             other => panic!("expected a connect error, got {other:?}"),
         }
-        let e = status_output("mip6-ha", &path, true, |_| String::new()).unwrap_err();
+        let e =
+            status_output("mip6-ha", &path, true, Page::default(), |_| String::new()).unwrap_err();
         assert!(e.starts_with("mip6-ha status: no daemon answers on"), "{e}");
+    }
+
+    /// A page is bounded (1..=1000) and its range never leaves the list.
+    #[test]
+    fn pages_are_bounded_and_stay_inside_the_list() {
+        let args = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            Page::from_args(&args(serde_json::json!({}))),
+            Ok(Page::default())
+        );
+        let p = Page::from_args(&args(serde_json::json!({"offset": 998, "limit": 5}))).unwrap();
+        assert_eq!(p.range(1000), 998..1000);
+        assert_eq!(p.range(10), 10..10);
+        assert_eq!(Page::default().range(3), 0..3);
+        for bad in [
+            serde_json::json!({"limit": 0}),
+            serde_json::json!({"limit": 1001}),
+            serde_json::json!({"offset": -1}),
+            serde_json::json!({"offset": "a"}),
+        ] {
+            assert!(Page::from_args(&args(bad.clone())).is_err(), "{bad}");
+        }
+        let huge = Page {
+            offset: usize::MAX,
+            limit: 1000,
+        };
+        assert_eq!(huge.range(7), 7..7);
     }
 
     #[test]

@@ -508,6 +508,51 @@ fn sighup_adds_and_removes_mobile_nodes_without_disturbing_the_others() {
         "D sent nothing new: {after}"
     );
     assert!(binding_of(&after, E.hoa).is_some(), "{after}");
+    // The status lists its mobile nodes a page at a time (issue 13): one per page here,
+    // in configuration order, each page naming the next.
+    let page = |offset: &str| -> serde_json::Value {
+        let out = std::process::Command::new(s.bin.join("mip6-ha"))
+            .args([
+                "status", "--json", "--limit", "1", "--offset", offset, "--socket",
+            ])
+            .arg(&ha_socket)
+            .output()
+            .expect("mip6-ha status runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let mut pages = vec![page("0")];
+    while let Some(next) = pages
+        .last()
+        .and_then(|p| p["mobile_nodes"]["next_offset"].as_u64())
+    {
+        assert!(pages.len() < 10, "the pages do not end: {pages:?}");
+        pages.push(page(&next.to_string()));
+    }
+    let total = pages[0]["mobile_nodes"]["total"].as_u64().expect("a total");
+    assert_eq!(pages.len() as u64, total, "one node per page: {pages:?}");
+    assert!(total >= 2, "{pages:?}");
+    for p in &pages {
+        assert_eq!(p["mobile_nodes"]["listed"], 1, "{p}");
+        assert!(
+            p["bindings"].as_array().is_some_and(|b| b.len() <= 1),
+            "{p}"
+        );
+    }
+    for hoa in [D.hoa, E.hoa] {
+        assert_eq!(
+            pages
+                .iter()
+                .filter(|p| binding_of(p, hoa).is_some())
+                .count(),
+            1,
+            "{hoa} must be on exactly one page: {pages:?}"
+        );
+    }
     // One initialization each: D's keys were not re-initialized by the reload.
     assert_eq!(
         key_events(&after, "initialization"),

@@ -335,7 +335,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 Some(request) = control_rx.recv() => {
                     self.core.poll_socket_drops(&self.io);
                     let answer = match request.command.as_str() {
-                        "status" => self.core.status(),
+                        "status" => self.core.status(&request.args),
                         other => serde_json::json!({ "error": format!("unknown command {other:?}") }),
                     };
                     let _ = request.reply.send(answer);
@@ -405,11 +405,21 @@ impl<R: Role, S: RecordStore> Core<R, S> {
             stats: &self.stats,
             engine_drops: self.role.engine_drops(),
             now: clock::now(),
+            page: crate::control::Page::default(),
         }
     }
 
-    fn status(&self) -> Value {
-        let input = self.report_input();
+    /// The status the control socket asks for, a page of its mobile nodes
+    /// ([`crate::control::Page`]); bad arguments are an `error` answer.
+    fn status(&self, args: &serde_json::Map<String, Value>) -> Value {
+        let page = match crate::control::Page::from_args(args) {
+            Ok(page) => page,
+            Err(why) => return serde_json::json!({ "error": why }),
+        };
+        let input = ReportInput {
+            page,
+            ..self.report_input()
+        };
         let mut status = input.common_status(R::NAME);
         status.extend(self.role.status(&input));
         Value::Object(status)

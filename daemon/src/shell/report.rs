@@ -47,6 +47,8 @@ pub struct ReportInput<'a> {
     pub engine_drops: Vec<(String, u64)>,
     /// Now.
     pub now: Time,
+    /// Which mobile nodes a `status` lists ([`crate::control::Page`]).
+    pub page: crate::control::Page,
 }
 
 impl ReportInput<'_> {
@@ -176,6 +178,7 @@ mod tests {
             stats: &stats,
             engine_drops: vec![("bad_icv".into(), 3), ("replayed".into(), 0)],
             now: Time::from_secs(112),
+            page: crate::control::Page::default(),
         };
         let g = GenerationView {
             slot: Slot::Init,

@@ -42,8 +42,11 @@ pub fn transmit_name(view: &KeyView) -> &'static str {
     }
 }
 
-/// The home agent's status fields for the home addresses it serves, in
-/// configuration order.
+/// The home agent's status fields for one page ([`ReportInput::page`]) of the home
+/// addresses it serves, in configuration order: `bindings` and `keys` list only that
+/// page, so an answer stays bounded however many nodes are served (at most
+/// [`mip6_daemon::control::Page::MAX_LIMIT`]); `mobile_nodes` says which page it is
+/// (`total`, `offset`, `listed`, `next_offset`, null on the last page).
 pub fn status_fields<R: RngCore + CryptoRng>(
     engine: &HomeAgent<R>,
     home_addresses: &[std::net::Ipv6Addr],
@@ -51,7 +54,14 @@ pub fn status_fields<R: RngCore + CryptoRng>(
 ) -> Map<String, Value> {
     let mut bindings = Vec::new();
     let mut keys = Vec::new();
-    for hoa in home_addresses {
+    let range = input.page.range(home_addresses.len());
+    let page = json!({
+        "total": home_addresses.len(),
+        "offset": range.start,
+        "listed": range.len(),
+        "next_offset": (range.end < home_addresses.len()).then_some(range.end),
+    });
+    for hoa in &home_addresses[range] {
         if let Some(b) = engine.binding(hoa) {
             bindings.push(binding_json(hoa, &b, input));
         }
@@ -80,6 +90,7 @@ pub fn status_fields<R: RngCore + CryptoRng>(
         })
         .collect();
     let mut m = Map::new();
+    m.insert("mobile_nodes".into(), page);
     m.insert("bindings".into(), bindings.into());
     m.insert("keys".into(), keys.into());
     m.insert(
@@ -123,6 +134,21 @@ pub fn render_text(status: &Value) -> String {
     let _ = writeln!(out, "address       {}", s(&status["address"]));
     let _ = writeln!(out, "uptime        {} s", s(&status["uptime_s"]));
     let _ = writeln!(out, "persistence   {}", s(&status["persistence"]));
+    let page = &status["mobile_nodes"];
+    if let (Some(total), Some(offset), Some(listed)) = (
+        page["total"].as_u64(),
+        page["offset"].as_u64(),
+        page["listed"].as_u64(),
+    ) {
+        let _ = writeln!(
+            out,
+            "mobile nodes  {total} (listed here: {listed} from {offset}{})",
+            match page["next_offset"].as_u64() {
+                Some(next) => format!("; next page: --offset {next}"),
+                None => String::new(),
+            }
+        );
+    }
     let bindings = status["bindings"].as_array().cloned().unwrap_or_default();
     let _ = writeln!(out, "\nbindings ({})", bindings.len());
     if !bindings.is_empty() {
@@ -207,5 +233,22 @@ mod tests {
             let text = render_text(&v);
             assert!(text.contains("bindings (0)"));
         }
+    }
+
+    #[test]
+    fn the_text_names_the_page_and_the_next_one() {
+        let text = render_text(&json!({
+            "mobile_nodes": {"total": 2500, "offset": 1000, "listed": 1000, "next_offset": 2000}
+        }));
+        assert!(
+            text.contains(
+                "mobile nodes  2500 (listed here: 1000 from 1000; next page: --offset 2000)"
+            ),
+            "{text}"
+        );
+        let last = render_text(&json!({
+            "mobile_nodes": {"total": 2, "offset": 0, "listed": 2, "next_offset": null}
+        }));
+        assert!(last.contains("(listed here: 2 from 0)"), "{last}");
     }
 }

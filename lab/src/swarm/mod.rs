@@ -309,13 +309,34 @@ fn run_driver(lab: &mut Lab, opts: &SwarmOptions, ha_pid: u32) -> Result<DriverR
     serde_json::from_str(&text).map_err(|e| SwarmError::Driver(format!("report unreadable: {e}")))
 }
 
-/// `{"command":"status"}` over the control socket, waiting up to `timeout` for the
-/// reply (a home agent of 100 000 nodes takes a while to write it).
+/// The home agent's whole status: every page of `{"command":"status"}` over the
+/// control socket (each lists at most 1 000 mobile nodes,
+/// [`mip6_daemon::control::Page`]), their `bindings` and `keys` joined, the other
+/// fields from the first page; `timeout` for each page.
 pub fn read_status(path: &Path, timeout: Duration) -> io::Result<serde_json::Value> {
+    let mut whole = read_status_page(path, timeout, 0)?;
+    let mut next = whole["mobile_nodes"]["next_offset"].as_u64();
+    while let Some(offset) = next {
+        let page = read_status_page(path, timeout, offset)?;
+        for key in ["bindings", "keys"] {
+            if let (Some(all), Some(more)) = (whole[key].as_array_mut(), page[key].as_array()) {
+                all.extend(more.iter().cloned());
+            }
+        }
+        next = page["mobile_nodes"]["next_offset"]
+            .as_u64()
+            .filter(|n| *n > offset);
+    }
+    Ok(whole)
+}
+
+/// One page of the status, from `offset`.
+fn read_status_page(path: &Path, timeout: Duration, offset: u64) -> io::Result<serde_json::Value> {
     let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    stream.write_all(b"{\"command\":\"status\"}\n")?;
+    let request = serde_json::json!({"command": "status", "args": {"offset": offset}});
+    stream.write_all(format!("{request}\n").as_bytes())?;
     stream.flush()?;
     let mut reply = Vec::new();
     BufReader::new(stream).read_until(b'\n', &mut reply)?;

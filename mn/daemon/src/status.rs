@@ -221,6 +221,7 @@ mod tests {
             stats: &stats,
             engine_drops: Vec::new(),
             now: Time::from_secs(1_002),
+            page: mip6_daemon::control::Page::default(),
         };
         let mut v = input.common_status("mn");
         v.extend(status_fields(&node, &id, 0, &input));
