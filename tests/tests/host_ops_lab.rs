@@ -697,3 +697,158 @@ fn sighup_adds_and_removes_mobile_nodes_without_disturbing_the_others() {
     b.stop(&mut s.lab);
     ha.stop(&mut s.lab);
 }
+
+const F: Node6 = Node6 {
+    hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1d1),
+    ..A
+};
+const G: Node6 = Node6 {
+    hoa: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x1d2),
+    ..B
+};
+
+/// Issue 13, item 3: mobile nodes provisioned while the home agent runs, over its
+/// control socket (`mip6-ha mn add`, `mn import`, `mn list`, `mn show`, `mn
+/// remove`): each is served at once (its mobile node registers), kept in the store (a
+/// restarted home agent serves it again with its binding), removed on request; the
+/// configuration file's nodes are not removed this way, and an SPI in use is refused.
+#[test]
+fn mobile_nodes_provisioned_at_run_time_are_served_and_survive_a_restart() {
+    let t = "mobile_nodes_provisioned_at_run_time_are_served_and_survive_a_restart";
+    if !require_lab(t) {
+        return;
+    }
+    let _host = HostFiles::of(&[F, G]);
+    let (mut s, ha) = Setup::new(&[]);
+    let ha_socket = s.files.ha_socket.clone();
+    let ha_program = s.bin.join("mip6-ha");
+    let mn = |args: &[&str]| -> (bool, Value, String) {
+        let out = Command::new(&ha_program)
+            .arg("mn")
+            .args(args)
+            .args(["--json", "--socket"])
+            .arg(&ha_socket)
+            .output()
+            .expect("mip6-ha mn runs");
+        let answer = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.success(),
+            answer,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // F by `mn add`, its secret from a file.
+    let secret_file = s.out.path().join("f.secret");
+    write_private(&secret_file, F.secret).expect("secret written");
+    let (ok, added, err) = mn(&[
+        "add",
+        "--home-address",
+        &F.hoa.to_string(),
+        "--init-secret-file",
+        secret_file.to_str().expect("a UTF-8 path"),
+        "--init-spi-mn-to-ha",
+        &F.spis.0.to_string(),
+        "--init-spi-ha-to-mn",
+        &F.spis.1.to_string(),
+    ]);
+    assert!(ok, "mn add: {err}");
+    assert_eq!(
+        added["added"],
+        serde_json::json!([F.hoa.to_string()]),
+        "{added}"
+    );
+    // G by `mn import` of a file of [[mobile_node]] tables.
+    let import = s.out.path().join("import.toml");
+    write_private(&import, &ha_entry(&G)).expect("import file written");
+    let (ok, _, err) = mn(&["import", import.to_str().expect("a UTF-8 path")]);
+    assert!(ok, "mn import: {err}");
+    let (_, list, _) = mn(&["list"]);
+    let provisioned: Vec<&Value> = list["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["source"] == "provisioned")
+        .map(|n| &n["home_address"])
+        .collect();
+    assert_eq!(
+        provisioned,
+        [
+            &Value::from(F.hoa.to_string()),
+            &Value::from(G.hoa.to_string())
+        ],
+        "{list}"
+    );
+    // An SPI in use, and the file's own node, are refused.
+    let (ok, _, err) = mn(&[
+        "add",
+        "--home-address",
+        "2001:db8:1::1d9",
+        "--init-secret",
+        F.secret,
+        "--init-spi-mn-to-ha",
+        &F.spis.0.to_string(),
+        "--init-spi-ha-to-mn",
+        "13000",
+    ]);
+    assert!(!ok && err.contains("in use"), "{err}");
+    let (ok, _, err) = mn(&["remove", "2001:db8:1::100"]);
+    assert!(!ok && err.contains("configuration file"), "{err}");
+
+    // Both register.
+    let (df, dg) = (HostDefaults::new(F.hoa), HostDefaults::new(G.hoa));
+    let cf = s.write_mn("f", &mn_toml_defaults(&F, F.secret));
+    let cg = s.write_mn("g", &mn_toml_defaults(&G, G.secret));
+    let f = s.spawn("mip6-mn", Node::Mn, &cf, &df.control_socket());
+    let g = s.spawn("mip6-mn", Node::Mn, &cg, &dg.control_socket());
+    wait(
+        "F and G registered",
+        Duration::from_secs(20),
+        || registered(&df.control_socket()) && registered(&dg.control_socket()),
+        || format!("{}\n{}\n{}", s.log(&ha), s.log(&f), s.log(&g)),
+    );
+    let (_, shown, _) = mn(&["show", &G.hoa.to_string()]);
+    assert_eq!(shown["source"], "provisioned", "{shown}");
+    assert!(shown["binding"]["care_of_address"].is_string(), "{shown}");
+
+    // F removed: its binding goes, it is no longer served.
+    let (ok, _, err) = mn(&["remove", &F.hoa.to_string()]);
+    assert!(ok, "mn remove: {err}");
+    let status = status::request(&ha_socket, "status").expect("HA status");
+    assert!(binding_of(&status, F.hoa).is_none(), "{status}");
+    let (ok, _, err) = mn(&["show", &F.hoa.to_string()]);
+    assert!(!ok && err.contains("not served"), "{err}");
+    f.stop(&mut s.lab);
+
+    // A restarted home agent serves G again from the store, binding and all, and not F.
+    ha.stop(&mut s.lab);
+    let ha = s.spawn("mip6-ha", Node::Ha, &s.files.ha_config.clone(), &ha_socket);
+    let (_, list, _) = mn(&["list"]);
+    let listed: Vec<(String, String)> = list["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["home_address"].as_str().unwrap_or("").to_owned(),
+                n["source"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        listed.contains(&(G.hoa.to_string(), "provisioned".to_owned())),
+        "{list}"
+    );
+    assert!(
+        !listed.iter().any(|(h, _)| *h == F.hoa.to_string()),
+        "{list}"
+    );
+    let status = status::request(&ha_socket, "status").expect("HA status");
+    assert!(
+        binding_of(&status, G.hoa).is_some(),
+        "G's binding restored: {status}\n{}",
+        s.log(&ha)
+    );
+    g.stop(&mut s.lab);
+    ha.stop(&mut s.lab);
+}

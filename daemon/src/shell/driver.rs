@@ -336,7 +336,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     self.core.poll_socket_drops(&self.io);
                     let answer = match request.command.as_str() {
                         "status" => self.core.status(&request.args),
-                        other => serde_json::json!({ "error": format!("unknown command {other:?}") }),
+                        other => self.core.control(&self.io, other, &request.args).await?,
                     };
                     let _ = request.reply.send(answer);
                 }
@@ -429,6 +429,41 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         let input = self.report_input();
         let text = self.role.metrics(&input, Text::new());
         input.common_metrics(R::NAME, text).finish()
+    }
+
+    /// A control command of the role ([`Role::control`]): its rows are written
+    /// durably, then what the engine queued is stored and sent, then the answer goes
+    /// back. A store failure is an `error` answer (the engine may have changed: the
+    /// next persist of that node writes its record again).
+    async fn control(
+        &mut self,
+        io: &Io,
+        command: &str,
+        args: &serde_json::Map<String, Value>,
+    ) -> Result<Value, ShellError> {
+        let stored = if self.role.needs_records(command) {
+            match self.store.load_all().await {
+                Ok(records) => records,
+                Err(e) => {
+                    return Ok(
+                        serde_json::json!({ "error": format!("the store could not be read: {e}") }),
+                    )
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let now = clock::now();
+        let Some(outcome) = self.role.control(now, command, args, stored).await else {
+            return Ok(serde_json::json!({ "error": format!("unknown command {command:?}") }));
+        };
+        if let Err(e) = self.store.write_rows(&outcome.put, &outcome.remove).await {
+            tracing::error!(error = %e, command, "control command not stored");
+            return Ok(serde_json::json!({ "error": format!("not stored: {e}") }));
+        }
+        self.settle(now).await?;
+        self.flush_transmits(io, now).await;
+        Ok(outcome.answer)
     }
 
     /// SIGHUP: the role reloads its configuration ([`Role::reload`]); what it changed

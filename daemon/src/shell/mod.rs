@@ -104,6 +104,19 @@ pub struct LinkPacket {
     pub packet: Vec<u8>,
 }
 
+/// A control command's result ([`Role::control`]): the answer, and the rows the role
+/// keeps beside its records that the shell must write (and remove) durably before
+/// it answers.
+#[derive(Debug, Clone, Default)]
+pub struct ControlOutcome {
+    /// The JSON answer.
+    pub answer: Value,
+    /// Rows to write.
+    pub put: Vec<crate::store::Row>,
+    /// Keys of rows to remove.
+    pub remove: Vec<Vec<u8>>,
+}
+
 /// What the shell tells the role once everything is open.
 #[derive(Debug, Clone, Copy)]
 pub struct Ready<'a> {
@@ -226,6 +239,27 @@ pub trait Role {
         _stored: Vec<RecordOf<Self>>,
     ) -> impl Future<Output = Result<HostAction, String>> {
         async { Err("this daemon does not reload its configuration".to_owned()) }
+    }
+
+    /// A control-socket command other than `status` (the home agent's `mn add`,
+    /// `mn remove`, `mn list`, `mn show`, `mn import`); `None`: the role has no such
+    /// command. `stored` gives every record of the store, for a command that adds a
+    /// node that had one (its sequence marks must resume, invariant 2); it is read
+    /// only for the commands [`Role::needs_records`] names. The shell writes the
+    /// outcome's rows, then stores and sends what the engine queued, then answers.
+    fn control(
+        &mut self,
+        _now: Time,
+        _command: &str,
+        _args: &Map<String, Value>,
+        _stored: Vec<RecordOf<Self>>,
+    ) -> impl Future<Output = Option<ControlOutcome>> {
+        async { None }
+    }
+
+    /// Whether [`Role::control`] needs the store's records for `command`.
+    fn needs_records(&self, _command: &str) -> bool {
+        false
     }
 
     /// The role's status fields, beside [`ReportInput::common_status`]'s.

@@ -112,6 +112,13 @@ pub trait RecordCodec {
     /// What [`Persistence::DurableMinimum`] keeps of a record: what must survive every
     /// restart (the init SA's marks and replay state), no generation and no secret.
     fn durable_minimum(record: &Self::Record) -> Self::Record;
+
+    /// Whether a row of this key holds one of these records; rows the role keeps
+    /// beside them (the home agent's mobile nodes provisioned at run time) answer
+    /// `false` and are read with [`Store::load_rows`].
+    fn owns(_key: &[u8]) -> bool {
+        true
+    }
 }
 
 /// What the store keeps of each record.
@@ -187,8 +194,31 @@ impl<S: RecordStore, C: RecordCodec> Store<S, C> {
     pub async fn load_all(&self) -> Result<Vec<C::Record>, StoreError> {
         let rows = self.backend.load_all().await?;
         rows.iter()
+            .filter(|row| C::owns(&row.key))
             .map(|row| C::decode(&row.key, &row.value).map_err(StoreError::from))
             .collect()
+    }
+
+    /// Every row whose key starts with `prefix` and holds no record
+    /// ([`RecordCodec::owns`]), ordered by key.
+    pub async fn load_rows(&self, prefix: &[u8]) -> Result<Vec<Row>, StoreError> {
+        let rows = self.backend.load_all().await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.key.starts_with(prefix) && !C::owns(&row.key))
+            .collect())
+    }
+
+    /// Writes rows the role keeps beside its records (and removes the rows of
+    /// `removed` keys), each durably; for keys [`RecordCodec::owns`] refuses.
+    pub async fn write_rows(&self, put: &[Row], removed: &[Vec<u8>]) -> Result<(), StoreError> {
+        if !put.is_empty() {
+            self.backend.put_batch(put).await?;
+        }
+        for key in removed {
+            self.backend.remove(key).await?;
+        }
+        Ok(())
     }
 }
 

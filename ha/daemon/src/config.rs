@@ -93,9 +93,6 @@ pub enum ConfigErrorKind {
     /// A mobile node whose home address is the HA's own address.
     #[error("home address {0} is the home agent's own address")]
     HomeAddressIsAgent(Ipv6Addr),
-    /// No `[[mobile_node]]` entry.
-    #[error("no [[mobile_node]] entry: the home agent would serve nobody")]
-    NoMobileNode,
     /// An interface the system does not have.
     #[error("unknown interface {0:?}")]
     UnknownInterface(String),
@@ -419,10 +416,6 @@ impl DaemonConfig {
                 ));
             }
         }
-        if self.mobile_node.is_empty() {
-            errors.push(self.error(None, "mobile_node", ConfigErrorKind::NoMobileNode));
-        }
-
         let mut spis: HashMap<u32, usize> = HashMap::new();
         let mut hoas: HashMap<Ipv6Addr, usize> = HashMap::new();
         for mn in &self.mobile_node {

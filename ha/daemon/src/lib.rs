@@ -10,6 +10,8 @@
 //! | [`config`] | the TOML configuration file: parse, validate, convert to the engine's |
 //! | [`store`] | the layout of the engine's records in the state store |
 //! | [`reload`] | what a SIGHUP may change live (mobile nodes, timers) and what it refuses |
+//! | [`provision`] | mobile nodes provisioned at run time: their rows in the store, the `[[mobile_node]]` text a client sends |
+//! | [`mn_control`] | the `mn list / show / add / import / remove` commands of the control socket |
 //! | [`role`] | the home agent as a role of the shell: events, status, metrics, cleanup |
 //! | [`routes`] | the kernel side of a binding: /128 route into the TUN, proxy NDP (RFC 6275 §10.4.1) |
 //! | [`status`] | the status fields and their text rendering for `mip6-ha status` |
@@ -18,6 +20,8 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod mn_control;
+pub mod provision;
 pub mod reload;
 pub mod role;
 pub mod routes;

@@ -12,7 +12,8 @@ use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
 use mip6_daemon::shell::{
-    Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role, Warning,
+    ControlOutcome, Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role,
+    Warning,
 };
 use mip6_ha::{
     BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnNotices,
@@ -58,6 +59,8 @@ pub struct HomeAgentRole {
     restored_records: usize,
     /// The served home addresses, in configuration order (status lists them so).
     home_addresses: Vec<Ipv6Addr>,
+    /// The served home addresses provisioned at run time ([`crate::mn_control`]).
+    provisioned: std::collections::BTreeSet<Ipv6Addr>,
     routes: Routes,
     nft: NftGuard,
     /// The running configuration (SIGHUP compares the file with it).
@@ -86,8 +89,10 @@ pub struct HomeAgentSetup {
     pub persistence: bool,
     /// How many records the engine was restored from.
     pub restored_records: usize,
-    /// The served home addresses, in configuration order.
+    /// The served home addresses, in configuration order, then the provisioned ones.
     pub home_addresses: Vec<Ipv6Addr>,
+    /// Which of them are provisioned ([`crate::provision`]).
+    pub provisioned: std::collections::BTreeSet<Ipv6Addr>,
     /// The configuration it runs with (its `origin` is the file SIGHUP reads again).
     pub config: DaemonConfig,
 }
@@ -109,6 +114,7 @@ impl HomeAgentRole {
             persistence: setup.persistence,
             restored_records: setup.restored_records,
             home_addresses: setup.home_addresses,
+            provisioned: setup.provisioned,
             routes,
             nft,
             config: setup.config,
@@ -396,6 +402,28 @@ impl Role for HomeAgentRole {
         );
         self.config = new;
         Ok(HostAction::None)
+    }
+
+    /// `mn list`, `mn show`, `mn add`, `mn import`, `mn remove` ([`crate::mn_control`]).
+    async fn control(
+        &mut self,
+        now: Time,
+        command: &str,
+        args: &Map<String, Value>,
+        stored: Vec<MnRecord>,
+    ) -> Option<ControlOutcome> {
+        let prefix = self.config.home_prefix.get_ref();
+        let mut served = crate::mn_control::Served {
+            engine: &mut self.engine,
+            home_addresses: &mut self.home_addresses,
+            provisioned: &mut self.provisioned,
+            home_prefix: (prefix.address, prefix.len),
+        };
+        served.control(now, command, args, &stored)
+    }
+
+    fn needs_records(&self, command: &str) -> bool {
+        crate::mn_control::adds(command)
     }
 
     fn poll_warnings(&mut self, _now: Time, out: &mut Vec<Warning>) {

@@ -36,6 +36,7 @@ use mip6_netio::routes::NetConfig;
 use mip6_netio::TunConfig;
 
 use crate::config::DaemonConfig;
+use crate::provision;
 use crate::role::{HomeAgentRole, HomeAgentSetup};
 use crate::routes::Routes;
 use crate::store::{self, Persistence};
@@ -74,6 +75,29 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     engine_config.sequence_block = mip6_daemon::SEQUENCE_BLOCK;
     let address = *config.address.get_ref();
     engine_config.home_link = Some(home_link(&home_interface, address, config.dad_transmits)?);
+    // The store, and the mobile nodes provisioned at run time in it.
+    std::fs::create_dir_all(&config.state_dir).map_err(RunError::runtime(format!(
+        "state directory {}",
+        config.state_dir.display()
+    )))?;
+    let mode = if config.persistence {
+        Persistence::Full
+    } else {
+        Persistence::DurableMinimum
+    };
+    let store = store::open(&config.state_dir, mode)
+        .map_err(RunError::runtime("opening the state store"))?;
+    let provisioned = add_provisioned(
+        &mut engine_config.mobile_nodes,
+        &store
+            .load_rows(provision::KEY_PREFIX)
+            .await
+            .map_err(RunError::runtime("reading the state store"))?,
+    )
+    .map_err(RunError::runtime("reading the state store"))?;
+    if engine_config.mobile_nodes.is_empty() {
+        tracing::warn!("no mobile node in the configuration file or provisioned: add them with `mip6-ha mn add` or `mip6-ha mn import FILE`");
+    }
     let home_addresses: Vec<Ipv6Addr> = engine_config
         .mobile_nodes
         .iter()
@@ -90,19 +114,6 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
             suite: mn.init_suite,
         })
         .collect();
-
-    // The store and the engine.
-    std::fs::create_dir_all(&config.state_dir).map_err(RunError::runtime(format!(
-        "state directory {}",
-        config.state_dir.display()
-    )))?;
-    let mode = if config.persistence {
-        Persistence::Full
-    } else {
-        Persistence::DurableMinimum
-    };
-    let store = store::open(&config.state_dir, mode)
-        .map_err(RunError::runtime("opening the state store"))?;
     let records = store
         .load_all()
         .await
@@ -184,6 +195,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
             persistence: config.persistence,
             restored_records: restored,
             home_addresses,
+            provisioned,
             config: config.clone(),
         },
         routes,
@@ -228,6 +240,43 @@ fn home_link(
         dad_transmits,
         ..mip6_ha::HomeLink::new(mac, link_local)
     })
+}
+
+/// Appends the provisioned nodes of `rows` ([`provision`]) to the file's `nodes`;
+/// their home addresses. One whose home address or an init SPI the file's nodes use
+/// is left out with a WARN (the file wins: it was edited after the node was added).
+pub fn add_provisioned(
+    nodes: &mut Vec<mip6_ha::MnConfig>,
+    rows: &[mip6_daemon::store::Row],
+) -> Result<std::collections::BTreeSet<Ipv6Addr>, mip6_daemon::store::DecodeError> {
+    let mut provisioned = std::collections::BTreeSet::new();
+    let file = nodes.len();
+    for row in rows {
+        let mn = provision::decode_row(row)?;
+        let clash = nodes[..file].iter().find(|f| {
+            f.home_address == mn.home_address
+                || [f.init_spis.mn_to_ha, f.init_spis.ha_to_mn]
+                    .iter()
+                    .any(|s| *s == mn.init_spis.mn_to_ha || *s == mn.init_spis.ha_to_mn)
+        });
+        if let Some(f) = clash {
+            tracing::warn!(
+                provisioned = %mn.home_address,
+                file = %f.home_address,
+                "a provisioned mobile node clashes with the configuration file's (home address or init SPI): not served; remove one of them"
+            );
+            continue;
+        }
+        provisioned.insert(mn.home_address);
+        nodes.push(mn);
+    }
+    if !provisioned.is_empty() {
+        tracing::info!(
+            provisioned = provisioned.len(),
+            "mobile nodes provisioned at run time restored from the store"
+        );
+    }
+    Ok(provisioned)
 }
 
 /// Logs what the store gave back. No record at all while mobile nodes are configured

@@ -99,6 +99,11 @@ impl RecordCodec for HaRecords {
     fn durable_minimum(record: &MnRecord) -> MnRecord {
         record.durable_minimum()
     }
+
+    /// The provisioned nodes' rows ([`crate::provision`]) are not records.
+    fn owns(key: &[u8]) -> bool {
+        !key.starts_with(crate::provision::KEY_PREFIX)
+    }
 }
 
 /// The home agent's state store: its records over the embedded redb backend.

@@ -3,6 +3,9 @@
 //! tokio runtime ([`mip6_ha_daemon::start`]); the command line, status JSON, metrics
 //! and capture are the shell's, shared with `mip6-mn`.
 //!
+//! `mip6-ha mn list|show|add|import|remove` manages the mobile nodes of a running
+//! daemon ([`mn_cli`]).
+//!
 //! Exit status: 0 ok, 1 runtime error, 2 configuration error.
 #![forbid(unsafe_code)]
 
@@ -14,7 +17,15 @@ use mip6_daemon::launch::{self, Daemon};
 use mip6_ha_daemon::config::{self, DaemonConfig};
 use mip6_ha_daemon::{start, status};
 
+mod mn_cli;
+
 fn main() -> ExitCode {
+    // `mip6-ha mn ...`: the home agent's own commands (the shared command line has
+    // `status` only).
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("mn") {
+        return mn_cli::main(args.collect());
+    }
     launch::main(
         Daemon {
             name: "mip6-ha",
