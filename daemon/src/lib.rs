@@ -13,7 +13,7 @@
 //! | [`privileges`] | what a daemon keeps once set up: `CAP_NET_ADMIN` and `CAP_NET_RAW`, a bounding set of the same, no_new_privs |
 //! | [`rng`] | OS RNG, or a seeded one for tests and replay only |
 //! | [`counters`] | counters both drivers keep (frames per path) |
-//! | [`record`] | the fixed-length binary records the stores keep: version byte, big-endian fields, presence bytes; reader and writer |
+//! | [`record`] | (re-exported from `mip6_wire::record`) the fixed-length binary records the stores keep: version byte, big-endian fields, presence bytes; reader and writer |
 //! | [`control`] | Unix control socket: one JSON request, one JSON reply |
 //! | [`metrics`] | Prometheus text exposition over HTTP on a loopback address |
 //! | [`capture`] | pcapng of everything an engine consumed and produced, with its `esp_sa` key log, and the reader replay tests use |
@@ -40,7 +40,7 @@ pub mod launch;
 pub mod logging;
 pub mod metrics;
 pub mod privileges;
-pub mod record;
+pub use mip6_wire::record;
 pub mod rng;
 pub mod shell;
 pub mod signals;

@@ -61,6 +61,7 @@ pub mod keys;
 pub mod mh;
 pub mod nd;
 pub mod ra;
+pub mod record;
 pub mod secret;
 pub mod time;
 pub mod tunnel;

@@ -3,10 +3,13 @@
 //! kept as the anterior: the three generations a long-running HA holds per MN), then
 //!
 //! - `ha/bu_ba`: steady-state binding refresh: one valid refresh BU (next BU sequence
-//!   number, next ESP sequence number, sealed under the MN's newest key) from a random
-//!   MN among the N → [`HomeAgent::handle`] + draining `poll_event` / `poll_transmit`
-//!   (one `Persist`, one `Binding` event, one BA sealed with the anterior key). Target
-//!   ≥ 500 k/s on one core with N = 1 M.
+//!   number, next ESP sequence number, sealed under the MN's newest key) from each of
+//!   the N MNs in turn, in a fresh random order each round (every MN, not a hot set:
+//!   the engine's state for all N is cycled through the caches) →
+//!   [`HomeAgent::handle`] + draining `poll_event` / `poll_transmit` (one `Persist`,
+//!   encoded as the daemon's store writes it, `mip6_ha::record_layout`; one `Binding`
+//!   event; one BA sealed with the anterior key). Target ≥ 500 k/s on one core with
+//!   N = 1 M. `MIP6_BENCH_SAMPLED` limits the MNs cycled through (for quick runs).
 //! - `ha/bu_ba_prefetch`: the same, driven as a batching driver would:
 //!   [`HomeAgent::prefetch`] on the next 16 frames, then `handle` + drain each.
 //! - `ha/data_seal_1420`: [`HomeAgent::seal_data`] of a 1420-octet inner packet toward
@@ -20,7 +23,9 @@
 //! Times are the bench thread's on-CPU time (`/proc/thread-self/schedstat`, returned to
 //! criterion through `iter_custom`, ten flat samples so that each spans many scheduler
 //! ticks), not wall-clock time: the machine the figures were
-//! taken on is shared, and wall-clock time there counts other jobs' slices.
+//! taken on is shared, and wall-clock time there counts other jobs' slices. The
+//! refresh benches also print their wall-clock rate beside the CPU one, over every
+//! BU they handled (warm-up included), so the two can be compared.
 //!
 //! Printed before criterion runs: setup times (configuration, `HomeAgent::new`, the N
 //! registrations, the N key updates) and memory per MN, after the registrations and
@@ -73,8 +78,14 @@ use rand_core::{RngCore, SeedableRng};
 
 /// Inner packet size of the data benches.
 const INNER: usize = 1420;
-/// Mobile nodes whose refresh BUs the steady-state bench sends (spread over all N).
-const SAMPLED: usize = 65_536;
+/// Mobile nodes whose refresh BUs the steady-state bench sends (spread over all N):
+/// all N unless `MIP6_BENCH_SAMPLED` says fewer.
+fn sampled_from_env(n: usize) -> usize {
+    std::env::var("MIP6_BENCH_SAMPLED")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .map_or(n, |k: usize| k.clamp(1, n))
+}
 /// Frames per `prefetch` call in `bu_ba_prefetch` (a receive batch).
 const BATCH: usize = 16;
 /// Tunnelled frames sealed ahead per refill of the data-open pool.
@@ -220,6 +231,38 @@ impl BuPool {
     }
 }
 
+/// Drains the HA as its driver does, encoding each `Persist` record as the daemon's
+/// store writes it (`mip6_ha::record_layout`): the work a refresh costs beside I/O.
+fn drain_encoding(ha: &mut Ha) {
+    stepper::drain_with(
+        ha,
+        |e| {
+            if let Event::Persist(r) = &e {
+                black_box(mip6_ha::record_layout::encode_record(r));
+            }
+            black_box(e);
+        },
+        |t| {
+            black_box(t);
+        },
+    );
+}
+
+/// One line: BUs per second by CPU time and by wall-clock time.
+fn print_rates(name: &str, bus: u64, cpu: Duration, wall: Duration) {
+    if bus == 0 {
+        return;
+    }
+    let rate = |d: Duration| bus as f64 / d.as_secs_f64().max(1e-9) / 1e3;
+    println!(
+        "{name}: {bus} BUs, CPU {:.3} µs/BU = {:.0} k/s; wall clock {:.3} µs/BU = {:.0} k/s",
+        cpu.as_secs_f64() * 1e6 / bus as f64,
+        rate(cpu),
+        wall.as_secs_f64() * 1e6 / bus as f64,
+        rate(wall)
+    );
+}
+
 fn shuffle<T>(v: &mut [T], rng: &mut ChaCha20Rng) {
     for i in (1..v.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
@@ -333,7 +376,8 @@ fn setup() -> Setup {
 
     // Which MNs the steady-state bench refreshes, spread over all N; their records
     // are kept in a buffer allocated before the first memory reading.
-    let k = SAMPLED.min(n);
+    let k = sampled_from_env(n);
+    println!("refresh BUs cycle through {k} of the {n} mobile nodes");
     let mut chosen: Vec<u32> = (0..n32).collect();
     shuffle(&mut chosen, &mut rng);
     chosen.truncate(k);
@@ -599,6 +643,9 @@ fn bench(c: &mut Criterion) {
     };
     let accepted_before = s.ha.counters().bu_accepted;
     let mut handled = 0u64;
+    // (wall-clock time, BUs) and CPU time over every iteration criterion ran.
+    let mut wall = (Duration::ZERO, 0u64);
+    let mut cpu = (Duration::ZERO,);
     group.bench_function("bu_ba", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -608,17 +655,24 @@ fn bench(c: &mut Criterion) {
                     pool.refill(&mut s.sampled, &mut s.rng);
                 }
                 let batch = left.min(pool.remaining() as u64);
+                let started = Instant::now();
                 total += cpu_iters(batch, || {
                     let frame = pool.take();
                     black_box(s.ha.handle(s.now, frame));
-                    black_box(stepper::drain_and_count(&mut s.ha));
+                    drain_encoding(&mut s.ha);
                 });
+                wall.0 += started.elapsed();
                 left -= batch;
                 handled += batch;
             }
+            cpu.0 += total;
+            wall.1 += iters;
             total
         });
     });
+    print_rates("bu_ba", wall.1, cpu.0, wall.0);
+    let mut wall = (Duration::ZERO, 0u64);
+    let mut cpu = (Duration::ZERO,);
     // The same, the way a driver that reads frames in batches (recvmmsg) would run
     // it: `prefetch` on the next BATCH frames, then `handle` + drain each.
     group.bench_function("bu_ba_prefetch", |b| {
@@ -630,20 +684,25 @@ fn bench(c: &mut Criterion) {
                     pool.refill(&mut s.sampled, &mut s.rng);
                 }
                 let batch = left.min(pool.remaining() as u64);
+                let started = Instant::now();
                 total += cpu_iters_batched(batch, BATCH, |k| {
                     s.ha.prefetch(pool.peek(k));
                     for _ in 0..k {
                         let frame = pool.take();
                         black_box(s.ha.handle(s.now, frame));
-                        black_box(stepper::drain_and_count(&mut s.ha));
+                        drain_encoding(&mut s.ha);
                     }
                 });
+                wall.0 += started.elapsed();
                 left -= batch;
                 handled += batch;
             }
+            cpu.0 += total;
+            wall.1 += iters;
             total
         });
     });
+    print_rates("bu_ba_prefetch", wall.1, cpu.0, wall.0);
     let accepted = s.ha.counters().bu_accepted - accepted_before;
     println!(
         "bu_ba: {handled} refresh BUs handled, {accepted} accepted, {} BAs sent in all",

@@ -38,6 +38,7 @@
 //! | [`counters`] | drop reasons and counters |
 //! | [`refusal`] | refusal reasons and their BA status |
 //! | [`persist`] | persistence records (stored by the daemon's record store) |
+//! | [`record_layout`] | their byte layout, version 1 (what the daemon's store writes) |
 //! | [`events`] | transmits, events, results |
 //! | `engine` | [`HomeAgent`]: state, construction and restore, polling, views |
 //! | `index` | the SPI → MN and home address → MN tables |
@@ -58,6 +59,7 @@ mod mobile_node;
 pub mod neighbour;
 pub mod notices;
 pub mod persist;
+pub mod record_layout;
 pub mod refusal;
 mod reload;
 mod signalling;

@@ -1,12 +1,15 @@
-//! The fixed-length binary records the daemons' stores keep (`mip6_ha_daemon::store`,
-//! `mip6_mn_daemon::store`): a version byte first, big-endian integers, and optional fields
+//! The fixed-length binary records the daemons' stores keep (the home agent's layout
+//! is `mip6_ha::record_layout`'s, the mobile node's `mip6_mn_daemon::store`'s): a
+//! version byte first, big-endian integers, and optional fields
 //! as a presence byte followed by the field or by as many zero octets. Each store
 //! fixes its own layout and length; this module reads and writes the fields.
 //!
-//! Reading never panics: every read is bounds-checked and every presence byte, SPI
+//! It lives here, with no I/O, so an engine crate can encode its own records (the
+//! home agent's engine bench counts that cost per Binding Update). Reading never
+//! panics: every read is bounds-checked and every presence byte, SPI
 //! and suite code point is validated, with the offset of the bad octet in the error.
 
-use mip6_wire::esp::{Spi, Suite};
+use crate::esp::{Spi, Suite};
 
 /// Why a stored record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
