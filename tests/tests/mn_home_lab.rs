@@ -242,6 +242,49 @@ fn rfc6275_11_5_4_returning_home_deregisters_on_the_home_link_and_leaving_regist
     );
 }
 
+/// RFC 6275 §11.5.4: a node killed while away and started again on its home link
+/// deregisters the binding its last run left at the home agent (its record says it
+/// ran before), then takes its home address onto the link; the home agent stops
+/// proxying and tunnelling for it.
+#[test]
+fn rfc6275_11_5_4_a_node_restarted_on_its_home_link_removes_its_old_binding() {
+    let t = "rfc6275_11_5_4_a_node_restarted_on_its_home_link_removes_its_old_binding";
+    if !require_lab(t) {
+        return;
+    }
+    let mut run = Running::start(Duration::from_secs(600), true);
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    run.kill_mn();
+    assert!(
+        ha_binding(&run.ha_json()).is_some(),
+        "the binding outlives the killed node"
+    );
+    run.lab.move_mn_home().expect("the MN on its home link");
+    run.start_mn();
+    run.wait_mn("at home", Duration::from_secs(10), |s| {
+        s["registration"] == "at-home"
+    });
+    run.wait_ha("the old binding removed", Duration::from_secs(5), |s| {
+        ha_binding(s).is_none()
+    });
+    let addrs = run.lab.global_addrs(Node::Mn).expect("MN addresses");
+    assert!(addrs.contains(&MN_HOA), "{addrs:?}");
+    assert!(
+        run.lab.ping(Node::Cn, CN_ADDR, MN_HOA).expect("ping runs"),
+        "{}",
+        run.diagnostics()
+    );
+    let mn = run.mn_json();
+    assert!(
+        mn["bu_sent"].as_u64() >= Some(1),
+        "a deregistration was sent: {mn}"
+    );
+}
+
 /// RFC 6275 §10.3.2 and §11.7.3: the home agent answers a node at home on the home
 /// link also when it refuses. The acknowledgement of the deregistration is dropped on
 /// the home link's bridge, so the node retransmits it; the home agent, whose binding

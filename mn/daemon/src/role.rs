@@ -191,12 +191,14 @@ impl MobileNodeRole {
     }
 
     /// Whether the home agent may hold a binding for the node (a BU was accepted, or
-    /// one is outstanding).
+    /// one is outstanding, or the node restarted from its record and the last run may
+    /// have left one: it deregisters first, RFC 6275 §11.5.4).
     fn may_have_binding(&self) -> bool {
-        !matches!(
-            self.node.registration().state,
-            Registration::Unregistered | Registration::AtHome
-        )
+        self.node.binding_unknown()
+            || !matches!(
+                self.node.registration().state,
+                Registration::Unregistered | Registration::AtHome
+            )
     }
 
     /// On the home link with no binding left: the home address goes onto the home

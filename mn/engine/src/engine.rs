@@ -47,6 +47,9 @@ pub struct MobileNode<A: EspAead = AesGcmAead> {
     transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) counters: Counters,
+    /// Restored from a record and not yet registered or at home since: the home agent
+    /// may hold a binding this run knows nothing of (the last run's).
+    binding_unknown: bool,
 }
 
 /// Retransmission bookkeeping carried from one transmission of a BU to the next.
@@ -103,6 +106,7 @@ impl<A: EspAead> MobileNode<A> {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            binding_unknown: restored.is_some(),
         };
         if node.keys.has_dynamic() {
             node.schedule_update(now);
@@ -121,14 +125,25 @@ impl<A: EspAead> MobileNode<A> {
             Some(c) if c != self.config.home_address => Target::CareOf(c),
             _ => Target::Home,
         };
+        let binding_unknown = core::mem::take(&mut self.binding_unknown);
         match (&self.registration, target) {
             (Registration::AwaitingAck(a), t) if a.target == t => {}
             (Registration::Registered(r), Target::CareOf(c)) if r.coa == c => {}
+            (Registration::Unregistered, Target::Home) if binding_unknown => {
+                self.send_fresh(now, Target::Home);
+            }
             (Registration::Unregistered | Registration::AtHome, Target::Home) => {
                 self.registration = Registration::AtHome;
             }
             (_, t) => self.send_fresh(now, t),
         }
+    }
+
+    /// Whether the home agent may hold a binding this run knows nothing of: restored
+    /// from a record and told nothing of where it is yet ([`Self::set_care_of_address`]
+    /// then deregisters at home).
+    pub fn binding_unknown(&self) -> bool {
+        self.binding_unknown
     }
 
     /// Handles a frame received from the network (decrypted in place): a BA, a

@@ -272,6 +272,65 @@ fn at_home_right_after_a_start_nothing_is_sent() {
     assert_eq!(mn.registration().last_sequence, None);
 }
 
+/// RFC 6275 §11.5.4 and §10.3.2: a node restarted (from its record) on its home link
+/// may hold a binding of its last run at the home agent; it deregisters, and the home
+/// agent's 133 ("not home agent for this mobile node": it has no binding) ends that as
+/// an acknowledgement does. A first start at home still sends nothing.
+#[test]
+fn rfc6275_11_5_4_a_node_restarted_at_home_deregisters_and_133_ends_it() {
+    let mut first = node(RequestMode::Explicit);
+    let mut ha = home_agent();
+    register(&mut first, &mut ha, T0);
+    let (events, _) = take_all(&mut first);
+    let record = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Persist(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("a persisted record");
+    // The durable minimum (no generation): the restarted node speaks under its init
+    // key, from its persisted mark on.
+    let record = crate::MnRecord {
+        newest: None,
+        anterior: None,
+        ..record
+    };
+    let mut mn = node_with(config(RequestMode::Explicit), Some(record));
+    assert!(mn.binding_unknown());
+    let now = T0 + secs(30.0);
+    mn.set_care_of_address(now, None);
+    assert!(!mn.binding_unknown());
+    let bu = ha.open_bu(&one_bu(&mut mn));
+    assert_eq!(bu.update.lifetime, 0);
+    assert_eq!((bu.src, bu.alt_coa), (HOA, Some(HOA)));
+    let mut ba = ha.ba_with(
+        HOA,
+        bu.update.sequence,
+        u8::from(BaStatus::NotHomeAgentForThisMobileNode),
+        0,
+        &[],
+        &[],
+    );
+    let r = mn.handle(now, &mut ba);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+    let (events, _) = take_all(&mut mn);
+    assert!(
+        non_persist(&events).contains(&Event::Deregistered),
+        "{events:?}"
+    );
+    assert_eq!(mn.registration().state, Registration::AtHome);
+    // Told "home" again: nothing more.
+    mn.set_care_of_address(now, None);
+    assert!(take_all(&mut mn).1.is_empty());
+    // Away first instead: an ordinary registration, the flag gone.
+    let mut away = node_with(config(RequestMode::Explicit), None);
+    assert!(!away.binding_unknown());
+    away.set_care_of_address(now, Some(COA));
+    assert_eq!(home_agent().open_bu(&one_bu(&mut away)).alt_coa, Some(COA));
+}
+
 #[test]
 fn a_binding_refresh_request_is_answered_with_a_bu() {
     let mut mn = node(RequestMode::Implicit);
