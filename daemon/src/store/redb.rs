@@ -20,6 +20,13 @@
 //! under [`std::panic::catch_unwind`]; the default panic message is held back while it
 //! does (on that thread only), and the panic becomes the error's detail.
 
+/// redb's page cache (its default is 1 GiB): the pages it keeps in the process. The
+/// daemons read the whole table once, at start, and then only write; the kernel's
+/// page cache serves what a write must read back. Bounded, the store adds a fixed
+/// amount to a home agent's resident memory instead of growing with its mobile
+/// nodes (issue 13: resident memory per node; measured in docs/benchmarks-lab.md).
+pub const CACHE_BYTES: usize = 16 << 20;
+
 use std::cell::{Cell, RefCell};
 use std::fs::{OpenOptions, Permissions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -156,7 +163,10 @@ impl RedbStore {
         };
         std::fs::set_permissions(&path, Permissions::from_mode(0o600)).map_err(io)?;
         let db = guarded(&path, "opening the file", || {
-            let db = Database::open(&path).map_err(db_err(&path))?;
+            let db = Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .open(&path)
+                .map_err(db_err(&path))?;
             let txn = db.begin_write().map_err(db_err(&path))?;
             txn.open_table(TABLE).map_err(db_err(&path))?;
             txn.commit().map_err(db_err(&path))?;

@@ -400,6 +400,8 @@ impl Role for HomeAgentRole {
             max_binding_lifetime_s = plan.max_binding_lifetime.as_secs(),
             "configuration reloaded"
         );
+        let mut new = new;
+        new.forget_source_text();
         self.config = new;
         Ok(HostAction::None)
     }
