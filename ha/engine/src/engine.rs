@@ -353,8 +353,10 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         &self.counters
     }
 
-    /// Whether an SPI is in use by any served node (init or generation, either
-    /// direction): a node added while running cannot take it.
+    /// Whether an SPI is in the engine's index: a served node's init SPIs (both
+    /// directions) or a current generation's MN→HA SPI (the ones the home agent
+    /// receives under; a generation's HA→MN SPI is looked up by no one here). A node
+    /// added while running cannot take one.
     pub fn spi_in_use(&self, spi: u32) -> bool {
         self.by_spi.is_taken(spi)
     }
