@@ -134,7 +134,7 @@ pub fn program() -> Option<PathBuf> {
 /// `radvd.log` beside its configuration ([`Radvd::log`]).
 pub fn start(lab: &mut Lab) -> Result<Radvd, LabError> {
     let program = program().ok_or(LabError::Missing {
-        what: "radvd (Debian package radvd)",
+        what: "radvd (Debian package radvd; `mip6-lab demo --hand-set-addresses` runs without it)",
     })?;
     let dir = std::env::temp_dir().join(format!("{}radvd", lab.prefix()));
     std::fs::create_dir_all(&dir).map_err(|source| LabError::Io {

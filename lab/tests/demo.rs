@@ -36,6 +36,9 @@ fn demo_fails_cleanly_when_the_mn_never_registers() {
     opts.bin_dir = Some(dir.path().to_owned());
     opts.register_timeout = Duration::from_secs(2);
     opts.echo_daemon_logs = false;
+    // The default moves by router advertisements (radvd in the lab); without radvd the
+    // failure path is the same with hand-set addresses.
+    opts.hand_set_addresses = mip6_lab::radvd::program().is_none();
     let started = Instant::now();
     let err = demo::run(&opts).expect_err("stand-ins never register");
     assert!(started.elapsed() < Duration::from_secs(20));
