@@ -39,6 +39,15 @@ pub fn name_of(ifindex: u32) -> Result<String, Error> {
     })
 }
 
+/// Whether the interface is administratively up (`IFF_UP` in
+/// `/sys/class/net/<ifname>/flags`); false when it cannot be read.
+pub fn is_up(ifname: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/flags"))
+        .ok()
+        .and_then(|t| u32::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
+        .is_some_and(|flags| flags & libc::IFF_UP as u32 != 0)
+}
+
 /// The interface's first link-local IPv6 address, if it has one.
 pub fn link_local_address(ifname: &str) -> Result<Option<Ipv6Addr>, Error> {
     let text = std::fs::read_to_string("/proc/net/if_inet6")
@@ -71,6 +80,12 @@ fn link_local_in(if_inet6: &str, ifname: &str) -> Option<Ipv6Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_is_up_and_a_missing_interface_is_not() {
+        assert!(is_up("lo"));
+        assert!(!is_up("no-such-if0"));
+    }
 
     #[test]
     fn the_loopback_interface_is_found_by_its_index() {

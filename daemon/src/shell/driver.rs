@@ -625,7 +625,7 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 continue;
             };
             let sent = io.send_direct(&[&packet], mip6_netio::NextHop { ifindex, mac }, |_, e| {
-                tracing::warn!(error = %e, "home link packet not sent");
+                tracing::warn!(error = %e, ifindex, "link packet not sent");
             });
             if sent == 1 {
                 self.stats.frames.link_out += 1;

@@ -326,6 +326,15 @@ impl RouterLink {
                     }
                 }
                 Action::Solicit { ifindex } => {
+                    // A down interface solicits when it comes up (its link-local
+                    // address appears); sent now, it would only fail (ENETDOWN).
+                    if !self
+                        .names
+                        .get(&ifindex)
+                        .is_some_and(|name| mip6_netio::interface::is_up(name))
+                    {
+                        continue;
+                    }
                     if let Some(destination) = nd::link_destination(&ra::ALL_ROUTERS) {
                         self.counters.solicitations_sent += 1;
                         link_out.push_back(LinkPacket {
