@@ -44,21 +44,8 @@ pub fn mn_link_address(iface: &str) -> [u8; 6] {
 }
 
 /// The address a node forms from `prefix` on an interface with Ethernet address `mac`
-/// (modified EUI-64, RFC 4291 §2.5.1).
-pub fn eui64(prefix: Ipv6Addr, mac: [u8; 6]) -> Ipv6Addr {
-    let mut o = prefix.octets();
-    o[8..].copy_from_slice(&[
-        mac[0] ^ 2,
-        mac[1],
-        mac[2],
-        0xff,
-        0xfe,
-        mac[3],
-        mac[4],
-        mac[5],
-    ]);
-    Ipv6Addr::from(o)
-}
+/// (modified EUI-64, RFC 4291 §2.5.1), as the MN daemon forms it.
+pub use mip6_wire::ra::eui64_address as eui64;
 
 /// The address the MN forms on its home link from the advertised home prefix.
 pub fn home_slaac_addr() -> Ipv6Addr {

@@ -266,19 +266,32 @@ fn emit(
         payload.extend_from_slice(&[kind, 1]);
         payload.extend_from_slice(&address);
     }
-    // Both lengths are small constants: neither can fail.
+    icmpv6_packet(source, destination, icmp_type, &payload)
+}
+
+/// An IPv6 packet, hop limit 255, carrying one ICMPv6 message of `icmp_type` (its
+/// four octets after the checksum included) and `body`, checksummed: every Neighbor
+/// Discovery message this crate emits (here and in [`crate::ra`]).
+pub(crate) fn icmpv6_packet(
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    icmp_type: Icmpv6Type,
+    body: &[u8],
+) -> Vec<u8> {
+    // Neighbor Discovery messages are far below the ICMPv6 length limit: cannot fail.
     let icmp = etherparse::Icmpv6Header::with_checksum(
         icmp_type,
         source.octets(),
         destination.octets(),
-        &payload,
+        body,
     )
-    .expect("an NS or NA is far below the ICMPv6 length limit");
-    let icmp_len = icmp.header_len() + payload.len();
+    .expect("a Neighbor Discovery message is far below the ICMPv6 length limit");
+    let icmp_len = icmp.header_len() + body.len();
     let ip = Ipv6Header {
         traffic_class: 0,
         flow_label: Default::default(),
-        payload_length: u16::try_from(icmp_len).expect("an NS or NA fits a payload length"),
+        payload_length: u16::try_from(icmp_len)
+            .expect("a Neighbor Discovery message fits a payload length"),
         next_header: IpNumber::IPV6_ICMP,
         hop_limit: ND_HOP_LIMIT,
         source: source.octets(),
@@ -287,7 +300,7 @@ fn emit(
     let mut packet = Vec::with_capacity(Ipv6Header::LEN + icmp_len);
     packet.extend_from_slice(&ip.to_bytes());
     packet.extend_from_slice(&icmp.to_bytes());
-    packet.extend_from_slice(&payload);
+    packet.extend_from_slice(body);
     packet
 }
 

@@ -17,9 +17,7 @@
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use etherparse::{
-    icmpv6::NdpOptionsIterator, Icmpv6Slice, Icmpv6Type, IpNumber, Ipv6Header, Ipv6Slice,
-};
+use etherparse::{icmpv6::NdpOptionsIterator, Icmpv6Slice, Icmpv6Type, IpNumber, Ipv6Slice};
 
 use crate::nd::{LinkAddress, ND_HOP_LIMIT};
 
@@ -310,7 +308,7 @@ pub fn parse_advertisement(packet: &[u8]) -> Result<RouterAdvertisement, RaError
     Ok(ra)
 }
 
-/// An ICMPv6 message in an IPv6 packet with hop limit 255.
+/// An ICMPv6 message of `icmp_type` (code 0) in an IPv6 packet with hop limit 255.
 fn emit(
     source: Ipv6Addr,
     destination: Ipv6Addr,
@@ -318,33 +316,30 @@ fn emit(
     bytes5to8: [u8; 4],
     body: &[u8],
 ) -> Vec<u8> {
-    let icmp = etherparse::Icmpv6Header::with_checksum(
-        Icmpv6Type::Unknown {
-            type_u8: icmp_type,
-            code_u8: 0,
-            bytes5to8,
-        },
-        source.octets(),
-        destination.octets(),
-        body,
-    )
-    .expect("a router discovery message is far below the ICMPv6 length limit");
-    let icmp_len = icmp.header_len() + body.len();
-    let ip = Ipv6Header {
-        traffic_class: 0,
-        flow_label: Default::default(),
-        payload_length: u16::try_from(icmp_len)
-            .expect("a router discovery message fits a payload length"),
-        next_header: IpNumber::IPV6_ICMP,
-        hop_limit: ND_HOP_LIMIT,
-        source: source.octets(),
-        destination: destination.octets(),
+    let icmp_type = Icmpv6Type::Unknown {
+        type_u8: icmp_type,
+        code_u8: 0,
+        bytes5to8,
     };
-    let mut packet = Vec::with_capacity(Ipv6Header::LEN + icmp_len);
-    packet.extend_from_slice(&ip.to_bytes());
-    packet.extend_from_slice(&icmp.to_bytes());
-    packet.extend_from_slice(body);
-    packet
+    crate::nd::icmpv6_packet(source, destination, icmp_type, body)
+}
+
+/// The address a node forms from a /64 `prefix` on an interface with Ethernet address
+/// `mac`: the modified EUI-64 interface identifier (RFC 4291 §2.5.1, Appendix A; the
+/// universal/local bit inverted, `ff:fe` in the middle).
+pub fn eui64_address(prefix: Ipv6Addr, mac: LinkAddress) -> Ipv6Addr {
+    let mut o = prefix.octets();
+    o[8..16].copy_from_slice(&[
+        mac[0] ^ 0x02,
+        mac[1],
+        mac[2],
+        0xff,
+        0xfe,
+        mac[3],
+        mac[4],
+        mac[5],
+    ]);
+    Ipv6Addr::from(o)
 }
 
 #[cfg(test)]
@@ -474,6 +469,18 @@ mod tests {
         assert_eq!(parsed.prefixes, ra.prefixes);
         assert_eq!(parsed.prefixes[1].network(), a("2001:db8:9::"));
         assert!(parsed.prefixes[1].router_address);
+    }
+
+    #[test]
+    fn rfc4291_2_5_1_modified_eui64_flips_the_universal_local_bit() {
+        assert_eq!(
+            eui64_address(a("2001:db8:2::"), [0x00, 0x11, 0x22, 0x33, 0x44, 0x55]),
+            a("2001:db8:2::211:22ff:fe33:4455")
+        );
+        assert_eq!(
+            eui64_address(a("2001:db8:2::"), [0x02, 0x00, 0x5e, 0x10, 0x20, 0x30]),
+            a("2001:db8:2::5eff:fe10:2030")
+        );
     }
 
     #[test]

@@ -40,8 +40,8 @@ pub struct Served<'a> {
     pub home_addresses: &'a mut Vec<Ipv6Addr>,
     /// The provisioned ones.
     pub provisioned: &'a mut BTreeSet<Ipv6Addr>,
-    /// The home prefix (address, length).
-    pub home_prefix: (Ipv6Addr, u8),
+    /// The home prefix.
+    pub home_prefix: crate::config::Prefix,
 }
 
 /// The commands this module answers.
@@ -177,7 +177,7 @@ impl Served<'_> {
     }
 
     fn add(&mut self, now: Time, text: &str, stored: &[MnRecord]) -> ControlOutcome {
-        let nodes = match provision::parse_entries(text, self.home_prefix) {
+        let nodes = match provision::parse_entries(text, &self.home_prefix) {
             Ok(nodes) => nodes,
             Err(why) => return error(why),
         };

@@ -39,7 +39,7 @@ use mip6_wire::Secret32;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::{ConfigErrorKind, ConfigSpi, ConfigSuite};
+use crate::config::{ConfigErrorKind, ConfigSpi, ConfigSuite, Prefix};
 
 /// The key prefix of the provisioned nodes' rows.
 pub const KEY_PREFIX: &[u8] = b"provisioned/";
@@ -114,12 +114,12 @@ struct Entries {
 }
 
 /// The nodes of a text of `[[mobile_node]]` tables, each checked on its own: a home
-/// address inside the home prefix `(address, length)` (RFC 6275 §10.3.1), a
+/// address inside the home prefix (RFC 6275 §10.3.1), a
 /// 64-hex-digit secret, two different SPIs above 255 (RFC 4303 §2.1). Their home
 /// addresses and SPIs are also checked against each other; against the nodes already
 /// served the caller checks ([`crate::role`]). The first error names the entry and
 /// the field.
-pub fn parse_entries(text: &str, home_prefix: (Ipv6Addr, u8)) -> Result<Vec<MnConfig>, String> {
+pub fn parse_entries(text: &str, home_prefix: &Prefix) -> Result<Vec<MnConfig>, String> {
     let entries: Entries = toml::from_str(text).map_err(|e| e.message().to_owned())?;
     if entries.mobile_node.is_empty() {
         return Err("no [[mobile_node]] table".to_owned());
@@ -128,13 +128,10 @@ pub fn parse_entries(text: &str, home_prefix: (Ipv6Addr, u8)) -> Result<Vec<MnCo
     for (n, e) in entries.mobile_node.iter().enumerate() {
         let at = |field: &str, why: String| format!("mobile_node #{}: {field}: {why}", n + 1);
         let hoa = *e.home_address.get_ref();
-        if !inside(&hoa, home_prefix) {
+        if !home_prefix.contains(hoa) {
             return Err(at(
                 "home_address",
-                format!(
-                    "{hoa} is outside the home prefix {}/{}",
-                    home_prefix.0, home_prefix.1
-                ),
+                format!("{hoa} is outside the home prefix {home_prefix}"),
             ));
         }
         let init_secret = e
@@ -177,16 +174,6 @@ pub fn parse_entries(text: &str, home_prefix: (Ipv6Addr, u8)) -> Result<Vec<MnCo
     Ok(out)
 }
 
-/// Whether `address` is inside `prefix/len`.
-fn inside(address: &Ipv6Addr, (prefix, len): (Ipv6Addr, u8)) -> bool {
-    let len = u32::from(len.min(128));
-    if len == 0 {
-        return true;
-    }
-    let mask = u128::MAX << (128 - len);
-    u128::from(*address) & mask == u128::from(prefix) & mask
-}
-
 /// One node as `mn add` sends it: a `[[mobile_node]]` table.
 pub fn entry_text(
     home_address: &Ipv6Addr,
@@ -206,7 +193,10 @@ mod tests {
     use super::*;
     use mip6_wire::esp::Suite;
 
-    const PREFIX: (Ipv6Addr, u8) = (Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0), 64);
+    const PREFIX: Prefix = Prefix {
+        address: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0),
+        len: 64,
+    };
     const SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
     fn one(hoa: &str, spis: (u32, u32)) -> String {
@@ -215,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_row_round_trips_and_refuses_another_key_version_or_length() {
-        let mn = parse_entries(&one("2001:db8:1::7", (0x2001, 0x2002)), PREFIX)
+        let mn = parse_entries(&one("2001:db8:1::7", (0x2001, 0x2002)), &PREFIX)
             .unwrap()
             .remove(0);
         assert_eq!(mn.init_suite, Suite::Aes256Gcm);
@@ -260,7 +250,7 @@ mod tests {
             one("2001:db8:1::7", (0x2001, 0x2002)),
             one("2001:db8:1::8", (0x2003, 0x2004))
         );
-        assert_eq!(parse_entries(&two, PREFIX).unwrap().len(), 2);
+        assert_eq!(parse_entries(&two, &PREFIX).unwrap().len(), 2);
         for (text, wanted) in [
             (
                 one("2001:db8:9::7", (0x2001, 0x2002)),
@@ -294,7 +284,7 @@ mod tests {
             ),
             (String::new(), "no [[mobile_node]]"),
         ] {
-            let e = parse_entries(&text, PREFIX).unwrap_err();
+            let e = parse_entries(&text, &PREFIX).unwrap_err();
             assert!(e.contains(wanted), "{wanted:?} not in {e:?} for {text}");
         }
     }

@@ -414,12 +414,12 @@ impl Role for HomeAgentRole {
         args: &Map<String, Value>,
         stored: Vec<MnRecord>,
     ) -> Option<ControlOutcome> {
-        let prefix = self.config.home_prefix.get_ref();
+        let home_prefix = *self.config.home_prefix.get_ref();
         let mut served = crate::mn_control::Served {
             engine: &mut self.engine,
             home_addresses: &mut self.home_addresses,
             provisioned: &mut self.provisioned,
-            home_prefix: (prefix.address, prefix.len),
+            home_prefix,
         };
         served.control(now, command, args, &stored)
     }

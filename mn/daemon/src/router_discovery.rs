@@ -47,6 +47,7 @@ use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use mip6_wire::nd::LinkAddress;
+pub use mip6_wire::ra::eui64_address;
 use mip6_wire::ra::RouterAdvertisement;
 use mip6_wire::Time;
 
@@ -162,23 +163,6 @@ struct Link {
 #[derive(Debug, Clone, Default)]
 pub struct RouterDiscovery {
     links: BTreeMap<u32, Link>,
-}
-
-/// The modified EUI-64 interface identifier of an Ethernet address in the low 64 bits
-/// of `prefix` (RFC 4291 §2.5.1, Appendix A).
-pub fn eui64_address(prefix: Ipv6Addr, mac: LinkAddress) -> Ipv6Addr {
-    let mut o = prefix.octets();
-    o[8..16].copy_from_slice(&[
-        mac[0] ^ 0x02,
-        mac[1],
-        mac[2],
-        0xff,
-        0xfe,
-        mac[3],
-        mac[4],
-        mac[5],
-    ]);
-    Ipv6Addr::from(o)
 }
 
 fn after(now: Time, seconds: u32) -> Option<Time> {
@@ -567,18 +551,6 @@ mod tests {
                 preferred_lifetime: 14_400,
             }],
         }
-    }
-
-    #[test]
-    fn rfc4291_2_5_1_modified_eui64_flips_the_universal_local_bit() {
-        assert_eq!(
-            eui64_address(a("2001:db8:2::"), [0x00, 0x11, 0x22, 0x33, 0x44, 0x55]),
-            a("2001:db8:2::211:22ff:fe33:4455")
-        );
-        assert_eq!(
-            eui64_address(a("2001:db8:2::"), MAC),
-            a("2001:db8:2::5eff:fe10:2030")
-        );
     }
 
     #[test]
