@@ -236,30 +236,40 @@ impl<'de> Deserialize<'de> for Prefix {
     }
 }
 
-/// A duration in whole seconds: `"30s"`, `"5m"`, `"1h"`, `"90"` or the integer `90`.
+/// A duration: `"500ms"`, `"30s"`, `"5m"`, `"1h"`, `"90"` or the integer `90`
+/// (seconds without a suffix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfigDuration(pub Duration);
 
 impl ConfigDuration {
-    /// Parses a number of seconds with an optional `s`, `m` or `h` suffix.
+    /// Parses a whole number with an optional `ms`, `s`, `m` or `h` suffix (seconds
+    /// without one).
     pub fn parse(text: &str) -> Result<ConfigDuration, String> {
         let text = text.trim();
-        let (digits, unit) = match text.char_indices().last() {
-            Some((i, 's')) => (&text[..i], 1),
-            Some((i, 'm')) => (&text[..i], 60),
-            Some((i, 'h')) => (&text[..i], 3600),
-            _ => (text, 1),
+        let (digits, unit_ms) = if let Some(d) = text.strip_suffix("ms") {
+            (d, 1)
+        } else {
+            match text.char_indices().last() {
+                Some((i, 's')) => (&text[..i], 1_000),
+                Some((i, 'm')) => (&text[..i], 60_000),
+                Some((i, 'h')) => (&text[..i], 3_600_000),
+                _ => (text, 1_000),
+            }
         };
-        let bad = || format!("bad duration {text:?}: want e.g. \"30s\", \"5m\", \"1h\" or seconds");
+        let bad = || {
+            format!(
+                "bad duration {text:?}: want e.g. \"500ms\", \"30s\", \"5m\", \"1h\" or seconds"
+            )
+        };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        let secs = digits
+        let ms = digits
             .parse::<u64>()
             .ok()
-            .and_then(|n| n.checked_mul(unit))
+            .and_then(|n| n.checked_mul(unit_ms))
             .ok_or_else(bad)?;
-        Ok(ConfigDuration(Duration::from_secs(secs)))
+        Ok(ConfigDuration(Duration::from_millis(ms)))
     }
 }
 
@@ -647,10 +657,25 @@ mod tests {
         assert!(Prefix::parse("2001:db8::/129").is_err());
         assert!(Prefix::parse("2001:db8::").is_err());
         assert_eq!(Prefix::parse("::/0").unwrap().len, 0);
-        for bad in ["", "s", "5x", "-5s", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "s",
+            "ms",
+            "5x",
+            "-5s",
+            "5 ms",
+            "1.5s",
+            "99999999999999999999h",
+        ] {
             assert!(ConfigDuration::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(ConfigDuration::parse("2h").unwrap().0.as_secs(), 7200);
+        assert_eq!(ConfigDuration::parse("5m").unwrap().0.as_secs(), 300);
+        assert_eq!(ConfigDuration::parse("90").unwrap().0.as_secs(), 90);
+        assert_eq!(
+            ConfigDuration::parse("250ms").unwrap().0,
+            Duration::from_millis(250)
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | [`topology`] | [`Lab`]: the namespaces, veths, addresses and routes; MN movement; processes in namespaces; cleanup |
 //! | [`prereq`] | root and tools a lab needs; the skip rule for tests |
 //! | [`radvd`] | router advertisements on the lab's links (Debian's radvd in the router's namespace) |
+//! | [`etcd`] | etcd for a home agent pair (Debian's etcd-server in the router's namespace) |
 //! | [`error`] | [`LabError`] |
 //! | `cmd` | running `ip`, `ping`, `kill` with failures as [`LabError`]s carrying the command line and stderr (private) |
 //! | [`traffic`] | the traffic generator the demo runs in the namespaces: UDP with sequence numbers, TCP goodput |
@@ -30,6 +31,7 @@ pub mod bench;
 mod cmd;
 pub mod demo;
 pub mod error;
+pub mod etcd;
 pub mod prereq;
 pub mod radvd;
 pub mod swarm;

@@ -114,10 +114,13 @@ pub enum Node {
     Mn,
     /// The correspondent node, on its own link.
     Cn,
+    /// The second home agent of a pair, on the home link: made only by
+    /// [`Lab::add_home_agent_pair`].
+    Ha2,
 }
 
 impl Node {
-    /// Every node, in the order the lab creates them.
+    /// Every node [`Lab::new`] makes, in the order it creates them.
     pub const ALL: [Node; 4] = [Node::Ha, Node::Rt, Node::Mn, Node::Cn];
 
     /// The suffix of the node's namespace name.
@@ -127,6 +130,7 @@ impl Node {
             Node::Rt => "rt",
             Node::Mn => "mn",
             Node::Cn => "cn",
+            Node::Ha2 => "ha2",
         }
     }
 
@@ -136,6 +140,7 @@ impl Node {
     pub fn iface(self) -> Option<&'static str> {
         match self {
             Node::Ha => Some(HA_IFACE),
+            Node::Ha2 => Some(HA2_IFACE),
             Node::Cn => Some(CN_IFACE),
             Node::Rt | Node::Mn => None,
         }
@@ -150,6 +155,15 @@ impl fmt::Display for Node {
 
 /// The HA's interface on the home link.
 pub const HA_IFACE: &str = "ha-home";
+/// The second home agent's interface on the home link ([`Lab::add_home_agent_pair`]).
+pub const HA2_IFACE: &str = "ha2-home";
+/// The own addresses of the two home agents of a pair on the home link (`ha`, `ha2`),
+/// from which they reach etcd; the home agent address [`HA_ADDR`] belongs to the
+/// active one, which adds it itself ([`Lab::add_home_agent_pair`]).
+pub const HA_PAIR_ADDRS: [Ipv6Addr; 2] = [
+    Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2),
+    Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 3),
+];
 /// The CN's interface on its link.
 pub const CN_IFACE: &str = "cn-link";
 /// The MN's interface into the home link.
@@ -162,6 +176,9 @@ pub(crate) const RT_HOME_IFACE: &str = "rt-home";
 /// The bridge ports toward the HA and the MN.
 const RT_HOME_HA_PORT: &str = "rt-home-ha";
 const RT_HOME_MN_PORT: &str = "rt-home-mn";
+const RT_HOME_HA2_PORT: &str = "rt-home-ha2";
+/// The nftables table of [`Lab::partition_from_etcd`].
+const PARTITION_TABLE: &str = "mip6_lab_partition";
 const RT_CN_IFACE: &str = "rt-cn";
 
 /// A foreign link the MN can be attached to.
@@ -291,6 +308,8 @@ pub struct Lab {
     closed: bool,
     /// The router's radvd, once [`Lab::start_router_advertisements`] ran.
     radvd: Option<crate::radvd::Radvd>,
+    /// etcd in the router, once [`Lab::start_etcd`] ran.
+    etcd: Option<crate::etcd::Etcd>,
 }
 
 impl fmt::Debug for Lab {
@@ -323,6 +342,7 @@ impl Lab {
             coa_removed_at: None,
             closed: false,
             radvd: None,
+            etcd: None,
         };
         lab.build()?;
         Ok(lab)
@@ -445,6 +465,101 @@ impl Lab {
     fn ip(&self, node: Node, args: &[&str]) -> Result<Output, LabError> {
         let ns = self.ns(node);
         cmd::checked(Command::new("ip").args(["-n", &ns]).args(args))
+    }
+
+    /// Makes the lab's home agents a pair (issue 13, item 5): a second home agent
+    /// namespace, `ha2`, on the home link (interface [`HA2_IFACE`]); the home agent
+    /// address [`HA_ADDR`] taken off `ha`, whose daemon adds it back when it is the
+    /// active one; each of the two gets an address of its own ([`HA_PAIR_ADDRS`]) and
+    /// the default route via the router, to reach etcd ([`Lab::start_etcd`]).
+    pub fn add_home_agent_pair(&mut self) -> Result<(), LabError> {
+        if self.created.contains(&Node::Ha2) {
+            return Ok(());
+        }
+        let name = self.ns(Node::Ha2);
+        {
+            let _serial = NETNS_ADD.lock().unwrap_or_else(|e| e.into_inner());
+            cmd::ip(&["netns", "add", &name])?;
+        }
+        self.created.push(Node::Ha2);
+        self.ip(Node::Ha2, &["link", "set", "lo", "up"])?;
+        self.exec_in_checked(
+            Node::Ha2,
+            &[
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv6.conf.all.accept_dad=0",
+                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.all.accept_ra=0",
+                "net.ipv6.conf.default.accept_ra=0",
+            ],
+        )?;
+        self.veth(RT_HOME_HA2_PORT, Node::Ha2, HA2_IFACE)?;
+        self.ip(
+            Node::Rt,
+            &[
+                "link",
+                "set",
+                RT_HOME_HA2_PORT,
+                "master",
+                RT_HOME_IFACE,
+                "up",
+            ],
+        )?;
+        let cidr = format!("{HA_ADDR}/{PREFIX_LEN}");
+        self.ip(Node::Ha, &["addr", "del", &cidr, "dev", HA_IFACE])?;
+        for (node, iface, addr) in [
+            (Node::Ha, HA_IFACE, HA_PAIR_ADDRS[0]),
+            (Node::Ha2, HA2_IFACE, HA_PAIR_ADDRS[1]),
+        ] {
+            self.add_addr(node, iface, addr)?;
+            self.ip(node, &["link", "set", iface, "up"])?;
+            self.default_route(node, home_router_addr(), iface)?;
+        }
+        Ok(())
+    }
+
+    /// Starts etcd in the router's namespace, once ([`crate::etcd`]); its client URL.
+    pub fn start_etcd(&mut self) -> Result<String, LabError> {
+        if self.etcd.is_none() {
+            self.etcd = Some(crate::etcd::start(self)?);
+        }
+        Ok(crate::etcd::client_url())
+    }
+
+    /// etcd, once [`Lab::start_etcd`] ran.
+    pub fn etcd(&self) -> Option<&crate::etcd::Etcd> {
+        self.etcd.as_ref()
+    }
+
+    /// Cuts `node` off from etcd (an nftables table in its namespace drops the etcd
+    /// client port both ways) while the home link stays up: a partition of a home
+    /// agent from its store, not a failure of either. [`Lab::heal_from_etcd`] undoes it.
+    pub fn partition_from_etcd(&self, node: Node) -> Result<(), LabError> {
+        let port = crate::etcd::CLIENT_PORT.to_string();
+        let table = ["inet", PARTITION_TABLE];
+        self.exec_in_checked(node, &["nft", "add", "table", table[0], table[1]])?;
+        for (chain, hook, field) in [("out", "output", "dport"), ("in", "input", "sport")] {
+            let spec = format!("{{ type filter hook {hook} priority 0; }}");
+            self.exec_in_checked(
+                node,
+                &["nft", "add", "chain", table[0], table[1], chain, &spec],
+            )?;
+            self.exec_in_checked(
+                node,
+                &[
+                    "nft", "add", "rule", table[0], table[1], chain, "tcp", field, &port, "drop",
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Ends [`Lab::partition_from_etcd`].
+    pub fn heal_from_etcd(&self, node: Node) -> Result<(), LabError> {
+        self.exec_in_checked(node, &["nft", "delete", "table", "inet", PARTITION_TABLE])
+            .map(drop)
     }
 
     /// This lab's name prefix, `mip6-<pid>-<n>-`.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mip6_lab::demo::config::{ha_toml, mn_toml, DemoFiles};
+use mip6_lab::demo::config::{ha_pair_toml, ha_toml, mn_toml, DemoFiles, PairMember};
 use mip6_lab::demo::daemon::{Daemon, DaemonSpec};
 use mip6_lab::demo::status::{self, HaStatus, MnStatus};
 use mip6_lab::traffic::udp::UdpPeerReport;
@@ -83,7 +83,22 @@ pub struct Running {
     ha_runs: u32,
     mn_runs: u32,
     seeds: Option<(u64, u64)>,
+    /// A home agent pair ([`Running::start_pair`]): the members' files, and the
+    /// standby's daemon while it has not taken over.
+    pub pair: Option<PairRun>,
     _out: tempfile::TempDir,
+}
+
+/// The home agent pair of a [`Running::start_pair`] lab.
+pub struct PairRun {
+    /// `ha-a` (namespace `ha`) and `ha-b` (namespace `ha2`).
+    pub members: [PairMember; 2],
+    /// etcd's client URL.
+    pub etcd: String,
+    /// The index of the member [`Running::ha`] is (the active one when started).
+    pub active: usize,
+    /// The other member's daemon, if it runs.
+    pub standby: Option<Daemon>,
 }
 
 impl Running {
@@ -100,7 +115,7 @@ impl Running {
         persistence: bool,
         seeds: Option<(u64, u64)>,
     ) -> Running {
-        Running::build(key_interval, persistence, seeds, true, false)
+        Running::build(key_interval, persistence, seeds, true, false, false)
     }
 
     /// Like [`Running::start`], with radvd on every link of the lab
@@ -108,7 +123,15 @@ impl Running {
     /// and forms its care-of address from the router's advertisement
     /// ([`Link::slaac_addr`]); tests move it with [`Lab::switch_mn`].
     pub fn start_advertised(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, true, true)
+        Running::build(key_interval, persistence, None, true, true, false)
+    }
+
+    /// A lab whose home agents are a pair on etcd (issue 13, item 5): `ha-a` in
+    /// namespace `ha` is started first and becomes the active one ([`Running::ha`]),
+    /// `ha-b` in `ha2` waits as the standby ([`PairRun::standby`]); etcd runs in the
+    /// router. The MN is on foreign link 1, its addresses hand-set.
+    pub fn start_pair(key_interval: Duration) -> Running {
+        Running::build(key_interval, true, None, true, false, true)
     }
 
     fn build(
@@ -117,6 +140,7 @@ impl Running {
         seeds: Option<(u64, u64)>,
         with_mn: bool,
         advertised: bool,
+        pair: bool,
     ) -> Running {
         let out = tempfile::Builder::new()
             .prefix("mip6-e2e-")
@@ -151,9 +175,33 @@ impl Running {
             ha_runs: 0,
             mn_runs: 0,
             seeds,
+            pair: None,
             _out: out,
         };
-        r.start_ha();
+        if pair {
+            r.lab.add_home_agent_pair().expect("a second home agent");
+            let etcd = r.lab.start_etcd().expect("etcd in the router");
+            let members = [PairMember::of(&r.files, 0), PairMember::of(&r.files, 1)];
+            for m in &members {
+                mip6_lab::demo::config::write_private(
+                    &m.config,
+                    &ha_pair_toml(&r.files, m, key_interval, &etcd),
+                )
+                .unwrap();
+            }
+            r.pair = Some(PairRun {
+                members,
+                etcd,
+                active: 0,
+                standby: None,
+            });
+            // ha-a first, so it is the active one; ha-b waits as standby.
+            r.start_pair_member(0);
+            let standby = r.spawn_pair_member(1);
+            r.pair.as_mut().expect("the pair").standby = Some(standby);
+        } else {
+            r.start_ha();
+        }
         if with_mn {
             r.start_mn();
         }
@@ -163,7 +211,7 @@ impl Running {
     /// Like [`Running::start`] with the home agent only: the test starts the mobile
     /// node ([`Running::start_mn`]) when it has prepared the home link.
     pub fn ha_only(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, false, false)
+        Running::build(key_interval, persistence, None, false, false, false)
     }
 
     /// The output directory.
@@ -222,12 +270,74 @@ impl Running {
         d
     }
 
+    /// Starts pair member `index` and waits until it is the active home agent
+    /// (`ready`); it becomes [`Running::ha`], its socket the one status reads.
+    pub fn start_pair_member(&mut self, index: usize) {
+        let d = self.spawn_pair_member(index);
+        d.wait_ready(&mut self.lab, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{} ready: {e}", d.name));
+        self.activate(index, d);
+    }
+
+    /// Spawns pair member `index` (log `ha-<letter>-<n>.log`, capture likewise)
+    /// without waiting: a standby logs no `ready`.
+    pub fn spawn_pair_member(&mut self, index: usize) -> Daemon {
+        self.ha_runs += 1;
+        let pair = self.pair.as_ref().expect("a pair lab");
+        let member = pair.members[index].clone();
+        let node = if index == 0 { Node::Ha } else { Node::Ha2 };
+        let name = format!("{}-{}", member.name(), self.ha_runs);
+        let program = self.bin.join("mip6-ha");
+        let spec = DaemonSpec {
+            name: &name,
+            node,
+            program: &program,
+            config: &member.config,
+            capture: Some(self.files.out.join(format!("{name}.pcapng"))),
+            socket: &member.socket,
+            log: self.files.out.join(format!("{name}.log")),
+            seed: None,
+            echo: false,
+        };
+        Daemon::spawn(&mut self.lab, &spec).unwrap_or_else(|e| panic!("{name} starts: {e}"))
+    }
+
+    /// The standby has taken over: waits until it is `ready` and makes it
+    /// [`Running::ha`] (status reads its socket). The old active one's daemon, if
+    /// still held, is dropped from the harness (the test stopped or killed it).
+    pub fn await_takeover(&mut self, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        let pair = self.pair.as_mut().expect("a pair lab");
+        let standby = pair.standby.take().expect("a standby runs");
+        let index = 1 - pair.active;
+        if let Err(e) = standby.wait_ready(&mut self.lab, timeout) {
+            panic!(
+                "{} did not take over: {e}\n{}\n{}",
+                standby.name,
+                standby.tail().join("\n"),
+                self.diagnostics()
+            );
+        }
+        self.activate(index, standby);
+        started.elapsed()
+    }
+
+    fn activate(&mut self, index: usize, d: Daemon) {
+        let pair = self.pair.as_mut().expect("a pair lab");
+        pair.active = index;
+        self.files.ha_socket = pair.members[index].socket.clone();
+        self.ha = Some(d);
+    }
+
     /// SIGTERM to both daemons; each removes what it installed and flushes its capture.
     pub fn stop_daemons(&mut self) {
         if let Some(d) = self.mn.take() {
             d.stop(&mut self.lab);
         }
         if let Some(d) = self.ha.take() {
+            d.stop(&mut self.lab);
+        }
+        if let Some(d) = self.pair.as_mut().and_then(|p| p.standby.take()) {
             d.stop(&mut self.lab);
         }
     }
@@ -375,6 +485,7 @@ impl Running {
                 &start_at.to_string(),
                 "--linger-ms",
                 "1500",
+                "--record-arrivals",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -496,4 +607,13 @@ pub fn tshark_summary(pcap: &Path) -> TsharkSummary {
         }
     }
     s
+}
+
+/// The longest time the receiver of `report` went without a datagram between two
+/// arrivals (its arrivals recorded): the outage a user of the stream saw.
+pub fn longest_silence(report: &UdpPeerReport) -> Duration {
+    let mut at: Vec<u64> = report.arrivals.iter().map(|a| a.received_us()).collect();
+    at.sort_unstable();
+    let gap = at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    Duration::from_micros(gap)
 }

@@ -66,6 +66,13 @@ pub enum StoreError {
     /// The backend failed (open, transaction, storage, commit, connection).
     #[error("state store database: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A home agent of a pair lost its lease: the other one took the leader key over,
+    /// so this one's write did not land ([`etcd`] module docs). It must stop sending.
+    #[error(
+        "state store: this home agent no longer holds the pair's leader key (the other one \
+         took over): the write did not land"
+    )]
+    Fenced,
     /// A stored record is corrupt or of an unknown version.
     #[error("state store: {0}")]
     Decode(#[from] DecodeError),

@@ -110,6 +110,13 @@ pub enum ConfigErrorKind {
     /// A metrics listener not on a loopback address.
     #[error("metrics address {0} is not loopback")]
     MetricsNotLoopback(SocketAddr),
+    /// A `[pair]` table that cannot work (its own words).
+    #[error("{0}")]
+    Pair(String),
+    /// A pair of home agents without persistence: the standby would find no key or
+    /// binding to take over (issue 13, item 5).
+    #[error("a home agent pair needs persistence = true (the standby takes over the stored keys and bindings)")]
+    PairWithoutPersistence,
     /// A duration of zero.
     #[error("duration must not be zero")]
     ZeroDuration,
@@ -219,6 +226,9 @@ pub struct DaemonConfig {
     /// The control socket's path.
     #[serde(default = "default_control_socket")]
     pub control_socket: PathBuf,
+    /// A home agent pair on etcd (`crate::pair`); alone on the embedded store if
+    /// absent.
+    pub pair: Option<Spanned<crate::pair::PairConfig>>,
     /// The mobile nodes served.
     #[serde(default)]
     pub mobile_node: Vec<MobileNodeEntry>,
@@ -358,6 +368,18 @@ impl DaemonConfig {
                     Some(iface.span()),
                     field,
                     ConfigErrorKind::UnknownInterface(iface.get_ref().clone()),
+                ));
+            }
+        }
+        if let Some(pair) = &self.pair {
+            if let Err(why) = pair.get_ref().check() {
+                errors.push(self.error(Some(pair.span()), "pair", ConfigErrorKind::Pair(why)));
+            }
+            if !self.persistence {
+                errors.push(self.error(
+                    Some(pair.span()),
+                    "pair",
+                    ConfigErrorKind::PairWithoutPersistence,
                 ));
             }
         }

@@ -15,12 +15,14 @@
 //! | [`role`] | the home agent as a role of the shell: events, status, metrics, cleanup |
 //! | [`routes`] | the kernel side of a binding: /128 route into the TUN, proxy NDP (RFC 6275 §10.4.1) |
 //! | [`status`] | the status fields and their text rendering for `mip6-ha status` |
+//! | [`pair`] | two home agents on etcd, one active, one standby: election, fencing, takeover |
 //! | [`start`] | start-up in order, then the shell's loop |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod mn_control;
+pub mod pair;
 pub mod provision;
 pub mod reload;
 pub mod role;

@@ -24,6 +24,7 @@ use mip6_wire::Time;
 use serde_json::{Map, Value};
 
 use crate::config::DaemonConfig;
+use crate::pair::Leadership;
 use crate::routes::Routes;
 use crate::status;
 use crate::store::HaRecords;
@@ -65,6 +66,8 @@ pub struct HomeAgentRole {
     nft: NftGuard,
     /// The running configuration (SIGHUP compares the file with it).
     config: DaemonConfig,
+    /// Active in a home agent pair ([`crate::pair`]): losing it ends the daemon.
+    leadership: Option<Leadership>,
 }
 
 impl std::fmt::Debug for HomeAgentRole {
@@ -118,7 +121,16 @@ impl HomeAgentRole {
             routes,
             nft,
             config: setup.config,
+            leadership: None,
         }
+    }
+
+    /// This home agent is the active one of a pair: when it loses the leader key the
+    /// daemon stops at once, and an orderly stop resigns it once the routes and the
+    /// address are removed ([`crate::pair`]).
+    pub fn with_leadership(mut self, leadership: Leadership) -> Self {
+        self.leadership = Some(leadership);
+        self
     }
 
     /// Live bindings now.
@@ -303,7 +315,13 @@ impl Role for HomeAgentRole {
     }
 
     async fn next_host_event(&mut self) -> Result<Infallible, String> {
-        std::future::pending().await
+        match &mut self.leadership {
+            Some(leadership) => Err(format!(
+                "no longer the active home agent of the pair: {}",
+                leadership.lost().await
+            )),
+            None => std::future::pending().await,
+        }
     }
 
     async fn on_host_event(&mut self, event: Infallible, _io: &Io) -> HostAction {
@@ -438,6 +456,12 @@ impl Role for HomeAgentRole {
         let mut m = status::status_fields(&self.engine, &self.home_addresses, input);
         m.insert("address".into(), self.address.to_string().into());
         m.insert("persistence".into(), self.persistence.into());
+        if let Some(l) = &self.leadership {
+            m.insert(
+                "pair".into(),
+                serde_json::json!({"state": "active", "token": l.token()}),
+            );
+        }
         m
     }
 
@@ -485,6 +509,10 @@ impl Role for HomeAgentRole {
         }
         if let Err(e) = self.nft.remove() {
             errors.push(format!("removing the nftables table: {e}"));
+        }
+        // Last: once the standby may take over, nothing of ours is on the link.
+        if let Some(leadership) = self.leadership {
+            leadership.resign().await;
         }
         if errors.is_empty() {
             Ok(())

@@ -29,6 +29,7 @@ use mip6_daemon::capture::EngineCapture;
 use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::shell::{Capture, Io, IoConfig, KeyMaterial, Shell};
 use mip6_daemon::signals::Shutdown;
+use mip6_daemon::store::{RecordStore, Store};
 use mip6_daemon::{clock, StartOptions};
 use mip6_ha::HomeAgent;
 use mip6_netio::nft::NftGuard;
@@ -36,6 +37,7 @@ use mip6_netio::routes::NetConfig;
 use mip6_netio::TunConfig;
 
 use crate::config::DaemonConfig;
+use crate::pair;
 use crate::provision;
 use crate::role::{HomeAgentRole, HomeAgentSetup};
 use crate::routes::Routes;
@@ -75,18 +77,78 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     engine_config.sequence_block = mip6_daemon::SEQUENCE_BLOCK;
     let address = *config.address.get_ref();
     engine_config.home_link = Some(home_link(&home_interface, address, config.dad_transmits)?);
-    // The store, and the mobile nodes provisioned at run time in it.
     std::fs::create_dir_all(&config.state_dir).map_err(RunError::runtime(format!(
         "state directory {}",
         config.state_dir.display()
     )))?;
-    let mode = if config.persistence {
-        Persistence::Full
-    } else {
-        Persistence::DurableMinimum
+    let Some(pair) = config.pair.as_ref().map(|p| p.get_ref().clone()) else {
+        // Alone: the embedded store.
+        let mode = if config.persistence {
+            Persistence::Full
+        } else {
+            Persistence::DurableMinimum
+        };
+        let store = store::open(&config.state_dir, mode)
+            .map_err(RunError::runtime("opening the state store"))?;
+        let (path, created) = (store.backend().path().to_owned(), store.backend().created());
+        let report = move |restored, nodes| report_restored(&path, created, restored, nodes);
+        return serve(
+            config,
+            options,
+            shutdown,
+            engine_config,
+            store,
+            report,
+            None,
+        )
+        .await;
     };
-    let store = store::open(&config.state_dir, mode)
-        .map_err(RunError::runtime("opening the state store"))?;
+    // One of a pair: standby until this one holds the leader key, then the shared
+    // store in etcd, every write fenced by that key.
+    let nonce = rand_core::RngCore::next_u64(&mut DaemonRng::new(None));
+    let mut candidate = pair::Candidate::connect(&pair, nonce)
+        .await
+        .map_err(RunError::runtime("connecting to etcd"))?;
+    tracing::info!(name = %pair.name, etcd = ?pair.etcd, "standby: one of a home agent pair");
+    let mut shutdown = shutdown;
+    let Some(leadership) = candidate.wait_for_leadership(&mut shutdown).await else {
+        return Ok(());
+    };
+    let store = mip6_daemon::store::Store::new(candidate.store(&leadership), Persistence::Full);
+    let report = move |restored, nodes| {
+        tracing::info!(
+            restored_records = restored,
+            mobile_nodes = nodes,
+            "taking over the pair's records from etcd"
+        );
+    };
+    serve(
+        config,
+        options,
+        shutdown,
+        engine_config,
+        store,
+        report,
+        Some(leadership),
+    )
+    .await
+}
+
+/// Start-up from the store on: the records, the engine, the kernel side, the shell;
+/// for the active home agent of a pair also the home agent's address on the home
+/// link and the advertisements that take the link over ([`pair`]).
+async fn serve<S: RecordStore>(
+    config: DaemonConfig,
+    options: StartOptions,
+    shutdown: Shutdown,
+    mut engine_config: mip6_ha::HaConfig,
+    store: Store<S, store::HaRecords>,
+    report: impl FnOnce(usize, usize),
+    leadership: Option<pair::Leadership>,
+) -> Result<(), RunError> {
+    let home_interface = config.home_interface.get_ref().clone();
+    let address = *config.address.get_ref();
+    // The mobile nodes provisioned at run time in the store.
     let provisioned = add_provisioned(
         &mut engine_config.mobile_nodes,
         &store
@@ -119,12 +181,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         .await
         .map_err(RunError::runtime("reading the state store"))?;
     let restored = records.len();
-    report_restored(
-        store.backend().path(),
-        store.backend().created(),
-        restored,
-        home_addresses.len(),
-    );
+    report(restored, home_addresses.len());
     if options.seed.is_some() {
         tracing::warn!("--seed: the RNG is predictable; for tests and replay only");
     }
@@ -133,7 +190,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     // A capture keeps the records the engine starts from beside it (`<capture>.state`),
     // so a replay can start where this run started.
     let start_state: Vec<u8> = records.iter().flat_map(store::encode_record).collect();
-    let engine = HomeAgent::new(engine_config, rng, now, records)
+    let mut engine = HomeAgent::new(engine_config, rng, now, records)
         .map_err(|e| RunError::Config(e.to_string()))?;
     let capture = match &options.capture {
         Some(path) => {
@@ -163,6 +220,19 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
     net.set_sysctl_journal(config.state_dir.join(SYSCTL_JOURNAL));
     net.set_forwarding(true)
         .map_err(RunError::runtime("forwarding"))?;
+    if leadership.is_some() {
+        // The active home agent of a pair holds the address (the sockets bind to it).
+        let ifindex =
+            mip6_netio::if_index(&home_interface).map_err(RunError::runtime("home interface"))?;
+        let prefix_len = config.home_prefix.get_ref().len;
+        net.add_address_nodad(ifindex, address, prefix_len)
+            .await
+            .map_err(RunError::runtime("taking the home agent's address"))?;
+        let announced = engine.announce_home_link();
+        // Restored generations take no data until a fresh one: ask every node now.
+        let asked = engine.request_refresh_restored(now);
+        tracing::info!(%address, announced, refresh_requested = asked, "took the home agent's address and announced it and the bound home addresses on the home link");
+    }
     let tun = TunConfig {
         name: config.tun_name().to_owned(),
         mtu: config.tun_mtu(),
@@ -209,6 +279,10 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         routes,
         nft,
     );
+    let role = match leadership {
+        Some(l) => role.with_leadership(l),
+        None => role,
+    };
     let mut shell = Shell::new(role, io, store, capture, now, tun_mtu);
     shell.set_drop_privileges(!options.keep_privileges);
     // Routes of the bindings restored from the store.

@@ -3,6 +3,7 @@
 //!
 //! ```json
 //! {"role":"ha","address":"2001:db8:1::1","uptime_s":12.3,"persistence":true,
+//!  "pair":{"state":"active","token":"ha-a 3f2a…"},   (only in a home agent pair)
 //!  "bindings":[{"home_address":..,"care_of_address":..,"sequence":7,"lifetime_left_s":580.0}],
 //!  "keys":[{"home_address":..,"transmit":"anterior|newest|init",
 //!           "generations":[{"slot":"newest|anterior|init","generation":3,"spi_mn_to_ha":4660,
@@ -134,6 +135,14 @@ pub fn render_text(status: &Value) -> String {
     let _ = writeln!(out, "address       {}", s(&status["address"]));
     let _ = writeln!(out, "uptime        {} s", s(&status["uptime_s"]));
     let _ = writeln!(out, "persistence   {}", s(&status["persistence"]));
+    if let Some(pair) = status.get("pair") {
+        let _ = writeln!(
+            out,
+            "pair          {} ({})",
+            s(&pair["state"]),
+            s(&pair["token"])
+        );
+    }
     let page = &status["mobile_nodes"];
     if let (Some(total), Some(offset), Some(listed)) = (
         page["total"].as_u64(),

@@ -418,13 +418,46 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         self.neighbours.link_local.remove(&nd::link_local_of(&hoa));
     }
 
+    /// Announces on the home link every address this home agent answers for, as a
+    /// home agent does when it takes over from the other one of a pair (issue 13): its
+    /// own address, with the R flag (it forwards: RFC 4861 §7.2.6), and each home
+    /// address it holds a binding for (§10.4.1: R clear), all with O set so the link's
+    /// neighbour caches drop the Ethernet address of the home agent that held them
+    /// before (RFC 4861 §7.2.6). Link-local addresses of bindings are not announced
+    /// (their L flag is not stored, see the module docs). Nothing without a home link;
+    /// the count of advertisements queued (see
+    /// [`poll_link_transmit`](HomeAgent::poll_link_transmit)).
+    pub fn announce_home_link(&mut self) -> usize {
+        let Some(link) = self.config.home_link else {
+            return 0;
+        };
+        let own = self.config.address;
+        self.advertise(&link, own, true);
+        let bound: Vec<Ipv6Addr> = self
+            .mns
+            .iter()
+            .filter(|mn| mn.binding.is_some())
+            .map(|mn| mn.home_address)
+            .collect();
+        for hoa in &bound {
+            self.announce(&link, *hoa);
+        }
+        1 + bound.len()
+    }
+
     /// The unsolicited advertisement of §10.4.1.
     fn announce(&mut self, link: &HomeLink, target: Ipv6Addr) {
+        self.advertise(link, target, false);
+    }
+
+    /// An unsolicited advertisement to all-nodes for `target`, O set (RFC 4861
+    /// §7.2.6), R as given.
+    fn advertise(&mut self, link: &HomeLink, target: Ipv6Addr, router: bool) {
         let advertisement = NeighbourAdvertisement {
             source: link.link_local,
             destination: ALL_NODES,
             flags: AdvertisementFlags {
-                router: false,
+                router,
                 solicited: false,
                 override_entry: true,
             },

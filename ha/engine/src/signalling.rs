@@ -647,6 +647,28 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         }
     }
 
+    /// Asks every mobile node with a live binding whose newest generation was restored
+    /// (its replay state unknown: data under it is dropped) for a Binding Update at
+    /// once, with a Binding Refresh Request (RFC 6275 §9.5.5 allows one at any time),
+    /// instead of waiting for its next data packet to ask: what a home agent that
+    /// takes over from the other one of a pair does (issue 13), so nodes that are
+    /// quiet get their fresh generation too. At most one request a second per node as
+    /// always; the count of requests queued.
+    pub fn request_refresh_restored(&mut self, now: Time) -> usize {
+        let before = self.counters.brr_sent;
+        let count = MnIndex::try_from(self.mns.len()).unwrap_or(MnIndex::MAX);
+        for index in 0..count {
+            let keys = &self.mns[index].keys;
+            let restored = keys.newest.is_some()
+                && keys.replay_knowledge(Slot::Newest)
+                    == crate::mobile_node::ReplayKnowledge::LostAtRestart;
+            if restored {
+                self.request_refresh(now, index);
+            }
+        }
+        usize::try_from(self.counters.brr_sent - before).unwrap_or(usize::MAX)
+    }
+
     /// Asks MN `index` for a Binding Update with a Binding Refresh Request (RFC 6275
     /// §6.1.2, §11.7.4), at most once a second: sent when data arrives under a
     /// generation restored after a restart, so the node's BU (under that generation,

@@ -127,6 +127,82 @@ init_spi_ha_to_mn = {LAB_INIT_SPI_HA_TO_MN:#x}
     )
 }
 
+/// One home agent of a pair (issue 13, item 5): its configuration file, state
+/// directory and control socket beside the single home agent's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairMember {
+    /// `a` or `b`: the name in the pair is `ha-a`, `ha-b`.
+    pub letter: char,
+    /// Its configuration file.
+    pub config: PathBuf,
+    /// Its state directory (journal of host settings; the records are in etcd).
+    pub state: PathBuf,
+    /// Its control socket.
+    pub socket: PathBuf,
+}
+
+impl PairMember {
+    /// Member `index` (0: `ha-a` in namespace `ha`, 1: `ha-b` in `ha2`) of a pair
+    /// whose files go beside `files`.
+    pub fn of(files: &DemoFiles, index: usize) -> PairMember {
+        let letter = if index == 0 { 'a' } else { 'b' };
+        let beside = |path: &Path, suffix: &str| {
+            let mut name = path.file_stem().unwrap_or_default().to_os_string();
+            name.push(format!("-{letter}{suffix}"));
+            path.with_file_name(name)
+        };
+        PairMember {
+            letter,
+            config: beside(&files.ha_config, ".toml"),
+            state: beside(&files.ha_state, ""),
+            socket: beside(&files.ha_socket, ".sock"),
+        }
+    }
+
+    /// Its name in the pair.
+    pub fn name(&self) -> String {
+        format!("ha-{}", self.letter)
+    }
+}
+
+/// `mip6-ha`'s configuration as one of a pair: [`ha_toml`] with the member's home
+/// interface (`ha-home` or `ha2-home`), state directory and control socket, and a
+/// `[pair]` table naming etcd at `etcd_url`, with the daemon's default timers.
+pub fn ha_pair_toml(
+    files: &DemoFiles,
+    member: &PairMember,
+    key_interval: Duration,
+    etcd_url: &str,
+) -> String {
+    let iface = if member.letter == 'a' {
+        HA_IFACE
+    } else {
+        crate::topology::HA2_IFACE
+    };
+    let single = ha_toml(files, key_interval, true)
+        .replace(
+            &format!("home_interface = \"{HA_IFACE}\""),
+            &format!("home_interface = \"{iface}\""),
+        )
+        .replace(
+            &format!("state_dir = {}", toml_str(&files.ha_state)),
+            &format!("state_dir = {}", toml_str(&member.state)),
+        )
+        .replace(
+            &format!("control_socket = {}", toml_str(&files.ha_socket)),
+            &format!("control_socket = {}", toml_str(&member.socket)),
+        );
+    // The [pair] table goes before the [log] table, with the top-level keys.
+    single.replacen(
+        "\n[log]",
+        &format!(
+            "\n[pair]\nname = \"{}\"\netcd = [\"{etcd_url}\"]\n\n[log]",
+            member.name()
+        ),
+        1,
+    )
+}
+
 /// `mip6-mn`'s configuration: the lab HoA and HA, both foreign interfaces and the home
 /// interface watched.
 pub fn mn_toml(files: &DemoFiles, key_interval: Duration) -> String {
@@ -197,6 +273,29 @@ mod tests {
         config.to_engine().expect("engine config");
         let off = ha_toml(&files(), Duration::from_secs(5), false);
         assert!(!mip6_ha_daemon::config::parse(&off).unwrap().persistence);
+    }
+
+    #[test]
+    fn each_pair_members_config_validates_with_its_own_interface_files_and_name() {
+        let url = "http://[2001:db8:1::fe]:2379";
+        let a = PairMember::of(&files(), 0);
+        let b = PairMember::of(&files(), 1);
+        assert_ne!(a.socket, b.socket);
+        assert_ne!(a.state, b.state);
+        assert_ne!(a.socket, files().ha_socket);
+        for (member, iface) in [(&a, HA_IFACE), (&b, crate::topology::HA2_IFACE)] {
+            let text = ha_pair_toml(&files(), member, Duration::from_secs(5), url);
+            let config = mip6_ha_daemon::config::parse(&text).expect("the pair's toml parses");
+            config
+                .validate(&|i| i == iface)
+                .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+            let pair = config.pair.as_ref().expect("a [pair] table").get_ref();
+            assert_eq!(pair.name, member.name());
+            assert_eq!(pair.etcd, [url]);
+            assert_eq!(config.state_dir, member.state);
+            assert_eq!(config.control_socket, member.socket);
+            assert_eq!(config.mobile_node.len(), 1);
+        }
     }
 
     #[test]

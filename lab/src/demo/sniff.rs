@@ -39,6 +39,7 @@ pub fn capture_path(out: &Path, node: Node) -> PathBuf {
 fn node_name(node: Node) -> &'static str {
     match node {
         Node::Ha => "ha-wire",
+        Node::Ha2 => "ha2-wire",
         Node::Rt => "rt",
         Node::Mn => "mn-wire",
         Node::Cn => "cn",

@@ -607,3 +607,53 @@ fn rfc6275_10_4_2_without_l_the_link_local_address_is_not_intercepted() {
     );
     assert!(link_transmits(&mut ha).is_empty());
 }
+
+/// The advertisement a home agent taking over the link sends for `target`.
+fn takeover_advertisement(target: Ipv6Addr, router: bool) -> NdMessage {
+    NdMessage::Advertisement(NeighbourAdvertisement {
+        source: HA_LINK_LOCAL,
+        destination: ALL_NODES,
+        flags: AdvertisementFlags {
+            router,
+            solicited: false,
+            override_entry: true,
+        },
+        target,
+        target_link_address: Some(HA_MAC),
+    })
+}
+
+#[test]
+fn rfc4861_7_2_6_a_home_agent_taking_over_announces_its_address_and_every_bound_home_address() {
+    // A home agent restored from the records of the other home agent of a pair holds
+    // HOA's binding but not HOA2's: the link must learn its Ethernet address for its
+    // own address (R = 1, it forwards) and for HOA (R = 0, §10.4.1), with O = 1 so
+    // the caches drop the other home agent's.
+    let mut ha = ha_on_link(0);
+    let mut mn = mn();
+    register(&mut ha, &mut mn, BuFlags::A | BuFlags::H);
+    assert_eq!(ha.announce_home_link(), 2);
+    let sent = link_transmits(&mut ha);
+    let messages: Vec<NdMessage> = sent.iter().map(parsed).collect();
+    assert_eq!(
+        messages,
+        [
+            takeover_advertisement(HA, true),
+            takeover_advertisement(HOA, false)
+        ]
+    );
+    assert!(sent
+        .iter()
+        .all(|t| t.link_destination == [0x33, 0x33, 0, 0, 0, 1]));
+    // Not HOA2: it has no binding, the home agent does not answer for it.
+    assert!(messages
+        .iter()
+        .all(|m| !matches!(m, NdMessage::Advertisement(a) if a.target == HOA2)));
+}
+
+#[test]
+fn without_a_home_link_a_takeover_announces_nothing() {
+    let mut ha = ha_with(config(RequestMode::Explicit), 7, Vec::new());
+    assert_eq!(ha.announce_home_link(), 0);
+    assert_eq!(ha.poll_link_transmit(), None);
+}

@@ -273,3 +273,47 @@ fn data_accepted_after_the_last_persist_is_not_accepted_again_after_a_restart() 
     }
     assert_eq!(restored.counters().data_received, 1);
 }
+
+/// Issue 13: a home agent that takes over from the other one of a pair (a restart
+/// from the shared records) asks every node whose newest generation it restored for
+/// a Binding Update at once (RFC 6275 §9.5.5), without waiting for the node's data
+/// to be dropped first; not twice within a second.
+#[test]
+fn a_home_agent_taking_over_asks_each_restored_node_for_a_binding_update_at_once() {
+    let (_, mut mn, events, _) = history();
+    let mut restored = ha_with(config(RequestMode::Explicit), 12, last_records(&events));
+    take_events(&mut restored);
+    assert_eq!(restored.poll_transmit(), None, "nothing before it is asked");
+    assert_eq!(restored.request_refresh_restored(T0 + secs(30)), 1);
+    let brr = one_transmit(&mut restored);
+    assert_eq!(brr.destination, COA);
+    let mut opened = brr.frame.clone();
+    let frame = mip6_wire::frames::open(&mut opened, &mut mn.keys).expect("the BRR opens");
+    assert!(matches!(
+        frame.payload,
+        mip6_wire::frames::Payload::Signalling(ref mh)
+            if mh.message == mip6_wire::mh::Message::BindingRefreshRequest
+    ));
+    assert_eq!(
+        restored.request_refresh_restored(T0 + secs(30)),
+        0,
+        "at most one a second"
+    );
+    // The node's BU brings a fresh generation: nothing restored is left to ask about.
+    let mut bu = mn.bu(&[]);
+    assert!(matches!(
+        restored.handle(T0 + secs(31), &mut bu),
+        Received::Consumed { .. }
+    ));
+    let ba = mn.open_ba(one_ba(&mut restored));
+    assert!(ba.distribution.is_some(), "a fresh generation");
+    mn.install(&ba);
+    assert_eq!(restored.request_refresh_restored(T0 + secs(40)), 0);
+}
+
+#[test]
+fn a_home_agent_with_nothing_restored_asks_nobody() {
+    let mut fresh = ha(RequestMode::Explicit);
+    assert_eq!(fresh.request_refresh_restored(T0 + secs(30)), 0);
+    assert_eq!(fresh.poll_transmit(), None);
+}

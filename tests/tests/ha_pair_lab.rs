@@ -1,0 +1,279 @@
+//! The home agent pair on etcd end to end (issue 13, item 5), in network namespaces:
+//! `mip6-ha` twice on the home link (`ha-a` in `ha`, `ha-b` in `ha2`), etcd (Debian's
+//! `etcd-server`) started by the lab in the router, `mip6-mn` on foreign link 1.
+//!
+//! - `kill -9` of the active home agent under traffic both ways: the standby takes
+//!   over (the leader key unchanged for its hold time), and traffic flows again
+//!   through it; the mobile node never re-initializes (its keys and binding are in
+//!   etcd); on the foreign link, no (source, SPI, sequence number) is ever seen twice:
+//!   no AES-GCM nonce repeats across the takeover (RFC 4106 §3.1).
+//! - A partition of the active home agent from etcd (the home link stays up): it
+//!   stops, and it logs that it stopped before the standby logs its takeover; the
+//!   standby serves the mobile node. The old one, started again, waits as standby;
+//!   an orderly stop of the active one hands over to it without a hold time.
+//!
+//! Root only; skipped loudly otherwise (or without etcd, tshark, dumpcap, nft), except
+//! under `CI=true`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mip6_lab::prereq::require_lab;
+use mip6_lab::{Link, Node, ProcId, HA_ADDR};
+use mip6_tests::lab_e2e::{longest_silence, Running};
+use mip6_tests::prerequisites::{missing, require_tool};
+
+/// The datagram rate of the traffic phases, each way.
+const PPS: u32 = 200;
+
+fn require_etcd(test: &str) -> bool {
+    mip6_lab::etcd::program().is_some() || missing(test, "etcd (apt install etcd-server)")
+}
+
+fn registered(s: &serde_json::Value) -> bool {
+    s["registration"] == "registered"
+}
+
+fn initializations(run: &Running) -> u64 {
+    run.mn_json()["key_events"]["initialization"]
+        .as_u64()
+        .expect("the MN's status counts initializations")
+}
+
+/// Captures foreign link 1 at the router: every frame between the MN and the home
+/// agents crosses it once.
+fn capture_foreign_link(run: &mut Running) -> (ProcId, PathBuf) {
+    let path = run.out().join("foreign1.pcapng");
+    let mut c = run.lab.command_in(Node::Rt, "dumpcap");
+    c.args(["-q", "-i", Link::Foreign1.rt_iface(), "-w"])
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let id = run.lab.spawn_command(c).expect("dumpcap starts");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+        assert!(Instant::now() < deadline, "dumpcap did not start writing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (id, path)
+}
+
+/// Every ESP frame of the capture: (IPv6 source, SPI, sequence number), in order.
+fn esp_frames(pcap: &Path) -> Vec<(String, String, String)> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-Y",
+            "esp",
+            "-T",
+            "fields",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "esp.spi",
+            "-e",
+            "esp.sequence",
+        ])
+        .output()
+        .expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((
+                f.next()?.to_owned(),
+                f.next()?.to_owned(),
+                f.next()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The first line of a daemon's log that contains `what`, and its timestamp (the
+/// log's first field, RFC 3339 UTC: comparable as text).
+fn logged(log: &Path, what: &str) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .find(|l| l.contains(what))
+        .and_then(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+}
+
+fn wait_exit(run: &mut Running, id: ProcId, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if run.lab.is_running(id) == Some(false) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn a_standby_takes_over_from_a_killed_home_agent_without_reinitializing_or_repeating_a_nonce() {
+    let t =
+        "a_standby_takes_over_from_a_killed_home_agent_without_reinitializing_or_repeating_a_nonce";
+    if !require_lab(t)
+        || !require_etcd(t)
+        || !require_tool(t, "tshark")
+        || !require_tool(t, "dumpcap")
+    {
+        return;
+    }
+    let mut run = Running::start_pair(Duration::from_secs(600));
+    run.wait_mn("registration", Duration::from_secs(20), registered);
+    let ha_a = run.ha_json();
+    assert_eq!(ha_a["pair"]["state"], "active", "{ha_a}");
+    assert!(
+        ha_a["pair"]["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("ha-a ")),
+        "{ha_a}"
+    );
+    let inits = initializations(&run);
+    assert_eq!(inits, 1, "one initialization with ha-a");
+    let (dumpcap, pcap) = capture_foreign_link(&mut run);
+
+    let mut takeover = Duration::ZERO;
+    let (cn, mn) = run.udp_both_ways(1, PPS, 6.0, |run| {
+        std::thread::sleep(Duration::from_secs(2));
+        run.kill_ha();
+        takeover = run.await_takeover(Duration::from_secs(10));
+    });
+    println!(
+        "ha pair kill -9: ha-b ready {:.0} ms after the kill; MN→CN lost {}, longest silence {:.0} ms; CN→MN lost {}, longest silence {:.0} ms ({PPS} pps)",
+        takeover.as_secs_f64() * 1e3,
+        cn.rx.lost,
+        longest_silence(&cn).as_secs_f64() * 1e3,
+        mn.rx.lost,
+        longest_silence(&mn).as_secs_f64() * 1e3,
+    );
+    // Traffic came back through ha-b: at most 2 s of the 6 s lost each way.
+    for (who, r) in [("MN→CN", &cn), ("CN→MN", &mn)] {
+        assert!(
+            r.rx.received > 0 && r.rx.lost <= u64::from(PPS) * 2,
+            "{who}: {r:?}\n{}",
+            run.diagnostics()
+        );
+    }
+    let ha_b = run.ha_json();
+    assert!(
+        ha_b["pair"]["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("ha-b ")),
+        "{ha_b}"
+    );
+    assert_eq!(
+        initializations(&run),
+        inits,
+        "no re-initialization across the takeover"
+    );
+    run.wait_mn(
+        "registered through ha-b",
+        Duration::from_secs(10),
+        registered,
+    );
+
+    run.lab.stop(dumpcap).expect("dumpcap stops");
+    let frames = esp_frames(&pcap);
+    let from_ha = frames.iter().filter(|f| f.0 == HA_ADDR.to_string()).count();
+    assert!(
+        from_ha > 100,
+        "ESP from the home agents on the link: {from_ha}"
+    );
+    let mut seen: HashMap<&(String, String, String), usize> = HashMap::new();
+    for f in &frames {
+        *seen.entry(f).or_default() += 1;
+    }
+    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "(source, SPI, sequence) seen twice on the link: {:?}",
+        &repeated[..repeated.len().min(10)]
+    );
+    run.stop_daemons();
+}
+
+#[test]
+fn a_home_agent_cut_off_from_etcd_stops_before_the_standby_takes_over() {
+    let t = "a_home_agent_cut_off_from_etcd_stops_before_the_standby_takes_over";
+    if !require_lab(t) || !require_etcd(t) || !require_tool(t, "nft") {
+        return;
+    }
+    let mut run = Running::start_pair(Duration::from_secs(600));
+    run.wait_mn("registration", Duration::from_secs(20), registered);
+    let inits = initializations(&run);
+    let a = run.ha.as_ref().expect("ha-a runs");
+    let (a_id, a_name) = (a.id, a.name.clone());
+    let b_name = run
+        .pair
+        .as_ref()
+        .and_then(|p| p.standby.as_ref())
+        .map(|d| d.name.clone())
+        .expect("ha-b waits");
+
+    run.lab
+        .partition_from_etcd(Node::Ha)
+        .expect("the partition");
+    assert!(
+        wait_exit(&mut run, a_id, Duration::from_secs(5)),
+        "ha-a, cut off from etcd, must stop\n{}",
+        run.diagnostics()
+    );
+    run.ha = None;
+    run.await_takeover(Duration::from_secs(10));
+    let a_log = run.out().join(format!("{a_name}.log"));
+    let b_log = run.out().join(format!("{b_name}.log"));
+    let stopped = logged(&a_log, "lost the pair's leader key").expect("ha-a says why it stopped");
+    let took_over = logged(&b_log, "taking over").expect("ha-b says it took over");
+    assert!(
+        stopped < took_over,
+        "ha-a stopped at {stopped}, ha-b took over at {took_over}: the old one must stop first"
+    );
+    run.wait_mn(
+        "registered through ha-b",
+        Duration::from_secs(10),
+        registered,
+    );
+    let (cn, mn) = run.udp_both_ways(2, PPS, 1.0, |_| {});
+    assert_eq!((cn.rx.lost, mn.rx.lost), (0, 0), "{cn:?} {mn:?}");
+    assert_eq!(initializations(&run), inits, "no re-initialization");
+
+    // Healed, ha-a comes back as the standby; an orderly stop of ha-b hands over to
+    // it at once (ha-b deletes the leader key after removing its address and routes).
+    run.lab
+        .heal_from_etcd(Node::Ha)
+        .expect("the partition ends");
+    let again = run.spawn_pair_member(0);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!again.saw_ready(), "ha-a must wait while ha-b is active");
+    run.pair.as_mut().expect("a pair").standby = Some(again);
+    let b = run.ha.take().expect("ha-b runs");
+    let stopping = Instant::now();
+    b.stop(&mut run.lab);
+    run.await_takeover(Duration::from_secs(10));
+    let handover = stopping.elapsed();
+    println!(
+        "ha pair orderly handover: ha-a ready {:.0} ms after ha-b's SIGTERM",
+        handover.as_secs_f64() * 1e3
+    );
+    run.wait_mn(
+        "registered through ha-a again",
+        Duration::from_secs(10),
+        registered,
+    );
+    let (cn, mn) = run.udp_both_ways(3, PPS, 1.0, |_| {});
+    assert_eq!((cn.rx.lost, mn.rx.lost), (0, 0), "{cn:?} {mn:?}");
+    assert_eq!(initializations(&run), inits, "no re-initialization");
+    run.stop_daemons();
+}
