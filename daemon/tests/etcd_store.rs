@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use mip6_daemon::store::etcd::{EtcdStore, MAX_TXN_OPS};
-use mip6_daemon::store::{RecordStore, Row};
+use mip6_daemon::store::etcd::{EtcdStore, Fence, MAX_TXN_OPS, PAGE_ROWS};
+use mip6_daemon::store::{RecordStore, Row, StoreError};
 
 const ADDR: &str = "2001:db8:ff::1";
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -140,8 +140,8 @@ fn row(key: &[u8], value: &[u8]) -> Row {
     }
 }
 
-#[test]
-fn the_etcd_store_keeps_rows_and_reserves_each_block_once() {
+/// Whether the test can run (root, etcd); skips loudly (fails under CI) otherwise.
+fn can_run() -> bool {
     let is_root = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -151,13 +151,18 @@ fn the_etcd_store_keeps_rows_and_reserves_each_block_once() {
         })
         .unwrap_or(false);
     if !is_root && skip("not root") {
-        return;
+        return false;
     }
     let has_etcd = Command::new("etcd")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !has_etcd && skip("no etcd (apt install etcd-server)") {
+    !(!has_etcd && skip("no etcd (apt install etcd-server)"))
+}
+
+#[test]
+fn the_etcd_store_keeps_rows_and_reserves_each_block_once() {
+    if !can_run() {
         return;
     }
     let etcd = Etcd::start();
@@ -231,6 +236,67 @@ fn the_etcd_store_keeps_rows_and_reserves_each_block_once() {
             let mut all: Vec<u64> = wa.iter().chain(&wb).copied().collect();
             all.sort_unstable();
             assert_eq!(all, (1..=50).collect::<Vec<_>>(), "a: {wa:?} b: {wb:?}");
+        });
+    });
+    drop(etcd);
+}
+
+/// The home agent pair's fencing (issue 13, item 5): a store fenced by the leader key
+/// writes while the key holds its token; once another holder took the key, every
+/// write fails with `Fenced` and leaves the rows as they were. A condition that does
+/// not hold under a good fence is a plain `false`. Reads come in pages.
+#[test]
+fn a_fenced_store_writes_nothing_once_the_leader_key_changed_hands() {
+    if !can_run() {
+        return;
+    }
+    let etcd = Etcd::start();
+    let endpoints = etcd.endpoint();
+    in_namespace(&etcd.ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let plain = connect(&endpoints).await;
+            let leader = b"/mip6/test/leader".to_vec();
+            let client = mip6_daemon::store::etcd::connect(&endpoints).await.unwrap();
+            let mut kv = client.kv_client();
+            kv.put(leader.clone(), "ha-a 01", None).await.unwrap();
+            let fenced = EtcdStore::with_client(&client, "/mip6/test/records/").fenced_by(Fence {
+                key: leader.clone(),
+                value: b"ha-a 01".to_vec(),
+            });
+            // More rows than one page: all back, in order.
+            let n = usize::try_from(PAGE_ROWS).unwrap() * 2 + 5;
+            let rows: Vec<Row> = (0..n)
+                .map(|i| row(&u32::try_from(i).unwrap().to_be_bytes(), b"v1"))
+                .collect();
+            fenced.put_batch(&rows).await.unwrap();
+            assert_eq!(plain.load_all().await.unwrap(), rows);
+            assert!(fenced.remove(&0u32.to_be_bytes()).await.unwrap());
+            assert!(!fenced.remove(&0u32.to_be_bytes()).await.unwrap());
+            assert!(fenced.compare_and_set(b"mark", None, b"1").await.unwrap());
+            assert!(!fenced.compare_and_set(b"mark", Some(b"9"), b"2").await.unwrap());
+
+            // ha-b takes the key over: nothing ha-a writes lands any more.
+            kv.put(leader.clone(), "ha-b 02", None).await.unwrap();
+            let before = plain.load_all().await.unwrap();
+            let lost = |r: Result<bool, StoreError>| matches!(r, Err(StoreError::Fenced));
+            assert!(matches!(
+                fenced.put_batch(&[row(b"mark", b"stale")]).await,
+                Err(StoreError::Fenced)
+            ));
+            assert!(lost(fenced.remove(&1u32.to_be_bytes()).await));
+            assert!(lost(fenced.compare_and_set(b"mark", Some(b"1"), b"2").await));
+            assert!(lost(fenced.compare_and_set(b"other", None, b"x").await));
+            assert_eq!(plain.load_all().await.unwrap(), before, "no row changed");
+            // The key gone altogether: still fenced.
+            kv.delete(leader, None).await.unwrap();
+            assert!(matches!(
+                fenced.put_batch(&[row(b"mark", b"stale")]).await,
+                Err(StoreError::Fenced)
+            ));
         });
     });
     drop(etcd);
