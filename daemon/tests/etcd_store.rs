@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use mip6_daemon::store::etcd::{EtcdStore, Fence, MAX_TXN_OPS, PAGE_ROWS};
+use mip6_daemon::store::etcd::{Cluster, EtcdStore, Fence, MAX_TXN_OPS, PAGE_ROWS};
 use mip6_daemon::store::{RecordStore, Row, StoreError};
 
 const ADDR: &str = "2001:db8:ff::1";
@@ -260,13 +260,17 @@ fn a_fenced_store_writes_nothing_once_the_leader_key_changed_hands() {
         rt.block_on(async move {
             let plain = connect(&endpoints).await;
             let leader = b"/mip6/test/leader".to_vec();
-            let client = mip6_daemon::store::etcd::connect(&endpoints).await.unwrap();
-            let mut kv = client.kv_client();
+            let cluster = Cluster::connect(&endpoints).await.unwrap();
+            let mut kv = etcd_client::Client::connect(&endpoints, None)
+                .await
+                .unwrap()
+                .kv_client();
             kv.put(leader.clone(), "ha-a 01", None).await.unwrap();
-            let fenced = EtcdStore::with_client(&client, "/mip6/test/records/").fenced_by(Fence {
-                key: leader.clone(),
-                value: b"ha-a 01".to_vec(),
-            });
+            let fenced =
+                EtcdStore::with_cluster(&cluster, "/mip6/test/records/").fenced_by(Fence {
+                    key: leader.clone(),
+                    value: b"ha-a 01".to_vec(),
+                });
             // More rows than one page: all back, in order.
             let n = usize::try_from(PAGE_ROWS).unwrap() * 2 + 5;
             let rows: Vec<Row> = (0..n)
@@ -277,7 +281,10 @@ fn a_fenced_store_writes_nothing_once_the_leader_key_changed_hands() {
             assert!(fenced.remove(&0u32.to_be_bytes()).await.unwrap());
             assert!(!fenced.remove(&0u32.to_be_bytes()).await.unwrap());
             assert!(fenced.compare_and_set(b"mark", None, b"1").await.unwrap());
-            assert!(!fenced.compare_and_set(b"mark", Some(b"9"), b"2").await.unwrap());
+            assert!(!fenced
+                .compare_and_set(b"mark", Some(b"9"), b"2")
+                .await
+                .unwrap());
 
             // ha-b takes the key over: nothing ha-a writes lands any more.
             kv.put(leader.clone(), "ha-b 02", None).await.unwrap();
@@ -288,7 +295,9 @@ fn a_fenced_store_writes_nothing_once_the_leader_key_changed_hands() {
                 Err(StoreError::Fenced)
             ));
             assert!(lost(fenced.remove(&1u32.to_be_bytes()).await));
-            assert!(lost(fenced.compare_and_set(b"mark", Some(b"1"), b"2").await));
+            assert!(lost(
+                fenced.compare_and_set(b"mark", Some(b"1"), b"2").await
+            ));
             assert!(lost(fenced.compare_and_set(b"other", None, b"x").await));
             assert_eq!(plain.load_all().await.unwrap(), before, "no row changed");
             // The key gone altogether: still fenced.

@@ -520,12 +520,23 @@ impl Lab {
         Ok(())
     }
 
-    /// Starts etcd in the router's namespace, once ([`crate::etcd`]); its client URL.
-    pub fn start_etcd(&mut self) -> Result<String, LabError> {
+    /// Starts one etcd member in the router's namespace, once ([`crate::etcd`]); the
+    /// client URLs (one).
+    pub fn start_etcd(&mut self) -> Result<Vec<String>, LabError> {
+        self.start_etcd_cluster(1)
+    }
+
+    /// Starts an etcd cluster of `members` members in the router's namespace, once;
+    /// their client URLs.
+    pub fn start_etcd_cluster(&mut self, members: usize) -> Result<Vec<String>, LabError> {
         if self.etcd.is_none() {
-            self.etcd = Some(crate::etcd::start(self)?);
+            self.etcd = Some(crate::etcd::start(self, members)?);
         }
-        Ok(crate::etcd::client_url())
+        Ok(self
+            .etcd
+            .as_ref()
+            .map(crate::etcd::Etcd::client_urls)
+            .unwrap_or_default())
     }
 
     /// etcd, once [`Lab::start_etcd`] ran.
@@ -533,11 +544,37 @@ impl Lab {
         self.etcd.as_ref()
     }
 
+    /// `kill -9` of etcd member `index`; its data stays for [`Lab::restart_etcd_member`].
+    pub fn kill_etcd_member(&mut self, index: usize) -> Result<(), LabError> {
+        let mut etcd = self.etcd.take().ok_or(LabError::Missing {
+            what: "etcd (Lab::start_etcd)",
+        })?;
+        let r = crate::etcd::kill_member(self, &mut etcd, index);
+        self.etcd = Some(etcd);
+        r
+    }
+
+    /// Starts etcd member `index` again on its data.
+    pub fn restart_etcd_member(&mut self, index: usize) -> Result<(), LabError> {
+        let mut etcd = self.etcd.take().ok_or(LabError::Missing {
+            what: "etcd (Lab::start_etcd)",
+        })?;
+        let r = crate::etcd::restart_member(self, &mut etcd, index);
+        self.etcd = Some(etcd);
+        r
+    }
+
     /// Cuts `node` off from etcd (an nftables table in its namespace drops the etcd
     /// client port both ways) while the home link stays up: a partition of a home
     /// agent from its store, not a failure of either. [`Lab::heal_from_etcd`] undoes it.
     pub fn partition_from_etcd(&self, node: Node) -> Result<(), LabError> {
-        let port = crate::etcd::CLIENT_PORT.to_string();
+        let members = self.etcd.as_ref().map_or(1, crate::etcd::Etcd::size);
+        let ports = crate::etcd::client_ports(members)
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let port = format!("{{ {ports} }}");
         let table = ["inet", PARTITION_TABLE];
         self.exec_in_checked(node, &["nft", "add", "table", table[0], table[1]])?;
         for (chain, hook, field) in [("out", "output", "dport"), ("in", "input", "sport")] {

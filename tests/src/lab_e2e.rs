@@ -93,8 +93,8 @@ pub struct Running {
 pub struct PairRun {
     /// `ha-a` (namespace `ha`) and `ha-b` (namespace `ha2`).
     pub members: [PairMember; 2],
-    /// etcd's client URL.
-    pub etcd: String,
+    /// etcd's client URLs.
+    pub etcd: Vec<String>,
     /// The index of the member [`Running::ha`] is (the active one when started).
     pub active: usize,
     /// The other member's daemon, if it runs.
@@ -115,7 +115,7 @@ impl Running {
         persistence: bool,
         seeds: Option<(u64, u64)>,
     ) -> Running {
-        Running::build(key_interval, persistence, seeds, true, false, false)
+        Running::build(key_interval, persistence, seeds, true, false, None)
     }
 
     /// Like [`Running::start`], with radvd on every link of the lab
@@ -123,7 +123,7 @@ impl Running {
     /// and forms its care-of address from the router's advertisement
     /// ([`Link::slaac_addr`]); tests move it with [`Lab::switch_mn`].
     pub fn start_advertised(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, true, true, false)
+        Running::build(key_interval, persistence, None, true, true, None)
     }
 
     /// A lab whose home agents are a pair on etcd (issue 13, item 5): `ha-a` in
@@ -131,7 +131,12 @@ impl Running {
     /// `ha-b` in `ha2` waits as the standby ([`PairRun::standby`]); etcd runs in the
     /// router. The MN is on foreign link 1, its addresses hand-set.
     pub fn start_pair(key_interval: Duration) -> Running {
-        Running::build(key_interval, true, None, true, false, true)
+        Running::build(key_interval, true, None, true, false, Some(1))
+    }
+
+    /// Like [`Running::start_pair`] with an etcd cluster of `members` members.
+    pub fn start_pair_with_etcd_cluster(key_interval: Duration, members: usize) -> Running {
+        Running::build(key_interval, true, None, true, false, Some(members))
     }
 
     fn build(
@@ -140,7 +145,7 @@ impl Running {
         seeds: Option<(u64, u64)>,
         with_mn: bool,
         advertised: bool,
-        pair: bool,
+        pair: Option<usize>,
     ) -> Running {
         let out = tempfile::Builder::new()
             .prefix("mip6-e2e-")
@@ -178,9 +183,12 @@ impl Running {
             pair: None,
             _out: out,
         };
-        if pair {
+        if let Some(members) = pair {
             r.lab.add_home_agent_pair().expect("a second home agent");
-            let etcd = r.lab.start_etcd().expect("etcd in the router");
+            let etcd = r
+                .lab
+                .start_etcd_cluster(members)
+                .expect("etcd in the router");
             let members = [PairMember::of(&r.files, 0), PairMember::of(&r.files, 1)];
             for m in &members {
                 mip6_lab::demo::config::write_private(
@@ -211,7 +219,7 @@ impl Running {
     /// Like [`Running::start`] with the home agent only: the test starts the mobile
     /// node ([`Running::start_mn`]) when it has prepared the home link.
     pub fn ha_only(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, false, false, false)
+        Running::build(key_interval, persistence, None, false, false, None)
     }
 
     /// The output directory.

@@ -51,9 +51,113 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A [`RecordStore`] in etcd under a key prefix (module docs).
 #[derive(Clone)]
 pub struct EtcdStore {
-    kv: KvClient,
+    kv: Cluster,
     prefix: Vec<u8>,
     fence: Option<Fence>,
+}
+
+/// One client per etcd member, tried in turn: a request that fails on one member
+/// (killed, restarting, without a leader) goes to the next at once. etcd-client's own
+/// balanced channel over several endpoints kept sending to a killed member (every
+/// request "connection refused" until its reconnect), which cost the active home agent
+/// of a pair its leader key when one member of three went down (measured in the lab
+/// test of member loss). A request that failed may still have been applied; every
+/// request the daemons retry is idempotent (a put of the same rows, a heartbeat).
+#[derive(Clone)]
+pub struct Cluster {
+    members: std::sync::Arc<[KvClient]>,
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// A client for each of `endpoints` (`http://host:port`), with the store's
+    /// timeouts ([`REQUEST_TIMEOUT`]); a member answers only while it has a Raft
+    /// leader. Connects lazily: a member down now is tried when asked. Needs a tokio
+    /// runtime.
+    pub async fn connect(endpoints: &[String]) -> Result<Self, StoreError> {
+        let mut members = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let options = ConnectOptions::new()
+                .with_connect_timeout(REQUEST_TIMEOUT)
+                .with_timeout(REQUEST_TIMEOUT)
+                .with_require_leader(true);
+            let client = Client::connect([endpoint], Some(options))
+                .await
+                .map_err(backend)?;
+            members.push(client.kv_client());
+        }
+        if members.is_empty() {
+            return Err(StoreError::Backend("no etcd endpoint".into()));
+        }
+        Ok(Cluster {
+            members: members.into(),
+            current: Default::default(),
+        })
+    }
+
+    /// Runs `call` on the member that last answered, then on each other member in
+    /// turn until one answers (each attempt within `attempt`); the last error if none
+    /// does.
+    pub async fn call<T, F, Fut>(&self, attempt: Duration, call: F) -> Result<T, etcd_client::Error>
+    where
+        F: Fn(KvClient) -> Fut,
+        Fut: core::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        use std::sync::atomic::Ordering;
+        let n = self.members.len();
+        let first = self.current.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for i in (0..n).map(|k| (first + k) % n) {
+            match tokio::time::timeout(attempt, call(self.members[i].clone())).await {
+                Ok(Ok(out)) => {
+                    self.current.store(i, Ordering::Relaxed);
+                    return Ok(out);
+                }
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => {
+                    last = Some(etcd_client::Error::InvalidArgs(format!(
+                        "no answer from etcd member {i} within {attempt:?}"
+                    )));
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| etcd_client::Error::InvalidArgs("no etcd member".into())))
+    }
+
+    /// A transaction ([`Cluster::call`]).
+    pub async fn txn(
+        &self,
+        attempt: Duration,
+        txn: Txn,
+    ) -> Result<etcd_client::TxnResponse, etcd_client::Error> {
+        self.call(attempt, |mut kv| {
+            let txn = txn.clone();
+            async move { kv.txn(txn).await }
+        })
+        .await
+    }
+
+    /// A read ([`Cluster::call`]).
+    pub async fn get(
+        &self,
+        attempt: Duration,
+        key: Vec<u8>,
+        options: Option<GetOptions>,
+    ) -> Result<etcd_client::GetResponse, etcd_client::Error> {
+        self.call(attempt, |mut kv| {
+            let (key, options) = (key.clone(), options.clone());
+            async move { kv.get(key, options).await }
+        })
+        .await
+    }
 }
 
 /// A leader key and the value it must hold for a write to land (module docs).
@@ -81,13 +185,16 @@ impl EtcdStore {
     /// Connects to the etcd cluster at `endpoints` (`http://host:port`) and keeps rows
     /// under `prefix` (e.g. `/mip6/ha/records/`). Needs a tokio runtime.
     pub async fn connect(endpoints: &[String], prefix: &str) -> Result<Self, StoreError> {
-        Ok(Self::with_client(&connect(endpoints).await?, prefix))
+        Ok(Self::with_cluster(
+            &Cluster::connect(endpoints).await?,
+            prefix,
+        ))
     }
 
-    /// A store under `prefix` on a client already connected ([`connect`]).
-    pub fn with_client(client: &Client, prefix: &str) -> Self {
+    /// A store under `prefix` on clients already made ([`Cluster::connect`]).
+    pub fn with_cluster(cluster: &Cluster, prefix: &str) -> Self {
         EtcdStore {
-            kv: client.kv_client(),
+            kv: cluster.clone(),
             prefix: prefix.as_bytes().to_vec(),
             fence: None,
         }
@@ -110,9 +217,11 @@ impl EtcdStore {
                 f.value.clone(),
             ));
         }
-        let mut kv = self.kv.clone();
         if compares.is_empty() {
-            kv.txn(Txn::new().and_then(ops)).await.map_err(backend)?;
+            self.kv
+                .txn(REQUEST_TIMEOUT, Txn::new().and_then(ops))
+                .await
+                .map_err(backend)?;
             return Ok(true);
         }
         let has_condition = compares.len() > usize::from(self.fence.is_some());
@@ -122,8 +231,12 @@ impl EtcdStore {
         if let Some(f) = &self.fence {
             otherwise.push(TxnOp::get(f.key.clone(), None));
         }
-        let resp = kv
-            .txn(Txn::new().when(compares).and_then(ops).or_else(otherwise))
+        let resp = self
+            .kv
+            .txn(
+                REQUEST_TIMEOUT,
+                Txn::new().when(compares).and_then(ops).or_else(otherwise),
+            )
             .await
             .map_err(backend)?;
         if resp.succeeded() {
@@ -153,13 +266,14 @@ impl EtcdStore {
 
 impl RecordStore for EtcdStore {
     async fn load_all(&self) -> Result<Vec<Row>, StoreError> {
-        let mut kv = self.kv.clone();
         let end = prefix_end(&self.prefix);
         let mut from = self.prefix.clone();
         let mut rows = Vec::new();
         loop {
-            let resp = kv
+            let resp = self
+                .kv
                 .get(
+                    REQUEST_TIMEOUT,
                     from.clone(),
                     Some(
                         GetOptions::new()
@@ -216,17 +330,6 @@ impl RecordStore for EtcdStore {
         self.txn(Some(condition), vec![TxnOp::put(key, new.to_vec(), None)])
             .await
     }
-}
-
-/// Connects to the etcd cluster at `endpoints` (`http://host:port`) with the store's
-/// timeouts ([`REQUEST_TIMEOUT`]). Needs a tokio runtime.
-pub async fn connect(endpoints: &[String]) -> Result<Client, StoreError> {
-    let options = ConnectOptions::new()
-        .with_connect_timeout(REQUEST_TIMEOUT)
-        .with_timeout(REQUEST_TIMEOUT);
-    Client::connect(endpoints, Some(options))
-        .await
-        .map_err(backend)
 }
 
 /// The first key after every key that starts with `prefix` (etcd's range end of a

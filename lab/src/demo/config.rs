@@ -167,12 +167,12 @@ impl PairMember {
 
 /// `mip6-ha`'s configuration as one of a pair: [`ha_toml`] with the member's home
 /// interface (`ha-home` or `ha2-home`), state directory and control socket, and a
-/// `[pair]` table naming etcd at `etcd_url`, with the daemon's default timers.
+/// `[pair]` table naming etcd's members `etcd`, with the daemon's default timers.
 pub fn ha_pair_toml(
     files: &DemoFiles,
     member: &PairMember,
     key_interval: Duration,
-    etcd_url: &str,
+    etcd: &[String],
 ) -> String {
     let iface = if member.letter == 'a' {
         HA_IFACE
@@ -196,8 +196,12 @@ pub fn ha_pair_toml(
     single.replacen(
         "\n[log]",
         &format!(
-            "\n[pair]\nname = \"{}\"\netcd = [\"{etcd_url}\"]\n\n[log]",
-            member.name()
+            "\n[pair]\nname = \"{}\"\netcd = [{}]\n\n[log]",
+            member.name(),
+            etcd.iter()
+                .map(|u| format!("{u:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         1,
     )
@@ -277,21 +281,24 @@ mod tests {
 
     #[test]
     fn each_pair_members_config_validates_with_its_own_interface_files_and_name() {
-        let url = "http://[2001:db8:1::fe]:2379";
+        let urls = [
+            "http://[2001:db8:1::fe]:2379".to_owned(),
+            "http://[2001:db8:1::fe]:2479".to_owned(),
+        ];
         let a = PairMember::of(&files(), 0);
         let b = PairMember::of(&files(), 1);
         assert_ne!(a.socket, b.socket);
         assert_ne!(a.state, b.state);
         assert_ne!(a.socket, files().ha_socket);
         for (member, iface) in [(&a, HA_IFACE), (&b, crate::topology::HA2_IFACE)] {
-            let text = ha_pair_toml(&files(), member, Duration::from_secs(5), url);
+            let text = ha_pair_toml(&files(), member, Duration::from_secs(5), &urls);
             let config = mip6_ha_daemon::config::parse(&text).expect("the pair's toml parses");
             config
                 .validate(&|i| i == iface)
                 .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
             let pair = config.pair.as_ref().expect("a [pair] table").get_ref();
             assert_eq!(pair.name, member.name());
-            assert_eq!(pair.etcd, [url]);
+            assert_eq!(pair.etcd, urls);
             assert_eq!(config.state_dir, member.state);
             assert_eq!(config.control_socket, member.socket);
             assert_eq!(config.mobile_node.len(), 1);

@@ -36,10 +36,10 @@ pub mod hold;
 
 use core::time::Duration;
 
-use etcd_client::{Client, Compare, CompareOp, KvClient, Txn, TxnOp};
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use mip6_daemon::clock;
 use mip6_daemon::signals::{Caught, Shutdown};
-use mip6_daemon::store::etcd::{EtcdStore, Fence};
+use mip6_daemon::store::etcd::{Cluster, EtcdStore, Fence};
 use mip6_daemon::store::StoreError;
 use mip6_wire::Time;
 use serde::Deserialize;
@@ -118,8 +118,7 @@ impl PairConfig {
 
 /// A home agent of the pair that is not (yet) active.
 pub struct Candidate {
-    client: Client,
-    kv: KvClient,
+    kv: Cluster,
     config: PairConfig,
     token: Vec<u8>,
 }
@@ -136,10 +135,8 @@ impl Candidate {
     /// Connects to etcd; `nonce` makes this run's token unique (a restarted home
     /// agent of the same name is another holder).
     pub async fn connect(config: &PairConfig, nonce: u64) -> Result<Self, StoreError> {
-        let client = mip6_daemon::store::etcd::connect(&config.etcd).await?;
         Ok(Candidate {
-            kv: client.kv_client(),
-            client,
+            kv: Cluster::connect(&config.etcd).await?,
             config: config.clone(),
             token: format!("{} {nonce:016x}", config.name).into_bytes(),
         })
@@ -148,7 +145,7 @@ impl Candidate {
     /// The state store every active home agent of the pair shares, its writes fenced
     /// by `leadership`.
     pub fn store(&self, leadership: &Leadership) -> EtcdStore {
-        EtcdStore::with_client(&self.client, &self.config.records_prefix())
+        EtcdStore::with_cluster(&self.kv, &self.config.records_prefix())
             .fenced_by(leadership.fence())
     }
 
@@ -163,8 +160,8 @@ impl Candidate {
         let mut unreachable_since: Option<Time> = None;
         loop {
             let now = clock::now();
-            match tokio::time::timeout(timing.heartbeat * 2, self.kv.get(key.clone(), None)).await {
-                Ok(Ok(resp)) => {
+            match self.kv.get(timing.heartbeat * 2, key.clone(), None).await {
+                Ok(resp) => {
                     if unreachable_since.take().is_some() {
                         tracing::info!("etcd answers again");
                     }
@@ -198,15 +195,9 @@ impl Candidate {
                         }
                     }
                 }
-                Ok(Err(e)) => {
+                Err(e) => {
                     if unreachable_since.is_none() {
                         tracing::warn!(error = %e, "standby: etcd does not answer; still trying");
-                        unreachable_since = Some(now);
-                    }
-                }
-                Err(_) => {
-                    if unreachable_since.is_none() {
-                        tracing::warn!("standby: etcd does not answer in time; still trying");
                         unreachable_since = Some(now);
                     }
                 }
@@ -235,14 +226,11 @@ impl Candidate {
             Some(rev) => Compare::mod_revision(key.clone(), CompareOp::Equal, rev),
             None => Compare::create_revision(key.clone(), CompareOp::Equal, 0),
         };
-        let resp = self
-            .kv
-            .txn(
-                Txn::new()
-                    .when([condition])
-                    .and_then([TxnOp::put(key, self.token.clone(), None)]),
-            )
-            .await?;
+        let txn =
+            Txn::new()
+                .when([condition])
+                .and_then([TxnOp::put(key, self.token.clone(), None)]);
+        let resp = self.kv.txn(self.config.timing().heartbeat * 2, txn).await?;
         Ok(resp.succeeded())
     }
 
@@ -274,7 +262,7 @@ impl Candidate {
 pub struct Leadership {
     lost: watch::Receiver<Option<String>>,
     task: tokio::task::JoinHandle<()>,
-    kv: KvClient,
+    kv: Cluster,
     key: Vec<u8>,
     token: Vec<u8>,
 }
@@ -317,22 +305,19 @@ impl Leadership {
     /// Stops the heartbeat and deletes the leader key if it still holds this home
     /// agent's token, so the standby takes over at once. Call it after everything
     /// this home agent put on the link is removed.
-    pub async fn resign(mut self) {
+    pub async fn resign(self) {
         self.task.abort();
         let condition = Compare::value(self.key.clone(), CompareOp::Equal, self.token.clone());
         let txn = Txn::new()
             .when([condition])
             .and_then([TxnOp::delete(self.key.clone(), None)]);
-        match tokio::time::timeout(Duration::from_secs(2), self.kv.txn(txn)).await {
-            Ok(Ok(resp)) if resp.succeeded() => {
+        match self.kv.txn(Duration::from_secs(1), txn).await {
+            Ok(resp) if resp.succeeded() => {
                 tracing::info!("resigned: the standby may take over at once");
             }
-            Ok(Ok(_)) => tracing::info!("not resigned: the leader key was no longer ours"),
-            Ok(Err(e)) => {
+            Ok(_) => tracing::info!("not resigned: the leader key was no longer ours"),
+            Err(e) => {
                 tracing::warn!(error = %e, "resigning failed: the standby takes over after its hold time")
-            }
-            Err(_) => {
-                tracing::warn!("resigning timed out: the standby takes over after its hold time")
             }
         }
     }
@@ -346,7 +331,7 @@ impl Drop for Leadership {
 
 /// The active home agent's heartbeat task.
 struct Heartbeat {
-    kv: KvClient,
+    kv: Cluster,
     key: Vec<u8>,
     token: Vec<u8>,
     timing: Timing,
@@ -366,7 +351,10 @@ impl Heartbeat {
                 self.token.clone(),
                 None,
             )]);
-            match tokio::time::timeout(left, self.kv.txn(txn)).await {
+            // Each member gets at most a heartbeat (one that hangs, cut off, is left
+            // for the next), all of them no longer than the time left.
+            let attempt = self.timing.heartbeat.min(left);
+            match tokio::time::timeout(left, self.kv.txn(attempt, txn)).await {
                 Ok(Ok(resp)) if resp.succeeded() => self.clock.confirmed(sent),
                 Ok(Ok(_)) => {
                     self.lose("another home agent took the leader key over".to_owned());
