@@ -449,3 +449,52 @@ proptest! {
         }
     }
 }
+
+/// The `[pair]` table (issue 13, item 5): its timers with their defaults and a
+/// millisecond unit, and what cannot work is refused with the table's line.
+#[test]
+fn a_pair_table_is_read_and_checked() {
+    let pair = |body: &str| {
+        base().replacen(
+            "\n[[mobile_node]]",
+            &format!("\n[pair]\n{body}\n\n[[mobile_node]]"),
+            1,
+        )
+    };
+    let ok = parse(&pair(
+        "name = \"ha-a\"\netcd = [\"http://[2001:db8:1::fe]:2379\"]\nhold_time = \"600ms\"",
+    ))
+    .unwrap();
+    ok.validate(&|_| true).unwrap();
+    let p = ok.pair.as_ref().unwrap().get_ref();
+    assert_eq!(p.timing().hold, Duration::from_millis(600));
+    assert_eq!(p.timing().heartbeat, Duration::from_millis(100));
+    assert_eq!(p.prefix, "/mip6/ha/");
+
+    let refused = |text: String, want: &str| {
+        let errors = parse(&text).unwrap().validate(&|_| true).unwrap_err();
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            all.iter().any(|e| e.contains(want) && e.contains("pair")),
+            "{all:?}"
+        );
+    };
+    refused(pair("name = \"ha-a\"\netcd = []"), "no endpoint");
+    refused(
+        pair("name = \"ha-a\"\netcd = [\"http://x:2379\"]\nheartbeat = \"200ms\"\nhold_time = \"500ms\""),
+        "three heartbeats",
+    );
+    refused(
+        pair("name = \"ha-a\"\netcd = [\"http://x:2379\"]").replacen(
+            "address = \"2001:db8:1::1\"",
+            "address = \"2001:db8:1::1\"\npersistence = false",
+            1,
+        ),
+        "needs persistence = true",
+    );
+    // An unknown key in the table is a syntax error with its position.
+    assert!(parse(&pair(
+        "name = \"ha-a\"\netcd = [\"http://x:2379\"]\nlease = 3"
+    ))
+    .is_err());
+}
