@@ -106,6 +106,10 @@ struct DemoArgs {
     /// default switches links and the MN learns each from its Router Advertisements).
     #[arg(long)]
     hand_set_addresses: bool,
+    /// Two home agents on etcd (Debian's etcd-server, started in the lab): the
+    /// `ha_restart` phase kills the active one and the standby takes over.
+    #[arg(long)]
+    ha_pair: bool,
     /// Seed both daemons' RNG (replayable captures; tests only).
     #[arg(long)]
     seed: Option<u64>,
@@ -308,6 +312,7 @@ fn run_demo(args: DemoArgs) -> ExitCode {
     opts.register_timeout = args.register_timeout;
     opts.persistence = !args.no_persistence;
     opts.hand_set_addresses = args.hand_set_addresses;
+    opts.ha_pair = args.ha_pair;
     opts.seed = args.seed;
     opts.echo_daemon_logs = !args.quiet_daemons;
     match demo::run(&opts) {

@@ -299,6 +299,9 @@ impl RecordStore for EtcdStore {
     }
 
     async fn put_batch(&self, rows: &[Row]) -> Result<(), StoreError> {
+        // etcd refuses a transaction that names a key twice; of several rows of one
+        // key the last one stays (the trait's rule), so only it is sent.
+        let rows = last_of_each_key(rows);
         for chunk in rows.chunks(MAX_TXN_OPS) {
             let puts: Vec<TxnOp> = chunk
                 .iter()
@@ -332,6 +335,18 @@ impl RecordStore for EtcdStore {
     }
 }
 
+/// The rows of `rows` that no later row of the same key replaces, in their order.
+fn last_of_each_key(rows: &[Row]) -> Vec<&Row> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<&Row> = rows
+        .iter()
+        .rev()
+        .filter(|r| seen.insert(r.key.as_slice()))
+        .collect();
+    kept.reverse();
+    kept
+}
+
 /// The first key after every key that starts with `prefix` (etcd's range end of a
 /// prefix read).
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
@@ -348,7 +363,18 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_end;
+    use super::{last_of_each_key, prefix_end, Row};
+
+    #[test]
+    fn of_several_rows_of_one_key_the_last_is_written() {
+        let row = |k: &[u8], v: &[u8]| Row {
+            key: k.to_vec(),
+            value: v.to_vec(),
+        };
+        let rows = [row(b"a", b"1"), row(b"b", b"1"), row(b"a", b"2")];
+        let kept: Vec<&Row> = last_of_each_key(&rows);
+        assert_eq!(kept, [&rows[1], &rows[2]]);
+    }
 
     #[test]
     fn a_prefix_range_ends_after_its_last_key() {

@@ -15,7 +15,8 @@
 //!    HA's BAs, [`nft`]); `handover` (foreign1 → foreign2 → foreign1, latency per move,
 //!    see [`report`]); `return_home` (onto the home link and away again: the MN
 //!    deregisters there, RFC 6275 §11.5.4); `ha_restart` (`kill -9` the HA, start it
-//!    again on its state);
+//!    again on its state; with `--ha-pair`, two home agents on etcd and a failover
+//!    instead: the standby takes over, the killed one comes back as the standby);
 //! 4. TCP goodput MN → CN through the tunnel ([`crate::traffic::tcp`]);
 //! 5. read both daemons' status ([`status`]) for registrations and rekeys, list the
 //!    captures, check the results ([`report::DemoReport::add_checks`]).
@@ -46,9 +47,7 @@ use serde::de::DeserializeOwned;
 
 use self::config::DemoFiles;
 use self::daemon::{Daemon, DaemonSpec};
-use self::report::{
-    handover_latency, DemoReport, HaRestartReport, MoveTimes, PhaseReport, RekeyCounts,
-};
+use self::report::{handover_latency, DemoReport, MoveTimes, PhaseReport, RekeyCounts};
 use self::status::{HaStatus, KeyEvents, MnStatus};
 use crate::error::LabError;
 use crate::topology::{Lab, Link, Node, ProcId};
@@ -101,6 +100,9 @@ pub struct DemoOptions {
     /// Move the MN by adding and removing addresses by hand (`--hand-set-addresses`)
     /// instead of switching links under radvd's Router Advertisements (the default).
     pub hand_set_addresses: bool,
+    /// Run two home agents on etcd (`--ha-pair`): the `ha_restart` phase becomes a
+    /// failover (`kill -9` of the active one; the standby takes over).
+    pub ha_pair: bool,
 }
 
 impl DemoOptions {
@@ -122,6 +124,7 @@ impl DemoOptions {
             seed: None,
             echo_daemon_logs: true,
             hand_set_addresses: false,
+            ha_pair: false,
         }
     }
 
@@ -283,6 +286,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, DemoError> {
         lab: Some(lab),
         ha: None,
         mn: None,
+        pair: None,
         nft_installed: false,
         sniffers: Vec::new(),
         ha_instances: 0,
@@ -300,7 +304,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport, DemoError> {
 fn prepare_out_dir(out: &Path) -> Result<PathBuf, DemoError> {
     std::fs::create_dir_all(out).map_err(io_err(format!("create {}", out.display())))?;
     let out = std::fs::canonicalize(out).map_err(io_err(format!("resolve {}", out.display())))?;
-    for dir in ["ha-state", "mn-state"] {
+    for dir in ["ha-state", "ha-state-a", "ha-state-b", "mn-state"] {
         let d = out.join(dir);
         if d.exists() {
             std::fs::remove_dir_all(&d).map_err(io_err(format!("remove {}", d.display())))?;
@@ -329,6 +333,15 @@ struct MoveRecord {
     trigger: &'static str,
 }
 
+/// The home agent pair of `--ha-pair`.
+struct DemoPair {
+    members: [config::PairMember; 2],
+    /// The index of the active member.
+    active: usize,
+    /// The other member's daemon (standby), if it runs.
+    standby: Option<Daemon>,
+}
+
 /// Something done at an offset into a phase.
 #[derive(Debug, Clone, Copy)]
 enum Action {
@@ -345,6 +358,8 @@ struct Demo<'a> {
     lab: Option<Lab>,
     ha: Option<Daemon>,
     mn: Option<Daemon>,
+    /// With `--ha-pair`: the members' files, which one [`Demo::ha`] is, the standby.
+    pair: Option<DemoPair>,
     nft_installed: bool,
     /// The `dumpcap`s capturing the router's and the CN's links ([`sniff`]).
     sniffers: Vec<ProcId>,
@@ -381,8 +396,31 @@ impl Demo<'_> {
             self.lab().start_router_advertisements()?;
             self.lab().switch_mn(Link::Foreign1)?;
         }
+        if self.opts.ha_pair {
+            self.lab().add_home_agent_pair()?;
+            let etcd = self.lab().start_etcd()?;
+            let members = [
+                config::PairMember::of(&self.files, 0),
+                config::PairMember::of(&self.files, 1),
+            ];
+            for m in &members {
+                config::write_private(&m.config, &config::ha_pair_toml(&self.files, m, key, &etcd))
+                    .map_err(io_err(format!("write {}", m.config.display())))?;
+            }
+            self.pair = Some(DemoPair {
+                members,
+                active: 0,
+                standby: None,
+            });
+        }
         self.start_sniffers()?;
         self.start_ha()?;
+        if self.opts.ha_pair {
+            let standby = self.spawn_pair_member(1)?;
+            if let Some(p) = &mut self.pair {
+                p.standby = Some(standby);
+            }
+        }
         let mn = self.start_daemon("mn", Node::Mn, None)?;
         self.mn = Some(mn);
         self.wait_registered(Link::Foreign1, self.opts.register_timeout)?;
@@ -454,6 +492,12 @@ impl Demo<'_> {
     }
 
     fn start_ha(&mut self) -> Result<(), DemoError> {
+        if self.pair.is_some() {
+            let ha = self.spawn_pair_member(0)?;
+            ha.wait_ready(self.lab(), READY_TIMEOUT)?;
+            self.activate(0, ha);
+            return Ok(());
+        }
         self.ha_instances += 1;
         let name = if self.ha_instances == 1 {
             "ha".to_owned()
@@ -464,6 +508,42 @@ impl Demo<'_> {
         self.ha = Some(ha);
         self.last_ha = HaStatus::default();
         Ok(())
+    }
+
+    /// Spawns pair member `index` (`ha-a`, `ha-b`; a numbered name after the first
+    /// run) without waiting: a standby says no `ready`.
+    fn spawn_pair_member(&mut self, index: usize) -> Result<Daemon, DemoError> {
+        self.ha_instances += 1;
+        let member = self.pair.as_ref().expect("a pair").members[index].clone();
+        let name = if self.ha_instances <= 2 {
+            member.name()
+        } else {
+            format!("{}-{}", member.name(), self.ha_instances)
+        };
+        let node = if index == 0 { Node::Ha } else { Node::Ha2 };
+        let spec = DaemonSpec {
+            name: &name,
+            node,
+            program: &self.ha_bin,
+            config: &member.config,
+            capture: Some(self.files.out.join(format!("{name}.pcapng"))),
+            socket: &member.socket,
+            log: self.files.out.join(format!("{name}.log")),
+            seed: self.opts.seed,
+            echo: self.opts.echo_daemon_logs,
+        }
+        .clone();
+        let lab = self.lab.as_mut().expect("the lab lives until teardown");
+        Ok(Daemon::spawn(lab, &spec)?)
+    }
+
+    /// Pair member `index` is the active home agent now: status reads its socket.
+    fn activate(&mut self, index: usize, ha: Daemon) {
+        let pair = self.pair.as_mut().expect("a pair");
+        pair.active = index;
+        self.files.ha_socket = pair.members[index].socket.clone();
+        self.ha = Some(ha);
+        self.last_ha = HaStatus::default();
     }
 
     fn mn_status(&self) -> Option<MnStatus> {
@@ -741,24 +821,38 @@ impl Demo<'_> {
         Ok(())
     }
 
-    /// `kill -9` the HA, then start a new instance on the same config and state.
+    /// `kill -9` the HA, then start a new instance on the same config and state; in a
+    /// pair, the standby takes over instead, and the killed one is started again as
+    /// the new standby.
     fn restart_ha(&mut self) -> Result<(), DemoError> {
         let before = self.ha_status();
         self.ha_history.push(before);
         let ha = self.ha.take().expect("HA running");
         let killed = Instant::now();
         ha.kill_hard(self.lab());
-        tracing::info!("HA killed with SIGKILL; restarting it");
-        self.start_ha()?;
-        let down = killed.elapsed();
+        if let Some(pair) = &mut self.pair {
+            tracing::info!("active HA killed with SIGKILL; the standby takes over");
+            let standby = pair.standby.take().expect("a standby runs");
+            let (old, new) = (pair.active, 1 - pair.active);
+            standby.wait_ready(self.lab(), READY_TIMEOUT)?;
+            let down = killed.elapsed();
+            self.activate(new, standby);
+            let again = self.spawn_pair_member(old)?;
+            if let Some(p) = &mut self.pair {
+                p.standby = Some(again);
+            }
+            self.report.ha_restart.failover = true;
+            self.report.ha_restart.down_ms = down.as_secs_f64() * 1000.0;
+        } else {
+            tracing::info!("HA killed with SIGKILL; restarting it");
+            self.start_ha()?;
+            self.report.ha_restart.down_ms = killed.elapsed().as_secs_f64() * 1000.0;
+        }
         let now = self.ha_status();
         let hoa = MN_HOA.to_string();
-        self.report.ha_restart = HaRestartReport {
-            down_ms: down.as_secs_f64() * 1000.0,
-            persistence: self.opts.persistence,
-            binding_restored: now.bindings.iter().any(|b| b.home_address == hoa),
-            mn_reinitializations: 0,
-        };
+        self.report.ha_restart.persistence = self.opts.persistence;
+        self.report.ha_restart.binding_restored =
+            now.bindings.iter().any(|b| b.home_address == hoa);
         Ok(())
     }
 
@@ -880,6 +974,10 @@ impl Demo<'_> {
             mn_ba_received: mn_now.ba_received,
             mn_handovers: mn_now.handovers,
         };
+        // The router saw every frame the home agents sealed, before and after the
+        // restart or failover (its capture stopped before the goodput run).
+        self.report.ha_restart.repeated_nonces =
+            sniff::repeated_esp_nonces(&sniff::capture_path(&self.files.out, Node::Rt));
         self.report.add_checks();
         Ok(())
     }
@@ -899,6 +997,9 @@ impl Demo<'_> {
         }
         if let Some(ha) = self.ha.take() {
             ha.stop(&mut lab);
+        }
+        if let Some(standby) = self.pair.as_mut().and_then(|p| p.standby.take()) {
+            standby.stop(&mut lab);
         }
         if self.nft_installed {
             if let Err(e) = nft::remove(&lab) {

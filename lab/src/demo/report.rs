@@ -217,8 +217,16 @@ pub struct BaLossReport {
 /// The HA restart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HaRestartReport {
-    /// From `kill -9` to the new instance's "ready".
+    /// A failover in a home agent pair (`--ha-pair`), not a restart.
+    #[serde(default)]
+    pub failover: bool,
+    /// From `kill -9` to the new instance's (or the standby's) "ready".
     pub down_ms: f64,
+    /// ESP frames seen twice on one router interface with the same (source, SPI,
+    /// sequence number): a repeated AES-GCM nonce (RFC 4106 §3.1); `None` without the
+    /// router's capture or tshark.
+    #[serde(default)]
+    pub repeated_nonces: Option<u64>,
     /// Persistence was on.
     pub persistence: bool,
     /// The new instance had the MN's binding right after start (from its state).
@@ -371,9 +379,21 @@ impl DemoReport {
                 detail: format!("{} initializations", r.mn_reinitializations),
             });
         }
-        if self.ha_restart.persistence && self.phases.iter().any(|p| p.name == "ha_restart") {
+        if let Some(n) = self.ha_restart.repeated_nonces {
             checks.push(Check {
-                name: "no re-initialization across the HA restart".into(),
+                name: "no (SPI, sequence number) twice on the router's links".into(),
+                ok: n == 0,
+                detail: format!("{n} repeated"),
+            });
+        }
+        if self.ha_restart.persistence && self.phases.iter().any(|p| p.name == "ha_restart") {
+            let what = if self.ha_restart.failover {
+                "failover to the standby HA"
+            } else {
+                "HA restart"
+            };
+            checks.push(Check {
+                name: format!("no re-initialization across the {what}"),
                 ok: self.ha_restart.mn_reinitializations == 0,
                 detail: format!(
                     "{} initializations, binding restored: {}",
@@ -468,11 +488,19 @@ impl fmt::Display for DemoReport {
         )?;
         writeln!(
             f,
-            "HA restart: down {:.0} ms, persistence {}, binding restored {}, MN re-initializations {}",
+            "{}: down {:.0} ms, persistence {}, binding restored {}, MN re-initializations {}, repeated nonces on the router's links {}",
+            if self.ha_restart.failover {
+                "HA failover (kill -9 of the active one)"
+            } else {
+                "HA restart"
+            },
             self.ha_restart.down_ms,
             self.ha_restart.persistence,
             self.ha_restart.binding_restored,
-            self.ha_restart.mn_reinitializations
+            self.ha_restart.mn_reinitializations,
+            self.ha_restart
+                .repeated_nonces
+                .map_or_else(|| "not checked".to_owned(), |n| n.to_string())
         )?;
         writeln!(
             f,

@@ -3,7 +3,7 @@
 //! The daemons write their own engine captures (`ha*.pcapng`, `mn*.pcapng`); these show
 //! the same exchanges as the links carried them.
 //!
-//! `dumpcap -i any` (Wireshark's capture engine, from the `tshark` package) runs in each
+//! `dumpcap -i any -y LINUX_SLL2` (Wireshark's capture engine, from the `tshark` package) runs in each
 //! namespace, at most [`MAX_PACKETS`] packets, from before the HA starts until before the
 //! goodput run (a TCP flood adds nothing to read and would fill the disk). The router's
 //! capture gets a key file too: `rt.pcapng.esp_sa` is the union of the HA captures' key
@@ -57,7 +57,10 @@ pub fn start(lab: &mut Lab, node: Node, out: &Path) -> Result<ProcId, crate::err
         .unwrap_or_else(|_| Stdio::null());
     let mut command = lab.command_in(node, "dumpcap");
     command
-        .args(["-q", "-i", "any", "-c"])
+        // Linux cooked v2: each frame says which interface it crossed (ifindex), so a
+        // frame the router forwards shows once per interface and can be told apart
+        // from a frame sent twice (repeated_esp_nonces).
+        .args(["-q", "-i", "any", "-y", "LINUX_SLL2", "-c"])
         .arg(MAX_PACKETS.to_string())
         .arg("-w")
         .arg(&path)
@@ -145,5 +148,59 @@ mod tests {
         let out = Path::new("/out");
         assert_eq!(capture_path(out, Node::Rt), Path::new("/out/rt.pcapng"));
         assert_eq!(capture_path(out, Node::Cn), Path::new("/out/cn.pcapng"));
+    }
+}
+
+/// How many ESP frames of the capture at `pcap` repeat the (interface, IPv6 source,
+/// SPI, sequence number) of an earlier one: each is an AES-GCM nonce sealed twice
+/// (RFC 4106 §3.1), since a frame crosses each interface of the router once. `None`
+/// if tshark cannot read it.
+pub fn repeated_esp_nonces(pcap: &Path) -> Option<u64> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-Y",
+            "esp",
+            "-T",
+            "fields",
+            "-e",
+            "sll.ifindex",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "esp.spi",
+            "-e",
+            "esp.sequence",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(count_repeats(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Lines seen before (tshark's field lines), counted.
+fn count_repeats(lines: &str) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    lines
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !seen.insert(*l))
+        .count() as u64
+}
+
+#[cfg(test)]
+mod repeat_tests {
+    use super::count_repeats;
+
+    #[test]
+    fn a_frame_seen_twice_on_one_interface_is_a_repeat_on_two_it_is_not() {
+        let lines = "3\t2001:db8:1::1\t0x1002\t7\n4\t2001:db8:1::1\t0x1002\t7\n3\t2001:db8:1::1\t0x1002\t8\n";
+        assert_eq!(count_repeats(lines), 0);
+        let twice = format!("{lines}3\t2001:db8:1::1\t0x1002\t7\n");
+        assert_eq!(count_repeats(&twice), 1);
     }
 }
