@@ -534,7 +534,7 @@ impl Demo<'_> {
         }
         .clone();
         let lab = self.lab.as_mut().expect("the lab lives until teardown");
-        Ok(Daemon::spawn(lab, &spec)?)
+        Daemon::spawn(lab, &spec)
     }
 
     /// Pair member `index` is the active home agent now: status reads its socket.
