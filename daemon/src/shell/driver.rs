@@ -644,9 +644,6 @@ impl<R: Role, S: RecordStore> Core<R, S> {
             if let Some(c) = &mut self.capture {
                 c.pcap.net_out(now, &t.frame);
             }
-            if let Some(spi) = t.spi {
-                self.stats.sealed(spi);
-            }
             tracing::debug!(destination = %t.destination, len = t.frame.len(), "signalling sent");
             transmits.push(t);
         }
@@ -818,9 +815,6 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                     self.next_hops.learn(peer, hop, now);
                 }
             }
-            if let Some(spi) = received.spi() {
-                self.stats.opened(spi);
-            }
             match received {
                 Received::Delivered { inner, .. } => self.delivered.push((i, inner)),
                 Received::Consumed { .. } => {}
@@ -936,14 +930,10 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         }
         self.settle(now).await?;
         let mut failed = 0u64;
-        let mut at = 0;
-        while at < self.sealed.len() {
-            let (i, frame) = self.sealed[at];
-            if let Some(c) = &mut self.capture {
+        if let Some(c) = &mut self.capture {
+            for &(i, frame) in &self.sealed {
                 c.pcap.net_out(now, &self.tun_bufs[i][..frame.len]);
             }
-            self.stats.sealed(frame.spi);
-            at += 1;
         }
         let frames: Vec<(&[u8], Ipv6Addr)> = self
             .sealed

@@ -53,15 +53,14 @@ pub struct ReportInput<'a> {
 
 impl ReportInput<'_> {
     /// One key slot as the status lists it: `slot`, `generation` (0 for the init
-    /// key), both SPIs, `age_s`, and the packets opened under the inbound SPI and
-    /// sealed under the outbound one (`inbound` is the SPI this end receives under).
-    pub fn generation_json(&self, g: &GenerationView, inbound_is_mn_to_ha: bool) -> Value {
+    /// key), both SPIs, `age_s`, and the engine's packet counts of the slot
+    /// ([`mip6_wire::keys::SlotPackets`]) since it was installed: `packets_in`, the
+    /// frames this end opened under it (ICV and anti-replay passed), and
+    /// `packets_out`, the frames it sealed under it (signalling and data, counted
+    /// when sealed; one the kernel refused is also a `send_failed` drop). At the
+    /// home agent `packets_in` are MN→HA frames, at the mobile node HA→MN ones.
+    pub fn generation_json(&self, g: &GenerationView) -> Value {
         let SpiPair { mn_to_ha, ha_to_mn } = g.spis;
-        let (inbound, outbound) = if inbound_is_mn_to_ha {
-            (mn_to_ha, ha_to_mn)
-        } else {
-            (ha_to_mn, mn_to_ha)
-        };
         let number = match g.id {
             mip6_wire::keys::GenerationId::Init => 0,
             mip6_wire::keys::GenerationId::Number(n) => n,
@@ -72,8 +71,8 @@ impl ReportInput<'_> {
             "spi_mn_to_ha": mn_to_ha.get(),
             "spi_ha_to_mn": ha_to_mn.get(),
             "age_s": secs_between(self.now, g.installed_at),
-            "packets_in": self.stats.sa(inbound.get()).opened,
-            "packets_out": self.stats.sa(outbound.get()).sealed,
+            "packets_in": g.packets.opened,
+            "packets_out": g.packets.sealed,
         })
     }
 
@@ -152,7 +151,7 @@ impl ReportInput<'_> {
 mod tests {
     use super::*;
     use mip6_wire::esp::Spi;
-    use mip6_wire::keys::{DistributionKind, GenerationId, Slot};
+    use mip6_wire::keys::{DistributionKind, GenerationId, Slot, SlotPackets};
 
     #[test]
     fn names_are_snake_case_and_seconds_tenths() {
@@ -167,11 +166,8 @@ mod tests {
     }
 
     #[test]
-    fn a_generation_counts_packets_under_its_inbound_and_outbound_spi() {
+    fn a_generation_shows_its_slots_packet_counts() {
         let mut stats = ShellStats::new(Time::from_secs(100));
-        stats.opened(0x1001);
-        stats.opened(0x1001);
-        stats.sealed(0x2001);
         stats.distribution(DistributionKind::Update);
         stats.drop("truncated");
         let input = ReportInput {
@@ -188,19 +184,37 @@ mod tests {
                 ha_to_mn: Spi::new(0x2001).unwrap(),
             },
             installed_at: Time::from_secs(102),
+            packets: SlotPackets {
+                opened: 2,
+                sealed: 1,
+            },
         };
-        let at_ha = input.generation_json(&g, true);
-        assert_eq!(at_ha["slot"], "init");
-        assert_eq!(at_ha["generation"], 0);
-        assert_eq!(at_ha["age_s"], 10.0);
+        let json = input.generation_json(&g);
+        assert_eq!(json["slot"], "init");
+        assert_eq!(json["generation"], 0);
         assert_eq!(
-            (&at_ha["packets_in"], &at_ha["packets_out"]),
-            (&json!(2), &json!(1))
+            (&json["spi_mn_to_ha"], &json["spi_ha_to_mn"]),
+            (&json!(0x1001), &json!(0x2001))
         );
-        // At the mobile node the directions swap: it opens HA→MN, seals MN→HA.
-        let at_mn = input.generation_json(&g, false);
+        assert_eq!(json["age_s"], 10.0);
         assert_eq!(
-            (&at_mn["packets_in"], &at_mn["packets_out"]),
+            (&json["packets_in"], &json["packets_out"]),
+            (&json!(2), &json!(1)),
+            "opened in, sealed out"
+        );
+        let numbered = GenerationView {
+            slot: Slot::Newest,
+            id: GenerationId::Number(7),
+            packets: SlotPackets::default(),
+            ..g
+        };
+        let json = input.generation_json(&numbered);
+        assert_eq!(
+            (&json["slot"], &json["generation"]),
+            (&json!("newest"), &json!(7))
+        );
+        assert_eq!(
+            (&json["packets_in"], &json["packets_out"]),
             (&json!(0), &json!(0))
         );
 

@@ -1,22 +1,15 @@
 //! What the shell counts beside the engine's own counters: frames on each path, its
-//! own drops by name, packets per SA (from the SPIs the engine reports), key
-//! distributions by kind, and signalling frames the kernel took.
+//! own drops by name, key distributions by kind, and signalling frames the kernel
+//! took. Packets per key slot are the engines' (`GenerationView::packets`): counted
+//! where the slot lives, they go with it when it is rotated out, where a map here
+//! keyed by SPI kept an entry for every SPI ever used (issue 13).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use mip6_wire::keys::DistributionKind;
 use mip6_wire::Time;
 
 pub use crate::counters::Frames;
-
-/// Packets opened and sealed under one SPI.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SaPackets {
-    /// Frames the engine opened under it.
-    pub opened: u64,
-    /// Frames the engine sealed under it that the kernel took.
-    pub sealed: u64,
-}
 
 /// The shell's counters (status and metrics).
 #[derive(Debug, Clone)]
@@ -27,8 +20,6 @@ pub struct ShellStats {
     pub frames: Frames,
     /// The shell's and the role's own drops, by name (`truncated`, `send_failed`, …).
     pub drops: BTreeMap<&'static str, u64>,
-    /// Packets per SPI.
-    pub sa_packets: HashMap<u32, SaPackets>,
     /// Key distributions by kind, in [`DistributionKind::ALL`] order.
     pub distributions: [u64; 3],
     /// Signalling frames (BUs or BAs) the kernel took.
@@ -42,7 +33,6 @@ impl ShellStats {
             started: now,
             frames: Frames::default(),
             drops: BTreeMap::new(),
-            sa_packets: HashMap::new(),
             distributions: [0; 3],
             signalling_sent: 0,
         }
@@ -58,21 +48,6 @@ impl ShellStats {
         if n > 0 {
             *self.drops.entry(name).or_default() += n;
         }
-    }
-
-    /// Counts a frame opened under `spi`.
-    pub fn opened(&mut self, spi: u32) {
-        self.sa_packets.entry(spi).or_default().opened += 1;
-    }
-
-    /// Counts a frame sealed under `spi` that left.
-    pub fn sealed(&mut self, spi: u32) {
-        self.sa_packets.entry(spi).or_default().sealed += 1;
-    }
-
-    /// Packets of one SPI.
-    pub fn sa(&self, spi: u32) -> SaPackets {
-        self.sa_packets.get(&spi).copied().unwrap_or_default()
     }
 
     /// Counts a key distribution.
@@ -115,20 +90,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_by_spi_kind_and_name() {
+    fn counts_by_kind_and_name() {
         let mut s = ShellStats::new(Time::from_secs(5));
-        s.opened(0x1001);
-        s.opened(0x1001);
-        s.sealed(0x2001);
-        assert_eq!(
-            s.sa(0x1001),
-            SaPackets {
-                opened: 2,
-                sealed: 0
-            }
-        );
-        assert_eq!(s.sa(0x2001).sealed, 1);
-        assert_eq!(s.sa(0x3001), SaPackets::default());
         s.distribution(DistributionKind::Resend);
         s.distribution(DistributionKind::Update);
         s.distribution(DistributionKind::Update);

@@ -70,7 +70,7 @@ pub fn status_fields<R: RngCore + CryptoRng>(
             let generations: Vec<Value> = view
                 .generations
                 .iter()
-                .map(|g| input.generation_json(g, true))
+                .map(|g| input.generation_json(g))
                 .collect();
             keys.push(json!({
                 "home_address": hoa.to_string(),
@@ -235,6 +235,70 @@ pub fn render_text(status: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: `packets_in` / `packets_out` of a slot are the frames the engine
+    /// opened and sealed under it, with no help from the shell.
+    #[test]
+    fn a_slot_lists_the_frames_the_engine_opened_and_sealed_under_it() {
+        use mip6_daemon::shell::stats::ShellStats;
+        use mip6_ha::{HaConfig, MnConfig, Received};
+        use mip6_testkit::lab::{init_key, COA, HA, HOA, T0};
+        use mip6_testkit::signalling::key_initialization;
+        use mip6_testkit::ScriptedMn;
+        use rand_chacha::rand_core::SeedableRng;
+
+        let key = init_key();
+        let config = HaConfig::new(
+            HA,
+            vec![MnConfig {
+                home_address: key.home_address,
+                init_secret: key.secret.clone(),
+                init_spis: key.spis,
+                init_suite: key.suite,
+            }],
+        );
+        let rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let mut ha = HomeAgent::new(config, rng, T0, Vec::new()).unwrap();
+        let mut mn = ScriptedMn::new(&key, COA);
+        let mut bu = mn.bu(&[key_initialization(T0)]);
+        assert!(matches!(ha.handle(T0, &mut bu), Received::Consumed { .. }));
+        while ha.poll_event().is_some() {}
+        let ba = mn.open_ba(ha.poll_transmit().expect("a BA").frame);
+        mn.install(&ba);
+        for _ in 0..3 {
+            let mut up = mn.data(HOA, COA, b"up");
+            assert!(matches!(ha.handle(T0, &mut up), Received::Delivered { .. }));
+        }
+
+        let stats = ShellStats::new(T0);
+        let input = ReportInput {
+            stats: &stats,
+            engine_drops: Vec::new(),
+            now: T0,
+            page: mip6_daemon::control::Page::default(),
+        };
+        let v = Value::Object(status_fields(&ha, &[HOA], &input));
+        let slots: Vec<_> = v["keys"][0]["generations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["slot"].clone(),
+                    g["packets_in"].clone(),
+                    g["packets_out"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            slots,
+            [
+                (json!("newest"), json!(3), json!(0)),
+                (json!("init"), json!(1), json!(1)),
+            ],
+            "data under generation 1; the BU and its BA under init: {v}"
+        );
+    }
 
     #[test]
     fn text_rendering_survives_any_json() {

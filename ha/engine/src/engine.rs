@@ -104,8 +104,9 @@ pub struct KeyView {
     /// Whether N was restored after a restart: data under it is dropped until a
     /// fresh generation ([`crate::DropReason::DataUnderRestoredKey`]).
     pub newest_restored: bool,
-    /// Every filled slot, newest first: SPIs and when the HA installed it (the init
-    /// key: when the engine started).
+    /// Every filled slot, newest first: SPIs, when the HA installed it (the init key:
+    /// when the engine started), and the frames the HA opened (MN→HA) and sealed
+    /// (HA→MN) under it since.
     pub generations: Vec<GenerationView>,
 }
 
@@ -400,6 +401,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                         id: keys.id(),
                         spis: keys.spis(),
                         installed_at,
+                        packets: keys.packets(),
                     })
                 })
                 .collect(),

@@ -14,16 +14,19 @@
 //! re-expanding from the 20-octet key that lies in the line already fetched costs less
 //! than the misses on a cached 750-octet cipher would. Key material is wiped on drop.
 //!
-//! Slot moves go through [`KeySlots::initialize`] and [`KeySlots::install`]; marks and
-//! windows (with the floors restored into them) live in the slot, so they move with
-//! their keys. All three slots are inline: a long-running HA holds init, N−1 and N for
+//! Slot moves go through [`KeySlots::initialize`] and [`KeySlots::install`]; marks,
+//! windows (with the floors restored into them) and the slot's packet counts
+//! ([`SlotPackets`], status `packets_in` / `packets_out`) live in the slot, so they
+//! move with their keys and are dropped with them. All three slots are inline: a long-running HA holds init, N−1 and N for
 //! every MN, and a box for N−1 would cost a pointer and an allocator header per MN.
 
 use core::num::NonZeroU64;
 use std::net::Ipv6Addr;
 
 use mip6_wire::esp::{self, EspAead, Opened, OutboundSa, ReplayWindow, SaKey, Suite};
-use mip6_wire::keys::{Direction, GenerationId, KeySchedule, KeyTableError, Slot, SpiPair};
+use mip6_wire::keys::{
+    Direction, GenerationId, KeySchedule, KeyTableError, Slot, SlotPackets, SpiPair,
+};
 use mip6_wire::{Secret32, Time};
 use zeroize::Zeroize;
 
@@ -86,7 +89,8 @@ const WIDE: usize = 32 + 4;
 
 /// The two SAs of one key slot, HA role: outbound HA→MN, inbound MN→HA, kept compact
 /// (no expanded cipher), with the slot's outbound mark; a restored inbound floor is
-/// raised in the window.
+/// raised in the window. 96 octets: the packet counts take 8, the replay knowledge
+/// one octet of what was padding.
 pub(crate) struct SlotKeys {
     /// 0 for the init key, else the generation number (never 0, see `draw`).
     number: u32,
@@ -98,7 +102,13 @@ pub(crate) struct SlotKeys {
     /// `reserved_below + 1` (the mark, at most 2^32).
     reserved_below: u32,
     suite: Suite,
+    /// What is known of the inbound replay state (always exact for the init key:
+    /// its top is persisted on every frame it opens). Here rather than in
+    /// [`Dynamic`], where it would cost 8 octets of padding per generation.
+    replay: ReplayKnowledge,
     window: ReplayWindow,
+    /// Frames opened and sealed under this key since it was installed.
+    packets: SlotPackets,
     /// AES-128-GCM: outbound key ‖ salt, then inbound key ‖ salt. Zero for AES-256.
     narrow: [u8; 2 * NARROW],
     /// AES-256-GCM: the same layout.
@@ -122,6 +132,8 @@ impl core::fmt::Debug for SlotKeys {
             .field("suite", &self.suite)
             .field("next_out", &self.next_out())
             .field("window", &self.window)
+            .field("replay", &self.replay)
+            .field("packets", &self.packets)
             .finish_non_exhaustive()
     }
 }
@@ -148,7 +160,9 @@ impl SlotKeys {
             used: 0,
             reserved_below: 0,
             suite,
+            replay: ReplayKnowledge::Exact,
             window,
+            packets: SlotPackets::default(),
             narrow: [0; 2 * NARROW],
             wide: None,
         };
@@ -235,6 +249,11 @@ impl SlotKeys {
         &self.window
     }
 
+    /// Frames opened and sealed under this key since it was installed.
+    pub const fn packets(&self) -> SlotPackets {
+        self.packets
+    }
+
     /// Heap bytes of the key material (the AES-256 box), `chunk` rounding a request.
     pub fn heap_bytes(&self, chunk: impl Fn(usize) -> usize) -> usize {
         self.wide.as_ref().map_or(0, |_| chunk(2 * WIDE))
@@ -266,13 +285,16 @@ impl SlotKeys {
             });
         };
         let aead = A::from_key(&key);
-        esp::open_with(&aead, self.spis.mn_to_ha, key.salt(), &mut self.window, buf)
+        let opened = esp::open_with(&aead, self.spis.mn_to_ha, key.salt(), &mut self.window, buf)?;
+        self.packets.count_opened();
+        Ok(opened)
     }
 
     /// Runs `seal` on the outbound SA, built for this call around the compact key, the
     /// counter and the engine's IV prefix, and keeps the counter it leaves (so no
-    /// number is used twice). `None` if the key material is unusable (cannot happen
-    /// for a derived key).
+    /// number is used twice); every sequence number `seal` used counts as a frame
+    /// sealed. `None` if the key material is unusable (cannot happen for a derived
+    /// key).
     pub fn with_outbound<A: EspAead, T>(
         &mut self,
         iv_prefix: u32,
@@ -282,7 +304,10 @@ impl SlotKeys {
         let mut sa = OutboundSa::<A>::resume(self.spis.ha_to_mn, key, self.next_out())
             .with_iv_prefix(iv_prefix);
         let result = seal(&mut sa);
-        self.set_next_out(sa.next_sequence());
+        let next = sa.next_sequence();
+        self.packets
+            .count_sealed(next.saturating_sub(self.next_out()));
+        self.set_next_out(next);
         Some(result)
     }
 
@@ -292,12 +317,12 @@ impl SlotKeys {
     }
 }
 
-/// A generation the HA drew or restored: its keys and the secret it distributes.
+/// A generation the HA drew or restored: its keys (with what is known of their
+/// replay state) and the secret it distributes.
 #[derive(Debug)]
 pub(crate) struct Dynamic {
     pub keys: SlotKeys,
     pub secret: Secret32,
-    pub replay: ReplayKnowledge,
 }
 
 /// What the home agent knows of a generation's inbound replay state (issue 12,
@@ -334,7 +359,6 @@ impl Dynamic {
                 window,
             ),
             secret,
-            replay: ReplayKnowledge::Exact,
         }
     }
 
@@ -442,12 +466,7 @@ impl KeySlots {
     /// What is known of the inbound replay state of the key in `slot` (init's top is
     /// persisted on every frame: exact).
     pub fn replay_knowledge(&self, slot: Slot) -> ReplayKnowledge {
-        let dynamic = match slot {
-            Slot::Init => None,
-            Slot::Newest => self.newest.as_ref(),
-            Slot::Anterior => self.anterior.as_ref(),
-        };
-        dynamic.map_or(ReplayKnowledge::Exact, |d| d.replay)
+        self.get(slot).map_or(ReplayKnowledge::Exact, |k| k.replay)
     }
 
     /// The slot whose inbound (MN→HA) SPI is `spi`.
@@ -559,7 +578,7 @@ impl KeySlots {
         g.keys.resume_at(record.outbound_mark);
         g.keys.set_mark(record.outbound_mark);
         g.keys.raise_floor(record.inbound_top);
-        g.replay = ReplayKnowledge::LostAtRestart;
+        g.keys.replay = ReplayKnowledge::LostAtRestart;
         g
     }
 

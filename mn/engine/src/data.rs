@@ -45,9 +45,11 @@ impl<A: EspAead> MobileNode<A> {
             self.emit_persist();
         }
         let endpoints = TunnelEndpoints::new(coa, self.config.home_agent);
-        let sa = self.keys.transmit_sa();
-        let spi = sa.spi().get();
-        let len = seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Local)?;
+        let (spi, len) = self.keys.with_transmit_sa(|sa| {
+            let spi = sa.spi().get();
+            seal_data_in_place(&endpoints, sa, buf, inner_len, InnerOrigin::Local)
+                .map(|len| (spi, len))
+        })?;
         self.counters.data_sealed += 1;
         Ok(DataFrame {
             len,

@@ -179,7 +179,7 @@ impl<A: EspAead> MobileNode<A> {
         // can (issue 12: without this the node could not initialize again until the
         // restarted HA's numbers passed its window).
         let mut proven_by_echo = None;
-        let opened = match self.keys.table_mut().open_inbound(esp_area) {
+        let opened = match self.keys.open_inbound(esp_area) {
             Ok((_slot, opened)) => opened,
             Err(
                 e @ (mip6_wire::esp::Error::Replayed { .. } | mip6_wire::esp::Error::TooOld { .. }),
@@ -223,6 +223,8 @@ impl<A: EspAead> MobileNode<A> {
                         }
                         self.on_ack(now, ack, options)?;
                         if proven_by_echo.is_some() {
+                            // Opened outside the window: counted once it proved fresh.
+                            self.keys.count_opened(mip6_wire::keys::Slot::Init);
                             self.counters.init_window_restarts += 1;
                             tracing::info!(seq, "the home agent restarted its init sequence numbers: window restarted");
                             if let Some(init) =
@@ -532,9 +534,12 @@ impl<A: EspAead> MobileNode<A> {
         }
         let sealed = frame.buffer_len().and_then(|len| {
             let mut buf = vec![0; len];
-            let sa = self.keys.transmit_sa();
-            let spi = sa.spi().get();
-            frame.seal(sa, &mut buf).map(|_| (buf, spi))
+            self.keys
+                .with_transmit_sa(|sa| {
+                    let spi = sa.spi().get();
+                    frame.seal(sa, &mut buf).map(|_| spi)
+                })
+                .map(|spi| (buf, spi))
         });
         match sealed {
             Ok((buf, spi)) => {

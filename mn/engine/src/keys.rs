@@ -1,13 +1,16 @@
 //! The mobile node's keys for its home agent (docs/key-protocol.md, patent FIG. 1):
 //! a [`KeyTable`] of role [`Role::MobileNode`] — transmit with newest (init when there
-//! is none), accept newest, anterior and init — plus the outbound sequence marks
-//! ([`crate::persist`]) and the node's own key-update timer (explicit mode, patent (3)).
+//! is none), accept newest, anterior and init — plus, per slot, the outbound sequence
+//! marks ([`crate::persist`]), install times and packet counts (status), which move
+//! with the keys when a generation is installed and go when they are dropped, and the
+//! node's own key-update timer (explicit mode, patent (3)).
 
 use core::net::Ipv6Addr;
 
-use mip6_wire::esp::{AesGcmAead, EspAead, OutboundSa, Spi};
+use mip6_wire::esp::{self, AesGcmAead, EspAead, Opened, OutboundSa, Spi};
 use mip6_wire::keys::{
-    DistributionKind, Generation, GenerationId, GenerationView, KeyTable, Role, Slot, SpiPair,
+    DistributionKind, Generation, GenerationId, GenerationView, KeyTable, Role, Slot, SlotPackets,
+    SpiPair,
 };
 use mip6_wire::mh::KeyDistribution;
 use mip6_wire::Time;
@@ -42,8 +45,10 @@ pub struct KeyView {
     pub anterior: Option<u32>,
     /// The key-update timer.
     pub update: UpdateTimer,
-    /// Every filled slot, newest first: SPIs and when the node installed it (the init
-    /// key: when the node started or last fell back to it).
+    /// Every filled slot, newest first: SPIs, when the node installed it (the init
+    /// key: when the node started or last fell back to it), and the frames the node
+    /// opened (HA→MN) and sealed (MN→HA) under it since it was installed (the init
+    /// key: since the node started).
     pub generations: Vec<GenerationView>,
 }
 
@@ -61,6 +66,32 @@ struct Marks {
     init: u64,
     anterior: u64,
     newest: u64,
+}
+
+/// Frames opened and sealed per slot (status), shifted like the marks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Packets {
+    init: SlotPackets,
+    anterior: SlotPackets,
+    newest: SlotPackets,
+}
+
+impl Packets {
+    fn slot(&self, slot: Slot) -> SlotPackets {
+        match slot {
+            Slot::Init => self.init,
+            Slot::Anterior => self.anterior,
+            Slot::Newest => self.newest,
+        }
+    }
+
+    fn slot_mut(&mut self, slot: Slot) -> &mut SlotPackets {
+        match slot {
+            Slot::Init => &mut self.init,
+            Slot::Anterior => &mut self.anterior,
+            Slot::Newest => &mut self.newest,
+        }
+    }
 }
 
 /// What a Key Distribution did.
@@ -81,6 +112,7 @@ pub(crate) struct NodeKeys<A: EspAead = AesGcmAead> {
     table: KeyTable<A>,
     marks: Marks,
     installed: InstallTimes,
+    packets: Packets,
     pub(crate) update: UpdateTimer,
 }
 
@@ -152,6 +184,7 @@ impl<A: EspAead> NodeKeys<A> {
                 anterior: now,
                 newest: now,
             },
+            packets: Packets::default(),
             update: UpdateTimer::Off,
         }
     }
@@ -159,6 +192,20 @@ impl<A: EspAead> NodeKeys<A> {
     /// The key table (for `inbound::open`).
     pub(crate) fn table_mut(&mut self) -> &mut KeyTable<A> {
         &mut self.table
+    }
+
+    /// Opens an ESP packet with the accepted key its SPI names and counts it as
+    /// opened in that slot; returns the slot too.
+    pub(crate) fn open_inbound(&mut self, buf: &mut [u8]) -> Result<(Slot, Opened), esp::Error> {
+        let (slot, opened) = self.table.open_inbound(buf)?;
+        self.packets.slot_mut(slot).count_opened();
+        Ok((slot, opened))
+    }
+
+    /// Counts a frame opened in `slot` outside [`open_inbound`](Self::open_inbound)
+    /// (the init BA taken outside the replay window).
+    pub(crate) fn count_opened(&mut self, slot: Slot) {
+        self.packets.slot_mut(slot).count_opened();
     }
 
     /// True when the node holds a dynamic generation (so it transmits with newest).
@@ -192,14 +239,20 @@ impl<A: EspAead> NodeKeys<A> {
         }
     }
 
-    /// The SA the node seals with (newest, init when there is none).
-    pub(crate) fn transmit_sa(&mut self) -> &mut OutboundSa<A> {
+    /// Runs `seal` on the SA the node seals with (newest, init when there is none);
+    /// every sequence number it used counts as a frame sealed in that slot.
+    pub(crate) fn with_transmit_sa<T>(&mut self, seal: impl FnOnce(&mut OutboundSa<A>) -> T) -> T {
         let slot = self.table.transmit_slot();
         // The transmit slot is always filled (init is, newest is when it is chosen).
-        match self.table.get_mut(slot) {
-            Some(g) => g.outbound_mut(),
-            None => unreachable!("transmit slot {slot:?} is filled by construction"),
-        }
+        let Some(g) = self.table.get_mut(slot) else {
+            unreachable!("transmit slot {slot:?} is filled by construction")
+        };
+        let sa = g.outbound_mut();
+        let before = sa.next_sequence();
+        let result = seal(sa);
+        let used = sa.next_sequence().saturating_sub(before);
+        self.packets.slot_mut(slot).count_sealed(used);
+        result
     }
 
     /// Installs a Key Distribution as newest if its generation is newer than the
@@ -238,6 +291,8 @@ impl<A: EspAead> NodeKeys<A> {
         self.marks.newest = 1;
         self.installed.anterior = self.installed.newest;
         self.installed.newest = now;
+        self.packets.anterior = self.packets.newest;
+        self.packets.newest = SlotPackets::default();
         Ok(Installed::New {
             generation: kd.generation,
             kind,
@@ -251,6 +306,8 @@ impl<A: EspAead> NodeKeys<A> {
         self.installed.init = now;
         self.marks.anterior = 1;
         self.marks.newest = 1;
+        self.packets.anterior = SlotPackets::default();
+        self.packets.newest = SlotPackets::default();
         self.update = UpdateTimer::Off;
     }
 
@@ -280,6 +337,7 @@ impl<A: EspAead> NodeKeys<A> {
                             Slot::Anterior => self.installed.anterior,
                             Slot::Newest => self.installed.newest,
                         },
+                        packets: self.packets.slot(slot),
                     })
                 })
                 .collect(),

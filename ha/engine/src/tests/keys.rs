@@ -108,7 +108,16 @@ fn explicit_init_without_request_or_with_stale_or_skewed_timestamp_is_145() {
     assert_eq!(u8::from(mn.open_ba(one_ba(&mut ha)).status), 145);
     // Accepted once at T0 + 1 …
     initialize(&mut ha, &mut mn, T0 + secs(1), RequestMode::Explicit);
-    let before = view(&ha);
+    // The refused BU still opens under init and its BA is sealed under init: only
+    // those counts move.
+    let keys_only = |ha: &Ha| {
+        let mut v = view(ha);
+        for g in &mut v.generations {
+            g.packets = Default::default();
+        }
+        v
+    };
+    let before = keys_only(&ha);
     // … then the same timestamp again (a replayed or stale init) is refused.
     mn.keys.drop_dynamic();
     let mut frame = mn.bu_under(Slot::Init, &[key_initialization(T0 + secs(1))]);
@@ -117,7 +126,7 @@ fn explicit_init_without_request_or_with_stale_or_skewed_timestamp_is_145() {
     assert_eq!(ba.status, Refusal::InitTimestamp.status());
     assert_eq!(ba.echo, Some((T0 + secs(1)).to_ntp()));
     assert!(ba.distribution.is_none());
-    assert_eq!(view(&ha), before, "no key moves");
+    assert_eq!(keys_only(&ha), before, "no key moves");
     assert_eq!(ha.counters().refused(Refusal::InitTimestamp), 3);
 }
 
@@ -488,4 +497,78 @@ fn without_rekey_after_initialization_the_timer_runs_its_interval() {
     ha.handle(T0 + secs(1), &mut frame);
     assert_eq!(key_events(&take_events(&mut ha)), []);
     assert_keys(&ha, GenerationId::Init, &[g(1), GenerationId::Init], true);
+}
+
+/// Issue 13: each key slot counts the frames the home agent opened (MN→HA) and sealed
+/// (HA→MN) under it; the counts move with the key from newest to anterior, and go
+/// with it when it is rotated out or dropped by a re-initialization.
+#[test]
+fn packet_counts_follow_their_key_and_leave_with_it() {
+    let counts = |ha: &Ha| -> Vec<(GenerationId, u32, u32)> {
+        view(ha)
+            .generations
+            .iter()
+            .map(|g| (g.id, g.packets.opened, g.packets.sealed))
+            .collect()
+    };
+    let down = |ha: &mut Ha, n: usize| {
+        for _ in 0..n {
+            let inner = udp_packet(CN, HOA, b"down");
+            let mut buf = data_buffer(&inner);
+            ha.seal_data(T0 + secs(1), &mut buf, inner.len()).unwrap();
+        }
+    };
+    let up = |ha: &mut Ha, mn: &mut ScriptedMn, n: usize| {
+        for _ in 0..n {
+            let mut frame = mn.data(HOA, COA, b"up");
+            let r = ha.handle(T0 + secs(1), &mut frame);
+            assert!(matches!(r, Received::Delivered { .. }), "{r:?}");
+        }
+    };
+    let init = GenerationId::Init;
+    let mut ha = ha(RequestMode::Explicit);
+    let mut mn = mn();
+    assert_eq!(counts(&ha), [(init, 0, 0)]);
+
+    // The initialization BU opened under init, its BA sealed under init.
+    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
+    take_events(&mut ha);
+    assert_eq!(counts(&ha), [(g(1), 0, 0), (init, 1, 1)]);
+    // The node sends under its newest (1), the HA under init (no anterior yet).
+    up(&mut ha, &mut mn, 2);
+    down(&mut ha, 3);
+    assert_eq!(counts(&ha), [(g(1), 2, 0), (init, 1, 4)]);
+    // A replay does not pass the window: not opened, not counted.
+    let mut frame = mn.data(HOA, COA, b"twice");
+    let mut replay = frame.clone();
+    ha.handle(T0 + secs(1), &mut frame);
+    assert_eq!(
+        ha.handle(T0 + secs(1), &mut replay),
+        Received::Dropped(DropReason::Replayed)
+    );
+    assert_eq!(counts(&ha), [(g(1), 3, 0), (init, 1, 4)]);
+
+    // Update: the BU opens under 1, 2 is drawn, 1 becomes the anterior with its
+    // counts and seals the BA.
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(T0 + secs(2), &mut frame);
+    take_events(&mut ha);
+    let ba = mn.open_ba(one_ba(&mut ha));
+    mn.install(&ba);
+    assert_eq!(counts(&ha), [(g(2), 0, 0), (g(1), 4, 1), (init, 1, 4)]);
+    up(&mut ha, &mut mn, 1);
+    down(&mut ha, 2);
+    assert_eq!(counts(&ha), [(g(2), 1, 0), (g(1), 4, 3), (init, 1, 4)]);
+
+    // The next update rotates 1 out: its counts go with it, 2's move to the anterior.
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(T0 + secs(3), &mut frame);
+    take_events(&mut ha);
+    let ba = mn.open_ba(one_ba(&mut ha));
+    mn.install(&ba);
+    assert_eq!(counts(&ha), [(g(3), 0, 0), (g(2), 2, 1), (init, 1, 4)]);
+
+    // A re-initialization drops both generations and their counts; init's go on.
+    initialize(&mut ha, &mut mn, T0 + secs(4), RequestMode::Explicit);
+    assert_eq!(counts(&ha), [(g(1), 0, 0), (init, 2, 5)]);
 }

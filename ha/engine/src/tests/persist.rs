@@ -49,12 +49,14 @@ fn restored_engine_resumes_keys_binding_and_sequence_marks() {
     let mut cfg = config(RequestMode::Explicit);
     cfg.sequence_block = 4;
     let mut restored = ha_with(cfg, 99, records.clone());
-    // Install times are not persisted: a restored slot counts as installed at the
-    // restart. Everything else of the view must be as it was.
+    // Install times and packet counts are not persisted: a restored slot counts as
+    // installed at the restart, with nothing opened or sealed yet. Everything else of
+    // the view must be as it was.
     let at_restart = |view: Option<crate::KeyView>| {
         view.map(|mut v| {
             for g in &mut v.generations {
                 g.installed_at = T0;
+                g.packets = Default::default();
             }
             v
         })

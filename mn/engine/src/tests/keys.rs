@@ -650,3 +650,95 @@ fn a_follow_up_bu_answered_without_a_key_is_not_repeated_in_implicit_mode() {
     let (_, t) = take_all(&mut mn);
     assert!(t.is_empty(), "no BU before the refresh: {t:?}");
 }
+
+/// Issue 13: each key slot counts the frames the node opened (HA→MN) and sealed
+/// (MN→HA) under it; the counts move with the key from newest to anterior, and go
+/// with it when it is rotated out or the node drops its dynamic keys.
+#[test]
+fn packet_counts_follow_their_key_and_leave_with_it() {
+    let counts = |mn: &crate::MobileNode| -> Vec<(GenerationId, u32, u32)> {
+        mn.keys()
+            .generations
+            .iter()
+            .map(|g| (g.id, g.packets.opened, g.packets.sealed))
+            .collect()
+    };
+    let up = |mn: &mut crate::MobileNode, n: usize| {
+        for _ in 0..n {
+            let inner = udp_packet(HOA, CN, b"up");
+            let mut buf = data_buffer(&inner);
+            mn.seal_data(T0, &mut buf, inner.len()).unwrap();
+        }
+    };
+    // A refresh whose BA (sealed under the scripted HA's transmit key) carries
+    // generation `g`.
+    let update = |mn: &mut crate::MobileNode, ha: &mut ScriptedHa, g: u32| {
+        let now = mn.poll_timeout().unwrap();
+        mn.handle_timeout(now);
+        let bu = ha.open_bu(&one_bu(mn));
+        let mut ba = ha.ba(
+            &bu,
+            &[KeyOption::KeyDistribution(super::harness::distribution(g))],
+        );
+        ha.update(g);
+        let r = mn.handle(now, &mut ba);
+        assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+        take_all(mn);
+    };
+    let mut mn = node(RequestMode::Explicit);
+    let mut ha = home_agent();
+    assert_eq!(counts(&mn), [(Init, 0, 0)]);
+
+    // The initialization BU sealed under init, its BA opened under init.
+    register(&mut mn, &mut ha, T0);
+    take_all(&mut mn);
+    assert_eq!(counts(&mn), [(Number(1), 0, 0), (Init, 1, 1)]);
+    // Data leaves under newest; the HA tunnels under its transmit key, still init.
+    up(&mut mn, 2);
+    let mut down = ha.seal_data(COA, &udp_packet(CN, HOA, b"down"));
+    let mut replay = down.clone();
+    assert!(matches!(
+        mn.handle(T0, &mut down),
+        Received::Delivered { .. }
+    ));
+    assert_eq!(
+        mn.handle(T0, &mut replay),
+        Received::Dropped(DropReason::Replayed),
+        "a replay is not opened, so not counted"
+    );
+    assert_eq!(counts(&mn), [(Number(1), 0, 2), (Init, 2, 1)]);
+
+    // Generation 2 arrives in the BA of a refresh sealed under 1: 1 moves to the
+    // anterior with its counts.
+    update(&mut mn, &mut ha, 2);
+    assert_eq!(
+        counts(&mn),
+        [(Number(2), 0, 0), (Number(1), 0, 3), (Init, 3, 1)]
+    );
+    up(&mut mn, 1);
+    assert_eq!(
+        counts(&mn),
+        [(Number(2), 0, 1), (Number(1), 0, 3), (Init, 3, 1)]
+    );
+
+    // Generation 3, in a BA the HA seals under its anterior (1): 1 opens it, then is
+    // rotated out with its counts.
+    update(&mut mn, &mut ha, 3);
+    assert_eq!(
+        counts(&mn),
+        [(Number(3), 0, 0), (Number(2), 0, 2), (Init, 3, 1)]
+    );
+
+    // A refresh and its two resends go unanswered: the node drops its dynamic keys,
+    // and their counts with them, and initializes under init, whose counts go on.
+    let mut now = mn.poll_timeout().unwrap();
+    mn.handle_timeout(now);
+    take_all(&mut mn);
+    for wait in [1.5, 3.0, 6.0] {
+        now = now + secs(wait);
+        mn.handle_timeout(now);
+        take_all(&mut mn);
+    }
+    assert_eq!(mn.counters().keys_dropped, 1);
+    assert_eq!(counts(&mn), [(Init, 3, 2)]);
+}
