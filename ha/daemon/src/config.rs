@@ -284,6 +284,12 @@ impl DaemonConfig {
     pub fn forget_source_text(&mut self) {
         self.text = SourceText::default();
     }
+
+    /// Drops the `[[mobile_node]]` entries (with their secrets in hex): the running
+    /// daemon keeps what a reload compares of them in `crate::reload::FileNodes`.
+    pub fn forget_mobile_nodes(&mut self) {
+        self.mobile_node = Vec::new();
+    }
 }
 
 /// Parses a configuration; syntax errors, wrong types, bad values and unknown fields

@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::config::DaemonConfig;
 use crate::pair::Leadership;
+use crate::reload::FileNodes;
 use crate::routes::Routes;
 use crate::status;
 use crate::store::HaRecords;
@@ -64,8 +65,11 @@ pub struct HomeAgentRole {
     provisioned: std::collections::BTreeSet<Ipv6Addr>,
     routes: Routes,
     nft: NftGuard,
-    /// The running configuration (SIGHUP compares the file with it).
+    /// The running configuration (SIGHUP compares the file with it), without its
+    /// `[[mobile_node]]` entries.
     config: DaemonConfig,
+    /// What a reload compares of the running file's entries.
+    file_nodes: FileNodes,
     /// Active in a home agent pair ([`crate::pair`]): losing it ends the daemon.
     leadership: Option<Leadership>,
 }
@@ -96,8 +100,11 @@ pub struct HomeAgentSetup {
     pub home_addresses: Vec<Ipv6Addr>,
     /// Which of them are provisioned ([`crate::provision`]).
     pub provisioned: std::collections::BTreeSet<Ipv6Addr>,
-    /// The configuration it runs with (its `origin` is the file SIGHUP reads again).
+    /// The configuration it runs with (its `origin` is the file SIGHUP reads again);
+    /// its `[[mobile_node]]` entries are dropped ([`DaemonConfig::forget_mobile_nodes`]).
     pub config: DaemonConfig,
+    /// The file's entries, as a reload compares them.
+    pub file_nodes: FileNodes,
 }
 
 impl HomeAgentRole {
@@ -120,7 +127,12 @@ impl HomeAgentRole {
             provisioned: setup.provisioned,
             routes,
             nft,
-            config: setup.config,
+            config: {
+                let mut config = setup.config;
+                config.forget_mobile_nodes();
+                config
+            },
+            file_nodes: setup.file_nodes,
             leadership: None,
         }
     }
@@ -372,7 +384,7 @@ impl Role for HomeAgentRole {
                     .collect::<Vec<_>>()
                     .join("; ")
             })?;
-        let plan = crate::reload::plan(&self.config, &new)?;
+        let (plan, file_nodes) = crate::reload::plan(&self.config, &self.file_nodes, &new)?;
         // An added node's init SPI may be one a served node drew for a generation
         // (or one a node removed in this same reload still holds): refuse before
         // changing anything.
@@ -389,11 +401,14 @@ impl Role for HomeAgentRole {
         }
         for hoa in &plan.removed {
             self.engine.remove_mobile_node(now, hoa);
-            self.home_addresses.retain(|h| h != hoa);
         }
+        let removed: std::collections::HashSet<&Ipv6Addr> = plan.removed.iter().collect();
+        self.home_addresses.retain(|h| !removed.contains(h));
+        let stored: std::collections::HashMap<Ipv6Addr, &MnRecord> =
+            stored.iter().map(|r| (r.home_address, r)).collect();
         for mn in &plan.added {
             let hoa = mn.home_address;
-            let record = stored.iter().find(|r| r.home_address == hoa);
+            let record = stored.get(&hoa).copied();
             if let Err(e) = self.engine.add_mobile_node(now, mn.clone(), record) {
                 return Err(format!(
                     "mobile_node {hoa}: {e} (nodes removed so far stay removed)"
@@ -420,7 +435,9 @@ impl Role for HomeAgentRole {
         );
         let mut new = new;
         new.forget_source_text();
+        new.forget_mobile_nodes();
         self.config = new;
+        self.file_nodes = file_nodes;
         Ok(HostAction::None)
     }
 

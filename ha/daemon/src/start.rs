@@ -73,6 +73,8 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
                 .join("\n"),
         )
     })?;
+    // What a SIGHUP compares of the file's entries (before the provisioned join them).
+    let file_nodes = crate::reload::FileNodes::of(&engine_config.mobile_nodes);
     // Every reserved block is one fsync'd store write in the loop.
     engine_config.sequence_block = mip6_daemon::SEQUENCE_BLOCK;
     let address = *config.address.get_ref();
@@ -96,7 +98,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
             config,
             options,
             shutdown,
-            engine_config,
+            (engine_config, file_nodes),
             store,
             report,
             None,
@@ -126,7 +128,7 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         config,
         options,
         shutdown,
-        engine_config,
+        (engine_config, file_nodes),
         store,
         report,
         Some(leadership),
@@ -141,7 +143,7 @@ async fn serve<S: RecordStore>(
     config: DaemonConfig,
     options: StartOptions,
     shutdown: Shutdown,
-    mut engine_config: mip6_ha::HaConfig,
+    (mut engine_config, file_nodes): (mip6_ha::HaConfig, crate::reload::FileNodes),
     store: Store<S, store::HaRecords>,
     report: impl FnOnce(usize, usize),
     leadership: Option<pair::Leadership>,
@@ -275,6 +277,7 @@ async fn serve<S: RecordStore>(
             home_addresses,
             provisioned,
             config,
+            file_nodes,
         },
         routes,
         nft,
