@@ -110,15 +110,23 @@ impl Drop for Etcd {
     }
 }
 
-/// Runs `f` on a thread inside `ns`, on a runtime of its own (its sockets live there).
-fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+/// Runs `f` to its end on a thread inside `ns`, on a runtime of its own (its sockets
+/// live there).
+fn in_namespace<F>(ns: &str, f: impl FnOnce() -> F + Send + 'static)
+where
+    F: core::future::Future<Output = ()>,
+{
     let ns = ns.to_owned();
     std::thread::spawn(move || {
         mip6_netio::enter_named_netns(&ns).expect("setns into the test's namespace");
-        f()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(f());
     })
     .join()
-    .expect("the namespace thread")
+    .expect("the namespace thread");
 }
 
 async fn connect(endpoints: &[String]) -> EtcdStore {
@@ -168,11 +176,7 @@ fn the_etcd_store_keeps_rows_and_reserves_each_block_once() {
     let etcd = Etcd::start();
     let endpoints = etcd.endpoint();
     in_namespace(&etcd.ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
+        async move {
             let store = connect(&endpoints).await;
             assert!(store.load_all().await.unwrap().is_empty());
 
@@ -236,7 +240,7 @@ fn the_etcd_store_keeps_rows_and_reserves_each_block_once() {
             let mut all: Vec<u64> = wa.iter().chain(&wb).copied().collect();
             all.sort_unstable();
             assert_eq!(all, (1..=50).collect::<Vec<_>>(), "a: {wa:?} b: {wb:?}");
-        });
+        }
     });
     drop(etcd);
 }
@@ -253,11 +257,7 @@ fn a_fenced_store_writes_nothing_once_the_leader_key_changed_hands() {
     let etcd = Etcd::start();
     let endpoints = etcd.endpoint();
     in_namespace(&etcd.ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
+        async move {
             let plain = connect(&endpoints).await;
             let leader = b"/mip6/test/leader".to_vec();
             let cluster = Cluster::connect(&endpoints).await.unwrap();
@@ -315,7 +315,7 @@ fn a_fenced_store_writes_nothing_once_the_leader_key_changed_hands() {
                 fenced.put_batch(&[row(b"mark", b"stale")]).await,
                 Err(StoreError::Fenced)
             ));
-        });
+        }
     });
     drop(etcd);
 }

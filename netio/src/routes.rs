@@ -239,6 +239,59 @@ impl NetConfig {
         .await
     }
 
+    /// `ip -6 route replace <dst>/128 dev <ifindex> table <table>` through a device
+    /// this process owns and the kernel deletes when the process lets go of it (a
+    /// non-persistent TUN), **not recorded for undo**: the kernel removes the route
+    /// with the device, also after a `kill -9`. The home agent's route per binding
+    /// (issue 13: an undo entry per bound home address cost ~90 octets per node at
+    /// 100 000 nodes, for routes that go with the TUN anyway).
+    pub async fn add_device_route(
+        &mut self,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        table: u32,
+    ) -> Result<(), Error> {
+        let key = RouteKey {
+            dst,
+            prefix: 128,
+            ifindex,
+            table,
+            gateway: None,
+            source: None,
+        };
+        self.handle
+            .route()
+            .add(route_message(key))
+            .replace()
+            .execute()
+            .await
+            .map_err(|source| Error::Netlink {
+                op: format!("add route {dst}/128"),
+                source,
+            })
+    }
+
+    /// Removes a route added by [`add_device_route`](Self::add_device_route).
+    pub async fn remove_device_route(
+        &mut self,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        table: u32,
+    ) -> Result<(), Error> {
+        route_del(
+            &self.handle,
+            RouteKey {
+                dst,
+                prefix: 128,
+                ifindex,
+                table,
+                gateway: None,
+                source: None,
+            },
+        )
+        .await
+    }
+
     /// `ip -6 route replace default dev <ifindex> table <table>`: the MN's reverse-tunnel
     /// table.
     pub async fn add_default_route(&mut self, ifindex: u32, table: u32) -> Result<(), Error> {

@@ -15,11 +15,10 @@
 //! Root only; skipped loudly otherwise (or without etcd, tshark, dumpcap, nft), except
 //! under `CI=true`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use mip6_lab::demo::sniff;
 use mip6_lab::prereq::require_lab;
 use mip6_lab::{Link, Node, ProcId, HA_ADDR};
 use mip6_tests::lab_e2e::{longest_silence, Running};
@@ -68,43 +67,6 @@ fn capture_foreign_link(run: &mut Running) -> (ProcId, PathBuf) {
         std::thread::sleep(Duration::from_millis(20));
     }
     (id, path)
-}
-
-/// Every ESP frame of the capture: (IPv6 source, SPI, sequence number), in order.
-fn esp_frames(pcap: &Path) -> Vec<(String, String, String)> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args([
-            "-Y",
-            "esp",
-            "-T",
-            "fields",
-            "-e",
-            "ipv6.src",
-            "-e",
-            "esp.spi",
-            "-e",
-            "esp.sequence",
-        ])
-        .output()
-        .expect("tshark runs");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split('\t');
-            Some((
-                f.next()?.to_owned(),
-                f.next()?.to_owned(),
-                f.next()?.to_owned(),
-            ))
-        })
-        .collect()
 }
 
 /// The first line of a daemon's log that contains `what`, and its timestamp (the
@@ -195,21 +157,19 @@ fn a_standby_takes_over_from_a_killed_home_agent_without_reinitializing_or_repea
     );
 
     run.lab.stop(dumpcap).expect("dumpcap stops");
-    let frames = esp_frames(&pcap);
-    let from_ha = frames.iter().filter(|f| f.0 == HA_ADDR.to_string()).count();
+    let frames = sniff::esp_frames(&pcap).expect("tshark reads the capture");
+    let from_ha = frames
+        .iter()
+        .filter(|f| f.source == HA_ADDR.to_string())
+        .count();
     assert!(
         from_ha > 100,
         "ESP from the home agents on the link: {from_ha}"
     );
-    let mut seen: HashMap<&(String, String, String), usize> = HashMap::new();
-    for f in &frames {
-        *seen.entry(f).or_default() += 1;
-    }
-    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        repeated.is_empty(),
-        "(source, SPI, sequence) seen twice on the link: {:?}",
-        &repeated[..repeated.len().min(10)]
+    assert_eq!(
+        sniff::repeats(&frames),
+        0,
+        "(source, SPI, sequence) seen twice on the link"
     );
     run.stop_daemons();
 }

@@ -6,13 +6,15 @@
 //! Duplicate Address Detection, would let unicast solicitations be forwarded into the
 //! tunnel, and joins a multicast group per entry.
 //!
-//! Every change goes through [`NetConfig`], which records it and undoes it on
-//! [`Routes::cleanup`] or, on an error path, on drop. Adds replace existing entries
+//! The routes go into the daemon's own TUN, so the kernel removes them with it (at
+//! exit, also after a `kill -9`): they are not kept in [`NetConfig`]'s undo log
+//! (issue 13: ~90 octets per bound node). Every other change goes through
+//! [`NetConfig`], which records it and undoes it on [`Routes::cleanup`] or, on an
+//! error path, on drop. Adds replace existing entries
 //! (`NLM_F_REPLACE`), so leftovers of a daemon killed with `kill -9` are taken over;
 //! [`Routes::clear_leftovers`] also removes kernel proxy entries for every configured
 //! home address at start, which earlier versions added, so none is left behind.
 
-use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
 
 use mip6_netio::routes::{NetConfig, TABLE_MAIN};
@@ -23,7 +25,6 @@ pub struct Routes {
     net: NetConfig,
     tun_ifindex: u32,
     home_ifindex: u32,
-    installed: BTreeSet<Ipv6Addr>,
 }
 
 impl Routes {
@@ -33,7 +34,6 @@ impl Routes {
             net,
             tun_ifindex,
             home_ifindex,
-            installed: BTreeSet::new(),
         }
     }
 
@@ -49,19 +49,16 @@ impl Routes {
     /// Routes `hoa` into the TUN.
     pub async fn install(&mut self, hoa: Ipv6Addr) -> Result<(), mip6_netio::Error> {
         self.net
-            .add_host_route(hoa, self.tun_ifindex, TABLE_MAIN)
+            .add_device_route(hoa, self.tun_ifindex, TABLE_MAIN)
             .await?;
-        if self.installed.insert(hoa) {
-            tracing::debug!(%hoa, routed = self.installed.len(), "home address routed");
-        }
+        tracing::debug!(%hoa, "home address routed");
         Ok(())
     }
 
     /// Removes what [`install`](Self::install) added for `hoa`.
     pub async fn remove(&mut self, hoa: Ipv6Addr) -> Result<(), mip6_netio::Error> {
-        self.installed.remove(&hoa);
         self.net
-            .remove_host_route(hoa, self.tun_ifindex, TABLE_MAIN)
+            .remove_device_route(hoa, self.tun_ifindex, TABLE_MAIN)
             .await
     }
 

@@ -151,56 +151,79 @@ mod tests {
     }
 }
 
-/// How many ESP frames of the capture at `pcap` repeat the (interface, IPv6 source,
-/// SPI, sequence number) of an earlier one: each is an AES-GCM nonce sealed twice
-/// (RFC 4106 §3.1), since a frame crosses each interface of the router once. `None`
-/// if tshark cannot read it.
-pub fn repeated_esp_nonces(pcap: &Path) -> Option<u64> {
+/// One ESP frame of a capture, as tshark reads it: the interface it crossed (Linux
+/// cooked v2's ifindex; empty for a capture of one interface), its IPv6 source, SPI
+/// and sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EspFrame {
+    /// The interface index, or empty.
+    pub interface: String,
+    /// The outer IPv6 source.
+    pub source: String,
+    /// The SPI (tshark's hex).
+    pub spi: String,
+    /// The sequence number.
+    pub sequence: String,
+}
+
+/// Every ESP frame of the capture at `pcap`, in order; `None` if tshark cannot read
+/// it.
+pub fn esp_frames(pcap: &Path) -> Option<Vec<EspFrame>> {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(pcap)
-        .args([
-            "-Y",
-            "esp",
-            "-T",
-            "fields",
-            "-e",
-            "sll.ifindex",
-            "-e",
-            "ipv6.src",
-            "-e",
-            "esp.spi",
-            "-e",
-            "esp.sequence",
-        ])
+        .args(["-Y", "esp", "-T", "fields"])
+        .args(["-e", "sll.ifindex", "-e", "ipv6.src", "-e", "esp.spi"])
+        .args(["-e", "esp.sequence"])
         .stderr(Stdio::null())
         .output()
         .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    Some(count_repeats(&String::from_utf8_lossy(&out.stdout)))
+    out.status
+        .success()
+        .then(|| parse_frames(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Lines seen before (tshark's field lines), counted.
-fn count_repeats(lines: &str) -> u64 {
-    let mut seen = std::collections::HashSet::new();
+fn parse_frames(lines: &str) -> Vec<EspFrame> {
     lines
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter(|l| !seen.insert(*l))
-        .count() as u64
+        .filter_map(|l| {
+            let mut f = l.split('\t').map(str::to_owned);
+            Some(EspFrame {
+                interface: f.next()?,
+                source: f.next()?,
+                spi: f.next()?,
+                sequence: f.next()?,
+            })
+        })
+        .filter(|f| !f.spi.is_empty())
+        .collect()
+}
+
+/// How many frames repeat an earlier one's interface, source, SPI and sequence
+/// number: each is an AES-GCM nonce sealed twice (RFC 4106 §3.1), since a frame
+/// crosses each interface once.
+pub fn repeats(frames: &[EspFrame]) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    frames.iter().filter(|f| !seen.insert(*f)).count() as u64
+}
+
+/// [`repeats`] over the capture at `pcap` (the router's, in Linux cooked v2); `None`
+/// if tshark cannot read it.
+pub fn repeated_esp_nonces(pcap: &Path) -> Option<u64> {
+    esp_frames(pcap).map(|f| repeats(&f))
 }
 
 #[cfg(test)]
 mod repeat_tests {
-    use super::count_repeats;
+    use super::{parse_frames, repeats};
 
     #[test]
     fn a_frame_seen_twice_on_one_interface_is_a_repeat_on_two_it_is_not() {
-        let lines = "3\t2001:db8:1::1\t0x1002\t7\n4\t2001:db8:1::1\t0x1002\t7\n3\t2001:db8:1::1\t0x1002\t8\n";
-        assert_eq!(count_repeats(lines), 0);
-        let twice = format!("{lines}3\t2001:db8:1::1\t0x1002\t7\n");
-        assert_eq!(count_repeats(&twice), 1);
+        let lines = "3\t2001:db8:1::1\t0x1002\t7\n4\t2001:db8:1::1\t0x1002\t7\n3\t2001:db8:1::1\t0x1002\t8\n\t\t\t\n";
+        let frames = parse_frames(lines);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(repeats(&frames), 0);
+        let twice = parse_frames(&format!("{lines}3\t2001:db8:1::1\t0x1002\t7\n"));
+        assert_eq!(repeats(&twice), 1);
     }
 }
