@@ -30,15 +30,35 @@ struct Snapshot {
     spis2: Vec<mip6_wire::keys::SpiPair>,
 }
 
+/// The state an attack must not move: bindings, keys, SPIs. Each slot's packet
+/// counts are statistics, not state (an attacker's frame that authenticates, such as
+/// a replayed BU, is counted as opened, and its refusal as sealed), so they are left
+/// out.
 fn snap(p: &Pair) -> Snapshot {
+    let mut ha_keys = p.ha_keys();
+    ha_keys
+        .generations
+        .iter_mut()
+        .for_each(|g| g.packets = Default::default());
+    let mut mn_keys = p.mn_keys();
+    mn_keys
+        .generations
+        .iter_mut()
+        .for_each(|g| g.packets = Default::default());
+    let mut ha_keys2 = p.ha.keys(&HOA2);
+    if let Some(k) = &mut ha_keys2 {
+        k.generations
+            .iter_mut()
+            .for_each(|g| g.packets = Default::default());
+    }
     Snapshot {
         binding: p.binding(),
-        ha_keys: p.ha_keys(),
+        ha_keys,
         ha_spis: p.ha_spis(),
-        mn_keys: p.mn_keys(),
+        mn_keys,
         mn_spis: p.mn_spis(),
         binding2: p.ha.binding(&HOA2),
-        ha_keys2: p.ha.keys(&HOA2),
+        ha_keys2,
         spis2: p
             .ha
             .record(&HOA2)

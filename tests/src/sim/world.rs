@@ -966,12 +966,14 @@ impl World {
             for (i, m) in self.mns.iter().enumerate() {
                 let (keys, binding) = &self.before_crash[i];
                 let (k, b) = (ha.keys(&m.hoa), ha.binding(&m.hoa));
-                // Neither the update timer's state nor install times are persisted:
-                // a restored slot counts as installed at the restart.
+                // Neither the update timer's state, install times nor packet counts
+                // are persisted: a restored slot counts as installed at the restart,
+                // with no packet yet.
                 let strip = |v: &Option<mip6_ha::KeyView>| {
                     v.clone().map(|mut v| {
                         for g in &mut v.generations {
                             g.installed_at = mip6_wire::Time::ZERO;
+                            g.packets = Default::default();
                         }
                         mip6_ha::KeyView {
                             update_due: false,
