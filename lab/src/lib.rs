@@ -40,6 +40,6 @@ pub mod traffic;
 
 pub use error::LabError;
 pub use topology::{
-    cleanup_orphans, cleanup_stale, list_namespaces, Lab, Link, Node, ProcId, CN_ADDR, HA_ADDR,
-    HOME_PREFIX, MN_HOA, MN_HOME_IFACE, MN_HOME_LINK_ADDR,
+    cleanup_orphans, cleanup_stale, list_namespaces, Lab, Link, Node, ProcId, CN_ADDR, HA2_IFACE,
+    HA_ADDR, HOME_PREFIX, MN_HOA, MN_HOME_IFACE, MN_HOME_LINK_ADDR,
 };

@@ -448,6 +448,43 @@ impl Running {
         }
     }
 
+    /// An attacker on the home link (`tests/scapy/esp_replay.py` in the router, on
+    /// `rt-home`): sends `frames` (IPv6 packets in hex, as [`EspWatch`] records them)
+    /// once each, in order, to the Ethernet address of `node`'s interface `iface`
+    /// (the home agent holding the HA address now). Returns how many it sent.
+    pub fn replay_on_home_link(&mut self, node: Node, iface: &str, frames: &[String]) -> usize {
+        use std::io::{Read, Write};
+        let mac = {
+            let out = self
+                .lab
+                .exec_in_checked(node, &["cat", &format!("/sys/class/net/{iface}/address")])
+                .expect("the home agent's home interface");
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let script = crate::prerequisites::workspace_root().join("tests/scapy/esp_replay.py");
+        let mut cmd = self.lab.command_in(Node::Rt, "python3");
+        cmd.arg(script)
+            .args(["rt-home", &mac])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let id = self.lab.spawn_command(cmd).expect("the replay starts");
+        let mut stdin = self.lab.take_stdin(id).expect("its stdin");
+        for f in frames {
+            writeln!(stdin, "{f}").expect("frames to the replay");
+        }
+        drop(stdin);
+        let mut sent = String::new();
+        self.lab
+            .take_stdout(id)
+            .expect("the replay's stdout")
+            .read_to_string(&mut sent)
+            .expect("the replay's report");
+        let _ = self.lab.stop(id);
+        sent.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the replay's report: {sent:?}"))
+    }
+
     /// Status of both and the daemons' last log lines, for failure messages.
     pub fn diagnostics(&self) -> String {
         let tail = |d: &Option<Daemon>| d.as_ref().map(|d| d.tail().join("\n")).unwrap_or_default();
@@ -624,4 +661,53 @@ pub fn longest_silence(report: &UdpPeerReport) -> Duration {
     at.sort_unstable();
     let gap = at.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
     Duration::from_micros(gap)
+}
+
+/// The router's ESP observer (`tests/scapy/esp_watch.py`) on `rt-home`, every ESP
+/// packet between the home agent and the rest of the lab.
+pub struct EspWatch {
+    id: mip6_lab::ProcId,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl EspWatch {
+    /// Starts the observer on `rt-home`; `frames`: also record each packet in hex.
+    pub fn start(run: &mut Running, frames: bool) -> EspWatch {
+        use std::io::BufRead;
+        let script = crate::prerequisites::workspace_root().join("tests/scapy/esp_watch.py");
+        let mut cmd = run.lab.command_in(Node::Rt, "python3");
+        cmd.arg(script);
+        if frames {
+            cmd.arg("--frames");
+        }
+        cmd.arg("rt-home")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let id = run.lab.spawn_command(cmd).expect("the ESP observer starts");
+        let stdin = run.lab.take_stdin(id).expect("its stdin");
+        let mut stdout = std::io::BufReader::new(run.lab.take_stdout(id).expect("its stdout"));
+        let mut ready = String::new();
+        stdout
+            .read_line(&mut ready)
+            .expect("the observer says ready");
+        assert_eq!(ready.trim(), "ready");
+        EspWatch { id, stdin, stdout }
+    }
+
+    /// Stops the observer; every packet it saw.
+    pub fn finish(self, run: &mut Running) -> Vec<serde_json::Value> {
+        let EspWatch {
+            id,
+            stdin,
+            mut stdout,
+        } = self;
+        drop(stdin);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).expect("the observer's report");
+        let _ = run.lab.stop(id);
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
 }

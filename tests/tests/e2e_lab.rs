@@ -550,54 +550,6 @@ fn daemons_run_with_net_admin_and_net_raw_only_and_still_work() {
     }
 }
 
-/// The router's ESP observer (`tests/scapy/esp_watch.py`) on `rt-home`, every ESP
-/// packet between the home agent and the rest of the lab.
-struct EspWatch {
-    id: mip6_lab::ProcId,
-    stdin: std::process::ChildStdin,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
-}
-
-impl EspWatch {
-    fn start(run: &mut Running, frames: bool) -> EspWatch {
-        use std::io::BufRead;
-        let script = mip6_tests::prerequisites::workspace_root().join("tests/scapy/esp_watch.py");
-        let mut cmd = run.lab.command_in(Node::Rt, "python3");
-        cmd.arg(script);
-        if frames {
-            cmd.arg("--frames");
-        }
-        cmd.arg("rt-home")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
-        let id = run.lab.spawn_command(cmd).expect("the ESP observer starts");
-        let stdin = run.lab.take_stdin(id).expect("its stdin");
-        let mut stdout = std::io::BufReader::new(run.lab.take_stdout(id).expect("its stdout"));
-        let mut ready = String::new();
-        stdout
-            .read_line(&mut ready)
-            .expect("the observer says ready");
-        assert_eq!(ready.trim(), "ready");
-        EspWatch { id, stdin, stdout }
-    }
-
-    /// Stops the observer; every packet it saw.
-    fn finish(self, run: &mut Running) -> Vec<serde_json::Value> {
-        let EspWatch {
-            id,
-            stdin,
-            mut stdout,
-        } = self;
-        drop(stdin);
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).expect("the observer's report");
-        let _ = run.lab.stop(id);
-        text.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
 /// Issue 12, item 9, end to end: the home agent is killed with `kill -9` and its
 /// store deleted, so it restarts knowing nothing; the mobile node initializes again.
 /// On the router, no (SPI, IV) pair, hence no AES-GCM nonce under one key, appears
@@ -613,7 +565,7 @@ fn ha_kill9_with_its_store_deleted_repeats_no_nonce_on_the_wire() {
     // The observer runs from before the first initialization: the frames under the
     // init key of both lives of the home agent are on the wire.
     let mut run = Running::ha_only(Duration::from_secs(3), true);
-    let watch = EspWatch::start(&mut run, false);
+    let watch = mip6_tests::lab_e2e::EspWatch::start(&mut run, false);
     run.start_mn();
     run.wait_mn(
         "registration",
@@ -696,7 +648,7 @@ fn ha_kill9_and_a_replay_of_captured_data_delivers_nothing() {
         Duration::from_secs(20),
         registered_at("2001:db8:2::100"),
     );
-    let watch = EspWatch::start(&mut run, true);
+    let watch = mip6_tests::lab_e2e::EspWatch::start(&mut run, true);
     let (up, _) = run.udp_both_ways(7, 200, 2.0, |_| {});
     assert!(up.rx.received >= 300, "up {up:?}");
     let seen = watch.finish(&mut run);
@@ -714,39 +666,8 @@ fn ha_kill9_and_a_replay_of_captured_data_delivers_nothing() {
     run.start_ha();
     let before = run.ha_json();
     let delivered_before = before["frames"]["tun_out"].as_u64().unwrap_or(0);
-    let mac = {
-        let out = run
-            .lab
-            .exec_in_checked(Node::Ha, &["cat", "/sys/class/net/ha-home/address"])
-            .expect("the HA's home interface");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    let script = mip6_tests::prerequisites::workspace_root().join("tests/scapy/esp_replay.py");
-    let mut cmd = run.lab.command_in(Node::Rt, "python3");
-    cmd.arg(script)
-        .args(["rt-home", &mac])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let id = run.lab.spawn_command(cmd).expect("the replay starts");
-    let mut stdin = run.lab.take_stdin(id).expect("its stdin");
-    {
-        use std::io::Write;
-        for f in &frames {
-            writeln!(stdin, "{f}").expect("frames to the replay");
-        }
-    }
-    drop(stdin);
-    let mut sent = String::new();
-    std::io::Read::read_to_string(
-        &mut run.lab.take_stdout(id).expect("the replay's stdout"),
-        &mut sent,
-    )
-    .expect("the replay's report");
-    assert_eq!(
-        sent.trim().parse::<usize>().ok(),
-        Some(frames.len()),
-        "{sent}"
-    );
+    let sent = run.replay_on_home_link(Node::Ha, "ha-home", &frames);
+    assert_eq!(sent, frames.len(), "frames the attacker sent");
     std::thread::sleep(Duration::from_millis(500));
     let after = run.ha_json();
     assert_eq!(

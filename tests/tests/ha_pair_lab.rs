@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use mip6_lab::demo::sniff;
 use mip6_lab::prereq::require_lab;
-use mip6_lab::{Link, Node, ProcId, HA_ADDR};
-use mip6_tests::lab_e2e::{longest_silence, Running};
-use mip6_tests::prerequisites::{missing, require_tool};
+use mip6_lab::{Link, Node, ProcId, HA2_IFACE, HA_ADDR};
+use mip6_tests::lab_e2e::{longest_silence, EspWatch, Running};
+use mip6_tests::prerequisites::{missing, require_python_modules, require_tool};
 
 /// The datagram rate of the traffic phases, each way.
 const PPS: u32 = 200;
@@ -252,11 +252,13 @@ fn a_home_agent_cut_off_from_etcd_stops_before_the_standby_takes_over() {
 /// With three etcd members, each one killed (`kill -9`) and restarted in turn under
 /// traffic (so the Raft leader is among them): the active home agent keeps its key
 /// and forwards every datagram; the standby never takes over; and the records are
-/// intact afterwards: a takeover from them re-initializes nobody.
+/// intact afterwards: a takeover from them re-initializes nobody, and the last data
+/// frames the old active one accepted, sent again by an attacker on the home link,
+/// are refused by the new one.
 #[test]
 fn the_active_home_agent_rides_out_the_loss_of_each_of_three_etcd_members() {
     let t = "the_active_home_agent_rides_out_the_loss_of_each_of_three_etcd_members";
-    if !require_lab(t) || !require_etcd(t) {
+    if !require_lab(t) || !require_etcd(t) || !require_python_modules(t, &["scapy"]) {
         return;
     }
     let _serial = serial();
@@ -291,11 +293,76 @@ fn the_active_home_agent_rides_out_the_loss_of_each_of_three_etcd_members() {
         .expect("ha-b");
     assert!(!standby.saw_ready(), "ha-b must not have taken over");
     assert_eq!((cn.rx.lost, mn.rx.lost), (0, 0), "{cn:?} {mn:?}");
-    // The records survived the members' restarts: a takeover from them works.
+
+    // The records survived the members' restarts: a takeover from them works. And
+    // the mobile node's last data frames before it, captured on the home link, are
+    // not accepted again by the new active home agent (RFC 4303 §3.4.3).
+    let watch = EspWatch::start(&mut run, true);
+    let (cn, _) = run.udp_both_ways(5, PPS, 1.0, |_| {});
+    assert!(cn.rx.received > 100, "{cn:?}");
+    let seen = watch.finish(&mut run);
+    let captured = last_data_frames_to_the_home_agent(&seen, 64);
     run.kill_ha();
     run.await_takeover(Duration::from_secs(10));
-    let (cn, mn) = run.udp_both_ways(5, PPS, 1.5, |_| {});
+    // One datagram through the new active one: the mobile node's data is taken again
+    // (its registration through ha-b is done), and the highest sequence number moves
+    // by one, so the captured frames sit inside the anti-replay window.
+    let (cn, _) = run.udp_both_ways(6, 10, 0.1, |_| {});
+    assert!(cn.rx.received > 0, "{cn:?}\n{}", run.diagnostics());
+    let before = run.ha_json();
+    let sent = run.replay_on_home_link(Node::Ha2, HA2_IFACE, &captured);
+    assert_eq!(sent, captured.len(), "frames the attacker sent");
+    std::thread::sleep(Duration::from_millis(500));
+    let after = run.ha_json();
+    let delivered = |s: &serde_json::Value| s["frames"]["tun_out"].as_u64().unwrap_or(0);
+    assert_eq!(
+        delivered(&after),
+        delivered(&before),
+        "a frame accepted before the takeover was accepted again: {after}"
+    );
+    let drop_count = |s: &serde_json::Value, why: &str| s["drops"][why].as_u64().unwrap_or(0);
+    println!(
+        "ha pair: {} captured data frames replayed to ha-b after the takeover: {} delivered, \
+         {} dropped as replayed, {} as data under a restored key",
+        captured.len(),
+        delivered(&after) - delivered(&before),
+        drop_count(&after, "replayed") - drop_count(&before, "replayed"),
+        drop_count(&after, "data_under_restored_key")
+            - drop_count(&before, "data_under_restored_key"),
+    );
+    let refused = |s: &serde_json::Value| {
+        s["drops"]["replayed"].as_u64().unwrap_or(0)
+            + s["drops"]["data_under_restored_key"].as_u64().unwrap_or(0)
+    };
+    assert!(
+        refused(&after) >= refused(&before) + captured.len() as u64,
+        "{} frames replayed, {} counted as replays: {after}",
+        captured.len(),
+        refused(&after) - refused(&before)
+    );
+
+    let (cn, mn) = run.udp_both_ways(7, PPS, 1.5, |_| {});
     assert!(cn.rx.received > 0 && mn.rx.received > 0, "{cn:?} {mn:?}");
     assert_eq!(initializations(&run), inits, "no re-initialization");
     run.stop_daemons();
+}
+
+/// The last `n` ESP data frames (ESP right after the IPv6 header: tunnelled data,
+/// not a Binding Update, which carries a Home Address option) the mobile node sent
+/// to the home agents' address, as the router saw them on the home link.
+fn last_data_frames_to_the_home_agent(seen: &[serde_json::Value], n: usize) -> Vec<String> {
+    let frames: Vec<String> = seen
+        .iter()
+        .filter(|p| p["dst"] == HA_ADDR.to_string())
+        .filter_map(|p| p["frame"].as_str())
+        // Octet 6 of the IPv6 header, the next header: 50, ESP.
+        .filter(|hex| hex.get(12..14) == Some("32"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        frames.len() >= n,
+        "{} MN→HA data frames on the home link",
+        frames.len()
+    );
+    frames[frames.len() - n..].to_vec()
 }

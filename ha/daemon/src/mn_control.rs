@@ -18,7 +18,7 @@
 //! Only provisioned nodes are removed here; the file's are removed by editing the file
 //! and sending SIGHUP. Removing keeps the node's engine record (its sequence marks).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv6Addr;
 
 use mip6_daemon::control::Page;
@@ -184,11 +184,13 @@ impl Served<'_> {
         if let Err(why) = self.check_new(&nodes) {
             return error(why);
         }
+        let stored: HashMap<Ipv6Addr, &MnRecord> =
+            stored.iter().map(|r| (r.home_address, r)).collect();
         let mut put = Vec::with_capacity(nodes.len());
         let mut added = Vec::with_capacity(nodes.len());
         for mn in nodes {
             let hoa = mn.home_address;
-            let record = stored.iter().find(|r| r.home_address == hoa);
+            let record = stored.get(&hoa).copied();
             let row = provision::encode_row(&mn);
             if let Err(e) = self.engine.add_mobile_node(now, mn, record) {
                 // Checked above: only a node added earlier in this same call can
@@ -215,9 +217,8 @@ impl Served<'_> {
 
     /// Every node of `nodes` may be added: not served, init SPIs free.
     fn check_new(&self, nodes: &[MnConfig]) -> Result<(), String> {
-        let served: BTreeSet<&Ipv6Addr> = self.home_addresses.iter().collect();
         for mn in nodes {
-            if served.contains(&mn.home_address) {
+            if self.engine.serves(&mn.home_address) {
                 return Err(format!(
                     "{} is served already ({})",
                     mn.home_address,
@@ -238,7 +239,7 @@ impl Served<'_> {
 
     fn remove(&mut self, now: Time, hoa: &Ipv6Addr) -> ControlOutcome {
         if !self.provisioned.contains(hoa) {
-            return error(if self.home_addresses.contains(hoa) {
+            return error(if self.engine.serves(hoa) {
                 format!("{hoa} is in the configuration file: remove it there and send SIGHUP")
             } else {
                 format!("{hoa} is not served")
