@@ -6,7 +6,9 @@
 //!   over (the leader key unchanged for its hold time), and traffic flows again
 //!   through it; the mobile node never re-initializes (its keys and binding are in
 //!   etcd); on the foreign link, no (source, SPI, sequence number) is ever seen twice:
-//!   no AES-GCM nonce repeats across the takeover (RFC 4106 §3.1).
+//!   no AES-GCM nonce repeats across the takeover (RFC 4106 §3.1). The killed home
+//!   agent's host keeps the address; started again, that home agent waits as the
+//!   standby and removes it first.
 //! - A partition of the active home agent from etcd (the home link stays up): it
 //!   stops, and it logs that it stopped before the standby logs its takeover; the
 //!   standby serves the mobile node. The old one, started again, waits as standby;
@@ -171,6 +173,46 @@ fn a_standby_takes_over_from_a_killed_home_agent_without_reinitializing_or_repea
         0,
         "(source, SPI, sequence) seen twice on the link"
     );
+
+    // ha-a's host kept the address (its kernel would answer solicitations for it);
+    // ha-a started again there waits as standby, and removes it first.
+    let holds_ha_address = |run: &Running| {
+        let out = run
+            .lab
+            .exec_in_checked(Node::Ha, &["ip", "-6", "addr", "show", "dev", "ha-home"])
+            .expect("ip addr");
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{HA_ADDR}/"))
+    };
+    assert!(holds_ha_address(&run), "kill -9 leaves the address behind");
+    let again = run.spawn_pair_member(0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while holds_ha_address(&run) {
+        assert!(
+            Instant::now() < deadline,
+            "ha-a, a standby again, must remove the address its killed run left\n{}",
+            run.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!again.saw_ready(), "ha-a must wait while ha-b is active");
+    // Its control socket says so, and who is active.
+    let socket = run.pair.as_ref().expect("a pair").members[0].socket.clone();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        match mip6_lab::demo::status::request(&socket, "status") {
+            Ok(status) => break status,
+            Err(e) => assert!(Instant::now() < deadline, "the standby's status: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status["pair"]["state"], "standby", "{status}");
+    assert!(
+        status["pair"]["active"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("ha-b ")),
+        "{status}"
+    );
+    run.pair.as_mut().expect("a pair").standby = Some(again);
     run.stop_daemons();
 }
 

@@ -112,8 +112,11 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         .await
         .map_err(RunError::runtime("connecting to etcd"))?;
     tracing::info!(name = %pair.name, etcd = ?pair.etcd, "standby: one of a home agent pair");
+    let prefix_len = config.home_prefix.get_ref().len;
+    drop_leftover_address(&home_interface, address, prefix_len).await?;
     let mut shutdown = shutdown;
-    let Some(leadership) = candidate.wait_for_leadership(&mut shutdown).await else {
+    let standby = pair::StandbyControl::bind(&config.control_socket, address);
+    let Some(leadership) = candidate.wait_for_leadership(&mut shutdown, standby).await else {
         return Ok(());
     };
     let store = mip6_daemon::store::Store::new(candidate.store(&leadership), Persistence::Full);
@@ -134,6 +137,36 @@ pub async fn run(config: DaemonConfig, options: StartOptions) -> Result<(), RunE
         Some(leadership),
     )
     .await
+}
+
+/// A standby holds no home agent address: one found on the home interface was left
+/// by an active home agent of this host that was killed (`kill -9`: its kernel keeps
+/// the address and would answer Neighbor Solicitations for it, RFC 4861 §7.2.4, beside
+/// the active home agent that holds it now). Removed before waiting.
+async fn drop_leftover_address(
+    home_interface: &str,
+    address: Ipv6Addr,
+    prefix_len: u8,
+) -> Result<(), RunError> {
+    let ifindex =
+        mip6_netio::if_index(home_interface).map_err(RunError::runtime("home interface"))?;
+    let configured = mip6_netio::addr_watch::AddrWatch::open()
+        .map_err(RunError::runtime("netlink"))?
+        .dump()
+        .await
+        .map_err(RunError::runtime("reading the home interface's addresses"))?;
+    if !configured
+        .iter()
+        .any(|a| a.ifindex == ifindex && a.address == address)
+    {
+        return Ok(());
+    }
+    let mut net = NetConfig::new().map_err(RunError::runtime("netlink"))?;
+    net.remove_address(ifindex, address, prefix_len)
+        .await
+        .map_err(RunError::runtime("removing a leftover home agent address"))?;
+    tracing::warn!(%address, interface = home_interface, "standby: removed the home agent's address left on the home interface (an active home agent of this host was killed)");
+    Ok(())
 }
 
 /// Start-up from the store on: the records, the engine, the kernel side, the shell;

@@ -3,7 +3,9 @@
 //!
 //! ```json
 //! {"role":"ha","address":"2001:db8:1::1","uptime_s":12.3,"persistence":true,
-//!  "pair":{"state":"active","token":"ha-a 3f2a…"},   (only in a home agent pair)
+//!  "pair":{"state":"active","token":"ha-a 3f2a…"},   (only in a home agent pair;
+//!  a standby answers only {"role","address","uptime_s","pair":{"state":"standby",
+//!  "name","active","etcd"}}, see `pair::StandbyControl`)
 //!  "bindings":[{"home_address":..,"care_of_address":..,"sequence":7,"lifetime_left_s":580.0}],
 //!  "keys":[{"home_address":..,"transmit":"anterior|newest|init",
 //!           "generations":[{"slot":"newest|anterior|init","generation":3,"spi_mn_to_ha":4660,
@@ -136,6 +138,17 @@ pub fn render_text(status: &Value) -> String {
     let _ = writeln!(out, "uptime        {} s", s(&status["uptime_s"]));
     let _ = writeln!(out, "persistence   {}", s(&status["persistence"]));
     if let Some(pair) = status.get("pair") {
+        if pair["state"] == "standby" {
+            // A standby serves nothing: who is active is all there is to say.
+            let _ = writeln!(
+                out,
+                "pair          standby {} (active: {}; etcd {})",
+                s(&pair["name"]),
+                s(&pair["active"]),
+                s(&pair["etcd"])
+            );
+            return out;
+        }
         let _ = writeln!(
             out,
             "pair          {} ({})",

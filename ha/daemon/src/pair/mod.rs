@@ -26,11 +26,16 @@
 //! - **Graceful stop**: the active one removes its routes and address, then deletes
 //!   the key, so the standby takes over at its next read, without a hold time.
 //!
-//! Not supported: a standby's control socket and status (it serves none until it is
-//! active), TLS to etcd, taking the address back from a home agent that was killed
-//! with `kill -9` on a host that stays up (its kernel keeps the address; the
-//! advertisements with O set override the link's caches, and the dead home agent
-//! answers no solicitation for home addresses, which the daemon answers itself).
+//! - **A killed active home agent's address**: its host's kernel keeps the address
+//!   after a `kill -9`; the new active one's advertisements (O set) override the
+//!   link's caches, and the home agent started again on that host as a standby
+//!   removes the address before it waits (`start::drop_leftover_address`).
+//!
+//! - **The standby's control socket** ([`StandbyControl`]): `status` says which home
+//!   agent is active and whether etcd answers; other commands are refused. Its file
+//!   is removed at the takeover, before the active shell binds the same path.
+//!
+//! Not supported: TLS to etcd.
 
 pub mod hold;
 
@@ -38,12 +43,13 @@ use core::time::Duration;
 
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use mip6_daemon::clock;
+use mip6_daemon::control::{ControlRequest, ControlServer};
 use mip6_daemon::signals::{Caught, Shutdown};
 use mip6_daemon::store::etcd::{Cluster, EtcdStore, Fence};
 use mip6_daemon::store::StoreError;
 use mip6_wire::Time;
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use mip6_daemon::config::ConfigDuration;
 
@@ -151,13 +157,19 @@ impl Candidate {
 
     /// Stays standby until this home agent holds the leader key (module docs);
     /// `None` if a stop signal came first. etcd being unreachable is no error: the
-    /// standby keeps trying, and says so.
-    pub async fn wait_for_leadership(&mut self, shutdown: &mut Shutdown) -> Option<Leadership> {
+    /// standby keeps trying, and says so. Meanwhile `standby` answers on the control
+    /// socket (its file is removed before this returns, for the active shell's).
+    pub async fn wait_for_leadership(
+        &mut self,
+        shutdown: &mut Shutdown,
+        mut standby: StandbyControl,
+    ) -> Option<Leadership> {
         let timing = self.config.timing();
         let key = self.config.leader_key();
         let mut watcher = Watcher::new(timing);
         let mut active_seen: Option<Vec<u8>> = None;
         let mut unreachable_since: Option<Time> = None;
+        let started = clock::now();
         loop {
             let now = clock::now();
             match self.kv.get(timing.heartbeat * 2, key.clone(), None).await {
@@ -202,16 +214,30 @@ impl Candidate {
                     }
                 }
             }
-            tokio::select! {
-                caught = shutdown.next() => match caught {
-                    Caught::Stop(signal) => {
-                        tracing::info!(signal, "standby: stopping");
-                        return None;
+            let wake = tokio::time::sleep(timing.heartbeat);
+            tokio::pin!(wake);
+            loop {
+                tokio::select! {
+                    caught = shutdown.next() => match caught {
+                        Caught::Stop(signal) => {
+                            tracing::info!(signal, "standby: stopping");
+                            return None;
+                        }
+                        Caught::Reload => tracing::info!("standby: SIGHUP ignored until active"),
+                        Caught::Ignored(signal) => tracing::info!(signal, "signal ignored"),
+                    },
+                    Some(request) = standby.next() => {
+                        let answer = standby.answer(
+                            &request.command,
+                            &self.config.name,
+                            active_seen.as_deref(),
+                            unreachable_since.is_none(),
+                            clock::now().saturating_since(started),
+                        );
+                        let _ = request.reply.send(answer);
                     }
-                    Caught::Reload => tracing::info!("standby: SIGHUP ignored until active"),
-                    Caught::Ignored(signal) => tracing::info!(signal, "signal ignored"),
-                },
-                () = tokio::time::sleep(timing.heartbeat) => {}
+                    () = &mut wake => break,
+                }
             }
         }
     }
@@ -254,6 +280,79 @@ impl Candidate {
             key: self.config.leader_key(),
             token: self.token.clone(),
         }
+    }
+}
+
+/// The standby's control socket (the daemon's `control_socket`): `status` says it is
+/// the standby and which home agent is active; every other command is refused with
+/// that answer, since a standby serves no mobile node.
+pub struct StandbyControl {
+    server: Option<(ControlServer, mpsc::Receiver<ControlRequest>)>,
+    address: std::net::Ipv6Addr,
+}
+
+impl std::fmt::Debug for StandbyControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandbyControl")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StandbyControl {
+    /// Binds `path` (a standby that cannot is still a standby: it says so and goes
+    /// on without one); `address` is the pair's home agent address, for `status`.
+    pub fn bind(path: &std::path::Path, address: std::net::Ipv6Addr) -> StandbyControl {
+        let server = match mip6_daemon::control::serve(path) {
+            Ok(served) => Some(served),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "standby: no control socket");
+                None
+            }
+        };
+        StandbyControl { server, address }
+    }
+
+    async fn next(&mut self) -> Option<ControlRequest> {
+        match &mut self.server {
+            Some((_, requests)) => requests.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The answer to `command`: for `status`, the standby's state
+    /// (`{"role":"ha","address":…,"uptime_s":…,"pair":{"state":"standby","name":…,
+    /// "active":<the leader key's token or null>,"etcd":"answers"|"unreachable"}}`);
+    /// for anything else an `error` naming the standby.
+    fn answer(
+        &self,
+        command: &str,
+        name: &str,
+        active: Option<&[u8]>,
+        etcd_answers: bool,
+        uptime: Duration,
+    ) -> serde_json::Value {
+        let active = active.map(|t| String::from_utf8_lossy(t).into_owned());
+        if command != "status" {
+            return serde_json::json!({
+                "error": format!(
+                    "{name} is the standby of a home agent pair and serves no mobile node \
+                     (active: {}); ask the active home agent",
+                    active.as_deref().unwrap_or("none")
+                )
+            });
+        }
+        serde_json::json!({
+            "role": "ha",
+            "address": self.address.to_string(),
+            "uptime_s": uptime.as_secs_f64(),
+            "pair": {
+                "state": "standby",
+                "name": name,
+                "active": active,
+                "etcd": if etcd_answers { "answers" } else { "unreachable" },
+            },
+        })
     }
 }
 
@@ -394,6 +493,42 @@ mod tests {
             heartbeat: None,
             hold_time: None,
         }
+    }
+
+    #[test]
+    fn the_standby_says_who_is_active_and_refuses_the_rest() {
+        let standby = StandbyControl {
+            server: None,
+            address: "2001:db8:1::1".parse().unwrap(),
+        };
+        let status = standby.answer(
+            "status",
+            "ha-b",
+            Some(b"ha-a 00ff".as_slice()),
+            true,
+            Duration::from_millis(1500),
+        );
+        assert_eq!(status["pair"]["state"], "standby");
+        assert_eq!(status["pair"]["name"], "ha-b");
+        assert_eq!(status["pair"]["active"], "ha-a 00ff");
+        assert_eq!(status["pair"]["etcd"], "answers");
+        assert_eq!(status["address"], "2001:db8:1::1");
+        assert_eq!(status["uptime_s"], 1.5);
+        let text = crate::status::render_text(&status);
+        assert!(
+            text.contains("standby ha-b (active: ha-a 00ff; etcd answers)"),
+            "{text}"
+        );
+        assert!(!text.contains("bindings"), "{text}");
+        let alone = standby.answer("status", "ha-b", None, false, Duration::ZERO);
+        assert_eq!(alone["pair"]["active"], serde_json::Value::Null);
+        assert_eq!(alone["pair"]["etcd"], "unreachable");
+        let refused = standby.answer("mn list", "ha-b", Some(b"ha-a 00ff"), true, Duration::ZERO);
+        let why = refused["error"].as_str().expect("an error");
+        assert!(
+            why.contains("standby") && why.contains("ha-a 00ff"),
+            "{why}"
+        );
     }
 
     #[test]
