@@ -310,6 +310,43 @@ impl Running {
         Daemon::spawn(&mut self.lab, &spec).unwrap_or_else(|e| panic!("{name} starts: {e}"))
     }
 
+    /// What a service manager does for a pair member that died (`kill -9`): starts it
+    /// again. It waits as the standby, after removing the home agent's address its
+    /// killed run left on its host. Returns its status once it answers as standby.
+    pub fn restart_as_standby(&mut self, index: usize) -> serde_json::Value {
+        let daemon = self.spawn_pair_member(index);
+        let socket = self.pair.as_ref().expect("a pair lab").members[index]
+            .socket
+            .clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            match status::request(&socket, "status") {
+                Ok(s) if s["pair"]["state"] == "standby" => break s,
+                Ok(s) => panic!("{} restarted: not a standby: {s}", daemon.name),
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "{} restarted: no status: {e}\n{}",
+                    daemon.name,
+                    daemon.tail().join("\n")
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.pair.as_mut().expect("a pair lab").standby = Some(daemon);
+        status
+    }
+
+    /// Whether the home agent's address is on `node`'s home interface (a pair
+    /// member's namespace).
+    pub fn holds_ha_address(&self, node: Node) -> bool {
+        let iface = node.iface().expect("a home agent's namespace");
+        let out = self
+            .lab
+            .exec_in_checked(node, &["ip", "-6", "addr", "show", "dev", iface])
+            .expect("ip addr");
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{}/", mip6_lab::HA_ADDR))
+    }
+
     /// The standby has taken over: waits until it is `ready` and makes it
     /// [`Running::ha`] (status reads its socket). The old active one's daemon, if
     /// still held, is dropped from the harness (the test stopped or killed it).

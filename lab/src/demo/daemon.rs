@@ -162,12 +162,15 @@ impl Daemon {
             .unwrap_or_default()
     }
 
-    /// Waits until the daemon logged "ready" or its control socket answers; fails if
-    /// it exits or `timeout` passes.
+    /// Waits until the daemon logged "ready" or its control socket answers as a
+    /// serving daemon (the standby of a home agent pair answers too, as standby: not
+    /// ready); fails if it exits or `timeout` passes.
     pub fn wait_ready(&self, lab: &mut Lab, timeout: Duration) -> Result<(), DemoError> {
         let deadline = Instant::now() + timeout;
+        let serving = |s: serde_json::Value| s["pair"]["state"] != "standby";
         loop {
-            if self.saw_ready() || super::status::request(&self.socket, "status").is_ok() {
+            if self.saw_ready() || super::status::request(&self.socket, "status").is_ok_and(serving)
+            {
                 tracing::info!(daemon = %self.name, "ready");
                 return Ok(());
             }
