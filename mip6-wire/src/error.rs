@@ -31,6 +31,8 @@ pub enum Layer {
     Esp,
     /// IPv6-in-IPv6 tunnel (RFC 2473).
     Tunnel,
+    /// ESP in UDP (RFC 3948).
+    UdpEncapsulation,
     /// pcapng capture file.
     Pcapng,
 }
@@ -48,6 +50,7 @@ impl fmt::Display for Layer {
             Layer::KeyOption => "key-management option",
             Layer::Esp => "ESP",
             Layer::Tunnel => "IPv6-in-IPv6 tunnel",
+            Layer::UdpEncapsulation => "ESP in UDP",
             Layer::Pcapng => "pcapng",
         };
         f.write_str(name)

@@ -9,6 +9,7 @@
 //! | [`mh`] | Mobility Header messages, checksum, sequence numbers, mobility options, key-management options | RFC 6275 §6.1–6.2, RFC 5094 |
 //! | [`ext`] | Home Address destination option, type 2 routing header, IPv6 header chain walker and emitter | RFC 6275 §6.3–6.4, RFC 8200 |
 //! | [`tunnel`] | IPv6-in-IPv6 encapsulation | RFC 2473 |
+//! | [`udp_encap`] | ESP in UDP: the UDP header in front of ESP, added and removed | RFC 3948 |
 //! | [`esp`] | ESP with AES-GCM, sealed and opened in place, anti-replay window | RFC 4303, RFC 4106 |
 //! | [`keys`] | HKDF key schedule and the two-generation SA table | RFC 5869, docs/architecture.md |
 //! | [`capture`] | pcapng read/write and Wireshark `esp_sa` export | |
@@ -65,6 +66,7 @@ pub mod record;
 pub mod secret;
 pub mod time;
 pub mod tunnel;
+pub mod udp_encap;
 
 pub use error::{Layer, LenError};
 pub use secret::Secret32;

@@ -44,6 +44,7 @@ use mip6_wire::mh::{
     VSO_HEADER_LEN,
 };
 use mip6_wire::tunnel::{self, InnerOrigin, Tunnel, HEADROOM};
+use mip6_wire::udp_encap;
 use mip6_wire::LenError;
 
 /// A fuzz target body.
@@ -56,6 +57,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dest_opts_hoa", dest_opts_hoa),
     ("routing_type2", routing_type2),
     ("tunnel_decap", tunnel_decap),
+    ("udp_decap", udp_decap),
     ("esp_open", esp_open),
     ("pcapng_read", pcapng_read),
     ("mh_parse", mh_parse),
@@ -399,6 +401,44 @@ pub fn routing_type2(data: &[u8]) {
 /// `tunnel::decapsulate` on an arbitrary packet; a decapsulated inner packet
 /// re-encapsulates (as a local and as a forwarded packet) and decapsulates again to the
 /// same inner packet and outer fields.
+/// ESP in UDP (RFC 3948) taken off: a refused frame is left as it was and its error
+/// points inside the input; a frame that decapsulates is an ESP frame, and putting
+/// the UDP header back with the same ports gives the same octets (the checksum has
+/// one form: a zero field is refused, a computed zero is sent as 0xFFFF).
+pub fn udp_decap(data: &[u8]) {
+    use udp_encap::Error as E;
+    let mut frame = data.to_vec();
+    let ports = match udp_encap::decapsulate(&mut frame) {
+        Err(e) => {
+            let _ = (e.to_string(), e.layer());
+            assert_eq!(frame, data, "a refused frame is left as it was: {e}");
+            match e {
+                E::Chain(c) => check_chain_error(&c, data.len()),
+                E::Length(l) => check_len_error(&l, data.len()),
+                E::NotUdp { offset, .. } => assert!(offset <= data.len()),
+                E::Fragmented { offset }
+                | E::LengthMismatch { offset, .. }
+                | E::ZeroChecksum { offset }
+                | E::BadChecksum { offset }
+                | E::Keepalive { offset }
+                | E::NonEspMarker { offset } => check_pointer(&e, offset, data.len()),
+                E::NotEsp { .. } | E::TooLong { .. } => {
+                    panic!("decapsulate returned an encapsulation error: {e}")
+                }
+            }
+            return;
+        }
+        Ok(ports) => ports,
+    };
+    let walked = mip6_wire::ext::chain::walk(&frame).expect("a decapsulated frame walks");
+    assert_eq!(walked.final_header, NextHeader::ESP);
+    assert_eq!(frame.len(), walked.packet_len);
+    assert!(!udp_encap::is_encapsulated(&frame, ports.destination));
+    udp_encap::encapsulate(&mut frame, ports).expect("a decapsulated frame encapsulates");
+    let original = mip6_wire::ext::chain::walk(data).expect("the input walked");
+    assert_eq!(frame, &data[..original.packet_len], "encapsulated again");
+}
+
 pub fn tunnel_decap(data: &[u8]) {
     let d = match tunnel::decapsulate(data) {
         Err(e) => {
@@ -1409,6 +1449,59 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     v[40] = 0x40;
     add("tunnel_decap", "inner-version-4", v);
     add("tunnel_decap", "not-tunnel-mh", bu_pkt.clone());
+
+    // --- ESP in UDP ---
+    let esp_body = |len: usize| {
+        let mut b = vec![0x12, 0x34, 0x56, 0x78, 0, 0, 0, 9];
+        b.extend((0..len).map(|i| i as u8));
+        b
+    };
+    let encapsulated = |mut f: Vec<u8>| {
+        udp_encap::encapsulate(&mut f, udp_encap::Ports::STANDARD).expect("seed encapsulates");
+        f
+    };
+    let data_udp = encapsulated(packet(None, None, NextHeader::ESP, &esp_body(40)));
+    add("udp_decap", "data", data_udp.clone());
+    add(
+        "udp_decap",
+        "bu-with-hoa-option",
+        encapsulated(packet(None, Some(hoa), NextHeader::ESP, &esp_body(24))),
+    );
+    add(
+        "udp_decap",
+        "ba-with-rh2",
+        encapsulated(packet(Some(hoa), None, NextHeader::ESP, &esp_body(24))),
+    );
+    // encapsulate() takes any payload after ESP's Next Header: these two come out
+    // with a right checksum, and decapsulate() must name them.
+    add(
+        "udp_decap",
+        "keepalive",
+        encapsulated(packet(
+            None,
+            None,
+            NextHeader::ESP,
+            &[udp_encap::NAT_KEEPALIVE],
+        )),
+    );
+    add(
+        "udp_decap",
+        "non-esp-marker",
+        encapsulated(packet(
+            None,
+            None,
+            NextHeader::ESP,
+            &[0, 0, 0, 0, 1, 2, 3, 4],
+        )),
+    );
+    let mut flipped = data_udp.clone();
+    flipped[60] ^= 0x80;
+    add("udp_decap", "bad-checksum", flipped);
+    add(
+        "udp_decap",
+        "not-udp",
+        packet(None, None, NextHeader::ESP, &esp_body(8)),
+    );
 
     // --- ESP ---
     let seal = |suite: Suite, payload: &[u8], nh: u8, next: u64| -> Vec<u8> {

@@ -71,12 +71,45 @@ fn fold(mut acc: u64) -> u16 {
 /// One's complement sum (not yet folded) of the pseudo-header and `mh` as it stands.
 #[inline]
 fn raw_sum(src: &Ipv6Addr, dst: &Ipv6Addr, mh: &[u8]) -> u64 {
+    upper_layer_sum(src, dst, MH_NEXT_HEADER, mh)
+}
+
+/// One's complement sum (not yet folded) of the RFC 8200 §8.1 pseudo-header for
+/// `next_header` and the upper-layer packet `data` as it stands.
+#[inline]
+fn upper_layer_sum(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, data: &[u8]) -> u64 {
     let mut acc = addr_sum(0, src);
     acc = addr_sum(acc, dst);
     // Upper-layer packet length (32 bits), 3 zero octets, next header: one 8-octet word.
-    let len = (mh.len() as u64) & 0xFFFF_FFFF;
-    acc = add(acc, (len << 32) | u64::from(MH_NEXT_HEADER));
-    bytes_sum(acc, mh)
+    let len = (data.len() as u64) & 0xFFFF_FFFF;
+    acc = add(acc, (len << 32) | u64::from(next_header));
+    bytes_sum(acc, data)
+}
+
+/// The checksum of another upper layer than the MH over the same pseudo-header (RFC
+/// 8200 §8.1): `data` with its checksum field zero; a computed 0 is sent as 0xFFFF
+/// (RFC 768, which UDP over IPv6 keeps). Used by [`crate::udp_encap`].
+pub(crate) fn pseudo_header_checksum(
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    next_header: u8,
+    data: &[u8],
+) -> u16 {
+    match !fold(upper_layer_sum(src, dst, next_header, data)) {
+        0 => 0xFFFF,
+        sum => sum,
+    }
+}
+
+/// Whether `data`, its checksum field included, sums to 0xFFFF over the
+/// pseudo-header (RFC 8200 §8.1).
+pub(crate) fn pseudo_header_verifies(
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    next_header: u8,
+    data: &[u8],
+) -> bool {
+    fold(upper_layer_sum(src, dst, next_header, data)) == 0xFFFF
 }
 
 /// Checksum field value (RFC 6275 §6.1.1) of the Mobility Header `mh` (exactly the MH

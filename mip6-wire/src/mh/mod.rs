@@ -36,7 +36,7 @@ mod macros;
 mod ba;
 mod be;
 mod bu;
-mod checksum;
+pub(crate) mod checksum;
 mod error;
 mod key;
 mod mh_type;
