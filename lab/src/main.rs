@@ -87,6 +87,10 @@ struct DemoArgs {
     /// UDP datagrams per second, each way.
     #[arg(long, default_value_t = 200)]
     rate: u32,
+    /// UDP datagrams per second, each way, in the handover phase (its latency is a
+    /// first arrival: the spacing is its resolution).
+    #[arg(long, default_value_t = 2000)]
+    handover_rate: u32,
     /// UDP datagram size, octets.
     #[arg(long, default_value_t = 200)]
     size: usize,
@@ -306,6 +310,7 @@ fn run_demo(args: DemoArgs) -> ExitCode {
     opts.ba_drop_percent = args.ba_drop_percent;
     opts.phase_secs = args.phase_secs;
     opts.rate_pps = args.rate;
+    opts.handover_rate_pps = args.handover_rate;
     opts.datagram_size = args.size;
     opts.goodput_secs = args.goodput_secs;
     opts.bin_dir = args.bin_dir;

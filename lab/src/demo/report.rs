@@ -281,6 +281,10 @@ pub struct DemoReport {
     /// `hand_set_addresses`.
     #[serde(default)]
     pub movement: String,
+    /// Datagrams per second each way in the handover phase: its latencies are first
+    /// arrivals, so they are measured to within one interval (1 / this rate).
+    #[serde(default)]
+    pub handover_rate_pps: u32,
     /// Every move, in order.
     pub handovers: Vec<HandoverReport>,
     /// Rekeys by kind, from the HA.
@@ -464,7 +468,8 @@ impl fmt::Display for DemoReport {
         };
         writeln!(
             f,
-            "\nhandovers ({cause} -> first packet through the new CoA):"
+            "\nhandovers ({cause} -> first packet through the new CoA; a datagram every {:.2} ms each way):",
+            1000.0 / f64::from(self.handover_rate_pps.max(1))
         )?;
         for h in &self.handovers {
             writeln!(
