@@ -202,6 +202,25 @@ fn the_etcd_store_keeps_rows_and_reserves_each_block_once() {
             assert_eq!(back.len(), 299);
             assert!(back.contains(&row(&7u16.to_be_bytes(), b"new")));
 
+            // Rows by key, those that exist, in the order asked: one by one for a few
+            // keys, from a paged read for many.
+            let key = |i: u16| i.to_be_bytes().to_vec();
+            assert_eq!(
+                store
+                    .load_keys(&[key(9), key(500), key(7), key(9)])
+                    .await
+                    .unwrap(),
+                vec![row(&key(9), &[9; 40]), row(&key(7), b"new")]
+            );
+            let many: Vec<Vec<u8>> = (100..250u16).rev().map(key).collect();
+            let got = store.load_keys(&many).await.unwrap();
+            assert_eq!(got.len(), 150);
+            assert!(
+                got.iter().map(|r| &r.key).eq(many.iter()),
+                "in the order asked"
+            );
+            assert_eq!(got[0], row(&key(249), &[249; 40]));
+
             // Compare-and-set: creation only when absent, update only from the value
             // seen.
             assert!(store.compare_and_set(b"mark", None, b"0").await.unwrap());

@@ -120,6 +120,21 @@ fn rows_survive_a_reopen_the_last_put_of_a_key_wins_and_remove_is_durable() {
 }
 
 #[test]
+fn records_are_read_by_key_only_those_that_exist_in_the_order_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), Persistence::Full);
+    done(store.put_many(&[record(1), record(2), record(3), record(4)])).unwrap();
+    let key = |n: u16| n.to_be_bytes().to_vec();
+    assert_eq!(
+        done(store.load_records(&[key(3), key(9), key(1), key(3)])).unwrap(),
+        vec![record(3), record(1)],
+        "3 and 1, in that order; 9 is not there; 3 once"
+    );
+    assert!(done(store.load_records(&[])).unwrap().is_empty());
+    assert!(done(store.load_records(&[key(7)])).unwrap().is_empty());
+}
+
+#[test]
 fn the_durable_minimum_mode_keeps_no_secret_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     {

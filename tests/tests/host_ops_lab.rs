@@ -811,6 +811,38 @@ fn mobile_nodes_provisioned_at_run_time_are_served_and_survive_a_restart() {
     assert_eq!(shown["source"], "provisioned", "{shown}");
     assert!(shown["binding"]["care_of_address"].is_string(), "{shown}");
 
+    // F removed and added again: it resumes from its stored record (read by its key
+    // alone), so its key generations are the ones it had, not a fresh init key.
+    let (_, shown, _) = mn(&["show", &F.hoa.to_string()]);
+    let keys_before = shown["keys"].clone();
+    // A generation past the init key (the first key update follows the
+    // initialization): what a node added without its record would not have.
+    assert!(
+        keys_before["generations"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g["generation"].as_u64() > Some(0))),
+        "{shown}"
+    );
+    let (ok, _, err) = mn(&["remove", &F.hoa.to_string()]);
+    assert!(ok, "mn remove: {err}");
+    let (ok, _, err) = mn(&[
+        "add",
+        "--home-address",
+        &F.hoa.to_string(),
+        "--init-secret-file",
+        secret_file.to_str().expect("a UTF-8 path"),
+        "--init-spi-mn-to-ha",
+        &F.spis.0.to_string(),
+        "--init-spi-ha-to-mn",
+        &F.spis.1.to_string(),
+    ]);
+    assert!(ok, "mn add again: {err}");
+    let (_, shown, _) = mn(&["show", &F.hoa.to_string()]);
+    assert_eq!(
+        shown["keys"], keys_before,
+        "F resumed from its stored record: {shown}"
+    );
+
     // F removed: its binding goes, it is no longer served.
     let (ok, _, err) = mn(&["remove", &F.hoa.to_string()]);
     assert!(ok, "mn remove: {err}");

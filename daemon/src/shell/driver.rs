@@ -19,7 +19,7 @@ use super::next_hops::NextHops;
 use super::notice::{self, DropSummary, RateLimiter, Warning, WARN_EVERY};
 use super::report::ReportInput;
 use super::stats::{drop_names, ShellStats};
-use super::{Handled, HostAction, LinkPacket, Ready, RecordOf, Role};
+use super::{Handled, HostAction, LinkPacket, Ready, RecordOf, RecordsWanted, Role};
 use crate::capture::EngineCapture;
 use crate::clock;
 use crate::control::{self, ControlRequest};
@@ -441,17 +441,18 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         command: &str,
         args: &serde_json::Map<String, Value>,
     ) -> Result<Value, ShellError> {
-        let stored = if self.role.needs_records(command) {
-            match self.store.load_all().await {
-                Ok(records) => records,
-                Err(e) => {
-                    return Ok(
-                        serde_json::json!({ "error": format!("the store could not be read: {e}") }),
-                    )
-                }
+        let stored = match self.role.records_wanted(command, args) {
+            RecordsWanted::None => Ok(Vec::new()),
+            RecordsWanted::All => self.store.load_all().await,
+            RecordsWanted::Keys(keys) => self.store.load_records(&keys).await,
+        };
+        let stored = match stored {
+            Ok(records) => records,
+            Err(e) => {
+                return Ok(
+                    serde_json::json!({ "error": format!("the store could not be read: {e}") }),
+                )
             }
-        } else {
-            Vec::new()
         };
         let now = clock::now();
         let Some(outcome) = self.role.control(now, command, args, stored).await else {

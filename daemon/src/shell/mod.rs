@@ -126,6 +126,18 @@ pub struct Ready<'a> {
     pub metrics: Option<SocketAddr>,
 }
 
+/// The stored records a control command needs ([`Role::records_wanted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordsWanted {
+    /// None.
+    None,
+    /// Every record (a bulk import: one paged read beats a lookup per node).
+    All,
+    /// The records of these keys ([`crate::store::RecordCodec::key`]), those that
+    /// exist.
+    Keys(Vec<Vec<u8>>),
+}
+
 /// What differs between the home agent and the mobile node daemons (module docs).
 pub trait Role {
     /// The sans-IO engine.
@@ -243,10 +255,10 @@ pub trait Role {
 
     /// A control-socket command other than `status` (the home agent's `mn add`,
     /// `mn remove`, `mn list`, `mn show`, `mn import`); `None`: the role has no such
-    /// command. `stored` gives every record of the store, for a command that adds a
-    /// node that had one (its sequence marks must resume, invariant 2); it is read
-    /// only for the commands [`Role::needs_records`] names. The shell writes the
-    /// outcome's rows, then stores and sends what the engine queued, then answers.
+    /// command. `stored` gives the store's records that [`Role::records_wanted`] asked
+    /// for, for a command that adds a node that had one (its sequence marks must
+    /// resume, invariant 2). The shell writes the outcome's rows, then stores and
+    /// sends what the engine queued, then answers.
     fn control(
         &mut self,
         _now: Time,
@@ -257,9 +269,9 @@ pub trait Role {
         async { None }
     }
 
-    /// Whether [`Role::control`] needs the store's records for `command`.
-    fn needs_records(&self, _command: &str) -> bool {
-        false
+    /// Which of the store's records [`Role::control`] needs for `command`.
+    fn records_wanted(&self, _command: &str, _args: &Map<String, Value>) -> RecordsWanted {
+        RecordsWanted::None
     }
 
     /// The role's status fields, beside [`ReportInput::common_status`]'s.

@@ -44,6 +44,10 @@ pub const MAX_TXN_OPS: usize = 128;
 /// Rows per read of [`RecordStore::load_all`].
 pub const PAGE_ROWS: i64 = 1000;
 
+/// Up to this many keys, [`RecordStore::load_keys`] asks etcd for each; above, it
+/// reads the whole prefix in pages and keeps those.
+const KEYED_READS: usize = 64;
+
 /// How long a request may take before it is an error (the daemon sends nothing an
 /// engine queued after a `Persist` until the store has answered).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -296,6 +300,42 @@ impl RecordStore for EtcdStore {
                 _ => return Ok(rows),
             }
         }
+    }
+
+    async fn load_keys(&self, keys: &[Vec<u8>]) -> Result<Vec<Row>, StoreError> {
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        let keys: Vec<&Vec<u8>> = keys.iter().filter(|k| seen.insert(k.as_slice())).collect();
+        if keys.len() > KEYED_READS {
+            // One paged range read beats thousands of round trips.
+            let wanted: std::collections::HashMap<&[u8], usize> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.as_slice(), i))
+                .collect();
+            let mut rows: Vec<(usize, Row)> = self
+                .load_all()
+                .await?
+                .into_iter()
+                .filter_map(|row| wanted.get(row.key.as_slice()).map(|&i| (i, row)))
+                .collect();
+            rows.sort_by_key(|(i, _)| *i);
+            return Ok(rows.into_iter().map(|(_, row)| row).collect());
+        }
+        let mut rows = Vec::new();
+        for key in keys {
+            let resp = self
+                .kv
+                .get(REQUEST_TIMEOUT, self.full_key(key), None)
+                .await
+                .map_err(backend)?;
+            if let Some(entry) = resp.kvs().first() {
+                rows.push(Row {
+                    key: key.clone(),
+                    value: entry.value().to_vec(),
+                });
+            }
+        }
+        Ok(rows)
     }
 
     async fn put_batch(&self, rows: &[Row]) -> Result<(), StoreError> {

@@ -83,6 +83,11 @@ pub trait RecordStore {
     /// Every row, ordered by key.
     fn load_all(&self) -> impl Future<Output = Result<Vec<Row>, StoreError>>;
 
+    /// The rows of `keys` that exist, in the order of `keys` (a key named twice
+    /// gives its row once). Reads only those rows where the backend can, so adding
+    /// one node to a store of a million does not read a million.
+    fn load_keys(&self, keys: &[Vec<u8>]) -> impl Future<Output = Result<Vec<Row>, StoreError>>;
+
     /// Writes every row (replacing a row of the same key) in one batch, all or none,
     /// durable once this returns `Ok`.
     fn put_batch(&self, rows: &[Row]) -> impl Future<Output = Result<(), StoreError>>;
@@ -200,6 +205,16 @@ impl<S: RecordStore, C: RecordCodec> Store<S, C> {
     /// would be lost).
     pub async fn load_all(&self) -> Result<Vec<C::Record>, StoreError> {
         let rows = self.backend.load_all().await?;
+        rows.iter()
+            .filter(|row| C::owns(&row.key))
+            .map(|row| C::decode(&row.key, &row.value).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The stored records of `keys` ([`RecordCodec::key`]) that exist; a corrupt one
+    /// fails the load, as in [`load_all`](Self::load_all).
+    pub async fn load_records(&self, keys: &[Vec<u8>]) -> Result<Vec<C::Record>, StoreError> {
+        let rows = self.backend.load_keys(keys).await?;
         rows.iter()
             .filter(|row| C::owns(&row.key))
             .map(|row| C::decode(&row.key, &row.value).map_err(StoreError::from))

@@ -268,6 +268,25 @@ impl RecordStore for RedbStore {
         self.load_all_now()
     }
 
+    async fn load_keys(&self, keys: &[Vec<u8>]) -> Result<Vec<Row>, StoreError> {
+        let path = &self.path;
+        guarded(path, "reading", || {
+            let txn = self.db.begin_read().map_err(db_err(path))?;
+            let table = txn.open_table(TABLE).map_err(db_err(path))?;
+            let mut seen = std::collections::HashSet::with_capacity(keys.len());
+            let mut rows = Vec::new();
+            for key in keys.iter().filter(|k| seen.insert(k.as_slice())) {
+                if let Some(value) = table.get(key.as_slice()).map_err(db_err(path))? {
+                    rows.push(Row {
+                        key: key.clone(),
+                        value: value.value().to_vec(),
+                    });
+                }
+            }
+            Ok(rows)
+        })
+    }
+
     async fn put_batch(&self, rows: &[Row]) -> Result<(), StoreError> {
         self.write(|table| {
             for row in rows {

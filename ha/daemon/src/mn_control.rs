@@ -23,7 +23,7 @@ use std::net::Ipv6Addr;
 
 use mip6_daemon::control::Page;
 use mip6_daemon::rng::DaemonRng;
-use mip6_daemon::shell::ControlOutcome;
+use mip6_daemon::shell::{ControlOutcome, RecordsWanted};
 use mip6_ha::{HomeAgent, MnConfig, MnRecord};
 use mip6_wire::keys::GenerationId;
 use mip6_wire::Time;
@@ -47,9 +47,28 @@ pub struct Served<'a> {
 /// The commands this module answers.
 pub const COMMANDS: [&str; 5] = ["mn list", "mn show", "mn add", "mn import", "mn remove"];
 
-/// Whether `command` adds nodes (and so needs the stored records).
-pub fn adds(command: &str) -> bool {
-    matches!(command, "mn add" | "mn import")
+/// The stored records `command` needs: an added node resumes from its record if it
+/// has one. `mn add` names its nodes, so only theirs are read (one node added to a
+/// store of a million reads one record); `mn import` reads the file in
+/// [`Served::control`], so it takes them all, in one paged read.
+pub fn records_wanted(
+    command: &str,
+    args: &Map<String, Value>,
+    home_prefix: &crate::config::Prefix,
+) -> RecordsWanted {
+    match command {
+        "mn add" => RecordsWanted::Keys(
+            args.get("mobile_node")
+                .and_then(Value::as_str)
+                .and_then(|text| provision::parse_entries(text, home_prefix).ok())
+                .unwrap_or_default()
+                .iter()
+                .map(|mn| crate::store::record_key(&mn.home_address))
+                .collect(),
+        ),
+        "mn import" => RecordsWanted::All,
+        _ => RecordsWanted::None,
+    }
 }
 
 fn error(why: impl Into<String>) -> ControlOutcome {
@@ -140,7 +159,7 @@ impl Served<'_> {
     }
 
     fn show(&self, hoa: &Ipv6Addr) -> ControlOutcome {
-        if !self.home_addresses.contains(hoa) {
+        if !self.engine.serves(hoa) {
             return error(format!("{hoa} is not served"));
         }
         let binding = self.engine.binding(hoa).map(|b| {

@@ -12,8 +12,8 @@ use mip6_daemon::rng::DaemonRng;
 use mip6_daemon::shell::report::snake_case;
 use mip6_daemon::shell::screen::screen_destination;
 use mip6_daemon::shell::{
-    ControlOutcome, Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, ReportInput, Role,
-    Warning,
+    ControlOutcome, Handled, HostAction, Io, KeyMaterial, LinkPacket, Ready, RecordsWanted,
+    ReportInput, Role, Warning,
 };
 use mip6_ha::{
     BindingChange, DataError, DropReason, Event, HomeAgent, KeyChange, LinkReceived, MnNotices,
@@ -459,8 +459,8 @@ impl Role for HomeAgentRole {
         served.control(now, command, args, &stored)
     }
 
-    fn needs_records(&self, command: &str) -> bool {
-        crate::mn_control::adds(command)
+    fn records_wanted(&self, command: &str, args: &Map<String, Value>) -> RecordsWanted {
+        crate::mn_control::records_wanted(command, args, self.config.home_prefix.get_ref())
     }
 
     fn poll_warnings(&mut self, _now: Time, out: &mut Vec<Warning>) {

@@ -27,11 +27,16 @@ pub const FILE_NAME: &str = "mip6-ha.redb";
 #[derive(Debug, Clone, Copy)]
 pub struct HaRecords;
 
+/// The row key of the record of the mobile node with this home address.
+pub fn record_key(home_address: &std::net::Ipv6Addr) -> Vec<u8> {
+    home_address.octets().to_vec()
+}
+
 impl RecordCodec for HaRecords {
     type Record = MnRecord;
 
     fn key(record: &MnRecord) -> Vec<u8> {
-        record.home_address.octets().to_vec()
+        record_key(&record.home_address)
     }
 
     fn encode(record: &MnRecord) -> Vec<u8> {
