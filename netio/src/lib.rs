@@ -6,6 +6,7 @@
 //! | [`packet_socket`] | `AF_PACKET`/`SOCK_DGRAM` receive of BU/BA frames and unfragmented tunnel (ESP) frames, BPF-filtered, `recvmmsg` batches | the kernel drops (and answers) packets with a Home Address option or a type 2 routing header, so signalling must be taken before the IPv6 stack sees it; taking tunnel frames here too lets [`nft`] drop them before the kernel routes and delivers each one |
 //! | [`raw_send`] | `AF_INET6`/`SOCK_RAW`/`IPPROTO_RAW` send of fully built packets, `sendmmsg` batches | the kernel refuses to build an RH2 and checksums a HoA packet over the wrong source; with `IPPROTO_RAW` it sends our bytes as they are |
 //! | [`raw_recv`] | raw proto 50 (ESP) and 41 (IPv6-in-IPv6) receive, rebuilt into full IPv6 packets | what the packet socket does not take: ESP the kernel reassembled from fragments, and IPv6-in-IPv6; a synthetic IPv6 header gives the engines the packet shape they take |
+//! | [`udp_socket`] | ESP in UDP (RFC 3948, port 4500) over a kernel UDP socket: `UDP_SEGMENT` sends (GSO), `UDP_GRO` receives, `IPV6_PKTINFO` destination, `recvmmsg` batches | one `sendmsg` carries a TUN super-packet's sealed ESP packets and one receive may return a peer's burst; raw ESP (protocol 50) has neither, and UDP passes NATs |
 //! | [`link_send`] | `AF_PACKET` send of built packets to a known neighbour, `PACKET_QDISC_BYPASS`, `sendmmsg` batches | tunnel frames to a peer already heard from skip the kernel's per-packet route lookup and output path |
 //! | [`tun`] | the TUN device (tun-rs): MTU, address, up; reads that split TSO super-packets and writes that coalesce TCP segments (`IFF_VNET_HDR`) | user-side end of the data path; one kernel pass per 64 KiB instead of per packet |
 //! | [`udp_checksum`] | a UDP/IPv6 checksum completed as 0x0000 by the TUN offload written as 0xFFFF | tun-rs leaves the illegal zero (RFC 8200 §8.1) in one datagram of 65 536 |
@@ -44,6 +45,7 @@ pub mod routes;
 mod sys;
 pub mod tun;
 pub mod udp_checksum;
+pub mod udp_socket;
 
 pub use error::Error;
 pub use link_send::{LinkSender, NextHop};
@@ -52,3 +54,4 @@ pub use raw_recv::{RawReceiver, TunnelProto};
 pub use raw_send::RawSender;
 pub use sys::{enter_named_netns, if_index, MAX_BATCH};
 pub use tun::{Tun, TunConfig, TunWriteBatch, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
+pub use udp_socket::{EspUdpSocket, Received};

@@ -76,7 +76,7 @@ pub struct RawReceiver {
 
 /// Drops a new `SO_RXQ_OVFL` count `now` adds to the last one seen, `seen` (the
 /// kernel's counter wraps at 2^32; it never goes back).
-fn overflow_delta(seen: u32, now: u32) -> u32 {
+pub(crate) fn overflow_delta(seen: u32, now: u32) -> u32 {
     now.wrapping_sub(seen)
 }
 
@@ -209,6 +209,8 @@ impl RawReceiver {
                         let delta = overflow_delta(seen, v);
                         self.dropped.fetch_add(u64::from(delta), Ordering::Relaxed);
                     }
+                    // Only UDP sockets get one.
+                    Cmsg::GroSegmentSize(_) => {}
                 })
             };
             let room = bufs[i].len() - IPV6_HEADER_LEN;

@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 
 use tokio::io::unix::AsyncFd;
 
-use crate::{PacketSocket, RawReceiver, RawSender, Tun};
+use crate::{EspUdpSocket, PacketSocket, RawReceiver, RawSender, Tun};
 
 mod sealed {
     pub trait Sealed {}
@@ -32,6 +32,8 @@ impl sealed::Sealed for RawSender {}
 impl OwnedIo for RawSender {}
 impl sealed::Sealed for Tun {}
 impl OwnedIo for Tun {}
+impl sealed::Sealed for EspUdpSocket {}
+impl OwnedIo for EspUdpSocket {}
 
 /// Registers `io` (already non-blocking) with the current tokio runtime's reactor, for
 /// read and write readiness. Outside a tokio runtime it is an error (tokio would panic).

@@ -14,6 +14,16 @@ use crate::Error;
 /// stack, so a batch costs no allocation; larger caller slices are served in parts.
 pub const MAX_BATCH: usize = 32;
 
+/// `UDP_SEGMENT` from linux/udp.h (udp(7), Linux 4.18): the segment size of a UDP GSO
+/// send, a `u16` as a socket option or a `SOL_UDP` control message. Not in the libc
+/// crate for glibc targets.
+pub(crate) const UDP_SEGMENT: libc::c_int = 103;
+
+/// `UDP_GRO` from linux/udp.h (udp(7), Linux 5.0): as a socket option (an int),
+/// lets the kernel hand the socket coalesced datagrams; as a received `SOL_UDP`
+/// control message (an int), the segment size of such a buffer.
+pub(crate) const UDP_GRO: libc::c_int = 104;
+
 /// The index of interface `name` in the calling thread's network namespace
 /// (`if_nametoindex(3)`).
 pub fn if_index(name: &str) -> Result<u32, Error> {
@@ -77,6 +87,9 @@ pub(crate) enum Cmsg {
     /// `SO_RXQ_OVFL`: packets the socket has dropped since it was opened because its
     /// receive buffer was full (socket(7)), a counter that wraps at 2^32.
     QueueOverflow(u32),
+    /// `UDP_GRO`: the buffer holds datagrams the kernel coalesced, each this long but
+    /// the last (udp(7)).
+    GroSegmentSize(u16),
 }
 
 /// Walks the control messages of a received `msghdr` (cmsg(3)), yielding those this crate
@@ -99,6 +112,11 @@ pub(crate) unsafe fn for_each_cmsg(hdr: &libc::msghdr, mut f: impl FnMut(Cmsg)) 
             // SAFETY: SO_RXQ_OVFL carries one __u32.
             let v: u32 = unsafe { data.cast::<u32>().read_unaligned() };
             f(Cmsg::QueueOverflow(v));
+        }
+        if level == libc::SOL_UDP && ty == UDP_GRO {
+            // SAFETY: UDP_GRO carries one int (udp_cmsg_recv in net/ipv4/udp.c).
+            let v: libc::c_int = unsafe { data.cast::<libc::c_int>().read_unaligned() };
+            f(Cmsg::GroSegmentSize(v.clamp(0, u16::MAX.into()) as u16));
         }
         if level == libc::IPPROTO_IPV6 {
             match ty {

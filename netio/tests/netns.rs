@@ -4,11 +4,16 @@
 mod support;
 
 use std::io;
+use std::net::SocketAddrV6;
 use std::time::Duration;
 
 use mip6_netio::nft::NftGuard;
 use mip6_netio::routes::{NetConfig, TABLE_MAIN};
-use mip6_netio::{PacketSocket, RawReceiver, RawSender, RecvMeta, Tun, TunConfig, TunnelProto};
+use mip6_netio::udp_socket::MAX_PAYLOAD;
+use mip6_netio::{
+    EspUdpSocket, PacketSocket, RawReceiver, RawSender, Received, RecvMeta, Tun, TunConfig,
+    TunnelProto,
+};
 use support::*;
 
 const WAIT: Duration = Duration::from_millis(1500);
@@ -785,4 +790,251 @@ fn link_sender_hands_frames_to_the_neighbour_that_sent_ours() {
     assert!(readable(&ps_b, WAIT));
     ps_b.recv_batch(&mut [&mut store[..]], &mut meta).unwrap();
     assert_eq!((meta[0].link_source, meta[0].next_hop()), (None, None));
+}
+
+/// `addr` (a lab address) with UDP port `port`.
+fn sa(addr: &str, port: u16) -> SocketAddrV6 {
+    SocketAddrV6::new(ip6(addr), port, 0, 0)
+}
+
+/// `n` datagrams of `size` octets back to back (the last `last` octets long), each
+/// datagram's octets different from its neighbours', so a reordering shows.
+fn segments(n: usize, size: usize, last: usize) -> Vec<u8> {
+    let total = (n - 1) * size + last;
+    (0..total)
+        .map(|i| ((i / size) * 37 + i % 251) as u8)
+        .collect()
+}
+
+/// What a receiver got: per receive its `Received`, and the datagrams in it.
+struct Got {
+    receives: Vec<Received>,
+    datagrams: Vec<Vec<u8>>,
+}
+
+/// Receives on `rx` until `want` datagrams came or `within` passed.
+fn receive(rx: &EspUdpSocket, want: usize, within: Duration) -> Got {
+    let mut buf = vec![0u8; MAX_PAYLOAD];
+    let mut receives = Vec::new();
+    let datagrams = collect(rx, within, want, || match rx.recv(&mut buf) {
+        Ok(r) => {
+            assert!(!r.truncated, "a receive of {} octets was cut", r.len);
+            receives.push(r);
+            r.datagrams(&buf).map(<[u8]>::to_vec).collect()
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Vec::new(),
+        Err(e) => panic!("recv: {e}"),
+    });
+    Got {
+        receives,
+        datagrams,
+    }
+}
+
+/// The lengths of the datagrams a plain UDP socket (no `UDP_GRO`) receives until
+/// `want` came or [`WAIT`] passed, and their octets back to back.
+fn receive_plain(rx: &std::net::UdpSocket, want: usize) -> (Vec<usize>, Vec<u8>) {
+    rx.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = vec![0u8; MAX_PAYLOAD];
+    let (mut lens, mut all) = (Vec::new(), Vec::new());
+    while lens.len() < want {
+        let Ok(n) = rx.recv(&mut buf) else { break };
+        lens.push(n);
+        all.extend_from_slice(&buf[..n]);
+    }
+    (lens, all)
+}
+
+#[test]
+fn udp_gso_sends_ten_datagrams_in_one_call_and_they_arrive_intact_in_order() {
+    if !require_root("udp_gso_sends_ten_datagrams_in_one_call_and_they_arrive_intact_in_order") {
+        return;
+    }
+    let lab = Lab::pair("gso");
+    let (rx, plain) = lab.run("b", || {
+        (
+            EspUdpSocket::bind(sa(B, 4500)).unwrap(),
+            std::net::UdpSocket::bind(sa(B, 4501)).unwrap(),
+        )
+    });
+    let tx = lab.run("a", || EspUdpSocket::bind(sa(A, 4500)).unwrap());
+    assert!(tx.supports_gso(), "the kernel knows UDP_SEGMENT");
+    let sent = segments(10, 1400, 1400);
+
+    assert_eq!(tx.send_segments(sa(B, 4500), &sent, 1400).unwrap(), 14_000);
+    let got = receive(&rx, 10, WAIT);
+    assert_eq!(got.datagrams.len(), 10, "ten datagrams arrive");
+    assert!(got.datagrams.iter().all(|d| d.len() == 1400));
+    assert_eq!(got.datagrams.concat(), sent, "byte for byte, in order");
+    for r in &got.receives {
+        assert_eq!(r.source, sa(A, 4500), "from the sender's address and port");
+    }
+    eprintln!(
+        "UDP_GRO {}: 10 datagrams sent with one sendmsg came in {} receive(s), \
+         segment sizes {:?}",
+        if rx.gro_enabled() { "on" } else { "refused" },
+        got.receives.len(),
+        got.receives
+            .iter()
+            .map(|r| r.segment_size)
+            .collect::<Vec<_>>()
+    );
+
+    // A receiver without UDP_GRO gets ten datagrams, not one buffer.
+    tx.send_segments(sa(B, 4501), &sent, 1400).unwrap();
+    let (lens, all) = receive_plain(&plain, 10);
+    assert_eq!(lens, [1400; 10]);
+    assert_eq!(all, sent);
+}
+
+#[test]
+fn udp_gso_sends_a_shorter_last_segment_as_a_shorter_datagram() {
+    if !require_root("udp_gso_sends_a_shorter_last_segment_as_a_shorter_datagram") {
+        return;
+    }
+    let lab = Lab::pair("gsolast");
+    let (rx, plain) = lab.run("b", || {
+        (
+            EspUdpSocket::bind(sa(B, 4500)).unwrap(),
+            std::net::UdpSocket::bind(sa(B, 4501)).unwrap(),
+        )
+    });
+    let tx = lab.run("a", || EspUdpSocket::bind(sa(A, 4500)).unwrap());
+    let sent = segments(4, 1400, 200);
+    assert_eq!(sent.len(), 3 * 1400 + 200);
+
+    assert_eq!(tx.send_segments(sa(B, 4500), &sent, 1400).unwrap(), 4400);
+    let got = receive(&rx, 4, WAIT);
+    assert_eq!(
+        got.datagrams.iter().map(Vec::len).collect::<Vec<_>>(),
+        [1400, 1400, 1400, 200]
+    );
+    assert_eq!(got.datagrams.concat(), sent);
+
+    tx.send_segments(sa(B, 4501), &sent, 1400).unwrap();
+    let (lens, all) = receive_plain(&plain, 4);
+    assert_eq!(lens, [1400, 1400, 1400, 200], "four datagrams on the wire");
+    assert_eq!(all, sent);
+
+    // No longer than one segment: one datagram, sent without the control message.
+    tx.send_segments(sa(B, 4500), &sent[..900], 1400).unwrap();
+    let got = receive(&rx, 1, WAIT);
+    assert_eq!(got.datagrams, [sent[..900].to_vec()]);
+    assert_eq!(got.receives[0].segment_size, None);
+}
+
+#[test]
+fn udp_receive_reports_the_local_address_each_datagram_was_sent_to() {
+    if !require_root("udp_receive_reports_the_local_address_each_datagram_was_sent_to") {
+        return;
+    }
+    const B2: &str = "2001:db8:1::22";
+    let lab = Lab::pair("pktinfo");
+    lab.sh(
+        "b",
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{B2}/64"),
+            "dev",
+            "vb",
+            "nodad",
+        ],
+    );
+    let (rx, vb) = lab.run("b", || {
+        let any = SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 4500, 0, 0);
+        (
+            EspUdpSocket::bind(any).unwrap(),
+            mip6_netio::if_index("vb").unwrap(),
+        )
+    });
+    let tx = lab.run("a", || EspUdpSocket::bind(sa(A, 0)).unwrap());
+    let port = tx.local_addr().unwrap().port();
+    assert_ne!(port, 0, "the kernel picked a port");
+
+    tx.send_to(sa(B, 4500), b"to the first address").unwrap();
+    let two = segments(2, 1000, 1000);
+    tx.send_segments(sa(B2, 4500), &two, 1000).unwrap();
+
+    // One recvmmsg takes both receives if both are queued; wait for the second.
+    let mut store = vec![vec![0u8; MAX_PAYLOAD]; 4];
+    let mut out = [Received::default(); 4];
+    let mut got: Vec<(Received, Vec<Vec<u8>>)> = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while got.len() < 2 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || !readable(&rx, left) {
+            break;
+        }
+        let mut bufs: Vec<&mut [u8]> = store.iter_mut().map(|b| b.as_mut_slice()).collect();
+        let n = match rx.recv_batch(&mut bufs, &mut out) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => panic!("recv_batch: {e}"),
+        };
+        for i in 0..n {
+            let d = out[i].datagrams(bufs[i]).map(<[u8]>::to_vec).collect();
+            got.push((out[i], d));
+        }
+    }
+    assert_eq!(got.len(), 2, "two receives");
+    for (r, _) in &got {
+        assert_eq!(r.source, sa(A, port));
+        assert_eq!(r.ifindex, vb, "arrived on vb");
+    }
+    assert_eq!(got[0].0.destination, Some(ip6(B)));
+    assert_eq!(got[0].1, [b"to the first address".to_vec()]);
+    assert_eq!(got[1].0.destination, Some(ip6(B2)));
+    assert_eq!(got[1].1.concat(), two);
+}
+
+#[test]
+fn udp_gso_limits_are_refused_before_the_system_call() {
+    if !require_root("udp_gso_limits_are_refused_before_the_system_call") {
+        return;
+    }
+    let lab = Lab::pair("gsolim");
+    let rx = lab.run("b", || EspUdpSocket::bind(sa(B, 4500)).unwrap());
+    let tx = lab.run("a", || EspUdpSocket::bind(sa(A, 4500)).unwrap());
+
+    let e = tx
+        .send_segments(sa(B, 4500), &segments(65, 100, 100), 100)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(e.raw_os_error(), None, "refused here, not by the kernel");
+    assert!(e.to_string().contains("limit of 64"), "{e}");
+    let e = tx
+        .send_segments(sa(B, 4500), &vec![0; MAX_PAYLOAD + 1], 1400)
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.raw_os_error()),
+        (io::ErrorKind::InvalidInput, None)
+    );
+    let e = tx.send_segments(sa(B, 4500), &[0; 10], 0).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.raw_os_error()),
+        (io::ErrorKind::InvalidInput, None)
+    );
+    assert!(
+        receive(&rx, 1, QUIET).datagrams.is_empty(),
+        "nothing was sent"
+    );
+
+    // 64 segments are taken and arrive.
+    let sent = segments(64, 100, 100);
+    tx.send_segments(sa(B, 4500), &sent, 100).unwrap();
+    let got = receive(&rx, 64, WAIT);
+    assert_eq!(got.datagrams.len(), 64);
+    assert_eq!(got.datagrams.concat(), sent);
+
+    // A segment too long for the veth's 1500-octet MTU (1453 + 48 octets of headers) is
+    // the kernel's to refuse: EMSGSIZE on 6.18, EINVAL on older kernels.
+    let e = tx
+        .send_segments(sa(B, 4500), &[0; 2 * 1453], 1453)
+        .unwrap_err();
+    assert!(
+        matches!(e.raw_os_error(), Some(libc::EMSGSIZE | libc::EINVAL)),
+        "{e}"
+    );
 }
