@@ -12,7 +12,7 @@
 //! | [`error`] | [`LabError`] |
 //! | `cmd` | running `ip`, `ping`, `kill` with failures as [`LabError`]s carrying the command line and stderr (private) |
 //! | [`traffic`] | the traffic generator the demo runs in the namespaces: UDP with sequence numbers, TCP goodput |
-//! | [`bench`] | `mip6-lab bench`: TCP goodput and CPU per Gbit through mip6's tunnel, without a tunnel, and through boringtun (issue 4) |
+//! | [`bench`](mod@bench) | `mip6-lab bench`: TCP goodput and CPU per Gbit through mip6's tunnel, without a tunnel, and through boringtun (issue 4) |
 //! | [`swarm`] | `mip6-lab swarm`: thousands of mobile node engines in one process against one `mip6-ha`; rates, BA latency, HA CPU and memory, exact counts (issue 13) |
 //! | [`demo`] | `mip6-lab demo`: the daemons in the lab, traffic phases, moves, rekeys, HA restart, the report |
 //!

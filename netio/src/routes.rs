@@ -312,8 +312,8 @@ impl NetConfig {
             .await
     }
 
-    /// `ip -6 route replace default [via <gateway>] dev <ifindex> [src <source>] table
-    /// <table>`: a default route that also names the preferred source (the MN's home
+    /// `ip -6 route replace default [via GATEWAY] dev IFINDEX [src SOURCE] table
+    /// TABLE`: a default route that also names the preferred source (the MN's home
     /// address for every application, RFC 6724 §5 rule 4 done by routing).
     pub async fn add_default_route_with(
         &mut self,

@@ -30,7 +30,7 @@
 //!   the home agent proxies reaches it because of its own advertisement; it is never
 //!   tunnelled: it is discarded and answered with ICMPv6 Destination Unreachable code
 //!   3 (address unreachable) to its source, unless that is multicast or unspecified,
-//!   within the error rate limit ([`crate::unprotected`]). The answer leaves from the
+//!   within the error rate limit (`crate::unprotected`). The answer leaves from the
 //!   home agent's link-local address for a link-local source, from its own address
 //!   otherwise, to the Ethernet sender of the packet.
 //!

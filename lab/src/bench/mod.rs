@@ -15,7 +15,7 @@
 //!    both ways).
 //!
 //! CPU is `utime + stime` of each tunnel process from `/proc/<pid>/stat` ([`cpu`]),
-//! sampled just before the source starts and after it ends ([`measure`]). Goodput is
+//! sampled just before the source starts and after it ends ([`measure`](mod@measure)). Goodput is
 //! the sink's (payload bits from its first to its last octet). The comparison with
 //! boringtun takes the faster boringtun run ([`report::compare`]).
 //!

@@ -200,7 +200,7 @@ impl Daemon {
         })
     }
 
-    /// SIGTERM, up to [`STOP_GRACE`] to exit (it removes its routes, rules and socket),
+    /// SIGTERM, up to `STOP_GRACE` to exit (it removes its routes, rules and socket),
     /// then the lab's stop (SIGKILL if still running) and reap.
     pub fn stop(self, lab: &mut Lab) {
         if lab.is_running(self.id) == Some(true) {

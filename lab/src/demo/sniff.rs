@@ -48,7 +48,7 @@ fn node_name(node: Node) -> &'static str {
 
 /// Starts `dumpcap` in `node`, writing [`capture_path`], its messages in
 /// `<node>.dumpcap.log`; returns once the file has its header (or after
-/// [`START_TIMEOUT`], with a warning).
+/// `START_TIMEOUT`, with a warning).
 pub fn start(lab: &mut Lab, node: Node, out: &Path) -> Result<ProcId, crate::error::LabError> {
     let path = capture_path(out, node);
     let _ = std::fs::remove_file(&path);

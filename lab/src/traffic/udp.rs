@@ -116,7 +116,7 @@ pub enum UdpPeerError {
     Socket(#[from] io::Error),
 }
 
-/// Binds `addr`, retrying for [`BIND_RETRY`] while it is not (yet) a local address.
+/// Binds `addr`, retrying for `BIND_RETRY` while it is not (yet) a local address.
 pub fn bind_retrying(addr: SocketAddr) -> Result<UdpSocket, UdpPeerError> {
     let deadline = Instant::now() + BIND_RETRY;
     loop {

@@ -30,7 +30,7 @@
 //! other than 16; AES-GMAC (RFC 4543) and any non-AEAD transform; TFC padding
 //! (RFC 4303 §2.7); generating dummy packets (next header 59 — they are opened like any
 //! other packet and the caller drops them, see [`Opened::is_dummy`]); SA lookup by
-//! anything but the SPI (the SA table is [`crate::keys::sa`]).
+//! anything but the SPI (the SA table is [`crate::keys::table`]).
 //!
 //! No function in this module allocates or panics on a per-packet path: seal and open
 //! work inside the caller's buffer, and every length is checked before it is used.

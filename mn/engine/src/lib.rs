@@ -15,7 +15,6 @@
 //! | [`registration`] | the registration states ([`Registration`]) |
 //! | [`keys`] | [`KeyView`], the key-update timer |
 //! | [`persist`] | [`MnRecord`]: what survives a restart, sequence marks |
-//! | [`store`] | the durable redb store of that record |
 //! | [`counters`] | [`DropReason`], [`Counters`] |
 //! | [`event`] | [`Event`], [`Transmit`], [`Received`], [`DataFrame`], [`DataError`] |
 //!

@@ -80,7 +80,7 @@ enum MnCommand {
         #[arg(long, default_value = "aes-128-gcm")]
         init_suite: String,
     },
-    /// Serve every node of a file of [[mobile_node]] tables (all or none).
+    /// Serve every node of a file of `[[mobile_node]]` tables (all or none).
     Import {
         /// The file; the daemon reads it.
         file: PathBuf,
