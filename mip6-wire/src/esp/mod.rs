@@ -7,8 +7,9 @@
 //!   SPI (4) ‖ Sequence Number (4) ‖ explicit IV (8) ‖ ciphertext of
 //!   (payload ‖ padding ‖ Pad Length ‖ Next Header) ‖ ICV (16). See [`packet`].
 //! - AES-128-GCM and AES-256-GCM with a 16-octet ICV (RFC 4106 §8.1 "AES-GCM with
-//!   16 octet ICV"), behind the [`EspAead`] trait so a faster implementation can be
-//!   plugged in later; [`AesGcmAead`] (RustCrypto `aes-gcm`) is the default.
+//!   16 octet ICV"), behind the [`EspAead`] trait: [`AesGcmAead`] and [`AesGcmInline`]
+//!   (RustCrypto `aes-gcm`) by default; `RingAead` (the `ring` crate, about twice as
+//!   fast, but its build needs a C compiler) with the non-default `ring` feature.
 //! - Nonce = 4-octet salt ‖ 8-octet explicit IV (RFC 4106 §4); the explicit IV is the
 //!   SA's 64-bit sequence counter in network order (RFC 4106 §3.1 allows any unique
 //!   value; using the counter is docs/architecture.md's choice). AAD = SPI ‖ 32-bit Sequence Number
@@ -35,9 +36,39 @@
 //! No function in this module allocates or panics on a per-packet path: seal and open
 //! work inside the caller's buffer, and every length is checked before it is used.
 
+/// Instantiates generic checks `fn check<A: EspAead>()` as one `#[test]` per AEAD the
+/// build has, each in a module named for the AEAD: the known-answer tests run against
+/// every implementation, not only the default one.
+#[cfg(test)]
+macro_rules! test_every_aead {
+    ($($check:ident),+ $(,)?) => {
+        mod aes_gcm_boxed {
+            $(#[test]
+            fn $check() {
+                super::$check::<$crate::esp::AesGcmAead>();
+            })+
+        }
+        mod aes_gcm_inline {
+            $(#[test]
+            fn $check() {
+                super::$check::<$crate::esp::AesGcmInline>();
+            })+
+        }
+        #[cfg(feature = "ring")]
+        mod ring {
+            $(#[test]
+            fn $check() {
+                super::$check::<$crate::esp::RingAead>();
+            })+
+        }
+    };
+}
+
 pub mod aead;
 pub mod packet;
 pub mod replay;
+#[cfg(feature = "ring")]
+pub mod ring_aead;
 pub mod sa;
 
 #[cfg(any(test, fuzzing, feature = "null-aead"))]
@@ -45,6 +76,8 @@ pub use aead::NullAead;
 pub use aead::{AeadError, AesGcmAead, AesGcmInline, EspAead, SaKey, Suite};
 pub use packet::{Packet, Repr, Spi};
 pub use replay::ReplayWindow;
+#[cfg(feature = "ring")]
+pub use ring_aead::RingAead;
 pub use sa::{open_with, padding_len, sealed_len, trailer_len, InboundSa, Opened, OutboundSa};
 
 use crate::{Layer, LenError};
