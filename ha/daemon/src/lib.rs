@@ -20,6 +20,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The ESP AEAD (RFC 4106) the engine seals and opens with, built around each packet
+/// from the SA's stored key: RustCrypto aes-gcm by default, `ring`'s (about twice as
+/// fast; a C compiler to build, no wiping of expanded keys) with the `ring` feature.
+#[cfg(not(feature = "ring"))]
+pub type Aead = mip6_wire::esp::AesGcmInline;
+/// The ESP AEAD (RFC 4106) the engine seals and opens with, built around each packet
+/// from the SA's stored key: `ring`'s, the `ring` feature being on (see
+/// `mip6_wire::esp::RingAead` for what it does not wipe).
+#[cfg(feature = "ring")]
+pub type Aead = mip6_wire::esp::RingAead;
+
 pub mod config;
 pub mod mn_control;
 pub mod pair;

@@ -30,12 +30,13 @@ use mip6_wire::Time;
 use serde_json::{json, Map, Value};
 
 use crate::provision;
+use crate::Aead;
 
 /// What the commands act on: the engine, the served home addresses in their order,
 /// which of them are provisioned, the home prefix.
 pub struct Served<'a> {
     /// The engine.
-    pub engine: &'a mut HomeAgent<DaemonRng>,
+    pub engine: &'a mut HomeAgent<DaemonRng, Aead>,
     /// Every served home address, file first, then provisioned in the order added.
     pub home_addresses: &'a mut Vec<Ipv6Addr>,
     /// The provisioned ones.

@@ -29,6 +29,7 @@ use crate::reload::FileNodes;
 use crate::routes::Routes;
 use crate::status;
 use crate::store::HaRecords;
+use crate::Aead;
 
 /// From this many configured mobile nodes on, each received batch is first handed to
 /// [`HomeAgent::prefetch`]: the engine's state then outgrows the caches, and
@@ -53,7 +54,7 @@ pub fn screen_neighbour_discovery(packet: &[u8]) -> Option<&'static str> {
 
 /// The home agent role: its engine and what it installed in the host.
 pub struct HomeAgentRole {
-    engine: HomeAgent<DaemonRng>,
+    engine: HomeAgent<DaemonRng, Aead>,
     address: Ipv6Addr,
     home_interface: String,
     tun_name: String,
@@ -111,7 +112,7 @@ impl HomeAgentRole {
     /// The role around a built engine, the routes (netlink handle with forwarding and
     /// the proxy sysctls set) and the nftables guard.
     pub fn new(
-        engine: HomeAgent<DaemonRng>,
+        engine: HomeAgent<DaemonRng, Aead>,
         setup: HomeAgentSetup,
         routes: Routes,
         nft: NftGuard,
@@ -209,7 +210,7 @@ pub fn warnings_of(hoa: Ipv6Addr, n: &MnNotices) -> Vec<Warning> {
 }
 
 impl Role for HomeAgentRole {
-    type Engine = HomeAgent<DaemonRng>;
+    type Engine = HomeAgent<DaemonRng, Aead>;
     type Codec = HaRecords;
     type HostEvent = Infallible;
 

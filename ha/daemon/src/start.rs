@@ -42,6 +42,7 @@ use crate::provision;
 use crate::role::{HomeAgentRole, HomeAgentSetup};
 use crate::routes::Routes;
 use crate::store::{self, Persistence};
+use crate::Aead;
 
 /// The file in the state directory that keeps the sysctls' values from before the
 /// first start, until a clean stop has restored them.
@@ -225,7 +226,7 @@ async fn serve<S: RecordStore>(
     // A capture keeps the records the engine starts from beside it (`<capture>.state`),
     // so a replay can start where this run started.
     let start_state: Vec<u8> = records.iter().flat_map(store::encode_record).collect();
-    let mut engine = HomeAgent::new(engine_config, rng, now, records)
+    let mut engine = HomeAgent::<_, Aead>::with_cipher(engine_config, rng, now, records)
         .map_err(|e| RunError::Config(e.to_string()))?;
     let capture = match &options.capture {
         Some(path) => {

@@ -27,6 +27,7 @@ use std::fmt::Write as _;
 use mip6_daemon::shell::report::{secs_between, snake_case};
 use mip6_daemon::shell::ReportInput;
 use mip6_ha::{BindingView, Counters, HomeAgent, KeyView, Refusal};
+use mip6_wire::esp::EspAead;
 use mip6_wire::keys::GenerationId;
 use rand_core::{CryptoRng, RngCore};
 use serde_json::{json, Map, Value};
@@ -50,8 +51,8 @@ pub fn transmit_name(view: &KeyView) -> &'static str {
 /// page, so an answer stays bounded however many nodes are served (at most
 /// [`mip6_daemon::control::Page::MAX_LIMIT`]); `mobile_nodes` says which page it is
 /// (`total`, `offset`, `listed`, `next_offset`, null on the last page).
-pub fn status_fields<R: RngCore + CryptoRng>(
-    engine: &HomeAgent<R>,
+pub fn status_fields<R: RngCore + CryptoRng, A: EspAead>(
+    engine: &HomeAgent<R, A>,
     home_addresses: &[std::net::Ipv6Addr],
     input: &ReportInput<'_>,
 ) -> Map<String, Value> {

@@ -44,6 +44,7 @@ use crate::router_discovery::Action;
 use crate::router_link::{Movement, RouterInput, RouterLink};
 use crate::status::{self, Identity};
 use crate::store::MnRecords;
+use crate::Aead;
 
 /// Care-of address changes after the first one (a loss of every address in between
 /// does not count twice).
@@ -96,7 +97,7 @@ pub enum HostEvent {
 
 /// The mobile node role: its engine, what it installed, its movement detection.
 pub struct MobileNodeRole {
-    node: MobileNode,
+    node: MobileNode<Aead>,
     id: Identity,
     host: Host,
     watch: AddrWatch,
@@ -132,7 +133,7 @@ impl MobileNodeRole {
     /// The role around a built engine, the installed host pieces, and the address
     /// watcher with the tracker its dump filled.
     pub fn new(
-        node: MobileNode,
+        node: MobileNode<Aead>,
         id: Identity,
         host: Host,
         watch: AddrWatch,
@@ -295,17 +296,17 @@ impl MobileNodeRole {
 }
 
 impl Role for MobileNodeRole {
-    type Engine = MobileNode;
+    type Engine = MobileNode<Aead>;
     type Codec = MnRecords;
     type HostEvent = HostEvent;
 
     const NAME: &'static str = "mn";
 
-    fn engine(&self) -> &MobileNode {
+    fn engine(&self) -> &MobileNode<Aead> {
         &self.node
     }
 
-    fn engine_mut(&mut self) -> &mut MobileNode {
+    fn engine_mut(&mut self) -> &mut MobileNode<Aead> {
         &mut self.node
     }
 

@@ -40,6 +40,7 @@ use crate::role::MobileNodeRole;
 use crate::router_link::RouterLink;
 use crate::status::Identity;
 use crate::store::{self, Persistence};
+use crate::Aead;
 
 /// Runs the daemon until SIGINT, SIGTERM or SIGQUIT; SIGHUP reloads the configuration.
 pub async fn run(
@@ -181,7 +182,7 @@ pub async fn run(
         }
         None => None,
     };
-    let node = MobileNode::new(engine, &mut rng, now, restored);
+    let node = MobileNode::<Aead>::with_cipher(engine, &mut rng, now, restored);
     let mut role = MobileNodeRole::new(
         node,
         Identity {

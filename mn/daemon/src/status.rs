@@ -17,6 +17,7 @@ use mip6_daemon::metrics::Text;
 use mip6_daemon::shell::report::secs_between;
 use mip6_daemon::shell::ReportInput;
 use mip6_mn::{MobileNode, Registration};
+use mip6_wire::esp::EspAead;
 use mip6_wire::keys::GenerationId;
 use serde_json::{json, Map, Value};
 
@@ -41,8 +42,8 @@ pub struct Identity {
 }
 
 /// The mobile node's status fields.
-pub fn status_fields(
-    node: &MobileNode,
+pub fn status_fields<A: EspAead>(
+    node: &MobileNode<A>,
     id: &Identity,
     handovers: u64,
     input: &ReportInput<'_>,
@@ -87,8 +88,8 @@ pub fn status_fields(
 }
 
 /// The mobile node's metrics (`mip6_mn_…`), before the shell's shared ones.
-pub fn metrics_fields(
-    node: &MobileNode,
+pub fn metrics_fields<A: EspAead>(
+    node: &MobileNode<A>,
     handovers: u64,
     input: &ReportInput<'_>,
     text: Text,
