@@ -27,16 +27,14 @@
 //! Not supported: flow labels (`IPV6_FLOWINFO` is not asked for), jumbograms.
 
 use std::io;
-use std::mem;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::packet_socket::RecvMeta;
 use crate::raw_send::IPV6_HEADER_LEN;
-use crate::sys::{cvt, for_each_cmsg, raw, setsockopt, Cmsg, MAX_BATCH};
+use crate::sys::{raw, recvmmsg_in6, setsockopt, Cmsg, RxqOverflow, MAX_BATCH};
 use crate::Error;
 
 /// The tunnel protocols a [`RawReceiver`] can listen to (IANA protocol numbers).
@@ -58,26 +56,13 @@ impl TunnelProto {
     }
 }
 
-/// Control buffer per message: in6_pktinfo, two ints and the `SO_RXQ_OVFL` count with
-/// their cmsg headers (40 + 16 + 16 + 16) fit in 128 octets; `u64` keeps it aligned
-/// for `cmsghdr`.
-const CMSG_WORDS: usize = 16;
-
 /// A raw IPv6 socket for one tunnel protocol.
 #[derive(Debug)]
 pub struct RawReceiver {
     sock: Socket,
     proto: TunnelProto,
-    /// The last `SO_RXQ_OVFL` count the kernel reported.
-    overflow_seen: AtomicU32,
-    /// Drops counted since the last [`RawReceiver::take_drops`].
-    dropped: AtomicU64,
-}
-
-/// Drops a new `SO_RXQ_OVFL` count `now` adds to the last one seen, `seen` (the
-/// kernel's counter wraps at 2^32; it never goes back).
-pub(crate) fn overflow_delta(seen: u32, now: u32) -> u32 {
-    now.wrapping_sub(seen)
+    /// Drops the kernel reported (`SO_RXQ_OVFL`).
+    overflow: RxqOverflow,
 }
 
 impl RawReceiver {
@@ -121,8 +106,7 @@ impl RawReceiver {
         Ok(RawReceiver {
             sock,
             proto,
-            overflow_seen: AtomicU32::new(0),
-            dropped: AtomicU64::new(0),
+            overflow: RxqOverflow::default(),
         })
     }
 
@@ -130,7 +114,7 @@ impl RawReceiver {
     /// since the last call (`SO_RXQ_OVFL`, as reported with the packets received since;
     /// drops after the last received packet show with the next one).
     pub fn take_drops(&self) -> u64 {
-        self.dropped.swap(0, Ordering::Relaxed)
+        self.overflow.take()
     }
 
     /// The protocol this socket receives.
@@ -153,77 +137,42 @@ impl RawReceiver {
                 "raw_recv buffers must be longer than an IPv6 header",
             ));
         }
-        // SAFETY: iovec, sockaddr_in6 and mmsghdr are plain old data; all-zero is valid.
-        let mut iov: [libc::iovec; MAX_BATCH] = unsafe { mem::zeroed() };
-        // SAFETY: as above.
-        let mut names: [libc::sockaddr_in6; MAX_BATCH] = unsafe { mem::zeroed() };
-        // SAFETY: as above.
-        let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { mem::zeroed() };
-        let mut ctrl = [[0u64; CMSG_WORDS]; MAX_BATCH];
-        for i in 0..n {
-            let payload = &mut bufs[i][IPV6_HEADER_LEN..];
-            iov[i].iov_base = payload.as_mut_ptr().cast();
-            iov[i].iov_len = payload.len();
-            let h = &mut hdrs[i].msg_hdr;
-            h.msg_iov = &mut iov[i];
-            h.msg_iovlen = 1;
-            h.msg_name = (&mut names[i] as *mut libc::sockaddr_in6).cast();
-            h.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            h.msg_control = ctrl[i].as_mut_ptr().cast();
-            h.msg_controllen = mem::size_of_val(&ctrl[i]);
-        }
-        // SAFETY: `hdrs[..n]` point at `iov`, `names`, `ctrl` entries and caller buffers
-        // that all outlive the call, each with its true length.
-        let got = cvt(unsafe {
-            libc::recvmmsg(
-                raw(&self.sock),
-                hdrs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        })? as usize;
-        for i in 0..got {
-            let h = &hdrs[i].msg_hdr;
-            let mut info = Header {
-                src: Ipv6Addr::from(names[i].sin6_addr.s6_addr),
-                dst: Ipv6Addr::UNSPECIFIED,
-                hop_limit: 64,
-                traffic_class: 0,
-                next_header: self.proto.number(),
-                payload_len: hdrs[i].msg_len as usize,
-            };
-            let mut ifindex = 0;
-            // SAFETY: `h` is the header recvmmsg just filled; its control buffer is
-            // `ctrl[i]`, alive and kernel-written.
-            unsafe {
-                for_each_cmsg(h, |c| match c {
+        recvmmsg_in6(
+            raw(&self.sock),
+            &mut bufs[..n],
+            IPV6_HEADER_LEN,
+            |i, m, buf| {
+                let mut info = Header {
+                    src: Ipv6Addr::from(m.source.sin6_addr.s6_addr),
+                    dst: Ipv6Addr::UNSPECIFIED,
+                    hop_limit: 64,
+                    traffic_class: 0,
+                    next_header: self.proto.number(),
+                    payload_len: m.len,
+                };
+                let mut ifindex = 0;
+                m.for_each_cmsg(|c| match c {
                     Cmsg::PktInfo { dst, ifindex: ix } => {
                         info.dst = dst;
                         ifindex = ix;
                     }
                     Cmsg::HopLimit(v) => info.hop_limit = v,
                     Cmsg::TrafficClass(v) => info.traffic_class = v,
-                    Cmsg::QueueOverflow(v) => {
-                        let seen = self.overflow_seen.swap(v, Ordering::Relaxed);
-                        let delta = overflow_delta(seen, v);
-                        self.dropped.fetch_add(u64::from(delta), Ordering::Relaxed);
-                    }
+                    Cmsg::QueueOverflow(v) => self.overflow.observe(v),
                     // Only UDP sockets get one.
                     Cmsg::GroSegmentSize(_) => {}
-                })
-            };
-            let room = bufs[i].len() - IPV6_HEADER_LEN;
-            info.write(&mut bufs[i][..IPV6_HEADER_LEN]);
-            meta[i] = RecvMeta {
-                len: IPV6_HEADER_LEN + info.payload_len.min(room),
-                truncated: h.msg_flags & libc::MSG_TRUNC != 0,
-                ifindex,
-                link_source: None,
-                link_sender: None,
-            };
-        }
-        Ok(got)
+                });
+                let room = buf.len() - IPV6_HEADER_LEN;
+                info.write(&mut buf[..IPV6_HEADER_LEN]);
+                meta[i] = RecvMeta {
+                    len: IPV6_HEADER_LEN + info.payload_len.min(room),
+                    truncated: m.truncated(),
+                    ifindex,
+                    link_source: None,
+                    link_sender: None,
+                };
+            },
+        )
     }
 }
 
@@ -270,14 +219,6 @@ impl AsFd for RawReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn overflow_counts_add_up_across_the_kernels_wrap() {
-        assert_eq!(overflow_delta(0, 0), 0);
-        assert_eq!(overflow_delta(0, 7), 7);
-        assert_eq!(overflow_delta(7, 7), 0, "no new drop");
-        assert_eq!(overflow_delta(u32::MAX - 1, 3), 5, "across the wrap");
-    }
 
     #[test]
     fn synthetic_header_matches_rfc8200_layout() {

@@ -7,6 +7,7 @@ use std::io;
 use std::mem;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::Error;
 
@@ -90,6 +91,123 @@ pub(crate) enum Cmsg {
     /// `UDP_GRO`: the buffer holds datagrams the kernel coalesced, each this long but
     /// the last (udp(7)).
     GroSegmentSize(u16),
+}
+
+/// Control buffer per message of [`recvmmsg_in6`], in `u64` words (aligned for
+/// `cmsghdr`): in6_pktinfo, two ints and the `SO_RXQ_OVFL` count with their cmsg headers
+/// fit in 128 octets.
+const CMSG_WORDS: usize = 16;
+
+/// One message [`recvmmsg_in6`] received.
+pub(crate) struct Received<'a> {
+    hdr: &'a libc::msghdr,
+    /// Its source address.
+    pub source: &'a libc::sockaddr_in6,
+    /// Octets the kernel wrote or would have written (`msg_len`; more than the buffer
+    /// when [`Received::truncated`]).
+    pub len: usize,
+}
+
+impl Received<'_> {
+    /// Whether the message did not fit its buffer (`MSG_TRUNC`).
+    pub fn truncated(&self) -> bool {
+        self.hdr.msg_flags & libc::MSG_TRUNC != 0
+    }
+
+    /// Its control messages ([`for_each_cmsg`]).
+    pub fn for_each_cmsg(&self, f: impl FnMut(Cmsg)) {
+        // SAFETY: `hdr` is a header recvmmsg_in6's call just filled; its control buffer
+        // lives in that function's frame, which outlives this borrow.
+        unsafe { for_each_cmsg(self.hdr, f) }
+    }
+}
+
+/// One non-blocking `recvmmsg(2)` on the AF_INET6 datagram socket `fd` into up to
+/// [`MAX_BATCH`] of `bufs`, each from octet `skip` on (every buffer must be longer: the
+/// caller checks), each message with its own source address and control buffer;
+/// `each(i, message, whole buffer i)` for every one received, in order. Returns how
+/// many.
+pub(crate) fn recvmmsg_in6(
+    fd: RawFd,
+    bufs: &mut [&mut [u8]],
+    skip: usize,
+    mut each: impl FnMut(usize, Received<'_>, &mut [u8]),
+) -> io::Result<usize> {
+    let n = bufs.len().min(MAX_BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    // SAFETY: iovec, sockaddr_in6 and mmsghdr are plain old data; all-zero is valid.
+    let mut iov: [libc::iovec; MAX_BATCH] = unsafe { mem::zeroed() };
+    // SAFETY: as above.
+    let mut names: [libc::sockaddr_in6; MAX_BATCH] = unsafe { mem::zeroed() };
+    // SAFETY: as above.
+    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { mem::zeroed() };
+    let mut ctrl = [[0u64; CMSG_WORDS]; MAX_BATCH];
+    for i in 0..n {
+        let room = &mut bufs[i][skip..];
+        iov[i].iov_base = room.as_mut_ptr().cast();
+        iov[i].iov_len = room.len();
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_iov = &mut iov[i];
+        h.msg_iovlen = 1;
+        h.msg_name = (&mut names[i] as *mut libc::sockaddr_in6).cast();
+        h.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        h.msg_control = ctrl[i].as_mut_ptr().cast();
+        h.msg_controllen = mem::size_of_val(&ctrl[i]);
+    }
+    // SAFETY: `hdrs[..n]` point at `iov`, `names`, `ctrl` entries and caller buffers
+    // that all outlive the call, each with its true length.
+    let got = cvt(unsafe {
+        libc::recvmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    })? as usize;
+    for i in 0..got {
+        each(
+            i,
+            Received {
+                hdr: &hdrs[i].msg_hdr,
+                source: &names[i],
+                len: hdrs[i].msg_len as usize,
+            },
+            &mut *bufs[i],
+        );
+    }
+    Ok(got)
+}
+
+/// A socket's `SO_RXQ_OVFL` bookkeeping: the kernel reports its running count of
+/// packets dropped for the socket (receive buffer full) with each message; this keeps
+/// the last count seen and the drops since the last [`RxqOverflow::take`].
+#[derive(Debug, Default)]
+pub(crate) struct RxqOverflow {
+    seen: AtomicU32,
+    dropped: AtomicU64,
+}
+
+impl RxqOverflow {
+    /// Notes a count the kernel reported.
+    pub fn observe(&self, count: u32) {
+        let seen = self.seen.swap(count, Ordering::Relaxed);
+        let delta = overflow_delta(seen, count);
+        self.dropped.fetch_add(u64::from(delta), Ordering::Relaxed);
+    }
+
+    /// Drops counted since the last call.
+    pub fn take(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
+}
+
+/// Drops a new `SO_RXQ_OVFL` count `now` adds to the last one seen, `seen` (the
+/// kernel's counter wraps at 2^32; it never goes back).
+fn overflow_delta(seen: u32, now: u32) -> u32 {
+    now.wrapping_sub(seen)
 }
 
 /// Walks the control messages of a received `msghdr` (cmsg(3)), yielding those this crate
@@ -239,6 +357,19 @@ pub(crate) fn set_receive_buffer(sock: &socket2::Socket, bytes: usize) -> io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overflow_counts_add_up_across_the_kernels_wrap() {
+        assert_eq!(overflow_delta(0, 0), 0);
+        assert_eq!(overflow_delta(0, 7), 7);
+        assert_eq!(overflow_delta(7, 7), 0, "no new drop");
+        assert_eq!(overflow_delta(u32::MAX - 1, 3), 5, "across the wrap");
+        let o = RxqOverflow::default();
+        o.observe(u32::MAX - 1);
+        o.observe(3);
+        assert_eq!(o.take(), u64::from(u32::MAX - 1) + 5);
+        assert_eq!(o.take(), 0, "taken");
+    }
 
     #[test]
     fn loopback_has_an_index_and_nonsense_has_none() {

@@ -78,13 +78,11 @@ use std::io;
 use std::mem;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::raw_recv::overflow_delta;
 use crate::sys::{
-    cvt, for_each_cmsg, raw, setsockopt, sockaddr_in6, Cmsg, MAX_BATCH, UDP_GRO, UDP_SEGMENT,
+    raw, recvmmsg_in6, setsockopt, sockaddr_in6, Cmsg, RxqOverflow, MAX_BATCH, UDP_GRO, UDP_SEGMENT,
 };
 use crate::Error;
 
@@ -96,11 +94,6 @@ pub const MAX_SEGMENTS: usize = 64;
 /// 65 535 (the Payload Length limit) − 8 (the UDP header). Also the receive buffer length
 /// that no coalesced receive overflows.
 pub const MAX_PAYLOAD: usize = 65_535 - 8;
-
-/// Control buffer per received message: in6_pktinfo, the `UDP_GRO` int and the
-/// `SO_RXQ_OVFL` count with their cmsg headers (40 + 24 + 24) fit in 128 octets; `u64`
-/// keeps it aligned for `cmsghdr`.
-const CMSG_WORDS: usize = 16;
 
 /// What one receive got (filled by [`EspUdpSocket::recv`] and
 /// [`EspUdpSocket::recv_batch`]).
@@ -239,10 +232,8 @@ pub struct EspUdpSocket {
     sock: Socket,
     gro: bool,
     gso: bool,
-    /// The last `SO_RXQ_OVFL` count the kernel reported.
-    overflow_seen: AtomicU32,
-    /// Drops counted since the last [`EspUdpSocket::take_drops`].
-    dropped: AtomicU64,
+    /// Drops the kernel reported (`SO_RXQ_OVFL`).
+    overflow: RxqOverflow,
 }
 
 impl EspUdpSocket {
@@ -285,8 +276,7 @@ impl EspUdpSocket {
             sock,
             gro,
             gso,
-            overflow_seen: AtomicU32::new(0),
-            dropped: AtomicU64::new(0),
+            overflow: RxqOverflow::default(),
         })
     }
 
@@ -331,7 +321,7 @@ impl EspUdpSocket {
     /// this socket because its receive buffer was full, since the last call
     /// (`SO_RXQ_OVFL`, as reported with the receives since).
     pub fn take_drops(&self) -> u64 {
-        self.dropped.swap(0, Ordering::Relaxed)
+        self.overflow.take()
     }
 
     /// Sends one datagram to `dst`; returns its length. `ErrorKind::InvalidInput` if it
@@ -426,69 +416,30 @@ impl EspUdpSocket {
         if n == 0 {
             return Ok(0);
         }
-        // SAFETY: iovec, sockaddr_in6 and mmsghdr are plain old data; all-zero is valid.
-        let mut iov: [libc::iovec; MAX_BATCH] = unsafe { mem::zeroed() };
-        // SAFETY: as above.
-        let mut names: [libc::sockaddr_in6; MAX_BATCH] = unsafe { mem::zeroed() };
-        // SAFETY: as above.
-        let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { mem::zeroed() };
-        let mut ctrl = [[0u64; CMSG_WORDS]; MAX_BATCH];
-        for i in 0..n {
-            iov[i].iov_base = bufs[i].as_mut_ptr().cast();
-            iov[i].iov_len = bufs[i].len();
-            let h = &mut hdrs[i].msg_hdr;
-            h.msg_iov = &mut iov[i];
-            h.msg_iovlen = 1;
-            h.msg_name = (&mut names[i] as *mut libc::sockaddr_in6).cast();
-            h.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            h.msg_control = ctrl[i].as_mut_ptr().cast();
-            h.msg_controllen = mem::size_of_val(&ctrl[i]);
-        }
-        // SAFETY: `hdrs[..n]` point at `iov`, `names`, `ctrl` entries and caller buffers
-        // that all outlive the call, each with its true length.
-        let got = cvt(unsafe {
-            libc::recvmmsg(
-                raw(&self.sock),
-                hdrs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        })? as usize;
-        for i in 0..got {
-            let h = &hdrs[i].msg_hdr;
-            let sa = &names[i];
+        recvmmsg_in6(raw(&self.sock), &mut bufs[..n], 0, |i, m, buf| {
+            let sa = m.source;
             let mut r = Received {
-                len: (hdrs[i].msg_len as usize).min(bufs[i].len()),
+                len: m.len.min(buf.len()),
                 source: SocketAddrV6::new(
                     Ipv6Addr::from(sa.sin6_addr.s6_addr),
                     u16::from_be(sa.sin6_port),
                     0,
                     sa.sin6_scope_id,
                 ),
-                truncated: h.msg_flags & libc::MSG_TRUNC != 0,
+                truncated: m.truncated(),
                 ..Received::default()
             };
-            // SAFETY: `h` is the header recvmmsg just filled; its control buffer is
-            // `ctrl[i]`, alive and kernel-written.
-            unsafe {
-                for_each_cmsg(h, |c| match c {
-                    Cmsg::PktInfo { dst, ifindex } => {
-                        r.destination = Some(dst);
-                        r.ifindex = ifindex;
-                    }
-                    Cmsg::GroSegmentSize(n) => r.segment_size = Some(n),
-                    Cmsg::QueueOverflow(v) => {
-                        let seen = self.overflow_seen.swap(v, Ordering::Relaxed);
-                        let delta = overflow_delta(seen, v);
-                        self.dropped.fetch_add(u64::from(delta), Ordering::Relaxed);
-                    }
-                    Cmsg::HopLimit(_) | Cmsg::TrafficClass(_) => {}
-                })
-            };
+            m.for_each_cmsg(|c| match c {
+                Cmsg::PktInfo { dst, ifindex } => {
+                    r.destination = Some(dst);
+                    r.ifindex = ifindex;
+                }
+                Cmsg::GroSegmentSize(n) => r.segment_size = Some(n),
+                Cmsg::QueueOverflow(v) => self.overflow.observe(v),
+                Cmsg::HopLimit(_) | Cmsg::TrafficClass(_) => {}
+            });
             out[i] = r;
-        }
-        Ok(got)
+        })
     }
 }
 

@@ -741,17 +741,20 @@ fn mobile_nodes_provisioned_at_run_time_are_served_and_survive_a_restart() {
     // F by `mn add`, its secret from a file.
     let secret_file = s.out.path().join("f.secret");
     write_private(&secret_file, F.secret).expect("secret written");
-    let (ok, added, err) = mn(&[
-        "add",
-        "--home-address",
-        &F.hoa.to_string(),
-        "--init-secret-file",
-        secret_file.to_str().expect("a UTF-8 path"),
-        "--init-spi-mn-to-ha",
-        &F.spis.0.to_string(),
-        "--init-spi-ha-to-mn",
-        &F.spis.1.to_string(),
-    ]);
+    let add_f = || {
+        mn(&[
+            "add",
+            "--home-address",
+            &F.hoa.to_string(),
+            "--init-secret-file",
+            secret_file.to_str().expect("a UTF-8 path"),
+            "--init-spi-mn-to-ha",
+            &F.spis.0.to_string(),
+            "--init-spi-ha-to-mn",
+            &F.spis.1.to_string(),
+        ])
+    };
+    let (ok, added, err) = add_f();
     assert!(ok, "mn add: {err}");
     assert_eq!(
         added["added"],
@@ -825,17 +828,7 @@ fn mobile_nodes_provisioned_at_run_time_are_served_and_survive_a_restart() {
     );
     let (ok, _, err) = mn(&["remove", &F.hoa.to_string()]);
     assert!(ok, "mn remove: {err}");
-    let (ok, _, err) = mn(&[
-        "add",
-        "--home-address",
-        &F.hoa.to_string(),
-        "--init-secret-file",
-        secret_file.to_str().expect("a UTF-8 path"),
-        "--init-spi-mn-to-ha",
-        &F.spis.0.to_string(),
-        "--init-spi-ha-to-mn",
-        &F.spis.1.to_string(),
-    ]);
+    let (ok, _, err) = add_f();
     assert!(ok, "mn add again: {err}");
     let (_, shown, _) = mn(&["show", &F.hoa.to_string()]);
     assert_eq!(
