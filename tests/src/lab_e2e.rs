@@ -25,6 +25,9 @@ pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 1);
 pub const HA_METRICS: &str = "[::1]:9464";
 /// Where `mip6-mn` serves metrics, in its namespace.
 pub const MN_METRICS: &str = "127.0.0.1:9102";
+/// The pair's hold time with a three-member etcd cluster whose members the tests
+/// kill: long enough for a leader election on a loaded machine.
+pub const CLUSTER_HOLD_TIME: Duration = Duration::from_secs(3);
 
 /// The directory holding `mip6-ha`, `mip6-mn` and `mip6-lab`: the build directory
 /// of this test executable (`target/<profile>/`). `cargo test --workspace` builds
@@ -183,17 +186,22 @@ impl Running {
             pair: None,
             _out: out,
         };
-        if let Some(members) = pair {
+        if let Some(members_wanted) = pair {
             r.lab.add_home_agent_pair().expect("a second home agent");
             let etcd = r
                 .lab
-                .start_etcd_cluster(members)
+                .start_etcd_cluster(members_wanted)
                 .expect("etcd in the router");
             let members = [PairMember::of(&r.files, 0), PairMember::of(&r.files, 1)];
+            // One member: the daemon's default hold time (500 ms), which the takeover
+            // tests measure. A cluster whose members the test kills: a hold time that
+            // covers the leader election that follows (100–200 ms on an idle host,
+            // seconds on a loaded CI machine: a 500 ms hold once stopped the active one).
+            let hold = (members_wanted > 1).then_some(CLUSTER_HOLD_TIME);
             for m in &members {
                 mip6_lab::demo::config::write_private(
                     &m.config,
-                    &ha_pair_toml(&r.files, m, key_interval, &etcd),
+                    &ha_pair_toml(&r.files, m, key_interval, &etcd, hold),
                 )
                 .unwrap();
             }

@@ -167,12 +167,18 @@ impl PairMember {
 
 /// `mip6-ha`'s configuration as one of a pair: [`ha_toml`] with the member's home
 /// interface (`ha-home` or `ha2-home`), state directory and control socket, and a
-/// `[pair]` table naming etcd's members `etcd`, with the daemon's default timers.
+/// `[pair]` table naming etcd's members `etcd`, with the daemon's default heartbeat
+/// and `hold_time` (the daemon's default, 500 ms, when `None`).
+///
+/// The hold time must cover an etcd leader election: the active home agent stops when
+/// it has confirmed nothing for a hold time less a heartbeat, and while a cluster
+/// elects a leader it confirms nothing. A lab whose members may die gives it seconds.
 pub fn ha_pair_toml(
     files: &DemoFiles,
     member: &PairMember,
     key_interval: Duration,
     etcd: &[String],
+    hold_time: Option<Duration>,
 ) -> String {
     let iface = if member.letter == 'a' {
         HA_IFACE
@@ -192,11 +198,14 @@ pub fn ha_pair_toml(
             &format!("control_socket = {}", toml_str(&files.ha_socket)),
             &format!("control_socket = {}", toml_str(&member.socket)),
         );
+    let hold = hold_time.map_or(String::new(), |d| {
+        format!("hold_time = \"{}ms\"\n", d.as_millis())
+    });
     // The [pair] table goes before the [log] table, with the top-level keys.
     single.replacen(
         "\n[log]",
         &format!(
-            "\n[pair]\nname = \"{}\"\netcd = [{}]\n\n[log]",
+            "\n[pair]\nname = \"{}\"\netcd = [{}]\n{hold}\n[log]",
             member.name(),
             etcd.iter()
                 .map(|u| format!("{u:?}"))
@@ -291,7 +300,8 @@ mod tests {
         assert_ne!(a.state, b.state);
         assert_ne!(a.socket, files().ha_socket);
         for (member, iface) in [(&a, HA_IFACE), (&b, crate::topology::HA2_IFACE)] {
-            let text = ha_pair_toml(&files(), member, Duration::from_secs(5), &urls);
+            let hold = Some(Duration::from_secs(2));
+            let text = ha_pair_toml(&files(), member, Duration::from_secs(5), &urls, hold);
             let config = mip6_ha_daemon::config::parse(&text).expect("the pair's toml parses");
             config
                 .validate(&|i| i == iface)
@@ -299,6 +309,7 @@ mod tests {
             let pair = config.pair.as_ref().expect("a [pair] table").get_ref();
             assert_eq!(pair.name, member.name());
             assert_eq!(pair.etcd, urls);
+            assert_eq!(pair.timing().hold, Duration::from_secs(2));
             assert_eq!(config.state_dir, member.state);
             assert_eq!(config.control_socket, member.socket);
             assert_eq!(config.mobile_node.len(), 1);
