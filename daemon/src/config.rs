@@ -375,6 +375,26 @@ impl From<ConfigRequestMode> for RequestMode {
     }
 }
 
+/// How tunnel frames and signalling travel (`"esp"` or `"udp"`, issue 14): raw ESP
+/// (IP protocol 50, the default), or ESP in UDP (RFC 3948), which crosses NATs and
+/// UDP-only firewalls and lets the kernel batch the tunnel (UDP GSO and GRO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigEncapsulation {
+    /// Raw ESP.
+    #[default]
+    Esp,
+    /// ESP in UDP on `udp_port`.
+    Udp,
+}
+
+/// The UDP port of ESP in UDP unless configured (RFC 3948 §2.1).
+pub const DEFAULT_UDP_PORT: u16 = mip6_wire::udp_encap::PORT;
+
+/// Octets ESP in UDP adds to every tunnel frame: the TUN's MTU shrinks by this much
+/// so that no frame outgrows the link (RFC 3948 §2.1: the UDP header).
+pub const UDP_OVERHEAD: u16 = mip6_wire::udp_encap::UDP_HEADER_LEN as u16;
+
 /// ESP suite (`"aes-128-gcm"` or `"aes-256-gcm"`, RFC 4106).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub enum ConfigSuite {

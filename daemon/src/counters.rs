@@ -20,11 +20,19 @@ pub struct Frames {
     pub link_in: u64,
     /// Packets the engine sent on the home link (proxy advertisements, probes).
     pub link_out: u64,
+    /// Of `net_in`, tunnel frames that arrived in UDP (RFC 3948) through the UDP
+    /// socket (signalling in UDP comes through the packet sockets).
+    pub udp_in: u64,
+    /// Of `net_out`, tunnel frames sent in UDP through the UDP socket.
+    pub udp_out: u64,
+    /// Segmented sends (`UDP_SEGMENT`) that carried them: `udp_out / udp_gso_sends`
+    /// frames per system call.
+    pub udp_gso_sends: u64,
 }
 
 impl Frames {
     /// Each counter with its name in the status JSON and the metrics' `path` label.
-    pub fn by_path(&self) -> [(&'static str, u64); 7] {
+    pub fn by_path(&self) -> [(&'static str, u64); 10] {
         [
             ("net_in", self.net_in),
             ("net_out", self.net_out),
@@ -33,6 +41,9 @@ impl Frames {
             ("tun_out", self.tun_out),
             ("link_in", self.link_in),
             ("link_out", self.link_out),
+            ("udp_in", self.udp_in),
+            ("udp_out", self.udp_out),
+            ("udp_gso_sends", self.udp_gso_sends),
         ]
     }
 
@@ -60,12 +71,15 @@ mod tests {
             tun_out: 5,
             link_in: 6,
             link_out: 7,
+            udp_in: 8,
+            udp_out: 9,
+            udp_gso_sends: 10,
         };
         assert_eq!(
             f.to_json(),
-            serde_json::json!({"net_in":1,"net_out":2,"net_out_link":3,"tun_in":4,"tun_out":5,"link_in":6,"link_out":7})
+            serde_json::json!({"net_in":1,"net_out":2,"net_out_link":3,"tun_in":4,"tun_out":5,"link_in":6,"link_out":7,"udp_in":8,"udp_out":9,"udp_gso_sends":10})
         );
         let names: std::collections::BTreeSet<_> = f.by_path().iter().map(|p| p.0).collect();
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), 10);
     }
 }

@@ -265,6 +265,15 @@ pub fn encapsulate(frame: &mut Vec<u8>, ports: Ports) -> Result<Range<usize>, Er
 /// look at the ports: which ones the daemon listens on is its business. Returns
 /// the ports (the source one is where to answer, after a NAT).
 pub fn decapsulate(frame: &mut Vec<u8>) -> Result<Ports, Error> {
+    let (ports, len) = decapsulate_in_place(frame)?;
+    frame.truncate(len);
+    Ok(ports)
+}
+
+/// [`decapsulate`] in a buffer that cannot shrink (a receive buffer): the ESP frame
+/// is moved to the front of `frame` and its length returned with the ports; the
+/// octets after it are left as they were. `frame` is unchanged on an error.
+pub fn decapsulate_in_place(frame: &mut [u8]) -> Result<(Ports, usize), Error> {
     let chain = chain::walk(frame)?;
     if chain.final_header != NextHeader::UDP {
         return Err(Error::NotUdp {
@@ -311,7 +320,19 @@ pub fn decapsulate(frame: &mut Vec<u8>) -> Result<Ports, Error> {
     ) {
         return Err(Error::BadChecksum { offset: at });
     }
-    let payload = &udp[UDP_HEADER_LEN..];
+    check_payload(&udp[UDP_HEADER_LEN..], at)?;
+    frame.copy_within(at + UDP_HEADER_LEN..chain.packet_len, at);
+    frame[nh_field] = NextHeader::ESP.0;
+    let len = chain.packet_len - UDP_HEADER_LEN;
+    set_payload_len(frame, len - HEADER_LEN);
+    Ok((ports, len))
+}
+
+/// Whether the UDP payload `payload` (of a datagram whose UDP header is at offset
+/// `at`) is an ESP packet: not a NAT keepalive, not the non-ESP marker (RFC 3948
+/// §2.2–2.3). A daemon receiving through a UDP socket checks what the socket hands
+/// it with this.
+pub fn check_payload(payload: &[u8], at: usize) -> Result<(), Error> {
     if payload == [NAT_KEEPALIVE] {
         return Err(Error::Keepalive { offset: at });
     }
@@ -320,11 +341,32 @@ pub fn decapsulate(frame: &mut Vec<u8>) -> Result<Ports, Error> {
             offset: at + UDP_HEADER_LEN,
         });
     }
-    frame.truncate(chain.packet_len);
-    frame.drain(at..at + UDP_HEADER_LEN);
-    frame[nh_field] = NextHeader::ESP.0;
-    set_payload_len(frame, chain.packet_len - UDP_HEADER_LEN - HEADER_LEN);
-    Ok(ports)
+    Ok(())
+}
+
+/// The IPv6 header an ESP packet of `esp_len` octets received through a UDP socket
+/// gets in front of it, so the engines open it as the ESP frame it was before
+/// encapsulation: version 6, traffic class and flow label 0, Next Header ESP, hop
+/// limit `hop_limit` (the socket does not say what it was: the engines do not read
+/// it), from `source` to `destination` (RFC 8200 §3). [`Error::TooLong`] when
+/// `esp_len` does not fit a Payload Length.
+pub fn esp_frame_header(
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    esp_len: usize,
+    hop_limit: u8,
+) -> Result<[u8; HEADER_LEN], Error> {
+    let len = u16::try_from(esp_len).map_err(|_| Error::TooLong {
+        length: esp_len + HEADER_LEN,
+    })?;
+    let mut h = [0u8; HEADER_LEN];
+    h[0] = 0x60;
+    h[4..6].copy_from_slice(&len.to_be_bytes());
+    h[6] = NextHeader::ESP.0;
+    h[7] = hop_limit;
+    h[8..24].copy_from_slice(&source.octets());
+    h[24..40].copy_from_slice(&destination.octets());
+    Ok(h)
 }
 
 /// Whether `frame` (an IPv6 packet) is ESP in UDP on `port` at either end, for a
@@ -511,6 +553,69 @@ mod tests {
         f.extend_from_slice(&[0xDD; 5]);
         decapsulate(&mut f).unwrap();
         assert_eq!(f, original);
+    }
+
+    #[test]
+    fn in_place_decapsulation_moves_the_esp_frame_to_the_front_of_a_longer_buffer() {
+        let body = esp(&[5; 40]);
+        let original = frame(COA, HA, None, Some(HOA), NextHeader::ESP, &body);
+        let mut f = original.clone();
+        let ports = Ports {
+            source: 40_001,
+            destination: PORT,
+        };
+        encapsulate(&mut f, ports).unwrap();
+        let wire_len = f.len();
+        f.extend_from_slice(&[0xDD; 100]);
+        let mut buf = f.clone();
+        assert_eq!(
+            decapsulate_in_place(&mut buf).unwrap(),
+            (ports, original.len())
+        );
+        assert_eq!(&buf[..original.len()], &original[..]);
+        assert_eq!(
+            &buf[wire_len..],
+            &[0xDD; 100],
+            "the octets after it are left"
+        );
+        // Refused: the buffer is not changed.
+        let mut bad = f.clone();
+        bad[wire_len - 1] ^= 1;
+        let before = bad.clone();
+        assert!(matches!(
+            decapsulate_in_place(&mut bad),
+            Err(Error::BadChecksum { .. })
+        ));
+        assert_eq!(bad, before);
+    }
+
+    #[test]
+    fn an_esp_packet_from_a_udp_socket_gets_back_the_header_it_was_sent_with() {
+        let body = esp(&[3; 60]);
+        let original = frame(COA, HA, None, None, NextHeader::ESP, &body);
+        let mut f = original.clone();
+        let range = encapsulate(&mut f, Ports::STANDARD).unwrap();
+        // What a UDP socket hands over is the UDP payload: rebuilding the frame gives
+        // the frame the sender sealed (hop limit 64 as `frame` uses).
+        let payload = &f[range];
+        check_payload(payload, 40).unwrap();
+        let mut rebuilt = esp_frame_header(COA, HA, payload.len(), 64)
+            .unwrap()
+            .to_vec();
+        rebuilt.extend_from_slice(payload);
+        assert_eq!(rebuilt, original);
+        assert_eq!(
+            check_payload(&[NAT_KEEPALIVE], 40),
+            Err(Error::Keepalive { offset: 40 })
+        );
+        assert_eq!(
+            check_payload(&[0, 0, 0, 0, 9], 40),
+            Err(Error::NonEspMarker { offset: 48 })
+        );
+        assert!(matches!(
+            esp_frame_header(COA, HA, 65_536, 64),
+            Err(Error::TooLong { .. })
+        ));
     }
 
     /// A UDP frame on port 4500 carrying `payload`, with the checksum right.

@@ -354,6 +354,17 @@ pub(crate) fn set_receive_buffer(sock: &socket2::Socket, bytes: usize) -> io::Re
     sock.recv_buffer_size()
 }
 
+/// Sets a socket's send buffer to `bytes` (`SO_SNDBUFFORCE`, which `CAP_NET_ADMIN`
+/// allows above `wmem_max`; without it `SO_SNDBUF`, capped there) and returns what
+/// the kernel reports (twice what was asked, socket(7)).
+pub(crate) fn set_send_buffer(sock: &socket2::Socket, bytes: usize) -> io::Result<usize> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    if setsockopt(sock, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, value).is_err() {
+        sock.set_send_buffer_size(bytes)?;
+    }
+    sock.send_buffer_size()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -215,6 +215,12 @@ fn check_segments(len: usize, segment_size: u16) -> io::Result<usize> {
     Ok(segments)
 }
 
+/// Whether `e`, from [`EspUdpSocket::send_segments`], says the kernel cannot segment
+/// on that route (`EIO`, module docs): send the segments one by one instead.
+pub fn cannot_segment(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EIO)
+}
+
 /// A `sockaddr_in6` for `addr`, port, flow information and scope as given (the flow
 /// information as it stands, as std does).
 fn sockaddr(addr: SocketAddrV6) -> libc::sockaddr_in6 {
@@ -317,6 +323,21 @@ impl EspUdpSocket {
         ))
     }
 
+    /// Marks every datagram the socket sends with `mark` (`SO_MARK`, socket(7); needs
+    /// `CAP_NET_ADMIN`): policy routing can then keep the tunnel's own frames out of
+    /// the tunnel (a mobile node's `not fwmark` rule).
+    pub fn set_mark(&self, mark: u32) -> io::Result<()> {
+        self.sock.set_mark(mark)
+    }
+
+    /// Sets the send buffer to `bytes` (`SO_SNDBUFFORCE`, else `SO_SNDBUF`); returns
+    /// what the kernel reports. A segmented send of 64 KiB needs room for it whole.
+    pub fn set_send_buffer(&self, bytes: usize) -> Result<usize, Error> {
+        crate::sys::set_send_buffer(&self.sock, bytes).map_err(Error::sys(
+            "setsockopt(SO_SNDBUFFORCE) on the ESP-in-UDP socket",
+        ))
+    }
+
     /// Datagrams (or coalesced buffers: the kernel counts what it queues) dropped for
     /// this socket because its receive buffer was full, since the last call
     /// (`SO_RXQ_OVFL`, as reported with the receives since).
@@ -327,6 +348,18 @@ impl EspUdpSocket {
     /// Sends one datagram to `dst`; returns its length. `ErrorKind::InvalidInput` if it
     /// is longer than [`MAX_PAYLOAD`].
     pub fn send_to(&self, dst: SocketAddrV6, datagram: &[u8]) -> io::Result<usize> {
+        self.send_to_from(dst, None, datagram)
+    }
+
+    /// Like [`EspUdpSocket::send_to`], from the local address `source` when given (an
+    /// `IPV6_PKTINFO` control message, RFC 3542 §6.1: on a socket bound to `[::]`, the
+    /// address the peer knows this host by, e.g. a mobile node's care-of address).
+    pub fn send_to_from(
+        &self,
+        dst: SocketAddrV6,
+        source: Option<Ipv6Addr>,
+        datagram: &[u8],
+    ) -> io::Result<usize> {
         if datagram.len() > MAX_PAYLOAD {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -337,7 +370,10 @@ impl EspUdpSocket {
                 ),
             ));
         }
-        self.sock.send_to(datagram, &dst.into())
+        match source {
+            None => self.sock.send_to(datagram, &dst.into()),
+            Some(_) => self.sendmsg(dst, source, datagram, None),
+        }
     }
 
     /// Sends `buf` to `dst` as datagrams of `segment_size` octets, the last one shorter
@@ -352,22 +388,46 @@ impl EspUdpSocket {
         buf: &[u8],
         segment_size: u16,
     ) -> io::Result<usize> {
+        self.send_segments_from(dst, None, buf, segment_size)
+    }
+
+    /// Like [`EspUdpSocket::send_segments`], from the local address `source` when given
+    /// (as [`EspUdpSocket::send_to_from`]).
+    pub fn send_segments_from(
+        &self,
+        dst: SocketAddrV6,
+        source: Option<Ipv6Addr>,
+        buf: &[u8],
+        segment_size: u16,
+    ) -> io::Result<usize> {
         if check_segments(buf.len(), segment_size)? == 1 {
-            return self.send_to(dst, buf);
+            return self.send_to_from(dst, source, buf);
         }
+        self.sendmsg(dst, source, buf, Some(segment_size))
+    }
+
+    /// One `sendmsg(2)` of `buf` to `dst` with an `IPV6_PKTINFO` control message for
+    /// `source` and a `UDP_SEGMENT` one for `segment_size`, each when given.
+    fn sendmsg(
+        &self,
+        dst: SocketAddrV6,
+        source: Option<Ipv6Addr>,
+        buf: &[u8],
+        segment_size: Option<u16>,
+    ) -> io::Result<usize> {
         let mut name = sockaddr(dst);
         let mut iov = libc::iovec {
             iov_base: buf.as_ptr() as *mut libc::c_void,
             iov_len: buf.len(),
         };
-        // 32 octets, aligned for cmsghdr: room for CMSG_SPACE(2) = 24.
-        let mut ctrl = [0u64; 4];
-        // SAFETY: CMSG_SPACE and CMSG_LEN are arithmetic on their argument.
-        let (space, len) = unsafe {
-            (
-                libc::CMSG_SPACE(mem::size_of::<u16>() as u32),
-                libc::CMSG_LEN(mem::size_of::<u16>() as u32),
-            )
+        let pktinfo_len = mem::size_of::<libc::in6_pktinfo>() as u32;
+        let segment_len = mem::size_of::<u16>() as u32;
+        // 64 octets, aligned for cmsghdr: room for CMSG_SPACE(20) + CMSG_SPACE(2) = 40 + 24.
+        let mut ctrl = [0u64; 8];
+        // SAFETY: CMSG_SPACE is arithmetic on its argument.
+        let space = unsafe {
+            source.map_or(0, |_| libc::CMSG_SPACE(pktinfo_len))
+                + segment_size.map_or(0, |_| libc::CMSG_SPACE(segment_len))
         };
         debug_assert!(space as usize <= mem::size_of_val(&ctrl));
         // SAFETY: msghdr is plain old data; all-zero is a valid value.
@@ -376,21 +436,46 @@ impl EspUdpSocket {
         hdr.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
         hdr.msg_iov = &mut iov;
         hdr.msg_iovlen = 1;
-        hdr.msg_control = ctrl.as_mut_ptr().cast();
-        hdr.msg_controllen = space as usize;
-        // SAFETY: msg_control points at `ctrl`, which is aligned and at least
-        // msg_controllen = CMSG_SPACE(2) octets long, so CMSG_FIRSTHDR returns a pointer
-        // to a whole cmsghdr inside it (non-null: the length is non-zero).
-        let c = unsafe { libc::CMSG_FIRSTHDR(&hdr) };
-        // SAFETY: `c` points at a cmsghdr inside `ctrl` (above) and CMSG_DATA(c) at the
-        // 2 octets after it that CMSG_SPACE(2) reserved; the u16 is written unaligned.
-        unsafe {
-            (*c).cmsg_level = libc::SOL_UDP;
-            (*c).cmsg_type = UDP_SEGMENT;
-            (*c).cmsg_len = len as usize;
-            libc::CMSG_DATA(c)
-                .cast::<u16>()
-                .write_unaligned(segment_size);
+        if space > 0 {
+            hdr.msg_control = ctrl.as_mut_ptr().cast();
+            hdr.msg_controllen = space as usize;
+        }
+        let base: *mut libc::cmsghdr = ctrl.as_mut_ptr().cast();
+        let mut c = base;
+        if let Some(src) = source {
+            let info = libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: src.octets(),
+                },
+                ipi6_ifindex: 0,
+            };
+            // SAFETY: `c` is the start of `ctrl` (aligned for cmsghdr), which has
+            // CMSG_SPACE(20) octets for this header and its data; the in6_pktinfo is
+            // written unaligned. The next header starts CMSG_SPACE(20) octets on, still
+            // inside `ctrl` (64 octets ≥ 40 + 24) and aligned (CMSG_SPACE is).
+            unsafe {
+                (*c).cmsg_level = libc::IPPROTO_IPV6;
+                (*c).cmsg_type = libc::IPV6_PKTINFO;
+                (*c).cmsg_len = libc::CMSG_LEN(pktinfo_len) as usize;
+                libc::CMSG_DATA(c)
+                    .cast::<libc::in6_pktinfo>()
+                    .write_unaligned(info);
+                c = base
+                    .cast::<u8>()
+                    .add(libc::CMSG_SPACE(pktinfo_len) as usize)
+                    .cast();
+            }
+        }
+        if let Some(size) = segment_size {
+            // SAFETY: `c` points at an aligned cmsghdr inside `ctrl`, at its start or
+            // after the PKTINFO message, with CMSG_SPACE(2) octets left for it and its
+            // data (`space` ≤ 64 above); the u16 is written unaligned.
+            unsafe {
+                (*c).cmsg_level = libc::SOL_UDP;
+                (*c).cmsg_type = UDP_SEGMENT;
+                (*c).cmsg_len = libc::CMSG_LEN(segment_len) as usize;
+                libc::CMSG_DATA(c).cast::<u16>().write_unaligned(size);
+            }
         }
         // SAFETY: `hdr` points at `name`, `iov` (over the caller's `buf`) and `ctrl`, all
         // alive for the call with their true lengths; the kernel only reads through them.

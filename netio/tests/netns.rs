@@ -990,6 +990,63 @@ fn udp_receive_reports_the_local_address_each_datagram_was_sent_to() {
 }
 
 #[test]
+fn udp_sends_leave_from_the_source_address_asked_for_segmented_or_not() {
+    let t = "udp_sends_leave_from_the_source_address_asked_for_segmented_or_not";
+    if !require_root(t) {
+        return;
+    }
+    // A host with two addresses on one link, its socket bound to [::]: like a mobile
+    // node, whose care-of address is not what source selection would pick.
+    const A2: &str = "2001:db8:1::12";
+    let lab = Lab::pair("pktsrc");
+    lab.sh(
+        "a",
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{A2}/64"),
+            "dev",
+            "va",
+            "nodad",
+        ],
+    );
+    let rx = lab.run("b", || EspUdpSocket::bind(sa(B, 4500)).unwrap());
+    let tx = lab.run("a", || {
+        let any = SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 4500, 0, 0);
+        EspUdpSocket::bind(any).unwrap()
+    });
+    for source in [A, A2] {
+        tx.send_to_from(sa(B, 4500), Some(ip6(source)), b"one")
+            .unwrap();
+        let got = receive(&rx, 1, WAIT);
+        assert_eq!(got.datagrams, [b"one".to_vec()]);
+        assert_eq!(
+            got.receives[0].source,
+            sa(source, 4500),
+            "one datagram from {source}"
+        );
+
+        let sent = segments(4, 1000, 1000);
+        assert_eq!(
+            tx.send_segments_from(sa(B, 4500), Some(ip6(source)), &sent, 1000)
+                .unwrap(),
+            4000
+        );
+        let got = receive(&rx, 4, WAIT);
+        assert_eq!(got.datagrams.concat(), sent, "byte for byte, in order");
+        for r in &got.receives {
+            assert_eq!(r.source, sa(source, 4500), "segments from {source}");
+        }
+    }
+    // An address the host does not have is refused, not sent from another one.
+    let e = tx
+        .send_to_from(sa(B, 4500), Some(ip6("2001:db8:1::99")), b"x")
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+}
+
+#[test]
 fn udp_gso_limits_are_refused_before_the_system_call() {
     if !require_root("udp_gso_limits_are_refused_before_the_system_call") {
         return;

@@ -408,7 +408,23 @@ pub fn routing_type2(data: &[u8]) {
 pub fn udp_decap(data: &[u8]) {
     use udp_encap::Error as E;
     let mut frame = data.to_vec();
-    let ports = match udp_encap::decapsulate(&mut frame) {
+    // The in-place form (a receive buffer) gives the same frame or the same error,
+    // and leaves a refused buffer as it was.
+    let mut in_place = data.to_vec();
+    let in_place_result = udp_encap::decapsulate_in_place(&mut in_place);
+    let result = udp_encap::decapsulate(&mut frame);
+    match (&result, &in_place_result) {
+        (Ok(ports), Ok((p, len))) => {
+            assert_eq!(ports, p);
+            assert_eq!(&in_place[..*len], &frame[..], "the same ESP frame in place");
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(a, b);
+            assert_eq!(in_place, data, "a refused buffer is left as it was");
+        }
+        _ => panic!("decapsulate {result:?} but in place {in_place_result:?}"),
+    }
+    let ports = match result {
         Err(e) => {
             let _ = (e.to_string(), e.layer());
             assert_eq!(frame, data, "a refused frame is left as it was: {e}");

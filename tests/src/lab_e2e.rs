@@ -118,7 +118,7 @@ impl Running {
         persistence: bool,
         seeds: Option<(u64, u64)>,
     ) -> Running {
-        Running::build(key_interval, persistence, seeds, true, false, None)
+        Running::build(key_interval, persistence, seeds, true, false, None, false)
     }
 
     /// Like [`Running::start`], with radvd on every link of the lab
@@ -126,7 +126,7 @@ impl Running {
     /// and forms its care-of address from the router's advertisement
     /// ([`Link::slaac_addr`]); tests move it with [`Lab::switch_mn`].
     pub fn start_advertised(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, true, true, None)
+        Running::build(key_interval, persistence, None, true, true, None, false)
     }
 
     /// A lab whose home agents are a pair on etcd (issue 13, item 5): `ha-a` in
@@ -134,12 +134,18 @@ impl Running {
     /// `ha-b` in `ha2` waits as the standby ([`PairRun::standby`]); etcd runs in the
     /// router. The MN is on foreign link 1, its addresses hand-set.
     pub fn start_pair(key_interval: Duration) -> Running {
-        Running::build(key_interval, true, None, true, false, Some(1))
+        Running::build(key_interval, true, None, true, false, Some(1), false)
+    }
+
+    /// Like [`Running::start`] with ESP in UDP (RFC 3948, issue 14): both daemons
+    /// have `encapsulation = "udp"` on port 4500.
+    pub fn start_udp(key_interval: Duration, persistence: bool) -> Running {
+        Running::build(key_interval, persistence, None, true, false, None, true)
     }
 
     /// Like [`Running::start_pair`] with an etcd cluster of `members` members.
     pub fn start_pair_with_etcd_cluster(key_interval: Duration, members: usize) -> Running {
-        Running::build(key_interval, true, None, true, false, Some(members))
+        Running::build(key_interval, true, None, true, false, Some(members), false)
     }
 
     fn build(
@@ -149,6 +155,7 @@ impl Running {
         with_mn: bool,
         advertised: bool,
         pair: Option<usize>,
+        udp: bool,
     ) -> Running {
         let out = tempfile::Builder::new()
             .prefix("mip6-e2e-")
@@ -156,12 +163,13 @@ impl Running {
             .expect("a temporary directory");
         let files = DemoFiles::under(out.path());
         // Both serve Prometheus text on the loopback of their namespace.
+        let encapsulation = if udp { "encapsulation = \"udp\"\n" } else { "" };
         let ha_config = format!(
-            "metrics = \"{HA_METRICS}\"\n{}",
+            "{encapsulation}metrics = \"{HA_METRICS}\"\n{}",
             ha_toml(&files, key_interval, persistence)
         );
         let mn_config = format!(
-            "metrics = \"{MN_METRICS}\"\n{}",
+            "{encapsulation}metrics = \"{MN_METRICS}\"\n{}",
             mn_toml(&files, key_interval)
         );
         mip6_lab::demo::config::write_private(&files.ha_config, &ha_config).unwrap();
@@ -227,7 +235,7 @@ impl Running {
     /// Like [`Running::start`] with the home agent only: the test starts the mobile
     /// node ([`Running::start_mn`]) when it has prepared the home link.
     pub fn ha_only(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, false, false, None)
+        Running::build(key_interval, persistence, None, false, false, None, false)
     }
 
     /// The output directory.
@@ -621,6 +629,8 @@ pub struct TsharkSummary {
     pub bad_icv: usize,
     /// ESP frames whose ICV tshark found good.
     pub good_icv: usize,
+    /// Frames tshark dissected as ESP in UDP (`udpencap`, RFC 3948).
+    pub udp_encapsulated: usize,
     /// tshark's one-line summaries of the first malformed or error frames, so that a
     /// failure shows them.
     pub malformed_samples: Vec<String>,
@@ -669,6 +679,8 @@ pub fn tshark_summary(pcap: &Path) -> TsharkSummary {
         "esp.icv_good",
         "-e",
         "esp.icv_bad",
+        "-e",
+        "frame.protocols",
     ]);
     let bad = run(&["-Y", "_ws.malformed || _ws.expert.severity == error"]);
     let mut s = TsharkSummary {
@@ -694,6 +706,12 @@ pub fn tshark_summary(pcap: &Path) -> TsharkSummary {
         }
         if cols.get(3).is_some_and(|v| *v == "1" || *v == "True") {
             s.bad_icv += 1;
+        }
+        if cols
+            .get(4)
+            .is_some_and(|v| v.split(':').any(|p| p == "udpencap"))
+        {
+            s.udp_encapsulated += 1;
         }
     }
     s

@@ -170,6 +170,154 @@ fn registration_data_rekeys_a_lost_ba_and_two_handovers() {
     }
 }
 
+/// The same life over ESP in UDP (RFC 3948, issue 14): registration, data across
+/// rekeys, a lost BA, two handovers and a `kill -9` of the home agent with its
+/// restart, both daemons with `encapsulation = "udp"`. Nothing is lost in the
+/// protected phases; the tunnel's data goes through the UDP sockets (GSO batches on
+/// send); the captures hold the frames as they were on the wire, and tshark decodes
+/// them as UDP-encapsulated ESP and decrypts them with their key logs.
+#[test]
+fn over_udp_registration_rekeys_a_lost_ba_two_handovers_and_an_ha_restart() {
+    let t = "over_udp_registration_rekeys_a_lost_ba_two_handovers_and_an_ha_restart";
+    if !require_lab(t) || !require_tool(t, "tshark") {
+        return;
+    }
+    let mut run = Running::start_udp(Duration::from_secs(2), true);
+    run.wait_mn(
+        "registration over UDP",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+
+    let (up, down) = run.udp_both_ways(1, 200, 5.0, |_| {});
+    assert!(
+        up.rx.received >= 900 && down.rx.received >= 900,
+        "up {up:?} down {down:?}\n{}",
+        run.diagnostics()
+    );
+    assert_eq!(
+        (up.rx.lost, down.rx.lost),
+        (0, 0),
+        "up {up:?} down {down:?}"
+    );
+    // The data went through the UDP sockets both ways, not as raw ESP.
+    for (who, s) in [("MN", run.mn_json()), ("HA", run.ha_json())] {
+        let f = &s["frames"];
+        let (udp_in, udp_out) = (f["udp_in"].as_u64(), f["udp_out"].as_u64());
+        assert!(
+            matches!((udp_in, udp_out), (Some(i), Some(o)) if i >= 900 && o >= 900),
+            "{who} frames: {f}"
+        );
+        assert_eq!(
+            f["net_out_link"], 0,
+            "{who}: no raw ESP straight to a next hop: {f}"
+        );
+    }
+
+    // A BA lost on the way (it keeps its type 2 routing header in UDP).
+    let before = keys(&run.ha_json(), "HA");
+    let (up, down) = run.udp_both_ways(2, 200, 8.0, |run| {
+        ba_drop::install(&run.lab, 100, &run.out().join("ba-drop.nft")).expect("BA drop table");
+        run.wait_ha(
+            "a key update while BAs are dropped",
+            Duration::from_secs(10),
+            |s| keys(s, "HA").1 > before.1,
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let dropped = ba_drop::counters(&run.lab).expect("BA drop counters");
+        ba_drop::remove(&run.lab).expect("BA drop table removed");
+        assert!(dropped.dropped >= 1, "no BA was dropped: {dropped:?}");
+        run.wait_ha("the lost key resent", Duration::from_secs(10), |s| {
+            keys(s, "HA").2 > before.2
+        });
+    });
+    assert_eq!(
+        (up.rx.lost, down.rx.lost),
+        (0, 0),
+        "BA loss: up {up:?} down {down:?}"
+    );
+
+    // Two handovers: the home agent learns the new care-of address and answers it in
+    // UDP from its first authenticated frame.
+    let (up, down) = run.udp_both_ways(3, 200, 6.0, |run| {
+        std::thread::sleep(Duration::from_millis(1500));
+        run.lab.move_mn(Link::Foreign2).expect("move to foreign 2");
+        run.wait_mn(
+            "binding at foreign 2",
+            Duration::from_secs(10),
+            registered_at("2001:db8:3::100"),
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        run.lab
+            .move_mn(Link::Foreign1)
+            .expect("move back to foreign 1");
+        run.wait_mn(
+            "binding at foreign 1",
+            Duration::from_secs(10),
+            registered_at("2001:db8:2::100"),
+        );
+    });
+    assert!(up.rx.received * 10 >= up.sent * 7, "handover up {up:?}");
+    assert!(
+        down.rx.received * 10 >= down.sent * 7,
+        "handover down {down:?}"
+    );
+    assert_eq!(run.mn_json()["handovers"], 2);
+
+    // After the moves, a steady phase is whole again.
+    let (up, down) = run.udp_both_ways(4, 200, 2.0, |_| {});
+    assert_eq!(
+        (up.rx.lost, down.rx.lost),
+        (0, 0),
+        "after moves: up {up:?} down {down:?}"
+    );
+    let ha = run.ha_json();
+    let (init, updates, resends) = keys(&ha, "HA");
+    assert_eq!(init, 1, "one initialization only: {ha}");
+    assert!(updates >= 5 && resends >= 1, "{ha}");
+
+    // kill -9 of the home agent and its restart from the store: the binding and keys
+    // are back, and it answers the mobile node in UDP again as soon as one of its
+    // frames authenticates.
+    run.kill_ha();
+    run.start_ha();
+    let (up, down) = run.udp_both_ways(5, 100, 5.0, |_| {});
+    assert!(up.rx.lost <= 5, "after the restart, up {up:?}");
+    assert_eq!(down.rx.lost, 0, "after the restart, down {down:?}");
+    let ha = run.ha_json();
+    assert_eq!(
+        keys(&ha, "HA").0,
+        0,
+        "the restarted HA initialized keys: {ha}"
+    );
+    assert!(
+        ha["frames"]["udp_out"].as_u64().unwrap_or(0) >= 400,
+        "{}",
+        ha["frames"]
+    );
+    assert_eq!(keys(&run.mn_json(), "MN").0, 1, "the MN was re-initialized");
+
+    // The captures: UDP-encapsulated ESP as on the wire, decrypted by tshark. The
+    // restarted home agent (ha-2) knows no node's port until a frame of it
+    // authenticates: what it sends before (its Binding Refresh Request, data already
+    // queued) is raw ESP, a few frames in both its capture and the node's.
+    for (side, raw_allowed) in [("ha-1", 0), ("mn-1", 5), ("ha-2", 5)] {
+        let pcap = run.out().join(format!("{side}.pcapng"));
+        let s = tshark_summary(&pcap);
+        assert_eq!(s.malformed_or_errors, 0, "{side}: {s:?}");
+        assert_eq!(s.bad_icv, 0, "{side}: {s:?}");
+        assert!(
+            s.binding_updates >= 1 && s.binding_acks >= 1,
+            "{side}: {s:?}"
+        );
+        assert!(s.good_icv >= 500, "{side}: {s:?}");
+        assert!(
+            s.udp_encapsulated + raw_allowed >= s.good_icv,
+            "{side}: the decrypted frames were in UDP: {s:?}"
+        );
+    }
+}
+
 /// `kill -9` of the HA with persistence on: the restarted HA has the binding and the
 /// keys at once; the MN is not re-initialized and traffic resumes.
 #[test]

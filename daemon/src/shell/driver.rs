@@ -9,10 +9,12 @@ use std::time::Duration;
 use mip6_netio::{RecvMeta, TunWriteBatch, MAX_BATCH, READ_SCRATCH_LEN, SEGMENTS_PER_READ};
 use mip6_wire::engine::{DataFrame, Engine, Received};
 use mip6_wire::frames::DATA_HEADROOM;
+use mip6_wire::udp_encap::{self, Ports};
 use mip6_wire::Time;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::encap::UdpPeers;
 use super::io::Io;
 use super::key_log::{KeyLog, KeyMaterial};
 use super::next_hops::NextHops;
@@ -27,6 +29,8 @@ use crate::metrics::{self, MetricsRequest, Text};
 use crate::signals::{Caught, Shutdown};
 use crate::store::{RecordStore, Store, StoreError};
 
+/// The IPv6 header's length (RFC 8200 §3).
+const HEADER_LEN: usize = 40;
 /// Largest IPv6 packet with its header (65 535 payload + 40): the raw ESP socket
 /// hands over what the kernel reassembled.
 const MAX_FRAME: usize = 65_535 + 40;
@@ -144,6 +148,26 @@ struct Core<R: Role, S: RecordStore> {
     drop_summary: DropSummary,
     delivered: Vec<(usize, Range<usize>)>,
     sealed: Vec<(usize, DataFrame)>,
+    /// ESP in UDP: which peers get UDP ([`super::encap`]); `None` without it.
+    udp_peers: Option<UdpPeers>,
+    /// Per frame of the batch in `net_bufs`: the UDP source port it arrived from, if
+    /// it came in UDP (what an authenticated frame teaches `udp_peers`).
+    udp_ports: Vec<Option<u16>>,
+    /// One receive of the UDP socket (with `UDP_GRO`, several datagrams).
+    udp_scratch: Vec<u8>,
+    /// The segments of one segmented UDP send.
+    gso_buf: Vec<u8>,
+    /// Whether segmented sends work on this host (off after an `EIO`).
+    gso: bool,
+}
+
+/// Where the frames of a batch in `net_bufs` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A packet socket or the raw ESP socket: whole IPv6 frames as on the wire.
+    Frames,
+    /// The UDP socket: ESP packets with an IPv6 header rebuilt in front.
+    Udp,
 }
 
 impl<R: Role, S: RecordStore> std::fmt::Debug for Shell<R, S> {
@@ -167,6 +191,10 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
         tun_mtu: u16,
     ) -> Self {
         let tun_buf = DATA_HEADROOM + usize::from(tun_mtu) + TRAILER_ROOM;
+        let udp = io
+            .udp
+            .as_ref()
+            .map(|(fd, config)| (*config, fd.get_ref().supports_gso()));
         Shell {
             io,
             drop_privileges: false,
@@ -188,6 +216,15 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 drop_summary: DropSummary::default(),
                 delivered: Vec::with_capacity(MAX_BATCH),
                 sealed: Vec::with_capacity(TUN_BATCH),
+                udp_peers: udp.map(|(config, _)| UdpPeers::new(config)),
+                udp_ports: vec![None; MAX_BATCH],
+                udp_scratch: if udp.is_some() {
+                    vec![0; mip6_netio::udp_socket::MAX_PAYLOAD]
+                } else {
+                    Vec::new()
+                },
+                gso_buf: Vec::new(),
+                gso: udp.is_some_and(|(_, gso)| gso),
             },
         }
     }
@@ -330,7 +367,15 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 () = self.io.home_link_readable() => {
                     self.core.drain_network(&self.io, Source::HomeLink).await?;
                 }
-                _ = socket_stats.tick() => self.core.poll_socket_drops(&self.io),
+                () = self.io.udp_readable() => {
+                    self.core.drain_udp(&self.io).await?;
+                }
+                _ = socket_stats.tick() => {
+                    self.core.poll_socket_drops(&self.io);
+                    if let Some(peers) = &mut self.core.udp_peers {
+                        peers.prune(clock::now());
+                    }
+                }
                 _ = summary.tick() => self.core.summarize_drops(),
                 Some(request) = control_rx.recv() => {
                     self.core.poll_socket_drops(&self.io);
@@ -561,6 +606,17 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 "raw ESP socket receive buffer full: the kernel dropped frames the daemon never saw"
             );
         }
+        if let Some((fd, _)) = &io.udp {
+            let n = fd.get_ref().take_drops();
+            if n > 0 {
+                self.stats.drops(drop_names::UDP_RCVBUF_FULL, n);
+                tracing::warn!(
+                    dropped = n,
+                    total = self.stats.drops[drop_names::UDP_RCVBUF_FULL],
+                    "ESP-in-UDP socket receive buffer full: the kernel dropped datagrams the daemon never saw"
+                );
+            }
+        }
     }
 
     /// Drains the engine's events through the role and stores every record of them in
@@ -641,7 +697,18 @@ impl<R: Role, S: RecordStore> Core<R, S> {
     async fn flush_transmits(&mut self, io: &Io, now: Time) {
         self.flush_link_transmits(io, now);
         let mut transmits = Vec::new();
-        while let Some(t) = self.role.engine_mut().poll_transmit() {
+        while let Some(mut t) = self.role.engine_mut().poll_transmit() {
+            let ports = self
+                .udp_peers
+                .as_ref()
+                .and_then(|p| p.ports_for(&t.destination));
+            if let Some(ports) = ports {
+                if let Err(e) = udp_encap::encapsulate(&mut t.frame, ports) {
+                    self.stats.drop(drop_names::UDP_ENCAP_FAILED);
+                    tracing::warn!(error = %e, destination = %t.destination, "signalling frame not put in UDP");
+                    continue;
+                }
+            }
             if let Some(c) = &mut self.capture {
                 c.pcap.net_out(now, &t.frame);
             }
@@ -762,14 +829,99 @@ impl<R: Role, S: RecordStore> Core<R, S> {
             };
             match source {
                 Source::HomeLink => self.on_link_packets(io, n).await?,
-                Source::Packet(_) | Source::Esp => self.on_frames(io, n).await?,
+                Source::Packet(_) | Source::Esp => self.on_frames(io, n, Origin::Frames).await?,
             }
         }
         Ok(())
     }
 
-    /// Hands a received batch to the engine, then persists, delivers and sends.
-    async fn on_frames(&mut self, io: &Io, n: usize) -> Result<(), ShellError> {
+    /// Takes up to [`BATCHES_PER_WAKE`] receives from the ESP-in-UDP socket, each one
+    /// datagram or several coalesced (`UDP_GRO`), and hands their ESP packets to the
+    /// engine with the IPv6 header they were sent with rebuilt in front
+    /// ([`udp_encap::esp_frame_header`]), in batches of at most [`MAX_BATCH`].
+    async fn drain_udp(&mut self, io: &Io) -> Result<(), ShellError> {
+        let Some((fd, _)) = &io.udp else {
+            return Ok(());
+        };
+        for _ in 0..BATCHES_PER_WAKE {
+            let read = {
+                let mut guard = fd.readable().await.map_err(|source| ShellError::Io {
+                    what: "ESP-in-UDP socket".into(),
+                    source,
+                })?;
+                let scratch = &mut self.udp_scratch;
+                guard.try_io(|s| s.get_ref().recv(scratch))
+            };
+            let r = match read {
+                Err(_would_block) => return Ok(()),
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, socket = "ESP-in-UDP socket", "receive failed");
+                    return Ok(());
+                }
+            };
+            if r.truncated {
+                self.stats.drop(drop_names::TRUNCATED);
+                continue;
+            }
+            let Some(local) = r.destination else {
+                self.stats.drop(drop_names::UDP_NO_DESTINATION);
+                continue;
+            };
+            let (peer, port) = (*r.source.ip(), r.source.port());
+            let scratch = std::mem::take(&mut self.udp_scratch);
+            let mut k = 0;
+            let mut result = Ok(());
+            for datagram in r.datagrams(&scratch) {
+                self.stats.frames.udp_in += 1;
+                if let Err(e) = udp_encap::check_payload(datagram, 0) {
+                    self.stats.drop(udp_drop_name(&e));
+                    tracing::debug!(error = %e, %peer, port, "UDP datagram is not ESP");
+                    continue;
+                }
+                let buf = &mut self.net_bufs[k];
+                let len = HEADER_LEN + datagram.len();
+                let header = udp_encap::esp_frame_header(peer, local, datagram.len(), 64);
+                let (Ok(header), Some(frame)) = (header, buf.get_mut(..len)) else {
+                    self.stats.drop(drop_names::TRUNCATED);
+                    continue;
+                };
+                frame[..HEADER_LEN].copy_from_slice(&header);
+                frame[HEADER_LEN..].copy_from_slice(datagram);
+                self.net_meta[k] = RecvMeta {
+                    len,
+                    truncated: false,
+                    ifindex: r.ifindex,
+                    link_source: None,
+                    link_sender: None,
+                };
+                self.udp_ports[k] = Some(port);
+                k += 1;
+                if k == MAX_BATCH {
+                    result = self.on_frames(io, k, Origin::Udp).await;
+                    k = 0;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+            }
+            if k > 0 && result.is_ok() {
+                result = self.on_frames(io, k, Origin::Udp).await;
+            }
+            self.udp_scratch = scratch;
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Hands a received batch to the engine, then persists, delivers and sends. Frames
+    /// from the packet sockets that are ESP in UDP on this daemon's port (signalling:
+    /// their Home Address option or type 2 routing header keeps them from the UDP
+    /// socket) lose their UDP header first; the capture records every frame as it
+    /// was on the wire.
+    async fn on_frames(&mut self, io: &Io, n: usize, origin: Origin) -> Result<(), ShellError> {
         let now = clock::now();
         self.delivered.clear();
         if n > 1 {
@@ -790,7 +942,8 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 tracing::debug!(len = meta.len, "truncated frame dropped");
                 continue;
             }
-            let frame = &mut self.net_bufs[i][..meta.len];
+            let mut len = meta.len;
+            let frame = &mut self.net_bufs[i][..len];
             if let Some(name) = self.role.screen_network(frame) {
                 self.stats.drop(name);
                 tracing::debug!(
@@ -802,18 +955,70 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 );
                 continue;
             }
-            if let Some(c) = &mut self.capture {
-                c.pcap.net_in(now, frame);
+            let mut arrived_port = None;
+            match (origin, &self.udp_peers) {
+                (Origin::Udp, Some(peers)) => {
+                    arrived_port = self.udp_ports[i];
+                    if let Some(c) = &mut self.capture {
+                        let mut wire = frame.to_vec();
+                        let ports = Ports {
+                            source: arrived_port.unwrap_or(peers.port()),
+                            destination: peers.port(),
+                        };
+                        if udp_encap::encapsulate(&mut wire, ports).is_ok() {
+                            c.pcap.net_in(now, &wire);
+                        }
+                    }
+                }
+                (_, peers) => {
+                    // Raw ESP (Next Header 50 right after the IPv6 header) is the
+                    // common case and is not walked.
+                    let port = peers.as_ref().map(|p| p.port());
+                    let mut wire = None;
+                    if let Some(port) = port.filter(|_| frame.get(6) != Some(&50)) {
+                        if udp_encap::is_encapsulated(frame, port) {
+                            if self.capture.is_some() {
+                                wire = Some(frame.to_vec());
+                            }
+                            match udp_encap::decapsulate_in_place(frame) {
+                                Ok((ports, esp_len)) if ports.destination == port => {
+                                    len = esp_len;
+                                    arrived_port = Some(ports.source);
+                                }
+                                Ok(_) => {
+                                    // From our port to another: not for this daemon.
+                                    self.stats.drop(drop_names::UDP_MALFORMED);
+                                    continue;
+                                }
+                                Err(e) => {
+                                    self.stats.drop(udp_drop_name(&e));
+                                    tracing::debug!(error = %e, "ESP-in-UDP frame refused");
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    // Recorded as on the wire, once it is known to reach the engine.
+                    if let Some(c) = &mut self.capture {
+                        let frame = &self.net_bufs[i][..len];
+                        c.pcap.net_in(now, wire.as_deref().unwrap_or(frame));
+                    }
+                }
             }
+            let frame = &mut self.net_bufs[i][..len];
             let peer = frame
                 .get(8..24)
                 .and_then(|s| <[u8; 16]>::try_from(s).ok())
                 .map(Ipv6Addr::from);
             let received = self.role.engine_mut().handle(now, frame);
-            // Only a frame the engine authenticated may teach the next hop.
+            // Only a frame the engine authenticated may teach the next hop, and how
+            // its sender is answered (raw ESP or UDP, and to which port).
             if received.is_authenticated() {
                 if let (Some(hop), Some(peer)) = (meta.next_hop(), peer) {
                     self.next_hops.learn(peer, hop, now);
+                }
+                if let (Some(peers), Some(peer)) = (&mut self.udp_peers, peer) {
+                    peers.learn(peer, arrived_port, now);
                 }
             }
             match received {
@@ -933,14 +1138,53 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         let mut failed = 0u64;
         if let Some(c) = &mut self.capture {
             for &(i, frame) in &self.sealed {
-                c.pcap.net_out(now, &self.tun_bufs[i][..frame.len]);
+                let sealed = &self.tun_bufs[i][..frame.len];
+                match self
+                    .udp_peers
+                    .as_ref()
+                    .and_then(|p| p.ports_for(&frame.destination))
+                {
+                    Some(ports) => {
+                        let mut wire = sealed.to_vec();
+                        if udp_encap::encapsulate(&mut wire, ports).is_ok() {
+                            c.pcap.net_out(now, &wire);
+                        }
+                    }
+                    None => c.pcap.net_out(now, sealed),
+                }
             }
         }
-        let frames: Vec<(&[u8], Ipv6Addr)> = self
-            .sealed
-            .iter()
-            .map(|&(i, f)| (&self.tun_bufs[i][..f.len], f.destination))
-            .collect();
+        let mut in_udp: Vec<UdpFrame<'_>> = Vec::new();
+        let mut frames: Vec<(&[u8], Ipv6Addr)> = Vec::with_capacity(self.sealed.len());
+        for &(i, f) in &self.sealed {
+            let sealed = &self.tun_bufs[i][..f.len];
+            let ports = self
+                .udp_peers
+                .as_ref()
+                .and_then(|p| p.ports_for(&f.destination));
+            match ports {
+                Some(ports) => match UdpFrame::of(sealed, f.destination, ports) {
+                    Some(u) => in_udp.push(u),
+                    None => {
+                        self.stats.drop(drop_names::UDP_ENCAP_FAILED);
+                    }
+                },
+                None => frames.push((sealed, f.destination)),
+            }
+        }
+        if !in_udp.is_empty() {
+            if let Some((fd, _)) = &io.udp {
+                let (sent, segmented) =
+                    send_udp(fd, &in_udp, &mut self.gso_buf, &mut self.gso, |n, e| {
+                        failed += n as u64;
+                        tracing::debug!(error = %e, frames = n, "tunnel frames not sent in UDP");
+                    })
+                    .await;
+                self.stats.frames.udp_out += sent as u64;
+                self.stats.frames.udp_gso_sends += segmented as u64;
+                self.stats.frames.net_out += sent as u64;
+            }
+        }
         let mut routed: Vec<&[u8]> = Vec::new();
         let mut direct = 0;
         let mut at = 0;
@@ -978,5 +1222,143 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         }
         self.flush_transmits(io, now).await;
         Ok(())
+    }
+}
+
+/// The drop name of an ESP-in-UDP frame or datagram refused for `e`.
+fn udp_drop_name(e: &udp_encap::Error) -> &'static str {
+    match e {
+        udp_encap::Error::Keepalive { .. } => drop_names::UDP_KEEPALIVE,
+        udp_encap::Error::NonEspMarker { .. } => drop_names::UDP_NON_ESP,
+        _ => drop_names::UDP_MALFORMED,
+    }
+}
+
+/// A sealed tunnel frame leaving through the UDP socket: its ESP packet (what the
+/// socket carries), the address it leaves from and where it goes.
+#[derive(Debug, Clone, Copy)]
+struct UdpFrame<'a> {
+    esp: &'a [u8],
+    source: Ipv6Addr,
+    to: std::net::SocketAddrV6,
+}
+
+impl<'a> UdpFrame<'a> {
+    /// The frame `sealed` (an IPv6 header and ESP, as the engines seal tunnel frames)
+    /// for `destination` and `ports`; `None` if ESP does not follow the IPv6 header.
+    fn of(sealed: &'a [u8], destination: Ipv6Addr, ports: Ports) -> Option<Self> {
+        if sealed.get(6) != Some(&50) {
+            return None;
+        }
+        let source: [u8; 16] = sealed.get(8..24)?.try_into().ok()?;
+        Some(UdpFrame {
+            esp: sealed.get(HEADER_LEN..)?,
+            source: Ipv6Addr::from(source),
+            to: std::net::SocketAddrV6::new(destination, ports.destination, 0, 0),
+        })
+    }
+
+    /// Whether `next` may follow this frame in one segmented send whose segments are
+    /// `segment` octets: same addresses, and this one not shorter than a segment (only
+    /// the last segment may be short).
+    fn continues(&self, next: &UdpFrame<'_>, segment: usize) -> bool {
+        self.to == next.to
+            && self.source == next.source
+            && self.esp.len() == segment
+            && next.esp.len() <= segment
+    }
+}
+
+/// How many times a full send buffer is waited out before frames are given up.
+const SEND_WAITS: usize = 4;
+
+/// Sends `frames` through the UDP socket in order: each run of frames to one peer
+/// whose ESP packets are one length (the last one may be shorter) leaves in one
+/// segmented send (`UDP_SEGMENT`, at most [`mip6_netio::udp_socket::MAX_SEGMENTS`]
+/// segments and [`mip6_netio::udp_socket::MAX_PAYLOAD`] octets), or one by one
+/// without GSO. An `EIO` from a segmented send turns `gso` off and sends that run
+/// one by one (the module docs of `mip6_netio::udp_socket`). A full send buffer is
+/// waited out [`SEND_WAITS`] times per run; what is refused is reported with how
+/// many frames it held. Returns (frames sent, segmented sends).
+async fn send_udp(
+    fd: &tokio::io::unix::AsyncFd<mip6_netio::EspUdpSocket>,
+    frames: &[UdpFrame<'_>],
+    buf: &mut Vec<u8>,
+    gso: &mut bool,
+    mut refused: impl FnMut(usize, &io::Error),
+) -> (usize, usize) {
+    use mip6_netio::udp_socket::{MAX_PAYLOAD, MAX_SEGMENTS};
+    let (mut sent, mut segmented) = (0, 0);
+    let mut at = 0;
+    while at < frames.len() {
+        let first = frames[at];
+        let segment = first.esp.len();
+        let mut end = at + 1;
+        let mut total = segment;
+        if *gso {
+            while end < frames.len()
+                && end - at < MAX_SEGMENTS
+                && frames[end - 1].continues(&frames[end], segment)
+                && total + frames[end].esp.len() <= MAX_PAYLOAD
+            {
+                total += frames[end].esp.len();
+                end += 1;
+            }
+        }
+        let run = &frames[at..end];
+        at = end;
+        if run.len() > 1 {
+            buf.clear();
+            for f in run {
+                buf.extend_from_slice(f.esp);
+            }
+            let segment = u16::try_from(segment).unwrap_or(u16::MAX);
+            let result = send_waiting(fd, |s| {
+                s.send_segments_from(first.to, Some(first.source), buf, segment)
+            })
+            .await;
+            match result {
+                Ok(_) => {
+                    sent += run.len();
+                    segmented += 1;
+                    continue;
+                }
+                Err(e) if mip6_netio::udp_socket::cannot_segment(&e) => {
+                    *gso = false;
+                    tracing::warn!(error = %e, "segmented UDP sends refused (EIO): sending datagrams one by one from now on");
+                }
+                Err(e) => {
+                    refused(run.len(), &e);
+                    continue;
+                }
+            }
+        }
+        for f in run {
+            match send_waiting(fd, |s| s.send_to_from(f.to, Some(f.source), f.esp)).await {
+                Ok(_) => sent += 1,
+                Err(e) => refused(1, &e),
+            }
+        }
+    }
+    (sent, segmented)
+}
+
+/// One send through `fd`, waiting out a full send buffer up to [`SEND_WAITS`] times.
+async fn send_waiting(
+    fd: &tokio::io::unix::AsyncFd<mip6_netio::EspUdpSocket>,
+    mut send: impl FnMut(&mip6_netio::EspUdpSocket) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut waits = 0;
+    loop {
+        match send(fd.get_ref()) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && waits < SEND_WAITS => {
+                waits += 1;
+                match fd.writable().await {
+                    Ok(mut guard) => guard.clear_ready(),
+                    Err(e) => return Err(e),
+                }
+            }
+            other => return other,
+        }
     }
 }

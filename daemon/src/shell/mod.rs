@@ -24,6 +24,7 @@
 //! | module | job |
 //! | --- | --- |
 //! | [`io`] | the sockets and the TUN on the reactor, routed and direct sends |
+//! | [`encap`] | ESP in UDP (RFC 3948): which peers get UDP, on which port |
 //! | [`driver`] | [`Shell`]: the loop, batches, persistence before sending |
 //! | [`next_hops`] | per peer, the neighbour its last authenticated frame came through |
 //! | [`stats`] | the shell's counters: frames, drops, packets per SPI, distributions |
@@ -33,6 +34,7 @@
 //! | [`notice`] | warnings that name a misconfigured mobile node, rate-limited; the minute's drop summary |
 
 pub mod driver;
+pub mod encap;
 pub mod io;
 pub mod key_log;
 pub mod next_hops;
@@ -51,6 +53,7 @@ use mip6_wire::Time;
 use serde_json::{Map, Value};
 
 pub use driver::{Capture, Shell, ShellError};
+pub use encap::UdpEncapConfig;
 pub use io::{Io, IoConfig, OpenError};
 pub use key_log::KeyMaterial;
 pub use notice::Warning;

@@ -83,6 +83,21 @@ pub mod drop_names {
     /// The kernel dropped packets for the raw ESP socket: its receive buffer was
     /// full (`SO_RXQ_OVFL`).
     pub const RAW_ESP_RCVBUF_FULL: &str = "raw_esp_rcvbuf_full";
+    /// The kernel dropped datagrams for the ESP-in-UDP socket: its receive buffer was
+    /// full (`SO_RXQ_OVFL`).
+    pub const UDP_RCVBUF_FULL: &str = "udp_rcvbuf_full";
+    /// A NAT keepalive (RFC 3948 §2.3): nothing to open.
+    pub const UDP_KEEPALIVE: &str = "udp_keepalive";
+    /// A UDP payload starting with the non-ESP marker of IKE (RFC 3948 §2.2): this
+    /// stack keys ESP without IKE.
+    pub const UDP_NON_ESP: &str = "udp_non_esp";
+    /// An ESP-in-UDP frame whose UDP header is wrong (length, zero or bad checksum).
+    pub const UDP_MALFORMED: &str = "udp_malformed";
+    /// A datagram the UDP socket received without its local destination
+    /// (`IPV6_PKTINFO`): the frame cannot be rebuilt.
+    pub const UDP_NO_DESTINATION: &str = "udp_no_destination";
+    /// A frame for a peer reached in UDP that could not be encapsulated.
+    pub const UDP_ENCAP_FAILED: &str = "udp_encap_failed";
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use mip6_daemon::config::{self, CommonKind, SourceText};
+use mip6_daemon::config::{self, CommonKind, ConfigEncapsulation, SourceText};
 use mip6_wire::esp::{ReplayWindow, Spi};
 use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::DEFAULT_VENDOR_ID;
@@ -127,6 +127,9 @@ pub enum ConfigErrorKind {
         /// The configured lifetime in seconds.
         secs: u64,
     },
+    /// UDP port 0 for ESP in UDP (RFC 3948 §2.1 uses 4500).
+    #[error("udp_port 0 cannot be listened on (RFC 3948 uses 4500)")]
+    ZeroUdpPort,
 }
 
 /// A configuration error: where (file, line, column), which field, and what.
@@ -207,8 +210,16 @@ pub struct DaemonConfig {
     /// Name of the TUN the data path runs through (default `"mip6ha"`).
     pub tun_name: Option<Spanned<String>>,
     /// MTU of the TUN (default 1420, so a tunnelled packet — inner packet, outer IPv6
-    /// header, ESP header, IV, padding and ICV — fits a 1500-octet link).
+    /// header, ESP header, IV, padding and ICV — fits a 1500-octet link; 1412 with
+    /// `encapsulation = "udp"`, for the UDP header).
     pub tun_mtu: Option<Spanned<u16>>,
+    /// `"esp"` (default): raw ESP only. `"udp"`: also listen for ESP in UDP (RFC 3948)
+    /// on `udp_port`, and answer each mobile node the way its last authenticated
+    /// frame came (raw ESP, or UDP to the port it came from).
+    #[serde(default)]
+    pub encapsulation: ConfigEncapsulation,
+    /// The UDP port of ESP in UDP (default 4500, RFC 3948 §2.1).
+    pub udp_port: Option<Spanned<u16>>,
     /// Run the TUN with offloads (`IFF_VNET_HDR`: TSO super-packets split on read, TCP
     /// segments coalesced on write; default `true`). `false` gives one system call per
     /// packet, for kernels or tools that mishandle `virtio_net_hdr`.
@@ -339,11 +350,29 @@ impl DaemonConfig {
             .map_or(DEFAULT_TUN_NAME, |n| n.get_ref().as_str())
     }
 
-    /// The TUN's MTU, with its default.
+    /// The TUN's MTU, with its default (smaller by the UDP header with ESP in UDP).
     pub fn tun_mtu(&self) -> u16 {
-        self.tun_mtu
-            .as_ref()
-            .map_or(DEFAULT_TUN_MTU, |m| *m.get_ref())
+        self.tun_mtu.as_ref().map_or_else(
+            || match self.encapsulation {
+                ConfigEncapsulation::Esp => DEFAULT_TUN_MTU,
+                ConfigEncapsulation::Udp => DEFAULT_TUN_MTU - config::UDP_OVERHEAD,
+            },
+            |m| *m.get_ref(),
+        )
+    }
+
+    /// ESP in UDP as the shell takes it: the port, no fixed peer (each mobile node is
+    /// answered as it came); `None` with raw ESP only.
+    pub fn udp_encapsulation(&self) -> Option<mip6_daemon::shell::UdpEncapConfig> {
+        (self.encapsulation == ConfigEncapsulation::Udp).then(|| {
+            mip6_daemon::shell::UdpEncapConfig {
+                port: self
+                    .udp_port
+                    .as_ref()
+                    .map_or(config::DEFAULT_UDP_PORT, |p| *p.get_ref()),
+                fixed_peer: None,
+            }
+        })
     }
 
     /// All interfaces the daemon uses: the home interface first, then `interfaces`.
@@ -404,6 +433,15 @@ impl DaemonConfig {
                     Some(w.span()),
                     "replay_window",
                     ConfigErrorKind::ReplayWindow(*w.get_ref()),
+                ));
+            }
+        }
+        if let Some(port) = &self.udp_port {
+            if *port.get_ref() == 0 {
+                errors.push(self.error(
+                    Some(port.span()),
+                    "udp_port",
+                    ConfigErrorKind::ZeroUdpPort,
                 ));
             }
         }
@@ -617,6 +655,39 @@ init_spi_ha_to_mn = 0x1002
         let off = parse(&with("tun_offload = false")).unwrap();
         off.validate(&|_| true).unwrap();
         assert!(!off.tun_offload);
+    }
+
+    #[test]
+    fn esp_in_udp_listens_on_its_port_and_learns_each_node_with_a_smaller_tun() {
+        let raw = parse(BASE).unwrap();
+        assert_eq!(
+            raw.encapsulation,
+            ConfigEncapsulation::Esp,
+            "raw ESP by default"
+        );
+        assert_eq!(raw.udp_encapsulation(), None);
+        let udp = parse(&with("encapsulation = \"udp\"")).unwrap();
+        udp.validate(&|_| true).unwrap();
+        let shell = udp.udp_encapsulation().expect("UDP");
+        assert_eq!(shell.port, 4500);
+        assert_eq!(shell.fixed_peer, None, "each node answered as it came");
+        assert_eq!(
+            udp.tun_mtu(),
+            DEFAULT_TUN_MTU - 8,
+            "room for the UDP header"
+        );
+        let set = parse(&with(
+            "encapsulation = \"udp\"\nudp_port = 14500\ntun_mtu = 1400",
+        ))
+        .unwrap();
+        assert_eq!(set.udp_encapsulation().unwrap().port, 14500);
+        assert_eq!(set.tun_mtu(), 1400, "a configured MTU wins");
+        let zero = parse(&with("udp_port = 0")).unwrap();
+        let errors = zero.validate(&|_| true).unwrap_err();
+        assert!(
+            matches!(errors[0].kind, ConfigErrorKind::ZeroUdpPort),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -286,6 +286,7 @@ async fn serve<S: RecordStore>(
         source: Some(address),
         tun: tun.clone(),
         home_link: Some(home_interface.clone()),
+        udp: config.udp_encapsulation(),
     })
     .map_err(RunError::runtime("I/O"))?;
     let home_ifindex =

@@ -21,7 +21,7 @@ use core::time::Duration;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use mip6_daemon::config::{self, CommonKind, SourceText};
+use mip6_daemon::config::{self, CommonKind, ConfigEncapsulation, SourceText};
 use mip6_wire::esp::Spi;
 use mip6_wire::keys::SpiPair;
 use mip6_wire::mh::DEFAULT_VENDOR_ID;
@@ -102,6 +102,9 @@ pub enum ConfigErrorKind {
     /// 255 local).
     #[error("routing table {0} is reserved (0, 253, 254, 255)")]
     ReservedTable(u32),
+    /// UDP port 0 for ESP in UDP (RFC 3948 §2.1 uses 4500).
+    #[error("udp_port 0 cannot be listened on (RFC 3948 uses 4500)")]
+    ZeroUdpPort,
     /// A binding lifetime outside 4 s..=262140 s (RFC 6275 §6.1.7: 4-second units,
     /// 16 bits; below 4 s it is 0, a deregistration).
     #[error("lifetime {secs} s is outside 4..=262140 s (RFC 6275 §6.1.7)")]
@@ -179,6 +182,15 @@ pub struct DaemonConfig {
     /// packet, for kernels or tools that mishandle `virtio_net_hdr`.
     #[serde(default = "default_tun_offload")]
     pub tun_offload: bool,
+    /// `"esp"` (default): raw ESP to the home agent. `"udp"`: ESP in UDP (RFC 3948)
+    /// to `udp_port` on the home agent, signalling and data, from the same port here
+    /// (behind a NAT or a UDP-only firewall; the kernel then batches the tunnel with
+    /// UDP GSO and GRO). The home agent must have `encapsulation = "udp"` too.
+    #[serde(default)]
+    pub encapsulation: ConfigEncapsulation,
+    /// The UDP port of ESP in UDP, here and on the home agent (default 4500, RFC 3948
+    /// §2.1).
+    pub udp_port: Option<Spanned<u16>>,
     /// The control socket's path; default derived from the home address
     /// ([`DaemonConfig::control_socket`]).
     pub control_socket: Option<PathBuf>,
@@ -378,6 +390,29 @@ impl DaemonConfig {
             .unwrap_or_else(|| self.host_defaults().state_dir())
     }
 
+    /// ESP in UDP as the shell takes it: every frame to the home agent in UDP on the
+    /// port; `None` with raw ESP.
+    pub fn udp_encapsulation(&self) -> Option<mip6_daemon::shell::UdpEncapConfig> {
+        (self.encapsulation == ConfigEncapsulation::Udp).then(|| {
+            mip6_daemon::shell::UdpEncapConfig {
+                port: self
+                    .udp_port
+                    .as_ref()
+                    .map_or(config::DEFAULT_UDP_PORT, |p| *p.get_ref()),
+                fixed_peer: Some(*self.home_agent.get_ref()),
+            }
+        })
+    }
+
+    /// The TUN's MTU: [`crate::host::TUN_MTU`], less the UDP header with ESP in UDP
+    /// (so a full-size frame still fits a 1500-octet link).
+    pub fn tun_mtu(&self) -> u16 {
+        match self.encapsulation {
+            ConfigEncapsulation::Esp => crate::host::TUN_MTU,
+            ConfigEncapsulation::Udp => crate::host::TUN_MTU - config::UDP_OVERHEAD,
+        }
+    }
+
     /// The metrics address, if configured.
     pub fn metrics(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(|m| *m.get_ref())
@@ -507,6 +542,15 @@ impl DaemonConfig {
             }
         }
 
+        if let Some(port) = &self.udp_port {
+            if *port.get_ref() == 0 {
+                errors.push(self.error(
+                    Some(port.span()),
+                    "udp_port",
+                    ConfigErrorKind::ZeroUdpPort,
+                ));
+            }
+        }
         if let Some(metrics) = &self.metrics {
             if !metrics.get_ref().ip().is_loopback() {
                 errors.push(self.error(
@@ -650,5 +694,42 @@ interfaces = ["eth0"]
         assert_eq!(config.tun_name(), "mip6");
         assert_eq!(config.route_table(), 6275);
         assert_eq!(config.rule_priority, 900);
+    }
+
+    #[test]
+    fn esp_in_udp_sends_everything_to_the_home_agent_on_its_port_with_a_smaller_tun() {
+        let raw = parse(BASE).unwrap();
+        assert_eq!(
+            raw.encapsulation,
+            ConfigEncapsulation::Esp,
+            "raw ESP by default"
+        );
+        assert_eq!(raw.udp_encapsulation(), None);
+        assert_eq!(raw.tun_mtu(), crate::host::TUN_MTU);
+
+        let udp = parse(&format!("{BASE}encapsulation = \"udp\"\n")).unwrap();
+        udp.validate(&|_| true).unwrap();
+        let shell = udp.udp_encapsulation().expect("UDP");
+        assert_eq!(shell.port, 4500, "RFC 3948's port by default");
+        assert_eq!(shell.fixed_peer, Some("2001:db8:1::1".parse().unwrap()));
+        // 1412 + 2 (trailer) + 2 (padding to 4) + 16 (ICV) + 16 (ESP header, IV)
+        // + 8 (UDP) + 40 (IPv6) = 1496: a full-size frame fits 1500 octets.
+        assert_eq!(udp.tun_mtu(), 1412);
+
+        let other = parse(&format!(
+            "{BASE}encapsulation = \"udp\"\nudp_port = 14500\n"
+        ))
+        .unwrap();
+        assert_eq!(other.udp_encapsulation().unwrap().port, 14500);
+
+        let zero = parse(&format!("{BASE}encapsulation = \"udp\"\nudp_port = 0\n")).unwrap();
+        let errors = zero.validate(&|_| true).unwrap_err();
+        assert!(
+            matches!(errors[0].kind, ConfigErrorKind::ZeroUdpPort),
+            "{errors:?}"
+        );
+        assert!(errors[0].to_string().contains("udp_port"), "{}", errors[0]);
+        let e = parse(&format!("{BASE}encapsulation = \"gre\"\n")).unwrap_err();
+        assert!(e.to_string().contains("encapsulation"), "{e}");
     }
 }

@@ -21,7 +21,7 @@
 //!   that binds no address gets the home address as its source (the route's preferred
 //!   source) and its packets go into the tunnel. The daemons' own outer packets (care-of
 //!   address → home agent) carry the mark [`OWN_PACKET_MARK`] (`SO_MARK` on the raw
-//!   socket), skip the last rule and are routed by the main table as usual. Source rules
+//!   socket and on the ESP-in-UDP one), skip the last rule and are routed by the main table as usual. Source rules
 //!   come before the catch-all, so every node of a host keeps its own tunnel for what
 //!   is sent from its home address.
 //! - At home the table holds `default via <the home link's default router> dev <home

@@ -34,7 +34,7 @@ use mip6_netio::addr_watch::AddrWatch;
 use mip6_netio::TunConfig;
 
 use crate::config::DaemonConfig;
-use crate::host::{own_packet_mark, Host, HostConfig, TUN_MTU};
+use crate::host::{own_packet_mark, Host, HostConfig};
 use crate::movement::{Attachment, CoaTracker, HomePrefix};
 use crate::role::MobileNodeRole;
 use crate::router_link::RouterLink;
@@ -112,11 +112,12 @@ pub async fn run(
         source: initial_coa,
         tun: TunConfig {
             name: config.tun_name(),
-            mtu: TUN_MTU,
+            mtu: config.tun_mtu(),
             addresses: vec![(hoa, 128)],
             offload: config.tun_offload,
         },
         home_link: None,
+        udp: config.udp_encapsulation(),
     })
     .map_err(RunError::runtime("set-up"))?;
     let host_config = HostConfig {
@@ -126,12 +127,17 @@ pub async fn run(
         rule_priority: config.rule_priority,
         home_prefix_len: config.home_prefix_len(),
     };
-    // The outer packets must not follow the host's traffic into the tunnel: marked
-    // before the rules that would send them there exist.
+    // The outer packets (raw ESP, or ESP in UDP) must not follow the host's traffic
+    // into the tunnel: marked before the rules that would send them there exist.
     io.sender
         .get_ref()
         .set_mark(own_packet_mark(&host_config))
         .map_err(RunError::runtime("SO_MARK on the raw socket"))?;
+    if let Some((udp, _)) = &io.udp {
+        udp.get_ref()
+            .set_mark(own_packet_mark(&host_config))
+            .map_err(RunError::runtime("SO_MARK on the ESP-in-UDP socket"))?;
+    }
     let host = Host::install(&host_config, io.tun.get_ref().ifindex(), initial_coa)
         .await
         .map_err(RunError::runtime("set-up"))?;
@@ -205,7 +211,7 @@ pub async fn run(
             })?;
         role.enable_router_discovery(link, actions).await;
     }
-    let mut shell = Shell::new(role, io, store, capture, now, TUN_MTU);
+    let mut shell = Shell::new(role, io, store, capture, now, config.tun_mtu());
     shell.set_drop_privileges(!options.keep_privileges);
     if initial != Attachment::Detached {
         shell
