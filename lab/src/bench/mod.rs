@@ -10,7 +10,10 @@
 //! 2. `mip6`: release `mip6-ha` and `mip6-mn` without captures, the MN registered;
 //!    HoA 2001:db8:1::100 → CN, then CN → HoA (packets: the MN's `frames` counters
 //!    `net_in + net_out`, i.e. ESP packets both ways);
-//! 3. `boringtun` with its default threads and with `--threads 1`
+//! 3. `mip6-udp`: the same with `encapsulation = "udp"` on both daemons (ESP in UDP,
+//!    RFC 3948, with UDP GSO/GRO; issue 14; packets: the MN's `frames` counters as
+//!    for `mip6`);
+//! 4. `boringtun` with its default threads and with `--threads 1`
 //!    ([`boringtun`]): 2001:db8:ff::2 → CN (packets: the MN's WireGuard interface,
 //!    both ways).
 //!
@@ -86,13 +89,20 @@ pub enum Scenario {
     Plain,
     /// mip6-ha and mip6-mn, both directions.
     Mip6,
+    /// mip6-ha and mip6-mn with ESP in UDP, both directions.
+    Mip6Udp,
     /// boringtun, default threads and `--threads 1`.
     Boringtun,
 }
 
 impl Scenario {
     /// Every scenario, in the order run.
-    pub const ALL: [Scenario; 3] = [Scenario::Plain, Scenario::Mip6, Scenario::Boringtun];
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Plain,
+        Scenario::Mip6,
+        Scenario::Mip6Udp,
+        Scenario::Boringtun,
+    ];
 }
 
 impl FromStr for Scenario {
@@ -101,8 +111,11 @@ impl FromStr for Scenario {
         match s {
             "plain" => Ok(Scenario::Plain),
             "mip6" => Ok(Scenario::Mip6),
+            "mip6-udp" => Ok(Scenario::Mip6Udp),
             "boringtun" => Ok(Scenario::Boringtun),
-            other => Err(format!("unknown run {other:?} (plain, mip6 or boringtun)")),
+            other => Err(format!(
+                "unknown run {other:?} (plain, mip6, mip6-udp or boringtun)"
+            )),
         }
     }
 }
@@ -170,7 +183,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         interrupt::check()?;
         match scenario {
             Scenario::Plain => report.runs.push(run_plain(opts)?),
-            Scenario::Mip6 => report.runs.extend(run_mip6(opts)?),
+            Scenario::Mip6 => report.runs.extend(run_mip6(opts, false)?),
+            Scenario::Mip6Udp => report.runs.extend(run_mip6(opts, true)?),
             Scenario::Boringtun => match boringtun::find_boringtun(opts.boringtun.as_deref()) {
                 Err(why) => report.skipped.push(format!("boringtun: {why}")),
                 Ok(_) if boringtun::on_path("wg").is_none() => report
@@ -185,6 +199,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         }
     }
     report.comparison = report::compare(&report.runs);
+    report.targets = report::data_path_targets(&report.runs);
     report.load_after = loadavg();
     Ok(report)
 }
@@ -251,7 +266,9 @@ fn mn_net_frames(socket: &Path) -> Result<u64, BenchError> {
 }
 
 /// mip6-ha and mip6-mn: HoA → CN, then CN → HoA.
-pub fn run_mip6(opts: &BenchOptions) -> Result<Vec<RunResult>, BenchError> {
+/// `mip6-ha` and `mip6-mn` (release), both directions; with `udp`, both configured
+/// with `encapsulation = "udp"` (runs named `mip6-udp`).
+pub fn run_mip6(opts: &BenchOptions, udp: bool) -> Result<Vec<RunResult>, BenchError> {
     let bin_dir = match &opts.bin_dir {
         Some(d) => d.clone(),
         None => opts
@@ -268,14 +285,21 @@ pub fn run_mip6(opts: &BenchOptions) -> Result<Vec<RunResult>, BenchError> {
     }
     let out = prepare_out_dir(&opts.out_dir)?;
     let files = DemoFiles::under(&out);
+    let encapsulation = if udp { "encapsulation = \"udp\"\n" } else { "" };
     std::fs::write(
         &files.ha_config,
-        demo_config::ha_toml(&files, opts.key_interval, true),
+        format!(
+            "{encapsulation}{}",
+            demo_config::ha_toml(&files, opts.key_interval, true)
+        ),
     )
     .map_err(io_err("write ha.toml"))?;
     std::fs::write(
         &files.mn_config,
-        demo_config::mn_toml(&files, opts.key_interval),
+        format!(
+            "{encapsulation}{}",
+            demo_config::mn_toml(&files, opts.key_interval)
+        ),
     )
     .map_err(io_err("write mn.toml"))?;
 
@@ -294,7 +318,8 @@ pub fn run_mip6(opts: &BenchOptions) -> Result<Vec<RunResult>, BenchError> {
             echo: opts.echo_daemon_logs,
         },
     )?;
-    let result = with_ha(opts, &mut lab, &ha, &mn_bin, &files);
+    let name = if udp { "mip6-udp" } else { "mip6" };
+    let result = with_ha(opts, &mut lab, &ha, &mn_bin, &files, name);
     ha.stop(&mut lab);
     let results = result?;
     lab.close()?;
@@ -307,6 +332,7 @@ fn with_ha(
     ha: &Daemon,
     mn_bin: &Path,
     files: &DemoFiles,
+    name: &'static str,
 ) -> Result<Vec<RunResult>, BenchError> {
     ha.wait_ready(lab, READY_TIMEOUT)?;
     let mn = Daemon::spawn(
@@ -323,7 +349,7 @@ fn with_ha(
             echo: opts.echo_daemon_logs,
         },
     )?;
-    let result = with_daemons(opts, lab, ha, &mn, files);
+    let result = with_daemons(opts, lab, ha, &mn, files, name);
     mn.stop(lab);
     result
 }
@@ -334,6 +360,7 @@ fn with_daemons(
     ha: &Daemon,
     mn: &Daemon,
     files: &DemoFiles,
+    name: &'static str,
 ) -> Result<Vec<RunResult>, BenchError> {
     mn.wait_ready(lab, READY_TIMEOUT)?;
     wait_registered(lab, ha, mn, files, opts.register_timeout)?;
@@ -361,7 +388,7 @@ fn with_daemons(
         lab,
         &opts.self_exe,
         &Stream {
-            name: "mip6",
+            name,
             direction: "MN->CN",
             from: (Node::Mn, MN_HOA),
             to: (Node::Cn, CN_ADDR),
@@ -375,7 +402,7 @@ fn with_daemons(
         lab,
         &opts.self_exe,
         &Stream {
-            name: "mip6",
+            name,
             direction: "CN->MN",
             from: (Node::Cn, CN_ADDR),
             to: (Node::Mn, MN_HOA),

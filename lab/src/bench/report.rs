@@ -7,6 +7,85 @@ use serde::{Deserialize, Serialize};
 
 /// Issue 4's target: mip6's goodput at least this many times boringtun's.
 pub const TARGET_RATIO: f64 = 2.0;
+/// Issue 14: ESP in UDP carries at least this share of plain veth's TCP goodput.
+pub const UDP_OF_PLAIN: f64 = 0.5;
+/// Issue 14: raw ESP at least this many times the faster boringtun.
+pub const RAW_OVER_BORINGTUN: f64 = 3.0;
+/// Issue 14: the tunnel pair (both daemons) spends at most this many CPU seconds per
+/// Gbit of goodput.
+pub const PAIR_CPU_S_PER_GBIT: f64 = 0.4;
+
+/// One of issue 14's data-path targets, as measured in one bench run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// What is compared, e.g. `mip6-udp MN->CN / plain`.
+    pub what: String,
+    /// The measured value (a ratio, or CPU s per Gbit).
+    pub value: f64,
+    /// The target.
+    pub target: f64,
+    /// Whether a larger value is better (ratios) or a smaller one (CPU).
+    pub at_least: bool,
+}
+
+impl Target {
+    /// Whether the value meets the target.
+    pub fn met(&self) -> bool {
+        if self.at_least {
+            self.value >= self.target
+        } else {
+            self.value <= self.target
+        }
+    }
+}
+
+/// Issue 14's targets from the runs that were made: `mip6-udp` against `plain` per
+/// direction, `mip6` against the faster boringtun per direction, and the CPU of
+/// each tunnel pair per Gbit. A target whose runs are missing is left out.
+pub fn data_path_targets(runs: &[RunResult]) -> Vec<Target> {
+    let find = |name: &str, dir: &str| runs.iter().find(|r| r.name == name && r.direction == dir);
+    let plain = runs.iter().find(|r| r.name == "plain");
+    let boringtun = runs
+        .iter()
+        .filter(|r| r.name.starts_with("boringtun") && r.direction == "MN->CN")
+        .max_by(|a, b| a.goodput_gbps.total_cmp(&b.goodput_gbps));
+    let mut out = Vec::new();
+    for dir in ["MN->CN", "CN->MN"] {
+        if let (Some(udp), Some(plain)) = (find("mip6-udp", dir), plain) {
+            if plain.goodput_gbps > 0.0 {
+                out.push(Target {
+                    what: format!("mip6-udp {dir} / plain"),
+                    value: udp.goodput_gbps / plain.goodput_gbps,
+                    target: UDP_OF_PLAIN,
+                    at_least: true,
+                });
+            }
+        }
+        if let (Some(raw), Some(bt)) = (find("mip6", dir), boringtun) {
+            if bt.goodput_gbps > 0.0 {
+                out.push(Target {
+                    what: format!("mip6 {dir} / {}", bt.name),
+                    value: raw.goodput_gbps / bt.goodput_gbps,
+                    target: RAW_OVER_BORINGTUN,
+                    at_least: true,
+                });
+            }
+        }
+    }
+    for name in ["mip6", "mip6-udp"] {
+        for dir in ["MN->CN", "CN->MN"] {
+            if let Some(cpu) = find(name, dir).and_then(RunResult::total_cpu_s_per_gbit) {
+                out.push(Target {
+                    what: format!("{name} {dir} ha+mn CPU s/Gbit"),
+                    value: cpu,
+                    target: PAIR_CPU_S_PER_GBIT,
+                    at_least: false,
+                });
+            }
+        }
+    }
+    out
+}
 
 /// CPU time one process spent during a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +225,9 @@ pub struct BenchReport {
     pub skipped: Vec<String>,
     /// mip6 against boringtun, when both ran.
     pub comparison: Option<Comparison>,
+    /// Issue 14's data-path targets ([`data_path_targets`]).
+    #[serde(default)]
+    pub targets: Vec<Target>,
 }
 
 fn opt(value: Option<f64>, decimals: usize) -> String {
@@ -214,9 +296,21 @@ impl fmt::Display for BenchReport {
                 c.ratio,
                 c.target,
                 if c.met { "MET" } else { "NOT MET" }
-            ),
-            None => writeln!(f, "mip6 / boringtun: not compared (both must run)"),
+            )?,
+            None => writeln!(f, "mip6 / boringtun: not compared (both must run)")?,
         }
+        for t in &self.targets {
+            writeln!(
+                f,
+                "{}: {:.2}; target {} {:.2}: {}",
+                t.what,
+                t.value,
+                if t.at_least { ">=" } else { "<=" },
+                t.target,
+                if t.met() { "MET" } else { "NOT MET" }
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -281,6 +375,46 @@ mod tests {
     }
 
     #[test]
+    fn data_path_targets_compare_udp_with_plain_raw_with_boringtun_and_pair_cpu() {
+        let mut udp = run("mip6-udp", "MN->CN", 6.0);
+        // 10 s at 6 Gbit/s = 60 Gbit; 12 CPU s in all → 0.2 s/Gbit.
+        udp.daemons = vec![
+            DaemonCpu::new("ha", 6.0, 10.0, udp.bytes),
+            DaemonCpu::new("mn", 6.0, 10.0, udp.bytes),
+        ];
+        let runs = vec![
+            run("plain", "MN->CN", 11.0),
+            run("mip6", "MN->CN", 2.0),
+            run("mip6", "CN->MN", 1.5),
+            udp,
+            run("mip6-udp", "CN->MN", 5.0),
+            run("boringtun", "MN->CN", 0.5),
+            run("boringtun --threads 1", "MN->CN", 0.6),
+        ];
+        let t = data_path_targets(&runs);
+        let get = |what: &str| {
+            t.iter()
+                .find(|x| x.what == what)
+                .unwrap_or_else(|| panic!("{what} in {t:?}"))
+        };
+        let up = get("mip6-udp MN->CN / plain");
+        assert!((up.value - 6.0 / 11.0).abs() < 1e-12 && up.met());
+        let down = get("mip6-udp CN->MN / plain");
+        assert!(!down.met(), "5/11 < 0.5");
+        let raw = get("mip6 MN->CN / boringtun --threads 1");
+        assert!((raw.value - 2.0 / 0.6).abs() < 1e-12 && raw.met());
+        assert!(
+            !get("mip6 CN->MN / boringtun --threads 1").met(),
+            "1.5/0.6 < 3"
+        );
+        let cpu = get("mip6-udp MN->CN ha+mn CPU s/Gbit");
+        assert!((cpu.value - 0.2).abs() < 1e-12 && cpu.met());
+        // Runs without daemons' CPU give no CPU line; missing runs give no target.
+        assert!(t.iter().all(|x| x.what != "mip6 MN->CN ha+mn CPU s/Gbit"));
+        assert!(data_path_targets(&runs[1..3]).is_empty());
+    }
+
+    #[test]
     fn table_lists_every_daemon_and_the_verdict() {
         let mut mip6 = run("mip6", "MN->CN", 2.0).with_packets("MN frames", 1_000_000);
         mip6.daemons = vec![
@@ -295,6 +429,7 @@ mod tests {
             runs: vec![run("plain", "MN->CN", 18.0), mip6.clone()],
             skipped: vec!["boringtun: not found".into()],
             comparison: None,
+            targets: Vec::new(),
         };
         let text = report.to_string();
         assert!(text.contains("plain"), "{text}");
