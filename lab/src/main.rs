@@ -130,8 +130,12 @@ struct BenchArgs {
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
-    /// Runs to make, comma-separated: plain, mip6, boringtun.
-    #[arg(long, value_delimiter = ',', default_value = "plain,mip6,boringtun")]
+    /// Runs to make, comma-separated: plain, mip6, mip6-udp, boringtun.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "plain,mip6,mip6-udp,boringtun"
+    )]
     only: Vec<Scenario>,
     /// boringtun-cli (default: on PATH, then /work/tools/bin/boringtun-cli).
     #[arg(long)]

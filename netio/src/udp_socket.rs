@@ -372,7 +372,7 @@ impl EspUdpSocket {
         }
         match source {
             None => self.sock.send_to(datagram, &dst.into()),
-            Some(_) => self.sendmsg(dst, source, datagram, None),
+            Some(_) => self.sendmsg(dst, source, &[datagram], None),
         }
     }
 
@@ -403,23 +403,70 @@ impl EspUdpSocket {
         if check_segments(buf.len(), segment_size)? == 1 {
             return self.send_to_from(dst, source, buf);
         }
-        self.sendmsg(dst, source, buf, Some(segment_size))
+        self.sendmsg(dst, source, &[buf], Some(segment_size))
     }
 
-    /// One `sendmsg(2)` of `buf` to `dst` with an `IPV6_PKTINFO` control message for
-    /// `source` and a `UDP_SEGMENT` one for `segment_size`, each when given.
+    /// Like [`EspUdpSocket::send_segments_from`] with the segments where they lie
+    /// (one `iovec` each, no copy into one buffer): every segment but the last as long
+    /// as the first, the last not longer; the first's length is the segment size.
+    /// The same limits, checked first (`ErrorKind::InvalidInput`).
+    pub fn send_segments_gathered(
+        &self,
+        dst: SocketAddrV6,
+        source: Option<Ipv6Addr>,
+        segments: &[&[u8]],
+    ) -> io::Result<usize> {
+        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+        let Some((first, rest)) = segments.split_first() else {
+            return Ok(0);
+        };
+        if rest.is_empty() {
+            return self.send_to_from(dst, source, first);
+        }
+        let size = first.len();
+        let (last, middle) = rest.split_last().unwrap_or((first, &[]));
+        if middle.iter().any(|s| s.len() != size) || last.len() > size {
+            return Err(invalid(format!(
+                "UDP GSO segments of unequal length: all but the last must be {size} octets, \
+                 the last no longer"
+            )));
+        }
+        let total: usize = segments.iter().map(|s| s.len()).sum();
+        let segment_size = u16::try_from(size)
+            .map_err(|_| invalid(format!("UDP GSO segment of {size} octets")))?;
+        check_segments(total, segment_size)?;
+        if segments.len() > MAX_SEGMENTS {
+            return Err(invalid(format!(
+                "UDP GSO send of {} segments: more than the kernel's limit of {MAX_SEGMENTS}",
+                segments.len()
+            )));
+        }
+        self.sendmsg(dst, source, segments, Some(segment_size))
+    }
+
+    /// One `sendmsg(2)` of `bufs` (gathered, in order) to `dst` with an `IPV6_PKTINFO`
+    /// control message for `source` and a `UDP_SEGMENT` one for `segment_size`, each
+    /// when given. At most [`MAX_SEGMENTS`] buffers.
     fn sendmsg(
         &self,
         dst: SocketAddrV6,
         source: Option<Ipv6Addr>,
-        buf: &[u8],
+        bufs: &[&[u8]],
         segment_size: Option<u16>,
     ) -> io::Result<usize> {
         let mut name = sockaddr(dst);
-        let mut iov = libc::iovec {
-            iov_base: buf.as_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
+        let empty = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
         };
+        let mut iov = [empty; MAX_SEGMENTS];
+        let count = bufs.len().min(MAX_SEGMENTS);
+        for (v, b) in iov.iter_mut().zip(&bufs[..count]) {
+            *v = libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            };
+        }
         let pktinfo_len = mem::size_of::<libc::in6_pktinfo>() as u32;
         let segment_len = mem::size_of::<u16>() as u32;
         // 64 octets, aligned for cmsghdr: room for CMSG_SPACE(20) + CMSG_SPACE(2) = 40 + 24.
@@ -434,8 +481,8 @@ impl EspUdpSocket {
         let mut hdr: libc::msghdr = unsafe { mem::zeroed() };
         hdr.msg_name = (&mut name as *mut libc::sockaddr_in6).cast();
         hdr.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        hdr.msg_iov = &mut iov;
-        hdr.msg_iovlen = 1;
+        hdr.msg_iov = iov.as_mut_ptr();
+        hdr.msg_iovlen = count;
         if space > 0 {
             hdr.msg_control = ctrl.as_mut_ptr().cast();
             hdr.msg_controllen = space as usize;
@@ -477,8 +524,9 @@ impl EspUdpSocket {
                 libc::CMSG_DATA(c).cast::<u16>().write_unaligned(size);
             }
         }
-        // SAFETY: `hdr` points at `name`, `iov` (over the caller's `buf`) and `ctrl`, all
-        // alive for the call with their true lengths; the kernel only reads through them.
+        // SAFETY: `hdr` points at `name`, `iov` (its first `count` entries over the
+        // caller's buffers) and `ctrl`, all alive for the call with their true lengths;
+        // the kernel only reads through them.
         let sent = unsafe { libc::sendmsg(raw(&self.sock), &hdr, libc::MSG_DONTWAIT) };
         usize::try_from(sent).map_err(|_| io::Error::last_os_error())
     }

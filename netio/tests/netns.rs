@@ -1039,6 +1039,22 @@ fn udp_sends_leave_from_the_source_address_asked_for_segmented_or_not() {
             assert_eq!(r.source, sa(source, 4500), "segments from {source}");
         }
     }
+    // Gathered from separate buffers, the last one shorter: the same datagrams.
+    let parts = segments(3, 1000, 1000);
+    let (a, b, c) = (&parts[..1000], &parts[1000..2000], &parts[2000..2500]);
+    assert_eq!(
+        tx.send_segments_gathered(sa(B, 4500), Some(ip6(A2)), &[a, b, c])
+            .unwrap(),
+        2500
+    );
+    let got = receive(&rx, 3, WAIT);
+    assert_eq!(got.datagrams, [a.to_vec(), b.to_vec(), c.to_vec()]);
+    assert!(got.receives.iter().all(|r| r.source == sa(A2, 4500)));
+    // Unequal segments are refused before the system call.
+    let e = tx
+        .send_segments_gathered(sa(B, 4500), None, &[c, a])
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
     // An address the host does not have is refused, not sent from another one.
     let e = tx
         .send_to_from(sa(B, 4500), Some(ip6("2001:db8:1::99")), b"x")

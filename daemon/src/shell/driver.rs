@@ -155,8 +155,6 @@ struct Core<R: Role, S: RecordStore> {
     udp_ports: Vec<Option<u16>>,
     /// One receive of the UDP socket (with `UDP_GRO`, several datagrams).
     udp_scratch: Vec<u8>,
-    /// The segments of one segmented UDP send.
-    gso_buf: Vec<u8>,
     /// Whether segmented sends work on this host (off after an `EIO`).
     gso: bool,
 }
@@ -223,7 +221,6 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 } else {
                     Vec::new()
                 },
-                gso_buf: Vec::new(),
                 gso: udp.is_some_and(|(_, gso)| gso),
             },
         }
@@ -1174,12 +1171,11 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         }
         if !in_udp.is_empty() {
             if let Some((fd, _)) = &io.udp {
-                let (sent, segmented) =
-                    send_udp(fd, &in_udp, &mut self.gso_buf, &mut self.gso, |n, e| {
-                        failed += n as u64;
-                        tracing::debug!(error = %e, frames = n, "tunnel frames not sent in UDP");
-                    })
-                    .await;
+                let (sent, segmented) = send_udp(fd, &in_udp, &mut self.gso, |n, e| {
+                    failed += n as u64;
+                    tracing::debug!(error = %e, frames = n, "tunnel frames not sent in UDP");
+                })
+                .await;
                 self.stats.frames.udp_out += sent as u64;
                 self.stats.frames.udp_gso_sends += segmented as u64;
                 self.stats.frames.net_out += sent as u64;
@@ -1274,7 +1270,7 @@ const SEND_WAITS: usize = 4;
 
 /// Sends `frames` through the UDP socket in order: each run of frames to one peer
 /// whose ESP packets are one length (the last one may be shorter) leaves in one
-/// segmented send (`UDP_SEGMENT`, at most [`mip6_netio::udp_socket::MAX_SEGMENTS`]
+/// segmented send, gathered from where the frames lie (`UDP_SEGMENT`, at most [`mip6_netio::udp_socket::MAX_SEGMENTS`]
 /// segments and [`mip6_netio::udp_socket::MAX_PAYLOAD`] octets), or one by one
 /// without GSO. An `EIO` from a segmented send turns `gso` off and sends that run
 /// one by one (the module docs of `mip6_netio::udp_socket`). A full send buffer is
@@ -1283,7 +1279,6 @@ const SEND_WAITS: usize = 4;
 async fn send_udp(
     fd: &tokio::io::unix::AsyncFd<mip6_netio::EspUdpSocket>,
     frames: &[UdpFrame<'_>],
-    buf: &mut Vec<u8>,
     gso: &mut bool,
     mut refused: impl FnMut(usize, &io::Error),
 ) -> (usize, usize) {
@@ -1308,13 +1303,10 @@ async fn send_udp(
         let run = &frames[at..end];
         at = end;
         if run.len() > 1 {
-            buf.clear();
-            for f in run {
-                buf.extend_from_slice(f.esp);
-            }
-            let segment = u16::try_from(segment).unwrap_or(u16::MAX);
+            // Gathered where they were sealed: no copy into one buffer.
+            let segments: Vec<&[u8]> = run.iter().map(|f| f.esp).collect();
             let result = send_waiting(fd, |s| {
-                s.send_segments_from(first.to, Some(first.source), buf, segment)
+                s.send_segments_gathered(first.to, Some(first.source), &segments)
             })
             .await;
             match result {
