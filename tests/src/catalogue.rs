@@ -334,11 +334,17 @@ fn signalling(
 
 /// One's-complement sum for the ICMPv6 checksum (RFC 4443 §2.3, RFC 8200 §8.1).
 fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> u16 {
+    upper_layer_checksum(src, dst, 58, msg)
+}
+
+/// The upper-layer checksum of `msg` (next header `nh`) between `src` and `dst`
+/// (RFC 8200 §8.1), the textbook way.
+fn upper_layer_checksum(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, msg: &[u8]) -> u16 {
     let mut data = Vec::new();
     data.extend_from_slice(&src.octets());
     data.extend_from_slice(&dst.octets());
     data.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-    data.extend_from_slice(&[0, 0, 0, 58]);
+    data.extend_from_slice(&[0, 0, 0, nh]);
     data.extend_from_slice(msg);
     if data.len() % 2 == 1 {
         data.push(0);
@@ -810,4 +816,72 @@ pub fn all() -> Vec<Case> {
     v.extend(explicit_key_bus());
     v.extend(key_table_exchange());
     v
+}
+
+/// The home registration and the data of [`key_table_exchange`] as ESP in UDP (RFC
+/// 3948, issue 14), as the daemons send them with `encapsulation = "udp"`: the BU
+/// keeps its Home Address option and the BA its type 2 routing header in front of
+/// the UDP header; the mobile node sends from port 61 000 (a NAT's) and the home agent
+/// answers there; plus a NAT keepalive (RFC 3948 §2.3). For the tshark catalogue
+/// (scapy's cross-check keeps to [`all`]).
+pub fn udp_encapsulated() -> Vec<Case> {
+    use mip6_wire::udp_encap::{self, Ports, PORT};
+    const NAT_PORT: u16 = 61_000;
+    let up = Ports {
+        source: NAT_PORT,
+        destination: PORT,
+    };
+    let down = Ports {
+        source: PORT,
+        destination: NAT_PORT,
+    };
+    let mut out = Vec::new();
+    for case in key_table_exchange() {
+        let (name, ports) = match case.name {
+            "reg_bu" => ("udp_reg_bu", up),
+            "reg_ba_key_dist" => ("udp_reg_ba_key_dist", down),
+            "data_up" => ("udp_data_up", up),
+            "data_down" => ("udp_data_down", down),
+            _ => continue,
+        };
+        let mut packet = case.packet;
+        udp_encap::encapsulate(&mut packet, ports).expect("an ESP frame encapsulates");
+        let mut fields = case.fields;
+        if packet[6] == 17 {
+            int(&mut fields, "ip_nh", 17u8);
+        }
+        int(&mut fields, "udp_sport", ports.source);
+        int(&mut fields, "udp_dport", ports.destination);
+        out.push(Case {
+            name,
+            packet,
+            esp: case.esp,
+            fields,
+        });
+    }
+    // A NAT keepalive from the mobile node: one octet, 0xFF, in UDP to port 4500.
+    let mut udp = vec![0u8; 9];
+    udp[0..2].copy_from_slice(&NAT_PORT.to_be_bytes());
+    udp[2..4].copy_from_slice(&PORT.to_be_bytes());
+    udp[4..6].copy_from_slice(&9u16.to_be_bytes());
+    udp[8] = udp_encap::NAT_KEEPALIVE;
+    let sum = upper_layer_checksum(COA, HA, 17, &udp);
+    udp[6..8].copy_from_slice(&sum.to_be_bytes());
+    let mut packet = vec![0x60, 0, 0, 0, 0, 9, 17, 64];
+    packet.extend_from_slice(&COA.octets());
+    packet.extend_from_slice(&HA.octets());
+    packet.extend_from_slice(&udp);
+    let mut f = Fields::new();
+    addr(&mut f, "ip_src", COA);
+    addr(&mut f, "ip_dst", HA);
+    int(&mut f, "ip_nh", 17u8);
+    int(&mut f, "udp_sport", NAT_PORT);
+    int(&mut f, "udp_dport", PORT);
+    out.push(Case {
+        name: "udp_nat_keepalive",
+        packet,
+        esp: None,
+        fields: f,
+    });
+    out
 }

@@ -42,6 +42,8 @@ fn tshark_field(key: &str, case: &Case) -> Result<(&'static str, Occ), &'static 
         ("ip_src", _) => ("ipv6.src", First),
         ("ip_dst", _) => ("ipv6.dst", First),
         ("ip_nh", _) => ("ipv6.nxt", First),
+        ("udp_sport", _) => ("udp.srcport", First),
+        ("udp_dport", _) => ("udp.dstport", First),
         ("hoa", _) => ("ipv6.opt.mipv6.home_address", First),
         ("rh2", _) => ("ipv6.routing.mipv6.home_address", First),
         ("inner_src", _) => ("ipv6.src", Second),
@@ -200,7 +202,8 @@ fn wireshark_reads_the_catalogue_as_we_built_it() {
     let root = workspace_root();
     std::fs::create_dir_all(root.join("pcaps")).expect("pcaps dir");
     let pcap = root.join("pcaps/wire-catalogue.pcapng");
-    let cases = catalogue::all();
+    let mut cases = catalogue::all();
+    cases.extend(catalogue::udp_encapsulated());
     let records = write_capture(&cases, &pcap);
     let sa_text = std::fs::read_to_string(format!("{}.esp_sa", pcap.display())).expect("esp_sa");
     assert_eq!(
@@ -209,7 +212,8 @@ fn wireshark_reads_the_catalogue_as_we_built_it() {
     );
 
     // Determinism: building again gives the same octets.
-    let again = catalogue::all();
+    let mut again = catalogue::all();
+    again.extend(catalogue::udp_encapsulated());
     for (a, b) in cases.iter().zip(&again) {
         assert_eq!(a.packet, b.packet, "{} is not reproducible", a.name);
     }
