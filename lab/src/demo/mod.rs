@@ -409,8 +409,11 @@ impl Demo<'_> {
                 config::PairMember::of(&self.files, 1),
             ];
             for m in &members {
-                config::write_private(&m.config, &config::ha_pair_toml(&self.files, m, key, &etcd, None))
-                    .map_err(io_err(format!("write {}", m.config.display())))?;
+                config::write_private(
+                    &m.config,
+                    &config::ha_pair_toml(&self.files, m, key, &etcd, None),
+                )
+                .map_err(io_err(format!("write {}", m.config.display())))?;
             }
             self.pair = Some(DemoPair {
                 members,
