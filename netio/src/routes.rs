@@ -857,6 +857,49 @@ pub async fn list_routes(nc: &NetConfig, table: u32) -> Result<Vec<(Ipv6Addr, u8
     Ok(out)
 }
 
+/// Whether the kernel routes a packet from `source` to `destination` carrying the
+/// mark `mark` (`SO_MARK`; needs `CAP_NET_ADMIN`): a UDP socket bound to `source`,
+/// marked, and connected, which makes the kernel look the route up through the policy
+/// rules and send nothing. `Ok(false)` for "network" or "host unreachable"; an error
+/// if `source` is not a local address or the socket cannot be set up. A few
+/// microseconds, no netlink: cheap enough to poll while a route is being added.
+pub fn has_route(
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    mark: Option<u32>,
+) -> Result<bool, Error> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP)).map_err(
+        Error::sys("socket(AF_INET6, SOCK_DGRAM) for a route lookup"),
+    )?;
+    if let Some(mark) = mark {
+        socket
+            .set_mark(mark)
+            .map_err(Error::sys("setsockopt(SO_MARK) for a route lookup"))?;
+    }
+    let local = std::net::SocketAddrV6::new(source, 0, 0, 0);
+    socket
+        .bind(&SockAddr::from(local))
+        .map_err(Error::sys("bind to the source of a route lookup"))?;
+    // The discard port: connect(2) on UDP only looks the route up.
+    let remote = std::net::SocketAddrV6::new(destination, 9, 0, 0);
+    match socket.connect(&SockAddr::from(remote)) {
+        Ok(()) => Ok(true),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENETUNREACH | libc::EHOSTUNREACH)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(Error::Sys {
+            op: "connect(2) for a route lookup",
+            source: e,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddrV6;
 use std::time::Duration;
 
-use mip6_netio::nft::NftGuard;
+use mip6_netio::nft::{Applied, NftGuard};
 use mip6_netio::routes::{NetConfig, TABLE_MAIN};
 use mip6_netio::udp_socket::MAX_PAYLOAD;
 use mip6_netio::{
@@ -200,7 +200,11 @@ fn nft_guard_silences_parameter_problem_and_leaves_nothing_behind() {
 
     let (guard, ps, esp) = lab.run("b", || {
         let mut g = NftGuard::install("t", &[ip6(B)]).unwrap();
-        g.update(&[ip6(B), ip6("2001:db8:1::22")]).unwrap(); // idempotent re-install
+        // One element added over netlink, no nft process.
+        assert_eq!(
+            g.update(&[ip6(B), ip6("2001:db8:1::22")]).unwrap(),
+            Applied::Elements
+        );
         (
             g,
             PacketSocket::open(Some("vb"), ip6(B)).unwrap(),
@@ -209,6 +213,30 @@ fn nft_guard_silences_parameter_problem_and_leaves_nothing_behind() {
     });
     let tables = lab.sh("b", &["nft", "list", "tables"]);
     assert_eq!(tables.matches("mip6_t").count(), 1, "{tables}");
+    let set = || lab.sh("b", &["nft", "list", "set", "inet", "mip6_t", "guarded"]);
+    assert!(set().contains("2001:db8:1::22"), "{}", set());
+    // From this thread, outside b: the guard's netlink socket is in b.
+    let mut guard = guard;
+    assert_eq!(
+        guard.update(&[ip6(B), ip6("2001:db8:1::33")]).unwrap(),
+        Applied::Elements
+    );
+    assert_eq!(
+        guard.update(&[ip6("2001:db8:1::33"), ip6(B)]).unwrap(),
+        Applied::Unchanged
+    );
+    let s = set();
+    assert!(
+        s.contains("2001:db8:1::33") && !s.contains("2001:db8:1::22") && s.contains(B),
+        "{s}"
+    );
+    // The table deleted behind the guard's back: the set update fails and the guard
+    // installs the whole table again.
+    lab.sh("b", &["nft", "delete", "table", "inet", "mip6_t"]);
+    assert_eq!(guard.update(&[ip6(B)]).unwrap(), Applied::Reinstalled);
+    let s = set();
+    assert!(s.contains(B) && !s.contains("2001:db8:1::33"), "{s}");
+    assert_eq!(guard.addresses(), &[ip6(B)]);
     tx.send(&bu_frame(0, 0, 64, A, B, 2)).unwrap();
     tx.send(&ba_frame(A, B, 2)).unwrap();
     tx.send(&ipv6(0, 0, 50, 64, A, B, &esp_stub(0x1001, 10)))
@@ -1110,4 +1138,52 @@ fn udp_gso_limits_are_refused_before_the_system_call() {
         matches!(e.raw_os_error(), Some(libc::EMSGSIZE | libc::EINVAL)),
         "{e}"
     );
+}
+
+#[test]
+fn has_route_answers_through_the_policy_rules_and_the_mark() {
+    if !require_root("has_route_answers_through_the_policy_rules_and_the_mark") {
+        return;
+    }
+    let lab = Lab::pair("route");
+    let far = "2001:db8:99::1";
+    let (on_link, none, foreign) = lab.run("a", || {
+        (
+            mip6_netio::routes::has_route(ip6(A), ip6(B), None).unwrap(),
+            mip6_netio::routes::has_route(ip6(A), ip6(far), None).unwrap(),
+            mip6_netio::routes::has_route(ip6("2001:db8:7::7"), ip6(B), None),
+        )
+    });
+    assert!(on_link, "the /64 is on the link");
+    assert!(!none, "no default route yet");
+    assert!(foreign.is_err(), "not a local address: {foreign:?}");
+    // A default route only for unmarked packets (a table and a rule, like the mobile
+    // node's tunnel): marked ones still have none.
+    lab.sh(
+        "a",
+        &[
+            "ip", "-6", "route", "add", "default", "dev", "va", "table", "77",
+        ],
+    );
+    lab.sh(
+        "a",
+        &[
+            "ip", "-6", "rule", "add", "not", "fwmark", "0x7", "lookup", "77", "priority", "100",
+        ],
+    );
+    let (unmarked, marked) = lab.run("a", || {
+        (
+            mip6_netio::routes::has_route(ip6(A), ip6(far), None).unwrap(),
+            mip6_netio::routes::has_route(ip6(A), ip6(far), Some(7)).unwrap(),
+        )
+    });
+    assert!(unmarked && !marked, "unmarked {unmarked}, marked {marked}");
+    lab.sh(
+        "a",
+        &["ip", "-6", "route", "add", "default", "via", B, "dev", "va"],
+    );
+    let marked = lab.run("a", || {
+        mip6_netio::routes::has_route(ip6(A), ip6(far), Some(7)).unwrap()
+    });
+    assert!(marked, "the main table's default route");
 }

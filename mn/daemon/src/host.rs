@@ -32,7 +32,22 @@
 //!   with ICMPv6 Parameter Problem ([`mip6_netio::nft`]).
 //!
 //! When the care-of address changes ([`Host::follow_care_of`]), the packet sockets'
-//! filter, the nft guard and the raw sender's source follow it.
+//! filter, the nft guard and the raw sender's source follow it, in that order and all
+//! **before the Binding Update leaves** (the shell sends it once the role returns
+//! [`mip6_daemon::shell::HostAction::CareOf`]). The guard's set gets the new care-of
+//! address and loses the old one in one nfnetlink transaction (no `nft` process,
+//! [`mip6_netio::nft`]): tens of microseconds, so it costs the handover nothing
+//! measurable (issue 14, docs/benchmarks-lab.md, "Handover latency"). It is not moved
+//! after the BU on purpose: the BA answering it (an RH2 to the new care-of address)
+//! and the first tunnel frames (ESP to it) come back one round trip later, which in
+//! a lab is less than a millisecond; arriving unguarded, the BA would make the kernel
+//! send the home agent a Parameter Problem and the ESP would reach the kernel's own
+//! ESP delivery besides the daemon's packet socket. Nothing of ours is sent to the new
+//! address before the BU, so the guard covers it before any of our signalling or
+//! tunnel frames can arrive there (only if the set update fails does the guard fall
+//! back to re-installing its table with `nft`, 10–25 ms, still before the BU). The old
+//! address leaves the set in the same transaction: frames still sent to it are no
+//! longer ours.
 //!
 //! At home (RFC 6275 §11.5.4) there is no tunnel: [`Host::arrive_home`] removes the
 //! reverse-tunnel route (the rule then falls through to the main table, so the
@@ -352,12 +367,16 @@ impl Host {
     /// logged: the daemon goes on, and the next change tries again.
     pub fn follow_care_of(&mut self, io: &Io, care_of: Option<Ipv6Addr>) {
         let hoa = self.home_address;
+        let started = std::time::Instant::now();
         if let Err(e) = io.set_local_address(care_of.unwrap_or(hoa)) {
             tracing::error!(error = %e, "could not refilter the packet socket");
         }
-        if let Err(e) = self.nft.update(&guarded(hoa, care_of)) {
+        let filtered_at = started.elapsed();
+        let applied = self.nft.update(&guarded(hoa, care_of));
+        if let Err(e) = &applied {
             tracing::error!(error = %e, "could not update the nftables guard");
         }
+        let guarded_at = started.elapsed();
         // Every frame leaves from the care-of address: bound, the kernel skips source
         // address selection per packet. Unbound is only slower.
         let sender = io.sender.get_ref();
@@ -365,6 +384,14 @@ impl Host {
             tracing::debug!(error = %e, "raw socket not bound to the care-of address");
             let _ = sender.set_source(None);
         }
+        tracing::debug!(
+            care_of_address = ?care_of,
+            refilter_us = filtered_at.as_micros() as u64,
+            nft_us = (guarded_at - filtered_at).as_micros() as u64,
+            nft = ?applied.ok(),
+            total_us = started.elapsed().as_micros() as u64,
+            "host follows the care-of address"
+        );
     }
 
     /// Removes the rule, the route and the nft table, reporting failures.
@@ -382,6 +409,38 @@ impl Host {
             Ok(())
         } else {
             Err(errors.join("; "))
+        }
+    }
+}
+
+/// How long [`wait_for_route`] waits for a route to the home agent.
+pub const ROUTE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Waits until the daemon's own packets (marked [`OWN_PACKET_MARK`]) from `care_of`
+/// have a route to `home_agent`, polling every millisecond for at most
+/// [`ROUTE_WAIT`]; returns how long it waited, `None` if it gave up (or could not
+/// look: the BU then goes as before). A new address can be usable before the route
+/// through its link's router is there (an address and a route added by hand, or by
+/// the kernel's own autoconfiguration, one after the other): a BU sent in between
+/// fails with "network unreachable" and waits 1.5 s for its retransmission (RFC 6275
+/// §11.8). Addresses router discovery forms have their route already
+/// ([`crate::router_link`] adds the route first): no wait.
+pub async fn wait_for_route(
+    care_of: Ipv6Addr,
+    home_agent: Ipv6Addr,
+) -> Option<std::time::Duration> {
+    let started = std::time::Instant::now();
+    loop {
+        match mip6_netio::routes::has_route(care_of, home_agent, Some(OWN_PACKET_MARK)) {
+            Ok(true) => return Some(started.elapsed()),
+            Ok(false) if started.elapsed() < ROUTE_WAIT => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::debug!(error = %e, "no route lookup: the BU goes at once");
+                return None;
+            }
         }
     }
 }

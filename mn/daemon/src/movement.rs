@@ -95,6 +95,15 @@ impl CoaTracker {
         self.current
     }
 
+    /// The interface a usable address is on (the newest, if on several).
+    pub fn interface_of(&self, address: Ipv6Addr) -> Option<u32> {
+        self.candidates
+            .iter()
+            .rev()
+            .find(|(_, a)| *a == address)
+            .map(|(ifindex, _)| *ifindex)
+    }
+
     /// Takes one event; `Some(new)` when the attachment changed to `new`.
     pub fn apply(&mut self, e: &AddrEvent) -> Option<Attachment> {
         if !self.watched.contains(&e.ifindex) || e.address == self.home.home_address {
@@ -205,6 +214,9 @@ mod tests {
         );
         assert_eq!(t.apply(&add(3, "2001:db8:3::100")), away("2001:db8:3::100"));
         assert_eq!(t.current(), ip("2001:db8:3::100"));
+        // Where the new care-of address is advertised from; the flushed one is nowhere.
+        assert_eq!(t.interface_of("2001:db8:3::100".parse().unwrap()), Some(3));
+        assert_eq!(t.interface_of("2001:db8:2::100".parse().unwrap()), None);
     }
 
     #[test]

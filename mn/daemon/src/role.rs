@@ -13,6 +13,16 @@
 //! undoes the address and the route before the Binding Update leaves. Keys are not
 //! touched either way.
 //!
+//! A move to a foreign link (issue 14, item 3: handover ≤ 2 ms, measured in
+//! docs/benchmarks-lab.md), in order, all before the Binding Update leaves: the host
+//! follows the new care-of address (packet filter, nft guard over nfnetlink, raw
+//! sender's source: [`crate::host`]); one unsolicited Neighbor Advertisement for it
+//! is queued (it leaves just before the BU, so the router's neighbour entry is
+//! complete when the BA comes back); and if the address came before its route (set
+//! by hand), the role waits for the route, at most [`crate::host::ROUTE_WAIT`], so
+//! the BU is not refused with "network unreachable" and left to its 1.5 s
+//! retransmission.
+//!
 //! Choices: the home address is not on the home link while the deregistration is
 //! outstanding, so the node neither answers Neighbor Solicitations for it (the home
 //! agent still defends it) nor uses it as the source of its own solicitation for the
@@ -84,6 +94,37 @@ pub fn refusal_hint(status: BaStatus) -> &'static str {
         174 => "the care-of address is unusable for the home agent",
         _ => "see the status code (RFC 6275 §6.1.8)",
     }
+}
+
+/// The Ethernet address of the interface with index `ifindex`.
+fn interface_mac(ifindex: u32) -> Result<nd::LinkAddress, mip6_netio::Error> {
+    mip6_netio::interface::name_of(ifindex)
+        .and_then(|name| mip6_netio::interface::hardware_address(&name))
+}
+
+/// An unsolicited Neighbor Advertisement of `address` at `mac` to all nodes on the link
+/// of `ifindex` (RFC 4861 §7.2.6: S=0, O=1, R=0, from the address itself).
+pub fn unsolicited_advertisement(
+    address: Ipv6Addr,
+    ifindex: u32,
+    mac: nd::LinkAddress,
+) -> Option<LinkPacket> {
+    let advertisement = NeighbourAdvertisement {
+        source: address,
+        destination: nd::ALL_NODES,
+        flags: AdvertisementFlags {
+            router: false,
+            solicited: false,
+            override_entry: true,
+        },
+        target: address,
+        target_link_address: Some(mac),
+    };
+    Some(LinkPacket {
+        ifindex: Some(ifindex),
+        destination: nd::link_destination(&nd::ALL_NODES)?,
+        packet: advertisement.emit(),
+    })
 }
 
 /// What the host reports to the mobile node role.
@@ -213,34 +254,43 @@ impl MobileNodeRole {
             return;
         }
         let hoa = self.id.home_address;
-        let mac = mip6_netio::interface::name_of(ifindex)
-            .and_then(|name| mip6_netio::interface::hardware_address(&name));
-        match mac {
-            Ok(mac) => {
-                let advertisement = NeighbourAdvertisement {
-                    source: hoa,
-                    destination: nd::ALL_NODES,
-                    flags: AdvertisementFlags {
-                        router: false,
-                        solicited: false,
-                        override_entry: true,
-                    },
-                    target: hoa,
-                    target_link_address: Some(mac),
-                };
-                if let Some(destination) = nd::link_destination(&nd::ALL_NODES) {
-                    self.link_out.push_back(LinkPacket {
-                        ifindex: Some(ifindex),
-                        destination,
-                        packet: advertisement.emit(),
-                    });
-                }
-            }
+        match interface_mac(ifindex) {
+            Ok(mac) => self
+                .link_out
+                .extend(unsolicited_advertisement(hoa, ifindex, mac)),
             Err(e) => {
                 tracing::warn!(error = %e, ifindex, "no Ethernet address: the home address is not advertised");
             }
         }
         tracing::info!(home_address = %hoa, ifindex, "at home: the home address is on the home link");
+    }
+
+    /// One unsolicited Neighbor Advertisement for a new care-of address to all nodes
+    /// of its link (RFC 4861 §7.2.6; O=1, S=0, the interface's Ethernet address), queued
+    /// so it leaves just before the Binding Update. A router that still holds an
+    /// INCOMPLETE entry for the address (the node was on this link before, and the
+    /// router's probes went unanswered while it was away) would otherwise queue what
+    /// it forwards to the address — the BA first — until its next retransmission timer
+    /// (up to 1 s), dropping the oldest packets when its queue fills: the lost first BA
+    /// of issue 14. With the advertisement the entry is complete before the BU leaves.
+    /// A router without an entry ignores it and resolves the address at once.
+    fn advertise_care_of(&mut self, care_of: Ipv6Addr) {
+        let Some(ifindex) = self.tracker.interface_of(care_of) else {
+            return;
+        };
+        // Router discovery read the address when it started watching: no system call.
+        let cached = self
+            .router_link
+            .as_ref()
+            .and_then(|link| link.link_address(ifindex));
+        match cached.map_or_else(|| interface_mac(ifindex), Ok) {
+            Ok(mac) => self
+                .link_out
+                .extend(unsolicited_advertisement(care_of, ifindex, mac)),
+            Err(e) => {
+                tracing::debug!(error = %e, ifindex, "no Ethernet address: the care-of address is not advertised");
+            }
+        }
     }
 
     /// The attachment the tracker settled on, applied to the host; says what the
@@ -275,6 +325,15 @@ impl MobileNodeRole {
                     tracing::error!(error = %e, "leaving home: the host is not set up for the tunnel");
                 }
                 self.host.follow_care_of(io, Some(care_of));
+                self.advertise_care_of(care_of);
+                let route = crate::host::wait_for_route(care_of, self.id.home_agent).await;
+                if route.is_none() {
+                    tracing::info!(%care_of, home_agent = %self.id.home_agent,
+                        "no route to the home agent from the new care-of address yet: the Binding Update may not leave");
+                }
+                tracing::debug!(%care_of, since_attachment_us = mip6_daemon::clock::now().saturating_since(now).as_micros() as u64,
+                    route_wait_us = route.map(|d| d.as_micros() as u64),
+                    "host ready for the care-of address: the Binding Update follows");
                 HostAction::CareOf(Some(care_of))
             }
             Attachment::Home { ifindex } => {
@@ -635,6 +694,26 @@ mod tests {
         assert!(refusal_hint(BaStatus::from(133)).contains("not configured"));
         assert!(refusal_hint(BaStatus::from(145)).contains("clocks"));
         assert!(refusal_hint(BaStatus::from(200)).contains("RFC 6275"));
+    }
+
+    #[test]
+    fn a_new_care_of_address_is_advertised_to_all_nodes_with_override() {
+        let coa: Ipv6Addr = "2001:db8:2::ff:fe00:21".parse().unwrap();
+        let mac = [0x02, 0, 0, 0, 0, 0x21];
+        let p = unsolicited_advertisement(coa, 3, mac).expect("all-nodes has a group address");
+        assert_eq!(p.ifindex, Some(3));
+        assert_eq!(p.destination, [0x33, 0x33, 0, 0, 0, 1]);
+        match nd::parse(&p.packet) {
+            Ok(nd::NdMessage::Advertisement(na)) => {
+                assert_eq!(
+                    (na.source, na.target, na.destination),
+                    (coa, coa, nd::ALL_NODES)
+                );
+                assert!(na.flags.override_entry && !na.flags.solicited && !na.flags.router);
+                assert_eq!(na.target_link_address, Some(mac));
+            }
+            other => panic!("not an advertisement: {other:?}"),
+        }
     }
 
     #[test]

@@ -110,6 +110,20 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// Its name in logs (`add_address`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::AddDefaultRoute { .. } => "add_default_route",
+            Action::RemoveDefaultRoute { .. } => "remove_default_route",
+            Action::AddAddress { .. } => "add_address",
+            Action::RemoveAddress { .. } => "remove_address",
+            Action::Solicit { .. } => "solicit",
+            Action::Probe { .. } => "probe",
+        }
+    }
+}
+
 /// A default router heard on a watched interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Router {

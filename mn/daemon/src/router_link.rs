@@ -129,6 +129,11 @@ impl RouterLink {
             .set_interfaces(&self.own.iter().map(|(i, m)| (*i, *m)).collect::<Vec<_>>())
     }
 
+    /// The Ethernet address of a watched interface, as read when it was watched.
+    pub fn link_address(&self, ifindex: u32) -> Option<LinkAddress> {
+        self.own.get(&ifindex).copied()
+    }
+
     /// Waits for frames or the machine's deadline. Cancel-safe: frames are read only
     /// once the socket is readable, without waiting in between.
     pub async fn next(&mut self) -> Result<RouterInput, String> {
@@ -303,6 +308,8 @@ impl RouterLink {
         link_out: &mut VecDeque<LinkPacket>,
     ) {
         for action in actions {
+            let started = std::time::Instant::now();
+            let what = action.name();
             match action {
                 Action::AddDefaultRoute { ifindex, router } => {
                     if let Err(e) = host.add_router(ifindex, router).await {
@@ -378,6 +385,11 @@ impl RouterLink {
                     });
                 }
             }
+            tracing::debug!(
+                action = what,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "router discovery action carried out"
+            );
         }
     }
 
