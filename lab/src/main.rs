@@ -114,6 +114,10 @@ struct DemoArgs {
     /// `ha_restart` phase kills the active one and the standby takes over.
     #[arg(long)]
     ha_pair: bool,
+    /// Both daemons with encapsulation = "udp": signalling and data as ESP in UDP
+    /// (RFC 3948, port 4500).
+    #[arg(long)]
+    udp: bool,
     /// Seed both daemons' RNG (replayable captures; tests only).
     #[arg(long)]
     seed: Option<u64>,
@@ -322,6 +326,7 @@ fn run_demo(args: DemoArgs) -> ExitCode {
     opts.persistence = !args.no_persistence;
     opts.hand_set_addresses = args.hand_set_addresses;
     opts.ha_pair = args.ha_pair;
+    opts.udp = args.udp;
     opts.seed = args.seed;
     opts.echo_daemon_logs = !args.quiet_daemons;
     match demo::run(&opts) {

@@ -163,7 +163,7 @@ impl Running {
             .expect("a temporary directory");
         let files = DemoFiles::under(out.path());
         // Both serve Prometheus text on the loopback of their namespace.
-        let encapsulation = if udp { "encapsulation = \"udp\"\n" } else { "" };
+        let encapsulation = mip6_lab::demo::config::encapsulation_line(udp);
         let ha_config = format!(
             "{encapsulation}metrics = \"{HA_METRICS}\"\n{}",
             ha_toml(&files, key_interval, persistence)

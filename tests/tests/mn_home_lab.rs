@@ -246,6 +246,55 @@ fn rfc6275_11_5_4_returning_home_deregisters_on_the_home_link_and_leaving_regist
 /// deregisters the binding its last run left at the home agent (its record says it
 /// ran before), then takes its home address onto the link; the home agent stops
 /// proxying and tunnelling for it.
+/// The same return home with ESP in UDP (issue 14): at home the node deregisters in
+/// raw ESP (the home agent answers it on the home link through the link-layer
+/// address of the frame: the home address is not on the link yet), settles at home,
+/// and leaving registers again, and tunnels, in UDP.
+#[test]
+fn rfc6275_11_5_4_returning_home_over_udp_deregisters_and_leaving_registers_again() {
+    let t = "rfc6275_11_5_4_returning_home_over_udp_deregisters_and_leaving_registers_again";
+    if !require_lab(t) {
+        return;
+    }
+    let mut run = Running::start_udp(Duration::from_secs(600), true);
+    run.wait_mn(
+        "registration over UDP",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    let inits_before = init_count(&run.ha_json());
+    run.lab.move_mn_home().expect("the MN on its home link");
+    run.wait_mn("deregistration over UDP", Duration::from_secs(10), |s| {
+        s["registration"] == "at-home"
+    });
+    run.wait_ha("the binding removed", Duration::from_secs(5), |s| {
+        ha_binding(s).is_none()
+    });
+    assert!(
+        run.lab.ping(Node::Cn, CN_ADDR, MN_HOA).expect("ping runs"),
+        "{}",
+        run.diagnostics()
+    );
+    run.lab.move_mn(Link::Foreign1).expect("away again");
+    run.wait_mn(
+        "registered again over UDP",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    let (up, down) = run.udp_both_ways(7, 200, 1.0, |_| {});
+    assert_eq!(
+        (up.rx.lost, down.rx.lost),
+        (0, 0),
+        "up {up:?} down {down:?}"
+    );
+    assert_eq!(
+        init_count(&run.ha_json()),
+        inits_before,
+        "no re-initialization"
+    );
+    assert!(run.mn_json()["frames"]["udp_in"].as_u64() > Some(100));
+}
+
 #[test]
 fn rfc6275_11_5_4_a_node_restarted_on_its_home_link_removes_its_old_binding() {
     let t = "rfc6275_11_5_4_a_node_restarted_on_its_home_link_removes_its_old_binding";

@@ -766,6 +766,10 @@ impl<R: Role, S: RecordStore> Core<R, S> {
     ) -> Result<(), ShellError> {
         // A new link: next hops learned on the old one are not on it.
         self.next_hops.clear();
+        // ESP in UDP only while away (`super::encap`).
+        if let Some(peers) = &mut self.udp_peers {
+            peers.set_away(care_of.is_some());
+        }
         if let Some(c) = &mut self.capture {
             c.pcap.care_of(now, care_of);
         }

@@ -5,7 +5,13 @@
 //! socket) and puts it on what leaves for a peer this table names.
 //!
 //! - **Mobile node** (`encapsulation = "udp"`): every frame to its home agent goes in
-//!   UDP, from and to the configured port ([`UdpPeers::fixed`]).
+//!   UDP, from and to the configured port ([`UdpPeers::fixed`]), while it is away
+//!   ([`UdpPeers::set_away`]). At home (no care-of address) it sends raw ESP: its
+//!   deregistration, from the home address, must reach the home agent through a packet
+//!   socket, whose link-layer source tells the home agent where on the home link to
+//!   answer; the home address is not on the link yet, so nobody answers a Neighbor
+//!   Solicitation for it, and an answer routed by the kernel would never arrive
+//!   (RFC 6275 §11.5.4). A home link has no NAT to cross.
 //! - **Home agent** (`encapsulation = "udp"`: it listens on the port too): it answers
 //!   each peer in kind ([`UdpPeers::learn`]): a care-of address whose last
 //!   *authenticated* frame came in UDP gets UDP, to the source port that frame came
@@ -41,6 +47,7 @@ pub struct UdpEncapConfig {
 pub struct UdpPeers {
     port: u16,
     fixed: Option<Ipv6Addr>,
+    away: bool,
     learned: HashMap<Ipv6Addr, (u16, Time)>,
 }
 
@@ -50,6 +57,7 @@ impl UdpPeers {
         UdpPeers {
             port: config.port,
             fixed: config.fixed_peer,
+            away: true,
             learned: HashMap::new(),
         }
     }
@@ -64,9 +72,16 @@ impl UdpPeers {
         self.fixed
     }
 
+    /// Whether the node is away (it has a care-of address): the fixed peer gets UDP
+    /// only then (module docs). The home agent's table has no fixed peer and ignores
+    /// it.
+    pub fn set_away(&mut self, away: bool) {
+        self.away = away;
+    }
+
     /// The ports a frame to `destination` is sent with; `None`: raw ESP.
     pub fn ports_for(&self, destination: &Ipv6Addr) -> Option<Ports> {
-        if self.fixed == Some(*destination) {
+        if self.fixed == Some(*destination) && self.away {
             return Some(Ports {
                 source: self.port,
                 destination: self.port,
@@ -129,6 +144,11 @@ mod tests {
         assert_eq!(peers.ports_for(&HA), Some(Ports::STANDARD));
         assert_eq!(peers.ports_for(&COA), None);
         assert_eq!(peers.learned(), 0);
+        // At home: raw ESP (its deregistration must come through a packet socket).
+        peers.set_away(false);
+        assert_eq!(peers.ports_for(&HA), None);
+        peers.set_away(true);
+        assert_eq!(peers.ports_for(&HA), Some(Ports::STANDARD));
     }
 
     #[test]

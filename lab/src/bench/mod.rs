@@ -285,7 +285,7 @@ pub fn run_mip6(opts: &BenchOptions, udp: bool) -> Result<Vec<RunResult>, BenchE
     }
     let out = prepare_out_dir(&opts.out_dir)?;
     let files = DemoFiles::under(&out);
-    let encapsulation = if udp { "encapsulation = \"udp\"\n" } else { "" };
+    let encapsulation = demo_config::encapsulation_line(udp);
     std::fs::write(
         &files.ha_config,
         format!(

@@ -127,6 +127,17 @@ init_spi_ha_to_mn = {LAB_INIT_SPI_HA_TO_MN:#x}
     )
 }
 
+/// The top-level line that turns ESP in UDP on (RFC 3948, issue 14) in either
+/// daemon's configuration when `udp`, put before the rest of the file; empty
+/// otherwise.
+pub fn encapsulation_line(udp: bool) -> &'static str {
+    if udp {
+        "encapsulation = \"udp\"\n"
+    } else {
+        ""
+    }
+}
+
 /// One home agent of a pair (issue 13, item 5): its configuration file, state
 /// directory and control socket beside the single home agent's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +265,23 @@ mod tests {
 
     fn files() -> DemoFiles {
         DemoFiles::under(Path::new("/tmp/mip6 demo \"out\""))
+    }
+
+    #[test]
+    fn the_encapsulation_line_turns_esp_in_udp_on_in_both_daemons() {
+        let udp = encapsulation_line(true);
+        let key = Duration::from_secs(5);
+        let ha = mip6_ha_daemon::config::parse(&format!("{udp}{}", ha_toml(&files(), key, true)))
+            .expect("the HA's toml parses");
+        ha.validate(&|_| true).unwrap();
+        assert_eq!(ha.udp_encapsulation().map(|u| u.port), Some(4500));
+        let mn = mip6_mn_daemon::config::parse(&format!("{udp}{}", mn_toml(&files(), key)))
+            .expect("the MN's toml parses");
+        mn.validate(&|_| true).unwrap();
+        assert_eq!(mn.udp_encapsulation().map(|u| u.port), Some(4500));
+        assert_eq!(encapsulation_line(false), "");
+        let raw = mip6_mn_daemon::config::parse(&mn_toml(&files(), key)).unwrap();
+        assert_eq!(raw.udp_encapsulation(), None);
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub struct DemoOptions {
     /// Run two home agents on etcd (`--ha-pair`): the `ha_restart` phase becomes a
     /// failover (`kill -9` of the active one; the standby takes over).
     pub ha_pair: bool,
+    /// Both daemons with `encapsulation = "udp"` (`--udp`): signalling and data as ESP
+    /// in UDP (RFC 3948, issue 14).
+    pub udp: bool,
 }
 
 impl DemoOptions {
@@ -130,6 +133,7 @@ impl DemoOptions {
             echo_daemon_logs: true,
             hand_set_addresses: false,
             ha_pair: false,
+            udp: false,
         }
     }
 
@@ -383,13 +387,20 @@ impl Demo<'_> {
 
     fn run_all(&mut self) -> Result<(), DemoError> {
         let key = self.opts.key_interval;
+        let encap = config::encapsulation_line(self.opts.udp);
         config::write_private(
             &self.files.ha_config,
-            &config::ha_toml(&self.files, key, self.opts.persistence),
+            &format!(
+                "{encap}{}",
+                config::ha_toml(&self.files, key, self.opts.persistence)
+            ),
         )
         .map_err(io_err("write ha.toml"))?;
-        config::write_private(&self.files.mn_config, &config::mn_toml(&self.files, key))
-            .map_err(io_err("write mn.toml"))?;
+        config::write_private(
+            &self.files.mn_config,
+            &format!("{encap}{}", config::mn_toml(&self.files, key)),
+        )
+        .map_err(io_err("write mn.toml"))?;
         self.report.lab = self.lab().prefix().to_owned();
         self.report.out_dir = self.files.out.display().to_string();
 
@@ -411,7 +422,11 @@ impl Demo<'_> {
             for m in &members {
                 config::write_private(
                     &m.config,
-                    &config::ha_pair_toml(&self.files, m, key, &etcd, None),
+                    &format!(
+                        "{}{}",
+                        config::encapsulation_line(self.opts.udp),
+                        config::ha_pair_toml(&self.files, m, key, &etcd, None)
+                    ),
                 )
                 .map_err(io_err(format!("write {}", m.config.display())))?;
             }
