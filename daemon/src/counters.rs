@@ -28,11 +28,13 @@ pub struct Frames {
     /// Segmented sends (`UDP_SEGMENT`) that carried them: `udp_out / udp_gso_sends`
     /// frames per system call.
     pub udp_gso_sends: u64,
+    /// NAT keepalives sent (RFC 3948 §2.3; the mobile node).
+    pub udp_keepalives: u64,
 }
 
 impl Frames {
     /// Each counter with its name in the status JSON and the metrics' `path` label.
-    pub fn by_path(&self) -> [(&'static str, u64); 10] {
+    pub fn by_path(&self) -> [(&'static str, u64); 11] {
         [
             ("net_in", self.net_in),
             ("net_out", self.net_out),
@@ -44,6 +46,7 @@ impl Frames {
             ("udp_in", self.udp_in),
             ("udp_out", self.udp_out),
             ("udp_gso_sends", self.udp_gso_sends),
+            ("udp_keepalives", self.udp_keepalives),
         ]
     }
 
@@ -74,12 +77,13 @@ mod tests {
             udp_in: 8,
             udp_out: 9,
             udp_gso_sends: 10,
+            udp_keepalives: 11,
         };
         assert_eq!(
             f.to_json(),
-            serde_json::json!({"net_in":1,"net_out":2,"net_out_link":3,"tun_in":4,"tun_out":5,"link_in":6,"link_out":7,"udp_in":8,"udp_out":9,"udp_gso_sends":10})
+            serde_json::json!({"net_in":1,"net_out":2,"net_out_link":3,"tun_in":4,"tun_out":5,"link_in":6,"link_out":7,"udp_in":8,"udp_out":9,"udp_gso_sends":10,"udp_keepalives":11})
         );
         let names: std::collections::BTreeSet<_> = f.by_path().iter().map(|p| p.0).collect();
-        assert_eq!(names.len(), 10);
+        assert_eq!(names.len(), 11);
     }
 }

@@ -138,7 +138,7 @@ impl Running {
     }
 
     /// Like [`Running::start`] with ESP in UDP (RFC 3948, issue 14): both daemons
-    /// have `encapsulation = "udp"` on port 4500.
+    /// have `encapsulation = "udp"` on port 4500, the MN `udp_keepalive = "1s"`.
     pub fn start_udp(key_interval: Duration, persistence: bool) -> Running {
         Running::build(key_interval, persistence, None, true, false, None, true)
     }
@@ -168,8 +168,10 @@ impl Running {
             "{encapsulation}metrics = \"{HA_METRICS}\"\n{}",
             ha_toml(&files, key_interval, persistence)
         );
+        // With UDP, NAT keepalives after 1 s of silence, so a test sees them soon.
+        let keepalive = if udp { "udp_keepalive = \"1s\"\n" } else { "" };
         let mn_config = format!(
-            "{encapsulation}metrics = \"{MN_METRICS}\"\n{}",
+            "{encapsulation}{keepalive}metrics = \"{MN_METRICS}\"\n{}",
             mn_toml(&files, key_interval)
         );
         mip6_lab::demo::config::write_private(&files.ha_config, &ha_config).unwrap();

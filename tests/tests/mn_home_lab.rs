@@ -249,7 +249,8 @@ fn rfc6275_11_5_4_returning_home_deregisters_on_the_home_link_and_leaving_regist
 /// The same return home with ESP in UDP (issue 14): at home the node deregisters in
 /// raw ESP (the home agent answers it on the home link through the link-layer
 /// address of the frame: the home address is not on the link yet), settles at home,
-/// and leaving registers again, and tunnels, in UDP.
+/// and leaving registers again, and tunnels, in UDP. While idle it sends NAT
+/// keepalives.
 #[test]
 fn rfc6275_11_5_4_returning_home_over_udp_deregisters_and_leaving_registers_again() {
     let t = "rfc6275_11_5_4_returning_home_over_udp_deregisters_and_leaving_registers_again";
@@ -263,6 +264,14 @@ fn rfc6275_11_5_4_returning_home_over_udp_deregisters_and_leaving_registers_agai
         registered_at("2001:db8:2::100"),
     );
     let inits_before = init_count(&run.ha_json());
+    // Idle (no data, key updates 10 min apart): NAT keepalives, one octet each
+    // (RFC 3948 §2.3), reach the home agent, which counts them and learns nothing.
+    run.wait_mn("a NAT keepalive sent", Duration::from_secs(5), |s| {
+        s["frames"]["udp_keepalives"].as_u64() >= Some(2)
+    });
+    run.wait_ha("NAT keepalives received", Duration::from_secs(5), |s| {
+        s["drops"]["udp_keepalive"].as_u64() >= Some(1)
+    });
     run.lab.move_mn_home().expect("the MN on its home link");
     run.wait_mn("deregistration over UDP", Duration::from_secs(10), |s| {
         s["registration"] == "at-home"

@@ -157,6 +157,10 @@ struct Core<R: Role, S: RecordStore> {
     udp_scratch: Vec<u8>,
     /// Whether segmented sends work on this host (off after an `EIO`).
     gso: bool,
+    /// When the last frame went out in UDP (NAT keepalives are due after a silence).
+    udp_last_sent: Time,
+    /// The care-of address the role last moved to (the keepalives' source).
+    care_of: Option<Ipv6Addr>,
 }
 
 /// Where the frames of a batch in `net_bufs` came from.
@@ -222,6 +226,8 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     Vec::new()
                 },
                 gso: udp.is_some_and(|(_, gso)| gso),
+                udp_last_sent: now,
+                care_of: None,
             },
         }
     }
@@ -324,6 +330,17 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
         socket_stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut summary = tokio::time::interval(WARN_EVERY);
         summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // NAT keepalives are checked four times per interval (ESP in UDP, the MN).
+        let keepalive_check = self
+            .core
+            .udp_peers
+            .as_ref()
+            .and_then(UdpPeers::keepalive_interval)
+            .map_or(IDLE_WAKE, |k| {
+                (k / 4).clamp(Duration::from_millis(250), Duration::from_secs(5))
+            });
+        let mut keepalive = tokio::time::interval(keepalive_check);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.core.role.engine().poll_timeout();
             let sleep_for = deadline.map_or(IDLE_WAKE, |d| {
@@ -374,6 +391,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                     }
                 }
                 _ = summary.tick() => self.core.summarize_drops(),
+                _ = keepalive.tick() => self.core.send_keepalive(&self.io),
                 Some(request) = control_rx.recv() => {
                     self.core.poll_socket_drops(&self.io);
                     let answer = match request.command.as_str() {
@@ -616,6 +634,35 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         }
     }
 
+    /// Sends a NAT keepalive (one octet, 0xFF, RFC 3948 §2.3) to the fixed peer if one
+    /// is due ([`UdpPeers::keepalive_due`]), from the care-of address. Not an engine
+    /// frame: not in the capture.
+    fn send_keepalive(&mut self, io: &Io) {
+        let now = clock::now();
+        let (Some(peers), Some((fd, _))) = (&self.udp_peers, &io.udp) else {
+            return;
+        };
+        let Some((peer, ports)) = peers.keepalive_due(self.udp_last_sent, now) else {
+            return;
+        };
+        let to = std::net::SocketAddrV6::new(peer, ports.destination, 0, 0);
+        match fd
+            .get_ref()
+            .send_to_from(to, self.care_of, &[udp_encap::NAT_KEEPALIVE])
+        {
+            Ok(_) => {
+                self.stats.frames.udp_keepalives += 1;
+                tracing::debug!(%peer, port = ports.destination, "NAT keepalive sent");
+            }
+            Err(e) => {
+                self.stats.drop(drop_names::SEND_FAILED);
+                tracing::debug!(error = %e, %peer, "NAT keepalive not sent");
+            }
+        }
+        // Also after a failure: the next one is an interval later.
+        self.udp_last_sent = now;
+    }
+
     /// Drains the engine's events through the role and stores every record of them in
     /// one durable batch. Called after every batch of inputs, before anything is sent.
     async fn settle(&mut self, now: Time) -> Result<(), ShellError> {
@@ -705,6 +752,7 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                     tracing::warn!(error = %e, destination = %t.destination, "signalling frame not put in UDP");
                     continue;
                 }
+                self.udp_last_sent = now;
             }
             if let Some(c) = &mut self.capture {
                 c.pcap.net_out(now, &t.frame);
@@ -770,6 +818,7 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         if let Some(peers) = &mut self.udp_peers {
             peers.set_away(care_of.is_some());
         }
+        self.care_of = care_of;
         if let Some(c) = &mut self.capture {
             c.pcap.care_of(now, care_of);
         }
@@ -1183,6 +1232,9 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 self.stats.frames.udp_out += sent as u64;
                 self.stats.frames.udp_gso_sends += segmented as u64;
                 self.stats.frames.net_out += sent as u64;
+                if sent > 0 {
+                    self.udp_last_sent = now;
+                }
             }
         }
         let mut routed: Vec<&[u8]> = Vec::new();

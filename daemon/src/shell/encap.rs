@@ -19,6 +19,11 @@
 //!   gets raw ESP. Only a frame the engine authenticated teaches it, so a forged
 //!   datagram cannot turn a mobile node's traffic to another port. Entries not
 //!   refreshed for [`LEARNED_FOR`] are forgotten ([`UdpPeers::prune`]).
+//! - **NAT keepalive** (RFC 3948 §2.3, §4): a mobile node that has sent its home agent
+//!   nothing in UDP for its keepalive interval (default [`KEEPALIVE_EVERY`], RFC 3948's
+//!   20 s) sends one octet, 0xFF, so that a NAT keeps the mapping the home agent
+//!   answers through ([`UdpPeers::keepalive_due`]). The home agent counts it
+//!   (`udp_keepalive`) and learns nothing from it: it is not authenticated.
 
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
@@ -26,6 +31,9 @@ use std::time::Duration;
 
 use mip6_wire::udp_encap::Ports;
 use mip6_wire::Time;
+
+/// The default NAT keepalive interval (RFC 3948 §4: 20 seconds).
+pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(20);
 
 /// How long a learned peer port is kept without an authenticated frame renewing it:
 /// longer than any binding lifetime the daemons grant without a refresh.
@@ -40,6 +48,8 @@ pub struct UdpEncapConfig {
     /// A peer every frame goes to in UDP (the mobile node's home agent); `None`: learn
     /// per peer (the home agent).
     pub fixed_peer: Option<Ipv6Addr>,
+    /// The NAT keepalive interval towards the fixed peer; `None`: none.
+    pub keepalive: Option<Duration>,
 }
 
 /// Which peers get their frames in UDP (module docs).
@@ -48,6 +58,7 @@ pub struct UdpPeers {
     port: u16,
     fixed: Option<Ipv6Addr>,
     away: bool,
+    keepalive: Option<Duration>,
     learned: HashMap<Ipv6Addr, (u16, Time)>,
 }
 
@@ -58,6 +69,7 @@ impl UdpPeers {
             port: config.port,
             fixed: config.fixed_peer,
             away: true,
+            keepalive: config.keepalive,
             learned: HashMap::new(),
         }
     }
@@ -110,6 +122,22 @@ impl UdpPeers {
         }
     }
 
+    /// The NAT keepalive interval, if any.
+    pub fn keepalive_interval(&self) -> Option<Duration> {
+        self.keepalive.filter(|_| self.fixed.is_some())
+    }
+
+    /// Where a NAT keepalive goes now, if one is due: to the fixed peer, while away,
+    /// when nothing went to it in UDP since `last_sent` for the keepalive interval.
+    pub fn keepalive_due(&self, last_sent: Time, now: Time) -> Option<(Ipv6Addr, Ports)> {
+        let every = self.keepalive_interval()?;
+        let peer = self.fixed.filter(|_| self.away)?;
+        if now.saturating_since(last_sent) < every {
+            return None;
+        }
+        self.ports_for(&peer).map(|ports| (peer, ports))
+    }
+
     /// Forgets peers not heard from in UDP for [`LEARNED_FOR`].
     pub fn prune(&mut self, now: Time) {
         self.learned
@@ -135,6 +163,7 @@ mod tests {
         let mut peers = UdpPeers::new(UdpEncapConfig {
             port: 4500,
             fixed_peer: Some(HA),
+            keepalive: Some(KEEPALIVE_EVERY),
         });
         assert_eq!(peers.ports_for(&HA), Some(Ports::STANDARD));
         assert_eq!(peers.ports_for(&COA), None, "others: raw ESP");
@@ -156,6 +185,7 @@ mod tests {
         let mut peers = UdpPeers::new(UdpEncapConfig {
             port: 4500,
             fixed_peer: None,
+            keepalive: None,
         });
         assert_eq!(peers.ports_for(&COA), None, "nothing learned: raw ESP");
         // Behind a NAT: the source port is the NAT's.
@@ -177,10 +207,40 @@ mod tests {
     }
 
     #[test]
+    fn a_keepalive_is_due_after_the_interval_without_a_udp_send_and_only_while_away() {
+        let mut peers = UdpPeers::new(UdpEncapConfig {
+            port: 4500,
+            fixed_peer: Some(HA),
+            keepalive: Some(KEEPALIVE_EVERY),
+        });
+        let sent = Time::from_secs(100);
+        assert_eq!(peers.keepalive_due(sent, Time::from_secs(119)), None);
+        assert_eq!(
+            peers.keepalive_due(sent, Time::from_secs(120)),
+            Some((HA, Ports::STANDARD))
+        );
+        peers.set_away(false);
+        assert_eq!(
+            peers.keepalive_due(sent, Time::from_secs(200)),
+            None,
+            "at home"
+        );
+        // The home agent sends none: it has no fixed peer.
+        let ha = UdpPeers::new(UdpEncapConfig {
+            port: 4500,
+            fixed_peer: None,
+            keepalive: Some(KEEPALIVE_EVERY),
+        });
+        assert_eq!(ha.keepalive_interval(), None);
+        assert_eq!(ha.keepalive_due(sent, Time::from_secs(1000)), None);
+    }
+
+    #[test]
     fn learned_ports_are_forgotten_after_an_hour_without_a_frame() {
         let mut peers = UdpPeers::new(UdpEncapConfig {
             port: 4500,
             fixed_peer: None,
+            keepalive: None,
         });
         peers.learn(COA, Some(4500), Time::from_secs(10));
         peers.learn(COA2, Some(4500), Time::from_secs(1000));

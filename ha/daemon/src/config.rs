@@ -371,6 +371,7 @@ impl DaemonConfig {
                     .as_ref()
                     .map_or(config::DEFAULT_UDP_PORT, |p| *p.get_ref()),
                 fixed_peer: None,
+                keepalive: None,
             }
         })
     }

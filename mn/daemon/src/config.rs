@@ -191,6 +191,10 @@ pub struct DaemonConfig {
     /// The UDP port of ESP in UDP, here and on the home agent (default 4500, RFC 3948
     /// §2.1).
     pub udp_port: Option<Spanned<u16>>,
+    /// With ESP in UDP: after this long without sending the home agent anything, send
+    /// a NAT keepalive (RFC 3948 §2.3; default 20 s, RFC 3948 §4), so a NAT on the
+    /// way keeps the mapping the home agent answers through.
+    pub udp_keepalive: Option<Spanned<ConfigDuration>>,
     /// The control socket's path; default derived from the home address
     /// ([`DaemonConfig::control_socket`]).
     pub control_socket: Option<PathBuf>,
@@ -400,6 +404,13 @@ impl DaemonConfig {
                     .as_ref()
                     .map_or(config::DEFAULT_UDP_PORT, |p| *p.get_ref()),
                 fixed_peer: Some(*self.home_agent.get_ref()),
+                keepalive: Some(
+                    self.udp_keepalive
+                        .as_ref()
+                        .map_or(mip6_daemon::shell::encap::KEEPALIVE_EVERY, |d| {
+                            d.get_ref().0
+                        }),
+                ),
             }
         })
     }
@@ -527,6 +538,15 @@ impl DaemonConfig {
                 errors.push(self.error(
                     Some(key.span()),
                     "key_update_interval",
+                    ConfigErrorKind::ZeroDuration,
+                ));
+            }
+        }
+        if let Some(keepalive) = &self.udp_keepalive {
+            if keepalive.get_ref().0.is_zero() {
+                errors.push(self.error(
+                    Some(keepalive.span()),
+                    "udp_keepalive",
                     ConfigErrorKind::ZeroDuration,
                 ));
             }
@@ -712,15 +732,29 @@ interfaces = ["eth0"]
         let shell = udp.udp_encapsulation().expect("UDP");
         assert_eq!(shell.port, 4500, "RFC 3948's port by default");
         assert_eq!(shell.fixed_peer, Some("2001:db8:1::1".parse().unwrap()));
+        assert_eq!(
+            shell.keepalive,
+            Some(Duration::from_secs(20)),
+            "RFC 3948's 20 s"
+        );
         // 1412 + 2 (trailer) + 2 (padding to 4) + 16 (ICV) + 16 (ESP header, IV)
         // + 8 (UDP) + 40 (IPv6) = 1496: a full-size frame fits 1500 octets.
         assert_eq!(udp.tun_mtu(), 1412);
 
         let other = parse(&format!(
-            "{BASE}encapsulation = \"udp\"\nudp_port = 14500\n"
+            "{BASE}encapsulation = \"udp\"\nudp_port = 14500\nudp_keepalive = \"5s\"\n"
         ))
         .unwrap();
         assert_eq!(other.udp_encapsulation().unwrap().port, 14500);
+        assert_eq!(
+            other.udp_encapsulation().unwrap().keepalive,
+            Some(Duration::from_secs(5))
+        );
+        let zero = parse(&format!("{BASE}udp_keepalive = \"0s\"\n")).unwrap();
+        assert!(
+            zero.validate(&|_| true).is_err(),
+            "a zero keepalive interval"
+        );
 
         let zero = parse(&format!("{BASE}encapsulation = \"udp\"\nudp_port = 0\n")).unwrap();
         let errors = zero.validate(&|_| true).unwrap_err();
