@@ -25,6 +25,17 @@ pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 4, 0, 0, 0, 0, 1);
 pub const HA_METRICS: &str = "[::1]:9464";
 /// Where `mip6-mn` serves metrics, in its namespace.
 pub const MN_METRICS: &str = "127.0.0.1:9102";
+/// Which daemons of a lab run ESP in UDP (`encapsulation = "udp"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Udp {
+    /// Both raw ESP.
+    Neither,
+    /// Both in UDP.
+    Both,
+    /// The mobile node only (a misconfiguration the home agent names).
+    MnOnly,
+}
+
 /// The pair's hold time with a three-member etcd cluster whose members the tests
 /// kill: long enough for a leader election on a loaded machine.
 pub const CLUSTER_HOLD_TIME: Duration = Duration::from_secs(3);
@@ -118,7 +129,15 @@ impl Running {
         persistence: bool,
         seeds: Option<(u64, u64)>,
     ) -> Running {
-        Running::build(key_interval, persistence, seeds, true, false, None, false)
+        Running::build(
+            key_interval,
+            persistence,
+            seeds,
+            true,
+            false,
+            None,
+            Udp::Neither,
+        )
     }
 
     /// Like [`Running::start`], with radvd on every link of the lab
@@ -126,7 +145,15 @@ impl Running {
     /// and forms its care-of address from the router's advertisement
     /// ([`Link::slaac_addr`]); tests move it with [`Lab::switch_mn`].
     pub fn start_advertised(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, true, true, None, false)
+        Running::build(
+            key_interval,
+            persistence,
+            None,
+            true,
+            true,
+            None,
+            Udp::Neither,
+        )
     }
 
     /// A lab whose home agents are a pair on etcd (issue 13, item 5): `ha-a` in
@@ -134,18 +161,40 @@ impl Running {
     /// `ha-b` in `ha2` waits as the standby ([`PairRun::standby`]); etcd runs in the
     /// router. The MN is on foreign link 1, its addresses hand-set.
     pub fn start_pair(key_interval: Duration) -> Running {
-        Running::build(key_interval, true, None, true, false, Some(1), false)
+        Running::build(key_interval, true, None, true, false, Some(1), Udp::Neither)
     }
 
     /// Like [`Running::start`] with ESP in UDP (RFC 3948, issue 14): both daemons
     /// have `encapsulation = "udp"` on port 4500, the MN `udp_keepalive = "1s"`.
     pub fn start_udp(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, true, false, None, true)
+        Running::build(
+            key_interval,
+            persistence,
+            None,
+            true,
+            false,
+            None,
+            Udp::Both,
+        )
+    }
+
+    /// Like [`Running::start_udp`] with the home agent left at raw ESP: a
+    /// misconfiguration.
+    pub fn start_udp_mn_only(key_interval: Duration) -> Running {
+        Running::build(key_interval, true, None, true, false, None, Udp::MnOnly)
     }
 
     /// Like [`Running::start_pair`] with an etcd cluster of `members` members.
     pub fn start_pair_with_etcd_cluster(key_interval: Duration, members: usize) -> Running {
-        Running::build(key_interval, true, None, true, false, Some(members), false)
+        Running::build(
+            key_interval,
+            true,
+            None,
+            true,
+            false,
+            Some(members),
+            Udp::Neither,
+        )
     }
 
     fn build(
@@ -155,7 +204,7 @@ impl Running {
         with_mn: bool,
         advertised: bool,
         pair: Option<usize>,
-        udp: bool,
+        udp: Udp,
     ) -> Running {
         let out = tempfile::Builder::new()
             .prefix("mip6-e2e-")
@@ -163,13 +212,19 @@ impl Running {
             .expect("a temporary directory");
         let files = DemoFiles::under(out.path());
         // Both serve Prometheus text on the loopback of their namespace.
-        let encapsulation = mip6_lab::demo::config::encapsulation_line(udp);
+        let (ha_udp, mn_udp) = (udp == Udp::Both, udp != Udp::Neither);
+        let encapsulation = mip6_lab::demo::config::encapsulation_line(ha_udp);
         let ha_config = format!(
             "{encapsulation}metrics = \"{HA_METRICS}\"\n{}",
             ha_toml(&files, key_interval, persistence)
         );
         // With UDP, NAT keepalives after 1 s of silence, so a test sees them soon.
-        let keepalive = if udp { "udp_keepalive = \"1s\"\n" } else { "" };
+        let keepalive = if mn_udp {
+            "udp_keepalive = \"1s\"\n"
+        } else {
+            ""
+        };
+        let encapsulation = mip6_lab::demo::config::encapsulation_line(mn_udp);
         let mn_config = format!(
             "{encapsulation}{keepalive}metrics = \"{MN_METRICS}\"\n{}",
             mn_toml(&files, key_interval)
@@ -237,7 +292,15 @@ impl Running {
     /// Like [`Running::start`] with the home agent only: the test starts the mobile
     /// node ([`Running::start_mn`]) when it has prepared the home link.
     pub fn ha_only(key_interval: Duration, persistence: bool) -> Running {
-        Running::build(key_interval, persistence, None, false, false, None, false)
+        Running::build(
+            key_interval,
+            persistence,
+            None,
+            false,
+            false,
+            None,
+            Udp::Neither,
+        )
     }
 
     /// The output directory.

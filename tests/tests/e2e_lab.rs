@@ -337,6 +337,27 @@ fn over_udp_registration_rekeys_a_lost_ba_two_handovers_and_an_ha_restart() {
     }
 }
 
+/// A mobile node in UDP and a home agent left at raw ESP: the node cannot register,
+/// and the home agent counts its Binding Updates under a name that says why
+/// (`udp_not_enabled`) instead of handing them to the engine.
+#[test]
+fn a_home_agent_without_udp_names_the_udp_binding_updates_it_cannot_take() {
+    let t = "a_home_agent_without_udp_names_the_udp_binding_updates_it_cannot_take";
+    if !require_lab(t) {
+        return;
+    }
+    let mut run = Running::start_udp_mn_only(Duration::from_secs(600));
+    run.wait_ha(
+        "Binding Updates in UDP refused by name",
+        Duration::from_secs(10),
+        |s| s["drops"]["udp_not_enabled"].as_u64() >= Some(2),
+    );
+    let ha = run.ha_json();
+    assert_eq!(ha["bindings"], serde_json::json!([]), "{ha}");
+    assert_eq!(ha["registrations"]["accepted"], 0, "{ha}");
+    assert_ne!(run.mn_json()["registration"], "registered");
+}
+
 /// `kill -9` of the HA with persistence on: the restarted HA has the binding and the
 /// keys at once; the MN is not re-initialized and traffic resumes.
 #[test]

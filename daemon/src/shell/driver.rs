@@ -1023,6 +1023,16 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 (_, peers) => {
                     // Raw ESP (Next Header 50 right after the IPv6 header) is the
                     // common case and is not walked.
+                    if peers.is_none()
+                        && frame.get(6) != Some(&50)
+                        && udp_encap::is_encapsulated(frame, udp_encap::PORT)
+                    {
+                        self.stats.drop(drop_names::UDP_NOT_ENABLED);
+                        tracing::debug!(
+                            "ESP in UDP received, but this daemon has encapsulation = \"esp\""
+                        );
+                        continue;
+                    }
                     let port = peers.as_ref().map(|p| p.port());
                     let mut wire = None;
                     if let Some(port) = port.filter(|_| frame.get(6) != Some(&50)) {

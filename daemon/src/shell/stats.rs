@@ -98,6 +98,9 @@ pub mod drop_names {
     pub const UDP_NO_DESTINATION: &str = "udp_no_destination";
     /// A frame for a peer reached in UDP that could not be encapsulated.
     pub const UDP_ENCAP_FAILED: &str = "udp_encap_failed";
+    /// ESP in UDP on port 4500 to a daemon with `encapsulation = "esp"`: the peer is
+    /// configured for UDP and this daemon is not (the minute's drop summary names it).
+    pub const UDP_NOT_ENABLED: &str = "udp_not_enabled";
 }
 
 #[cfg(test)]
