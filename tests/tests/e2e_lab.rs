@@ -346,7 +346,7 @@ fn a_home_agent_without_udp_names_the_udp_binding_updates_it_cannot_take() {
     if !require_lab(t) {
         return;
     }
-    let mut run = Running::start_udp_mn_only(Duration::from_secs(600));
+    let run = Running::start_udp_mn_only(Duration::from_secs(600));
     run.wait_ha(
         "Binding Updates in UDP refused by name",
         Duration::from_secs(10),
