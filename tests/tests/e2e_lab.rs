@@ -12,6 +12,7 @@ use std::time::Duration;
 use mip6_daemon::capture::{read_inputs, InputKind};
 use mip6_lab::demo::nft as ba_drop;
 use mip6_lab::prereq::require_lab;
+use mip6_lab::traffic::udp::UdpPeerReport;
 use mip6_lab::{Link, Node};
 use mip6_tests::lab_e2e::{tshark_summary, Running, HA_METRICS, MN_METRICS};
 use mip6_tests::prerequisites::require_tool;
@@ -33,6 +34,52 @@ fn registered_at(coa: &'static str) -> impl Fn(&serde_json::Value) -> bool {
 /// Registration; data both ways with no loss; at least five rekeys by update, one of
 /// whose BAs the router drops (the key is resent, not regenerated, and no datagram is
 /// lost); two handovers with traffic flowing; the captures decrypt in tshark.
+/// Traffic both ways (phase 2, 8 s) while every HA→MN packet with a type 2 routing
+/// header is dropped at the router until the HA has answered a key update request;
+/// returns when the MN asked again (Key Resending Request) and the HA resent the
+/// same key. Asserts that a BA was dropped.
+fn lose_a_ba_and_see_its_key_resent(run: &mut Running) -> (UdpPeerReport, UdpPeerReport) {
+    let before = keys(&run.ha_json(), "HA");
+    run.udp_both_ways(2, 200, 8.0, |run| {
+        ba_drop::install(&run.lab, 100, &run.out().join("ba-drop.nft")).expect("BA drop table");
+        run.wait_ha(
+            "a key update while BAs are dropped",
+            Duration::from_secs(10),
+            |s| keys(s, "HA").1 > before.1,
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let dropped = ba_drop::counters(&run.lab).expect("BA drop counters");
+        ba_drop::remove(&run.lab).expect("BA drop table removed");
+        assert!(dropped.dropped >= 1, "no BA was dropped: {dropped:?}");
+        run.wait_ha("the lost key resent", Duration::from_secs(10), |s| {
+            keys(s, "HA").2 > before.2
+        });
+    })
+}
+
+/// Traffic both ways (phase 3, 6 s) while the MN moves to foreign link 2 and back
+/// to foreign link 1, registering at each.
+fn two_handovers(run: &mut Running) -> (UdpPeerReport, UdpPeerReport) {
+    run.udp_both_ways(3, 200, 6.0, |run| {
+        std::thread::sleep(Duration::from_millis(1500));
+        run.lab.move_mn(Link::Foreign2).expect("move to foreign 2");
+        run.wait_mn(
+            "binding at foreign 2",
+            Duration::from_secs(10),
+            registered_at("2001:db8:3::100"),
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        run.lab
+            .move_mn(Link::Foreign1)
+            .expect("move back to foreign 1");
+        run.wait_mn(
+            "binding at foreign 1",
+            Duration::from_secs(10),
+            registered_at("2001:db8:2::100"),
+        );
+    })
+}
+
 #[test]
 fn registration_data_rekeys_a_lost_ba_and_two_handovers() {
     let t = "registration_data_rekeys_a_lost_ba_and_two_handovers";
@@ -75,23 +122,7 @@ fn registration_data_rekeys_a_lost_ba_and_two_handovers() {
 
     // A BA lost on the way: every HA→MN packet with a type 2 routing header is
     // dropped at the router until the HA has answered a key update request.
-    let before = keys(&run.ha_json(), "HA");
-    let (up, down) = run.udp_both_ways(2, 200, 8.0, |run| {
-        ba_drop::install(&run.lab, 100, &run.out().join("ba-drop.nft")).expect("BA drop table");
-        run.wait_ha(
-            "a key update while BAs are dropped",
-            Duration::from_secs(10),
-            |s| keys(s, "HA").1 > before.1,
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        let dropped = ba_drop::counters(&run.lab).expect("BA drop counters");
-        ba_drop::remove(&run.lab).expect("BA drop table removed");
-        assert!(dropped.dropped >= 1, "no BA was dropped: {dropped:?}");
-        // The MN asks again (Key Resending Request); the HA resends the same key.
-        run.wait_ha("the lost key resent", Duration::from_secs(10), |s| {
-            keys(s, "HA").2 > before.2
-        });
-    });
+    let (up, down) = lose_a_ba_and_see_its_key_resent(&mut run);
     assert_eq!(
         (up.rx.lost, down.rx.lost),
         (0, 0),
@@ -99,24 +130,7 @@ fn registration_data_rekeys_a_lost_ba_and_two_handovers() {
     );
 
     // Two handovers, with traffic.
-    let (up, down) = run.udp_both_ways(3, 200, 6.0, |run| {
-        std::thread::sleep(Duration::from_millis(1500));
-        run.lab.move_mn(Link::Foreign2).expect("move to foreign 2");
-        run.wait_mn(
-            "binding at foreign 2",
-            Duration::from_secs(10),
-            registered_at("2001:db8:3::100"),
-        );
-        std::thread::sleep(Duration::from_millis(1500));
-        run.lab
-            .move_mn(Link::Foreign1)
-            .expect("move back to foreign 1");
-        run.wait_mn(
-            "binding at foreign 1",
-            Duration::from_secs(10),
-            registered_at("2001:db8:2::100"),
-        );
-    });
+    let (up, down) = two_handovers(&mut run);
     // Datagrams sent while the MN had no address are lost; most get through.
     assert!(up.rx.received * 10 >= up.sent * 7, "handover up {up:?}");
     assert!(
@@ -215,22 +229,7 @@ fn over_udp_registration_rekeys_a_lost_ba_two_handovers_and_an_ha_restart() {
     }
 
     // A BA lost on the way (it keeps its type 2 routing header in UDP).
-    let before = keys(&run.ha_json(), "HA");
-    let (up, down) = run.udp_both_ways(2, 200, 8.0, |run| {
-        ba_drop::install(&run.lab, 100, &run.out().join("ba-drop.nft")).expect("BA drop table");
-        run.wait_ha(
-            "a key update while BAs are dropped",
-            Duration::from_secs(10),
-            |s| keys(s, "HA").1 > before.1,
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        let dropped = ba_drop::counters(&run.lab).expect("BA drop counters");
-        ba_drop::remove(&run.lab).expect("BA drop table removed");
-        assert!(dropped.dropped >= 1, "no BA was dropped: {dropped:?}");
-        run.wait_ha("the lost key resent", Duration::from_secs(10), |s| {
-            keys(s, "HA").2 > before.2
-        });
-    });
+    let (up, down) = lose_a_ba_and_see_its_key_resent(&mut run);
     assert_eq!(
         (up.rx.lost, down.rx.lost),
         (0, 0),
@@ -239,24 +238,7 @@ fn over_udp_registration_rekeys_a_lost_ba_two_handovers_and_an_ha_restart() {
 
     // Two handovers: the home agent learns the new care-of address and answers it in
     // UDP from its first authenticated frame.
-    let (up, down) = run.udp_both_ways(3, 200, 6.0, |run| {
-        std::thread::sleep(Duration::from_millis(1500));
-        run.lab.move_mn(Link::Foreign2).expect("move to foreign 2");
-        run.wait_mn(
-            "binding at foreign 2",
-            Duration::from_secs(10),
-            registered_at("2001:db8:3::100"),
-        );
-        std::thread::sleep(Duration::from_millis(1500));
-        run.lab
-            .move_mn(Link::Foreign1)
-            .expect("move back to foreign 1");
-        run.wait_mn(
-            "binding at foreign 1",
-            Duration::from_secs(10),
-            registered_at("2001:db8:2::100"),
-        );
-    });
+    let (up, down) = two_handovers(&mut run);
     assert!(up.rx.received * 10 >= up.sent * 7, "handover up {up:?}");
     assert!(
         down.rx.received * 10 >= down.sent * 7,
