@@ -20,8 +20,9 @@ pub struct Frames {
     pub link_in: u64,
     /// Packets the engine sent on the home link (proxy advertisements, probes).
     pub link_out: u64,
-    /// Of `net_in`, tunnel frames that arrived in UDP (RFC 3948) through the UDP
-    /// socket (signalling in UDP comes through the packet sockets).
+    /// Datagrams the UDP socket received (RFC 3948): tunnel frames, which `net_in`
+    /// counts too, and NAT keepalives, which it does not (they are counted as the
+    /// `udp_keepalive` drop). Signalling in UDP comes through the packet sockets.
     pub udp_in: u64,
     /// Of `net_out`, tunnel frames sent in UDP through the UDP socket.
     pub udp_out: u64,
