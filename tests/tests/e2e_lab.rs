@@ -39,9 +39,11 @@ fn registered_at(coa: &'static str) -> impl Fn(&serde_json::Value) -> bool {
 /// returns when the MN asked again (Key Resending Request) and the HA resent the
 /// same key. Asserts that a BA was dropped.
 fn lose_a_ba_and_see_its_key_resent(run: &mut Running) -> (UdpPeerReport, UdpPeerReport) {
-    let before = keys(&run.ha_json(), "HA");
     run.udp_both_ways(2, 200, 8.0, |run| {
         ba_drop::install(&run.lab, 100, &run.out().join("ba-drop.nft")).expect("BA drop table");
+        // Counted only once the table is in place: a key update answered between an
+        // earlier reading and the install would end the wait below with no BA seen.
+        let before = keys(&run.ha_json(), "HA");
         run.wait_ha(
             "a key update while BAs are dropped",
             Duration::from_secs(10),
