@@ -366,3 +366,31 @@ fn puts_that_returned_survive_an_abort() {
         }
     }
 }
+
+/// A write behind (`Store::put_many_behind`) runs on tokio's blocking threads and is
+/// durable once its handle completes: a reopened store holds it, the last record of a
+/// key kept. Outside a runtime the rows are written in the call instead.
+#[test]
+fn a_write_behind_is_durable_when_its_handle_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut newer = record(1);
+    newer.mark += 3;
+    {
+        let store = open(dir.path(), Persistence::Full);
+        let write = runtime
+            .block_on(store.put_many_behind(&[record(1), record(2), newer.clone()]))
+            .unwrap()
+            .expect("redb writes behind inside a runtime");
+        runtime.block_on(write).unwrap().unwrap();
+        // Outside a runtime: written in the call, no handle.
+        assert!(done(store.put_many_behind(&[record(3)])).unwrap().is_none());
+    }
+    let store = open(dir.path(), Persistence::Full);
+    assert_eq!(
+        done(store.load_all()).unwrap(),
+        vec![newer, record(2), record(3)]
+    );
+}

@@ -221,6 +221,9 @@ struct HaWorld {
     config: HaConfig,
     ha: HomeAgent<ChaCha8Rng, NullAead>,
     disk: BTreeMap<Ipv6Addr, mip6_ha::MnRecord>,
+    /// Lagging records (`Event::PersistLagging`): on `disk` at the next drain, lost
+    /// in a crash before it.
+    lagging: BTreeMap<Ipv6Addr, mip6_ha::MnRecord>,
     ledger: NonceLedger,
     peers: [PlayedMn; 2],
     last_frame: Vec<u8>,
@@ -249,6 +252,7 @@ impl HaWorld {
             config,
             ha,
             disk: BTreeMap::new(),
+            lagging: BTreeMap::new(),
             ledger,
             peers: [PlayedMn::new(&keys[0], COA), PlayedMn::new(&keys[1], COA2)],
             last_frame: Vec::new(),
@@ -259,14 +263,25 @@ impl HaWorld {
     /// learned and kept), then its frames, each checked by the ledger and handed to
     /// the node it is for.
     fn drain(&mut self) {
-        let (ledger, disk) = (&mut self.ledger, &mut self.disk);
+        let (ledger, disk, lagging) = (&mut self.ledger, &mut self.disk, &mut self.lagging);
+        disk.append(lagging);
         let frames = stepper::drain(&mut self.ha, |e| {
             trace!("  HA event {e:?}");
-            if let mip6_ha::Event::Persist(r) = e {
-                for key in ha_record_keys(&r) {
-                    ledger.learn(&key);
+            match e {
+                mip6_ha::Event::Persist(r) => {
+                    for key in ha_record_keys(&r) {
+                        ledger.learn(&key);
+                    }
+                    lagging.remove(&r.home_address);
+                    disk.insert(r.home_address, r);
                 }
-                disk.insert(r.home_address, r);
+                mip6_ha::Event::PersistLagging(r) => {
+                    for key in ha_record_keys(&r) {
+                        ledger.learn(&key);
+                    }
+                    lagging.insert(r.home_address, r);
+                }
+                _ => {}
             }
         });
         for t in frames {
@@ -443,6 +458,8 @@ impl HaWorld {
                 // A crash and restart from what was persisted: everything, or the
                 // durable minimum (a home agent that keeps no secrets on disk).
                 let durable_only = script.u8() & 1 != 0;
+                // What had not reached the disk is lost.
+                self.lagging.clear();
                 let records = self
                     .disk
                     .values()

@@ -326,6 +326,9 @@ pub struct Pair {
     pub to_others: VecDeque<InFlight>,
     /// The HA's stable storage: the last `Persist` record per home address.
     pub ha_disk: BTreeMap<Ipv6Addr, ha::MnRecord>,
+    /// The HA's lagging records (`Event::PersistLagging`) not yet on `ha_disk`: they
+    /// land at the HA's next pump; a restart before it loses them.
+    pub ha_lagging: BTreeMap<Ipv6Addr, ha::MnRecord>,
     /// The MN's stable storage: its last `Persist` record.
     pub mn_disk: Option<mn::MnRecord>,
     /// Every HA event since the last [`take_ha_events`](Self::take_ha_events).
@@ -391,6 +394,7 @@ impl Pair {
             to_mn: VecDeque::new(),
             to_others: VecDeque::new(),
             ha_disk: BTreeMap::new(),
+            ha_lagging: BTreeMap::new(),
             mn_disk: None,
             ha_events: Vec::new(),
             mn_events: Vec::new(),
@@ -856,6 +860,7 @@ impl Pair {
     /// The HA crashes and restarts from its disk (frames in flight stay in flight).
     pub fn restart_ha(&mut self, how: HaRestore) {
         self.ha_restarts += 1;
+        self.ha_lagging.clear();
         let records: Vec<ha::MnRecord> = match how {
             HaRestore::Full => self.ha_disk.values().cloned().collect(),
             HaRestore::DurableMinimum => self
@@ -926,12 +931,23 @@ impl Pair {
     /// Driver contract (the kit's stepper): events first — each `Persist` on the
     /// disk, its keys in the ledger — then the frames.
     fn pump_ha(&mut self) {
+        self.ha_disk.append(&mut self.ha_lagging);
         let transmits = stepper::drain(&mut self.ha, |e| {
-            if let ha::Event::Persist(r) = &e {
-                for key in ha_record_keys(r) {
-                    self.ledger.learn(&key);
+            match &e {
+                ha::Event::Persist(r) => {
+                    for key in ha_record_keys(r) {
+                        self.ledger.learn(&key);
+                    }
+                    self.ha_lagging.remove(&r.home_address);
+                    self.ha_disk.insert(r.home_address, r.clone());
                 }
-                self.ha_disk.insert(r.home_address, r.clone());
+                ha::Event::PersistLagging(r) => {
+                    for key in ha_record_keys(r) {
+                        self.ledger.learn(&key);
+                    }
+                    self.ha_lagging.insert(r.home_address, r.clone());
+                }
+                _ => {}
             }
             self.ha_events.push(e);
         });

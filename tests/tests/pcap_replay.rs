@@ -148,7 +148,7 @@ fn simulated_run(dir: &std::path::Path, mode: RequestMode, secs: u64) -> Vec<Dis
         "the run never reached a second key update: {:?}",
         ha.events
             .iter()
-            .filter(|e| !matches!(e, HaEvent::Persist(_)))
+            .filter(|e| !matches!(e, HaEvent::Persist(_) | HaEvent::PersistLagging(_)))
             .collect::<Vec<_>>()
     );
     ha.events

@@ -86,6 +86,11 @@ fn floor(scenario: Scenario, path: &str) -> Expect {
         // Binding Errors answering altered BUs (RFC 6275 §9.3.1); measured 19–29 /
         // 8–18 a shard.
         "HA unprotected answers" => pick(6, 2),
+        // A crash between a refresh's or a move's BA and its record's write: measured
+        // 52–80 a shard (faults, store-lost, home visits).
+        "HA lagging records lost" => pick(19, 19),
+        // Rare (0–2 a shard): a replay drawn of that very BU before the node's next.
+        "replays of a lost lagging record's BU taken" => Reported,
         other => panic!("fault path {other:?} has no floor"),
     }
 }

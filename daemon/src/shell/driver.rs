@@ -27,7 +27,7 @@ use crate::clock;
 use crate::control::{self, ControlRequest};
 use crate::metrics::{self, MetricsRequest, Text};
 use crate::signals::{Caught, Shutdown};
-use crate::store::{RecordStore, Store, StoreError};
+use crate::store::{BehindWrite, RecordStore, Store, StoreError};
 
 /// The IPv6 header's length (RFC 8200 §3).
 const HEADER_LEN: usize = 40;
@@ -142,7 +142,12 @@ struct Core<R: Role, S: RecordStore> {
     tun_sizes: Vec<usize>,
     tun_scratch: Vec<u8>,
     tun_out: TunWriteBatch,
+    /// The records of this round, in the order the engine emitted them.
     persist: Vec<RecordOf<R>>,
+    /// Records that may lag ([`Handled::PersistLagging`]) not yet handed to the store.
+    lagging: Vec<RecordOf<R>>,
+    /// The write of lagging records in flight on the store's own thread.
+    behind: Option<BehindWrite>,
     warnings: Vec<Warning>,
     warn_limit: RateLimiter,
     drop_summary: DropSummary,
@@ -213,6 +218,8 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 tun_scratch: vec![0; READ_SCRATCH_LEN],
                 tun_out: TunWriteBatch::new(),
                 persist: Vec::new(),
+                lagging: Vec::new(),
+                behind: None,
                 warnings: Vec::new(),
                 warn_limit: RateLimiter::default(),
                 drop_summary: DropSummary::default(),
@@ -301,10 +308,15 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
     }
 
     /// Logs why the loop ended, flushes the capture, removes what the role installed.
-    async fn stop(self, result: Result<&'static str, ShellError>) -> Result<(), ShellError> {
+    async fn stop(mut self, result: Result<&'static str, ShellError>) -> Result<(), ShellError> {
         match &result {
             Ok(signal) => tracing::info!(signal, "shutting down"),
             Err(e) => tracing::error!(error = %e, "stopping after a fatal error"),
+        }
+        // Lagging records reach the store before the daemon goes (after a store
+        // failure this fails again and says so).
+        if let Err(e) = self.core.catch_up_store().await {
+            tracing::error!(error = %e, "lagging persistence records not stored at shutdown");
         }
         let Shell { io, core, .. } = self;
         let Core { role, capture, .. } = core;
@@ -383,6 +395,9 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 }
                 () = self.io.udp_readable() => {
                     self.core.drain_udp(&self.io).await?;
+                }
+                joined = behind_write_done(&mut self.core.behind) => {
+                    self.core.behind_done(joined).await?;
                 }
                 _ = socket_stats.tick() => {
                     self.core.poll_socket_drops(&self.io);
@@ -501,6 +516,7 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         command: &str,
         args: &serde_json::Map<String, Value>,
     ) -> Result<Value, ShellError> {
+        self.catch_up_store().await?;
         let stored = match self.role.records_wanted(command, args) {
             RecordsWanted::None => Ok(Vec::new()),
             RecordsWanted::All => self.store.load_all().await,
@@ -532,6 +548,7 @@ impl<R: Role, S: RecordStore> Core<R, S> {
     /// WARN and changes nothing.
     async fn reload(&mut self, io: &Io) -> Result<(), ShellError> {
         tracing::info!(signal = "SIGHUP", "reloading the configuration");
+        self.catch_up_store().await?;
         let stored = match self.store.load_all().await {
             Ok(records) => records,
             Err(e) => {
@@ -663,13 +680,28 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         self.udp_last_sent = now;
     }
 
-    /// Drains the engine's events through the role and stores every record of them in
-    /// one durable batch. Called after every batch of inputs, before anything is sent.
+    /// Drains the engine's events through the role and stores their records. Called
+    /// after every batch of inputs, before anything is sent.
+    ///
+    /// If one record must precede what is sent ([`Handled::Persist`]), every record
+    /// of the round is stored in one durable batch now, after the lagging ones before
+    /// it (the write in flight completes first, then the queued ones go in the same
+    /// batch: a key's newest record is the one that stays). If all of them may lag
+    /// ([`Handled::PersistLagging`]), they are queued for the store's own thread and
+    /// the round's frames leave without waiting for the disk.
     async fn settle(&mut self, now: Time) -> Result<(), ShellError> {
+        let mut before_sending = false;
         while let Some(event) = self.role.engine_mut().poll_event() {
             match self.role.on_event(event, now).await {
                 Handled::Done => {}
                 Handled::Persist(record) => {
+                    if let Some(c) = &mut self.capture {
+                        c.add_keys(self.role.keys_in(&record));
+                    }
+                    self.persist.push(record);
+                    before_sending = true;
+                }
+                Handled::PersistLagging(record) => {
                     if let Some(c) = &mut self.capture {
                         c.add_keys(self.role.keys_in(&record));
                     }
@@ -679,9 +711,61 @@ impl<R: Role, S: RecordStore> Core<R, S> {
                 Handled::Failed(name) => self.stats.drop(name),
             }
         }
-        if !self.persist.is_empty() {
-            self.store.put_many(&self.persist).await?;
-            self.persist.clear();
+        if self.persist.is_empty() {
+            return Ok(());
+        }
+        if before_sending {
+            self.finish_behind().await?;
+            self.lagging.append(&mut self.persist);
+            let batch = std::mem::take(&mut self.lagging);
+            self.store.put_many(&batch).await?;
+            self.stats.store.before_sending += 1;
+        } else {
+            self.lagging.append(&mut self.persist);
+            self.start_behind().await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the queued lagging records to the store's thread, unless a write is in
+    /// flight (they follow it: [`Core::behind_done`]). A backend without a thread of
+    /// its own stores them in this call.
+    async fn start_behind(&mut self) -> Result<(), ShellError> {
+        if self.behind.is_some() || self.lagging.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.lagging);
+        self.behind = self.store.put_many_behind(&batch).await?;
+        self.stats.store.behind += 1;
+        Ok(())
+    }
+
+    /// The lagging write in flight completed: a failure is fatal, as for any store
+    /// write; records queued meanwhile go next.
+    async fn behind_done(
+        &mut self,
+        joined: Result<Result<(), StoreError>, tokio::task::JoinError>,
+    ) -> Result<(), ShellError> {
+        self.behind = None;
+        joined_write(joined)?;
+        self.start_behind().await
+    }
+
+    /// Waits for the lagging write in flight, if any.
+    async fn finish_behind(&mut self) -> Result<(), ShellError> {
+        if let Some(write) = self.behind.take() {
+            joined_write(write.await)?;
+        }
+        Ok(())
+    }
+
+    /// Every record the engine emitted is durable when this returns: before the store
+    /// is read or written outside [`Core::settle`], and at shutdown.
+    async fn catch_up_store(&mut self) -> Result<(), ShellError> {
+        self.finish_behind().await?;
+        if !self.lagging.is_empty() {
+            let batch = std::mem::take(&mut self.lagging);
+            self.store.put_many(&batch).await?;
         }
         Ok(())
     }
@@ -1284,6 +1368,24 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         }
         self.flush_transmits(io, now).await;
         Ok(())
+    }
+}
+
+/// A lagging write's outcome; a write whose thread panicked failed.
+fn joined_write(
+    joined: Result<Result<(), StoreError>, tokio::task::JoinError>,
+) -> Result<(), ShellError> {
+    let written = joined.unwrap_or_else(|e| Err(StoreError::Backend(Box::new(e))));
+    Ok(written?)
+}
+
+/// Completes when the lagging write in flight does; never without one.
+async fn behind_write_done(
+    write: &mut Option<BehindWrite>,
+) -> Result<Result<(), StoreError>, tokio::task::JoinError> {
+    match write {
+        Some(write) => write.await,
+        None => std::future::pending().await,
     }
 }
 

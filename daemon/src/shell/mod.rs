@@ -78,6 +78,9 @@ pub enum Handled<Rec> {
     Done,
     /// Store this record durably before anything of this round is sent.
     Persist(Rec),
+    /// Store this record soon, in order with the others; what this round queued may
+    /// be sent first (the home agent's `Event::PersistLagging`).
+    PersistLagging(Rec),
     /// A key distribution of this kind happened (status `key_events`).
     Distribution(DistributionKind),
     /// Acting on it failed: count a drop of this name.

@@ -111,6 +111,14 @@ impl ReportInput<'_> {
             .collect();
         m.insert("drops".into(), drops.into());
         m.insert("frames".into(), self.stats.frames.to_json());
+        let store_writes: Map<String, Value> = self
+            .stats
+            .store
+            .by_kind()
+            .into_iter()
+            .map(|(kind, n)| (kind.to_owned(), Value::from(n)))
+            .collect();
+        m.insert("store_writes".into(), store_writes.into());
         m
     }
 
@@ -140,6 +148,15 @@ impl ReportInput<'_> {
                 &frames,
                 "Frames by path: network in/out, TUN in/out.",
                 &[("path", path)],
+                n,
+            );
+        }
+        let writes = format!("mip6_{role}_store_writes_total");
+        for (kind, n) in self.stats.store.by_kind() {
+            text = text.counter(
+                &writes,
+                "Batches of persistence records written: before_sending (the round's frames waited), behind (they did not).",
+                &[("kind", kind)],
                 n,
             );
         }

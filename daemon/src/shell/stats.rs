@@ -24,6 +24,29 @@ pub struct ShellStats {
     pub distributions: [u64; 3],
     /// Signalling frames (BUs or BAs) the kernel took.
     pub signalling_sent: u64,
+    /// Writes of persistence records, by kind.
+    pub store: StoreWrites,
+}
+
+/// Writes of persistence records to the store (status `store_writes`, metric
+/// `mip6_<role>_store_writes_total{kind}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreWrites {
+    /// Batches stored durably before the round's frames were sent.
+    pub before_sending: u64,
+    /// Batches of lagging records handed to the store's own thread (or, with a
+    /// backend without one, stored in the call) while the frames went on.
+    pub behind: u64,
+}
+
+impl StoreWrites {
+    /// `(kind, count)`, in a fixed order.
+    pub fn by_kind(&self) -> [(&'static str, u64); 2] {
+        [
+            ("before_sending", self.before_sending),
+            ("behind", self.behind),
+        ]
+    }
 }
 
 impl ShellStats {
@@ -35,6 +58,7 @@ impl ShellStats {
             drops: BTreeMap::new(),
             distributions: [0; 3],
             signalling_sent: 0,
+            store: StoreWrites::default(),
         }
     }
 

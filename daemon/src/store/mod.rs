@@ -29,6 +29,9 @@ use std::path::PathBuf;
 
 pub use crate::record::DecodeError;
 
+/// A write running on a thread of its own ([`RecordStore::put_batch_behind`]).
+pub type BehindWrite = tokio::task::JoinHandle<Result<(), StoreError>>;
+
 /// One stored row: the key a record is found by and its encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -91,6 +94,15 @@ pub trait RecordStore {
     /// Writes every row (replacing a row of the same key) in one batch, all or none,
     /// durable once this returns `Ok`.
     fn put_batch(&self, rows: &[Row]) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Starts the write of [`put_batch`](Self::put_batch) on a thread of its own and
+    /// returns at once: the write is durable when the handle completes with `Ok`. A
+    /// backend that cannot gives the rows back (`Err`), and the caller awaits
+    /// `put_batch`. The caller orders writes: it starts no other write of these keys
+    /// until this one completed.
+    fn put_batch_behind(&self, rows: Vec<Row>) -> Result<BehindWrite, Vec<Row>> {
+        Err(rows)
+    }
 
     /// Removes the row of `key`, durably; whether there was one.
     fn remove(&self, key: &[u8]) -> impl Future<Output = Result<bool, StoreError>>;
@@ -193,6 +205,20 @@ impl<S: RecordStore, C: RecordCodec> Store<S, C> {
     pub async fn put_many(&self, records: &[C::Record]) -> Result<(), StoreError> {
         let rows: Vec<Row> = records.iter().map(|r| self.row(r)).collect();
         self.backend.put_batch(&rows).await
+    }
+
+    /// Stores every record as [`put_many`](Self::put_many) does, on the backend's own
+    /// thread where it has one ([`RecordStore::put_batch_behind`]): the write in
+    /// flight, or `None` when it was done (durably) in this call.
+    pub async fn put_many_behind(
+        &self,
+        records: &[C::Record],
+    ) -> Result<Option<BehindWrite>, StoreError> {
+        let rows: Vec<Row> = records.iter().map(|r| self.row(r)).collect();
+        match self.backend.put_batch_behind(rows) {
+            Ok(write) => Ok(Some(write)),
+            Err(rows) => self.backend.put_batch(&rows).await.map(|()| None),
+        }
     }
 
     /// Removes the record of `key`, durably; whether there was one.

@@ -33,11 +33,11 @@ use std::fs::{OpenOptions, Permissions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
-use super::{RecordStore, Row, StoreError};
+use super::{BehindWrite, RecordStore, Row, StoreError};
 
 /// Row key → encoded record.
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
@@ -124,7 +124,8 @@ fn guarded<T>(
 
 /// A redb database of rows (module docs).
 pub struct RedbStore {
-    db: Database,
+    /// Shared with the blocking threads of [`RecordStore::put_batch_behind`].
+    db: Arc<Database>,
     path: PathBuf,
     created: bool,
 }
@@ -173,7 +174,11 @@ impl RedbStore {
             txn.commit().map_err(db_err(&path))?;
             Ok(db)
         })?;
-        Ok(RedbStore { db, path, created })
+        Ok(RedbStore {
+            db: Arc::new(db),
+            path,
+            created,
+        })
     }
 
     /// Whether this open created the file (there was none): a first start, or a store
@@ -192,17 +197,7 @@ impl RedbStore {
         &self,
         write: impl FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let path = &self.path;
-        guarded(path, "writing", || {
-            let mut txn = self.db.begin_write().map_err(db_err(path))?;
-            txn.set_durability(Durability::Immediate);
-            let out = {
-                let mut table = txn.open_table(TABLE).map_err(db_err(path))?;
-                write(&mut table)?
-            };
-            txn.commit().map_err(db_err(path))?;
-            Ok(out)
-        })
+        write_durably(&self.db, &self.path, write)
     }
 
     fn load_all_now(&self) -> Result<Vec<Row>, StoreError> {
@@ -221,6 +216,39 @@ impl RedbStore {
             Ok(rows)
         })
     }
+}
+
+/// One write transaction on `db`, committed with [`Durability::Immediate`] (synced
+/// before this returns).
+fn write_durably<T>(
+    db: &Database,
+    path: &Path,
+    write: impl FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    guarded(path, "writing", || {
+        let mut txn = db.begin_write().map_err(db_err(path))?;
+        txn.set_durability(Durability::Immediate);
+        let out = {
+            let mut table = txn.open_table(TABLE).map_err(db_err(path))?;
+            write(&mut table)?
+        };
+        txn.commit().map_err(db_err(path))?;
+        Ok(out)
+    })
+}
+
+/// Inserts every row (replacing rows of the same key).
+fn insert_rows(
+    table: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    rows: &[Row],
+    path: &Path,
+) -> Result<(), StoreError> {
+    for row in rows {
+        table
+            .insert(&row.key[..], &row.value[..])
+            .map_err(db_err(path))?;
+    }
+    Ok(())
 }
 
 /// Creates the database at `path` whole: initialized as `<path>.new` (mode 0600), synced,
@@ -288,14 +316,20 @@ impl RecordStore for RedbStore {
     }
 
     async fn put_batch(&self, rows: &[Row]) -> Result<(), StoreError> {
-        self.write(|table| {
-            for row in rows {
-                table
-                    .insert(&row.key[..], &row.value[..])
-                    .map_err(db_err(&self.path))?;
-            }
-            Ok(())
-        })
+        self.write(|table| insert_rows(table, rows, &self.path))
+    }
+
+    /// The same transaction as [`RecordStore::put_batch`], on one of tokio's blocking
+    /// threads (outside a runtime: the rows come back).
+    fn put_batch_behind(&self, rows: Vec<Row>) -> Result<BehindWrite, Vec<Row>> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(rows);
+        };
+        let db = Arc::clone(&self.db);
+        let path = self.path.clone();
+        Ok(runtime.spawn_blocking(move || {
+            write_durably(&db, &path, |table| insert_rows(table, &rows, &path))
+        }))
     }
 
     async fn remove(&self, key: &[u8]) -> Result<bool, StoreError> {

@@ -227,6 +227,7 @@ impl Role for HomeAgentRole {
     async fn on_event(&mut self, event: Event, _now: Time) -> Handled<MnRecord> {
         match event {
             Event::Persist(record) => Handled::Persist(record),
+            Event::PersistLagging(record) => Handled::PersistLagging(record),
             Event::Route(RouteChange::Install {
                 home_address,
                 care_of_address,

@@ -63,7 +63,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         };
         let slot = mn.keys.transmit_slot();
         if mn.keys.reserve(slot, block) {
-            mn.dirty = true;
+            mn.changed();
             self.flush_persist(index);
         }
         let iv_prefix = self.iv_prefix;

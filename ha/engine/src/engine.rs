@@ -17,7 +17,7 @@ use crate::config::HaConfig;
 use crate::counters::Counters;
 use crate::events::{BindingChange, Event, RemovalCause, RouteChange, Transmit};
 use crate::index::{HoaIndex, SpiIndex};
-use crate::mobile_node::QueuedDeadline;
+use crate::mobile_node::{Dirt, QueuedDeadline};
 use crate::mobile_node::{
     InstallStamps, KeySlots, MobileNode, Proof, ReplayKnowledge, UpdateTimer,
 };
@@ -234,7 +234,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 keys,
                 binding: None,
                 queued: QueuedDeadline::NONE,
-                dirty: false,
+                dirty: Dirt::Clean,
                 refresh_requested: 0,
             });
         }
@@ -569,7 +569,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         if mn.binding.take().is_none() {
             return;
         }
-        mn.dirty = true;
+        mn.changed();
         let home_address = mn.home_address;
         tracing::debug!(hoa = %home_address, ?cause, "binding removed");
         self.on_binding_removed(index);
@@ -584,9 +584,10 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
     /// Emits a `Persist` event if a persisted field of the MN changed.
     pub(crate) fn flush_persist(&mut self, index: MnIndex) {
         let mn = &mut self.mns[index];
-        if mn.dirty {
-            mn.dirty = false;
-            self.events.push_back(Event::Persist(mn.record()));
+        match core::mem::take(&mut mn.dirty) {
+            Dirt::Clean => {}
+            Dirt::BindingOnly => self.events.push_back(Event::PersistLagging(mn.record())),
+            Dirt::BeforeSending => self.events.push_back(Event::Persist(mn.record())),
         }
     }
 }

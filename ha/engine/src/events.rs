@@ -92,7 +92,8 @@ pub struct KeyChange {
 }
 
 /// Something the driver must act on. Persist every [`Event::Persist`] before sending
-/// anything from `poll_transmit` or `seal_data`.
+/// anything from `poll_transmit` or `seal_data`; [`Event::PersistLagging`] records may
+/// be stored after what was queued with them is sent, in order with the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Install or remove a tunnel route.
@@ -108,4 +109,17 @@ pub enum Event {
     Keys(KeyChange),
     /// Store this record (replacing the MN's previous one) before sending anything.
     Persist(MnRecord),
+    /// Store this record (replacing the MN's previous one) soon, after the records
+    /// emitted before it and before any emitted after it; what was queued with it may
+    /// be sent first. Only the binding (care-of address, lifetime, BU sequence number)
+    /// and the replay top of the BU's generation moved since the MN's last record:
+    /// every key and every outbound sequence mark is as in a record already stored.
+    ///
+    /// Lost in a crash, it costs what a BU lost on the wire costs: the restarted home
+    /// agent resumes the previous binding and asks for a new BU with its Binding
+    /// Refresh Request (RFC 6275 §9.5.5); a replay of that BU's frame, taken once
+    /// after the restart, names the care-of address the node itself registered last.
+    /// So a handover's Binding Acknowledgement and the traffic through the new care-of
+    /// address wait for no disk write (docs/architecture.md, "Persistence").
+    PersistLagging(MnRecord),
 }

@@ -610,6 +610,21 @@ impl QueuedDeadline {
     }
 }
 
+/// What changed in a mobile node's persisted fields since its last record
+/// ([`crate::persist`]), and so which event carries the next one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Dirt {
+    /// Nothing: no record is due.
+    #[default]
+    Clean,
+    /// Only the binding and the BU's replay top: [`crate::Event::PersistLagging`].
+    BindingOnly,
+    /// Anything else (keys, sequence marks, the init SA's top, the key proof, a
+    /// removed binding, a refusal's replay top): [`crate::Event::Persist`], stored
+    /// before anything is sent.
+    BeforeSending,
+}
+
 /// Everything the HA keeps for one MN.
 #[derive(Debug)]
 pub(crate) struct MobileNode {
@@ -618,14 +633,25 @@ pub(crate) struct MobileNode {
     pub binding: Option<BindingView>,
     /// The MN's entry in the timer heap.
     pub queued: QueuedDeadline,
-    /// A persisted field changed since the last `Persist` event.
-    pub dirty: bool,
+    /// Which persisted fields changed since the last `Persist` event.
+    pub dirty: Dirt,
     /// When the last Binding Refresh Request went to this MN
     /// ([`InstallStamps::stamp`]; 0: none yet).
     pub refresh_requested: u32,
 }
 
 impl MobileNode {
+    /// A persisted field changed that must be stored before anything is sent.
+    pub fn changed(&mut self) {
+        self.dirty = Dirt::BeforeSending;
+    }
+
+    /// The binding (and the replay top of the BU that moved it) changed: a record
+    /// that may lag behind what is sent, unless something else is pending too.
+    pub fn binding_changed(&mut self) {
+        self.dirty = self.dirty.max(Dirt::BindingOnly);
+    }
+
     /// Loads a field from each cache line of this MN's state that a BU or data frame
     /// reads (keys of all filled slots, binding, home address), values discarded:
     /// [`crate::HomeAgent::prefetch`]'s way to bring the lines in without `unsafe`

@@ -26,7 +26,7 @@ use crate::config::MnConfig;
 use crate::engine::{ConfigError, HomeAgent, MnIndex};
 use crate::events::RemovalCause;
 use crate::index::{HoaIndex, SpiIndex};
-use crate::mobile_node::{KeySlots, MobileNode, QueuedDeadline};
+use crate::mobile_node::{Dirt, KeySlots, MobileNode, QueuedDeadline};
 use crate::persist::MnRecord;
 use crate::timers::Deadline;
 
@@ -69,7 +69,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             keys,
             binding: None,
             queued: QueuedDeadline::NONE,
-            dirty: false,
+            dirty: Dirt::Clean,
             refresh_requested: 0,
         });
         self.rebuild_hoa_index();

@@ -219,11 +219,11 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             Slot::Newest if mn.keys.proof == Proof::Unconfirmed && !unproven => {
                 tracing::debug!(hoa = %mn.home_address, "newest key confirmed");
                 mn.keys.proof = Proof::Confirmed;
-                mn.dirty = true;
+                mn.changed();
             }
             // The init SA's replay top is persisted on every frame it opens.
             Slot::Init => {
-                mn.dirty = true;
+                mn.changed();
                 // In the implicit mode any BU under the init SPI is an initialization
                 // and carries no timestamp, so the replay window is its only guard: a
                 // BU captured earlier but never delivered would still sit inside the
@@ -511,7 +511,15 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                     expires_at,
                 };
                 let previous = mn.binding.replace(binding);
-                mn.dirty = true;
+                // A refresh or a move may lag (`Event::PersistLagging`); a first
+                // binding may not: lost in a crash, it would leave no binding to send
+                // a Binding Refresh Request to, and the node would wait out its
+                // lifetime believing itself registered.
+                if previous.is_some() {
+                    mn.binding_changed();
+                } else {
+                    mn.changed();
+                }
                 let home_address = mn.home_address;
                 self.schedule(index);
                 self.on_binding_set(index, request.update.flags, previous.is_none());
@@ -585,7 +593,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                 if let Some(ts) = request.init_timestamp() {
                     mn.keys.last_init_timestamp = core::num::NonZeroU64::new(ts);
                 }
-                mn.dirty = true;
+                mn.changed();
                 // The init key seals the initialization exchange and nothing more
                 // (issue 12, item 9): an update is due at once, so the node's next
                 // BU under generation 1 moves the HA's transmit key off init.
@@ -618,7 +626,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
                     }
                 }
                 self.by_spi.insert(new_spi, index);
-                mn.dirty = true;
+                mn.changed();
                 self.restart_update_timer(now, index, interval);
                 self.counters.key_updates += 1;
                 self.key_event(hoa, DistributionKind::Update, number);
@@ -691,7 +699,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         mn.refresh_requested = stamp;
         let slot = mn.keys.transmit_slot();
         if mn.keys.reserve(slot, block) {
-            mn.dirty = true;
+            mn.changed();
         }
         let Some(keys) = mn.keys.get_mut(slot) else {
             return;
@@ -753,7 +761,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
         // persisted replay top as every BU's does (crate::persist): else a home agent
         // restarted from its records takes a replay of it again (a deregistration
         // refused with 133, replayed after a restart, was answered a second time).
-        self.mns[index].dirty = true;
+        self.mns[index].changed();
         let mn = &self.mns[index];
         let notice = self.notices.entry(mn.home_address).or_default();
         notice.refusals += 1;
@@ -819,7 +827,7 @@ impl<R: RngCore + CryptoRng, A: EspAead> HomeAgent<R, A> {
             }
         };
         if mn.keys.reserve(slot, block) {
-            mn.dirty = true;
+            mn.changed();
         }
         let mut buf = vec![0u8; len];
         let Some(keys) = mn.keys.get_mut(slot) else {

@@ -65,6 +65,10 @@ const TCP_PORT: u16 = 5001;
 const START_DELAY: Duration = Duration::from_millis(500);
 /// Peers keep receiving this long after they stop sending.
 const LINGER: Duration = Duration::from_millis(1500);
+/// SCHED_FIFO priority of the handover phase's traffic peers: above every normal
+/// task (the daemons included, which run as deployed), below the kernel's own
+/// real-time threads (50 and up).
+const PEER_RT_PRIORITY: &str = "10";
 /// How long a daemon may take to say "ready".
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -741,8 +745,9 @@ impl Demo<'_> {
         };
         let mn_args = peer_args(mn_addr, cn_addr);
         let cn_args = peer_args(cn_addr, mn_addr);
-        let mn_proc = self.spawn_tool(Node::Mn, &mn_args)?;
-        let cn_proc = self.spawn_tool(Node::Cn, &cn_args)?;
+        let realtime = phase == Phase::Handover;
+        let mn_proc = self.spawn_tool_at(Node::Mn, &mn_args, realtime)?;
+        let cn_proc = self.spawn_tool_at(Node::Cn, &cn_args, realtime)?;
         let started = Instant::now() + START_DELAY;
         let mut moves = Vec::new();
         for (offset, action) in actions {
@@ -887,9 +892,29 @@ impl Demo<'_> {
 
     /// Spawns `mip6-lab ARGS` in `node`, in its own process group, stdout piped.
     fn spawn_tool(&mut self, node: Node, args: &[String]) -> Result<ProcId, DemoError> {
+        self.spawn_tool_at(node, args, false)
+    }
+
+    /// [`Self::spawn_tool`], at real-time priority if `realtime` (`chrt -f`,
+    /// [`PEER_RT_PRIORITY`]): the handover phase's traffic peers, so that what the
+    /// latency counts is the tunnel's, not a paced sender starved of a CPU while the
+    /// lab moves the MN (on two CPUs a normal-priority peer was seen to send nothing
+    /// for 5–12 ms around a move, then a burst).
+    fn spawn_tool_at(
+        &mut self,
+        node: Node,
+        args: &[String],
+        realtime: bool,
+    ) -> Result<ProcId, DemoError> {
         let exe = self.opts.self_exe.clone();
         let lab = self.lab();
-        let mut command = lab.command_in(node, &exe);
+        let mut command = if realtime {
+            let mut c = lab.command_in(node, "chrt");
+            c.args(["--fifo", PEER_RT_PRIORITY]).arg(&exe);
+            c
+        } else {
+            lab.command_in(node, &exe)
+        };
         command
             .args(args)
             .stdin(Stdio::null())

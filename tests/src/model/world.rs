@@ -505,7 +505,10 @@ impl World {
     /// Persist), then send.
     fn after_ha(&mut self) {
         let frames = stepper::drain(&mut self.ha, |e| {
-            if let mip6_ha::Event::Persist(r) = e {
+            // Lagging records count as stored at once here: the model's crashes
+            // restore the last record; the loss of a lagging one is the simulation's
+            // and the engine fuzzer's (`Event::PersistLagging`).
+            if let mip6_ha::Event::Persist(r) | mip6_ha::Event::PersistLagging(r) = e {
                 self.ha_store = Some(r);
             }
         });

@@ -390,6 +390,12 @@ pub struct Stats {
     pub ha_restores_minimum: u64,
     /// See `ha_restores_full`.
     pub store_losses: u64,
+    /// Lagging records (`Event::PersistLagging`) a crash took before they were
+    /// stored: each leaves the HA at the binding of the record before it.
+    pub lagging_records_lost: u64,
+    /// Replays of the BU of such a record, taken once by the restarted HA (invariant
+    /// 4's one exemption: a BU taken just before a crash and not yet stored).
+    pub lost_lagging_bus_replayed: u64,
     /// See `ha_crashes`.
     pub mn_restarts: u64,
     /// See `ha_crashes`.
@@ -526,6 +532,8 @@ impl Totals {
         t.ha_restores_full += s.ha_restores_full;
         t.ha_restores_minimum += s.ha_restores_minimum;
         t.store_losses += s.store_losses;
+        t.lagging_records_lost += s.lagging_records_lost;
+        t.lost_lagging_bus_replayed += s.lost_lagging_bus_replayed;
         t.mn_restarts += s.mn_restarts;
         t.moves += s.moves;
         t.home_visits += s.home_visits;
@@ -647,6 +655,11 @@ impl Totals {
                 s.ha_restores_minimum,
             ),
             ("HA store losses", s.store_losses),
+            ("HA lagging records lost", s.lagging_records_lost),
+            (
+                "replays of a lost lagging record's BU taken",
+                s.lost_lagging_bus_replayed,
+            ),
             ("MN restarts", s.mn_restarts),
             ("moves", s.moves),
             ("home visits", s.home_visits),

@@ -65,11 +65,12 @@ pub fn registered() -> (Ha, ScriptedMn) {
     (ha, mn)
 }
 
-/// The last Persist record for each home address among `events`.
+/// The last record (`Persist` or `PersistLagging`: the store once every write has
+/// landed) for each home address among `events`.
 pub fn last_records(events: &[Event]) -> Vec<MnRecord> {
     let mut out: Vec<MnRecord> = Vec::new();
     for e in events {
-        if let Event::Persist(r) = e {
+        if let Event::Persist(r) | Event::PersistLagging(r) = e {
             out.retain(|o| o.home_address != r.home_address);
             out.push(r.clone());
         }

@@ -319,3 +319,159 @@ fn a_home_agent_with_nothing_restored_asks_nobody() {
     assert_eq!(fresh.request_refresh_restored(T0 + secs(30)), 0);
     assert_eq!(fresh.poll_transmit(), None);
 }
+
+/// The records among `events`: `(record, may lag)` in emission order.
+fn records_of(events: &[Event]) -> Vec<(MnRecord, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Persist(r) => Some((r.clone(), false)),
+            Event::PersistLagging(r) => Some((r.clone(), true)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A BU that only refreshes or moves an existing binding gives a record that may lag
+/// behind its BA (`Event::PersistLagging`): its keys and marks are those of a record
+/// already emitted. A first binding, a key request, a refusal and a BA whose sequence
+/// number crosses the mark all give records that must precede what is sent.
+#[test]
+fn only_a_refresh_or_a_move_of_an_existing_binding_may_lag() {
+    let mut cfg = config(RequestMode::Explicit);
+    cfg.sequence_block = 4;
+    let mut ha = ha_with(cfg, 21, Vec::new());
+    let mut mn = mn();
+    initialize(&mut ha, &mut mn, T0, RequestMode::Explicit);
+    let first = records_of(&take_events(&mut ha));
+    assert!(
+        !first.is_empty() && first.iter().all(|(_, lag)| !lag),
+        "{first:?}"
+    );
+    assert!(
+        first.last().unwrap().0.binding.is_some(),
+        "first binding stored"
+    );
+
+    let mut lagged_moves = 0;
+    let mut kinds = Vec::new();
+    for i in 0..8u32 {
+        // Every other BU moves to the other care-of address.
+        mn.care_of_address = if i % 2 == 0 { COA2 } else { COA };
+        let mut frame = mn.bu(&[]);
+        let r = ha.handle(T0 + secs(1 + i), &mut frame);
+        assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+        let before = ha.record(&HOA).unwrap();
+        let ba = one_ba(&mut ha);
+        let (_, seq) = esp_header(&ba).unwrap();
+        let records = records_of(&take_events(&mut ha));
+        assert_eq!(records.len(), 1, "one record per BU: {records:?}");
+        let (record, lag) = &records[0];
+        assert_eq!(record, &before, "the record is the state after the BU");
+        assert_eq!(
+            record.binding.map(|b| b.care_of_address),
+            Some(mn.care_of_address)
+        );
+        // The BA's sequence number: under the mark stored before (may lag) or under
+        // the one in this record (must precede).
+        let mark = record.init_outbound_mark.max(
+            record
+                .newest
+                .as_ref()
+                .map_or(0, |g| g.outbound_mark)
+                .max(record.anterior.as_ref().map_or(0, |g| g.outbound_mark)),
+        );
+        assert!(u64::from(seq) < mark, "seq {seq} mark {mark}");
+        kinds.push(*lag);
+        lagged_moves += u32::from(*lag && i % 2 == 0);
+    }
+    // Blocks of 4: one BA in four crosses the mark (a record that must precede it);
+    // the others lag.
+    assert!(kinds.iter().any(|lag| *lag), "{kinds:?}");
+    assert!(kinds.iter().any(|lag| !*lag), "{kinds:?}");
+    assert!(
+        lagged_moves >= 2,
+        "moves lagged: {lagged_moves} of 4 ({kinds:?})"
+    );
+
+    // A key request: the new generation must be stored before its BA.
+    let mut frame = mn.bu(&[KeyOption::KeyUpdateRequest]);
+    ha.handle(T0 + secs(20), &mut frame);
+    one_ba(&mut ha);
+    let records = records_of(&take_events(&mut ha));
+    assert!(
+        records.iter().any(|(r, lag)| !lag && r.newest.is_some()),
+        "{records:?}"
+    );
+    assert!(records.iter().all(|(_, lag)| !lag), "{records:?}");
+}
+
+/// A crash loses the lagging record of a move: the home agent restarted from the
+/// records before it resumes the previous binding, seals nothing under a sequence
+/// number it used (the move's BA was under the stored mark), and takes the node's
+/// next BU. A replay of the lost move's BU frame is taken once, and names what the
+/// node registered: no binding the node did not ask for.
+#[test]
+fn a_lost_lagging_record_costs_the_binding_of_one_bu_and_no_nonce() {
+    let (mut ha, mut mn) = registered();
+    // A first BU under the generation proves it and opens its sequence block: a
+    // record that precedes its BA. The move comes after.
+    let mut refresh = mn.bu(&[]);
+    ha.handle(T0 + secs(1), &mut refresh);
+    one_ba(&mut ha);
+    let records = records_of(&take_events(&mut ha));
+    assert!(matches!(&records[..], [(_, false)]), "{records:?}");
+    let stored = ha.record(&HOA).unwrap();
+    assert_eq!(stored.binding.map(|b| b.care_of_address), Some(COA));
+    mn.care_of_address = COA2;
+    let move_bu = mn.bu(&[]);
+    ha.handle(T0 + secs(2), &mut move_bu.clone());
+    let ba = one_ba(&mut ha);
+    let (spi, ba_seq) = esp_header(&ba).unwrap();
+    let records = records_of(&take_events(&mut ha));
+    assert!(
+        matches!(&records[..], [(r, true)] if r.binding.map(|b| b.care_of_address) == Some(COA2)),
+        "{records:?}"
+    );
+
+    // The crash: only `stored` reached the disk.
+    let mut restored = ha_with(config(RequestMode::Explicit), 5, vec![stored.clone()]);
+    assert_eq!(
+        restored.binding(&HOA).map(|b| b.care_of_address),
+        Some(COA),
+        "the previous binding is resumed"
+    );
+    take_events(&mut restored);
+    // Its next seal under the BA's SA is past the BA's sequence number.
+    let inner = udp_packet(CN, HOA, b"after the crash");
+    let mut buf = data_buffer(&inner);
+    let data = restored
+        .seal_data(T0 + secs(3), &mut buf, inner.len())
+        .unwrap();
+    let (data_spi, data_seq) = esp_header(&buf[..data.len]).unwrap();
+    assert_eq!(data_spi, spi, "the same SA as the BA");
+    assert!(
+        data_seq > ba_seq,
+        "seq {data_seq} repeats the BA's {ba_seq}"
+    );
+    take_events(&mut restored);
+
+    // The replay of the move's BU is taken (it was never stored), once.
+    let r = restored.handle(T0 + secs(4), &mut move_bu.clone());
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+    assert_eq!(
+        restored.binding(&HOA).map(|b| b.care_of_address),
+        Some(COA2),
+        "the care-of address the node registered"
+    );
+    one_ba(&mut restored);
+    take_events(&mut restored);
+    assert_eq!(
+        restored.handle(T0 + secs(5), &mut move_bu.clone()),
+        Received::Dropped(DropReason::Replayed)
+    );
+    // The node's next BU is taken.
+    let mut next = mn.bu(&[]);
+    let r = restored.handle(T0 + secs(6), &mut next);
+    assert!(matches!(r, Received::Consumed { .. }), "{r:?}");
+}
