@@ -1,14 +1,16 @@
 //! The demo's report: what `--json` prints (one object) and the human form, plus the
 //! pure computations behind it (per-phase totals, handover latency).
 //!
-//! **Handover latency** is measured on the UDP streams, per direction: from the moment
-//! the lab added the MN's address on the new link (the new care-of address exists;
-//! [`crate::Lab::coa_added_at`]; its default route follows a few ms later) to the
-//! arrival of the first datagram *sent after the old address was flushed*
-//! ([`crate::Lab::coa_removed_at`]; such a datagram cannot have used the old care-of
-//! address). MN→CN is measured at the CN, CN→MN at the MN; `latency_ms` is the
+//! **Handover latency** is measured on the UDP streams, per direction: from the new
+//! care-of address's cause (the Router Advertisement heard on the new link, or the
+//! hand-set address added; [`MoveTimes::done_us`]) to the first arrival after it of a
+//! datagram *sent after the old address was flushed* ([`MoveTimes::started_us`]).
+//! Arrivals before that moment came the old way (the MN seals with its old care-of
+//! address until it sees it go, and the old link stays up a moment): they say nothing
+//! of the new one. MN→CN is measured at the CN, CN→MN at the MN; `latency_ms` is the
 //! larger, i.e. until traffic flows through the new CoA both ways. The datagram
-//! interval (1/rate) bounds its resolution.
+//! interval (1/rate) bounds its resolution; the handover phase's peers send 2000/s
+//! each way at real-time priority, paced by a timer of their own.
 
 use std::fmt;
 
@@ -117,8 +119,11 @@ pub struct HandoverReport {
     pub trigger: String,
 }
 
-/// The first arrival of a datagram sent in `[sent_from, sent_before)`, as
-/// microseconds after `since` (0 if it arrived earlier).
+/// The first arrival at or after `since` (the new care-of address usable) of a
+/// datagram sent in `[sent_from, sent_before)`, as microseconds after `since`.
+/// Arrivals before `since` came the old way, still up while the move began (the
+/// MN's datagrams leave through the old link until it goes down): they say nothing
+/// of the new care-of address.
 pub fn recovery_us(
     arrivals: &[ArrivalRecord],
     sent_from: u64,
@@ -127,10 +132,9 @@ pub fn recovery_us(
 ) -> Option<u64> {
     arrivals
         .iter()
-        .filter(|a| (sent_from..sent_before).contains(&a.sent_us()))
-        .map(|a| a.received_us())
+        .filter(|a| (sent_from..sent_before).contains(&a.sent_us()) && a.received_us() >= since)
+        .map(|a| a.received_us() - since)
         .min()
-        .map(|t| t.saturating_sub(since))
 }
 
 /// Times of one move, µs since the epoch.
@@ -608,11 +612,17 @@ mod tests {
             &cn,
         );
         assert_eq!((none.latency_ms, none.downlink_ms), (None, None));
-        // Early arrivals clamp at zero.
+        // Arrivals before the new address came the old way: not counted.
         assert_eq!(
-            recovery_us(&[ArrivalRecord(0, 10, 20)], 0, 100, 50),
-            Some(0)
+            recovery_us(
+                &[ArrivalRecord(0, 10, 20), ArrivalRecord(1, 30, 70)],
+                0,
+                100,
+                50
+            ),
+            Some(20)
         );
+        assert_eq!(recovery_us(&[ArrivalRecord(0, 10, 20)], 0, 100, 50), None);
     }
 
     #[test]

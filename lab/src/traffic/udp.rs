@@ -156,56 +156,25 @@ pub fn run(config: &UdpPeerConfig) -> Result<UdpPeerReport, UdpPeerError> {
     let start = Instant::now();
     let end_send = start + config.duration;
     let end_all = end_send + END_SPACING * END_COPIES + config.linger;
-    let interval = (config.rate_pps > 0).then(|| Duration::from_secs(1) / config.rate_pps);
-    let mut next_send = start;
-    let mut ends_sent = 0;
-    let mut next_end = end_send;
-    let mut out = vec![0u8; config.size];
+    // The sender paces itself with `thread::sleep` (an hrtimer, microseconds) on a
+    // thread of its own. It used to share one loop with the receiver and wake from a
+    // receive timeout: `SO_RCVTIMEO` counts in jiffies (4 ms at HZ=250), so while the
+    // other side was silent (around a move) it sent nothing for 4–12 ms, then a burst.
+    let sender = {
+        let socket = socket.try_clone()?;
+        let config = config.clone();
+        thread::spawn(move || send_paced(&socket, &config, start, end_send))
+    };
     let mut buf = vec![0u8; 65536];
-
     loop {
         let now = Instant::now();
         if now >= end_all {
             break;
         }
-        if let Some(interval) = interval {
-            let mut burst = 0;
-            while next_send <= now && next_send < end_send && burst < MAX_BURST {
-                send(
-                    &socket,
-                    config,
-                    &mut out,
-                    Kind::Data,
-                    report.sent,
-                    &mut report,
-                );
-                report.sent += 1;
-                next_send += interval;
-                burst += 1;
-            }
-        }
-        if now >= end_send && ends_sent < END_COPIES && now >= next_end {
-            send(
-                &socket,
-                config,
-                &mut out,
-                Kind::End,
-                report.sent,
-                &mut report,
-            );
-            ends_sent += 1;
-            next_end = now + END_SPACING;
-        }
-        let mut wake = end_all;
-        if interval.is_some() && next_send < end_send {
-            wake = wake.min(next_send);
-        }
-        if ends_sent < END_COPIES {
-            wake = wake.min(next_end.max(end_send));
-        }
-        let timeout = wake
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_micros(100));
+        // Receives wake on arrival; the timeout only bounds the wait for the end.
+        let timeout = end_all
+            .saturating_duration_since(now)
+            .clamp(Duration::from_millis(1), Duration::from_millis(50));
         socket.set_read_timeout(Some(timeout))?;
         match socket.recv_from(&mut buf) {
             Ok((len, from)) => receive(&buf[..len], from, config, &mut account, &mut report),
@@ -221,8 +190,61 @@ pub fn run(config: &UdpPeerConfig) -> Result<UdpPeerReport, UdpPeerError> {
             Err(e) => tracing::debug!(error = %e, "receive error"),
         }
     }
+    let sent = sender
+        .join()
+        .map_err(|_| io::Error::other("the sender thread panicked"))?;
+    report.sent = sent.sent;
+    report.send_errors = sent.send_errors;
     report.rx = account.counts();
     Ok(report)
+}
+
+/// What the sender thread did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sent {
+    sent: u64,
+    send_errors: u64,
+}
+
+/// Sends the data datagrams at the configured rate from `start` until `end_send`
+/// (falling behind, at most [`MAX_BURST`] at once), then the end messages.
+fn send_paced(
+    socket: &UdpSocket,
+    config: &UdpPeerConfig,
+    start: Instant,
+    end_send: Instant,
+) -> Sent {
+    let mut out = vec![0u8; config.size];
+    let mut sent = Sent::default();
+    if let Some(interval) = (config.rate_pps > 0).then(|| Duration::from_secs(1) / config.rate_pps)
+    {
+        let mut next_send = start;
+        while next_send < end_send {
+            let now = Instant::now();
+            if next_send > now {
+                thread::sleep(next_send - now);
+            }
+            let now = Instant::now();
+            let mut burst = 0;
+            while next_send <= now && next_send < end_send && burst < MAX_BURST {
+                send(socket, config, &mut out, Kind::Data, sent.sent, &mut sent);
+                sent.sent += 1;
+                next_send += interval;
+                burst += 1;
+            }
+        }
+    }
+    let now = Instant::now();
+    if end_send > now {
+        thread::sleep(end_send - now);
+    }
+    for i in 0..END_COPIES {
+        if i > 0 {
+            thread::sleep(END_SPACING);
+        }
+        send(socket, config, &mut out, Kind::End, sent.sent, &mut sent);
+    }
+    sent
 }
 
 fn send(
@@ -231,7 +253,7 @@ fn send(
     out: &mut [u8],
     kind: Kind,
     sequence: u64,
-    report: &mut UdpPeerReport,
+    sent: &mut Sent,
 ) {
     let d = Datagram {
         kind,
@@ -245,7 +267,7 @@ fn send(
     };
     d.emit(&mut out[..len]);
     if let Err(e) = socket.send_to(&out[..len], config.peer) {
-        report.send_errors += 1;
+        sent.send_errors += 1;
         tracing::debug!(error = %e, sequence, "send failed");
     }
 }
