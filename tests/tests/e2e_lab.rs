@@ -856,3 +856,62 @@ fn ha_kill9_and_a_replay_of_captured_data_delivers_nothing() {
         frames.len()
     );
 }
+
+/// A move changes only the binding: the HA answers it without waiting for its disk
+/// (`Event::PersistLagging`, the record written behind the BA on the store's own
+/// thread), and the record still reaches the store — a restarted HA resumes the
+/// binding at the new care-of address. Keys update once a minute here, so the moves'
+/// BUs carry no key request.
+#[test]
+fn a_move_is_acknowledged_before_its_record_is_written_and_the_record_lands() {
+    let t = "a_move_is_acknowledged_before_its_record_is_written_and_the_record_lands";
+    if !require_lab(t) {
+        return;
+    }
+    let mut run = Running::start(Duration::from_secs(60), true);
+    run.wait_mn(
+        "registration",
+        Duration::from_secs(20),
+        registered_at("2001:db8:2::100"),
+    );
+    let writes = |s: &serde_json::Value, kind: &str| {
+        s["store_writes"][kind]
+            .as_u64()
+            .unwrap_or_else(|| panic!("HA status has no store_writes.{kind}: {s}"))
+    };
+    // The first BU under the node's first generation proves it and opens its
+    // sequence block: a record that must precede the BA. The second move is a move.
+    run.lab.move_mn(Link::Foreign2).expect("move to foreign 2");
+    run.wait_mn(
+        "binding at foreign 2",
+        Duration::from_secs(10),
+        registered_at("2001:db8:3::100"),
+    );
+    let before = run.ha_json();
+    run.lab
+        .move_mn(Link::Foreign1)
+        .expect("move back to foreign 1");
+    run.wait_mn(
+        "binding at foreign 1",
+        Duration::from_secs(10),
+        registered_at("2001:db8:2::100"),
+    );
+    // Written soon after: nothing pending (status `store_writes.pending`).
+    run.wait_ha("the move's record stored", Duration::from_secs(5), |s| {
+        s["store_writes"]["pending"] == 0
+    });
+    let after = run.ha_json();
+    assert!(
+        writes(&after, "behind") > writes(&before, "behind"),
+        "the move's record was not written behind its BA: before {} after {}",
+        before["store_writes"],
+        after["store_writes"]
+    );
+    run.kill_ha();
+    run.start_ha();
+    let ha = run.ha_json();
+    assert_eq!(
+        ha["bindings"][0]["care_of_address"], "2001:db8:2::100",
+        "the restarted HA resumes the moved binding: {ha}"
+    );
+}

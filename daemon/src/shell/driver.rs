@@ -148,6 +148,8 @@ struct Core<R: Role, S: RecordStore> {
     lagging: Vec<RecordOf<R>>,
     /// The write of lagging records in flight on the store's own thread.
     behind: Option<BehindWrite>,
+    /// How many records that write holds.
+    behind_records: usize,
     warnings: Vec<Warning>,
     warn_limit: RateLimiter,
     drop_summary: DropSummary,
@@ -220,6 +222,7 @@ impl<R: Role, S: RecordStore> Shell<R, S> {
                 persist: Vec::new(),
                 lagging: Vec::new(),
                 behind: None,
+                behind_records: 0,
                 warnings: Vec::new(),
                 warn_limit: RateLimiter::default(),
                 drop_summary: DropSummary::default(),
@@ -724,7 +727,13 @@ impl<R: Role, S: RecordStore> Core<R, S> {
             self.lagging.append(&mut self.persist);
             self.start_behind().await?;
         }
+        self.count_pending();
         Ok(())
+    }
+
+    /// Status `store_writes.pending`: lagging records not durable yet.
+    fn count_pending(&mut self) {
+        self.stats.store.pending = (self.lagging.len() + self.behind_records) as u64;
     }
 
     /// Hands the queued lagging records to the store's thread, unless a write is in
@@ -736,7 +745,13 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         }
         let batch = std::mem::take(&mut self.lagging);
         self.behind = self.store.put_many_behind(&batch).await?;
+        self.behind_records = if self.behind.is_some() {
+            batch.len()
+        } else {
+            0
+        };
         self.stats.store.behind += 1;
+        self.count_pending();
         Ok(())
     }
 
@@ -747,6 +762,8 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         joined: Result<Result<(), StoreError>, tokio::task::JoinError>,
     ) -> Result<(), ShellError> {
         self.behind = None;
+        self.behind_records = 0;
+        self.count_pending();
         joined_write(joined)?;
         self.start_behind().await
     }
@@ -754,6 +771,8 @@ impl<R: Role, S: RecordStore> Core<R, S> {
     /// Waits for the lagging write in flight, if any.
     async fn finish_behind(&mut self) -> Result<(), ShellError> {
         if let Some(write) = self.behind.take() {
+            self.behind_records = 0;
+            self.count_pending();
             joined_write(write.await)?;
         }
         Ok(())
@@ -766,6 +785,7 @@ impl<R: Role, S: RecordStore> Core<R, S> {
         if !self.lagging.is_empty() {
             let batch = std::mem::take(&mut self.lagging);
             self.store.put_many(&batch).await?;
+            self.count_pending();
         }
         Ok(())
     }

@@ -117,6 +117,7 @@ impl ReportInput<'_> {
             .by_kind()
             .into_iter()
             .map(|(kind, n)| (kind.to_owned(), Value::from(n)))
+            .chain([("pending".to_owned(), Value::from(self.stats.store.pending))])
             .collect();
         m.insert("store_writes".into(), store_writes.into());
         m

@@ -37,6 +37,9 @@ pub struct StoreWrites {
     /// Batches of lagging records handed to the store's own thread (or, with a
     /// backend without one, stored in the call) while the frames went on.
     pub behind: u64,
+    /// Lagging records not durable yet: queued, or in the write in flight (status
+    /// only: a gauge).
+    pub pending: u64,
 }
 
 impl StoreWrites {
