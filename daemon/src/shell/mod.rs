@@ -11,7 +11,11 @@
 //! 1. record each input in the capture, then hand it to the engine (`handle` decrypts
 //!    in place, so the frame is recorded first);
 //! 2. drain the engine's events through [`Role::on_event`] (routes, logs) and store
-//!    every persistence record in **one durable batch before anything is sent**;
+//!    every persistence record in **one durable batch before anything is sent** —
+//!    but when every record of the round may lag ([`Handled::PersistLagging`]: the
+//!    home agent's refresh or move of a binding), they are written on the store's own
+//!    thread while the round's frames go (docs/architecture.md, "Nonces and
+//!    persistence");
 //! 3. write delivered inner packets to the TUN, send sealed tunnel frames (straight to
 //!    the next hop the peer's last authenticated frame came through, or routed), then
 //!    the queued signalling.

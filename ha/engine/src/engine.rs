@@ -117,7 +117,8 @@ pub struct KeyView {
 /// deadline to [`handle_timeout`](Self::handle_timeout); then drain
 /// [`poll_event`](Self::poll_event) and **persist every [`Event::Persist`] before
 /// sending anything** from [`poll_transmit`](Self::poll_transmit) or the result of
-/// [`seal_data`](Self::seal_data); sleep until [`poll_timeout`](Self::poll_timeout).
+/// [`seal_data`](Self::seal_data) (an [`Event::PersistLagging`] record may follow
+/// what was sent, in order with the other records); sleep until [`poll_timeout`](Self::poll_timeout).
 ///
 /// `A` is the ESP AEAD (RFC 4106): AES-GCM expanded per packet by default;
 /// `mip6_wire::esp::NullAead` (feature `null-aead`) in the engine fuzz target, so the

@@ -120,6 +120,6 @@ pub enum Event {
     /// Refresh Request (RFC 6275 §9.5.5); a replay of that BU's frame, taken once
     /// after the restart, names the care-of address the node itself registered last.
     /// So a handover's Binding Acknowledgement and the traffic through the new care-of
-    /// address wait for no disk write (docs/architecture.md, "Persistence").
+    /// address wait for no disk write (docs/architecture.md, "Nonces and persistence").
     PersistLagging(MnRecord),
 }

@@ -19,7 +19,9 @@
 //!    [`HomeAgent::poll_timeout`].
 //! 2. Then drain [`HomeAgent::poll_event`]: install/remove routes, and **store every
 //!    [`Event::Persist`] record before sending anything** from
-//!    [`HomeAgent::poll_transmit`] or a sealed data frame. Outbound sequence numbers
+//!    [`HomeAgent::poll_transmit`] or a sealed data frame; an
+//!    [`Event::PersistLagging`] record (a refresh or a move) may be stored after
+//!    them, in order with the others. Outbound sequence numbers
 //!    are reserved in blocks ([`HaConfig::sequence_block`]) so no (key, sequence) pair
 //!    is sealed twice across a restart (docs/architecture.md invariant 2).
 //! 3. On restart, pass the stored records to [`HomeAgent::new`]; a "stateless" HA
